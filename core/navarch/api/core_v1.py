@@ -1,0 +1,390 @@
+"""The core/v1 kinds Navarch serves: Namespace, Pod, Node, Event.
+
+Fields Navarch acts on are typed attributes; every other field Kubernetes defines at
+that level is listed in ``kubernetes_only`` and kept verbatim.
+"""
+
+from __future__ import annotations
+
+from navarch.api.meta import ObjectMeta, TopLevel
+from navarch.api.quantity import Quantity
+from navarch.api.schema import Model, model, wire
+
+# --- pods ----------------------------------------------------------------------------
+
+
+@model(kubernetes_only=("valueFrom",))
+class EnvVar(Model):
+    name: str | None = wire()
+    value: str | None = wire()
+
+
+@model()
+class ContainerPort(Model):
+    name: str | None = wire()
+    container_port: int | None = wire()
+    host_port: int | None = wire()
+    host_ip: str | None = wire("hostIP")
+    protocol: str | None = wire()
+
+
+@model(kubernetes_only=("claims",))
+class ResourceRequirements(Model):
+    limits: dict[str, Quantity] | None = wire()
+    requests: dict[str, Quantity] | None = wire()
+
+
+@model(
+    kubernetes_only=(
+        "envFrom",
+        "resizePolicy",
+        "restartPolicy",
+        "volumeMounts",
+        "volumeDevices",
+        "livenessProbe",
+        "readinessProbe",
+        "startupProbe",
+        "lifecycle",
+        "terminationMessagePath",
+        "terminationMessagePolicy",
+        "securityContext",
+        "stdin",
+        "stdinOnce",
+        "tty",
+    )
+)
+class Container(Model):
+    name: str | None = wire()
+    image: str | None = wire()
+    command: tuple[str, ...] | None = wire()
+    args: tuple[str, ...] | None = wire()
+    working_dir: str | None = wire()
+    env: tuple[EnvVar, ...] | None = wire()
+    ports: tuple[ContainerPort, ...] | None = wire()
+    resources: ResourceRequirements | None = wire()
+    image_pull_policy: str | None = wire()
+
+
+@model()
+class NodeSelectorRequirement(Model):
+    key: str | None = wire()
+    operator: str | None = wire()
+    values: tuple[str, ...] | None = wire()
+
+
+@model()
+class NodeSelectorTerm(Model):
+    match_expressions: tuple[NodeSelectorRequirement, ...] | None = wire()
+    match_fields: tuple[NodeSelectorRequirement, ...] | None = wire()
+
+
+@model()
+class NodeSelector(Model):
+    node_selector_terms: tuple[NodeSelectorTerm, ...] | None = wire()
+
+
+@model()
+class PreferredSchedulingTerm(Model):
+    weight: int | None = wire()
+    preference: NodeSelectorTerm | None = wire()
+
+
+@model()
+class NodeAffinity(Model):
+    required_during_scheduling_ignored_during_execution: NodeSelector | None = wire()
+    preferred_during_scheduling_ignored_during_execution: (
+        tuple[PreferredSchedulingTerm, ...] | None
+    ) = wire()
+
+
+@model(kubernetes_only=("podAffinity", "podAntiAffinity"))
+class Affinity(Model):
+    node_affinity: NodeAffinity | None = wire()
+
+
+@model()
+class Toleration(Model):
+    key: str | None = wire()
+    operator: str | None = wire()
+    value: str | None = wire()
+    effect: str | None = wire()
+    toleration_seconds: int | None = wire()
+
+
+@model(
+    kubernetes_only=(
+        "volumes",
+        "initContainers",
+        "ephemeralContainers",
+        "activeDeadlineSeconds",
+        "dnsPolicy",
+        "serviceAccountName",
+        "serviceAccount",
+        "automountServiceAccountToken",
+        "hostPID",
+        "hostIPC",
+        "shareProcessNamespace",
+        "securityContext",
+        "imagePullSecrets",
+        "hostname",
+        "subdomain",
+        "hostAliases",
+        "priorityClassName",
+        "dnsConfig",
+        "readinessGates",
+        "runtimeClassName",
+        "enableServiceLinks",
+        "preemptionPolicy",
+        "overhead",
+        "topologySpreadConstraints",
+        "setHostnameAsFQDN",
+        "os",
+        "hostUsers",
+        "schedulingGates",
+        "resourceClaims",
+        "resources",
+    )
+)
+class PodSpec(Model):
+    containers: tuple[Container, ...] | None = wire()
+    restart_policy: str | None = wire()
+    termination_grace_period_seconds: int | None = wire()
+    node_selector: dict[str, str] | None = wire()
+    node_name: str | None = wire()
+    host_network: bool | None = wire()
+    affinity: Affinity | None = wire()
+    scheduler_name: str | None = wire()
+    tolerations: tuple[Toleration, ...] | None = wire()
+    priority: int | None = wire()
+
+
+@model()
+class PodCondition(Model):
+    type: str | None = wire()
+    status: str | None = wire()
+    last_probe_time: str | None = wire()
+    last_transition_time: str | None = wire()
+    reason: str | None = wire()
+    message: str | None = wire()
+
+
+@model()
+class ContainerStateWaiting(Model):
+    reason: str | None = wire()
+    message: str | None = wire()
+
+
+@model()
+class ContainerStateRunning(Model):
+    started_at: str | None = wire()
+
+
+@model()
+class ContainerStateTerminated(Model):
+    exit_code: int | None = wire()
+    signal: int | None = wire()
+    reason: str | None = wire()
+    message: str | None = wire()
+    started_at: str | None = wire()
+    finished_at: str | None = wire()
+    container_id: str | None = wire("containerID")
+
+
+@model()
+class ContainerState(Model):
+    waiting: ContainerStateWaiting | None = wire()
+    running: ContainerStateRunning | None = wire()
+    terminated: ContainerStateTerminated | None = wire()
+
+
+@model(
+    kubernetes_only=(
+        "allocatedResources",
+        "resources",
+        "volumeMounts",
+        "user",
+        "allocatedResourcesStatus",
+        "stopSignal",
+    )
+)
+class ContainerStatus(Model):
+    name: str | None = wire()
+    state: ContainerState | None = wire()
+    last_state: ContainerState | None = wire()
+    ready: bool | None = wire()
+    restart_count: int | None = wire()
+    image: str | None = wire()
+    image_id: str | None = wire("imageID")
+    container_id: str | None = wire("containerID")
+    started: bool | None = wire()
+
+
+@model(
+    kubernetes_only=(
+        "nominatedNodeName",
+        "hostIPs",
+        "podIPs",
+        "initContainerStatuses",
+        "qosClass",
+        "ephemeralContainerStatuses",
+        "resize",
+        "resourceClaimStatuses",
+        "observedGeneration",
+    )
+)
+class PodStatus(Model):
+    phase: str | None = wire()
+    conditions: tuple[PodCondition, ...] | None = wire()
+    message: str | None = wire()
+    reason: str | None = wire()
+    host_ip: str | None = wire("hostIP")
+    pod_ip: str | None = wire("podIP")
+    start_time: str | None = wire()
+    container_statuses: tuple[ContainerStatus, ...] | None = wire()
+
+
+@model()
+class Pod(TopLevel):
+    API_VERSION, KIND, RESOURCE = "v1", "Pod", "pods"
+
+    spec: PodSpec | None = wire()
+    status: PodStatus | None = wire()
+
+
+@model()
+class PodTemplateSpec(Model):
+    metadata: ObjectMeta | None = wire()
+    spec: PodSpec | None = wire()
+
+
+# --- nodes ---------------------------------------------------------------------------
+
+
+@model()
+class Taint(Model):
+    key: str | None = wire()
+    value: str | None = wire()
+    effect: str | None = wire()
+    time_added: str | None = wire()
+
+
+@model(kubernetes_only=("podCIDR", "podCIDRs", "providerID", "configSource", "externalID"))
+class NodeSpec(Model):
+    unschedulable: bool | None = wire()
+    taints: tuple[Taint, ...] | None = wire()
+
+
+@model()
+class NodeCondition(Model):
+    type: str | None = wire()
+    status: str | None = wire()
+    last_heartbeat_time: str | None = wire()
+    last_transition_time: str | None = wire()
+    reason: str | None = wire()
+    message: str | None = wire()
+
+
+@model()
+class NodeAddress(Model):
+    type: str | None = wire()
+    address: str | None = wire()
+
+
+@model()
+class NodeSystemInfo(Model):
+    machine_id: str | None = wire("machineID")
+    system_uuid: str | None = wire("systemUUID")
+    boot_id: str | None = wire("bootID")
+    kernel_version: str | None = wire()
+    os_image: str | None = wire()
+    container_runtime_version: str | None = wire()
+    kubelet_version: str | None = wire()
+    kube_proxy_version: str | None = wire()
+    operating_system: str | None = wire()
+    architecture: str | None = wire()
+
+
+@model(
+    kubernetes_only=(
+        "phase",
+        "daemonEndpoints",
+        "images",
+        "volumesInUse",
+        "volumesAttached",
+        "config",
+        "runtimeHandlers",
+        "features",
+        "declaredFeatures",
+    )
+)
+class NodeStatus(Model):
+    capacity: dict[str, Quantity] | None = wire()
+    allocatable: dict[str, Quantity] | None = wire()
+    conditions: tuple[NodeCondition, ...] | None = wire()
+    addresses: tuple[NodeAddress, ...] | None = wire()
+    node_info: NodeSystemInfo | None = wire()
+
+
+@model()
+class Node(TopLevel):
+    API_VERSION, KIND, RESOURCE, NAMESPACED = "v1", "Node", "nodes", False
+
+    spec: NodeSpec | None = wire()
+    status: NodeStatus | None = wire()
+
+
+# --- namespaces ----------------------------------------------------------------------
+
+
+@model()
+class NamespaceSpec(Model):
+    finalizers: tuple[str, ...] | None = wire()
+
+
+@model(kubernetes_only=("conditions",))
+class NamespaceStatus(Model):
+    phase: str | None = wire()
+
+
+@model()
+class Namespace(TopLevel):
+    API_VERSION, KIND, RESOURCE, NAMESPACED = "v1", "Namespace", "namespaces", False
+
+    spec: NamespaceSpec | None = wire()
+    status: NamespaceStatus | None = wire()
+
+
+# --- events --------------------------------------------------------------------------
+
+
+@model()
+class ObjectReference(Model):
+    api_version: str | None = wire()
+    kind: str | None = wire()
+    namespace: str | None = wire()
+    name: str | None = wire()
+    uid: str | None = wire()
+    resource_version: str | None = wire()
+    field_path: str | None = wire()
+
+
+@model()
+class EventSource(Model):
+    component: str | None = wire()
+    host: str | None = wire()
+
+
+@model(kubernetes_only=("series", "action", "related", "eventTime"))
+class Event(TopLevel):
+    API_VERSION, KIND, RESOURCE = "v1", "Event", "events"
+
+    involved_object: ObjectReference | None = wire()
+    reason: str | None = wire()
+    message: str | None = wire()
+    source: EventSource | None = wire()
+    first_timestamp: str | None = wire()
+    last_timestamp: str | None = wire()
+    count: int | None = wire()
+    type: str | None = wire()
+    reporting_component: str | None = wire()
+    reporting_instance: str | None = wire()

@@ -1,0 +1,116 @@
+"""Field errors and the 422 Invalid ``Status`` they turn into.
+
+Reasons are Kubernetes' ``StatusCause`` types, so clients that inspect
+``details.causes[].reason`` behave the same against Navarch.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+import attrs
+
+REQUIRED = "FieldValueRequired"
+INVALID = "FieldValueInvalid"
+NOT_SUPPORTED = "FieldValueNotSupported"
+DUPLICATE = "FieldValueDuplicate"
+TOO_LONG = "FieldValueTooLong"
+FORBIDDEN = "FieldValueForbidden"
+TYPE_INVALID = "FieldValueTypeInvalid"
+# Not a Kubernetes cause type: Kubernetes reports strict-decoding failures as a
+# plain message; Navarch reports them per field like every other error.
+UNKNOWN = "FieldValueUnknown"
+
+
+@attrs.frozen
+class FieldError:
+    """One field's problem; ``path`` is in Kubernetes notation (``spec.containers[0].image``)."""
+
+    path: str
+    reason: str
+    message: str
+
+    def describe(self) -> str:
+        return f"{self.path}: {self.message}"
+
+    def to_cause(self) -> dict[str, str]:
+        return {"reason": self.reason, "message": self.message, "field": self.path}
+
+
+def required(path: str, detail: str = "") -> FieldError:
+    return FieldError(path, REQUIRED, _with_detail("Required value", detail))
+
+
+def invalid(path: str, value: Any, detail: str) -> FieldError:
+    return FieldError(path, INVALID, f"Invalid value: {_show(value)}: {detail}")
+
+
+def not_supported(path: str, value: Any, allowed: Sequence[str]) -> FieldError:
+    choices = ", ".join(f'"{a}"' for a in allowed)
+    return FieldError(
+        path, NOT_SUPPORTED, f"Unsupported value: {_show(value)}: supported values: {choices}"
+    )
+
+
+def duplicate(path: str, value: Any) -> FieldError:
+    return FieldError(path, DUPLICATE, f"Duplicate value: {_show(value)}")
+
+
+def forbidden(path: str, detail: str) -> FieldError:
+    return FieldError(path, FORBIDDEN, f"Forbidden: {detail}")
+
+
+def type_invalid(path: str, value: Any, expected: str) -> FieldError:
+    return FieldError(path, TYPE_INVALID, f"Invalid value: {_show(value)}: must be {expected}")
+
+
+def unknown(path: str) -> FieldError:
+    name = path.rsplit(".", 1)[-1]
+    return FieldError(
+        path,
+        UNKNOWN,
+        f'unknown field "{name}": Kubernetes has no such field here; check its spelling '
+        "and indentation",
+    )
+
+
+class InvalidObject(ValueError):
+    """Raised with every field error of one object at once (the API answers 422)."""
+
+    def __init__(self, kind: str, name: str | None, errors: Sequence[FieldError]):
+        self.kind = kind
+        self.name = name or ""
+        self.errors = tuple(errors)
+        super().__init__(self.message())
+
+    def message(self) -> str:
+        details = ", ".join(e.describe() for e in self.errors)
+        return f'{self.kind} "{self.name}" is invalid: [{details}]'
+
+    def to_status(self) -> dict[str, Any]:
+        """The 422 ``Status`` body the API server sends for this error."""
+        return {
+            "kind": "Status",
+            "apiVersion": "v1",
+            "metadata": {},
+            "status": "Failure",
+            "message": self.message(),
+            "reason": "Invalid",
+            "details": {
+                "name": self.name,
+                "kind": self.kind,
+                "causes": [e.to_cause() for e in self.errors],
+            },
+            "code": 422,
+        }
+
+
+def _with_detail(summary: str, detail: str) -> str:
+    return f"{summary}: {detail}" if detail else summary
+
+
+def _show(value: Any) -> str:
+    if isinstance(value, str):
+        return f'"{value}"'
+    return repr(value)
