@@ -6,10 +6,14 @@ Plugins import :data:`hookimpl` from here to mark their hook implementations.
 from importlib.metadata import PackageNotFoundError, version
 
 import pluggy
+from loguru import logger
 
 from navarch.hookspecs import PROJECT_NAME
 
 hookimpl = pluggy.HookimplMarker(PROJECT_NAME)
+
+# A library stays quiet until an entry point configures logging (navarch.logs).
+logger.disable("navarch")
 
 try:
     __version__ = version("navarch")

@@ -1,0 +1,1 @@
+"""Command-line entry points: ``navarch`` (daemons and administration), ``navctl`` (client)."""

@@ -1,0 +1,62 @@
+"""What every Navarch command shares: global flags, configuration, logging, errors."""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+from collections.abc import Callable
+
+from loguru import logger
+
+from navarch.assembly import UnresolvedParts
+from navarch.config import Config, ConfigError, load_config, unknown_env
+from navarch.logs import configure_logging
+from navarch.plugins import PluginError
+from navarch.registry import DuplicateName, UnknownName
+
+# Errors a user can act on: printed as one clear message, exit status 2, no traceback.
+USER_ERRORS = (ConfigError, PluginError, UnknownName, UnresolvedParts, DuplicateName)
+
+
+def add_global_flags(parser: argparse.ArgumentParser) -> None:
+    group = parser.add_argument_group("configuration (file < environment < flags)")
+    group.add_argument(
+        "--config",
+        metavar="FILE",
+        help="YAML configuration file (default: $NAVARCH_CONFIG, then /etc/navarch/navarch.yaml)",
+    )
+    group.add_argument(
+        "--set",
+        metavar="KEY=VALUE",
+        action="append",
+        default=[],
+        help="override one setting, e.g. --set api.port=7443 (repeatable)",
+    )
+    group.add_argument("--data-dir", dest="data_dir", help="data directory")
+    group.add_argument("--log-level", dest="log_level", help="TRACE … CRITICAL")
+    group.add_argument(
+        "--log-format",
+        dest="log_format",
+        choices=("text", "json"),
+        help="text (readable) or json (one object a line)",
+    )
+
+
+def config_from_args(args: argparse.Namespace) -> Config:
+    flags = {"data_dir": args.data_dir, "log.level": args.log_level, "log.format": args.log_format}
+    config = load_config(args.config, os.environ, args.set, flags)
+    configure_logging(config["log.level"], config["log.format"])
+    for name in unknown_env(os.environ):
+        logger.bind(variable=name).warning("ignoring unknown NAVARCH_ environment variable")
+    return config
+
+
+def run(prog: str, func: Callable[[], int]) -> int:
+    try:
+        return func()
+    except USER_ERRORS as exc:
+        print(f"{prog}: error: {exc}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        return 130

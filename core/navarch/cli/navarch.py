@@ -1,0 +1,105 @@
+"""``navarch``: run Navarch's daemons and inspect an installation.
+
+navarch version
+navarch plugins [-o json]
+navarch config show [-o yaml|json]
+navarch config check
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+
+import orjson
+import yaml
+
+from navarch import __version__
+from navarch.assembly import assemble
+from navarch.cli.common import add_global_flags, config_from_args, run
+from navarch.plugins import describe_plugins
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="navarch",
+        description="Navarch daemons and administration. Use navctl to manage workloads.",
+    )
+    add_global_flags(parser)
+    commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+    commands.add_parser("version", help="print the version")
+    plugins = commands.add_parser("plugins", help="list installed plugins and their hooks")
+    plugins.add_argument("-o", "--output", choices=("table", "json"), default="table")
+    config = commands.add_parser("config", help="inspect the effective configuration")
+    config_commands = config.add_subparsers(dest="config_command", required=True, metavar="ACTION")
+    show = config_commands.add_parser("show", help="print the effective configuration")
+    show.add_argument("-o", "--output", choices=("yaml", "json"), default="yaml")
+    config_commands.add_parser(
+        "check", help="validate the configuration and resolve every named plugin part"
+    )
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    return run("navarch", lambda: _dispatch(args))
+
+
+def _dispatch(args: argparse.Namespace) -> int:
+    if args.command == "version":
+        print(f"navarch {__version__}")
+        return 0
+    config = config_from_args(args)
+    if args.command == "plugins":
+        return _plugins(assemble(config), args.output)
+    if args.config_command == "show":
+        return _config_show(config, args.output)
+    assembly = assemble(config)
+    assembly.check()
+    print("configuration is valid; every named part is installed")
+    return 0
+
+
+def _plugins(assembly, output: str) -> int:
+    infos = describe_plugins(assembly.pm)
+    provided: dict[str, list[str]] = {}
+    for registry in assembly.registries.all():
+        for entry in registry:
+            provided.setdefault(entry.plugin, []).append(f"{registry.kind} {entry.name}")
+    if output == "json":
+        rows = [
+            {
+                "name": i.name,
+                "distribution": i.distribution,
+                "version": i.version,
+                "source": i.source,
+                "hooks": list(i.hooks),
+                "provides": provided.get(i.name, []),
+            }
+            for i in infos
+        ]
+        sys.stdout.write(orjson.dumps(rows, option=orjson.OPT_INDENT_2).decode() + "\n")
+        return 0
+    for info in infos:
+        print(f"{info.name}  ({info.distribution} {info.version})")
+        print(f"    from:     {info.source}")
+        print(f"    hooks:    {', '.join(info.hooks) or '-'}")
+        if info.name in provided:
+            print(f"    provides: {', '.join(provided[info.name])}")
+    return 0
+
+
+def _config_show(config, output: str) -> int:
+    if output == "json":
+        body = {"values": config.nested(), "sources": dict(config.sources)}
+        sys.stdout.write(orjson.dumps(body, option=orjson.OPT_INDENT_2).decode() + "\n")
+        return 0
+    print(f"# effective configuration (file: {config.file or 'none'})")
+    for key, value in config.values.items():
+        rendered = yaml.safe_dump({key: value}, default_flow_style=True).strip()[1:-1]
+        print(f"{rendered:<48} # {config.sources[key]}")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

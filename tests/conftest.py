@@ -1,0 +1,67 @@
+"""Shared fixtures: the third-party demo plugin, installed as a real distribution."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+FIXTURES = Path(__file__).parent / "fixtures"
+
+
+def _uv() -> str:
+    found = shutil.which("uv", path=str(Path(sys.executable).parent)) or shutil.which("uv")
+    if found is None:
+        pytest.fail("uv is not installed; run 'make test', which installs it")
+    return found
+
+
+@pytest.fixture(scope="session")
+def demo_plugin_site(tmp_path_factory) -> Path:
+    """A directory holding navarch-demo-plugin installed from outside the workspace
+    (wheel built by hatchling, dist-info with its entry point)."""
+    target = tmp_path_factory.mktemp("demo-plugin-site")
+    subprocess.run(
+        [
+            _uv(),
+            "pip",
+            "install",
+            "--quiet",
+            "--python",
+            sys.executable,
+            "--no-deps",
+            "--no-build-isolation",
+            "--target",
+            str(target),
+            str(FIXTURES / "demo_plugin"),
+        ],
+        check=True,
+    )
+    assert (target / "navarch_demo_plugin").is_dir()
+    return target
+
+
+@pytest.fixture
+def with_demo_plugin(demo_plugin_site, monkeypatch) -> Path:
+    """The demo plugin importable and discoverable in this process."""
+    monkeypatch.syspath_prepend(str(demo_plugin_site))
+    return demo_plugin_site
+
+
+def run_cli(*args: str, env: dict[str, str] | None = None, extra_path: Path | None = None):
+    """Run the ``navarch`` command in a subprocess, as a user would."""
+    full_env = {k: v for k, v in os.environ.items() if not k.startswith("NAVARCH_")}
+    full_env.update(env or {})
+    if extra_path is not None:
+        full_env["PYTHONPATH"] = str(extra_path)
+    return subprocess.run(
+        [sys.executable, "-m", "navarch.cli.navarch", *args],
+        capture_output=True,
+        text=True,
+        env=full_env,
+        timeout=60,
+    )

@@ -1,0 +1,84 @@
+"""Entry points and logging: version, navctl, text and JSON log lines."""
+
+from __future__ import annotations
+
+import io
+import json
+import subprocess
+import sys
+
+from loguru import logger
+
+from navarch import __version__
+from navarch.logs import configure_logging
+
+from .conftest import run_cli
+
+
+def test_navarch_version():
+    result = run_cli("version")
+    assert result.returncode == 0
+    assert result.stdout.strip() == f"navarch {__version__}"
+    assert __version__ == "0.1.0"
+
+
+def test_navctl_is_installed_and_answers():
+    result = subprocess.run(
+        [sys.executable, "-m", "navarch.cli.navctl", "version"],
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert result.returncode == 0
+    assert result.stdout.strip() == f"navctl {__version__}"
+
+
+def test_json_log_lines_carry_bound_fields():
+    stream = io.StringIO()
+    configure_logging("INFO", "json", stream)
+    try:
+        logger.bind(pod="default/web", node="n1").info("bound")
+        logger.debug("not shown at INFO")
+    finally:
+        logger.remove()
+        logger.disable("navarch")
+    lines = stream.getvalue().splitlines()
+    assert len(lines) == 1
+    record = json.loads(lines[0])
+    assert record["message"] == "bound"
+    assert record["level"] == "INFO"
+    assert (record["pod"], record["node"]) == ("default/web", "n1")
+    assert "time" in record
+
+
+def test_text_log_lines_are_readable():
+    stream = io.StringIO()
+    configure_logging("DEBUG", "text", stream)
+    try:
+        logger.bind(pod="default/web").warning("evicted")
+    finally:
+        logger.remove()
+        logger.disable("navarch")
+    line = stream.getvalue().strip()
+    assert "WARNING" in line and "evicted pod=default/web" in line
+    assert not line.startswith("{")
+
+
+def test_library_is_silent_until_configured():
+    code = (
+        "from navarch.plugins import build_plugin_manager\n"
+        "build_plugin_manager(['not-installed'])\n"  # would log a warning if enabled
+    )
+    result = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, timeout=60
+    )
+    assert result.returncode == 0
+    assert result.stdout == "" and result.stderr == ""
+
+
+def test_cli_json_logs_warning_for_unknown_variable():
+    result = run_cli("--log-format", "json", "config", "show", env={"NAVARCH_API_PROT": "1"})
+    assert result.returncode == 0
+    record = json.loads(result.stderr.splitlines()[0])
+    assert record["variable"] == "NAVARCH_API_PROT"
+    assert record["level"] == "WARNING"
