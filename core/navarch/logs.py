@@ -22,11 +22,23 @@ def configure_logging(level: str = "INFO", fmt: str = "text", sink: TextIO | Non
     """Replace loguru's handlers with one of Navarch's, and enable the library's logs."""
     sink = sink or sys.stderr
     logger.remove()
-    logger.enable("navarch")
+    for package in _navarch_packages():
+        logger.enable(package)
     if fmt == "json":
         logger.add(_json_sink(sink), level=level, format="{message}")
     else:
         logger.add(sink, level=level, format=_text_format, colorize=sink.isatty())
+
+
+def _navarch_packages() -> set[str]:
+    """The core and every installed plugin package: each disables its logs on import
+    (``logger.disable(__name__)``) so that, as a library, it stays silent."""
+    from importlib import metadata
+
+    packages = {"navarch"}
+    for entry_point in metadata.entry_points(group="navarch"):
+        packages.add(entry_point.module.split(".")[0])
+    return packages
 
 
 def _text_format(record: dict[str, Any]) -> str:

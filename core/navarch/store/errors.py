@@ -1,0 +1,67 @@
+"""The store's error types. Each is distinct so callers (the API server above all)
+map them to answers without parsing messages: NotFound -> 404, AlreadyExists and
+Conflict -> 409, Compacted -> 410 Gone, TooLarge -> 413, Unavailable -> 503."""
+
+from __future__ import annotations
+
+
+class StoreError(Exception):
+    """Base of every store error."""
+
+
+class NotFound(StoreError):
+    def __init__(self, key: bytes):
+        self.key = key
+        super().__init__(f"key {key!r} not found")
+
+
+class AlreadyExists(StoreError):
+    def __init__(self, key: bytes, revision: int):
+        self.key, self.revision = key, revision
+        super().__init__(f"key {key!r} already exists (modified at revision {revision})")
+
+
+class Conflict(StoreError):
+    """A compare-and-swap lost: ``current_revision`` is the key's modification revision
+    now (0 when the key no longer exists)."""
+
+    def __init__(self, key: bytes, expected: int, current_revision: int):
+        self.key, self.expected, self.current_revision = key, expected, current_revision
+        super().__init__(
+            f"key {key!r}: expected modification revision {expected}, "
+            f"found {current_revision or 'no key'}; re-read and retry"
+        )
+
+
+class Compacted(StoreError):
+    """The requested revision is older than the oldest kept in history."""
+
+    def __init__(self, requested: int, compacted_revision: int):
+        self.requested, self.compacted_revision = requested, compacted_revision
+        super().__init__(
+            f"revision {requested} has been compacted (history starts at revision "
+            f"{compacted_revision}); re-list and watch from the current revision"
+        )
+
+
+class TooLarge(StoreError):
+    def __init__(self, key: bytes, size: int, limit: int):
+        self.key, self.size, self.limit = key, size, limit
+        super().__init__(f"value for key {key!r} is {size} bytes; the limit is {limit} bytes")
+
+
+class InvalidArgument(StoreError, ValueError):
+    """A key or value the store cannot take (empty key, value that is not bytes …)."""
+
+
+class Unavailable(StoreError):
+    """The store cannot serve now (backend down, disk full, closed); safe to retry later.
+    Nothing acknowledged before is lost."""
+
+
+class Locked(StoreError):
+    """The data directory is in use by another process."""
+
+
+class Corrupt(StoreError):
+    """A data file is damaged or not the store's own; it is never re-initialised."""

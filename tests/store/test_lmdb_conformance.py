@@ -1,0 +1,17 @@
+"""The store conformance suite against the embedded LMDB store."""
+
+from __future__ import annotations
+
+import pytest_asyncio
+from navarch_store_lmdb import LmdbOptions, LmdbStore
+
+from navarch.testing.store import StoreConformance
+
+
+class TestLmdbConformance(StoreConformance):
+    @pytest_asyncio.fixture
+    async def store(self, tmp_path):
+        # A small first map so every run also exercises the map growing on its own.
+        store = LmdbStore.open(tmp_path, LmdbOptions(map_size=8 << 20))
+        yield store
+        await store.close()
