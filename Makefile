@@ -8,17 +8,30 @@ SHELL := /bin/bash
 UV = $(shell command -v uv 2>/dev/null || echo "python3 -m uv")
 PYTEST_ARGS ?=
 
-.PHONY: help tools sync lint format test up
+# Debian packages the tests need (real daemons the fixtures start privately).
+SYSTEM_PACKAGES := etcd-server
+
+.PHONY: help tools system-deps sync lint format test bench up
 
 help:
 	@echo "make up      run a Navarch cluster on the embedded defaults"
 	@echo "make test    install what the tests need, lint, and run every test"
+	@echo "make bench   run the benchmarks (prints tables)"
 	@echo "make lint    ruff check + format check"
 	@echo "make format  apply ruff's fixes and formatting"
 
 tools:
 	@command -v uv >/dev/null 2>&1 || python3 -m uv --version >/dev/null 2>&1 \
 		|| python3 -m pip install --quiet --disable-pip-version-check uv
+
+system-deps:
+	@missing=""; \
+	command -v etcd >/dev/null 2>&1 || missing="$$missing etcd-server"; \
+	if [ -n "$$missing" ]; then \
+		echo "installing Debian packages:$$missing"; \
+		export DEBIAN_FRONTEND=noninteractive; \
+		apt-get update -q && apt-get install -y -q --no-install-recommends $$missing; \
+	fi
 
 sync: tools
 	$(UV) sync --all-packages --locked
@@ -31,8 +44,11 @@ format: sync
 	$(UV) run --no-sync ruff check --fix .
 	$(UV) run --no-sync ruff format .
 
-test: lint
+test: lint system-deps
 	$(UV) run --no-sync pytest $(PYTEST_ARGS)
+
+bench: sync system-deps
+	$(UV) run --no-sync python bench/store.py
 
 up: sync
 	@echo "make up: the all-in-one cluster (navarch up) arrives with the API server," \

@@ -34,13 +34,15 @@ class Conflict(StoreError):
 
 
 class Compacted(StoreError):
-    """The requested revision is older than the oldest kept in history."""
+    """The requested revision is older than the oldest kept in history;
+    ``compacted_revision`` is where history starts, when the backend says."""
 
-    def __init__(self, requested: int, compacted_revision: int):
+    def __init__(self, requested: int, compacted_revision: int | None):
         self.requested, self.compacted_revision = requested, compacted_revision
+        where = f" (history starts at revision {compacted_revision})" if compacted_revision else ""
         super().__init__(
-            f"revision {requested} has been compacted (history starts at revision "
-            f"{compacted_revision}); re-list and watch from the current revision"
+            f"revision {requested} has been compacted{where}; re-list and watch from the "
+            "current revision"
         )
 
 

@@ -124,14 +124,16 @@ class StoreConformance:
         await store.create(key, b"0")
 
         async def increment_50_times():
-            done = 0
+            done = conflicts = 0
             while done < 50:
                 kv = await store.get(key)
                 try:
                     await store.update(key, str(int(kv.value) + 1).encode(), kv.mod_revision)
-                    done += 1
+                    done, conflicts = done + 1, 0
                 except Conflict:
-                    await asyncio.sleep(random.random() * 0.0002)
+                    # Jittered exponential back-off, as any CAS loop under contention.
+                    conflicts += 1
+                    await asyncio.sleep(random.random() * 0.0005 * 2 ** min(conflicts, 6))
 
         await asyncio.gather(*(increment_50_times() for _ in range(100)))
         assert (await store.get(key)).value == b"5000"

@@ -1,0 +1,32 @@
+"""Build hook: generate the protobuf messages of etcd's API subset with grpcio-tools.
+
+Runs for wheels and editable installs alike, so the generated module always matches
+the .proto kept in the package; the generated file is not committed.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from hatchling.builders.hooks.plugin.interface import BuildHookInterface
+
+
+class CustomBuildHook(BuildHookInterface):
+    def initialize(self, version: str, build_data: dict) -> None:
+        from grpc_tools import protoc
+
+        package = Path(self.root) / "navarch_store_etcd"
+        out = package / "_proto"
+        out.mkdir(exist_ok=True)
+        (out / "__init__.py").write_text('"""Generated from proto/etcd_subset.proto."""\n')
+        status = protoc.main(
+            [
+                "grpc_tools.protoc",
+                f"--proto_path={package / 'proto'}",
+                f"--python_out={out}",
+                str(package / "proto" / "etcd_subset.proto"),
+            ]
+        )
+        if status != 0:
+            raise RuntimeError(f"protoc failed ({status}) on {package / 'proto'}")
+        build_data["artifacts"].append("navarch_store_etcd/_proto/*.py")
