@@ -5,6 +5,7 @@ from __future__ import annotations
 import itertools
 
 import pytest
+
 from navarch_store_etcd.testing import EtcdServer
 
 _namespaces = itertools.count()

@@ -6,12 +6,12 @@ import asyncio
 import time
 
 import pytest
-from navarch_store_etcd import EtcdOptions, EtcdStore
-from navarch_store_etcd.testing import EtcdServer
 
 from navarch.assembly import assemble
 from navarch.config import load_config
 from navarch.store import InvalidArgument, Unavailable
+from navarch_store_etcd import EtcdOptions, EtcdStore
+from navarch_store_etcd.testing import EtcdServer
 
 
 async def test_writes_fail_fast_during_restart_and_watch_resumes_without_gaps(tmp_path):

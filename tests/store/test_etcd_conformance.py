@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 import pytest_asyncio
-from navarch_store_etcd import EtcdOptions, EtcdStore
 
 from navarch.testing.store import StoreConformance
+from navarch_store_etcd import EtcdOptions, EtcdStore
 
 
 class TestEtcdConformance(StoreConformance):

@@ -15,9 +15,9 @@ from pathlib import Path
 
 import lmdb
 import pytest
-from navarch_store_lmdb import LmdbOptions, LmdbStore
 
 from navarch.store import Compacted, Corrupt, Locked, NotFound, Unavailable
+from navarch_store_lmdb import LmdbOptions, LmdbStore
 
 HERE = Path(__file__).parent
 

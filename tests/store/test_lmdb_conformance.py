@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 import pytest_asyncio
-from navarch_store_lmdb import LmdbOptions, LmdbStore
 
 from navarch.testing.store import StoreConformance
+from navarch_store_lmdb import LmdbOptions, LmdbStore
 
 
 class TestLmdbConformance(StoreConformance):
