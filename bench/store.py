@@ -130,8 +130,12 @@ async def watch_latency(
     await watch.aclose()
     from_issue = sorted((delivered[k] - issued[k]) * 1000 for k in issued)
     from_ack = sorted(max(0.0, delivered[k] - acked[k]) * 1000 for k in issued)
-    return (percentile(from_issue, 50), percentile(from_issue, 99),
-            percentile(from_ack, 50), percentile(from_ack, 99))  # fmt: skip
+    return (
+        percentile(from_issue, 50),
+        percentile(from_issue, 99),
+        percentile(from_ack, 50),
+        percentile(from_ack, 99),
+    )
 
 
 def percentile(sorted_values: list[float], pct: float) -> float:

@@ -66,6 +66,13 @@ SETTINGS: tuple[Setting, ...] = (
     ),
     Setting("api.address", "str", "127.0.0.1", "Address the API server listens on."),
     Setting("api.port", "port", 6443, "Port the API server listens on."),
+    Setting(
+        "api.tls",
+        "bool",
+        True,
+        "Serve HTTPS with the cluster's own CA (plain HTTP only on loopback).",
+    ),
+    Setting("api.max_inflight", "int", 400, "Requests served at once before answering 429."),
     Setting("store.name", "str", "lmdb", "Store backend, by registered name."),
     Setting("store.options", "mapping", {}, "Options handed to the store backend."),
     Setting("runtime.name", "str", "containerd", "Container runtime, by registered name."),

@@ -25,9 +25,9 @@ def configure_logging(level: str = "INFO", fmt: str = "text", sink: TextIO | Non
     for package in _navarch_packages():
         logger.enable(package)
     if fmt == "json":
-        logger.add(_json_sink(sink), level=level, format="{message}")
+        logger.add(_json_sink(sink), level=level, format="{message}", diagnose=False)
     else:
-        logger.add(sink, level=level, format=_text_format, colorize=sink.isatty())
+        logger.add(sink, level=level, format=_text_format, colorize=sink.isatty(), diagnose=False)
 
 
 def _navarch_packages() -> set[str]:

@@ -3,9 +3,13 @@
 from __future__ import annotations
 
 import argparse
+import asyncio
+import contextlib
 import os
+import signal
 import sys
-from collections.abc import Callable
+from collections.abc import Callable, Coroutine
+from typing import Any
 
 from loguru import logger
 
@@ -50,6 +54,22 @@ def config_from_args(args: argparse.Namespace) -> Config:
     for name in unknown_env(os.environ):
         logger.bind(variable=name).warning("ignoring unknown NAVARCH_ environment variable")
     return config
+
+
+def run_daemon(main: Coroutine[Any, Any, None]) -> int:
+    """Run a daemon's coroutine on uvloop until SIGINT or SIGTERM, then stop it cleanly."""
+    import uvloop
+
+    async def supervise() -> None:
+        loop = asyncio.get_running_loop()
+        task = asyncio.ensure_future(main)
+        for signum in (signal.SIGINT, signal.SIGTERM):
+            loop.add_signal_handler(signum, task.cancel)
+        with contextlib.suppress(asyncio.CancelledError):
+            await task
+
+    uvloop.run(supervise())
+    return 0
 
 
 def run(prog: str, func: Callable[[], int]) -> int:

@@ -15,8 +15,9 @@ import orjson
 import yaml
 
 from navarch import __version__
+from navarch.apiserver import server
 from navarch.assembly import assemble
-from navarch.cli.common import add_global_flags, config_from_args, run
+from navarch.cli.common import add_global_flags, config_from_args, run, run_daemon
 from navarch.plugins import describe_plugins
 
 
@@ -37,6 +38,17 @@ def build_parser() -> argparse.ArgumentParser:
     config_commands.add_parser(
         "check", help="validate the configuration and resolve every named plugin part"
     )
+    server = commands.add_parser("server", help="run the API server on the configured store")
+    server.add_argument(
+        "--print-kubeconfig",
+        action="store_true",
+        help="print a kubeconfig with the admin token and exit",
+    )
+    token = commands.add_parser("token", help="manage the API server's bearer tokens")
+    token_commands = token.add_subparsers(dest="token_command", required=True, metavar="ACTION")
+    add = token_commands.add_parser("add", help="add a user and print its new token")
+    add.add_argument("--role", required=True, choices=("admin", "node", "viewer"))
+    add.add_argument("--name", required=True, help="user name; for a node, the Node's name")
     return parser
 
 
@@ -52,12 +64,31 @@ def _dispatch(args: argparse.Namespace) -> int:
     config = config_from_args(args)
     if args.command == "plugins":
         return _plugins(assemble(config), args.output)
+    if args.command == "server":
+        return _server(config, args.print_kubeconfig)
+    if args.command == "token":
+        print(server.token_file(config).add(args.role, args.name))
+        return 0
     if args.config_command == "show":
         return _config_show(config, args.output)
     assembly = assemble(config)
     assembly.check()
     print("configuration is valid; every named part is installed")
     return 0
+
+
+def _server(config, print_kubeconfig: bool) -> int:
+    if print_kubeconfig:
+        tokens = server.token_file(config)
+        sys.stdout.write(
+            yaml.safe_dump(
+                server.kubeconfig(config, tokens.token_for("admin") or ""), sort_keys=False
+            )
+        )
+        return 0
+    assembly = assemble(config)
+    assembly.check(["store"])
+    return run_daemon(server.serve(assembly))
 
 
 def _plugins(assembly, output: str) -> int:

@@ -1,0 +1,121 @@
+"""Discovery documents (/api, /apis, /api/v1, /apis/<group>/<version>), /version, Scale."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from navarch.apiserver.resources import RESOURCES, Resource, groups
+
+KUBERNETES_MINOR = "31"  # the Kubernetes API level whose subset Navarch serves
+_SUBRESOURCE_VERBS = {
+    "status": ["get", "patch", "update"],
+    "scale": ["get", "patch", "update"],
+    "binding": ["create"],
+}
+
+
+def version(navarch_version: str) -> dict[str, Any]:
+    return {
+        "major": "1",
+        "minor": KUBERNETES_MINOR,
+        "gitVersion": f"v1.{KUBERNETES_MINOR}.0+navarch-{navarch_version}",
+        "gitCommit": "",
+        "gitTreeState": "clean",
+        "buildDate": "",
+        "goVersion": "",
+        "compiler": "python",
+        "platform": "linux/amd64",
+    }
+
+
+def api_versions(address: str) -> dict[str, Any]:
+    return {
+        "kind": "APIVersions",
+        "versions": ["v1"],
+        "serverAddressByClientCIDRs": [{"clientCIDR": "0.0.0.0/0", "serverAddress": address}],
+    }
+
+
+def _group_doc(name: str, resources: list[Resource]) -> dict[str, Any]:
+    versions = sorted({r.version for r in resources})
+    entries = [{"groupVersion": f"{name}/{v}", "version": v} for v in versions]
+    return {"name": name, "versions": entries, "preferredVersion": entries[0]}
+
+
+def api_groups() -> dict[str, Any]:
+    docs = [_group_doc(name, rs) for name, rs in groups().items() if name]
+    return {"kind": "APIGroupList", "apiVersion": "v1", "groups": docs}
+
+
+def api_group(name: str) -> dict[str, Any] | None:
+    resources = groups().get(name)
+    if not name or not resources:
+        return None
+    return {"kind": "APIGroup", "apiVersion": "v1", **_group_doc(name, resources)}
+
+
+def resource_list(group: str, version: str) -> dict[str, Any] | None:
+    served = [r for r in RESOURCES if r.group == group and r.version == version]
+    if not served:
+        return None
+    entries: list[dict[str, Any]] = []
+    for r in served:
+        entries.append(
+            {
+                "name": r.plural,
+                "singularName": r.kind.lower(),
+                "namespaced": r.namespaced,
+                "kind": r.kind,
+                "verbs": [
+                    "create",
+                    "delete",
+                    "deletecollection",
+                    "get",
+                    "list",
+                    "patch",
+                    "update",
+                    "watch",
+                ],
+                "shortNames": list(r.short_names),
+            }
+        )
+        for sub in r.subresources:
+            entry = {
+                "name": f"{r.plural}/{sub}",
+                "singularName": "",
+                "namespaced": r.namespaced,
+                "kind": r.kind,
+                "verbs": _SUBRESOURCE_VERBS[sub],
+            }
+            if sub == "scale":
+                entry.update(group="autoscaling", version="v1", kind="Scale")
+            if sub == "binding":
+                entry["kind"] = "Binding"
+            entries.append(entry)
+    group_version = f"{group}/{version}" if group else version
+    return {
+        "kind": "APIResourceList",
+        "apiVersion": "v1",
+        "groupVersion": group_version,
+        "resources": entries,
+    }
+
+
+def scale_of(obj: dict[str, Any]) -> dict[str, Any]:
+    """The autoscaling/v1 Scale view of a Deployment or ReplicaSet."""
+    meta = obj["metadata"]
+    match_labels = ((obj.get("spec") or {}).get("selector") or {}).get("matchLabels") or {}
+    return {
+        "kind": "Scale",
+        "apiVersion": "autoscaling/v1",
+        "metadata": {
+            k: meta[k]
+            for k in ("name", "namespace", "uid", "resourceVersion", "creationTimestamp")
+            if k in meta
+        },
+        "spec": {"replicas": (obj.get("spec") or {}).get("replicas", 0)},
+        "status": {
+            "replicas": (obj.get("status") or {}).get("replicas", 0),
+            "selector": ",".join(f"{k}={v}" for k, v in sorted(match_labels.items())),
+        },
+    }
