@@ -27,14 +27,17 @@ from navarch.api.validation import validate
 __all__ = [
     "KINDS",
     "LIST_KINDS",
+    "Decoding",
     "FieldError",
     "InvalidObject",
     "Loaded",
     "Quantity",
     "QuantityError",
     "UnknownKind",
+    "decode",
     "dump",
     "load",
+    "merge_errors",
 ]
 
 
@@ -44,13 +47,19 @@ class Loaded:
     ignored: tuple[str, ...]
 
 
-def load(data: Any, *, defaults: bool = True, check: bool = True) -> Loaded:
-    """Decode one top-level object of a served kind.
+@attrs.frozen
+class Decoding:
+    """A decode that may have failed in places: ``obj`` is built with every bad field left
+    out, so validation can still run and all problems be reported at once."""
 
-    ``data`` is owned by the call (defaults are written into it). Raises
-    :class:`UnknownKind` for a kind Navarch does not serve and :class:`InvalidObject`
-    with every field error found, decoding and validation errors together.
-    """
+    obj: TopLevel
+    ignored: tuple[str, ...]
+    errors: tuple[FieldError, ...]
+    name: str | None
+
+
+def decode(data: Any, *, defaults: bool = True) -> Decoding:
+    """Default and decode ``data`` (owned by the call), collecting field errors."""
     if not isinstance(data, dict):
         raise InvalidObject("", None, [errors.type_invalid("", type(data).__name__, "an object")])
     cls = kind_for(data.get("apiVersion"), data.get("kind"))
@@ -58,15 +67,30 @@ def load(data: Any, *, defaults: bool = True, check: bool = True) -> Loaded:
         apply_defaults(data, namespaced=cls.NAMESPACED)
     decoded = Decoded()
     obj = decoded.structure(cls, data, "")
-    name = _name_of(data)
-    problems = list(decoded.errors)
-    if check and issubclass(cls, TopLevel):
-        # A field that failed to decode was left absent; do not also call it missing.
-        reported = {e.path for e in problems}
-        problems += [e for e in validate(obj) if e.path not in reported]
+    return Decoding(obj, tuple(decoded.ignored), tuple(decoded.errors), _name_of(data))
+
+
+def merge_errors(first: Any, later: Any) -> list[FieldError]:
+    """``first`` then the errors of ``later`` at paths ``first`` does not already name
+    (a field that failed to decode was left absent: it is not also "missing")."""
+    reported = {e.path for e in first}
+    return [*first, *(e for e in later if e.path not in reported)]
+
+
+def load(data: Any, *, defaults: bool = True, check: bool = True) -> Loaded:
+    """Decode one top-level object of a served kind.
+
+    ``data`` is owned by the call (defaults are written into it). Raises
+    :class:`UnknownKind` for a kind Navarch does not serve and :class:`InvalidObject`
+    with every field error found, decoding and validation errors together.
+    """
+    decoding = decode(data, defaults=defaults)
+    problems = list(decoding.errors)
+    if check and isinstance(decoding.obj, TopLevel):
+        problems = merge_errors(problems, validate(decoding.obj))
     if problems:
-        raise InvalidObject(cls.KIND, name, problems)
-    return Loaded(obj, tuple(decoded.ignored))
+        raise InvalidObject(type(decoding.obj).KIND, decoding.name, problems)
+    return Loaded(decoding.obj, decoding.ignored)
 
 
 def dump(obj: Any) -> dict[str, Any]:

@@ -649,7 +649,9 @@ def _is_watch(request: web.Request) -> bool:
 
 
 async def _read_json(request: web.Request, check_type: bool = True) -> Any:
-    if check_type and request.content_type not in JSON_TYPES:
+    # No Content-Type means JSON, as in Kubernetes (the official Python client relies on it).
+    declared = "Content-Type" in request.headers
+    if check_type and declared and request.content_type not in JSON_TYPES:
         raise errors.unsupported_media_type(request.content_type, list(JSON_TYPES))
     raw = await request.read()
     if not raw:

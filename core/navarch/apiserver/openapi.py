@@ -15,8 +15,10 @@ import orjson
 
 from navarch.apiserver.resources import RESOURCES, Resource
 
-_QUERY = [{"name": n, "in": "query", "schema": {"type": "string"}}
-          for n in ("fieldValidation", "dryRun", "fieldManager", "pretty")]  # fmt: skip
+_QUERY = [
+    {"name": n, "in": "query", "schema": {"type": "string"}}
+    for n in ("fieldValidation", "dryRun", "fieldManager", "pretty")
+]
 
 
 def _gv_path(group: str, version: str) -> str:
@@ -37,13 +39,20 @@ def document(group: str, version: str) -> dict[str, Any] | None:
     paths: dict[str, Any] = {}
     for res in served:
         gvk = [{"group": res.group, "version": res.version, "kind": res.kind}]
-        operation = {"parameters": _QUERY, "x-kubernetes-group-version-kind": gvk[0],
-                     "responses": {"200": {"description": "OK"}}}  # fmt: skip
+        operation = {
+            "parameters": _QUERY,
+            "x-kubernetes-group-version-kind": gvk[0],
+            "responses": {"200": {"description": "OK"}},
+        }
         item = _item_path(res)
         paths[item] = {"get": operation, "put": operation, "patch": operation, "delete": operation}
         paths[item.rsplit("/", 1)[0]] = {"get": operation, "post": operation}
-    return {"openapi": "3.0.0", "info": {"title": "Navarch", "version": version},
-            "paths": paths, "components": {"schemas": {}}}  # fmt: skip
+    return {
+        "openapi": "3.0.0",
+        "info": {"title": "Navarch", "version": version},
+        "paths": paths,
+        "components": {"schemas": {}},
+    }
 
 
 def index() -> dict[str, Any]:

@@ -480,19 +480,29 @@ class ObjectRegistry:
         self, res: Resource, obj: dict[str, Any], operation: str, old: dict[str, Any] | None
     ) -> tuple[dict[str, Any], tuple[str, ...]]:
         try:
-            loaded = api.load(obj, check=False)
-            typed = admit(self.pm, AdmissionRequest(operation, res.kind, loaded.obj, old))
-        except InvalidObject as exc:
-            status = exc.to_status()
-            raise errors.ApiError(
-                422, "Invalid", status["message"], details=status["details"]
-            ) from None
+            decoding = api.decode(obj)
         except api.UnknownKind as exc:
             raise errors.bad_request(str(exc)) from None
-        return api.dump(typed), tuple(
+        except InvalidObject as exc:
+            raise _invalid(exc) from None
+        try:
+            typed = admit(self.pm, AdmissionRequest(operation, res.kind, decoding.obj, old))
+            problems: list[Any] = []
+        except InvalidObject as exc:
+            problems = list(exc.errors)
+        if decoding.errors or problems:
+            merged = api.merge_errors(decoding.errors, problems)
+            raise _invalid(InvalidObject(res.kind, decoding.name, merged)) from None
+        warnings = tuple(
             f"ignored field {path}: Navarch keeps it but does not act on it"
-            for path in loaded.ignored
+            for path in decoding.ignored
         )
+        return api.dump(typed), warnings
+
+
+def _invalid(exc: InvalidObject) -> errors.ApiError:
+    status = exc.to_status()
+    return errors.ApiError(422, "Invalid", status["message"], details=status["details"])
 
 
 def _check_pod_update(old: dict[str, Any], new: dict[str, Any]) -> None:

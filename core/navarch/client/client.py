@@ -1,0 +1,364 @@
+"""The asynchronous API client.
+
+    async with Client.from_kubeconfig() as client:
+        pod = await client.pods.create(manifest, namespace="default")
+        async for kind, pod in client.pods.watch(namespace="default"):
+            ...
+
+Requests are retried with exponential back-off on 429 (honouring Retry-After), 5xx
+and lost connections. Reads and writes return frozen model objects (never mutate
+one: copy with ``attrs.evolve``); plain dicts are accepted as input.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import random
+from collections.abc import AsyncIterator
+from typing import Any
+
+import aiohttp
+import attrs
+import orjson
+from loguru import logger
+
+from navarch import api
+from navarch.api.meta import TopLevel
+from navarch.apiserver.resources import RESOURCES, Resource
+from navarch.client import errors
+from navarch.client.kubeconfig import KubeConfig, load_kubeconfig
+
+log = logger.bind(component="client")
+
+MERGE_PATCH = "application/merge-patch+json"
+JSON_PATCH = "application/json-patch+json"
+STRATEGIC_MERGE_PATCH = "application/strategic-merge-patch+json"
+_RETRY_CODES = {429, 500, 502, 503, 504}
+
+
+@attrs.frozen
+class Listed:
+    items: tuple[Any, ...]
+    resource_version: str
+    continue_token: str | None = None
+
+
+class Client:
+    def __init__(self, config: KubeConfig, *, retries: int = 5, timeout: float = 30.0):
+        self.config = config
+        self.retries = retries
+        self.timeout = timeout
+        self._session: aiohttp.ClientSession | None = None
+        for res in RESOURCES:
+            setattr(self, res.plural, ResourceClient(self, res))
+
+    pods: ResourceClient
+    nodes: ResourceClient
+    namespaces: ResourceClient
+    events: ResourceClient
+    replicasets: ResourceClient
+    deployments: ResourceClient
+    leases: ResourceClient
+
+    @classmethod
+    def from_kubeconfig(cls, path: Any = None, context: str | None = None, **kwargs: Any) -> Client:
+        return cls(load_kubeconfig(path, context), **kwargs)
+
+    async def __aenter__(self) -> Client:
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        await self.close()
+
+    async def close(self) -> None:
+        if self._session is not None:
+            await self._session.close()
+            self._session = None
+
+    def session(self) -> aiohttp.ClientSession:
+        if self._session is None or self._session.closed:
+            headers = {"Accept": "application/json", "User-Agent": "navarch-client"}
+            if self.config.token:
+                headers["Authorization"] = f"Bearer {self.config.token}"
+            connector = aiohttp.TCPConnector(ssl=self.config.ssl_context() or False, limit=256)
+            self._session = aiohttp.ClientSession(
+                self.config.server,
+                headers=headers,
+                connector=connector,
+                json_serialize=lambda o: orjson.dumps(o).decode(),
+            )
+        return self._session
+
+    async def request(
+        self,
+        method: str,
+        path: str,
+        *,
+        body: Any = None,
+        params: dict[str, str] | None = None,
+        content_type: str = "application/json",
+    ) -> Any:
+        """One API call with retries; returns the decoded JSON answer or raises ApiException."""
+        data = orjson.dumps(body) if body is not None else None
+        headers = {"Content-Type": content_type} if data is not None else {}
+        delay = 0.1
+        for attempt in range(self.retries + 1):
+            try:
+                async with self.session().request(
+                    method,
+                    path,
+                    data=data,
+                    params=params,
+                    headers=headers,
+                    timeout=aiohttp.ClientTimeout(total=self.timeout),
+                ) as response:
+                    payload = await response.read()
+                    if response.status < 400:
+                        return orjson.loads(payload) if payload else None
+                    status = _status_of(response.status, payload)
+                    if response.status in _RETRY_CODES and attempt < self.retries:
+                        retry_after = response.headers.get("Retry-After")
+                        await asyncio.sleep(float(retry_after) if retry_after else _jitter(delay))
+                        delay = min(delay * 2, 5.0)
+                        continue
+                    raise errors.from_status(response.status, status)
+            except (aiohttp.ClientConnectionError, TimeoutError) as exc:
+                if attempt >= self.retries:
+                    raise errors.ApiException(
+                        503,
+                        {
+                            "reason": "ServiceUnavailable",
+                            "message": f"cannot reach {self.config.server}: {exc!r}",
+                        },
+                    ) from exc
+                log.bind(path=path, attempt=attempt, error=repr(exc)).debug(
+                    "retrying after connection error"
+                )
+                await asyncio.sleep(_jitter(delay))
+                delay = min(delay * 2, 5.0)
+        raise AssertionError("unreachable")
+
+    async def stream(self, path: str, params: dict[str, str]) -> AsyncIterator[dict[str, Any]]:
+        """The lines of a watch response, decoded; ends when the server closes it."""
+        timeout = aiohttp.ClientTimeout(total=None, sock_read=None)
+        async with self.session().get(path, params=params, timeout=timeout) as response:
+            if response.status >= 400:
+                raise errors.from_status(
+                    response.status, _status_of(response.status, await response.read())
+                )
+            async for line in response.content:
+                if line.strip():
+                    yield orjson.loads(line)
+
+
+class ResourceClient:
+    """Typed calls for one resource (``client.pods``, ``client.deployments`` …)."""
+
+    def __init__(self, client: Client, res: Resource):
+        self.client = client
+        self.res = res
+
+    # --- paths -------------------------------------------------------------------------
+
+    def path(self, namespace: str | None = None, name: str = "", subresource: str = "") -> str:
+        res = self.res
+        base = f"/apis/{res.group}/{res.version}" if res.group else f"/api/{res.version}"
+        if res.namespaced and namespace:
+            base += f"/namespaces/{namespace}"
+        path = f"{base}/{res.plural}"
+        if name:
+            path += f"/{name}"
+        if subresource:
+            path += f"/{subresource}"
+        return path
+
+    def _ns(self, namespace: str | None, obj: Any = None) -> str | None:
+        if not self.res.namespaced:
+            return None
+        if namespace is not None:
+            return namespace
+        if obj is not None:
+            meta = obj.get("metadata") or {} if isinstance(obj, dict) else {}
+            if meta.get("namespace"):
+                return meta["namespace"]
+        return self.client.config.namespace
+
+    # --- verbs -------------------------------------------------------------------------
+
+    async def create(self, obj: Any, namespace: str | None = None) -> Any:
+        body = _body(obj)
+        return _typed(
+            await self.client.request("POST", self.path(self._ns(namespace, body)), body=body)
+        )
+
+    async def get(self, name: str, namespace: str | None = None) -> Any:
+        return _typed(await self.client.request("GET", self.path(self._ns(namespace), name)))
+
+    async def list(
+        self,
+        namespace: str | None = None,
+        *,
+        label_selector: str | None = None,
+        field_selector: str | None = None,
+        limit: int = 0,
+        continue_token: str | None = None,
+    ) -> Listed:
+        params = _params(
+            labelSelector=label_selector,
+            fieldSelector=field_selector,
+            limit=str(limit) if limit else None,
+            **{"continue": continue_token},
+        )
+        ns = namespace if namespace is not None else ""
+        data = await self.client.request(
+            "GET", self.path(ns if self.res.namespaced else None), params=params
+        )
+        meta = data.get("metadata") or {}
+        return Listed(
+            tuple(_typed(item, self.res) for item in data.get("items") or []),
+            meta.get("resourceVersion", ""),
+            meta.get("continue"),
+        )
+
+    async def update(self, obj: Any, namespace: str | None = None) -> Any:
+        body = _body(obj)
+        name = body["metadata"]["name"]
+        return _typed(
+            await self.client.request("PUT", self.path(self._ns(namespace, body), name), body=body)
+        )
+
+    async def update_status(self, obj: Any, namespace: str | None = None) -> Any:
+        body = _body(obj)
+        path = self.path(self._ns(namespace, body), body["metadata"]["name"], "status")
+        return _typed(await self.client.request("PUT", path, body=body))
+
+    async def patch(
+        self,
+        name: str,
+        patch: Any,
+        namespace: str | None = None,
+        *,
+        patch_type: str = MERGE_PATCH,
+        subresource: str = "",
+    ) -> Any:
+        path = self.path(self._ns(namespace), name, subresource)
+        return _typed(await self.client.request("PATCH", path, body=patch, content_type=patch_type))
+
+    async def delete(
+        self,
+        name: str,
+        namespace: str | None = None,
+        *,
+        grace_period_seconds: int | None = None,
+        propagation_policy: str | None = None,
+    ) -> Any:
+        options: dict[str, Any] = {"kind": "DeleteOptions", "apiVersion": "v1"}
+        if grace_period_seconds is not None:
+            options["gracePeriodSeconds"] = grace_period_seconds
+        if propagation_policy:
+            options["propagationPolicy"] = propagation_policy
+        return _typed(
+            await self.client.request("DELETE", self.path(self._ns(namespace), name), body=options)
+        )
+
+    async def bind(self, name: str, node: str, namespace: str | None = None) -> None:
+        body = {
+            "apiVersion": "v1",
+            "kind": "Binding",
+            "metadata": {"name": name},
+            "target": {"apiVersion": "v1", "kind": "Node", "name": node},
+        }
+        await self.client.request(
+            "POST", self.path(self._ns(namespace), name, "binding"), body=body
+        )
+
+    async def scale(self, name: str, replicas: int, namespace: str | None = None) -> dict[str, Any]:
+        path = self.path(self._ns(namespace), name, "scale")
+        return await self.client.request(
+            "PATCH", path, body={"spec": {"replicas": replicas}}, content_type=MERGE_PATCH
+        )
+
+    async def watch(
+        self,
+        namespace: str | None = None,
+        *,
+        resource_version: str = "",
+        label_selector: str | None = None,
+        field_selector: str | None = None,
+        timeout_seconds: int | None = None,
+    ) -> AsyncIterator[tuple[str, Any]]:
+        """``(type, object)`` pairs after ``resource_version``; when the connection drops
+        or the server ends the stream, the watch resumes from the last version seen.
+        Raises Gone when that version is no longer in history (re-list, then watch)."""
+        ns = namespace if namespace is not None else ""
+        path = self.path(ns if self.res.namespaced else None)
+        last = resource_version
+        delay = 0.1
+        while True:
+            params = _params(
+                watch="1",
+                resourceVersion=last or None,
+                allowWatchBookmarks="true",
+                labelSelector=label_selector,
+                fieldSelector=field_selector,
+                timeoutSeconds=str(timeout_seconds) if timeout_seconds else None,
+            )
+            try:
+                async for event in self.client.stream(path, params):
+                    kind, obj = event.get("type"), event.get("object") or {}
+                    if kind == "ERROR":
+                        raise errors.from_status(int(obj.get("code") or 500), obj)
+                    last = (obj.get("metadata") or {}).get("resourceVersion") or last
+                    delay = 0.1
+                    if kind == "BOOKMARK":
+                        continue
+                    yield kind, _typed(obj, self.res)
+                if timeout_seconds:
+                    return
+            except (aiohttp.ClientConnectionError, aiohttp.ClientPayloadError, TimeoutError) as exc:
+                log.bind(resource=self.res.plural, revision=last, error=repr(exc)).debug(
+                    "watch resuming"
+                )
+            except errors.ApiException as exc:
+                if exc.code not in _RETRY_CODES:
+                    raise
+            await asyncio.sleep(_jitter(delay))
+            delay = min(delay * 2, 5.0)
+
+
+def _body(obj: Any) -> dict[str, Any]:
+    if isinstance(obj, TopLevel):
+        return api.dump(obj)
+    if isinstance(obj, dict):
+        return obj
+    raise TypeError(f"expected a model object or a dict, got {type(obj).__name__}")
+
+
+def _typed(data: Any, res: Resource | None = None) -> Any:
+    if not isinstance(data, dict) or data.get("kind") in (None, "Status", "Scale"):
+        return data
+    if res is not None:
+        data.setdefault("apiVersion", res.group_version)
+        data.setdefault("kind", res.kind)
+    try:
+        return api.load(data, defaults=False, check=False).obj
+    except (api.InvalidObject, api.UnknownKind):
+        return data  # a kind or field this client version does not know: hand back the dict
+
+
+def _params(**values: str | None) -> dict[str, str]:
+    return {k: v for k, v in values.items() if v not in (None, "")}
+
+
+def _status_of(code: int, payload: bytes) -> dict[str, Any]:
+    try:
+        status = orjson.loads(payload)
+        if isinstance(status, dict):
+            return status
+    except orjson.JSONDecodeError:
+        pass
+    return {"kind": "Status", "code": code, "message": payload.decode(errors="replace")[:500]}
+
+
+def _jitter(delay: float) -> float:
+    return delay * (0.5 + random.random())

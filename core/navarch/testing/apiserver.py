@@ -1,0 +1,124 @@
+"""A private ``navarch server`` process for tests: own data directory and port on
+127.0.0.1, LMDB store, started and stopped by pid.
+
+    with ApiServerProcess(tmp_path) as server:
+        kubeconfig = server.kubeconfig    # admin kubeconfig (HTTPS, the server's CA)
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import socket
+import ssl
+import subprocess
+import sys
+import time
+import urllib.request
+from pathlib import Path
+
+import yaml
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+class ApiServerProcess:
+    def __init__(self, directory: Path, *, settings: dict | None = None, port: int | None = None):
+        self.directory = Path(directory)
+        self.port = port or free_port()
+        self.settings = settings or {}
+        self.process: subprocess.Popen[bytes] | None = None
+        self.log_path = self.directory / "apiserver.log"
+
+    @property
+    def data_dir(self) -> Path:
+        return self.directory / "data"
+
+    @property
+    def kubeconfig(self) -> Path:
+        return self.data_dir / "admin.kubeconfig"
+
+    @property
+    def url(self) -> str:
+        return f"https://127.0.0.1:{self.port}"
+
+    def start(self, timeout: float = 30.0) -> ApiServerProcess:
+        self.directory.mkdir(parents=True, exist_ok=True)
+        config = {
+            "data_dir": str(self.data_dir),
+            "api": {"port": self.port, "address": "127.0.0.1"},
+            "log": {"format": "json", "level": "INFO"},
+            **self.settings,
+        }
+        config_path = self.directory / "navarch.yaml"
+        config_path.write_text(yaml.safe_dump(config))
+        env = {k: v for k, v in os.environ.items() if not k.startswith("NAVARCH_")}
+        with open(self.log_path, "ab") as log:
+            self.process = subprocess.Popen(
+                [
+                    sys.executable,
+                    "-m",
+                    "navarch.cli.navarch",
+                    "--config",
+                    str(config_path),
+                    "server",
+                ],
+                stdout=log,
+                stderr=subprocess.STDOUT,
+                env=env,
+            )
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if self.process.poll() is not None:
+                raise RuntimeError(
+                    f"navarch server exited with {self.process.returncode}: {self.log_tail()}"
+                )
+            if self.kubeconfig.exists() and self._ready():
+                return self
+            time.sleep(0.1)
+        self.stop()
+        raise RuntimeError(f"navarch server did not become ready in {timeout}s: {self.log_tail()}")
+
+    def _ready(self) -> bool:
+        context = ssl.create_default_context(cafile=str(self.data_dir / "pki" / "ca.crt"))
+        try:
+            with urllib.request.urlopen(
+                f"{self.url}/readyz", timeout=1, context=context
+            ) as response:
+                return response.status == 200
+        except OSError:
+            return False
+
+    def stop(self) -> None:
+        if self.process is None or self.process.poll() is not None:
+            return
+        self.process.send_signal(signal.SIGTERM)
+        try:
+            self.process.wait(timeout=15)
+        except subprocess.TimeoutExpired:
+            self.process.kill()
+            self.process.wait(timeout=15)
+
+    def rss_bytes(self) -> int:
+        if self.process is None:
+            return 0
+        for line in Path(f"/proc/{self.process.pid}/status").read_text().splitlines():
+            if line.startswith("VmRSS:"):
+                return int(line.split()[1]) * 1024
+        return 0
+
+    def log_tail(self) -> str:
+        try:
+            return self.log_path.read_text(errors="replace")[-3000:]
+        except OSError:
+            return "(no log)"
+
+    def __enter__(self) -> ApiServerProcess:
+        return self.start()
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()
