@@ -85,25 +85,27 @@ async def test_slow_watcher_is_closed_with_an_error_event(api_server, client):
     current = (await client.events.list("default")).resource_version
     headers = {"Authorization": f"Bearer {config.token}"}
     url = f"{api_server.url}/api/v1/namespaces/default/events?watch=1&resourceVersion={current}"
-    async with aiohttp.ClientSession() as session:
-        async with session.get(url, headers=headers, ssl=context, read_bufsize=2**16) as response:
-            assert response.status == 200
-            # A fast writer while this reader sleeps; events are ~500 bytes each, so
-            # the kernel and client buffers hold only a fraction of 3,000 events.
-            big = "x" * 4000
-            for start in range(0, 3000, 100):
-                await asyncio.gather(
-                    *(
-                        client.events.create(
-                            {**_event(f"slow-{i}"), "message": big}, namespace="default"
-                        )
-                        for i in range(start, start + 100)
+    async with (
+        aiohttp.ClientSession() as session,
+        session.get(url, headers=headers, ssl=context, read_bufsize=2**16) as response,
+    ):
+        assert response.status == 200
+        # A fast writer while this reader sleeps; events are ~500 bytes each, so
+        # the kernel and client buffers hold only a fraction of 3,000 events.
+        big = "x" * 4000
+        for start in range(0, 3000, 100):
+            await asyncio.gather(
+                *(
+                    client.events.create(
+                        {**_event(f"slow-{i}"), "message": big}, namespace="default"
                     )
+                    for i in range(start, start + 100)
                 )
-            lines = []
-            async for line in response.content:
-                lines.append(orjson.loads(line))
-            # Meanwhile other clients were served normally (the writes above succeeded).
+            )
+        lines = []
+        async for line in response.content:
+            lines.append(orjson.loads(line))
+        # Meanwhile other clients were served normally (the writes above succeeded).
     assert lines[-1]["type"] == "ERROR"
     assert lines[-1]["object"]["code"] == 410
     assert "too slow" in lines[-1]["object"]["message"]

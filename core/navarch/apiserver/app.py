@@ -260,6 +260,7 @@ class Api:
     async def _create(self, request: web.Request, target: Target) -> web.Response:
         self._authorize(request, "create", target)
         body = await _read_json(request)
+        auth.authorize_create(request["user"], target.res, target.namespace, body)
         await self._namespace_must_exist(target)
         written = await self.registry.create(target.res, target.namespace, body)
         return _json(written.obj, status=201, warnings=written.warnings)

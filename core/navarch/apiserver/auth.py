@@ -134,6 +134,23 @@ def authorize_object(user: User, verb: str, res: Resource, obj: dict[str, Any]) 
         )
 
 
+def authorize_create(user: User, res: Resource, namespace: str, body: Any) -> None:
+    """A node may create only its own Node and Lease (the name is in the body)."""
+    if user.role != NODE or res.plural not in ("nodes", "leases"):
+        return
+    name = ((body or {}).get("metadata") or {}).get("name") if isinstance(body, dict) else None
+    if name != user.node_name:
+        raise errors.forbidden(
+            user.name,
+            "create",
+            res.plural,
+            res.group,
+            namespace,
+            str(name or ""),
+            f"a node may only create its own {res.kind} ({user.node_name})",
+        )
+
+
 def _node_may(
     node: str,
     verb: str,

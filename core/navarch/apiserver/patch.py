@@ -39,8 +39,13 @@ MERGE_KEYS = {
 MERGED_SCALAR_LISTS = {"finalizers"}
 
 
-def invalid_patch(message: str) -> ApiError:
-    return ApiError(422, "Invalid", f"the patch could not be applied: {message}")
+def invalid_patch(message: str, field: str = "") -> ApiError:
+    return ApiError(
+        422,
+        "Invalid",
+        f"the patch could not be applied: {message}",
+        details={"causes": [{"reason": "FieldValueInvalid", "message": message, "field": field}]},
+    )
 
 
 # --- JSON merge patch -------------------------------------------------------------------
@@ -91,11 +96,11 @@ def json_patch(document: Any, operations: Any) -> Any:
                 doc = _add(doc, path, value)
             elif op == "test":
                 if _get(doc, path) != operation["value"]:
-                    raise invalid_patch(f"test operation {index} failed at {path}")
+                    raise invalid_patch(f"test operation {index} failed at {path}", path)
             else:
                 raise bad_request(f"JSON patch operation {index}: unknown op {op!r}")
         except (KeyError, IndexError, ValueError, TypeError) as exc:
-            raise invalid_patch(f"operation {index} ({op} {path}): {exc}") from None
+            raise invalid_patch(f"operation {index} ({op} {path}): {exc!r}", str(path)) from None
     return doc
 
 
