@@ -276,3 +276,13 @@ def _check(setting: Setting, raw: Any, where: str, *, from_text: bool) -> Any:
             return raw
         raise bad()
     raise AssertionError(f"setting {setting.key} has unknown kind {kind}")
+
+
+def reference_table() -> str:
+    """Every setting as a Markdown table (docs/configuration.md embeds it)."""
+    rows = ["| key | environment | default | allowed | meaning |", "|---|---|---|---|---|"]
+    rows += [
+        f"| `{s.key}` | `{s.env_name}` | `{s.default!r}` | {s.allowed()} | {s.help} |"
+        for s in SETTINGS
+    ]
+    return "\n".join(rows)
