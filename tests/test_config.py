@@ -152,3 +152,11 @@ def test_every_setting_is_documented():
     text = (Path(__file__).parent.parent / "docs" / "configuration.md").read_text()
     for setting in SETTINGS:
         assert f"| `{setting.key}` | `{setting.env_name}` |" in text, setting.key
+
+
+def test_reference_command_prints_the_documented_table():
+    from pathlib import Path
+
+    result = run_cli("config", "reference")
+    assert result.returncode == 0
+    assert result.stdout.strip() in (Path(__file__).parent.parent / "docs" / "configuration.md").read_text()

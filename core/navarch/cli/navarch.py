@@ -18,6 +18,7 @@ from navarch import __version__
 from navarch.apiserver import server
 from navarch.assembly import assemble
 from navarch.cli.common import add_global_flags, config_from_args, run, run_daemon
+from navarch.config import reference_table
 from navarch.plugins import describe_plugins
 
 
@@ -38,6 +39,7 @@ def build_parser() -> argparse.ArgumentParser:
     config_commands.add_parser(
         "check", help="validate the configuration and resolve every named plugin part"
     )
+    config_commands.add_parser("reference", help="print every setting as a Markdown table")
     server = commands.add_parser("server", help="run the API server on the configured store")
     server.add_argument(
         "--print-kubeconfig",
@@ -68,6 +70,9 @@ def _dispatch(args: argparse.Namespace) -> int:
         return _server(config, args.print_kubeconfig)
     if args.command == "token":
         print(server.token_file(config).add(args.role, args.name))
+        return 0
+    if args.config_command == "reference":
+        print(reference_table())
         return 0
     if args.config_command == "show":
         return _config_show(config, args.output)
