@@ -159,4 +159,7 @@ def test_reference_command_prints_the_documented_table():
 
     result = run_cli("config", "reference")
     assert result.returncode == 0
-    assert result.stdout.strip() in (Path(__file__).parent.parent / "docs" / "configuration.md").read_text()
+    assert (
+        result.stdout.strip()
+        in (Path(__file__).parent.parent / "docs" / "configuration.md").read_text()
+    )

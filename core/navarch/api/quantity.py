@@ -12,6 +12,7 @@ Kubernetes' own ambiguity is kept: a bare "E" is exa (10**18), "1E3" is 1000.
 
 from __future__ import annotations
 
+import functools
 import math
 import re
 from fractions import Fraction
@@ -67,6 +68,12 @@ class Quantity:
 
     @classmethod
     def parse(cls, raw: str | int) -> Quantity:
+        if type(raw) is str:
+            return _parse_text(raw)  # the same few texts recur constantly: cached
+        return cls._parse(raw)
+
+    @classmethod
+    def _parse(cls, raw: str | int) -> Quantity:
         if isinstance(raw, bool):
             raise QuantityError(f"{raw!r} is not a quantity")
         if isinstance(raw, int):
@@ -135,6 +142,11 @@ class Quantity:
 
     def __sub__(self, other: Quantity) -> Quantity:
         return Quantity.from_value(self.value - other.value)
+
+
+@functools.lru_cache(maxsize=4096)
+def _parse_text(raw: str) -> Quantity:
+    return Quantity._parse(raw)
 
 
 def format_canonical(value: Fraction, *, binary: bool = False) -> str:

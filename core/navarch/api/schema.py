@@ -86,18 +86,14 @@ class Decoded:
     ignored: list[str] = attrs.field(factory=list)
 
     def structure(self, tp: Any, value: Any, path: str) -> Any:
-        return _structure(tp, value, path, self)
+        result = _converter(tp)(value, path, self)
+        return None if result is _INVALID else result
 
 
 def unstructure(value: Any) -> Any:
     """The wire form (JSON-ready dicts, lists, strings and numbers) of a model value."""
     if isinstance(value, Model):
-        out = dict(value.unmodeled)
-        for field in _plan(type(value)):
-            item = getattr(value, field.attr)
-            if item is not None:
-                out[field.wire] = unstructure(item)
-        return out
+        return _writer(type(value))(value)
     if isinstance(value, tuple):
         return [unstructure(v) for v in value]
     if isinstance(value, dict):
@@ -119,7 +115,6 @@ class _Field:
 
 
 _PLANS: dict[type, tuple[_Field, ...]] = {}
-_BY_WIRE: dict[type, dict[str, _Field]] = {}
 
 
 def _plan(cls: type) -> tuple[_Field, ...]:
@@ -132,7 +127,6 @@ def _plan(cls: type) -> tuple[_Field, ...]:
             if a.name != "unmodeled"
         )
         _PLANS[cls] = plan
-        _BY_WIRE[cls] = {f.wire: f for f in plan}
     return plan
 
 
@@ -141,73 +135,167 @@ def _camel(name: str) -> str:
     return head + "".join(part[:1].upper() + part[1:] for part in rest)
 
 
-def _structure(tp: Any, value: Any, path: str, out: Decoded) -> Any:
-    if value is None:
-        return None
+# --- decoding: one converter function per type, built once ---------------------------
+#
+# A converter is ``convert(value, path, out) -> result`` returning _INVALID (after
+# recording an error in ``out``) for a bad value. Building them once per type keeps
+# the per-object work to dictionary look-ups and calls: decoding is on the API
+# server's hot path.
+
+Converter = Callable[[Any, str, "Decoded"], Any]
+_CONVERTERS: dict[Any, Converter] = {}
+
+
+def _converter(tp: Any) -> Converter:
+    converter = _CONVERTERS.get(tp)
+    if converter is None:
+        converter = _build_converter(tp)
+        _CONVERTERS[tp] = converter
+    return converter
+
+
+def _build_converter(tp: Any) -> Converter:
     origin = typing.get_origin(tp)
     if origin in (types.UnionType, typing.Union):
         options = [t for t in typing.get_args(tp) if t is not type(None)]
         if options == [int, str]:
-            if isinstance(value, str) or (isinstance(value, int) and not isinstance(value, bool)):
-                return value
-            return _bad(out, path, value, "an integer or a string")
-        (inner,) = options
-        return _structure(inner, value, path, out)
+            return _int_or_string
+        return _converter(options[0])
     if isinstance(tp, type) and issubclass(tp, Model):
-        return _structure_model(tp, value, path, out)
+        return _model_converter(tp)
     if origin is tuple:
-        if not isinstance(value, list):
-            return _bad(out, path, value, "a list")
-        inner = typing.get_args(tp)[0]
-        items = (_structure(inner, v, f"{path}[{i}]", out) for i, v in enumerate(value))
-        return tuple(item for item in items if item is not _INVALID)
+        return _tuple_converter(typing.get_args(tp)[0])
     if origin is dict:
-        if not isinstance(value, dict):
-            return _bad(out, path, value, "an object")
-        inner = typing.get_args(tp)[1]
-        converted = {str(k): _structure(inner, v, f"{path}[{k}]", out) for k, v in value.items()}
-        return {k: v for k, v in converted.items() if v is not _INVALID}
-    if tp is Quantity:
-        try:
-            return Quantity.parse(value)
-        except QuantityError as exc:
-            out.errors.append(errors.invalid(path, _preview(value), exc.detail))
-            return _INVALID
-    if tp is str:
-        return value if isinstance(value, str) else _bad(out, path, value, "a string")
-    if tp is bool:
-        return value if isinstance(value, bool) else _bad(out, path, value, "a boolean")
-    if tp is int:
-        if isinstance(value, int) and not isinstance(value, bool):
-            return value
-        if isinstance(value, float) and value.is_integer():
-            return int(value)  # JSON has one number type; 3.0 is the integer 3
-        return _bad(out, path, value, "an integer")
-    if tp is Any:
+        return _dict_converter(typing.get_args(tp)[1])
+    simple = {Quantity: _quantity, str: _string, bool: _boolean, int: _integer, Any: _anything}.get(
+        tp
+    )
+    if simple is None:
+        raise TypeError(f"no wire conversion for type {tp!r}")  # a model bug
+    return simple
+
+
+def _int_or_string(value: Any, path: str, out: Decoded) -> Any:
+    if value is None or isinstance(value, str) or (type(value) is int):
         return value
-    raise TypeError(f"no wire conversion for type {tp!r} at {path}")  # a model bug
+    return _bad(out, path, value, "an integer or a string")
 
 
-def _structure_model(cls: type[Model], value: Any, path: str, out: Decoded) -> Any:
-    if not isinstance(value, dict):
-        return _bad(out, path, value, "an object")
-    _plan(cls)
-    by_wire = _BY_WIRE[cls]
-    kwargs: dict[str, Any] = {}
-    unmodeled: dict[str, Any] = {}
-    for key, item in value.items():
-        field = by_wire.get(key)
-        if field is not None:
-            converted = _structure(field.type, item, join(path, key), out)
-            # A bad value becomes "absent" so the object can still be built and
-            # validated: the caller then reports every problem at once.
-            kwargs[field.attr] = None if converted is _INVALID else converted
-        elif key in cls.KUBERNETES_ONLY:
-            unmodeled[key] = item
-            out.ignored.append(join(path, key))
-        else:
-            out.errors.append(errors.unknown(join(path, str(key))))
-    return cls(**kwargs, unmodeled=unmodeled)
+def _string(value: Any, path: str, out: Decoded) -> Any:
+    if value is None or type(value) is str:
+        return value
+    return _bad(out, path, value, "a string")
+
+
+def _boolean(value: Any, path: str, out: Decoded) -> Any:
+    if value is None or type(value) is bool:
+        return value
+    return _bad(out, path, value, "a boolean")
+
+
+def _integer(value: Any, path: str, out: Decoded) -> Any:
+    if value is None or type(value) is int:
+        return value
+    if isinstance(value, float) and value.is_integer():
+        return int(value)  # JSON has one number type; 3.0 is the integer 3
+    return _bad(out, path, value, "an integer")
+
+
+def _anything(value: Any, path: str, out: Decoded) -> Any:
+    return value
+
+
+def _quantity(value: Any, path: str, out: Decoded) -> Any:
+    if value is None:
+        return None
+    try:
+        return Quantity.parse(value)
+    except QuantityError as exc:
+        out.errors.append(errors.invalid(path, _preview(value), exc.detail))
+        return _INVALID
+
+
+def _tuple_converter(inner_type: Any) -> Converter:
+    def convert(value: Any, path: str, out: Decoded) -> Any:
+        if value is None:
+            return None
+        if type(value) is not list:
+            return _bad(out, path, value, "a list")
+        inner = _converter(inner_type)
+        items = [inner(item, f"{path}[{i}]", out) for i, item in enumerate(value)]
+        return tuple(item for item in items if item is not _INVALID)
+
+    return convert
+
+
+def _dict_converter(inner_type: Any) -> Converter:
+    def convert(value: Any, path: str, out: Decoded) -> Any:
+        if value is None:
+            return None
+        if type(value) is not dict:
+            return _bad(out, path, value, "an object")
+        inner = _converter(inner_type)
+        converted = {str(k): inner(v, f"{path}[{k}]", out) for k, v in value.items()}
+        return {k: v for k, v in converted.items() if v is not _INVALID}
+
+    return convert
+
+
+def _model_converter(cls: type[Model]) -> Converter:
+    fields: dict[str, tuple[str, Any]] | None = None  # built on first use: types may recurse
+
+    def convert(value: Any, path: str, out: Decoded) -> Any:
+        nonlocal fields
+        if value is None:
+            return None
+        if type(value) is not dict:
+            return _bad(out, path, value, "an object")
+        if fields is None:
+            fields = {f.wire: (f.attr, _converter(f.type)) for f in _plan(cls)}
+        kwargs: dict[str, Any] = {}
+        unmodeled: dict[str, Any] = {}
+        prefix = f"{path}." if path else ""
+        for key, item in value.items():
+            field = fields.get(key)
+            if field is not None:
+                attr, inner = field
+                converted = inner(item, prefix + key, out)
+                # A bad value becomes "absent" so the object can still be built and
+                # validated: the caller then reports every problem at once.
+                kwargs[attr] = None if converted is _INVALID else converted
+            elif key in cls.KUBERNETES_ONLY:
+                unmodeled[key] = item
+                out.ignored.append(prefix + key)
+            else:
+                out.errors.append(errors.unknown(prefix + str(key)))
+        return cls(**kwargs, unmodeled=unmodeled)
+
+    return convert
+
+
+# --- encoding: one writer per model class ------------------------------------------------
+
+_WRITERS: dict[type, Callable[[Any], dict[str, Any]]] = {}
+
+
+def _writer(cls: type) -> Callable[[Any], dict[str, Any]]:
+    writer = _WRITERS.get(cls)
+    if writer is None:
+        plan = [(f.attr, f.wire) for f in _plan(cls)]
+
+        def writer(value: Any) -> dict[str, Any]:
+            out = dict(value.unmodeled)
+            for attr, wire in plan:
+                item = getattr(value, attr)
+                if item is not None:
+                    out[wire] = item if type(item) in _SCALARS else unstructure(item)
+            return out
+
+        _WRITERS[cls] = writer
+    return writer
+
+
+_SCALARS = {str, int, bool, float}
 
 
 def _bad(out: Decoded, path: str, value: Any, expected: str) -> Any:

@@ -31,6 +31,7 @@ MAX_BODY_BYTES = 3 * 1024 * 1024
 JSON_TYPES = ("application/json",)
 PATCH_TYPES = (patch.MERGE, patch.JSON, patch.STRATEGIC)
 DELETE_PROPAGATION = ("Orphan", "Background", "Foreground")
+NAMESPACE_CACHE_SECONDS = 5.0
 
 
 @attrs.define
@@ -61,6 +62,7 @@ class Api:
         self.tokens = tokens
         self.settings = settings or ServerSettings()
         self.inflight = 0
+        self._namespaces_seen: dict[str, float] = {}
         self.ready = False
         self.address = ""
 
@@ -291,6 +293,7 @@ class Api:
         options = await _delete_options(request)
         await self._check_object_access(request, "delete", target)
         if target.res.plural == "namespaces":
+            self._namespaces_seen.pop(target.name, None)
             await self._empty_namespace(target.name, options)
         deleted = await self.registry.delete(target.res, target.namespace, target.name, options)
         return _json(deleted)
@@ -544,21 +547,29 @@ class Api:
             auth.authorize_object(request["user"], verb, target.res, obj)
 
     async def _namespace_must_exist(self, target: Target) -> None:
-        if target.res.namespaced:
-            namespaces = BY_PATH[("", "v1", "namespaces")]
-            try:
-                ns = await self.registry.get(namespaces, "", target.namespace)
-            except errors.ApiError as exc:
-                if exc.reason == "NotFound":
-                    raise errors.not_found("namespaces", "", target.namespace) from None
-                raise
-            if ns["metadata"].get("deletionTimestamp"):
-                raise errors.ApiError(
-                    403,
-                    "Forbidden",
-                    f"unable to create new content in namespace "
-                    f"{target.namespace} because it is being terminated",
-                )
+        """Objects go only into existing, live namespaces. Positive answers are cached
+        for a few seconds (Kubernetes' lifecycle admission reads an informer cache too);
+        deleting a namespace through this server drops it from the cache at once."""
+        if not target.res.namespaced:
+            return
+        checked = self._namespaces_seen.get(target.namespace)
+        if checked is not None and time.monotonic() - checked < NAMESPACE_CACHE_SECONDS:
+            return
+        namespaces = BY_PATH[("", "v1", "namespaces")]
+        try:
+            ns = await self.registry.get(namespaces, "", target.namespace)
+        except errors.ApiError as exc:
+            if exc.reason == "NotFound":
+                raise errors.not_found("namespaces", "", target.namespace) from None
+            raise
+        if ns["metadata"].get("deletionTimestamp"):
+            raise errors.ApiError(
+                403,
+                "Forbidden",
+                f"unable to create new content in namespace "
+                f"{target.namespace} because it is being terminated",
+            )
+        self._namespaces_seen[target.namespace] = time.monotonic()
 
     async def _empty_namespace(self, namespace: str, options: dict[str, Any]) -> None:
         """Deleting a namespace deletes what is in it (the namespace controller's job)."""

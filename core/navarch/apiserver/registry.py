@@ -52,8 +52,17 @@ _MUTABLE_POD_SPEC = ("containers", "tolerations", "activeDeadlineSeconds")
 _PATCH_RETRIES = 5
 
 
+_clock: list[Any] = [0, ""]  # (second, its RFC 3339 text): formatted once a second
+
+
 def now() -> str:
-    return datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+    second = int(time.time())
+    if _clock[0] != second:
+        _clock[0], _clock[1] = (
+            second,
+            datetime.fromtimestamp(second, UTC).strftime("%Y-%m-%dT%H:%M:%SZ"),
+        )
+    return _clock[1]
 
 
 @attrs.frozen
@@ -441,7 +450,7 @@ class ObjectRegistry:
             raise errors.bad_request(
                 f"the request body must be a JSON object, not {type(body).__name__}"
             )
-        obj = copy.deepcopy(body)
+        obj = body  # the caller owns it (parsed from this request, or a fresh patch result)
         api_version = obj.setdefault("apiVersion", res.group_version)
         kind = obj.setdefault("kind", res.kind)
         if api_version != res.group_version or kind != res.kind:
