@@ -20,9 +20,10 @@ from navarch.apiserver import auth, discovery, errors, openapi, patch
 from navarch.apiserver.fieldselectors import parse as parse_field_selector
 from navarch.apiserver.fieldselectors import parse_label_selector
 from navarch.apiserver.metrics import Metrics
-from navarch.apiserver.registry import ObjectRegistry, WatchEvent
+from navarch.apiserver.registry import ObjectRegistry, check_revision
 from navarch.apiserver.resources import BY_PATH, Resource
 from navarch.apiserver.timed_store import TimedStore
+from navarch.apiserver.watchcache import WatchCache
 from navarch.store import Store
 
 log = logger.bind(component="apiserver")
@@ -59,8 +60,9 @@ class Api:
     ):
         self.metrics = Metrics()
         self.registry = ObjectRegistry(TimedStore(store, self.metrics), pm)
-        self.tokens = tokens
         self.settings = settings or ServerSettings()
+        self.watch_cache = WatchCache(self.registry.store, capacity=self.settings.watch_buffer)
+        self.tokens = tokens
         self.inflight = 0
         self._namespaces_seen: dict[str, float] = {}
         self.ready = False
@@ -243,7 +245,7 @@ class Api:
         query = request.query
         fields = parse_field_selector(query.get("fieldSelector"), target.res.plural)
         self._authorize(request, "list", target, fields.value_of("spec.nodeName"))
-        result = await self.registry.list(
+        result = await self.registry.list_raw(
             target.res,
             target.namespace,
             label_selector=parse_label_selector(query.get("labelSelector")),
@@ -251,7 +253,7 @@ class Api:
             limit=_int_query(query, "limit", 0),
             continue_token=query.get("continue") or None,
         )
-        return _json(result)
+        return web.Response(body=result.to_bytes(), content_type="application/json")
 
     async def _get(self, request: web.Request, target: Target) -> web.Response:
         self._authorize(request, "get", target)
@@ -435,55 +437,45 @@ class Api:
             self.settings.max_watch_seconds,
         )
         bookmarks = query.get("allowWatchBookmarks") in ("true", "1")
-        events = self.registry.watch(
-            target.res,
-            target.namespace,
-            query.get("resourceVersion"),
-            label_selector=labels,
-            field_selector=fields,
-        )
+        lines = self._watch_lines(target, query.get("resourceVersion"), labels, fields)
         # The first event decides between an error answer (e.g. 410) and a stream.
-        queue: asyncio.Queue[WatchEvent | None] = asyncio.Queue(self.settings.watch_buffer)
-        pump_failed: list[BaseException] = []
-        first = asyncio.ensure_future(_next_or_none(events))
+        queue: asyncio.Queue[tuple[str, bytes] | None] = asyncio.Queue(self.settings.watch_buffer)
+        failure: list[errors.ApiError] = []
+        first = asyncio.ensure_future(_next_or_none(lines))
         done, _ = await asyncio.wait({first}, timeout=0.05)
         if first in done and first.exception() is not None:
-            await events.aclose()
+            await lines.aclose()
             raise first.exception()  # type: ignore[misc]
 
-        response = web.StreamResponse(
-            headers={"Content-Type": "application/json", "Transfer-Encoding": "chunked"}
-        )
+        response = web.StreamResponse(headers={"Content-Type": "application/json"})
+        response.enable_chunked_encoding()
         await response.prepare(request)
         self.metrics.watches.labels(target.res.plural).inc()
-        last_revision = [query.get("resourceVersion") or "0"]
+        last_revision = query.get("resourceVersion") or "0"
 
         async def pump() -> None:
             try:
-                event = await first
-                while event is not None:
+                item = await first
+                while item is not None:
                     try:
-                        queue.put_nowait(event)
+                        queue.put_nowait(item)
                     except asyncio.QueueFull:
-                        pump_failed.append(
+                        failure.append(
                             errors.gone(
                                 "the watcher was too slow to keep up; watch again "
                                 "from the last resourceVersion received"
                             )
                         )
-                        queue_drain_and_close(queue)
-                        return
-                    event = await _next_or_none(events)
-                queue.put_nowait(None)
+                        break
+                    item = await _next_or_none(lines)
             except errors.ApiError as exc:
-                pump_failed.append(exc)
-                queue_drain_and_close(queue)
+                failure.append(exc)
             except asyncio.CancelledError:
                 raise
             except Exception as exc:
                 log.bind(error=repr(exc)).opt(exception=exc).error("watch failed")
-                pump_failed.append(errors.internal("the watch failed; watch again"))
-                queue_drain_and_close(queue)
+                failure.append(errors.internal("the watch failed; watch again"))
+            queue_drain_and_close(queue) if failure else queue.put_nowait(None)
 
         pump_task = asyncio.create_task(pump())
         deadline = time.monotonic() + timeout
@@ -494,25 +486,18 @@ class Api:
                     break
                 wait = min(remaining, self.settings.bookmark_seconds) if bookmarks else remaining
                 try:
-                    event = await asyncio.wait_for(queue.get(), wait)
+                    item = await asyncio.wait_for(queue.get(), wait)
                 except TimeoutError:
                     if bookmarks and time.monotonic() < deadline:
-                        await response.write(_bookmark(target.res, last_revision[0]))
+                        await response.write(_bookmark(target.res, last_revision))
                     continue
-                if event is None:
-                    if pump_failed:
-                        error = pump_failed[0]
-                        status = error.to_status() if isinstance(error, errors.ApiError) else {}
-                        await response.write(
-                            orjson.dumps({"type": "ERROR", "object": status}) + b"\n"
-                        )
+                if item is None:
+                    if failure:
+                        error = orjson.dumps({"type": "ERROR", "object": failure[0].to_status()})
+                        await response.write(error + b"\n")
                     break
-                last_revision[0] = event.obj.get("metadata", {}).get(
-                    "resourceVersion", last_revision[0]
-                )
-                await response.write(
-                    orjson.dumps({"type": event.type, "object": event.obj}) + b"\n"
-                )
+                last_revision, line = item
+                await response.write(line)
         except (ConnectionResetError, asyncio.CancelledError):
             pass
         finally:
@@ -520,11 +505,41 @@ class Api:
             with contextlib.suppress(BaseException):
                 await pump_task
             with contextlib.suppress(BaseException):
-                await events.aclose()
+                await lines.aclose()
             self.metrics.watches.labels(target.res.plural).dec()
         with contextlib.suppress(ConnectionResetError):
             await response.write_eof()
         return response
+
+    async def _watch_lines(
+        self, target: Target, resource_version: str | None, labels: Any, fields: Any
+    ) -> AsyncIterator[tuple[str, bytes]]:
+        """``(resourceVersion, line)`` pairs of a watch: the current objects first when no
+        version is given, then changes from the shared fan-out or, for versions older
+        than its buffer, from a store watch of this request's own."""
+        res, namespace = target.res, target.namespace
+        if resource_version in (None, "", "0"):
+            listed = await self.registry.list_raw(
+                res, namespace, label_selector=labels, field_selector=fields
+            )
+            version = listed.metadata["resourceVersion"]
+            for item in listed.items:
+                yield version, b'{"type":"ADDED","object":%s}\n' % item
+            start = int(version) + 1
+        else:
+            start = check_revision(resource_version) + 1
+        shared = await self.watch_cache.lines(res, namespace, start, labels, fields)
+        if shared is not None:
+            async for pair in shared:
+                yield pair
+            return
+        async for event in self.registry.watch(
+            res, namespace, str(start - 1), label_selector=labels, field_selector=fields
+        ):
+            yield (
+                event.obj["metadata"]["resourceVersion"],
+                orjson.dumps({"type": event.type, "object": event.obj}) + b"\n",
+            )
 
     # --- helpers -----------------------------------------------------------------------
 
@@ -587,7 +602,7 @@ def queue_drain_and_close(queue: asyncio.Queue[Any]) -> None:
     queue.put_nowait(None)
 
 
-async def _next_or_none(events: AsyncIterator[WatchEvent]) -> WatchEvent | None:
+async def _next_or_none(events: AsyncIterator[Any]) -> Any | None:
     try:
         return await events.__anext__()
     except StopAsyncIteration:

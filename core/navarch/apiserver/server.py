@@ -144,6 +144,7 @@ async def serve(
             with contextlib.suppress(asyncio.CancelledError):
                 await sweeper
         await runner.cleanup()
+        await api.watch_cache.close()
         await store.close()
         log.info("API server stopped")
 

@@ -1,0 +1,248 @@
+"""Watch fan-out: one store watch per resource, shared by every HTTP watcher of it.
+
+Without it, 500 watchers of pods would be 500 store watches, and every event would
+be decoded and encoded 500 times. Here each event is decoded once, encoded once per
+event type, and handed to every subscriber; each subscriber only filters (namespace,
+selectors) and writes bytes. The last ``history`` events stay in memory, so a watcher
+resuming from a recent resourceVersion is served without touching the store; an
+older one falls back to a watch of its own on the store (which answers 410 when the
+version has left history).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from collections import deque
+from collections.abc import AsyncIterator
+from typing import Any
+
+import orjson
+from loguru import logger
+
+from navarch.api import selectors
+from navarch.apiserver import errors
+from navarch.apiserver.fieldselectors import FieldSelector
+from navarch.apiserver.resources import Resource
+from navarch.store import DELETE, Store
+
+log = logger.bind(component="watchcache")
+
+
+class CachedEvent:
+    """One store event, decoded once; its wire lines encoded on first use."""
+
+    __slots__ = ("_lines", "namespace", "obj", "prev", "revision", "type")
+
+    def __init__(self, revision: int, type_: str, obj: dict[str, Any], prev: dict[str, Any] | None):
+        self.revision = revision
+        self.type = type_  # PUT or DELETE
+        self.obj = obj
+        self.prev = prev
+        self.namespace = obj.get("metadata", {}).get("namespace", "")
+        self._lines: dict[str, bytes] = {}
+
+    def line(self, kind: str) -> bytes:
+        line = self._lines.get(kind)
+        if line is None:
+            line = b'{"type":"%s","object":%s}\n' % (kind.encode(), orjson.dumps(self.obj))
+            self._lines[kind] = line
+        return line
+
+
+class TooSlow(Exception):
+    """The subscriber's buffer filled up."""
+
+
+class Subscription:
+    def __init__(self, capacity: int):
+        self.queue: asyncio.Queue[CachedEvent | BaseException] = asyncio.Queue(capacity)
+        self.failed = False
+
+    def offer(self, item: CachedEvent | BaseException) -> None:
+        if self.failed:
+            return
+        try:
+            self.queue.put_nowait(item)
+        except asyncio.QueueFull:
+            self.failed = True
+            while not self.queue.empty():
+                self.queue.get_nowait()
+            self.queue.put_nowait(TooSlow())
+
+
+class Broadcaster:
+    def __init__(self, store: Store, res: Resource, history: int, capacity: int):
+        self.store = store
+        self.res = res
+        self.capacity = capacity
+        self.events: deque[CachedEvent] = deque(maxlen=history)
+        self.subscribers: set[Subscription] = set()
+        self.oldest = 0  # every event from this revision on is in ``events`` or still to come
+        self._task: asyncio.Task[None] | None = None
+        self._started = asyncio.Event()
+
+    async def ensure_started(self) -> None:
+        if self._task is None:
+            self._task = asyncio.create_task(self._run())
+        await self._started.wait()
+
+    async def _run(self) -> None:
+        while True:
+            start = await self.store.current_revision() + 1
+            self.events.clear()
+            self.oldest = start
+            self._started.set()
+            try:
+                async for event in self.store.watch(self.res.store_prefix(), start):
+                    cached = _cache(event)
+                    self.events.append(cached)
+                    if len(self.events) == self.events.maxlen:
+                        self.oldest = self.events[0].revision
+                    for subscriber in self.subscribers:
+                        subscriber.offer(cached)
+            except asyncio.CancelledError:
+                raise
+            except Exception as exc:  # store trouble: every watcher re-watches, we restart
+                log.bind(resource=self.res.plural, error=repr(exc)).warning(
+                    "watch fan-out restarting"
+                )
+                gone = errors.gone(
+                    f"the server's watch of {self.res.plural} restarted; watch again"
+                )
+                for subscriber in self.subscribers:
+                    subscriber.offer(gone)
+                await asyncio.sleep(0.5)
+
+    def subscribe(self, from_revision: int) -> Subscription | None:
+        """A subscription replaying buffered events from ``from_revision``; None if the
+        buffer does not reach back that far."""
+        if from_revision < self.oldest:
+            return None
+        subscription = Subscription(self.capacity)
+        for event in self.events:
+            if event.revision >= from_revision:
+                subscription.offer(event)
+        self.subscribers.add(subscription)
+        return subscription
+
+    def unsubscribe(self, subscription: Subscription) -> None:
+        self.subscribers.discard(subscription)
+
+    async def close(self) -> None:
+        if self._task is not None:
+            self._task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._task
+
+
+class WatchCache:
+    def __init__(self, store: Store, history: int = 10_000, capacity: int = 1000):
+        self.store = store
+        self.history = history
+        self.capacity = capacity
+        self._broadcasters: dict[Resource, Broadcaster] = {}
+
+    async def lines(
+        self,
+        res: Resource,
+        namespace: str,
+        from_revision: int,
+        label_selector: selectors.Selector | None,
+        field_selector: FieldSelector | None,
+    ) -> AsyncIterator[tuple[str, bytes]] | None:
+        """``(resourceVersion, line)`` pairs from ``from_revision`` on, or None when the
+        buffer does not reach back that far (the caller then watches the store itself)."""
+        broadcaster = self._broadcasters.get(res)
+        if broadcaster is None:
+            broadcaster = self._broadcasters[res] = Broadcaster(
+                self.store, res, self.history, self.capacity
+            )
+        await broadcaster.ensure_started()
+        subscription = broadcaster.subscribe(from_revision)
+        if subscription is None:
+            return None
+        return self._stream(
+            broadcaster, subscription, res, namespace, from_revision, label_selector, field_selector
+        )
+
+    async def _stream(
+        self,
+        broadcaster: Broadcaster,
+        subscription: Subscription,
+        res: Resource,
+        namespace: str,
+        from_revision: int,
+        label_selector: selectors.Selector | None,
+        field_selector: FieldSelector | None,
+    ) -> AsyncIterator[tuple[str, bytes]]:
+        filtering = label_selector is not None or field_selector is not None
+        try:
+            while True:
+                item = await subscription.queue.get()
+                if isinstance(item, TooSlow):
+                    raise errors.gone(
+                        "the watcher was too slow to keep up; watch again from the last "
+                        "resourceVersion received"
+                    )
+                if isinstance(item, BaseException):
+                    raise item
+                if item.revision < from_revision or (namespace and item.namespace != namespace):
+                    continue
+                kind = (
+                    _event_type(item, label_selector, field_selector)
+                    if filtering
+                    else (
+                        "DELETED"
+                        if item.type == DELETE
+                        else ("ADDED" if item.prev is None else "MODIFIED")
+                    )
+                )
+                if kind is not None:
+                    yield str(item.revision), item.line(kind)
+        finally:
+            broadcaster.unsubscribe(subscription)
+
+    async def close(self) -> None:
+        for broadcaster in self._broadcasters.values():
+            await broadcaster.close()
+
+
+def _cache(event: Any) -> CachedEvent:
+    prev = orjson.loads(event.prev_kv.value) if event.prev_kv is not None else None
+    if event.type == DELETE:
+        obj = prev if prev is not None else {"metadata": {}}
+        obj["metadata"]["resourceVersion"] = str(event.revision)
+        return CachedEvent(event.revision, DELETE, obj, prev)
+    obj = orjson.loads(event.kv.value)
+    obj["metadata"]["resourceVersion"] = str(event.revision)
+    return CachedEvent(event.revision, event.type, obj, prev)
+
+
+def _matches(
+    obj: dict[str, Any] | None,
+    label_selector: selectors.Selector | None,
+    field_selector: FieldSelector | None,
+) -> bool:
+    if obj is None:
+        return False
+    if label_selector is not None and not label_selector.matches(
+        obj.get("metadata", {}).get("labels")
+    ):
+        return False
+    return field_selector is None or field_selector.matches(obj)
+
+
+def _event_type(
+    item: CachedEvent,
+    label_selector: selectors.Selector | None,
+    field_selector: FieldSelector | None,
+) -> str | None:
+    """Kubernetes' rule with selectors: leaving the selection is DELETED, entering ADDED."""
+    if item.type == DELETE:
+        return "DELETED" if _matches(item.prev, label_selector, field_selector) else None
+    now_in = _matches(item.obj, label_selector, field_selector)
+    was_in = _matches(item.prev, label_selector, field_selector)
+    if now_in:
+        return "MODIFIED" if was_in else "ADDED"
+    return "DELETED" if was_in else None
