@@ -128,7 +128,10 @@ class Load:
                 ready += 1
                 async for line in response.content:
                     now = time.perf_counter()
-                    name = orjson.loads(line)["object"]["metadata"]["name"]
+                    # Cheap name extraction: this process reads 500 streams at once and
+                    # must not become the bottleneck it is measuring.
+                    start = line.index(b'"name":"') + 8
+                    name = line[start : line.index(b'"', start)].decode()
                     received.append(now - acked.get(name, now))
                     seen += 1
                     if seen == events:
@@ -144,7 +147,7 @@ class Load:
             delay = began + i / rate - time.perf_counter()
             if delay > 0:
                 await asyncio.sleep(delay)
-            name = f"watched-{i}"
+            name = f"watched-{rate:.0f}-{i}"
             async with self.session.post(url_create, data=pod_body(name)) as response:
                 await response.read()
                 acked[name] = time.perf_counter()
@@ -207,15 +210,16 @@ async def main() -> None:
                 (f"list of {target:,} pods, ms (median of 5)", f"{await load.list_ms(target):,.1f}")
             )
             watchers = int(500 * scale) if args.quick else 500
-            w50, w99, wmax, samples = await load.watch_latency(
-                watchers, int(100 * scale) or 20, 50.0
-            )
-            rows.append(
-                (
-                    f"watch delivery, {watchers} watchers, p50/p99/max ms",
-                    f"{w50:.1f} / {w99:.1f} / {wmax:.1f}  ({samples:,} deliveries)",
+            for rate in (20.0, 50.0):
+                w50, w99, wmax, samples = await load.watch_latency(
+                    watchers, int(100 * scale) or 20, rate
                 )
-            )
+                rows.append(
+                    (
+                        f"watch delivery, {watchers} watchers, {rate:.0f} events/s, p50/p99/max ms",
+                        f"{w50:.1f} / {w99:.1f} / {wmax:.1f}  ({samples:,} deliveries)",
+                    )
+                )
             rows.append(("API server resident memory, MiB", f"{server.rss_bytes() / 2**20:,.0f}"))
             await load.close()
         raw = await raw_store_writes(root / "raw", 64, int(6000 * scale))
@@ -234,6 +238,8 @@ async def main() -> None:
     print()
     print("Targets: >= 2,000 creates/s at 64 clients with p99 <= 100 ms; list of 10,000 pods")
     print("<= 300 ms; watch p99 <= 50 ms with 500 watchers.")
+    print("Latencies are measured in the load generator, which reads every watch stream in one")
+    print("Python process on the second core: its own CPU time is part of the figures.")
 
 
 if __name__ == "__main__":

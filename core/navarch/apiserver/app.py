@@ -23,7 +23,7 @@ from navarch.apiserver.metrics import Metrics
 from navarch.apiserver.registry import ObjectRegistry, check_revision
 from navarch.apiserver.resources import BY_PATH, Resource
 from navarch.apiserver.timed_store import TimedStore
-from navarch.apiserver.watchcache import WatchCache
+from navarch.apiserver.watchcache import Subscription, WatchCache
 from navarch.store import Store
 
 log = logger.bind(component="apiserver")
@@ -61,7 +61,7 @@ class Api:
         self.metrics = Metrics()
         self.registry = ObjectRegistry(TimedStore(store, self.metrics), pm)
         self.settings = settings or ServerSettings()
-        self.watch_cache = WatchCache(self.registry.store, capacity=self.settings.watch_buffer)
+        self.watch_cache = WatchCache(self.registry.store)
         self.tokens = tokens
         self.inflight = 0
         self._namespaces_seen: dict[str, float] = {}
@@ -437,109 +437,90 @@ class Api:
             self.settings.max_watch_seconds,
         )
         bookmarks = query.get("allowWatchBookmarks") in ("true", "1")
-        lines = self._watch_lines(target, query.get("resourceVersion"), labels, fields)
-        # The first event decides between an error answer (e.g. 410) and a stream.
-        queue: asyncio.Queue[tuple[str, bytes] | None] = asyncio.Queue(self.settings.watch_buffer)
-        failure: list[errors.ApiError] = []
-        first = asyncio.ensure_future(_next_or_none(lines))
-        done, _ = await asyncio.wait({first}, timeout=0.05)
-        if first in done and first.exception() is not None:
-            await lines.aclose()
-            raise first.exception()  # type: ignore[misc]
-
-        response = web.StreamResponse(headers={"Content-Type": "application/json"})
-        response.enable_chunked_encoding()
-        await response.prepare(request)
-        self.metrics.watches.labels(target.res.plural).inc()
-        last_revision = query.get("resourceVersion") or "0"
-
-        async def pump() -> None:
-            try:
-                item = await first
-                while item is not None:
-                    try:
-                        queue.put_nowait(item)
-                    except asyncio.QueueFull:
-                        failure.append(
-                            errors.gone(
-                                "the watcher was too slow to keep up; watch again "
-                                "from the last resourceVersion received"
-                            )
-                        )
-                        break
-                    item = await _next_or_none(lines)
-            except errors.ApiError as exc:
-                failure.append(exc)
-            except asyncio.CancelledError:
-                raise
-            except Exception as exc:
-                log.bind(error=repr(exc)).opt(exception=exc).error("watch failed")
-                failure.append(errors.internal("the watch failed; watch again"))
-            queue_drain_and_close(queue) if failure else queue.put_nowait(None)
-
-        pump_task = asyncio.create_task(pump())
-        deadline = time.monotonic() + timeout
-        try:
-            while True:
-                remaining = deadline - time.monotonic()
-                if remaining <= 0:
-                    break
-                wait = min(remaining, self.settings.bookmark_seconds) if bookmarks else remaining
-                try:
-                    item = await asyncio.wait_for(queue.get(), wait)
-                except TimeoutError:
-                    if bookmarks and time.monotonic() < deadline:
-                        await response.write(_bookmark(target.res, last_revision))
-                    continue
-                if item is None:
-                    if failure:
-                        error = orjson.dumps({"type": "ERROR", "object": failure[0].to_status()})
-                        await response.write(error + b"\n")
-                    break
-                last_revision, line = item
-                await response.write(line)
-        except (ConnectionResetError, asyncio.CancelledError):
-            pass
-        finally:
-            pump_task.cancel()
-            with contextlib.suppress(BaseException):
-                await pump_task
-            with contextlib.suppress(BaseException):
-                await lines.aclose()
-            self.metrics.watches.labels(target.res.plural).dec()
-        with contextlib.suppress(ConnectionResetError):
-            await response.write_eof()
-        return response
-
-    async def _watch_lines(
-        self, target: Target, resource_version: str | None, labels: Any, fields: Any
-    ) -> AsyncIterator[tuple[str, bytes]]:
-        """``(resourceVersion, line)`` pairs of a watch: the current objects first when no
-        version is given, then changes from the shared fan-out or, for versions older
-        than its buffer, from a store watch of this request's own."""
         res, namespace = target.res, target.namespace
-        if resource_version in (None, "", "0"):
+        version = query.get("resourceVersion")
+
+        # Without a version, the current objects come first, as ADDED events.
+        initial: list[bytes] = []
+        if version in (None, "", "0"):
             listed = await self.registry.list_raw(
                 res, namespace, label_selector=labels, field_selector=fields
             )
             version = listed.metadata["resourceVersion"]
-            for item in listed.items:
-                yield version, b'{"type":"ADDED","object":%s}\n' % item
-            start = int(version) + 1
-        else:
-            start = check_revision(resource_version) + 1
-        shared = await self.watch_cache.lines(res, namespace, start, labels, fields)
-        if shared is not None:
-            async for pair in shared:
-                yield pair
-            return
-        async for event in self.registry.watch(
-            res, namespace, str(start - 1), label_selector=labels, field_selector=fields
-        ):
-            yield (
-                event.obj["metadata"]["resourceVersion"],
-                orjson.dumps({"type": event.type, "object": event.obj}) + b"\n",
+            initial = [b'{"type":"ADDED","object":%s}\n' % item for item in listed.items]
+        start = check_revision(version) + 1
+
+        # Changes: from the shared fan-out, or for an old version from a store watch of
+        # this request's own, whose first answer may still be 410 (before any byte is sent).
+        queue: asyncio.Queue[Any] = asyncio.Queue(self.settings.watch_buffer)
+        subscription = Subscription(queue, namespace, start, labels, fields)
+        broadcaster = await self.watch_cache.subscribe(res, subscription)
+        pump_task: asyncio.Task[None] | None = None
+        if broadcaster is None:
+            events = self.registry.watch(
+                res, namespace, str(start - 1), label_selector=labels, field_selector=fields
             )
+            first = asyncio.ensure_future(_next_or_none(events))
+            done, _ = await asyncio.wait({first}, timeout=0.05)
+            if first in done and first.exception() is not None:
+                await events.aclose()
+                raise first.exception()  # type: ignore[misc]
+            pump_task = asyncio.create_task(_pump_store_watch(first, events, subscription))
+
+        response = web.StreamResponse(headers={"Content-Type": "application/json"})
+        response.enable_chunked_encoding()
+        await response.prepare(request)
+        self.metrics.watches.labels(res.plural).inc()
+        last_revision = version
+        try:
+            for offset in range(0, len(initial), 500):
+                await response.write(b"".join(initial[offset : offset + 500]))
+            deadline = time.monotonic() + timeout
+            while (remaining := deadline - time.monotonic()) > 0:
+                wait = min(remaining, self.settings.bookmark_seconds) if bookmarks else remaining
+                try:
+                    async with asyncio.timeout(wait):
+                        item = await queue.get()
+                except TimeoutError:
+                    if bookmarks and time.monotonic() < deadline:
+                        await response.write(_bookmark(res, last_revision))
+                    continue
+                # Write everything already waiting in one go: one TLS record, one syscall.
+                batch: list[bytes] = []
+                while isinstance(item, tuple):
+                    last_revision, line = item
+                    batch.append(line)
+                    item = queue.get_nowait() if not queue.empty() else None
+                    if item is None:
+                        break
+                if batch:
+                    await response.write(b"".join(batch))
+                if isinstance(item, BaseException):
+                    error = (
+                        item
+                        if isinstance(item, errors.ApiError)
+                        else errors.gone(
+                            "the watcher was too slow to keep up; watch again from the last "
+                            "resourceVersion received"
+                        )
+                    )
+                    await response.write(
+                        orjson.dumps({"type": "ERROR", "object": error.to_status()}) + b"\n"
+                    )
+                    break
+        except (ConnectionResetError, asyncio.CancelledError):
+            pass
+        finally:
+            if broadcaster is not None:
+                broadcaster.unsubscribe(subscription)
+            if pump_task is not None:
+                pump_task.cancel()
+                with contextlib.suppress(BaseException):
+                    await pump_task
+            self.metrics.watches.labels(res.plural).dec()
+        with contextlib.suppress(ConnectionResetError):
+            await response.write_eof()
+        return response
 
     # --- helpers -----------------------------------------------------------------------
 
@@ -595,11 +576,26 @@ class Api:
                 )
 
 
-def queue_drain_and_close(queue: asyncio.Queue[Any]) -> None:
-    """Make room and end the stream: the writer sees None and sends the ERROR."""
-    while not queue.empty():
-        queue.get_nowait()
-    queue.put_nowait(None)
+async def _pump_store_watch(
+    first: asyncio.Future[Any], events: AsyncIterator[Any], subscription: Subscription
+) -> None:
+    """Feed a request's own store watch into its subscription's queue, as lines."""
+    try:
+        event = await first
+        while event is not None and not subscription.failed:
+            line = orjson.dumps({"type": event.type, "object": event.obj}) + b"\n"
+            subscription.put((event.obj["metadata"]["resourceVersion"], line))
+            event = await _next_or_none(events)
+    except errors.ApiError as exc:
+        subscription.put(exc)
+    except asyncio.CancelledError:
+        raise
+    except Exception as exc:
+        log.bind(error=repr(exc)).opt(exception=exc).error("watch failed")
+        subscription.put(errors.internal("the watch failed; watch again"))
+    finally:
+        with contextlib.suppress(BaseException):
+            await events.aclose()
 
 
 async def _next_or_none(events: AsyncIterator[Any]) -> Any | None:

@@ -14,7 +14,6 @@ from __future__ import annotations
 import asyncio
 import contextlib
 from collections import deque
-from collections.abc import AsyncIterator
 from typing import Any
 
 import orjson
@@ -55,15 +54,48 @@ class TooSlow(Exception):
 
 
 class Subscription:
-    def __init__(self, capacity: int):
-        self.queue: asyncio.Queue[CachedEvent | BaseException] = asyncio.Queue(capacity)
+    """One watcher's view: the fan-out calls :meth:`offer` for every event; the events
+    this watcher wants go into ``queue`` as ``(resourceVersion, line)`` pairs, already
+    filtered and encoded, so the watcher's own task only writes bytes."""
+
+    def __init__(
+        self,
+        queue: asyncio.Queue[Any],
+        namespace: str,
+        from_revision: int,
+        label_selector: selectors.Selector | None,
+        field_selector: FieldSelector | None,
+    ):
+        self.queue = queue
+        self.namespace = namespace
+        self.from_revision = from_revision
+        self.label_selector = label_selector
+        self.field_selector = field_selector
         self.failed = False
 
     def offer(self, item: CachedEvent | BaseException) -> None:
         if self.failed:
             return
+        if isinstance(item, BaseException):
+            self.put(item)
+            return
+        if item.revision < self.from_revision or (
+            self.namespace and item.namespace != self.namespace
+        ):
+            return
+        if self.label_selector is None and self.field_selector is None:
+            kind: str | None = (
+                "DELETED" if item.type == DELETE else ("ADDED" if item.prev is None else "MODIFIED")
+            )
+        else:
+            kind = _event_type(item, self.label_selector, self.field_selector)
+        if kind is not None:
+            self.put((str(item.revision), item.line(kind)))
+
+    def put(self, entry: Any) -> None:
+        """Queue an entry; a full queue marks the watcher too slow (it gets an ERROR)."""
         try:
-            self.queue.put_nowait(item)
+            self.queue.put_nowait(entry)
         except asyncio.QueueFull:
             self.failed = True
             while not self.queue.empty():
@@ -72,10 +104,9 @@ class Subscription:
 
 
 class Broadcaster:
-    def __init__(self, store: Store, res: Resource, history: int, capacity: int):
+    def __init__(self, store: Store, res: Resource, history: int):
         self.store = store
         self.res = res
-        self.capacity = capacity
         self.events: deque[CachedEvent] = deque(maxlen=history)
         self.subscribers: set[Subscription] = set()
         self.oldest = 0  # every event from this revision on is in ``events`` or still to come
@@ -114,17 +145,15 @@ class Broadcaster:
                     subscriber.offer(gone)
                 await asyncio.sleep(0.5)
 
-    def subscribe(self, from_revision: int) -> Subscription | None:
-        """A subscription replaying buffered events from ``from_revision``; None if the
-        buffer does not reach back that far."""
-        if from_revision < self.oldest:
-            return None
-        subscription = Subscription(self.capacity)
+    def subscribe(self, subscription: Subscription) -> bool:
+        """Replay buffered events from the subscription's revision, then follow; False
+        when the buffer does not reach back that far."""
+        if subscription.from_revision < self.oldest:
+            return False
         for event in self.events:
-            if event.revision >= from_revision:
-                subscription.offer(event)
+            subscription.offer(event)
         self.subscribers.add(subscription)
-        return subscription
+        return True
 
     def unsubscribe(self, subscription: Subscription) -> None:
         self.subscribers.discard(subscription)
@@ -137,71 +166,19 @@ class Broadcaster:
 
 
 class WatchCache:
-    def __init__(self, store: Store, history: int = 10_000, capacity: int = 1000):
+    def __init__(self, store: Store, history: int = 10_000):
         self.store = store
         self.history = history
-        self.capacity = capacity
         self._broadcasters: dict[Resource, Broadcaster] = {}
 
-    async def lines(
-        self,
-        res: Resource,
-        namespace: str,
-        from_revision: int,
-        label_selector: selectors.Selector | None,
-        field_selector: FieldSelector | None,
-    ) -> AsyncIterator[tuple[str, bytes]] | None:
-        """``(resourceVersion, line)`` pairs from ``from_revision`` on, or None when the
-        buffer does not reach back that far (the caller then watches the store itself)."""
+    async def subscribe(self, res: Resource, subscription: Subscription) -> Broadcaster | None:
+        """Feed ``subscription`` from the shared watch of ``res``; None when its revision
+        is older than the buffer (the caller then watches the store itself)."""
         broadcaster = self._broadcasters.get(res)
         if broadcaster is None:
-            broadcaster = self._broadcasters[res] = Broadcaster(
-                self.store, res, self.history, self.capacity
-            )
+            broadcaster = self._broadcasters[res] = Broadcaster(self.store, res, self.history)
         await broadcaster.ensure_started()
-        subscription = broadcaster.subscribe(from_revision)
-        if subscription is None:
-            return None
-        return self._stream(
-            broadcaster, subscription, res, namespace, from_revision, label_selector, field_selector
-        )
-
-    async def _stream(
-        self,
-        broadcaster: Broadcaster,
-        subscription: Subscription,
-        res: Resource,
-        namespace: str,
-        from_revision: int,
-        label_selector: selectors.Selector | None,
-        field_selector: FieldSelector | None,
-    ) -> AsyncIterator[tuple[str, bytes]]:
-        filtering = label_selector is not None or field_selector is not None
-        try:
-            while True:
-                item = await subscription.queue.get()
-                if isinstance(item, TooSlow):
-                    raise errors.gone(
-                        "the watcher was too slow to keep up; watch again from the last "
-                        "resourceVersion received"
-                    )
-                if isinstance(item, BaseException):
-                    raise item
-                if item.revision < from_revision or (namespace and item.namespace != namespace):
-                    continue
-                kind = (
-                    _event_type(item, label_selector, field_selector)
-                    if filtering
-                    else (
-                        "DELETED"
-                        if item.type == DELETE
-                        else ("ADDED" if item.prev is None else "MODIFIED")
-                    )
-                )
-                if kind is not None:
-                    yield str(item.revision), item.line(kind)
-        finally:
-            broadcaster.unsubscribe(subscription)
+        return broadcaster if broadcaster.subscribe(subscription) else None
 
     async def close(self) -> None:
         for broadcaster in self._broadcasters.values():
