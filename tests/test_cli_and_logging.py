@@ -82,3 +82,48 @@ def test_cli_json_logs_warning_for_unknown_variable():
     record = json.loads(result.stderr.splitlines()[0])
     assert record["variable"] == "NAVARCH_API_PROT"
     assert record["level"] == "WARNING"
+
+
+def test_server_print_kubeconfig(tmp_path):
+    import base64
+
+    import yaml
+
+    result = run_cli("--data-dir", str(tmp_path), "server", "--print-kubeconfig")
+    assert result.returncode == 0, result.stderr
+    config = yaml.safe_load(result.stdout)
+    cluster = config["clusters"][0]["cluster"]
+    assert cluster["server"] == "https://127.0.0.1:6443"
+    assert base64.b64decode(cluster["certificate-authority-data"]).startswith(
+        b"-----BEGIN CERTIFICATE"
+    )
+    token = config["users"][0]["user"]["token"]
+    assert f"{token},admin,admin,system:masters" in (tmp_path / "tokens.csv").read_text()
+
+
+def test_token_add_prints_a_token_for_the_role(tmp_path):
+    result = run_cli(
+        "--data-dir", str(tmp_path), "token", "add", "--role", "node", "--name", "worker-1"
+    )
+    assert result.returncode == 0, result.stderr
+    token = result.stdout.strip()
+    assert (
+        f"{token},system:node:worker-1,system:node:worker-1,system:nodes"
+        in (tmp_path / "tokens.csv").read_text()
+    )
+
+
+def test_server_refuses_plain_http_off_loopback(tmp_path):
+    result = run_cli(
+        "--data-dir",
+        str(tmp_path),
+        "--set",
+        "api.tls=false",
+        "--set",
+        "api.address=10.1.2.3",
+        "--set",
+        "store.name=lmdb",
+        "server",
+    )
+    assert result.returncode == 2
+    assert "only on a loopback address" in result.stderr

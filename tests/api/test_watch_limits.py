@@ -26,7 +26,7 @@ def api_server(tmp_path_factory):
                 "history_minutes": 0,
                 "compact_interval_seconds": 0.2,
             },
-        }
+        },
     }
     with ApiServerProcess(
         tmp_path_factory.mktemp("apiserver-small-history"), settings=settings
@@ -110,3 +110,22 @@ async def test_slow_watcher_is_closed_with_an_error_event(api_server, client):
     assert lines[-1]["object"]["code"] == 410
     assert "too slow" in lines[-1]["object"]["message"]
     assert len(lines) < 3001
+
+
+async def test_bookmarks_arrive_while_nothing_changes(api_server, client):
+    config = load_kubeconfig(api_server.kubeconfig)
+    context = ssl.create_default_context(cadata=config.ca_data.decode())
+    current = (await client.events.list("default", limit=1)).resource_version
+    url = (
+        f"{api_server.url}/api/v1/namespaces/default/events?watch=1&resourceVersion={current}"
+        "&allowWatchBookmarks=true&timeoutSeconds=12"
+    )
+    async with (
+        aiohttp.ClientSession() as session,
+        session.get(
+            url, headers={"Authorization": f"Bearer {config.token}"}, ssl=context
+        ) as response,
+    ):
+        lines = [orjson.loads(line) async for line in response.content]
+    assert lines and all(line["type"] == "BOOKMARK" for line in lines)
+    assert lines[0]["object"]["metadata"]["resourceVersion"] == current

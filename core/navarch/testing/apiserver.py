@@ -48,12 +48,14 @@ class ApiServerProcess:
 
     def start(self, timeout: float = 30.0) -> ApiServerProcess:
         self.directory.mkdir(parents=True, exist_ok=True)
-        config = {
-            "data_dir": str(self.data_dir),
-            "api": {"port": self.port, "address": "127.0.0.1"},
-            "log": {"format": "json", "level": "INFO"},
-            **self.settings,
-        }
+        config: dict = {"log": {"format": "json", "level": "INFO"}}
+        for section, values in self.settings.items():
+            config[section] = (
+                {**config.get(section, {}), **values} if isinstance(values, dict) else values
+            )
+        # The test's own directory and port always win.
+        config["data_dir"] = str(self.data_dir)
+        config["api"] = {**config.get("api", {}), "port": self.port, "address": "127.0.0.1"}
         config_path = self.directory / "navarch.yaml"
         config_path.write_text(yaml.safe_dump(config))
         env = {k: v for k, v in os.environ.items() if not k.startswith("NAVARCH_")}
