@@ -8,8 +8,6 @@
 from __future__ import annotations
 
 import os
-import signal
-import socket
 import ssl
 import subprocess
 import sys
@@ -19,14 +17,10 @@ from pathlib import Path
 
 import yaml
 
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
+from navarch.testing.daemon import DaemonProcess, free_port
 
 
-class ApiServerProcess:
+class ApiServerProcess(DaemonProcess):
     def __init__(self, directory: Path, *, settings: dict | None = None, port: int | None = None):
         self.directory = Path(directory)
         self.port = port or free_port()
@@ -94,33 +88,3 @@ class ApiServerProcess:
                 return response.status == 200
         except OSError:
             return False
-
-    def stop(self) -> None:
-        if self.process is None or self.process.poll() is not None:
-            return
-        self.process.send_signal(signal.SIGTERM)
-        try:
-            self.process.wait(timeout=15)
-        except subprocess.TimeoutExpired:
-            self.process.kill()
-            self.process.wait(timeout=15)
-
-    def rss_bytes(self) -> int:
-        if self.process is None:
-            return 0
-        for line in Path(f"/proc/{self.process.pid}/status").read_text().splitlines():
-            if line.startswith("VmRSS:"):
-                return int(line.split()[1]) * 1024
-        return 0
-
-    def log_tail(self) -> str:
-        try:
-            return self.log_path.read_text(errors="replace")[-3000:]
-        except OSError:
-            return "(no log)"
-
-    def __enter__(self) -> ApiServerProcess:
-        return self.start()
-
-    def __exit__(self, *exc: object) -> None:
-        self.stop()

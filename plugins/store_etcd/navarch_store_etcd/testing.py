@@ -9,14 +9,13 @@ from __future__ import annotations
 
 import os
 import shutil
-import signal
-import socket
 import subprocess
 import time
 from pathlib import Path
 
 import grpc
 
+from navarch.testing.daemon import DaemonProcess, free_port
 from navarch_store_etcd._proto import etcd_subset_pb2 as pb
 
 
@@ -24,13 +23,7 @@ class EtcdNotAvailable(RuntimeError):
     """etcd could not be started; the message says why and what to install."""
 
 
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
-class EtcdServer:
+class EtcdServer(DaemonProcess):
     def __init__(
         self,
         directory: Path,
@@ -96,33 +89,15 @@ class EtcdServer:
         while time.monotonic() < deadline:
             if self.process.poll() is not None:
                 raise EtcdNotAvailable(
-                    f"etcd exited with {self.process.returncode}: {self._log_tail()}"
+                    f"etcd exited with {self.process.returncode}: {self.log_tail()}"
                 )
             if self._answers():
                 return self
             time.sleep(0.1)
         self.stop()
         raise EtcdNotAvailable(
-            f"etcd did not answer on {self.endpoint} within {timeout}s: {self._log_tail()}"
+            f"etcd did not answer on {self.endpoint} within {timeout}s: {self.log_tail()}"
         )
-
-    def stop(self) -> None:
-        if self.process is None or self.process.poll() is not None:
-            return
-        self.process.send_signal(signal.SIGTERM)
-        try:
-            self.process.wait(timeout=15)
-        except subprocess.TimeoutExpired:
-            self.process.kill()
-            self.process.wait(timeout=15)
-
-    def rss_bytes(self) -> int:
-        if self.process is None:
-            return 0
-        for line in Path(f"/proc/{self.process.pid}/status").read_text().splitlines():
-            if line.startswith("VmRSS:"):
-                return int(line.split()[1]) * 1024
-        return 0
 
     def _answers(self) -> bool:
         with grpc.insecure_channel(self.endpoint) as channel:
@@ -136,15 +111,3 @@ class EtcdServer:
             except grpc.RpcError:
                 return False
         return True
-
-    def _log_tail(self) -> str:
-        try:
-            return self.log_path.read_text(errors="replace")[-2000:]
-        except OSError:
-            return "(no log)"
-
-    def __enter__(self) -> EtcdServer:
-        return self.start()
-
-    def __exit__(self, *exc: object) -> None:
-        self.stop()
