@@ -19,6 +19,7 @@ from navarch.config import load_config
 from navarch.plugins import DEFAULT_PLUGINS, build_plugin_manager, hook_names
 from navarch.registry import DuplicateName, Registry, UnknownName, collect
 from navarch.scheduler import CycleState, ScoreResult
+from navarch.scheduler.nodeinfo import NodeInfo
 
 from .conftest import run_cli
 
@@ -35,9 +36,14 @@ def _pod(name: str = "web", labels: dict[str, str] | None = None):
     return load(data).obj
 
 
-def _node(name: str, labels: dict[str, str] | None = None):
-    data = {"apiVersion": "v1", "kind": "Node", "metadata": {"name": name, "labels": labels or {}}}
-    return load(data).obj
+def _node(name: str, labels: dict[str, str] | None = None) -> NodeInfo:
+    data = {
+        "apiVersion": "v1",
+        "kind": "Node",
+        "metadata": {"name": name, "labels": labels or {}},
+        "status": {"allocatable": {"cpu": "4", "memory": "8Gi", "pods": "110"}},
+    }
+    return NodeInfo.of(load(data).obj)
 
 
 # --- discovery, listing, disabling ---------------------------------------------------
@@ -79,7 +85,8 @@ def test_disable_env_var_removes_plugin(demo_plugin_site):
 
 def test_disabled_plugin_hooks_are_not_called(with_demo_plugin):
     pm = build_plugin_manager(["demo"])
-    assert pm.hook.navarch_score(pod=_pod(), nodes=[_node("a")], state=CycleState()) == []
+    results = pm.hook.navarch_score(pod=_pod(), nodes=[_node("a")], state=CycleState())
+    assert not any(getattr(r, "plugin", None) == "demo-score" for r in results)
     assert "demo-memory" not in collect(pm).stores.names()
 
 
@@ -169,14 +176,15 @@ def _exercise_register_controllers(pm):
 def _exercise_filter(pm):
     nodes = [_node("a"), _node("b", {"demo.example.com/reject": "yes"})]
     results = pm.hook.navarch_filter(pod=_pod(), nodes=nodes, state=CycleState())
-    assert results == [{"b": "node is labelled reject"}]
+    assert {"b": "node is labelled reject"} in results  # beside the core's own filters' verdict
+    assert {} in results
 
 
 def _exercise_score(pm):
     results = pm.hook.navarch_score(
         pod=_pod(), nodes=[_node("a"), _node("bbb")], state=CycleState()
     )
-    assert results == [ScoreResult("demo-score", {"a": 99, "bbb": 97})]
+    assert ScoreResult("demo-score", {"a": 99, "bbb": 97}) in results
 
 
 def _exercise_bind(pm):

@@ -31,7 +31,7 @@ class ConfigError(ValueError):
 @attrs.frozen
 class Setting:
     key: str
-    kind: str  # str | int | port | bool | choice | list | mapping | path
+    kind: str  # str | int | port | bool | choice | list | mapping | path | optional_path
     default: Any
     help: str
     choices: tuple[str, ...] = ()
@@ -51,6 +51,7 @@ class Setting:
             "list": "a list (comma-separated in the environment and flags)",
             "mapping": "a mapping (YAML flow form in the environment and flags, e.g. {a: 1})",
             "path": "a filesystem path",
+            "optional_path": "a filesystem path, or empty",
         }[self.kind]
 
 
@@ -78,6 +79,16 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("runtime.name", "str", "containerd", "Container runtime, by registered name."),
     Setting("runtime.options", "mapping", {}, "Options handed to the container runtime."),
     Setting("scheduler.profile", "str", "spread", "Scheduler profile, by registered name."),
+    Setting(
+        "scheduler.weights", "mapping", {}, "Score weights overriding the profile's, by plugin."
+    ),
+    Setting(
+        "kubeconfig",
+        "optional_path",
+        "",
+        "Kubeconfig of daemons that are API clients "
+        "(scheduler, controllers, agent); empty: <data_dir>/admin.kubeconfig.",
+    ),
     Setting("controllers.enabled", "list", ["*"], "Controllers to run; '*' runs all."),
     Setting(
         "plugins.disabled",
@@ -234,6 +245,10 @@ def _check(setting: Setting, raw: Any, where: str, *, from_text: bool) -> Any:
         )
 
     kind = setting.kind
+    if kind == "optional_path":
+        if not isinstance(raw, str):
+            raise bad()
+        return raw.strip()
     if kind in ("str", "path", "choice"):
         if not isinstance(raw, str) or not raw.strip():
             raise bad()

@@ -76,7 +76,8 @@ def navarch_register_scheduler_profiles(register: Register) -> None:
 def navarch_filter(pod: Any, nodes: Sequence[Any], state: CycleState) -> Mapping[str, str] | None:
     """Filter candidate nodes for one pod (the scheduling framework's Filter point).
 
-    ``nodes`` are the candidates still standing; return a mapping ``node name ->
+    ``nodes`` are the candidates (NodeInfo objects: ``name``, ``labels``, ``taints``,
+    allocatable and requested sums, the Node itself as ``node``); return a mapping ``node name ->
     reason`` for each node this plugin rejects (the reason is short and human, e.g.
     ``"Insufficient cpu"``; reasons are counted into the pod's Unschedulable
     message), or ``None``/``{}`` to reject nothing. Nodes are passed in a batch so a
@@ -86,13 +87,17 @@ def navarch_filter(pod: Any, nodes: Sequence[Any], state: CycleState) -> Mapping
 
 
 @hookspec
-def navarch_score(pod: Any, nodes: Sequence[Any], state: CycleState) -> ScoreResult | None:
+def navarch_score(
+    pod: Any, nodes: Sequence[Any], state: CycleState
+) -> ScoreResult | Sequence[ScoreResult] | None:
     """Score the feasible nodes for one pod (the Score point).
 
-    Return ``ScoreResult(plugin=name, scores={node name: 0..100})`` or ``None`` to
-    abstain. The framework multiplies each plugin's scores by the weight the active
-    profile gives ``plugin`` (plugins the profile does not name are ignored) and picks
-    the node with the highest total. Results: all.
+    Return ``ScoreResult(plugin=name, scores={node name: 0..100})`` (or a list of them,
+    when one module provides several scores) or ``None`` to abstain. The framework
+    multiplies each score by the weight the active profile gives its ``plugin``
+    (scores the profile does not name are ignored) and picks the node with the highest
+    total, at random among equals. ``nodes`` are NodeInfo objects: the Node plus what
+    is already requested of it. Results: all.
     """
 
 
@@ -100,9 +105,9 @@ def navarch_score(pod: Any, nodes: Sequence[Any], state: CycleState) -> ScoreRes
 def navarch_bind(pod: Any, node_name: str, state: CycleState) -> bool | None:
     """Bind a pod to the chosen node (the Bind point).
 
-    Return ``True`` once the binding is done, or ``None`` to let the next plugin (and
-    finally the core's default binder, which posts a ``Binding``) do it. Results:
-    first result.
+    Return ``True`` once the binding is done (or an awaitable resolving to it), or
+    ``None`` to let the next plugin (and finally the core's default binder, which posts
+    a ``Binding``) do it. Results: first result.
     """
 
 

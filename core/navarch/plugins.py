@@ -22,7 +22,7 @@ from navarch.hookspecs import PROJECT_NAME
 
 ENTRY_POINT_GROUP = PROJECT_NAME
 # Module paths of the core's own plugins, registered under these same names.
-DEFAULT_PLUGINS: tuple[str, ...] = ("navarch.admission",)
+DEFAULT_PLUGINS: tuple[str, ...] = ("navarch.admission", "navarch.scheduler.filters")
 
 log = logger.bind(component="plugins")
 

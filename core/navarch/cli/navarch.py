@@ -46,6 +46,7 @@ def build_parser() -> argparse.ArgumentParser:
         action="store_true",
         help="print a kubeconfig with the admin token and exit",
     )
+    commands.add_parser("scheduler", help="run the scheduler against the API server")
     token = commands.add_parser("token", help="manage the API server's bearer tokens")
     token_commands = token.add_subparsers(dest="token_command", required=True, metavar="ACTION")
     add = token_commands.add_parser("add", help="add a user and print its new token")
@@ -68,6 +69,8 @@ def _dispatch(args: argparse.Namespace) -> int:
         return _plugins(assemble(config), args.output)
     if args.command == "server":
         return _server(config, args.print_kubeconfig)
+    if args.command == "scheduler":
+        return _scheduler(config)
     if args.command == "token":
         print(server.token_file(config).add(args.role, args.name))
         return 0
@@ -94,6 +97,14 @@ def _server(config, print_kubeconfig: bool) -> int:
     assembly = assemble(config)
     assembly.check(["store"])
     return run_daemon(server.serve(assembly))
+
+
+def _scheduler(config) -> int:
+    from navarch.scheduler.daemon import run_scheduler
+
+    assembly = assemble(config)
+    assembly.check(["scheduler"])
+    return run_daemon(run_scheduler(assembly))
 
 
 def _plugins(assembly, output: str) -> int:

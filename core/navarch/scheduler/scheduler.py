@@ -1,0 +1,323 @@
+"""The scheduler: takes pending pods one at a time and binds each to a node.
+
+A cycle is filter -> score -> pick -> assume -> bind, through the hooks. Binding runs
+in the background while the next cycle starts; the pod is *assumed* on its node in
+the cache at once, so a burst of pods never overbooks a node before the bindings come
+back through the watch. Decisions are explained: a pod that fits nowhere gets
+PodScheduled=False/Unschedulable with Kubernetes' message and an Event; a bound pod
+gets an Event naming the chosen node and the top candidates' scores per plugin.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import inspect
+import random
+import uuid
+from collections import Counter
+from collections.abc import Mapping
+
+import pluggy
+from loguru import logger
+
+from navarch.api.core_v1 import Node, Pod
+from navarch.api.defaults import DEFAULT_SCHEDULER
+from navarch.client import Client, Conflict, Informer, NotFound
+from navarch.client.client import STRATEGIC_MERGE_PATCH
+from navarch.client.errors import ApiException
+from navarch.scheduler.filters import request_of
+from navarch.scheduler.framework import CycleState, ScoreResult
+from navarch.scheduler.nodeinfo import NodeInfo, PodRequest
+from navarch.scheduler.queue import SchedulingQueue
+
+log = logger.bind(component="scheduler")
+MIN_NODES_TO_FIND = 100
+TOP_CANDIDATES = 3
+
+
+def nodes_to_find(total: int) -> int:
+    """How many feasible nodes are enough (Kubernetes' adaptive percentageOfNodesToScore):
+
+        percentage = max(5, 50 - total / 125);  enough = max(100, total * percentage / 100)
+
+    so all of 100 nodes are scored, 10% of 5,000. Searching starts where the last cycle
+    stopped, so every node gets its turn.
+    """
+    if total <= MIN_NODES_TO_FIND:
+        return total
+    percentage = max(5, 50 - total // 125)
+    return max(MIN_NODES_TO_FIND, total * percentage // 100)
+
+
+class Scheduler:
+    def __init__(
+        self,
+        client: Client,
+        pm: pluggy.PluginManager,
+        weights: Mapping[str, int],
+        *,
+        name: str = DEFAULT_SCHEDULER,
+    ):
+        self.client = client
+        self.pm = pm
+        self.weights = dict(weights)
+        self.name = name
+        self.queue = SchedulingQueue()
+        self.nodes: dict[str, NodeInfo] = {}
+        self.assumed: dict[str, str] = {}  # pod key -> node, until the binding is seen
+        self.pod_informer = Informer(client.pods)
+        self.node_informer = Informer(client.nodes)
+        self.scheduled = 0
+        self._start = 0
+        self._binds: set[asyncio.Task[None]] = set()
+        self.node_informer.add_handler(self._node_added, self._node_updated, self._node_deleted)
+        self.pod_informer.add_handler(self._pod_added, self._pod_updated, self._pod_deleted)
+
+    # --- informer handlers: they only update the cache and the queue ------------------
+
+    def _node_added(self, node: Node) -> None:
+        self.nodes[node.name] = NodeInfo.of(node)
+        self.queue.cluster_changed()
+
+    def _node_updated(self, old: Node, new: Node) -> None:
+        info = self.nodes.get(new.name)
+        if info is None:
+            self._node_added(new)
+        else:
+            info.refresh(new)
+            self.queue.cluster_changed()
+
+    def _node_deleted(self, node: Node) -> None:
+        self.nodes.pop(node.name, None)
+
+    def _pod_added(self, pod: Pod) -> None:
+        node = pod.spec.node_name if pod.spec else None
+        key = pod.key()
+        if node:
+            assumed = self.assumed.pop(key, None)
+            if assumed and assumed != node and assumed in self.nodes:
+                self.nodes[assumed].remove(key)
+            if node in self.nodes:
+                self.nodes[node].add(PodRequest.of(pod))
+            self.queue.remove(key)
+        elif self._responsible_for(pod):
+            self.queue.add(key, (pod.spec.priority if pod.spec else None) or 0)
+
+    def _pod_updated(self, old: Pod, new: Pod) -> None:
+        self._pod_added(new)
+
+    def _pod_deleted(self, pod: Pod) -> None:
+        key = pod.key()
+        self.queue.remove(key)
+        node = (pod.spec.node_name if pod.spec else None) or self.assumed.pop(key, None)
+        if node and node in self.nodes and self.nodes[node].remove(key):
+            self.queue.cluster_changed()
+
+    def _responsible_for(self, pod: Pod) -> bool:
+        spec = pod.spec
+        if spec is None or pod.metadata is None or pod.metadata.deletion_timestamp:
+            return False
+        return (spec.scheduler_name or DEFAULT_SCHEDULER) == self.name
+
+    # --- the loop ---------------------------------------------------------------------
+
+    async def run(self) -> None:
+        informers = [asyncio.create_task(i.run()) for i in (self.node_informer, self.pod_informer)]
+        try:
+            await self.node_informer.wait_synced()
+            await self.pod_informer.wait_synced()
+            log.bind(nodes=len(self.nodes), pending=len(self.queue)).info("scheduler started")
+            while True:
+                key = await self.queue.pop()
+                pod = self.pod_informer.get(key)
+                if pod is None or (pod.spec and pod.spec.node_name) or key in self.assumed:
+                    self.queue.remove(key)
+                    continue
+                try:
+                    await self.schedule_one(pod)
+                except Exception as exc:  # one pod's trouble never stops the loop
+                    log.bind(pod=key, error=repr(exc)).opt(exception=exc).error("scheduling failed")
+                    self.queue.retry_later(key, unschedulable=False)
+        finally:
+            for task in informers:
+                task.cancel()
+            for task in list(self._binds):
+                task.cancel()
+
+    async def schedule_one(self, pod: Pod) -> str | None:
+        """One cycle; returns the chosen node (binding continues in the background)."""
+        key = pod.key()
+        state = CycleState()
+        feasible, rejected = self._find_feasible(pod, state)
+        if not feasible:
+            await self._unschedulable(pod, rejected)
+            self.queue.retry_later(key, unschedulable=True)
+            return None
+        totals, details = self._score(pod, feasible, state)
+        best = max(totals.values())
+        chosen = random.choice([name for name, total in totals.items() if total == best])
+        self.nodes[chosen].add(request_of(pod, state))
+        self.assumed[key] = chosen
+        task = asyncio.create_task(self._bind(pod, chosen, state, totals, details))
+        self._binds.add(task)
+        task.add_done_callback(self._binds.discard)
+        return chosen
+
+    def _find_feasible(self, pod: Pod, state: CycleState) -> tuple[list[NodeInfo], dict[str, str]]:
+        infos = list(self.nodes.values())
+        total = len(infos)
+        enough = nodes_to_find(total)
+        feasible: list[NodeInfo] = []
+        rejected: dict[str, str] = {}
+        start = self._start % total if total else 0
+        ordered = infos[start:] + infos[:start]
+        examined = 0
+        for offset in range(0, total, 256):
+            batch = ordered[offset : offset + 256]
+            examined += len(batch)
+            batch_rejected: dict[str, str] = {}
+            for result in self.pm.hook.navarch_filter(pod=pod, nodes=batch, state=state):
+                for name, reason in (result or {}).items():
+                    batch_rejected.setdefault(name, reason)
+            rejected.update(batch_rejected)
+            feasible += [info for info in batch if info.name not in batch_rejected]
+            if len(feasible) >= enough:
+                break
+        self._start = start + examined
+        return feasible, rejected
+
+    def _score(
+        self, pod: Pod, feasible: list[NodeInfo], state: CycleState
+    ) -> tuple[dict[str, int], dict[str, dict[str, int]]]:
+        totals = dict.fromkeys((info.name for info in feasible), 0)
+        details: dict[str, dict[str, int]] = {}
+        if len(feasible) == 1:
+            return totals, details
+        for result in self.pm.hook.navarch_score(pod=pod, nodes=feasible, state=state):
+            for score in result if isinstance(result, list | tuple) else (result,):
+                weight = self.weights.get(score.plugin) if isinstance(score, ScoreResult) else None
+                if not weight:
+                    continue
+                details[score.plugin] = dict(score.scores)
+                for name, value in score.scores.items():
+                    if name in totals:
+                        totals[name] += weight * value
+        return totals, details
+
+    async def _bind(
+        self,
+        pod: Pod,
+        node: str,
+        state: CycleState,
+        totals: dict[str, int],
+        details: dict[str, dict[str, int]],
+    ) -> None:
+        key = pod.key()
+        try:
+            done = self.pm.hook.navarch_bind(pod=pod, node_name=node, state=state)
+            if inspect.isawaitable(done):
+                done = await done
+            if not done:
+                await self.client.pods.bind(pod.name, node, pod.namespace)
+        except (Conflict, NotFound, ApiException) as exc:
+            self._forget(key, node)
+            if isinstance(exc, NotFound):
+                self.queue.remove(key)
+            else:
+                self.queue.retry_later(key, unschedulable=False)
+            log.bind(pod=key, node=node, error=str(exc)).info("binding failed; will retry")
+            return
+        except asyncio.CancelledError:
+            raise
+        except Exception as exc:
+            self._forget(key, node)
+            self.queue.retry_later(key, unschedulable=False)
+            log.bind(pod=key, node=node, error=repr(exc)).opt(exception=exc).error("binding failed")
+            return
+        self.scheduled += 1
+        self.queue.remove(key)
+        log.bind(pod=key, node=node).debug("bound")
+        await self._event(
+            pod,
+            "Normal",
+            "Scheduled",
+            f"Successfully assigned {key} to {node}; {explain(node, totals, details)}",
+        )
+
+    def _forget(self, key: str, node: str) -> None:
+        if self.assumed.get(key) == node:
+            del self.assumed[key]
+            if node in self.nodes:
+                self.nodes[node].remove(key)
+
+    async def _unschedulable(self, pod: Pod, rejected: dict[str, str]) -> None:
+        message = unschedulable_message(len(self.nodes), rejected)
+        log.bind(pod=pod.key(), reason=message).info("pod fits nowhere")
+        condition = {
+            "type": "PodScheduled",
+            "status": "False",
+            "reason": "Unschedulable",
+            "message": message,
+        }
+        try:
+            await self.client.pods.patch(
+                pod.name,
+                {"status": {"conditions": [condition]}},
+                pod.namespace,
+                patch_type=STRATEGIC_MERGE_PATCH,
+                subresource="status",
+            )
+        except NotFound:
+            return
+        await self._event(pod, "Warning", "FailedScheduling", message)
+
+    async def _event(self, pod: Pod, kind: str, reason: str, message: str) -> None:
+        event = {
+            "apiVersion": "v1",
+            "kind": "Event",
+            "metadata": {"name": f"{pod.name}.{uuid.uuid4().hex[:16]}", "namespace": pod.namespace},
+            "involvedObject": {
+                "apiVersion": "v1",
+                "kind": "Pod",
+                "name": pod.name,
+                "namespace": pod.namespace,
+                "uid": pod.metadata.uid if pod.metadata else None,
+            },
+            "reason": reason,
+            "message": message,
+            "type": kind,
+            "source": {"component": self.name},
+            "reportingComponent": self.name,
+            "count": 1,
+        }
+        try:
+            await self.client.events.create(event, namespace=pod.namespace)
+        except ApiException as exc:  # an event is best effort; the decision stands
+            log.bind(pod=pod.key(), error=str(exc)).debug("could not record event")
+
+
+def unschedulable_message(total: int, rejected: Mapping[str, str]) -> str:
+    """Kubernetes' shape: "0/5 nodes are available: 3 Insufficient cpu, 2 node(s) had
+    untolerated taint {gpu: true}." (reasons counted over nodes, sorted)."""
+    counts: Counter[str] = Counter()
+    for reason in rejected.values():
+        for part in reason.split(", "):
+            counts[part] += 1
+    reasons = ", ".join(f"{count} {reason}" for reason, count in sorted(counts.items()))
+    if not total:
+        return "0/0 nodes are available: no nodes registered."
+    return f"0/{total} nodes are available: {reasons}."
+
+
+def explain(
+    chosen: str, totals: Mapping[str, int], details: Mapping[str, Mapping[str, int]]
+) -> str:
+    """The chosen node and the top candidates with their score per plugin."""
+    top = sorted(totals, key=lambda name: (-totals[name], name != chosen, name))[:TOP_CANDIDATES]
+    parts = []
+    for name in top:
+        per_plugin = ", ".join(
+            f"{plugin} {scores.get(name, 0)}" for plugin, scores in sorted(details.items())
+        )
+        parts.append(f"{name}={totals[name]}" + (f" ({per_plugin})" if per_plugin else ""))
+    return "candidates: " + "; ".join(parts)
