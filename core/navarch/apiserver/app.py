@@ -350,6 +350,16 @@ class Api:
                 )
             bound_pod = copy.deepcopy(pod)
             bound_pod["spec"]["nodeName"] = node
+            extra = (
+                ((body.get("metadata") or {}).get("annotations") or {})
+                if isinstance(body, dict)
+                else {}
+            )
+            if extra:  # Kubernetes copies the Binding's annotations onto the pod
+                bound_pod["metadata"]["annotations"] = {
+                    **(bound_pod["metadata"].get("annotations") or {}),
+                    **{str(k): str(v) for k, v in extra.items()},
+                }
             try:
                 await self.registry.replace(res, ns, name, pod, bound_pod, "binding")
             except errors.ApiError as exc:

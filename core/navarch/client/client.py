@@ -261,11 +261,18 @@ class ResourceClient:
             await self.client.request("DELETE", self.path(self._ns(namespace), name), body=options)
         )
 
-    async def bind(self, name: str, node: str, namespace: str | None = None) -> None:
+    async def bind(
+        self,
+        name: str,
+        node: str,
+        namespace: str | None = None,
+        annotations: dict[str, str] | None = None,
+    ) -> None:
+        """Bind the pod to ``node``; ``annotations`` are copied onto the pod."""
         body = {
             "apiVersion": "v1",
             "kind": "Binding",
-            "metadata": {"name": name},
+            "metadata": {"name": name, "annotations": annotations or {}},
             "target": {"apiVersion": "v1", "kind": "Node", "name": node},
         }
         await self.client.request(

@@ -49,7 +49,19 @@ def navarch_filter(
         )
     wanted_node = spec.node_name if spec else None
     rejected: dict[str, str] = {}
+    placement_rules = bool(wanted_node or selector or terms)
+    cpu, memory = request.cpu, request.memory
     for info in nodes:
+        # The common case first, inline: an untainted, schedulable node with room.
+        if (
+            not placement_rules
+            and not info.unschedulable
+            and not info.taints
+            and len(info.pods) < info.allocatable_pods
+            and info.requested_cpu + cpu <= info.allocatable_cpu
+            and info.requested_memory + memory <= info.allocatable_memory
+        ):
+            continue
         reason = (
             _node_name(info, wanted_node)
             or _unschedulable(info, tolerations)
@@ -157,7 +169,11 @@ def navarch_score(pod: Pod, nodes: Sequence[NodeInfo], state: CycleState) -> Sco
 
     (100 everywhere when no node has any), as Kubernetes normalises it.
     """
+    if not state.wants(TAINT_SCORE):
+        return None
     tolerations = tuple((pod.spec.tolerations if pod.spec else None) or ())
+    if not any(info.taints for info in nodes):
+        return ScoreResult(TAINT_SCORE, {info.name: 100 for info in nodes})
     counts = {
         info.name: sum(
             1

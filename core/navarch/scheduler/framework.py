@@ -17,6 +17,11 @@ class CycleState:
     plugins never see each other's data by accident."""
 
     _data: dict[str, Any] = attrs.field(factory=dict)
+    # The active profile's weights: a score plugin may skip work no one will weigh.
+    weights: Mapping[str, int] | None = None
+
+    def wants(self, score: str) -> bool:
+        return self.weights is None or bool(self.weights.get(score))
 
     def read(self, plugin: str, default: Any = None) -> Any:
         return self._data.get(plugin, default)
@@ -33,9 +38,14 @@ class ScoreResult:
     scores: Mapping[str, int]
 
     def __attrs_post_init__(self) -> None:
-        for node, score in self.scores.items():
-            if not MIN_SCORE <= score <= MAX_SCORE:
-                raise ValueError(
-                    f"score plugin {self.plugin!r} gave node {node!r} the score {score}; "
-                    f"scores must be within {MIN_SCORE}..{MAX_SCORE}"
-                )
+        if (
+            self.scores
+            and not MIN_SCORE <= min(self.scores.values()) <= max(self.scores.values()) <= MAX_SCORE
+        ):
+            node, score = next(
+                (n, v) for n, v in self.scores.items() if not MIN_SCORE <= v <= MAX_SCORE
+            )
+            raise ValueError(
+                f"score plugin {self.plugin!r} gave node {node!r} the score {score}; "
+                f"scores must be within {MIN_SCORE}..{MAX_SCORE}"
+            )

@@ -5,7 +5,8 @@ in the background while the next cycle starts; the pod is *assumed* on its node 
 the cache at once, so a burst of pods never overbooks a node before the bindings come
 back through the watch. Decisions are explained: a pod that fits nowhere gets
 PodScheduled=False/Unschedulable with Kubernetes' message and an Event; a bound pod
-gets an Event naming the chosen node and the top candidates' scores per plugin.
+gets the annotation ``scheduler.navarch.io/decision`` naming the chosen node and the
+top candidates' scores per plugin.
 """
 
 from __future__ import annotations
@@ -33,6 +34,7 @@ from navarch.scheduler.queue import SchedulingQueue
 log = logger.bind(component="scheduler")
 MIN_NODES_TO_FIND = 100
 TOP_CANDIDATES = 3
+DECISION_ANNOTATION = "scheduler.navarch.io/decision"
 
 
 def nodes_to_find(total: int) -> int:
@@ -147,7 +149,7 @@ class Scheduler:
     async def schedule_one(self, pod: Pod) -> str | None:
         """One cycle; returns the chosen node (binding continues in the background)."""
         key = pod.key()
-        state = CycleState()
+        state = CycleState(weights=self.weights)
         feasible, rejected = self._find_feasible(pod, state)
         if not feasible:
             await self._unschedulable(pod, rejected)
@@ -218,7 +220,10 @@ class Scheduler:
             if inspect.isawaitable(done):
                 done = await done
             if not done:
-                await self.client.pods.bind(pod.name, node, pod.namespace)
+                # The decision travels on the Binding: the API server copies its
+                # annotations onto the pod (as Kubernetes does), costing no extra write.
+                decision = {DECISION_ANNOTATION: explain(node, totals, details)}
+                await self.client.pods.bind(pod.name, node, pod.namespace, annotations=decision)
         except (Conflict, NotFound, ApiException) as exc:
             self._forget(key, node)
             if isinstance(exc, NotFound):

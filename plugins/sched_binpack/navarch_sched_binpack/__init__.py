@@ -24,7 +24,9 @@ def most_allocated(requested_with_pod: int, allocatable: int) -> int:
 
 
 @hookimpl
-def navarch_score(pod, nodes: Sequence[NodeInfo], state: CycleState) -> ScoreResult:
+def navarch_score(pod, nodes: Sequence[NodeInfo], state: CycleState) -> ScoreResult | None:
+    if not state.wants(MOST_ALLOCATED):
+        return None
     request = request_of(pod, state)
     cpu = request.cpu or DEFAULT_SCORE_CPU
     memory = request.memory or DEFAULT_SCORE_MEMORY

@@ -33,7 +33,9 @@ def owner_spread(count: int, most: int) -> int:
 
 
 @hookimpl
-def navarch_score(pod, nodes: Sequence[NodeInfo], state: CycleState) -> list[ScoreResult]:
+def navarch_score(pod, nodes: Sequence[NodeInfo], state: CycleState) -> list[ScoreResult] | None:
+    if not (state.wants(LEAST_ALLOCATED) or state.wants(OWNER_SPREAD)):
+        return None
     request = request_of(pod, state)
     cpu = request.cpu or DEFAULT_SCORE_CPU
     memory = request.memory or DEFAULT_SCORE_MEMORY
