@@ -182,10 +182,11 @@ async def run_case(root: Path, nodes: int, pods: int, profile: str) -> dict[str,
                 scheduler.stop()
     latencies = [(bound[n] - created[n]) * 1000 for n in bound if n in created]
     per_node = Counter(placement.values())
+    p50, p99 = percentile(latencies, 50), percentile(latencies, 99)
     row = {
         "bound": f"{len(bound):,}/{pods:,}",
         "pods bound/s": f"{len(bound) / (finished - began):,.0f}",
-        "create->bound p50/p99 ms": f"{percentile(latencies, 50):,.0f} / {percentile(latencies, 99):,.0f}",
+        "create->bound p50/p99 ms": f"{p50:,.0f} / {p99:,.0f}",
         "scheduler RSS MiB": f"{scheduler_rss / 2**20:,.0f}",
         "API server RSS MiB": f"{server_rss / 2**20:,.0f}",
     }
