@@ -192,9 +192,8 @@ async def run_case(root: Path, nodes: int, pods: int, profile: str) -> dict[str,
     }
     if profile == "binpack":
         lower = math.ceil(len(bound) * POD_CPU_MILLI / NODE_CPU_MILLI)
-        row["quality"] = (
-            f"{len(per_node)} nodes used, lower bound {lower} ({len(per_node) / max(lower, 1):.2f}x)"
-        )
+        ratio = len(per_node) / max(lower, 1)
+        row["quality"] = f"{len(per_node)} nodes used, lower bound {lower} ({ratio:.2f}x)"
     else:
         counts = [per_node.get(f"node-{i:05d}", 0) for i in range(nodes)]
         row["quality"] = (
@@ -218,7 +217,7 @@ async def main() -> None:
                 results.append((nodes, profile, row))
     print()
     print(
-        f"Scheduler benchmark: {pods:,} pods of {POD_CPU_MILLI}m CPU on nodes of {NODE_CPU_MILLI}m; "
+        f"Scheduler benchmark: {pods:,} pods of {POD_CPU_MILLI}m CPU on {NODE_CPU_MILLI}m nodes; "
         f"API server, scheduler and load generator share {os.cpu_count()} cores"
     )
     print()
