@@ -35,6 +35,7 @@ log = logger.bind(component="scheduler")
 MIN_NODES_TO_FIND = 100
 TOP_CANDIDATES = 3
 DECISION_ANNOTATION = "scheduler.navarch.io/decision"
+MAX_BINDINGS_IN_FLIGHT = 64
 
 
 def nodes_to_find(total: int) -> int:
@@ -72,6 +73,7 @@ class Scheduler:
         self.scheduled = 0
         self._start = 0
         self._binds: set[asyncio.Task[None]] = set()
+        self._bind_slots = asyncio.Semaphore(MAX_BINDINGS_IN_FLIGHT)
         self.node_informer.add_handler(self._node_added, self._node_updated, self._node_deleted)
         self.pod_informer.add_handler(self._pod_added, self._pod_updated, self._pod_deleted)
 
@@ -160,7 +162,10 @@ class Scheduler:
         chosen = random.choice([name for name, total in totals.items() if total == best])
         self.nodes[chosen].add(request_of(pod, state))
         self.assumed[key] = chosen
-        task = asyncio.create_task(self._bind(pod, chosen, state, totals, details))
+        # Bindings run in the background, but only so many at once: when the API server
+        # is slower than the scheduler, scheduling waits instead of piling up tasks.
+        await self._bind_slots.acquire()
+        task = asyncio.create_task(self._bind(pod, chosen, state, explain(chosen, totals, details)))
         self._binds.add(task)
         task.add_done_callback(self._binds.discard)
         return chosen
@@ -206,14 +211,13 @@ class Scheduler:
                         totals[name] += weight * value
         return totals, details
 
-    async def _bind(
-        self,
-        pod: Pod,
-        node: str,
-        state: CycleState,
-        totals: dict[str, int],
-        details: dict[str, dict[str, int]],
-    ) -> None:
+    async def _bind(self, pod: Pod, node: str, state: CycleState, decision: str) -> None:
+        try:
+            await self._bind_one(pod, node, state, decision)
+        finally:
+            self._bind_slots.release()
+
+    async def _bind_one(self, pod: Pod, node: str, state: CycleState, decision: str) -> None:
         key = pod.key()
         try:
             done = self.pm.hook.navarch_bind(pod=pod, node_name=node, state=state)
@@ -222,8 +226,8 @@ class Scheduler:
             if not done:
                 # The decision travels on the Binding: the API server copies its
                 # annotations onto the pod (as Kubernetes does), costing no extra write.
-                decision = {DECISION_ANNOTATION: explain(node, totals, details)}
-                await self.client.pods.bind(pod.name, node, pod.namespace, annotations=decision)
+                annotations = {DECISION_ANNOTATION: decision}
+                await self.client.pods.bind(pod.name, node, pod.namespace, annotations=annotations)
         except (Conflict, NotFound, ApiException) as exc:
             self._forget(key, node)
             if isinstance(exc, NotFound):
@@ -242,12 +246,6 @@ class Scheduler:
         self.scheduled += 1
         self.queue.remove(key)
         log.bind(pod=key, node=node).debug("bound")
-        await self._event(
-            pod,
-            "Normal",
-            "Scheduled",
-            f"Successfully assigned {key} to {node}; {explain(node, totals, details)}",
-        )
 
     def _forget(self, key: str, node: str) -> None:
         if self.assumed.get(key) == node:
