@@ -66,6 +66,11 @@ class SchedulerProcess(DaemonProcess):
         return self
 
 
+def cpu_seconds(pid: int | str = "self") -> float:
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
 def node_body(name: str) -> bytes:
     return orjson.dumps(
         {
@@ -164,6 +169,12 @@ async def run_case(root: Path, nodes: int, pods: int, profile: str) -> dict[str,
 
                 watcher = asyncio.create_task(watch())
                 await asyncio.sleep(0.5)
+                pids = {
+                    "API server": server.process.pid,
+                    "scheduler": scheduler.process.pid,
+                    "generator": "self",
+                }
+                cpu_before = {name: cpu_seconds(pid) for name, pid in pids.items()}
                 began = time.perf_counter()
                 for start in range(0, pods, 64):
                     names = [f"pod-{i:05d}" for i in range(start, min(pods, start + 64))]
@@ -176,6 +187,7 @@ async def run_case(root: Path, nodes: int, pods: int, profile: str) -> dict[str,
                 except TimeoutError:
                     watcher.cancel()
                 finished = max(bound.values()) if bound else time.perf_counter()
+                cpu_used = {name: cpu_seconds(pid) - cpu_before[name] for name, pid in pids.items()}
                 scheduler_rss = scheduler.rss_bytes()
                 server_rss = server.rss_bytes()
             finally:
@@ -189,6 +201,9 @@ async def run_case(root: Path, nodes: int, pods: int, profile: str) -> dict[str,
         "create->bound p50/p99 ms": f"{p50:,.0f} / {p99:,.0f}",
         "scheduler RSS MiB": f"{scheduler_rss / 2**20:,.0f}",
         "API server RSS MiB": f"{server_rss / 2**20:,.0f}",
+        "CPU s server/scheduler/generator": " / ".join(
+            f"{cpu_used[n]:.0f}" for n in ("API server", "scheduler", "generator")
+        ),
     }
     if profile == "binpack":
         lower = math.ceil(len(bound) * POD_CPU_MILLI / NODE_CPU_MILLI)
@@ -227,6 +242,7 @@ async def main() -> None:
         "create->bound p50/p99 ms",
         "scheduler RSS MiB",
         "API server RSS MiB",
+        "CPU s server/scheduler/generator",
         "quality",
     ]
     header = f"{'nodes':>6} {'profile':<8} " + "  ".join(columns)

@@ -12,6 +12,7 @@ top candidates' scores per plugin.
 from __future__ import annotations
 
 import asyncio
+import heapq
 import inspect
 import random
 import uuid
@@ -316,7 +317,10 @@ def explain(
     chosen: str, totals: Mapping[str, int], details: Mapping[str, Mapping[str, int]]
 ) -> str:
     """The chosen node and the top candidates with their score per plugin."""
-    top = sorted(totals, key=lambda name: (-totals[name], name != chosen, name))[:TOP_CANDIDATES]
+    runners_up = heapq.nlargest(
+        TOP_CANDIDATES, (n for n in totals if n != chosen), key=totals.__getitem__
+    )
+    top = [chosen, *runners_up][:TOP_CANDIDATES]
     parts = []
     for name in top:
         per_plugin = ", ".join(

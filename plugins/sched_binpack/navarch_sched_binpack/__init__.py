@@ -23,6 +23,14 @@ def most_allocated(requested_with_pod: int, allocatable: int) -> int:
     return min(100, requested_with_pod * 100 // allocatable)
 
 
+def node_most_allocated(info: NodeInfo, cpu: int, memory: int) -> int:
+    """The mean of most_allocated over CPU and memory, the pod included (one call per node)."""
+    return (
+        most_allocated(info.score_cpu + cpu, info.allocatable_cpu)
+        + most_allocated(info.score_memory + memory, info.allocatable_memory)
+    ) // 2
+
+
 @hookimpl
 def navarch_score(pod, nodes: Sequence[NodeInfo], state: CycleState) -> ScoreResult | None:
     if not state.wants(MOST_ALLOCATED):
@@ -31,15 +39,7 @@ def navarch_score(pod, nodes: Sequence[NodeInfo], state: CycleState) -> ScoreRes
     cpu = request.cpu or DEFAULT_SCORE_CPU
     memory = request.memory or DEFAULT_SCORE_MEMORY
     return ScoreResult(
-        MOST_ALLOCATED,
-        {
-            info.name: (
-                most_allocated(info.score_cpu + cpu, info.allocatable_cpu)
-                + most_allocated(info.score_memory + memory, info.allocatable_memory)
-            )
-            // 2
-            for info in nodes
-        },
+        MOST_ALLOCATED, {info.name: node_most_allocated(info, cpu, memory) for info in nodes}
     )
 
 

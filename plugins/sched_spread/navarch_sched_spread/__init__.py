@@ -24,6 +24,16 @@ def least_allocated(free_after: int, allocatable: int) -> int:
     return max(0, free_after * 100 // allocatable)
 
 
+def node_least_allocated(info: NodeInfo, cpu: int, memory: int) -> int:
+    """The mean of least_allocated over CPU and memory, the pod included (one call per node)."""
+    return (
+        least_allocated(info.allocatable_cpu - info.score_cpu - cpu, info.allocatable_cpu)
+        + least_allocated(
+            info.allocatable_memory - info.score_memory - memory, info.allocatable_memory
+        )
+    ) // 2
+
+
 def owner_spread(count: int, most: int) -> int:
     """score = 100 * (most - count) / most: the fewer replicas of the pod's owner a node
     already runs, the higher (100 everywhere when no node runs any)."""
@@ -39,18 +49,11 @@ def navarch_score(pod, nodes: Sequence[NodeInfo], state: CycleState) -> list[Sco
     request = request_of(pod, state)
     cpu = request.cpu or DEFAULT_SCORE_CPU
     memory = request.memory or DEFAULT_SCORE_MEMORY
-    allocation = {
-        info.name: (
-            least_allocated(info.allocatable_cpu - info.score_cpu - cpu, info.allocatable_cpu)
-            + least_allocated(
-                info.allocatable_memory - info.score_memory - memory, info.allocatable_memory
-            )
-        )
-        // 2
-        for info in nodes
-    }
-    results = [ScoreResult(LEAST_ALLOCATED, allocation)]
-    if request.owner:
+    results = []
+    if state.wants(LEAST_ALLOCATED):
+        scores = {info.name: node_least_allocated(info, cpu, memory) for info in nodes}
+        results.append(ScoreResult(LEAST_ALLOCATED, scores))
+    if request.owner and state.wants(OWNER_SPREAD):
         counts = {info.name: info.owners.get(request.owner, 0) for info in nodes}
         most = max(counts.values(), default=0)
         results.append(
