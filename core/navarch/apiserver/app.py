@@ -296,7 +296,7 @@ class Api:
         await self._check_object_access(request, "delete", target)
         if target.res.plural == "namespaces":
             self._namespaces_seen.pop(target.name, None)
-            await self._empty_namespace(target.name, options)
+            await self._empty_namespace(target.name)
         deleted = await self.registry.delete(target.res, target.namespace, target.name, options)
         return _json(deleted)
 
@@ -577,7 +577,7 @@ class Api:
             )
         self._namespaces_seen[target.namespace] = time.monotonic()
 
-    async def _empty_namespace(self, namespace: str, options: dict[str, Any]) -> None:
+    async def _empty_namespace(self, namespace: str) -> None:
         """Deleting a namespace deletes what is in it (the namespace controller's job)."""
         for res in BY_PATH.values():
             if res.namespaced:

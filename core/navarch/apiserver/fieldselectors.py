@@ -86,3 +86,36 @@ def parse_label_selector(text: str | None) -> selectors.Selector | None:
         return selectors.parse(text)
     except selectors.SelectorError as exc:
         raise bad_request(f"unable to parse requirement: {exc}") from None
+
+
+def selected(
+    obj: dict[str, Any] | None,
+    label_selector: selectors.Selector | None,
+    field_selector: FieldSelector | None,
+) -> bool:
+    """Whether an object (a wire dict) is in the selection; None never is."""
+    if obj is None:
+        return False
+    if label_selector is not None and not label_selector.matches(
+        obj.get("metadata", {}).get("labels")
+    ):
+        return False
+    return field_selector is None or field_selector.matches(obj)
+
+
+def watch_event_type(
+    deleted: bool,
+    obj: dict[str, Any] | None,
+    previous: dict[str, Any] | None,
+    label_selector: selectors.Selector | None,
+    field_selector: FieldSelector | None,
+) -> str | None:
+    """The watch event a change is for a selecting watcher (Kubernetes' rule): entering
+    the selection is ADDED, staying MODIFIED, leaving or deletion DELETED; None when
+    the watcher does not see the object before or after."""
+    was_in = selected(previous, label_selector, field_selector)
+    if deleted:
+        return "DELETED" if was_in else None
+    if selected(obj, label_selector, field_selector):
+        return "MODIFIED" if was_in else "ADDED"
+    return "DELETED" if was_in else None

@@ -30,7 +30,7 @@ from navarch.admission import CREATE, UPDATE, AdmissionRequest, admit
 from navarch.api import selectors
 from navarch.api.errors import InvalidObject
 from navarch.apiserver import errors, patch
-from navarch.apiserver.fieldselectors import FieldSelector
+from navarch.apiserver.fieldselectors import FieldSelector, selected, watch_event_type
 from navarch.apiserver.resources import Resource
 from navarch.store import (
     DELETE,
@@ -161,7 +161,7 @@ class ObjectRegistry:
                 )
                 revision = page.revision
                 for kv in page.items:
-                    if filtering and not _selected(_decode(kv), label_selector, field_selector):
+                    if filtering and not selected(_decode(kv), label_selector, field_selector):
                         continue
                     if limit and len(items) == limit:
                         more, next_start = True, kv.key
@@ -576,35 +576,17 @@ def _check_pod_update(old: dict[str, Any], new: dict[str, Any]) -> None:
         )
 
 
-def _selected(
-    obj: dict[str, Any],
-    label_selector: selectors.Selector | None,
-    field_selector: FieldSelector | None,
-) -> bool:
-    if label_selector is not None and not label_selector.matches(
-        obj.get("metadata", {}).get("labels")
-    ):
-        return False
-    return field_selector is None or field_selector.matches(obj)
-
-
 def _watch_event(
     event: Any, label_selector: selectors.Selector | None, field_selector: FieldSelector | None
 ) -> WatchEvent | None:
     previous = _decode(event.prev_kv) if event.prev_kv is not None else None
-    if event.type == DELETE:
-        if previous is None or not _selected(previous, label_selector, field_selector):
-            return None
-        previous["metadata"]["resourceVersion"] = str(event.revision)
-        return WatchEvent("DELETED", previous)
-    current = _decode(event.kv)
-    now_in = _selected(current, label_selector, field_selector)
-    was_in = previous is not None and _selected(previous, label_selector, field_selector)
-    if now_in:
-        return WatchEvent("MODIFIED" if was_in else "ADDED", current)
-    if was_in:
-        return WatchEvent("DELETED", current)  # it left the selection
-    return None
+    deleted = event.type == DELETE
+    current = previous if deleted else _decode(event.kv)
+    kind = watch_event_type(deleted, current, previous, label_selector, field_selector)
+    if kind is None or current is None:
+        return None
+    current["metadata"]["resourceVersion"] = str(event.revision)
+    return WatchEvent(kind, current)
 
 
 # Stored objects always begin with their metadata, so a read can splice the

@@ -21,7 +21,7 @@ from loguru import logger
 
 from navarch.api import selectors
 from navarch.apiserver import errors
-from navarch.apiserver.fieldselectors import FieldSelector
+from navarch.apiserver.fieldselectors import FieldSelector, watch_event_type
 from navarch.apiserver.resources import Resource
 from navarch.store import DELETE, Store
 
@@ -83,12 +83,9 @@ class Subscription:
             self.namespace and item.namespace != self.namespace
         ):
             return
-        if self.label_selector is None and self.field_selector is None:
-            kind: str | None = (
-                "DELETED" if item.type == DELETE else ("ADDED" if item.prev is None else "MODIFIED")
-            )
-        else:
-            kind = _event_type(item, self.label_selector, self.field_selector)
+        kind = watch_event_type(
+            item.type == DELETE, item.obj, item.prev, self.label_selector, self.field_selector
+        )
         if kind is not None:
             self.put((str(item.revision), item.line(kind)))
 
@@ -194,32 +191,3 @@ def _cache(event: Any) -> CachedEvent:
     obj = orjson.loads(event.kv.value)
     obj["metadata"]["resourceVersion"] = str(event.revision)
     return CachedEvent(event.revision, event.type, obj, prev)
-
-
-def _matches(
-    obj: dict[str, Any] | None,
-    label_selector: selectors.Selector | None,
-    field_selector: FieldSelector | None,
-) -> bool:
-    if obj is None:
-        return False
-    if label_selector is not None and not label_selector.matches(
-        obj.get("metadata", {}).get("labels")
-    ):
-        return False
-    return field_selector is None or field_selector.matches(obj)
-
-
-def _event_type(
-    item: CachedEvent,
-    label_selector: selectors.Selector | None,
-    field_selector: FieldSelector | None,
-) -> str | None:
-    """Kubernetes' rule with selectors: leaving the selection is DELETED, entering ADDED."""
-    if item.type == DELETE:
-        return "DELETED" if _matches(item.prev, label_selector, field_selector) else None
-    now_in = _matches(item.obj, label_selector, field_selector)
-    was_in = _matches(item.prev, label_selector, field_selector)
-    if now_in:
-        return "MODIFIED" if was_in else "ADDED"
-    return "DELETED" if was_in else None
