@@ -468,7 +468,7 @@ class Api:
         pump_task: asyncio.Task[None] | None = None
         if broadcaster is None:
             events = self.registry.watch(
-                res, namespace, str(start - 1), label_selector=labels, field_selector=fields
+                res, namespace, start, label_selector=labels, field_selector=fields
             )
             first = asyncio.ensure_future(_next_or_none(events))
             done, _ = await asyncio.wait({first}, timeout=0.05)

@@ -448,23 +448,15 @@ class ObjectRegistry:
         self,
         res: Resource,
         namespace: str,
-        resource_version: str | None,
+        start: int,
         *,
         label_selector: selectors.Selector | None = None,
         field_selector: FieldSelector | None = None,
     ) -> AsyncIterator[WatchEvent]:
-        """Events after ``resource_version``; with none (or "0"), the current objects as
-        ADDED first, then changes, as Kubernetes does."""
+        """Changes from revision ``start`` on, straight from the store (the API's watch
+        uses this only for versions older than the shared fan-out's buffer); 410 Gone
+        once ``start`` has left history."""
         prefix = res.store_prefix(namespace)
-        if resource_version in (None, "", "0"):
-            listed = await self.list(
-                res, namespace, label_selector=label_selector, field_selector=field_selector
-            )
-            for item in listed["items"]:
-                yield WatchEvent("ADDED", item)
-            start = int(listed["metadata"]["resourceVersion"]) + 1
-        else:
-            start = check_revision(resource_version) + 1
         try:
             async for event in self.store.watch(prefix, start):
                 converted = _watch_event(event, label_selector, field_selector)
