@@ -9,6 +9,10 @@ from __future__ import annotations
 import copy
 from typing import Any
 
+import json_merge_patch
+import jsonpatch
+import jsonpointer
+
 from navarch.apiserver.errors import ApiError, bad_request
 
 MERGE, JSON, STRATEGIC = (
@@ -48,114 +52,29 @@ def invalid_patch(message: str, field: str = "") -> ApiError:
     )
 
 
-# --- JSON merge patch -------------------------------------------------------------------
+# --- JSON merge patch and JSON patch: maintained libraries ---------------------------------
+# RFC 7386 and RFC 6902 are generic and fully specified, so they come from libraries:
+# json-merge-patch (RFC 7386, Open Contracting) and jsonpatch (RFC 6902, with jsonpointer
+# for RFC 6901 pointers; the most used Python implementation, typed, released in 2026).
+# Both change the document they are given, so each gets a deep copy.
 
 
 def merge_patch(target: Any, patch: Any) -> Any:
     """RFC 7386: objects merge recursively, null deletes, anything else replaces."""
-    if not isinstance(patch, dict):
-        return copy.deepcopy(patch)
-    result = dict(target) if isinstance(target, dict) else {}
-    for key, value in patch.items():
-        if value is None:
-            result.pop(key, None)
-        else:
-            result[key] = merge_patch(result.get(key), value)
-    return result
-
-
-# --- JSON patch ---------------------------------------------------------------------------
+    return json_merge_patch.merge(copy.deepcopy(target), copy.deepcopy(patch))
 
 
 def json_patch(document: Any, operations: Any) -> Any:
+    """RFC 6902. A malformed patch is 400 BadRequest; one that does not fit the document
+    (a missing path, a failed test, an index out of range) is 422 Invalid, as in Kubernetes."""
     if not isinstance(operations, list):
         raise bad_request("a JSON patch must be a list of operations")
-    doc = copy.deepcopy(document)
-    for index, operation in enumerate(operations):
-        if not isinstance(operation, dict) or "op" not in operation or "path" not in operation:
-            raise bad_request(f"JSON patch operation {index} needs 'op' and 'path'")
-        op, path = operation["op"], operation["path"]
-        if op in ("add", "replace", "test") and "value" not in operation:
-            raise bad_request(f"JSON patch operation {index} ({op}) needs 'value'")
-        try:
-            if op == "add":
-                doc = _add(doc, path, copy.deepcopy(operation["value"]))
-            elif op == "remove":
-                doc, _ = _remove(doc, path)
-            elif op == "replace":
-                doc, _ = _remove(doc, path)
-                doc = _add(doc, path, copy.deepcopy(operation["value"]))
-            elif op in ("move", "copy"):
-                source = operation.get("from")
-                if not isinstance(source, str):
-                    raise bad_request(f"JSON patch operation {index} ({op}) needs 'from'")
-                if op == "move":
-                    doc, value = _remove(doc, source)
-                else:
-                    value = copy.deepcopy(_get(doc, source))
-                doc = _add(doc, path, value)
-            elif op == "test":
-                if _get(doc, path) != operation["value"]:
-                    raise invalid_patch(f"test operation {index} failed at {path}", path)
-            else:
-                raise bad_request(f"JSON patch operation {index}: unknown op {op!r}")
-        except (KeyError, IndexError, ValueError, TypeError) as exc:
-            raise invalid_patch(f"operation {index} ({op} {path}): {exc!r}", str(path)) from None
-    return doc
-
-
-def _tokens(path: str) -> list[str]:
-    if path == "":
-        return []
-    if not path.startswith("/"):
-        raise ValueError(f"JSON pointer {path!r} must start with '/'")
-    return [t.replace("~1", "/").replace("~0", "~") for t in path[1:].split("/")]
-
-
-def _parent(doc: Any, tokens: list[str]) -> Any:
-    node = doc
-    for token in tokens[:-1]:
-        node = node[int(token)] if isinstance(node, list) else node[token]
-    return node
-
-
-def _get(doc: Any, path: str) -> Any:
-    node = doc
-    for token in _tokens(path):
-        node = node[int(token)] if isinstance(node, list) else node[token]
-    return node
-
-
-def _add(doc: Any, path: str, value: Any) -> Any:
-    tokens = _tokens(path)
-    if not tokens:
-        return value
-    parent = _parent(doc, tokens)
-    last = tokens[-1]
-    if isinstance(parent, list):
-        if last == "-":
-            parent.append(value)
-        else:
-            position = int(last)
-            if not 0 <= position <= len(parent):
-                raise IndexError(f"index {position} out of range")
-            parent.insert(position, value)
-    elif isinstance(parent, dict):
-        parent[last] = value
-    else:
-        raise TypeError(f"cannot add into a {type(parent).__name__}")
-    return doc
-
-
-def _remove(doc: Any, path: str) -> tuple[Any, Any]:
-    tokens = _tokens(path)
-    if not tokens:
-        raise ValueError("cannot remove the whole document")
-    parent = _parent(doc, tokens)
-    last = tokens[-1]
-    if isinstance(parent, list):
-        return doc, parent.pop(int(last))
-    return doc, parent.pop(last)
+    try:
+        return jsonpatch.JsonPatch(operations).apply(document, in_place=False)
+    except jsonpatch.InvalidJsonPatch as exc:
+        raise bad_request(f"invalid JSON patch: {exc}") from None
+    except (jsonpatch.JsonPatchException, jsonpointer.JsonPointerException) as exc:
+        raise invalid_patch(str(exc)) from None
 
 
 # --- strategic merge patch --------------------------------------------------------------------
