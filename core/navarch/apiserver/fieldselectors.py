@@ -1,5 +1,18 @@
 """Field selectors (``?fieldSelector=spec.nodeName=n1,status.phase!=Failed``) on the
-fields Kubernetes supports for each resource."""
+fields Kubernetes supports for each resource.
+
+Kubernetes lets each resource name the fields a selector may use (its strategy's
+``GetAttrs``/``ToSelectableFields``); every other field is refused with 400 "field label
+not supported". The tables below are those lists for the kinds Navarch serves, each
+field read from the wire dict as Kubernetes renders it (a missing field is ``""``,
+booleans are ``"true"``/``"false"``). ``kubectl describe`` relies on the event fields:
+it lists a pod's events with ``involvedObject.name=…,involvedObject.namespace=…,
+involvedObject.kind=…,involvedObject.uid=…``.
+
+Syntax as in ``k8s.io/apimachinery/pkg/fields``: terms separated by ``,``, each
+``field=value``, ``field==value`` or ``field!=value``; a backslash escapes ``\\``, ``,``
+and ``=`` inside a value.
+"""
 
 from __future__ import annotations
 
@@ -11,21 +24,83 @@ import attrs
 from navarch.api import selectors
 from navarch.apiserver.errors import bad_request
 
-_COMMON: dict[str, Callable[[dict[str, Any]], str]] = {
-    "metadata.name": lambda o: o.get("metadata", {}).get("name", ""),
-    "metadata.namespace": lambda o: o.get("metadata", {}).get("namespace", ""),
+Getter = Callable[[dict[str, Any]], str]
+
+
+def _path(*keys: str) -> Getter:
+    """A getter for a nested string field; absent (or null) is ``""``."""
+
+    def get(obj: dict[str, Any]) -> str:
+        value: Any = obj
+        for key in keys:
+            if not isinstance(value, dict):
+                return ""
+            value = value.get(key)
+        if value is None:
+            return ""
+        if isinstance(value, bool):
+            return "true" if value else "false"
+        return str(value)
+
+    return get
+
+
+def _flag(*keys: str) -> Getter:
+    """A boolean field as Kubernetes selects it: absent is ``false``."""
+    inner = _path(*keys)
+    return lambda obj: inner(obj) or "false"
+
+
+def _pod_ip(obj: dict[str, Any]) -> str:
+    # Kubernetes selects on the first of status.podIPs (the primary IP), which is podIP.
+    status = obj.get("status") or {}
+    ips = status.get("podIPs") or []
+    if ips and isinstance(ips[0], dict) and ips[0].get("ip"):
+        return str(ips[0]["ip"])
+    return str(status.get("podIP") or "")
+
+
+_COMMON: dict[str, Getter] = {
+    "metadata.name": _path("metadata", "name"),
+    "metadata.namespace": _path("metadata", "namespace"),
 }
-_EXTRA: dict[str, dict[str, Callable[[dict[str, Any]], str]]] = {
+_EXTRA: dict[str, dict[str, Getter]] = {
     "pods": {
-        "spec.nodeName": lambda o: (o.get("spec") or {}).get("nodeName", "") or "",
-        "status.phase": lambda o: (o.get("status") or {}).get("phase", "") or "",
+        "spec.nodeName": _path("spec", "nodeName"),
+        "spec.restartPolicy": _path("spec", "restartPolicy"),
+        "spec.schedulerName": _path("spec", "schedulerName"),
+        "spec.serviceAccountName": _path("spec", "serviceAccountName"),
+        "spec.hostNetwork": _flag("spec", "hostNetwork"),
+        "status.phase": _path("status", "phase"),
+        "status.podIP": _pod_ip,
+        "status.nominatedNodeName": _path("status", "nominatedNodeName"),
     },
-    "nodes": {
-        "spec.unschedulable": lambda o: str(
-            bool((o.get("spec") or {}).get("unschedulable"))
-        ).lower()
+    "nodes": {"spec.unschedulable": _flag("spec", "unschedulable")},
+    "namespaces": {"status.phase": _path("status", "phase")},
+    "events": {
+        **{
+            f"involvedObject.{field}": _path("involvedObject", field)
+            for field in (
+                "kind",
+                "namespace",
+                "name",
+                "uid",
+                "apiVersion",
+                "resourceVersion",
+                "fieldPath",
+            )
+        },
+        "reason": _path("reason"),
+        "reportingComponent": _path("reportingComponent"),
+        "source": _path("source", "component"),
+        "type": _path("type"),
     },
 }
+
+
+def supported_fields(resource: str) -> tuple[str, ...]:
+    """The field labels a selector on ``resource`` (a plural) may name."""
+    return (*_COMMON, *_EXTRA.get(resource, {}))
 
 
 @attrs.frozen
@@ -33,7 +108,7 @@ class FieldRequirement:
     field: str
     equal: bool
     value: str
-    getter: Callable[[dict[str, Any]], str] = attrs.field(eq=False, repr=False)
+    getter: Getter = attrs.field(eq=False, repr=False)
 
     def matches(self, obj: dict[str, Any]) -> bool:
         return (self.getter(obj) == self.value) == self.equal
@@ -55,20 +130,19 @@ class FieldSelector:
 
 
 def parse(text: str | None, resource: str) -> FieldSelector:
+    """Parse a ``fieldSelector`` for ``resource`` (a plural); a term naming a field the
+    resource does not support, or with no operator, is a 400 saying which."""
     if not text:
         return FieldSelector()
     getters = {**_COMMON, **_EXTRA.get(resource, {})}
     requirements = []
-    for term in text.split(","):
-        term = term.strip()
-        if not term:
+    for term in _split_terms(text):
+        if not term.strip():
             continue
-        for op in ("!=", "==", "="):
-            if op in term:
-                field, value = (part.strip() for part in term.split(op, 1))
-                break
-        else:
+        parsed = _split_term(term)
+        if parsed is None:
             raise bad_request(f"invalid field selector {text!r}: {term!r} has no '=', '==' or '!='")
+        field, op, value = parsed
         if field not in getters:
             raise bad_request(
                 f'field label not supported: "{field}" for {resource}; '
@@ -76,6 +150,55 @@ def parse(text: str | None, resource: str) -> FieldSelector:
             )
         requirements.append(FieldRequirement(field, op != "!=", value, getters[field]))
     return FieldSelector(tuple(requirements))
+
+
+def _split_terms(text: str) -> list[str]:
+    """Split on commas not escaped by a backslash (escapes stay for the term parser)."""
+    terms, current, escaped = [], [], False
+    for ch in text:
+        if escaped:
+            current.append(ch)
+            escaped = False
+        elif ch == "\\":
+            current.append(ch)
+            escaped = True
+        elif ch == ",":
+            terms.append("".join(current))
+            current = []
+        else:
+            current.append(ch)
+    terms.append("".join(current))
+    return terms
+
+
+def _split_term(term: str) -> tuple[str, str, str] | None:
+    """``field``, operator and unescaped value of one term; None without an operator.
+    The operator is the first unescaped ``!=``, ``==`` or ``=``."""
+    i = 0
+    while i < len(term):
+        ch = term[i]
+        if ch == "\\":
+            i += 2
+            continue
+        for op in ("!=", "==", "="):
+            if term.startswith(op, i):
+                field = term[:i].strip()
+                return field, op, _unescape(term[i + len(op) :].strip())
+        i += 1
+    return None
+
+
+def _unescape(value: str) -> str:
+    out, escaped = [], False
+    for ch in value:
+        if escaped:
+            out.append(ch)
+            escaped = False
+        elif ch == "\\":
+            escaped = True
+        else:
+            out.append(ch)
+    return "".join(out)
 
 
 def parse_label_selector(text: str | None) -> selectors.Selector | None:
