@@ -31,11 +31,13 @@ class ConfigError(ValueError):
 @attrs.frozen
 class Setting:
     key: str
-    kind: str  # str | int | port | bool | choice | list | mapping | path | optional_path
+    # str | optional_str | int | port | bool | choice | list | mapping | path | optional_path
+    kind: str
     default: Any
     help: str
     choices: tuple[str, ...] = ()
     env: str | None = None
+    minimum: int | None = None  # for kind int
 
     @property
     def env_name(self) -> str:
@@ -44,7 +46,8 @@ class Setting:
     def allowed(self) -> str:
         return {
             "str": "a non-empty string",
-            "int": "an integer",
+            "optional_str": "a string, or empty",
+            "int": f"an integer of at least {self.minimum}" if self.minimum else "an integer",
             "port": "an integer from 1 to 65535",
             "bool": "true or false",
             "choice": "one of " + ", ".join(self.choices),
@@ -73,7 +76,22 @@ SETTINGS: tuple[Setting, ...] = (
         True,
         "Serve HTTPS with the cluster's own CA (plain HTTP only on loopback).",
     ),
-    Setting("api.max_inflight", "int", 400, "Requests served at once before answering 429."),
+    Setting(
+        "api.advertise_address",
+        "optional_str",
+        "",
+        "Address kubeconfigs point at; empty: api.address, or when that is 0.0.0.0 or :: "
+        "the address of the interface with the default route (as kube-apiserver does).",
+    ),
+    Setting(
+        "api.cert_sans",
+        "list",
+        [],
+        "Extra DNS names and IP addresses in the serving certificate.",
+    ),
+    Setting(
+        "api.max_inflight", "int", 400, "Requests served at once before answering 429.", minimum=1
+    ),
     Setting("store.name", "str", "lmdb", "Store backend, by registered name."),
     Setting("store.options", "mapping", {}, "Options handed to the store backend."),
     Setting("runtime.name", "str", "containerd", "Container runtime, by registered name."),
@@ -245,7 +263,7 @@ def _check(setting: Setting, raw: Any, where: str, *, from_text: bool) -> Any:
         )
 
     kind = setting.kind
-    if kind == "optional_path":
+    if kind in ("optional_path", "optional_str"):
         if not isinstance(raw, str):
             raise bad()
         return raw.strip()
@@ -267,6 +285,8 @@ def _check(setting: Setting, raw: Any, where: str, *, from_text: bool) -> Any:
         if not isinstance(raw, int) or isinstance(raw, bool):
             raise bad()
         if kind == "port" and not 1 <= raw <= 65535:
+            raise bad()
+        if setting.minimum is not None and raw < setting.minimum:
             raise bad()
         return raw
     if kind == "bool":
