@@ -11,6 +11,24 @@ Watch semantics, worked example — writes: rev 5 PUT a, rev 6 PUT b, rev 7 DELE
 * ``watch(b"", from_revision=0)`` yields only events after the call;
 * after ``compact(7)``, ``watch(b"", from_revision=6)`` raises :class:`Compacted`
   (history before 7 is gone) while ``from_revision=7`` still works.
+
+Compare-and-swap, worked example — key ``a`` created at rev 5 (b"1"), updated at rev 8
+(b"2"):
+
+* ``update(a, b"3", expected_revision=5)`` raises :class:`Conflict` whose ``current``
+  is ``KeyValue(a, b"2", create_revision=5, mod_revision=8, version=2)``: the value the
+  compare saw. A read-modify-write loop retries from it with no second read::
+
+      kv = await store.get(key)
+      while True:
+          try:
+              return await store.update(key, mutate(kv.value), kv.mod_revision)
+          except Conflict as lost:
+              kv = lost.current or await store.get(key)
+
+* ``delete(a, expected_revision=5)`` raises the same Conflict;
+* once ``a`` is deleted, both raise :class:`NotFound`, never Conflict: a key that is
+  gone has no value to retry from.
 """
 
 from __future__ import annotations
@@ -91,13 +109,15 @@ class Store(abc.ABC):
     async def update(self, key: bytes, value: bytes, expected_revision: int | None) -> int:
         """Replace the value of an existing ``key`` if its ``mod_revision`` equals
         ``expected_revision`` (None: unconditionally); returns the new revision.
-        Raises NotFound, or Conflict with the current revision."""
+        Raises NotFound when the key is absent, or Conflict carrying the key's current
+        KeyValue (``Conflict.current``) when the revision differs."""
 
     @abc.abstractmethod
     async def delete(self, key: bytes, expected_revision: int | None = None) -> KeyValue:
         """Delete ``key`` (if its ``mod_revision`` equals ``expected_revision``, when
         given); returns the deleted KeyValue with ``mod_revision`` set to the deletion's
-        revision. Raises NotFound or Conflict."""
+        revision. Raises NotFound when the key is absent, or Conflict carrying the key's
+        current KeyValue when ``expected_revision`` differs."""
 
     @abc.abstractmethod
     def watch(self, prefix: bytes, from_revision: int = 0) -> AsyncIterator[Event]:

@@ -4,6 +4,11 @@ Conflict -> 409, Compacted -> 410 Gone, TooLarge -> 413, Unavailable -> 503."""
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:  # the contract imports this module
+    from navarch.store.contract import KeyValue
+
 
 class StoreError(Exception):
     """Base of every store error."""
@@ -22,11 +27,26 @@ class AlreadyExists(StoreError):
 
 
 class Conflict(StoreError):
-    """A compare-and-swap lost: ``current_revision`` is the key's modification revision
-    now (0 when the key no longer exists)."""
+    """A compare-and-swap lost. ``current`` is the key as the failed compare saw it
+    (value and revisions), so a retry can mutate it and compare against
+    ``current.mod_revision`` without reading again (kine's and Kubernetes'
+    GuaranteedUpdate shape). A key that is gone raises NotFound, never Conflict, so
+    ``current`` is None only from a backend that cannot return the value; re-read then.
+    ``current_revision`` is the key's modification revision now (``current``'s when
+    given; 0 when unknown)."""
 
-    def __init__(self, key: bytes, expected: int, current_revision: int):
+    def __init__(
+        self,
+        key: bytes,
+        expected: int,
+        current_revision: int | None = None,
+        *,
+        current: KeyValue | None = None,
+    ):
+        if current_revision is None:
+            current_revision = current.mod_revision if current is not None else 0
         self.key, self.expected, self.current_revision = key, expected, current_revision
+        self.current = current
         super().__init__(
             f"key {key!r}: expected modification revision {expected}, "
             f"found {current_revision or 'no key'}; re-read and retry"

@@ -34,6 +34,7 @@ from navarch.store import (
     Compacted,
     Conflict,
     InvalidArgument,
+    KeyValue,
     NotFound,
     Store,
     TooLarge,
@@ -112,12 +113,44 @@ class StoreConformance:
         assert info.value.current_revision == rev2
         assert (await store.get(P + b"c")).value == b"2"
 
+    async def test_conflict_carries_the_current_key_value(self, store: Store):
+        rev = await store.create(P + b"cv", b"1")
+        rev2 = await store.update(P + b"cv", b"2", rev)
+        with pytest.raises(Conflict) as info:
+            await store.update(P + b"cv", b"3", rev)
+        assert info.value.current == KeyValue(P + b"cv", b"2", rev, rev2, 2)
+        assert info.value.current == await store.get(P + b"cv")
+
+    async def test_retry_from_the_conflict_needs_no_second_read(self, store: Store):
+        key = P + b"retry"
+        rev = await store.create(key, b"1")
+        await store.update(key, b"2", rev)  # another writer got there first
+        try:
+            await store.update(key, b"3", rev)
+        except Conflict as lost:
+            current = lost.current
+        assert current is not None and current.value == b"2"
+        rev3 = await store.update(key, current.value + b"+", current.mod_revision)
+        kv = await store.get(key)
+        assert (kv.value, kv.mod_revision, kv.version) == (b"2+", rev3, 3)
+
     async def test_conditional_delete(self, store: Store):
         rev = await store.create(P + b"d", b"1")
-        with pytest.raises(Conflict):
-            await store.delete(P + b"d", rev - 1 if rev > 1 else rev + 5)
+        stale = rev - 1 if rev > 1 else rev + 5
+        with pytest.raises(Conflict) as info:
+            await store.delete(P + b"d", stale)
+        assert info.value.current == KeyValue(P + b"d", b"1", rev, rev, 1)
+        assert info.value.current_revision == rev
         deleted = await store.delete(P + b"d", rev)
         assert deleted.value == b"1"
+
+    async def test_cas_on_a_deleted_key_is_not_found_not_conflict(self, store: Store):
+        rev = await store.create(P + b"gone", b"1")
+        await store.delete(P + b"gone")
+        with pytest.raises(NotFound):
+            await store.update(P + b"gone", b"2", rev)
+        with pytest.raises(NotFound):
+            await store.delete(P + b"gone", rev)
 
     async def test_concurrent_cas_counter_reaches_exactly_5000(self, store: Store):
         key = P + b"counter"
@@ -125,12 +158,17 @@ class StoreConformance:
 
         async def increment_50_times():
             done = conflicts = 0
+            kv = await store.get(key)
             while done < 50:
-                kv = await store.get(key)
+                value = str(int(kv.value) + 1).encode()
                 try:
-                    await store.update(key, str(int(kv.value) + 1).encode(), kv.mod_revision)
+                    rev = await store.update(key, value, kv.mod_revision)
+                    kv = KeyValue(key, value, kv.create_revision, rev, kv.version + 1)
                     done, conflicts = done + 1, 0
-                except Conflict:
+                except Conflict as lost:
+                    # Retry from the value the conflict carries: no second read.
+                    assert lost.current is not None
+                    kv = lost.current
                     # Jittered exponential back-off, as any CAS loop under contention.
                     conflicts += 1
                     await asyncio.sleep(random.random() * 0.0005 * 2 ** min(conflicts, 6))

@@ -211,7 +211,7 @@ class EtcdStore(Store):
         current = response.responses[0].response_range.kvs
         if not current:
             raise NotFound(key)
-        raise Conflict(key, expected or 0, current[0].mod_revision)
+        raise Conflict(key, expected or 0, current=self._kv(current[0]))
 
     # --- watch -----------------------------------------------------------------------
 

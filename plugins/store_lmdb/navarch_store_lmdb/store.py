@@ -316,7 +316,7 @@ class LmdbStore(Store):
         if old is None:
             raise NotFound(op.key)
         if op.expected is not None and op.expected != old.mod_revision:
-            raise Conflict(op.key, op.expected, old.mod_revision)
+            raise Conflict(op.key, op.expected, current=old)
         if op.kind == _UPDATE:
             new = KeyValue(op.key, op.value, old.create_revision, revision, old.version + 1)
             txn.put(
