@@ -100,3 +100,24 @@ def test_strategic_list_item_without_its_key_is_rejected():
     with pytest.raises(ApiError) as info:
         strategic_merge_patch(POD, {"spec": {"containers": [{"image": "x"}]}})
     assert info.value.code == 400
+
+
+def test_merge_patch_nulls_inside_a_new_object_and_non_object_values():
+    out = merge_patch({"a": 1}, {"b": {"c": None, "d": 2}, "a": [1, {"x": None}]})
+    assert out == {"a": [1, {"x": None}], "b": {"d": 2}}  # arrays are values, kept as sent
+    assert merge_patch({"a": 1}, ["whole"]) == ["whole"]
+
+
+@pytest.mark.parametrize(
+    "ops",
+    [
+        [{"op": "add", "path": "nope", "value": 1}],  # a pointer must start with "/"
+        [{"op": "add", "path": "/missing/child", "value": 1}],
+        [{"op": "replace", "path": "/spec/containers/x/image", "value": 1}],
+    ],
+)
+def test_json_patch_paths_that_do_not_fit_the_document_are_invalid(ops):
+    with pytest.raises(ApiError) as info:
+        json_patch(POD, ops)
+    assert (info.value.code, info.value.reason) == (422, "Invalid")
+    assert POD["spec"]["containers"][0]["image"] == "app:1"  # input untouched
