@@ -2,6 +2,14 @@
 
 ``text`` gives readable lines on a terminal; ``json`` gives one JSON object a line
 with the bound key/values as top-level fields, for log collectors.
+
+Libraries stay silent until an entry point calls :func:`configure_logging`: the core
+disables ``navarch`` on import, and each plugin package calls
+:func:`quiet_until_configured` from its ``__init__``. A plugin is often imported
+*after* configuration (the plugin manager loads entry points then), so the decision
+is made here, where it is known whether logging is configured: a plugin imported
+later keeps its logs on. (A plain ``logger.disable(__name__)`` in the plugin would
+silence it for good, as it once silenced map growth and etcd reconnect warnings.)
 """
 
 from __future__ import annotations
@@ -18,11 +26,31 @@ TEXT_PREFIX = (
 )
 
 
+_configured = False  # set by configure_logging: from then on, plugins log once imported
+_quieted: set[str] = set()  # packages silenced by quiet_until_configured
+
+
+def quiet_until_configured(package: str) -> None:
+    """Silence ``package``'s logs unless an entry point has configured logging already.
+
+    Call it from a plugin package's ``__init__`` with ``__name__``, instead of
+    ``logger.disable(__name__)``: used as a library the plugin is quiet; imported by a
+    configured entry point (before or after :func:`configure_logging`) it logs.
+    """
+    if _configured:
+        return
+    _quieted.add(package)
+    logger.disable(package)
+
+
 def configure_logging(level: str = "INFO", fmt: str = "text", sink: TextIO | None = None) -> None:
-    """Replace loguru's handlers with one of Navarch's, and enable the library's logs."""
+    """Replace loguru's handlers with one of Navarch's, and enable the library's logs:
+    the core, every installed plugin and any package quieted before now."""
+    global _configured
     sink = sink or sys.stderr
     logger.remove()
-    for package in _navarch_packages():
+    _configured = True
+    for package in _navarch_packages() | _quieted:
         logger.enable(package)
     if fmt == "json":
         logger.add(_json_sink(sink), level=level, format="{message}", diagnose=False)
@@ -31,8 +59,8 @@ def configure_logging(level: str = "INFO", fmt: str = "text", sink: TextIO | Non
 
 
 def _navarch_packages() -> set[str]:
-    """The core and every installed plugin package: each disables its logs on import
-    (``logger.disable(__name__)``) so that, as a library, it stays silent."""
+    """The core and every installed plugin package (by their entry points), whether
+    imported yet or not."""
     from importlib import metadata
 
     packages = {"navarch"}

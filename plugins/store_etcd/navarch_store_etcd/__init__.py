@@ -2,23 +2,22 @@
 
 from __future__ import annotations
 
-from typing import Any
-
-from loguru import logger
-
 from navarch import hookimpl
+from navarch.logs import quiet_until_configured
 from navarch_store_etcd.options import EtcdOptions
 from navarch_store_etcd.store import EtcdStore
 
 __all__ = ["EtcdOptions", "EtcdStore"]
 
-logger.disable(__name__)  # silent as a library; entry points enable it (navarch.logs)
+# Silent as a library; logs once an entry point configured logging, even if this
+# module is imported after that (navarch.logs decides).
+quiet_until_configured(__name__)
 
 
-def open_store(options: dict[str, Any], data_dir: str) -> EtcdStore:
-    return EtcdStore.open(EtcdOptions.from_mapping(options))
+def open_store(options: EtcdOptions, data_dir: str) -> EtcdStore:
+    return EtcdStore.open(options)
 
 
 @hookimpl
 def navarch_register_stores(register) -> None:
-    register("etcd", open_store)
+    register("etcd", open_store, options=EtcdOptions)

@@ -2,23 +2,22 @@
 
 from __future__ import annotations
 
-from typing import Any
-
-from loguru import logger
-
 from navarch import hookimpl
+from navarch.logs import quiet_until_configured
 from navarch_store_lmdb.options import LmdbOptions
 from navarch_store_lmdb.store import LmdbStore
 
 __all__ = ["LmdbOptions", "LmdbStore"]
 
-logger.disable(__name__)  # silent as a library; entry points enable it (navarch.logs)
+# Silent as a library; logs once an entry point configured logging, even if this
+# module is imported after that (navarch.logs decides).
+quiet_until_configured(__name__)
 
 
-def open_store(options: dict[str, Any], data_dir: str) -> LmdbStore:
-    return LmdbStore.open(data_dir, LmdbOptions.from_mapping(options))
+def open_store(options: LmdbOptions, data_dir: str) -> LmdbStore:
+    return LmdbStore.open(data_dir, options)
 
 
 @hookimpl
 def navarch_register_stores(register) -> None:
-    register("lmdb", open_store)
+    register("lmdb", open_store, options=LmdbOptions)
