@@ -33,6 +33,7 @@ from navarch.apiserver.apply.merge import merge
 
 APPLY, UPDATE = "Apply", "Update"
 MAX_MANAGER_LENGTH = 128
+_FROM_NEW: Any = object()
 
 
 @attrs.frozen
@@ -216,6 +217,7 @@ def record_update(
     now: str,
     *,
     untracked: Iterable[str] = (),
+    sent: Any = _FROM_NEW,
 ) -> None:
     """Set ``new``'s managedFields after a non-apply write by ``manager`` (in place).
 
@@ -224,9 +226,11 @@ def record_update(
     fields start from ``new``'s own when the client sent some (kubectl edit sends them
     back; an empty list clears them), and from ``old``'s otherwise, so a client that
     knows nothing of managedFields never erases them. A subresource write always starts
-    from ``old``'s.
+    from ``old``'s. ``sent`` gives the client's managedFields when the caller took them
+    off ``new`` (so that admission does not see them).
     """
-    sent = (new.get("metadata") or {}).get("managedFields")
+    if sent is _FROM_NEW:
+        sent = (new.get("metadata") or {}).get("managedFields")
     old_entries = ((old or {}).get("metadata") or {}).get("managedFields")
     if manager.subresource or sent is None:
         managed = decode(old_entries)
