@@ -7,10 +7,14 @@ from typing import Any
 from navarch.apiserver.resources import RESOURCES, Resource, groups
 
 KUBERNETES_MINOR = "31"  # the Kubernetes API level whose subset Navarch serves
+# Kubernetes puts these in the "all" category, so `kubectl get all` lists them. Services,
+# daemon sets, stateful sets, jobs and cron jobs are in it too, but are not served here.
+CATEGORIES = {"pods": ("all",), "replicasets": ("all",), "deployments": ("all",)}
 _SUBRESOURCE_VERBS = {
     "status": ["get", "patch", "update"],
     "scale": ["get", "patch", "update"],
     "binding": ["create"],
+    "finalize": ["update"],
 }
 
 
@@ -77,6 +81,7 @@ def resource_list(group: str, version: str) -> dict[str, Any] | None:
                     "watch",
                 ],
                 "shortNames": list(r.short_names),
+                **({"categories": list(CATEGORIES[r.plural])} if r.plural in CATEGORIES else {}),
             }
         )
         for sub in r.subresources:

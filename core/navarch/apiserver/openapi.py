@@ -1,61 +1,373 @@
-"""A minimal OpenAPI v3 description of the served paths.
+"""The OpenAPI documents kubectl downloads: v3 per group-version, v2 for everything.
 
-kubectl reads it to learn that the server validates fields itself (the
-``fieldValidation`` query parameter on PATCH), and then skips downloading schemas
-for client-side validation. Only operations and that parameter are described; the
-object schemas are Kubernetes' own and are not repeated here.
+What kubectl does with them:
+
+- ``kubectl apply/create`` validates a manifest before sending it. It first reads the
+  v3 document of the manifest's group-version: a PATCH operation for the kind that
+  takes the ``fieldValidation`` parameter means the server validates, and kubectl
+  sends the object as is. For a kind the document does not describe (a Service on
+  Navarch) it validates against the v2 document instead, finds no schema for the kind,
+  and goes on to say ``no matches for kind "Service" in version "v1"``. Without a v2
+  document it stops at "failed to download openapi".
+- ``kubectl explain pods.spec.containers`` walks the v3 schemas.
+- ``kubectl apply`` computes its strategic merge patch from the v3 schemas: each list
+  carries ``x-kubernetes-patch-merge-key``/``-strategy`` from the table the server
+  merges with (``patch.MERGE_KEYS``), so client and server agree on every list.
+
+The schemas are generated from the object model (the attrs classes of ``navarch.api``):
+one definition per model class, named as Kubernetes names it
+(``io.k8s.api.core.v1.PodSpec``), each top-level kind tagged with
+``x-kubernetes-group-version-kind``.
 """
 
 from __future__ import annotations
 
+import functools
 import hashlib
+import types
+import typing
 from typing import Any
 
+import attrs
 import orjson
 
+from navarch.api.kinds import KINDS, LIST_KINDS
+from navarch.api.quantity import Quantity
+from navarch.api.schema import Model
+from navarch.apiserver import patch
 from navarch.apiserver.resources import RESOURCES, Resource
 
-_QUERY = [
-    {"name": n, "in": "query", "schema": {"type": "string"}}
-    for n in ("fieldValidation", "dryRun", "fieldManager", "pretty")
-]
+V3_REF = "#/components/schemas/"
+V2_REF = "#/definitions/"
+_META = "io.k8s.apimachinery.pkg.apis.meta.v1"
+_PACKAGES = {
+    "navarch.api.meta": _META,
+    "navarch.api.apps_v1": "io.k8s.api.apps.v1",
+    "navarch.api.coordination_v1": "io.k8s.api.coordination.v1",
+}
+_CORE = "io.k8s.api.core.v1"  # core_v1 and the modules that split it (pod parts)
+
+# Fields Kubernetes requires, as its schemas say (``kubectl explain`` marks them).
+REQUIRED = {
+    "Container": ("name",),
+    "PodSpec": ("containers",),
+    "EnvVar": ("name",),
+    "ContainerPort": ("containerPort",),
+    "OwnerReference": ("apiVersion", "kind", "name", "uid"),
+    "LabelSelectorRequirement": ("key", "operator"),
+    "NodeSelectorRequirement": ("key", "operator"),
+    "NodeSelector": ("nodeSelectorTerms",),
+    "PreferredSchedulingTerm": ("weight", "preference"),
+    "Taint": ("key", "effect"),
+    "PodCondition": ("type", "status"),
+    "NodeCondition": ("type", "status"),
+    "NodeAddress": ("type", "address"),
+    "ContainerStatus": ("name", "ready", "restartCount", "image", "imageID"),
+    "ReplicaSetSpec": ("selector",),
+    "DeploymentSpec": ("selector", "template"),
+    "ReplicaSetCondition": ("type", "status"),
+    "DeploymentCondition": ("type", "status"),
+    "Event": ("metadata", "involvedObject"),
+    "Volume": ("name",),
+    "VolumeMount": ("name", "mountPath"),
+}
+_FIELD_DOCS = {
+    "apiVersion": "APIVersion defines the versioned schema of this representation of an object.",
+    "kind": "Kind is a string value representing the REST resource this object represents.",
+    "metadata": "Standard object's metadata.",
+    "spec": "The desired state of the object.",
+    "status": "The most recently observed state of the object; written by the system.",
+    "items": "The objects of the list.",
+}
+_KIND_DOCS = {
+    "Pod": "Pod is a collection of containers that can run on a host.",
+    "Node": "Node is a worker in the cluster; its agent runs the pods bound to it.",
+    "Namespace": "Namespace provides a scope for names.",
+    "Event": "Event is a report of an event somewhere in the cluster.",
+    "ReplicaSet": "ReplicaSet ensures that a specified number of pod replicas are running.",
+    "Deployment": "Deployment enables declarative updates for Pods and ReplicaSets.",
+    "Lease": "Lease defines a lease concept (node heartbeats, leader election).",
+}
+_KEPT = "Stored and returned as given; Navarch does not act on it."
+_PATCH_TYPES = (patch.JSON, patch.MERGE, patch.STRATEGIC, "application/apply-patch+yaml")
+_QUERY = ("dryRun", "fieldManager", "fieldValidation", "pretty")
+
+
+def definition_name(cls: type) -> str:
+    module = getattr(cls, "ITEM", cls).__module__  # a List kind lives beside its items
+    package = _PACKAGES.get(module, _CORE)
+    return f"{package}.{cls.__name__}"
+
+
+def _camel(name: str) -> str:
+    head, *rest = name.split("_")
+    return head + "".join(part[:1].upper() + part[1:] for part in rest)
+
+
+# --- schemas from the model ----------------------------------------------------------------
+
+
+@functools.cache
+def schemas() -> dict[str, dict[str, Any]]:
+    """Every definition, v3 form (``$ref`` to ``#/components/schemas/``), by name."""
+    out: dict[str, dict[str, Any]] = {}
+    for cls in KINDS:
+        _define(cls, out)
+        _define(LIST_KINDS[cls], out)
+    return dict(sorted(out.items()))
+
+
+def _define(cls: type, out: dict[str, dict[str, Any]]) -> str:
+    name = definition_name(cls)
+    if name in out:
+        return name
+    out[name] = {}  # placed first: model types may refer to themselves
+    hints = typing.get_type_hints(cls)
+    properties: dict[str, Any] = {}
+    for field in attrs.fields(cls):
+        if field.name == "unmodeled":
+            continue
+        wire = field.metadata.get("wire") or _camel(field.name)
+        prop = _field_schema(wire, hints.get(field.name, field.type), out)
+        if field.metadata.get("kept"):
+            prop.setdefault("description", _KEPT)
+        elif wire in _FIELD_DOCS and "$ref" not in prop:
+            prop.setdefault("description", _FIELD_DOCS[wire])
+        properties[wire] = prop
+    for wire in sorted(getattr(cls, "KUBERNETES_ONLY", ())):
+        properties.setdefault(wire, _verbatim(wire))
+    schema: dict[str, Any] = {"type": "object", "properties": properties}
+    doc = (cls.__doc__ or "").strip()
+    if doc and not doc.startswith(f"{cls.__name__}("):  # attrs' generated signature
+        schema["description"] = " ".join(doc.split("\n\n")[0].split())
+    required = [f for f in REQUIRED.get(cls.__name__, ()) if f in properties]
+    if required:
+        schema["required"] = required
+    gvk = _gvk(cls)
+    if gvk is not None:
+        schema["x-kubernetes-group-version-kind"] = [gvk]
+        kind = gvk["kind"]
+        schema.setdefault(
+            "description",
+            _KIND_DOCS.get(kind) or f"{kind} is a list of {kind.removesuffix('List')} objects.",
+        )
+    out[name] = schema
+    return name
+
+
+def _gvk(cls: type) -> dict[str, str] | None:
+    api_version, kind = getattr(cls, "API_VERSION", ""), getattr(cls, "KIND", "")
+    if not api_version or not kind:
+        return None
+    group, _, version = api_version.rpartition("/")
+    return {"group": group, "kind": kind, "version": version}
+
+
+def _field_schema(wire: str, tp: Any, out: dict[str, dict[str, Any]]) -> dict[str, Any]:
+    schema = _type_schema(tp, out)
+    if schema.get("type") == "array":
+        if wire in patch.MERGE_KEYS:
+            schema["x-kubernetes-patch-merge-key"] = patch.MERGE_KEYS[wire]
+            schema["x-kubernetes-patch-strategy"] = "merge"
+        elif wire in patch.MERGED_SCALAR_LISTS:
+            schema["x-kubernetes-patch-strategy"] = "merge"
+    return schema
+
+
+def _type_schema(tp: Any, out: dict[str, dict[str, Any]]) -> dict[str, Any]:
+    origin = typing.get_origin(tp)
+    if origin in (types.UnionType, typing.Union):
+        options = [t for t in typing.get_args(tp) if t is not type(None)]
+        if set(options) == {int, str}:
+            return {"type": "string", "format": "int-or-string", "x-kubernetes-int-or-string": True}
+        return _type_schema(options[0], out) if len(options) == 1 else _anything()
+    if isinstance(tp, type) and issubclass(tp, Model):
+        return {"$ref": V3_REF + _define(tp, out)}
+    if origin is tuple:
+        return {"type": "array", "items": _type_schema(typing.get_args(tp)[0], out)}
+    if origin is dict:
+        return {"type": "object", "additionalProperties": _type_schema(typing.get_args(tp)[1], out)}
+    simple = {
+        str: {"type": "string"},
+        bool: {"type": "boolean"},
+        int: {"type": "integer", "format": "int64"},
+        float: {"type": "number", "format": "double"},
+        Quantity: {"type": "string", "format": "quantity"},
+    }.get(tp)
+    return dict(simple) if simple is not None else _anything()
+
+
+def _anything() -> dict[str, Any]:
+    return {"x-kubernetes-preserve-unknown-fields": True}
+
+
+def _verbatim(wire: str) -> dict[str, Any]:
+    """A field Kubernetes has that the model keeps verbatim: any shape, but a keyed list
+    still merges by its key."""
+    if wire in patch.MERGE_KEYS:
+        return {
+            "type": "array",
+            "description": _KEPT,
+            "items": {"type": "object", **_anything()},
+            "x-kubernetes-patch-merge-key": patch.MERGE_KEYS[wire],
+            "x-kubernetes-patch-strategy": "merge",
+        }
+    return {"description": _KEPT, **_anything()}
+
+
+def _v2(value: Any) -> Any:
+    """A v3 schema in v2 form: references to ``#/definitions/``."""
+    if isinstance(value, dict):
+        return {k: (v.replace(V3_REF, V2_REF) if k == "$ref" else _v2(v)) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_v2(v) for v in value]
+    return value
+
+
+# --- paths -----------------------------------------------------------------------------------
 
 
 def _gv_path(group: str, version: str) -> str:
     return f"apis/{group}/{version}" if group else f"api/{version}"
 
 
-def _item_path(res: Resource) -> str:
+def _collection_path(res: Resource) -> str:
     base = f"/{_gv_path(res.group, res.version)}"
     if res.namespaced:
-        return f"{base}/namespaces/{{namespace}}/{res.plural}/{{name}}"
-    return f"{base}/{res.plural}/{{name}}"
+        return f"{base}/namespaces/{{namespace}}/{res.plural}"
+    return f"{base}/{res.plural}"
 
 
+def _operations(res: Resource, ref: str) -> dict[str, dict[str, Any]]:
+    """Path -> method -> (action, body media types or None, response $ref)."""
+    kind_ref, list_ref = (
+        ref + definition_name(res.kind_cls),
+        ref + definition_name(LIST_KINDS[res.kind_cls]),
+    )
+    collection = _collection_path(res)
+    item = f"{collection}/{{name}}"
+    json_body = ("application/json",)
+    paths: dict[str, dict[str, Any]] = {
+        collection: {
+            "get": ("list", None, list_ref),
+            "post": ("post", json_body, kind_ref),
+            "delete": ("deletecollection", None, None),
+        },
+        item: {
+            "get": ("get", None, kind_ref),
+            "put": ("put", json_body, kind_ref),
+            "patch": ("patch", _PATCH_TYPES, kind_ref),
+            "delete": ("delete", None, None),
+        },
+    }
+    if "status" in res.subresources:
+        paths[f"{item}/status"] = {
+            "get": ("get", None, kind_ref),
+            "put": ("put", json_body, kind_ref),
+            "patch": ("patch", _PATCH_TYPES, kind_ref),
+        }
+    return paths
+
+
+def _v3_operation(res: Resource, action: str, body: Any, response: str | None) -> dict[str, Any]:
+    operation: dict[str, Any] = {
+        "operationId": f"{action}{res.kind}",
+        "parameters": [
+            {"name": n, "in": "query", "schema": {"type": "string", "uniqueItems": True}}
+            for n in _QUERY
+        ],
+        "responses": {
+            "200": {
+                "description": "OK",
+                "content": {"application/json": {"schema": {"$ref": response}}} if response else {},
+            }
+        },
+        "x-kubernetes-action": action,
+        "x-kubernetes-group-version-kind": _gvk(res.kind_cls),
+    }
+    if body:
+        schema = {"$ref": V3_REF + definition_name(res.kind_cls)}
+        if action == "patch":
+            schema = {"type": "object", **_anything()}
+        operation["requestBody"] = {"content": {m: {"schema": schema} for m in body}}
+    return operation
+
+
+def _v2_operation(res: Resource, action: str, body: Any, response: str | None) -> dict[str, Any]:
+    parameters: list[dict[str, Any]] = [
+        {"name": n, "in": "query", "type": "string", "uniqueItems": True} for n in _QUERY
+    ]
+    if body:
+        schema = {"$ref": V2_REF + definition_name(res.kind_cls)}
+        if action == "patch":
+            schema = {"type": "object"}
+        parameters.insert(0, {"name": "body", "in": "body", "required": True, "schema": schema})
+    ok: dict[str, Any] = {"description": "OK"}
+    if response:
+        ok["schema"] = {"$ref": response}
+    return {
+        "operationId": f"{action}{res.kind}",
+        "consumes": list(body) if body else [],
+        "produces": ["application/json"],
+        "parameters": parameters,
+        "responses": {"200": ok},
+        "x-kubernetes-action": action,
+        "x-kubernetes-group-version-kind": _gvk(res.kind_cls),
+    }
+
+
+def _path_parameters(path: str) -> list[dict[str, Any]]:
+    names = [part[1:-1] for part in path.split("/") if part.startswith("{")]
+    return [{"name": n, "in": "path", "required": True} for n in names]
+
+
+# --- documents -------------------------------------------------------------------------------
+
+
+@functools.cache
 def document(group: str, version: str) -> dict[str, Any] | None:
+    """The v3 document of one group-version (``/openapi/v3/api/v1``), None if not served.
+
+    It holds the schemas of every kind: references cross group-versions (a Deployment's
+    pod template is a core/v1 PodTemplateSpec), as in Kubernetes' own documents."""
     served = [r for r in RESOURCES if (r.group, r.version) == (group, version)]
     if not served:
         return None
     paths: dict[str, Any] = {}
     for res in served:
-        gvk = [{"group": res.group, "version": res.version, "kind": res.kind}]
-        operation = {
-            "parameters": _QUERY,
-            "x-kubernetes-group-version-kind": gvk[0],
-            "responses": {"200": {"description": "OK"}},
-        }
-        item = _item_path(res)
-        paths[item] = {"get": operation, "put": operation, "patch": operation, "delete": operation}
-        paths[item.rsplit("/", 1)[0]] = {"get": operation, "post": operation}
+        for path, methods in _operations(res, V3_REF).items():
+            paths[path] = {
+                "parameters": [{**p, "schema": {"type": "string"}} for p in _path_parameters(path)],
+                **{m: _v3_operation(res, *spec) for m, spec in methods.items()},
+            }
     return {
         "openapi": "3.0.0",
         "info": {"title": "Navarch", "version": version},
         "paths": paths,
-        "components": {"schemas": {}},
+        "components": {"schemas": schemas()},
+    }
+
+
+@functools.cache
+def document_v2(kubernetes_version: str = "v1.31.0") -> dict[str, Any]:
+    """The whole API as one OpenAPI (Swagger) 2.0 document (``/openapi/v2``)."""
+    paths: dict[str, Any] = {}
+    for res in RESOURCES:
+        for path, methods in _operations(res, V2_REF).items():
+            paths[path] = {
+                "parameters": [{**p, "type": "string"} for p in _path_parameters(path)],
+                **{m: _v2_operation(res, *spec) for m, spec in methods.items()},
+            }
+    return {
+        "swagger": "2.0",
+        "info": {"title": "Navarch", "version": kubernetes_version},
+        "paths": paths,
+        "definitions": _v2(schemas()),
     }
 
 
 def index() -> dict[str, Any]:
+    """``/openapi/v3``: each group-version's document, with a hash that changes with it."""
     paths = {}
     for group, version in sorted({(r.group, r.version) for r in RESOURCES}):
         digest = hashlib.sha256(orjson.dumps(document(group, version))).hexdigest()[:16].upper()
