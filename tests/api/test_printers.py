@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 
+import orjson
 import pytest
 
 from navarch.apiserver import printers
@@ -514,3 +515,60 @@ def test_every_served_kind_has_a_printer_whose_cells_match_its_columns():
         assert len(printer.cells({"metadata": {"name": "x"}}, NOW)) == len(printer.columns), (
             res.plural
         )
+
+
+KUBECTL_ACCEPT = (
+    "application/json;as=Table;v=v1;g=meta.k8s.io,"
+    "application/json;as=Table;v=v1beta1;g=meta.k8s.io,application/json"
+)
+
+
+def test_table_request_from_accept_and_include_object():
+    from navarch.apiserver.errors import ApiError
+
+    assert printers.TableRequest.of("application/json", {}) is None
+    request = printers.TableRequest.of(KUBECTL_ACCEPT, {})
+    assert request == printers.TableRequest("v1", "Metadata")
+    assert request.content_type == "application/json;as=Table;v=v1;g=meta.k8s.io"
+    assert (
+        printers.TableRequest.of(KUBECTL_ACCEPT, {"includeObject": "Object"}).include_object
+        == "Object"
+    )
+    with pytest.raises(ApiError) as caught:
+        printers.TableRequest.of(KUBECTL_ACCEPT, {"includeObject": "All"})
+    assert caught.value.code == 400
+
+
+def test_list_table_from_stored_bytes():
+    request = printers.TableRequest("v1", "Metadata")
+    body = orjson.loads(
+        request.of_list(PODS, [orjson.dumps(pod())], {"resourceVersion": "9", "continue": ""})
+    )
+    assert body["metadata"] == {"resourceVersion": "9"}
+    assert [r["cells"][0] for r in body["rows"]] == ["web-1"]
+
+
+def test_watch_events_become_one_row_tables_headers_first_only():
+    request = printers.TableRequest("v1", "None")
+    convert = request.watch_lines(PODS)
+    first = pod("Running", [running()])
+    first["metadata"]["resourceVersion"] = "11"
+    chunk = orjson.dumps({"type": "ADDED", "object": first}) + b"\n"
+    chunk += orjson.dumps({"type": "MODIFIED", "object": first}) + b"\n"
+    events = [orjson.loads(line) for line in convert(chunk).splitlines()]
+    assert [e["type"] for e in events] == ["ADDED", "MODIFIED"]
+    assert events[0]["object"]["kind"] == "Table"
+    assert len(events[0]["object"]["columnDefinitions"]) == 9
+    assert events[1]["object"]["columnDefinitions"] == []
+    assert events[0]["object"]["metadata"] == {"resourceVersion": "11"}
+    assert events[0]["object"]["rows"][0]["cells"][:3] == ["web-1", "1/1", "Running"]
+    error = {"type": "ERROR", "object": {"kind": "Status", "code": 410}}
+    assert orjson.loads(convert(orjson.dumps(error) + b"\n")) == error
+    bookmark = {
+        "type": "BOOKMARK",
+        "object": {"kind": "Pod", "metadata": {"resourceVersion": "12"}},
+    }
+    marked = orjson.loads(convert(orjson.dumps(bookmark) + b"\n"))
+    assert (
+        marked["object"]["rows"] == [] and marked["object"]["metadata"]["resourceVersion"] == "12"
+    )

@@ -17,11 +17,13 @@ Everything here is a pure function of wire dicts and a clock, so tests need no s
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Mapping
 from typing import Any
 
 import attrs
+import orjson
 
+from navarch.apiserver.errors import bad_request
 from navarch.apiserver.resources import Resource
 
 TABLE_GROUP = "meta.k8s.io"
@@ -82,6 +84,76 @@ def table_version(accept: str | None) -> str | None:
 
 def wants_table(accept: str | None) -> bool:
     return table_version(accept) is not None
+
+
+# --- what the request path calls ------------------------------------------------------------
+
+
+@attrs.frozen
+class TableRequest:
+    """A get, list or watch that asked for Tables, and how (the request path's view)."""
+
+    version: str  # of meta.k8s.io: v1 or v1beta1
+    include_object: str  # None, Metadata or Object
+
+    @classmethod
+    def of(cls, accept: str | None, query: Mapping[str, str]) -> TableRequest | None:
+        """The request's Table options, or None when it wants plain objects; a bad
+        ``includeObject`` is a 400."""
+        version = table_version(accept)
+        if version is None:
+            return None
+        include = query.get("includeObject") or "Metadata"
+        if include not in INCLUDE_OBJECT:
+            raise bad_request(
+                f"includeObject={include!r} is not one of {', '.join(INCLUDE_OBJECT)}"
+            )
+        return cls(version, include)
+
+    @property
+    def content_type(self) -> str:
+        return f"application/json;as=Table;v={self.version};g={TABLE_GROUP}"
+
+    def of_list(
+        self, res: Resource, items: Iterable[bytes | dict[str, Any]], metadata: dict[str, Any]
+    ) -> bytes:
+        """A list's Table (items as stored bytes or dicts) as a response body."""
+        objects = [orjson.loads(i) if isinstance(i, bytes) else i for i in items]
+        return orjson.dumps(self._table(res, objects, list_metadata=metadata))
+
+    def of_object(self, res: Resource, obj: dict[str, Any]) -> bytes:
+        return orjson.dumps(self._table(res, [obj]))
+
+    def watch_lines(self, res: Resource) -> Callable[[bytes], bytes]:
+        """A converter of watch stream chunks (whole JSON lines): each event's object
+        becomes a one-row Table, the first with the column definitions; ERROR events
+        pass unchanged."""
+        sent_headers = False
+
+        def convert(chunk: bytes) -> bytes:
+            nonlocal sent_headers
+            out = []
+            for line in chunk.split(b"\n"):
+                if not line.strip():
+                    continue
+                event = orjson.loads(line)
+                obj = event.get("object")
+                if event.get("type") != "ERROR" and isinstance(obj, dict):
+                    rows = [] if event.get("type") == "BOOKMARK" else [obj]
+                    rv = (obj.get("metadata") or {}).get("resourceVersion")
+                    event["object"] = self._table(
+                        res, rows, list_metadata={"resourceVersion": rv}, headers=not sent_headers
+                    )
+                    sent_headers = True
+                out.append(orjson.dumps(event) + b"\n")
+            return b"".join(out)
+
+        return convert
+
+    def _table(self, res: Resource, objects: list[dict[str, Any]], **kwargs: Any) -> dict[str, Any]:
+        return table(
+            res, objects, include_object=self.include_object, version=self.version, **kwargs
+        )
 
 
 # --- the Table -------------------------------------------------------------------------------
