@@ -1,22 +1,52 @@
 """The core/v1 kinds Navarch serves: Namespace, Pod, Node, Event.
 
-Fields Navarch acts on are typed attributes; every other field Kubernetes defines at
-that level is listed in ``kubernetes_only`` and kept verbatim.
+Fields Navarch acts on are ``wire()`` attributes. Every other field Kubernetes defines
+at that level is either a typed ``kept()`` attribute (the whole PodSpec: validated as
+Kubernetes validates it) or listed in ``kubernetes_only`` and kept verbatim (status
+details Navarch does not report).
 """
 
 from __future__ import annotations
 
+from navarch.api.defaults import DEFAULT_TERMINATION_MESSAGE_PATH
 from navarch.api.meta import ObjectMeta, TopLevel
+from navarch.api.pod_kept import (
+    ContainerResizePolicy,
+    EnvFromSource,
+    EnvVarSource,
+    HostAlias,
+    Lifecycle,
+    LocalObjectReference,
+    PodAffinity,
+    PodDNSConfig,
+    PodOS,
+    PodReadinessGate,
+    PodResourceClaim,
+    PodSchedulingGate,
+    PodSecurityContext,
+    Probe,
+    ResourceClaim,
+    SecurityContext,
+    TopologySpreadConstraint,
+    Volume,
+    VolumeDevice,
+    VolumeMount,
+)
 from navarch.api.quantity import Quantity
-from navarch.api.schema import Model, model, wire
+from navarch.api.schema import Model, kept, model, wire
 
 # --- pods ----------------------------------------------------------------------------
+#
+# ``wire()`` fields are the ones Navarch acts on; ``kept()`` ones are typed and
+# validated like the rest but only stored and returned (see ``pod_kept``); a ``default``
+# is Kubernetes' own, which draws no "ignored field" warning.
 
 
-@model(kubernetes_only=("valueFrom",))
+@model()
 class EnvVar(Model):
     name: str | None = wire()
     value: str | None = wire()
+    value_from: EnvVarSource | None = kept()
 
 
 @model()
@@ -28,31 +58,18 @@ class ContainerPort(Model):
     protocol: str | None = wire()
 
 
-@model(kubernetes_only=("claims",))
+@model()
 class ResourceRequirements(Model):
     limits: dict[str, Quantity] | None = wire()
     requests: dict[str, Quantity] | None = wire()
+    claims: tuple[ResourceClaim, ...] | None = kept()
 
 
-@model(
-    kubernetes_only=(
-        "envFrom",
-        "resizePolicy",
-        "restartPolicy",
-        "volumeMounts",
-        "volumeDevices",
-        "livenessProbe",
-        "readinessProbe",
-        "startupProbe",
-        "lifecycle",
-        "terminationMessagePath",
-        "terminationMessagePolicy",
-        "securityContext",
-        "stdin",
-        "stdinOnce",
-        "tty",
-    )
-)
+# Alpha in Kubernetes 1.34 (container restart rules): kept verbatim.
+_CONTAINER_KUBERNETES_ONLY = ("restartPolicyRules",)
+
+
+@model(kubernetes_only=_CONTAINER_KUBERNETES_ONLY)
 class Container(Model):
     name: str | None = wire()
     image: str | None = wire()
@@ -63,6 +80,26 @@ class Container(Model):
     ports: tuple[ContainerPort, ...] | None = wire()
     resources: ResourceRequirements | None = wire()
     image_pull_policy: str | None = wire()
+    env_from: tuple[EnvFromSource, ...] | None = kept()
+    resize_policy: tuple[ContainerResizePolicy, ...] | None = kept()
+    restart_policy: str | None = kept()
+    volume_mounts: tuple[VolumeMount, ...] | None = kept()
+    volume_devices: tuple[VolumeDevice, ...] | None = kept()
+    liveness_probe: Probe | None = kept()
+    readiness_probe: Probe | None = kept()
+    startup_probe: Probe | None = kept()
+    lifecycle: Lifecycle | None = kept()
+    termination_message_path: str | None = kept(default=DEFAULT_TERMINATION_MESSAGE_PATH)
+    termination_message_policy: str | None = kept(default="File")
+    security_context: SecurityContext | None = kept()
+    stdin: bool | None = kept(default=False)
+    stdin_once: bool | None = kept(default=False)
+    tty: bool | None = kept(default=False)
+
+
+@model(kubernetes_only=_CONTAINER_KUBERNETES_ONLY)
+class EphemeralContainer(Container):
+    target_container_name: str | None = kept()
 
 
 @model()
@@ -97,9 +134,11 @@ class NodeAffinity(Model):
     ) = wire()
 
 
-@model(kubernetes_only=("podAffinity", "podAntiAffinity"))
+@model()
 class Affinity(Model):
     node_affinity: NodeAffinity | None = wire()
+    pod_affinity: PodAffinity | None = kept()
+    pod_anti_affinity: PodAffinity | None = kept()
 
 
 @model()
@@ -111,40 +150,7 @@ class Toleration(Model):
     toleration_seconds: int | None = wire()
 
 
-@model(
-    kubernetes_only=(
-        "volumes",
-        "initContainers",
-        "ephemeralContainers",
-        "activeDeadlineSeconds",
-        "dnsPolicy",
-        "serviceAccountName",
-        "serviceAccount",
-        "automountServiceAccountToken",
-        "hostPID",
-        "hostIPC",
-        "shareProcessNamespace",
-        "securityContext",
-        "imagePullSecrets",
-        "hostname",
-        "subdomain",
-        "hostAliases",
-        "priorityClassName",
-        "dnsConfig",
-        "readinessGates",
-        "runtimeClassName",
-        "enableServiceLinks",
-        "preemptionPolicy",
-        "overhead",
-        "topologySpreadConstraints",
-        "setHostnameAsFQDN",
-        "os",
-        "hostUsers",
-        "schedulingGates",
-        "resourceClaims",
-        "resources",
-    )
-)
+@model(kubernetes_only=("hostnameOverride",))  # alpha in Kubernetes 1.34
 class PodSpec(Model):
     containers: tuple[Container, ...] | None = wire()
     restart_policy: str | None = wire()
@@ -156,6 +162,38 @@ class PodSpec(Model):
     scheduler_name: str | None = wire()
     tolerations: tuple[Toleration, ...] | None = wire()
     priority: int | None = wire()
+    volumes: tuple[Volume, ...] | None = kept()
+    init_containers: tuple[Container, ...] | None = kept()
+    ephemeral_containers: tuple[EphemeralContainer, ...] | None = kept()
+    active_deadline_seconds: int | None = kept()
+    dns_policy: str | None = kept(default="ClusterFirst")
+    # The ServiceAccount admission plugin sets both to "default".
+    service_account_name: str | None = kept(default="default")
+    service_account: str | None = kept(default="default")
+    automount_service_account_token: bool | None = kept(default=True)
+    host_pid: bool | None = kept("hostPID", default=False)
+    host_ipc: bool | None = kept("hostIPC", default=False)
+    share_process_namespace: bool | None = kept(default=False)
+    security_context: PodSecurityContext | None = kept()
+    image_pull_secrets: tuple[LocalObjectReference, ...] | None = kept()
+    hostname: str | None = kept()
+    subdomain: str | None = kept()
+    host_aliases: tuple[HostAlias, ...] | None = kept()
+    priority_class_name: str | None = kept()
+    dns_config: PodDNSConfig | None = kept()
+    readiness_gates: tuple[PodReadinessGate, ...] | None = kept()
+    runtime_class_name: str | None = kept()
+    enable_service_links: bool | None = kept(default=True)
+    # The Priority admission plugin sets it.
+    preemption_policy: str | None = kept(default="PreemptLowerPriority")
+    overhead: dict[str, Quantity] | None = kept()
+    topology_spread_constraints: tuple[TopologySpreadConstraint, ...] | None = kept()
+    set_hostname_as_fqdn: bool | None = kept("setHostnameAsFQDN", default=False)
+    os: PodOS | None = kept()
+    host_users: bool | None = kept(default=True)
+    scheduling_gates: tuple[PodSchedulingGate, ...] | None = kept()
+    resource_claims: tuple[PodResourceClaim, ...] | None = kept()
+    resources: ResourceRequirements | None = kept()
 
 
 @model()

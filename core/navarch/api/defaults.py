@@ -10,9 +10,14 @@ from __future__ import annotations
 
 from typing import Any
 
+from navarch.api.pod_kept import VOLUME_SOURCES
+
 DEFAULT_NAMESPACE = "default"
 DEFAULT_SCHEDULER = "default-scheduler"
 DEFAULT_GRACE_SECONDS = 30
+DEFAULT_TERMINATION_MESSAGE_PATH = "/dev/termination-log"
+DEFAULT_FILE_MODE = 0o644  # 420: configMap, secret, downwardAPI and projected volumes
+DEFAULT_TOKEN_EXPIRATION_SECONDS = 3600
 
 
 def apply_defaults(obj: dict[str, Any], *, namespaced: bool) -> dict[str, Any]:
@@ -48,14 +53,86 @@ def default_pod_spec(spec: dict[str, Any]) -> None:
     spec.setdefault("restartPolicy", "Always")
     spec.setdefault("terminationGracePeriodSeconds", DEFAULT_GRACE_SECONDS)
     spec.setdefault("schedulerName", DEFAULT_SCHEDULER)
-    for container in _items(spec, "containers"):
-        if "imagePullPolicy" not in container and isinstance(container.get("image"), str):
-            container["imagePullPolicy"] = image_pull_policy(container["image"])
-        for port in _items(container, "ports"):
-            port.setdefault("protocol", "TCP")
+    spec.setdefault("dnsPolicy", "ClusterFirst")
+    spec.setdefault("securityContext", {})
+    spec.setdefault("enableServiceLinks", True)
+    host_network = spec.get("hostNetwork") is True
+    for key in ("initContainers", "containers", "ephemeralContainers"):
+        for container in _items(spec, key):
+            _default_container(container, host_network)
     for toleration in _items(spec, "tolerations"):
         if "operator" not in toleration:
             toleration["operator"] = "Equal"
+    for volume in _items(spec, "volumes"):
+        _default_volume(volume)
+
+
+def _default_container(container: dict[str, Any], host_network: bool) -> None:
+    if "imagePullPolicy" not in container and isinstance(container.get("image"), str):
+        container["imagePullPolicy"] = image_pull_policy(container["image"])
+    container.setdefault("terminationMessagePath", DEFAULT_TERMINATION_MESSAGE_PATH)
+    container.setdefault("terminationMessagePolicy", "File")
+    for port in _items(container, "ports"):
+        port.setdefault("protocol", "TCP")
+        # With the host's network a container port is a host port.
+        if host_network and "hostPort" not in port and "containerPort" in port:
+            port["hostPort"] = port["containerPort"]
+    for env in _items(container, "env"):
+        value_from = env.get("valueFrom")
+        if isinstance(value_from, dict):
+            _default_field_ref(value_from)
+    for probe_key in ("livenessProbe", "readinessProbe", "startupProbe"):
+        probe = container.get(probe_key)
+        if isinstance(probe, dict):
+            probe.setdefault("timeoutSeconds", 1)
+            probe.setdefault("periodSeconds", 10)
+            probe.setdefault("successThreshold", 1)
+            probe.setdefault("failureThreshold", 3)
+            _default_http_get(probe)
+    lifecycle = container.get("lifecycle")
+    if isinstance(lifecycle, dict):
+        for hook in ("postStart", "preStop"):
+            handler = lifecycle.get(hook)
+            if isinstance(handler, dict):
+                _default_http_get(handler)
+
+
+def _default_http_get(handler: dict[str, Any]) -> None:
+    http_get = handler.get("httpGet")
+    if isinstance(http_get, dict):
+        http_get.setdefault("path", "/")
+        http_get.setdefault("scheme", "HTTP")
+
+
+def _default_field_ref(holder: dict[str, Any]) -> None:
+    field_ref = holder.get("fieldRef")
+    if isinstance(field_ref, dict):
+        field_ref.setdefault("apiVersion", "v1")
+
+
+def _default_volume(volume: dict[str, Any]) -> None:
+    if not any(key in volume for key in VOLUME_SOURCES):
+        volume["emptyDir"] = {}  # a volume with no source is an emptyDir
+    for key in ("secret", "configMap", "downwardAPI", "projected"):
+        source = volume.get(key)
+        if isinstance(source, dict):
+            source.setdefault("defaultMode", DEFAULT_FILE_MODE)
+    host_path = volume.get("hostPath")
+    if isinstance(host_path, dict):
+        host_path.setdefault("type", "")
+    for item in _items(_child_or_empty(volume, "downwardAPI"), "items"):
+        _default_field_ref(item)
+    for source in _items(_child_or_empty(volume, "projected"), "sources"):
+        for item in _items(_child_or_empty(source, "downwardAPI"), "items"):
+            _default_field_ref(item)
+        token = source.get("serviceAccountToken")
+        if isinstance(token, dict):
+            token.setdefault("expirationSeconds", DEFAULT_TOKEN_EXPIRATION_SECONDS)
+
+
+def _child_or_empty(parent: dict[str, Any], key: str) -> dict[str, Any]:
+    value = parent.get(key)
+    return value if isinstance(value, dict) else {}
 
 
 def image_pull_policy(image: str) -> str:

@@ -18,6 +18,7 @@ DUPLICATE = "FieldValueDuplicate"
 TOO_LONG = "FieldValueTooLong"
 FORBIDDEN = "FieldValueForbidden"
 TYPE_INVALID = "FieldValueTypeInvalid"
+NOT_FOUND = "FieldValueNotFound"
 # Not a Kubernetes cause type: Kubernetes reports strict-decoding failures as a
 # plain message; Navarch reports them per field like every other error.
 UNKNOWN = "FieldValueUnknown"
@@ -59,6 +60,10 @@ def duplicate(path: str, value: Any) -> FieldError:
 
 def forbidden(path: str, detail: str) -> FieldError:
     return FieldError(path, FORBIDDEN, f"Forbidden: {detail}")
+
+
+def not_found(path: str, value: Any) -> FieldError:
+    return FieldError(path, NOT_FOUND, f"Not found: {_show(value)}")
 
 
 def type_invalid(path: str, value: Any, expected: str) -> FieldError:

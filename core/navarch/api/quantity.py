@@ -95,7 +95,7 @@ class Quantity:
                 detail = f"exponent {exponent} is out of range (at most {_MAX_EXPONENT})"
                 raise QuantityError(f'"{raw}": {detail}', detail)
             multiplier = Fraction(10) ** exponent
-        return cls(mantissa * multiplier, raw)
+        return cls(_to_nano(mantissa * multiplier), raw)
 
     @classmethod
     def from_value(cls, value: Fraction | int, *, binary: bool = False) -> Quantity:
@@ -112,7 +112,9 @@ class Quantity:
         return math.ceil(self.value)
 
     def canonical(self) -> str:
-        return format_canonical(self.value, binary=self.text.endswith("i"))
+        """The text Kubernetes stores for this quantity: "0.5" -> "500m",
+        "1024Mi" -> "1Gi", 3 -> "3". Binary suffixes stay binary where exact."""
+        return _canonical_text(self.value, self.text.endswith("i"))
 
     def __str__(self) -> str:
         return self.text
@@ -147,6 +149,21 @@ class Quantity:
 @functools.lru_cache(maxsize=4096)
 def _parse_text(raw: str) -> Quantity:
     return Quantity._parse(raw)
+
+
+def _to_nano(value: Fraction) -> Fraction:
+    """Kubernetes keeps quantities to nano precision: finer values round up (away from
+    zero), so "1.5n" is 2n and compares and serialises as such."""
+    scaled = value * 10**9
+    if scaled.denominator == 1:
+        return value
+    magnitude = math.ceil(abs(scaled))
+    return Fraction(-magnitude if value < 0 else magnitude, 10**9)
+
+
+@functools.lru_cache(maxsize=4096)
+def _canonical_text(value: Fraction, binary: bool) -> str:
+    return format_canonical(value, binary=binary)
 
 
 def format_canonical(value: Fraction, *, binary: bool = False) -> str:

@@ -12,11 +12,22 @@ their type hints, with one compiled plan per class.
 
 A model class declares::
 
-    @model(kubernetes_only=("livenessProbe", "volumeMounts"))
+    @model(kubernetes_only=("restartPolicyRules",))
     class Container(Model):
         name: str | None = wire()
         working_dir: str | None = wire()          # wire name derived: "workingDir"
         host_ip: str | None = wire("hostIP")      # explicit wire name
+        liveness_probe: Probe | None = kept()     # typed and validated, not acted on
+        tty: bool | None = kept(default=False)    # reported only when not the default
+
+Fields Kubernetes has that Navarch does not act on come in two forms. ``kept()``
+fields are typed like any other, so they are decoded strictly (an unknown key inside
+a probe is rejected) and validated as Kubernetes validates them; ``kubernetes_only``
+names are kept verbatim in ``unmodeled`` (rare volume sources, status details). Both
+are listed in ``Decoded.ignored`` -- the API server's "ignored field" warnings --
+unless the value is Kubernetes' default (kubectl sends ``dnsPolicy: ClusterFirst`` on
+every ``kubectl run``: that sets nothing Navarch ignores) or empty, and never below
+another ignored field (the parent's warning covers it).
 """
 
 from __future__ import annotations
@@ -38,9 +49,29 @@ IntOrString = int | str
 _INVALID = object()  # a value that failed conversion (the error is already recorded)
 
 
+_NO_DEFAULT: Any = object()
+
+
 def wire(name: str | None = None) -> Any:
     """An optional model field; ``name`` overrides the derived camelCase wire name."""
     return attrs.field(default=None, kw_only=True, metadata={"wire": name})
+
+
+def kept(name: str | None = None, *, default: Any = _NO_DEFAULT) -> Any:
+    """A field Kubernetes defines and Navarch stores, validates and returns but does not
+    act on; ``default`` is Kubernetes' default in wire form (no warning when it is set
+    to that)."""
+    return attrs.field(
+        default=None, kw_only=True, metadata={"wire": name, "kept": True, "default": default}
+    )
+
+
+def is_default(raw: Any, default: Any) -> bool:
+    """Whether the wire value ``raw`` of a kept field sets nothing: Kubernetes' default,
+    or empty."""
+    if raw is None or raw == [] or raw == {} or raw == "":
+        return True
+    return default is not _NO_DEFAULT and raw == default
 
 
 @attrs.frozen(kw_only=True)
@@ -84,6 +115,12 @@ class Decoded:
 
     errors: list[FieldError] = attrs.field(factory=list)
     ignored: list[str] = attrs.field(factory=list)
+    # >0 while decoding below a field already reported as ignored
+    quiet: int = 0
+
+    def ignore(self, path: str, raw: Any, default: Any = _NO_DEFAULT) -> None:
+        if not self.quiet and not is_default(raw, default):
+            self.ignored.append(path)
 
     def structure(self, tp: Any, value: Any, path: str) -> Any:
         result = _converter(tp)(value, path, self)
@@ -99,7 +136,9 @@ def unstructure(value: Any) -> Any:
     if isinstance(value, dict):
         return {k: unstructure(v) for k, v in value.items()}
     if isinstance(value, Quantity):
-        return value.text
+        # Stored and returned in canonical form, as Kubernetes does ("0.5" -> "500m"):
+        # equal quantities always serialise the same.
+        return value.canonical()
     return value
 
 
@@ -112,6 +151,8 @@ class _Field:
     attr: str
     wire: str
     type: Any
+    kept: bool = False
+    default: Any = _NO_DEFAULT
 
 
 _PLANS: dict[type, tuple[_Field, ...]] = {}
@@ -122,7 +163,13 @@ def _plan(cls: type) -> tuple[_Field, ...]:
     if plan is None:
         hints = typing.get_type_hints(cls)
         plan = tuple(
-            _Field(a.name, a.metadata.get("wire") or _camel(a.name), hints.get(a.name, a.type))
+            _Field(
+                a.name,
+                a.metadata.get("wire") or _camel(a.name),
+                hints.get(a.name, a.type),
+                bool(a.metadata.get("kept")),
+                a.metadata.get("default", _NO_DEFAULT),
+            )
             for a in attrs.fields(cls)
             if a.name != "unmodeled"
         )
@@ -242,7 +289,8 @@ def _dict_converter(inner_type: Any) -> Converter:
 
 
 def _model_converter(cls: type[Model]) -> Converter:
-    fields: dict[str, tuple[str, Any]] | None = None  # built on first use: types may recurse
+    # wire name -> (attribute, converter, kept, default); built on first use: types recurse
+    fields: dict[str, tuple[str, Converter, bool, Any]] | None = None
 
     def convert(value: Any, path: str, out: Decoded) -> Any:
         nonlocal fields
@@ -251,21 +299,29 @@ def _model_converter(cls: type[Model]) -> Converter:
         if type(value) is not dict:
             return _bad(out, path, value, "an object")
         if fields is None:
-            fields = {f.wire: (f.attr, _converter(f.type)) for f in _plan(cls)}
+            fields = {f.wire: (f.attr, _converter(f.type), f.kept, f.default) for f in _plan(cls)}
         kwargs: dict[str, Any] = {}
         unmodeled: dict[str, Any] = {}
         prefix = f"{path}." if path else ""
         for key, item in value.items():
             field = fields.get(key)
             if field is not None:
-                attr, inner = field
-                converted = inner(item, prefix + key, out)
+                attr, inner, is_kept, default = field
+                if is_kept:
+                    out.ignore(prefix + key, item, default)
+                    out.quiet += 1
+                    try:
+                        converted = inner(item, prefix + key, out)
+                    finally:
+                        out.quiet -= 1
+                else:
+                    converted = inner(item, prefix + key, out)
                 # A bad value becomes "absent" so the object can still be built and
                 # validated: the caller then reports every problem at once.
                 kwargs[attr] = None if converted is _INVALID else converted
             elif key in cls.KUBERNETES_ONLY:
                 unmodeled[key] = item
-                out.ignored.append(prefix + key)
+                out.ignore(prefix + key, item)
             else:
                 out.errors.append(errors.unknown(prefix + str(key)))
         return cls(**kwargs, unmodeled=unmodeled)

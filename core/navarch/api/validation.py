@@ -1,8 +1,10 @@
 """Validation of decoded objects: every field error at once, each at its Kubernetes path.
 
-Rules follow Kubernetes' own validation for the fields Navarch models (names, labels,
-quantities, enumerations, required fields, selector vs template labels). Unmodeled
-fields are passed through unvalidated: Navarch does not act on them.
+Rules follow Kubernetes' own validation (names, labels, quantities, enumerations,
+required fields, selector vs template labels, references between fields). The PodSpec
+fields Navarch keeps without acting on are validated too (``pod_validation``): a pod
+Kubernetes would refuse is refused. Only the rare ``kubernetes_only`` fields kept
+verbatim (uncommon volume sources, status details) pass unvalidated.
 """
 
 from __future__ import annotations
@@ -26,7 +28,11 @@ from navarch.api.core_v1 import (
     Toleration,
 )
 from navarch.api.errors import FieldError
+from navarch.api.field_checks import enum as _enum
+from navarch.api.field_checks import non_negative as _non_negative
+from navarch.api.field_checks import validate_label_selector, validate_labels
 from navarch.api.meta import LabelSelector, ObjectMeta, TopLevel
+from navarch.api.pod_validation import validate_kept_pod_fields
 from navarch.api.schema import join
 
 RESTART_POLICIES = ("Always", "OnFailure", "Never")
@@ -93,14 +99,6 @@ def validate_object_meta(
     return errs
 
 
-def validate_labels(labels: Mapping[str, str] | None, path: str) -> Errors:
-    errs: Errors = []
-    for key, value in (labels or {}).items():
-        errs += [errors.invalid(path, key, p) for p in names.qualified_name(key)]
-        errs += [errors.invalid(path, value, p) for p in names.label_value(value)]
-    return errs
-
-
 def validate_annotations(annotations: Mapping[str, str] | None, path: str) -> Errors:
     errs: Errors = []
     size = 0
@@ -123,20 +121,29 @@ def _validate_pod(pod: Pod) -> Errors:
     return validate_pod_spec(pod.spec, "spec")
 
 
-def validate_pod_spec(spec: PodSpec | None, path: str) -> Errors:
+def validate_pod_spec(spec: PodSpec | None, path: str, *, template: bool = False) -> Errors:
+    """Every error of a pod's spec (``template``: of a workload's pod template)."""
     if spec is None:
         return [errors.required(path)]
     errs: Errors = []
     containers_path = join(path, "containers")
     if not spec.containers:
         errs.append(errors.required(containers_path, "a pod needs at least one container"))
+    # Container names are unique across containers, init and ephemeral containers.
     seen: set[str] = set()
-    for i, container in enumerate(spec.containers or ()):
-        errs += validate_container(container, f"{containers_path}[{i}]")
-        if container.name:
-            if container.name in seen:
-                errs.append(errors.duplicate(f"{containers_path}[{i}].name", container.name))
-            seen.add(container.name)
+    for key, containers in (
+        ("containers", spec.containers),
+        ("initContainers", spec.init_containers),
+        ("ephemeralContainers", spec.ephemeral_containers),
+    ):
+        for i, container in enumerate(containers or ()):
+            item = f"{join(path, key)}[{i}]"
+            errs += validate_container(container, item)
+            if container.name:
+                if container.name in seen:
+                    errs.append(errors.duplicate(f"{item}.name", container.name))
+                seen.add(container.name)
+    errs += validate_kept_pod_fields(spec, path, template=template)
     errs += _enum(spec.restart_policy, join(path, "restartPolicy"), RESTART_POLICIES)
     errs += _non_negative(
         spec.termination_grace_period_seconds, join(path, "terminationGracePeriodSeconds")
@@ -444,7 +451,7 @@ def _validate_workload(
                 "`selector` does not match template `labels`",
             )
         )
-    errs += validate_pod_spec(template.spec, "spec.template.spec")
+    errs += validate_pod_spec(template.spec, "spec.template.spec", template=True)
     if template.spec is not None and template.spec.restart_policy not in (None, "Always"):
         errs.append(
             errors.not_supported(
@@ -452,30 +459,6 @@ def _validate_workload(
             )
         )
     return errs
-
-
-def validate_label_selector(
-    selector: LabelSelector, path: str
-) -> tuple[Errors, selectors.Selector | None]:
-    """Errors of a structured selector, and the parsed selector when it is valid."""
-    errs = validate_labels(selector.match_labels, join(path, "matchLabels"))
-    expressions = []
-    for i, expr in enumerate(selector.match_expressions or ()):
-        expr_path = f"{join(path, 'matchExpressions')}[{i}]"
-        if expr.operator not in selectors.LABEL_OPERATORS:
-            errs.append(
-                errors.not_supported(
-                    join(expr_path, "operator"), expr.operator, selectors.LABEL_OPERATORS
-                )
-            )
-            continue
-        requirement = selectors.Requirement(expr.key or "", expr.operator, tuple(expr.values or ()))
-        for problem in selectors.validate_requirement(requirement):
-            errs.append(errors.invalid(expr_path, str(requirement), problem))
-        expressions.append((requirement.key, requirement.operator, requirement.values))
-    if errs:
-        return errs, None
-    return errs, selectors.from_match(selector.match_labels, expressions)
 
 
 # --- events and leases ---------------------------------------------------------------
@@ -519,18 +502,6 @@ _BY_KIND: dict[type, Callable[[Any], Errors]] = {
 
 
 # --- helpers -------------------------------------------------------------------------
-
-
-def _enum(value: str | None, path: str, allowed: tuple[str, ...]) -> Errors:
-    if value is None or value in allowed:
-        return []
-    return [errors.not_supported(path, value, allowed)]
-
-
-def _non_negative(value: int | None, path: str) -> Errors:
-    if value is not None and value < 0:
-        return [errors.invalid(path, value, "must be greater than or equal to 0")]
-    return []
 
 
 def _int_or_percent(value: int | str | None, path: str, errs: Errors) -> int | None:
