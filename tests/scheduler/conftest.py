@@ -39,10 +39,10 @@ async def client(api_server):
 def start_scheduler(client):
     tasks = []
 
-    async def start(profile: str = "spread") -> Scheduler:
+    async def start(profile: str = "spread", **options) -> Scheduler:
         pm = build_plugin_manager()
         weights = collect(pm).scheduler_profiles.get(profile)
-        scheduler = Scheduler(client, pm, weights)
+        scheduler = Scheduler(client, pm, weights, **options)
         tasks.append(asyncio.create_task(scheduler.run()))
         await scheduler.node_informer.wait_synced(10)
         await scheduler.pod_informer.wait_synced(10)

@@ -6,10 +6,11 @@ import pytest
 
 from navarch.api import load
 from navarch.api.core_v1 import Taint, Toleration
-from navarch.scheduler.filters import navarch_filter, navarch_score, tolerates
-from navarch.scheduler.framework import CycleState
+from navarch.scheduler.decision import unschedulable_message
+from navarch.scheduler.filters import navarch_filter, navarch_score
+from navarch.scheduler.framework import CycleState, tolerates
 from navarch.scheduler.nodeinfo import NodeInfo, PodRequest
-from navarch.scheduler.scheduler import explain, nodes_to_find, unschedulable_message
+from navarch.scheduler.scheduler import nodes_to_find
 from navarch_sched_binpack import most_allocated
 from navarch_sched_binpack import navarch_score as binpack_score
 from navarch_sched_spread import least_allocated, owner_spread
@@ -239,16 +240,6 @@ def test_unschedulable_message_in_kubernetes_shape():
         "0/5 nodes are available: 3 Insufficient cpu, 2 node(s) had untolerated taint {gpu: true}."
     )
     assert unschedulable_message(0, {}) == "0/0 nodes are available: no nodes registered."
-
-
-def test_explain_lists_top_candidates_with_plugin_scores():
-    text = explain(
-        "b", {"a": 150, "b": 200, "c": 10, "d": 5}, {"least-allocated": {"a": 50, "b": 100}}
-    )
-    assert (
-        text
-        == "candidates: b=200 (least-allocated 100); a=150 (least-allocated 50); c=10 (least-allocated 0)"
-    )
 
 
 @pytest.mark.parametrize(

@@ -162,18 +162,26 @@ async def test_impossible_pod_reports_the_exact_reasons(client, start_scheduler)
     assert bound == {"huge": "big"}
 
 
-async def test_bound_pods_carry_the_decision_with_the_candidates(client, start_scheduler):
+async def test_bound_pods_carry_the_decision_in_plain_words(client, start_scheduler):
     for name in ("e1", "e2"):
         await client.nodes.create(node(name))
+    await client.nodes.create(
+        node("e3", taints=[{"key": "gpu", "value": "true", "effect": "NoSchedule"}])
+    )
     await start_scheduler()
     await client.pods.create(pod("explained"), namespace="default")
     bound = await placements(client, 1)
+    chosen = bound["explained"]
+    other = "e2" if chosen == "e1" else "e1"
     decision = (await client.pods.get("explained", "default")).metadata.annotations[
         "scheduler.navarch.io/decision"
     ]
-    assert decision.startswith(f"candidates: {bound['explained']}=")
-    assert "least-allocated" in decision and "taint-toleration" in decision
-    assert "e1=" in decision and "e2=" in decision
+    lines = decision.splitlines()
+    assert lines[0].startswith(f"{chosen} chosen from 2 feasible nodes: score ")
+    assert "least-allocated" in lines[0] and "owner-spread" not in lines[0]  # no owner
+    assert "taint-toleration 100" in lines[0]
+    assert lines[1].startswith(f"runner-up {other}: score ")
+    assert lines[2] == "1 of 3 nodes filtered out: 1 node(s) had untolerated taint {gpu: true}"
 
 
 async def test_a_burst_of_200_pods_never_overbooks_a_node(client, start_scheduler):

@@ -1,101 +1,105 @@
-"""The core's filter plugins (Kubernetes' default filters) and the taint score.
+"""The core's filters (Kubernetes' default filters), one per concern, and the taint score.
 
-Each filter returns ``{node name: reason}`` for the nodes it rejects; the reasons are
-Kubernetes' own words, because users search for them. A malformed pod field (say a
-toleration that slipped past validation) makes a filter reject with a reason, never
-raise: one bad pod must not stop the scheduler.
+Each filter has a name a profile can set to 0 to turn it off (``scheduler.weights:
+{taints: 0}``, or a registered profile that maps the name to 0):
+
+    node-name      NodeName           node(s) didn't match the requested node name
+    cordon         NodeUnschedulable  node(s) were unschedulable
+    node-affinity  NodeAffinity       node(s) didn't match Pod's node affinity/selector
+    taints         TaintToleration    node(s) had untolerated taint {key: value}
+    resources      NodeResourcesFit   Insufficient cpu, Insufficient memory, Too many pods
+
+The reasons are Kubernetes' own words, because users search for them. A node gets the
+reason of the first filter (in this order) that rejects it, as in Kubernetes. A
+malformed pod field (say a toleration that slipped past validation) makes a filter
+reject with a reason, never raise: one bad pod must not stop the scheduler.
+
+All filters run in one hook call per batch of nodes, with the common case inline: a
+pod without placement rules on an untainted, schedulable node with room passes every
+filter, so it passes any subset the profile keeps and needs no per-filter call.
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
+
+import attrs
 
 from navarch import hookimpl
 from navarch.api import selectors
 from navarch.api.core_v1 import NodeSelectorTerm, Pod, Taint, Toleration
-from navarch.scheduler.framework import CycleState, ScoreResult
+from navarch.scheduler.framework import (
+    TAINT_TOLERATION,
+    CycleState,
+    ScoreResult,
+    request_of,
+    tolerates,
+)
 from navarch.scheduler.nodeinfo import NodeInfo, PodRequest
 
 UNSCHEDULABLE_TAINT = "node.kubernetes.io/unschedulable"
-TAINT_SCORE = "taint-toleration"
+TAINT_SCORE = TAINT_TOLERATION  # the name profiles used before it moved to the framework
+
+CORDON = "cordon"
+NODE_NAME = "node-name"
+NODE_AFFINITY = "node-affinity"
+TAINTS = "taints"
+RESOURCES = "resources"
 
 
-def request_of(pod: Pod, state: CycleState) -> PodRequest:
-    """The pod's request, computed once per cycle and shared by every plugin."""
-    request = state.read("pod-request")
-    if request is None:
-        request = PodRequest.of(pod)
-        state.write("pod-request", request)
-    return request
+@attrs.frozen
+class PodTerms:
+    """What the filters ask of one pod, read from its spec once per cycle."""
 
+    request: PodRequest
+    node_name: str | None
+    tolerations: tuple[Toleration, ...]
+    selector: Mapping[str, str]
+    terms: tuple[NodeSelectorTerm, ...]
 
-# --- filters ---------------------------------------------------------------------------
-
-
-@hookimpl
-def navarch_filter(
-    pod: Pod, nodes: Sequence[NodeInfo], state: CycleState
-) -> Mapping[str, str] | None:
-    """All of the core's filters in one pass over the nodes (one hook call per pod)."""
-    request = request_of(pod, state)
-    spec = pod.spec
-    tolerations = tuple((spec.tolerations if spec else None) or ())
-    selector = dict((spec.node_selector if spec else None) or {})
-    affinity = spec.affinity.node_affinity if spec and spec.affinity else None
-    terms = ()
-    if affinity and affinity.required_during_scheduling_ignored_during_execution:
-        terms = (
-            affinity.required_during_scheduling_ignored_during_execution.node_selector_terms or ()
+    @classmethod
+    def of(cls, pod: Pod, state: CycleState) -> PodTerms:
+        spec = pod.spec
+        affinity = spec.affinity.node_affinity if spec and spec.affinity else None
+        required = (
+            affinity.required_during_scheduling_ignored_during_execution if affinity else None
         )
-    wanted_node = spec.node_name if spec else None
-    rejected: dict[str, str] = {}
-    placement_rules = bool(wanted_node or selector or terms)
-    cpu, memory = request.cpu, request.memory
-    for info in nodes:
-        # The common case first, inline: an untainted, schedulable node with room.
-        if (
-            not placement_rules
-            and not info.unschedulable
-            and not info.taints
-            and len(info.pods) < info.allocatable_pods
-            and info.requested_cpu + cpu <= info.allocatable_cpu
-            and info.requested_memory + memory <= info.allocatable_memory
-        ):
-            continue
-        reason = (
-            _node_name(info, wanted_node)
-            or _unschedulable(info, tolerations)
-            or _node_affinity(info, selector, terms)
-            or _taints(info, tolerations)
-            or _fits(info, request)
+        return cls(
+            request=request_of(pod, state),
+            node_name=spec.node_name if spec else None,
+            tolerations=tuple((spec.tolerations if spec else None) or ()),
+            selector=dict((spec.node_selector if spec else None) or {}),
+            terms=tuple((required.node_selector_terms if required else None) or ()),
         )
-        if reason:
-            rejected[info.name] = reason
-    return rejected
+
+    @property
+    def has_placement_rules(self) -> bool:
+        return bool(self.node_name or self.selector or self.terms)
 
 
-def _node_name(info: NodeInfo, wanted: str | None) -> str | None:
-    if wanted and wanted != info.name:
-        return "node(s) didn't match the requested node name"
-    return None
+Check = Callable[[NodeInfo, PodTerms], str | None]
 
 
-def _unschedulable(info: NodeInfo, tolerations: tuple[Toleration, ...]) -> str | None:
+def filter_cordoned(info: NodeInfo, pod: PodTerms) -> str | None:
     if not info.unschedulable:
         return None
     taint = Taint(key=UNSCHEDULABLE_TAINT, effect="NoSchedule")
-    if any(tolerates(t, taint) for t in tolerations):
+    if any(tolerates(t, taint) for t in pod.tolerations):
         return None
     return "node(s) were unschedulable"
 
 
-def _node_affinity(
-    info: NodeInfo, selector: dict[str, str], terms: tuple[NodeSelectorTerm, ...]
-) -> str | None:
+def filter_node_name(info: NodeInfo, pod: PodTerms) -> str | None:
+    if pod.node_name and pod.node_name != info.name:
+        return "node(s) didn't match the requested node name"
+    return None
+
+
+def filter_node_affinity(info: NodeInfo, pod: PodTerms) -> str | None:
     labels = info.labels
-    if any(labels.get(k) != v for k, v in selector.items()):
-        return "node(s) didn't match Pod's node affinity/selector"
-    if terms and not any(term_matches(term, info) for term in terms):
+    if any(labels.get(k) != v for k, v in pod.selector.items()) or (
+        pod.terms and not any(term_matches(term, info) for term in pod.terms)
+    ):
         return "node(s) didn't match Pod's node affinity/selector"
     return None
 
@@ -123,31 +127,17 @@ def term_matches(term: NodeSelectorTerm, info: NodeInfo) -> bool:
     return True
 
 
-def _taints(info: NodeInfo, tolerations: tuple[Toleration, ...]) -> str | None:
+def filter_taints(info: NodeInfo, pod: PodTerms) -> str | None:
     for taint in info.taints:
         if taint.effect in ("NoSchedule", "NoExecute") and not any(
-            tolerates(t, taint) for t in tolerations
+            tolerates(t, taint) for t in pod.tolerations
         ):
             return f"node(s) had untolerated taint {{{taint.key}: {taint.value or ''}}}"
     return None
 
 
-def tolerates(toleration: Toleration, taint: Taint) -> bool:
-    """Kubernetes' ToleratesTaint: effect (empty = all), key (empty + Exists = all),
-    operator Exists (any value) or Equal (same value)."""
-    if toleration.effect and toleration.effect != taint.effect:
-        return False
-    if toleration.key and toleration.key != taint.key:
-        return False
-    operator = toleration.operator or "Equal"
-    if operator == "Exists":
-        return True
-    if operator == "Equal":
-        return bool(toleration.key) and (toleration.value or "") == (taint.value or "")
-    return False  # a malformed operator tolerates nothing
-
-
-def _fits(info: NodeInfo, request: PodRequest) -> str | None:
+def filter_resources(info: NodeInfo, pod: PodTerms) -> str | None:
+    request = pod.request
     reasons = []
     if len(info.pods) + 1 > info.allocatable_pods:
         reasons.append("Too many pods")
@@ -156,6 +146,49 @@ def _fits(info: NodeInfo, request: PodRequest) -> str | None:
     if request.memory and info.requested_memory + request.memory > info.allocatable_memory:
         reasons.append("Insufficient memory")
     return ", ".join(reasons) or None
+
+
+# The first filter (in this order) that rejects a node gives its reason.
+CORE_FILTERS: tuple[tuple[str, Check], ...] = (
+    (NODE_NAME, filter_node_name),
+    (CORDON, filter_cordoned),
+    (NODE_AFFINITY, filter_node_affinity),
+    (TAINTS, filter_taints),
+    (RESOURCES, filter_resources),
+)
+FILTER_NAMES = tuple(name for name, _ in CORE_FILTERS)
+
+
+@hookimpl
+def navarch_filter(
+    pod: Pod, nodes: Sequence[NodeInfo], state: CycleState
+) -> Mapping[str, str] | None:
+    """The core filters the profile keeps, in one pass over the nodes."""
+    terms = state.read("core-filters")
+    if terms is None:
+        terms = PodTerms.of(pod, state)
+        state.write("core-filters", terms)
+    checks = [check for name, check in CORE_FILTERS if state.runs_filter(name)]
+    fast_path = not terms.has_placement_rules
+    cpu, memory = terms.request.cpu, terms.request.memory
+    rejected: dict[str, str] = {}
+    for info in nodes:
+        # The common case first, inline: it passes every filter, so any subset too.
+        if (
+            fast_path
+            and not info.unschedulable
+            and not info.taints
+            and len(info.pods) < info.allocatable_pods
+            and info.requested_cpu + cpu <= info.allocatable_cpu
+            and info.requested_memory + memory <= info.allocatable_memory
+        ):
+            continue
+        for check in checks:
+            reason = check(info, terms)
+            if reason:
+                rejected[info.name] = reason
+                break
+    return rejected
 
 
 # --- score --------------------------------------------------------------------------------
@@ -169,11 +202,11 @@ def navarch_score(pod: Pod, nodes: Sequence[NodeInfo], state: CycleState) -> Sco
 
     (100 everywhere when no node has any), as Kubernetes normalises it.
     """
-    if not state.wants(TAINT_SCORE):
+    if not state.wants(TAINT_TOLERATION):
         return None
     tolerations = tuple((pod.spec.tolerations if pod.spec else None) or ())
     if not any(info.taints for info in nodes):
-        return ScoreResult(TAINT_SCORE, {info.name: 100 for info in nodes})
+        return ScoreResult(TAINT_TOLERATION, {info.name: 100 for info in nodes})
     counts = {
         info.name: sum(
             1
@@ -185,7 +218,7 @@ def navarch_score(pod: Pod, nodes: Sequence[NodeInfo], state: CycleState) -> Sco
     }
     worst = max(counts.values(), default=0)
     if not worst:
-        return ScoreResult(TAINT_SCORE, dict.fromkeys(counts, 100))
+        return ScoreResult(TAINT_TOLERATION, dict.fromkeys(counts, 100))
     return ScoreResult(
-        TAINT_SCORE, {name: 100 - 100 * count // worst for name, count in counts.items()}
+        TAINT_TOLERATION, {name: 100 - 100 * count // worst for name, count in counts.items()}
     )

@@ -1,4 +1,8 @@
-"""Types the scheduling hooks exchange (the Kubernetes scheduling framework's shape)."""
+"""What the scheduling hooks exchange, and the helpers every scheduling plugin shares
+(the Kubernetes scheduling framework's shape): the per-cycle state, a score's result,
+the pod's request and Kubernetes' toleration rule. Plugins import these from here, never
+from another plugin, so a profile can turn any plugin off without breaking the rest.
+"""
 
 from __future__ import annotations
 
@@ -7,8 +11,13 @@ from typing import Any
 
 import attrs
 
+from navarch.api.core_v1 import Pod, Taint, Toleration
+from navarch.scheduler.nodeinfo import PodRequest
+
 MIN_SCORE = 0
 MAX_SCORE = 100
+# The core's taint score: profiles name it, so its name lives beside the other shared names.
+TAINT_TOLERATION = "taint-toleration"
 
 
 @attrs.define
@@ -17,11 +26,17 @@ class CycleState:
     plugins never see each other's data by accident."""
 
     _data: dict[str, Any] = attrs.field(factory=dict)
-    # The active profile's weights: a score plugin may skip work no one will weigh.
+    # The active profile's weights: a score plugin may skip work no one will weigh, and
+    # a filter the profile sets to 0 is turned off.
     weights: Mapping[str, int] | None = None
 
     def wants(self, score: str) -> bool:
+        """Whether the profile weighs this score (a score it does not name is not run)."""
         return self.weights is None or bool(self.weights.get(score))
+
+    def runs_filter(self, name: str) -> bool:
+        """Whether the profile keeps this filter (filters run unless set to 0)."""
+        return self.weights is None or self.weights.get(name, 1) != 0
 
     def read(self, plugin: str, default: Any = None) -> Any:
         return self._data.get(plugin, default)
@@ -49,3 +64,27 @@ class ScoreResult:
                 f"score plugin {self.plugin!r} gave node {node!r} the score {score}; "
                 f"scores must be within {MIN_SCORE}..{MAX_SCORE}"
             )
+
+
+def request_of(pod: Pod, state: CycleState) -> PodRequest:
+    """The pod's request (CPU, memory, owner), computed once per cycle for every plugin."""
+    request = state.read("pod-request")
+    if request is None:
+        request = PodRequest.of(pod)
+        state.write("pod-request", request)
+    return request
+
+
+def tolerates(toleration: Toleration, taint: Taint) -> bool:
+    """Kubernetes' ToleratesTaint: effect (empty = all), key (empty + Exists = all),
+    operator Exists (any value) or Equal (same value)."""
+    if toleration.effect and toleration.effect != taint.effect:
+        return False
+    if toleration.key and toleration.key != taint.key:
+        return False
+    operator = toleration.operator or "Equal"
+    if operator == "Exists":
+        return True
+    if operator == "Equal":
+        return bool(toleration.key) and (toleration.value or "") == (taint.value or "")
+    return False  # a malformed operator tolerates nothing

@@ -5,12 +5,11 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 from navarch import hookimpl
-from navarch.scheduler.filters import TAINT_SCORE, request_of
-from navarch.scheduler.framework import CycleState, ScoreResult
+from navarch.scheduler.framework import TAINT_TOLERATION, CycleState, ScoreResult, request_of
 from navarch.scheduler.nodeinfo import DEFAULT_SCORE_CPU, DEFAULT_SCORE_MEMORY, NodeInfo
 
 MOST_ALLOCATED = "most-allocated"
-PROFILE = {MOST_ALLOCATED: 1, TAINT_SCORE: 1}
+PROFILE = {MOST_ALLOCATED: 1, TAINT_TOLERATION: 1}
 
 
 def most_allocated(requested_with_pod: int, allocatable: int) -> int:

@@ -5,13 +5,12 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 from navarch import hookimpl
-from navarch.scheduler.filters import TAINT_SCORE, request_of
-from navarch.scheduler.framework import CycleState, ScoreResult
+from navarch.scheduler.framework import TAINT_TOLERATION, CycleState, ScoreResult, request_of
 from navarch.scheduler.nodeinfo import DEFAULT_SCORE_CPU, DEFAULT_SCORE_MEMORY, NodeInfo
 
 LEAST_ALLOCATED = "least-allocated"
 OWNER_SPREAD = "owner-spread"
-PROFILE = {LEAST_ALLOCATED: 1, OWNER_SPREAD: 2, TAINT_SCORE: 1}
+PROFILE = {LEAST_ALLOCATED: 1, OWNER_SPREAD: 2, TAINT_TOLERATION: 1}
 
 
 def least_allocated(free_after: int, allocatable: int) -> int:
