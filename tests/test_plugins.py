@@ -4,6 +4,7 @@ exercised."""
 
 from __future__ import annotations
 
+import asyncio
 import json
 import re
 from pathlib import Path
@@ -14,9 +15,15 @@ from loguru import logger
 from navarch import hookspecs
 from navarch.admission import CREATE, AdmissionRequest, admit
 from navarch.api import InvalidObject, load
-from navarch.assembly import UnresolvedParts, assemble
+from navarch.assembly import Assembly, UnresolvedParts, assemble
 from navarch.config import load_config
-from navarch.plugins import DEFAULT_PLUGINS, build_plugin_manager, hook_names
+from navarch.plugins import (
+    DEFAULT_PLUGINS,
+    ESSENTIAL_PLUGINS,
+    PluginError,
+    build_plugin_manager,
+    hook_names,
+)
 from navarch.registry import DuplicateName, Registry, UnknownName, collect
 from navarch.scheduler import CycleState, ScoreResult
 from navarch.scheduler.nodeinfo import NodeInfo
@@ -90,9 +97,19 @@ def test_disabled_plugin_hooks_are_not_called(with_demo_plugin):
     assert "demo-memory" not in collect(pm).stores.names()
 
 
-def test_core_defaults_can_be_disabled_too():
-    pm = build_plugin_manager(list(DEFAULT_PLUGINS), entry_points=False)
-    assert pm.get_plugins() == set()
+def test_core_defaults_can_be_disabled_except_the_essential_ones():
+    optional = [name for name in DEFAULT_PLUGINS if name not in ESSENTIAL_PLUGINS]
+    pm = build_plugin_manager(optional, entry_points=False)
+    assert {name for name, plugin in pm.list_name_plugin() if plugin} == set(ESSENTIAL_PLUGINS)
+
+
+def test_core_validation_cannot_be_disabled():
+    # Disabling navarch.admission used to turn off every check of every object.
+    with pytest.raises(PluginError, match=r"navarch.admission is essential.*cannot be disabled"):
+        build_plugin_manager(["navarch.admission"], entry_points=False)
+    result = run_cli("plugins", env={"NAVARCH_DISABLE_PLUGINS": "navarch.admission"})
+    assert result.returncode == 2
+    assert "cannot be disabled" in result.stderr and "Traceback" not in result.stderr
 
 
 def test_trace_env_var_logs_hook_calls(with_demo_plugin):
@@ -161,7 +178,8 @@ def _exercise_register_stores(pm):
 def _exercise_register_runtimes(pm):
     entry = collect(pm).runtimes.entry("demo-echo")
     assert entry.plugin == "demo"
-    assert entry.value({}, "/d").data_dir == "/d"
+    runtime = entry.value({"greeting": "hi"}, "/d")
+    assert (runtime.data_dir, runtime.options.greeting) == ("/d", "hi")  # typed options
 
 
 def _exercise_register_scheduler_profiles(pm):
@@ -199,6 +217,24 @@ def _exercise_admission_mutate(pm):
     assert obj.labels["demo.example.com/admitted"] == "true"
 
 
+def _exercise_lifecycle(pm):
+    import navarch_demo_plugin
+
+    navarch_demo_plugin.LIFECYCLE.clear()
+    assembly = Assembly(load_config(file=None, env={}), pm, collect(pm))
+
+    async def daemon():
+        async with assembly.running("scheduler"):
+            navarch_demo_plugin.LIFECYCLE.append(("running", "scheduler"))
+
+    asyncio.run(daemon())
+    assert navarch_demo_plugin.LIFECYCLE == [
+        ("startup", "scheduler"),  # a coroutine function: awaited
+        ("running", "scheduler"),
+        ("shutdown", "scheduler"),
+    ]
+
+
 def _exercise_admission_validate(pm):
     # The plugin's policy error and the core's own validation error come back together.
     bad = _pod(labels={"demo.example.com/forbidden": "1"})
@@ -224,6 +260,8 @@ EXERCISES = {
     "navarch_bind": _exercise_bind,
     "navarch_admission_mutate": _exercise_admission_mutate,
     "navarch_admission_validate": _exercise_admission_validate,
+    "navarch_startup": _exercise_lifecycle,
+    "navarch_shutdown": _exercise_lifecycle,
 }
 
 

@@ -2,21 +2,38 @@
 
 Every name the configuration gives (store, runtime, scheduler profile, controllers)
 is resolved here, before anything starts, so a typo fails at once with the list of
-what is installed.
+what is installed; the options of a part that declares an options class are checked
+here too. :meth:`Assembly.running` brackets a daemon's life with the
+``navarch_startup`` and ``navarch_shutdown`` hooks.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import AsyncIterator, Iterable
+from contextlib import asynccontextmanager
 
 import attrs
 import pluggy
+from loguru import logger
 
 from navarch.config import Config
-from navarch.plugins import build_plugin_manager
+from navarch.options import OptionsError, options_table
+from navarch.plugins import build_plugin_manager, call_all
 from navarch.registry import Entry, Registries, UnknownName, collect
 
 PARTS = ("store", "runtime", "scheduler", "controllers")
+
+
+class NoRuntime(UnknownName):
+    """``runtime.name`` is empty: fine until a daemon that runs containers starts."""
+
+    def __init__(self, known: list[str]):
+        LookupError.__init__(
+            self,
+            "runtime.name: no container runtime is configured; installed runtimes: "
+            f"{', '.join(known) or 'none'}. Set runtime.name to one of them.",
+        )
+        self.kind, self.name, self.known, self.config_key = "runtime", "", known, "runtime.name"
 
 
 @attrs.frozen
@@ -29,7 +46,10 @@ class Assembly:
         return self.registries.stores.entry(self.config["store.name"])
 
     def runtime(self) -> Entry:
-        return self.registries.runtimes.entry(self.config["runtime.name"])
+        name = self.config["runtime.name"]
+        if not name:
+            raise NoRuntime(self.registries.runtimes.names())
+        return self.registries.runtimes.entry(name)
 
     def scheduler_profile(self) -> Entry:
         return self.registries.scheduler_profiles.entry(self.config["scheduler.profile"])
@@ -41,29 +61,66 @@ class Assembly:
             return list(registry)
         return [registry.entry(name) for name in wanted]
 
-    def check(
-        self, parts: Iterable[str] = ("store", "runtime", "scheduler", "controllers")
-    ) -> None:
-        """Resolve the named parts a daemon needs; raise :class:`UnresolvedParts` listing
-        every unknown name at once."""
+    def check(self, parts: Iterable[str] = PARTS) -> None:
+        """Resolve the named parts a daemon needs and check their options; raise
+        :class:`UnresolvedParts` listing every problem at once.
+
+        An empty ``runtime.name`` (the default until a runtime plugin exists) is not a
+        problem here, so ``navarch config check`` passes on a fresh install: the daemon
+        that runs containers calls :meth:`runtime`, which raises :class:`NoRuntime`."""
         lookups = {
-            "store": self.store,
-            "runtime": self.runtime,
+            "store": lambda: self._with_options(self.store(), "store.options"),
+            "runtime": lambda: self._with_options(self.runtime(), "runtime.options"),
             "scheduler": self.scheduler_profile,
             "controllers": self.controllers,
         }
-        problems = []
+        problems: list[Exception] = []
         for part in parts:
             try:
                 lookups[part]()
-            except UnknownName as exc:
+            except NoRuntime:
+                pass
+            except (UnknownName, OptionsError) as exc:
                 problems.append(exc)
         if problems:
             raise UnresolvedParts(problems)
 
+    def _with_options(self, entry: Entry, key: str) -> Entry:
+        entry.check_options(self.config[key], where=key)
+        return entry
+
+    def options_reference(self) -> str:
+        """The options of every installed part that declares them, as Markdown."""
+        sections = []
+        for registry in self.registries.all():
+            for entry in registry:
+                if entry.options is not None:
+                    title = (
+                        f"`{registry.options_key}` of {registry.kind} `{entry.name}` "
+                        f"(plugin `{entry.plugin}`)"
+                    )
+                    sections.append(options_table(title, entry.options))
+        return "\n\n".join(sections)
+
+    @asynccontextmanager
+    async def running(self, component: str) -> AsyncIterator[None]:
+        """Call ``navarch_startup`` on entry and ``navarch_shutdown`` on exit (always,
+        also after an error or a cancellation), for the daemon named ``component``."""
+        args = {"config": self.config, "pm": self.pm, "component": component}
+        try:
+            await call_all(self.pm, "navarch_startup", **args)
+            yield
+        finally:
+            try:
+                await call_all(self.pm, "navarch_shutdown", **args)
+            except Exception as exc:  # a plugin's clean-up must not hide why we stop
+                logger.bind(component=component, error=repr(exc)).opt(exception=exc).error(
+                    "a plugin's navarch_shutdown failed"
+                )
+
 
 class UnresolvedParts(LookupError):
-    def __init__(self, problems: list[UnknownName]):
+    def __init__(self, problems: list[Exception]):
         self.problems = problems
         super().__init__("\n".join(str(p) for p in problems))
 

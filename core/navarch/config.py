@@ -94,7 +94,13 @@ SETTINGS: tuple[Setting, ...] = (
     ),
     Setting("store.name", "str", "lmdb", "Store backend, by registered name."),
     Setting("store.options", "mapping", {}, "Options handed to the store backend."),
-    Setting("runtime.name", "str", "containerd", "Container runtime, by registered name."),
+    Setting(
+        "runtime.name",
+        "optional_str",
+        "",
+        "Container runtime, by registered name; empty until a runtime plugin is installed "
+        "(the node agent needs one).",
+    ),
     Setting("runtime.options", "mapping", {}, "Options handed to the container runtime."),
     Setting("scheduler.profile", "str", "spread", "Scheduler profile, by registered name."),
     Setting(

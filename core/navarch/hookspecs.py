@@ -7,40 +7,86 @@ with keyword arguments. How results combine is stated per hook:
   registered plugin first;
 * *first result*: the first non-``None`` result wins and later plugins are not called.
 
+Where the core awaits a hook (marked *awaited* below) an implementation may be a
+coroutine function or return any awaitable: the core awaits it before its result
+counts, so an awaitable resolving to ``None`` passes a first-result call on to the
+next implementation exactly like a plain ``None`` (``navarch.plugins.call_first`` /
+``call_all``).
+
 ``docs/plugin-hooks.md`` documents each hook for plugin authors and must stay in step
 with this module (a test checks that every hook below is documented and exercised).
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping, Sequence
-from typing import TYPE_CHECKING, Any
+from collections.abc import Awaitable, Mapping, Sequence
+from typing import TYPE_CHECKING
 
 import pluggy
 
 if TYPE_CHECKING:
     from navarch.admission import AdmissionRequest
+    from navarch.api.core_v1 import Pod
     from navarch.api.errors import FieldError
-    from navarch.scheduling import CycleState, ScoreResult
+    from navarch.config import Config
+    from navarch.registry import (
+        ControllerFactory,
+        ProfileWeights,
+        Register,
+        RuntimeFactory,
+        StoreFactory,
+    )
+    from navarch.scheduler.framework import CycleState, ScoreResult
+    from navarch.scheduler.nodeinfo import NodeInfo
 
 PROJECT_NAME = "navarch"
 
 hookspec = pluggy.HookspecMarker(PROJECT_NAME)
 
-# A ``register`` callable handed to the registration hooks: ``register(name, factory)``.
-Register = Callable[..., None]
+
+# --- life cycle ------------------------------------------------------------------------
+
+
+@hookspec
+def navarch_startup(
+    config: Config, pm: pluggy.PluginManager, component: str
+) -> Awaitable[None] | None:
+    """A daemon is starting: open connections, start background tasks, check settings.
+
+    Called once per daemon process before it serves or schedules anything, inside its
+    event loop. ``component`` names the daemon (``"apiserver"``, ``"scheduler"``, later
+    ``"controller-manager"`` and ``"agent"``) so a plugin can act in one only; ``config``
+    is the effective configuration, ``pm`` the plugin manager. An exception stops the
+    daemon from starting. Results: all, *awaited*.
+    """
+
+
+@hookspec
+def navarch_shutdown(
+    config: Config, pm: pluggy.PluginManager, component: str
+) -> Awaitable[None] | None:
+    """A daemon is stopping (after a signal or an error): close what startup opened.
+
+    Called once, after the daemon stopped serving, with the same arguments as
+    ``navarch_startup``, also when start-up failed part way (so make it safe to call
+    twice or without a start). An exception is logged and does not stop the daemon
+    from exiting. Results: all, *awaited*.
+    """
 
 
 # --- storage -------------------------------------------------------------------------
 
 
 @hookspec
-def navarch_register_stores(register: Register) -> None:
+def navarch_register_stores(register: Register[StoreFactory]) -> None:
     """Register store backends by name (etcd's role).
 
-    Call ``register(name, factory)`` once per backend. ``factory(options, data_dir)``
-    receives the ``store.options`` mapping from the configuration and the node's data
-    directory, and returns an object implementing the store contract. The
+    Call ``register(name, factory, options=OptionsClass)`` once per backend.
+    ``factory(options, data_dir)`` receives the ``store.options`` of the configuration,
+    structured into ``OptionsClass`` (an attrs class; the core type-checks the values
+    and ``navarch config reference`` lists them; without ``options=`` the raw mapping),
+    and the node's data directory, and returns an object implementing the store
+    contract. The
     configuration key ``store.name`` picks one backend; an unknown name is a start-up
     error listing the registered ones. Results: none (all implementations are called).
     """
@@ -50,11 +96,12 @@ def navarch_register_stores(register: Register) -> None:
 
 
 @hookspec
-def navarch_register_runtimes(register: Register) -> None:
+def navarch_register_runtimes(register: Register[RuntimeFactory]) -> None:
     """Register container runtimes by name (Docker, containerd, CRI-O …).
 
-    Call ``register(name, factory)`` once per runtime. ``factory(options, data_dir)``
-    receives the ``runtime.options`` mapping and returns an object implementing the
+    Call ``register(name, factory, options=OptionsClass)`` once per runtime.
+    ``factory(options, data_dir)`` receives ``runtime.options`` (structured into
+    ``OptionsClass`` when given, as for stores) and returns an object implementing the
     runtime contract. ``runtime.name`` in the configuration picks one. Results: none.
     """
 
@@ -63,7 +110,7 @@ def navarch_register_runtimes(register: Register) -> None:
 
 
 @hookspec
-def navarch_register_scheduler_profiles(register: Register) -> None:
+def navarch_register_scheduler_profiles(register: Register[ProfileWeights]) -> None:
     """Register named scheduler profiles.
 
     Call ``register(name, weights)`` where ``weights`` maps a score plugin's name to
@@ -73,7 +120,9 @@ def navarch_register_scheduler_profiles(register: Register) -> None:
 
 
 @hookspec
-def navarch_filter(pod: Any, nodes: Sequence[Any], state: CycleState) -> Mapping[str, str] | None:
+def navarch_filter(
+    pod: Pod, nodes: Sequence[NodeInfo], state: CycleState
+) -> Mapping[str, str] | None:
     """Filter candidate nodes for one pod (the scheduling framework's Filter point).
 
     ``nodes`` are the candidates (NodeInfo objects: ``name``, ``labels``, ``taints``,
@@ -88,7 +137,7 @@ def navarch_filter(pod: Any, nodes: Sequence[Any], state: CycleState) -> Mapping
 
 @hookspec
 def navarch_score(
-    pod: Any, nodes: Sequence[Any], state: CycleState
+    pod: Pod, nodes: Sequence[NodeInfo], state: CycleState
 ) -> ScoreResult | Sequence[ScoreResult] | None:
     """Score the feasible nodes for one pod (the Score point).
 
@@ -102,12 +151,14 @@ def navarch_score(
 
 
 @hookspec(firstresult=True)
-def navarch_bind(pod: Any, node_name: str, state: CycleState) -> bool | None:
+def navarch_bind(
+    pod: Pod, node_name: str, state: CycleState
+) -> Awaitable[bool | None] | bool | None:
     """Bind a pod to the chosen node (the Bind point).
 
-    Return ``True`` once the binding is done (or an awaitable resolving to it), or
-    ``None`` to let the next plugin (and finally the core's default binder, which posts
-    a ``Binding``) do it. Results: first result.
+    Return ``True`` once the binding is done, or ``None`` to let the next plugin (and
+    finally the core's default binder, which posts a ``Binding``) do it; a coroutine
+    function resolving to either works the same way. Results: first result, *awaited*.
     """
 
 
@@ -115,7 +166,7 @@ def navarch_bind(pod: Any, node_name: str, state: CycleState) -> bool | None:
 
 
 @hookspec
-def navarch_register_controllers(register: Register) -> None:
+def navarch_register_controllers(register: Register[ControllerFactory]) -> None:
     """Register control loops (replicas, rollouts, node lifecycle, garbage collection …).
 
     Call ``register(name, factory)``; ``factory(client, options)`` returns a controller
@@ -129,22 +180,28 @@ def navarch_register_controllers(register: Register) -> None:
 
 
 @hookspec
-def navarch_admission_mutate(request: AdmissionRequest) -> Any | None:
-    """Mutate an object before it is validated and stored (create and update).
+def navarch_admission_mutate(request: AdmissionRequest) -> None:
+    """Mutate an object before it is validated and stored (CREATE and UPDATE only).
 
-    ``request`` carries ``operation`` (``"CREATE"``/``"UPDATE"``), ``kind``, the new
-    ``obj`` and, on update, ``old``. Return a changed copy of ``request.obj`` (the
-    model classes are frozen: use ``attrs.evolve``) or ``None`` to leave it. Plugins
-    run in turn, each seeing the previous one's result. Results: all (chained by the
-    core).
+    ``request`` (``navarch.admission.AdmissionRequest``) carries ``operation``, ``kind``,
+    ``obj`` (the object as the previous mutating plugins left it), ``old`` on update,
+    ``user``, ``namespace``, ``name``, ``subresource`` and ``dry_run``. To change the
+    object, assign a changed copy to ``request.obj`` (the model classes are frozen: use
+    ``attrs.evolve``); return nothing (a returned value is an error). Plugins run in
+    pluggy's call order, each seeing the previous one's result; ``wrapper=True``
+    implementations see ``request.obj`` before and after the others.
+    ``@navarch.admission.handles(kinds=..., operations=...)`` narrows an
+    implementation. Results: none (the change is ``request.obj``).
     """
 
 
 @hookspec
 def navarch_admission_validate(request: AdmissionRequest) -> Sequence[FieldError] | None:
-    """Validate an object before it is stored (create and update).
+    """Validate a write before it reaches the store (every operation: CREATE, UPDATE,
+    DELETE, CONNECT; see ``AdmissionRequest`` for what ``obj`` is in each).
 
     Return the field errors found (each with a path, a reason and a message) or
     ``None``. Every plugin runs; all errors are reported together as one 422 Invalid
-    ``Status``. Results: all.
+    ``Status``. ``@navarch.admission.handles(kinds=..., operations=...)`` narrows an
+    implementation; without it, it sees every kind and operation. Results: all.
     """

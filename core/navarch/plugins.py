@@ -3,15 +3,21 @@
 The core's defaults are ordinary plugins listed in :data:`DEFAULT_PLUGINS` and
 registered exactly like third-party ones, so the core runs on its own hooks.
 ``NAVARCH_DISABLE_PLUGINS`` (or ``plugins.disabled``) blocks plugins by name before
-they load; ``NAVARCH_TRACE_HOOKS`` (or ``plugins.trace``) logs every hook call.
+they load, except the :data:`ESSENTIAL_PLUGINS` (pytest's "essential plugins": the
+object model's validation must not be switched off by accident);
+``NAVARCH_TRACE_HOOKS`` (or ``plugins.trace``) logs every hook call.
+
+:func:`call_first` and :func:`call_all` are the one rule for hooks the core awaits.
 """
 
 from __future__ import annotations
 
 import importlib
+import inspect
 from collections.abc import Iterable
 from importlib import metadata
 from types import ModuleType
+from typing import Any
 
 import attrs
 import pluggy
@@ -22,7 +28,13 @@ from navarch.hookspecs import PROJECT_NAME
 
 ENTRY_POINT_GROUP = PROJECT_NAME
 # Module paths of the core's own plugins, registered under these same names.
-DEFAULT_PLUGINS: tuple[str, ...] = ("navarch.admission", "navarch.scheduler.filters")
+DEFAULT_PLUGINS: tuple[str, ...] = (
+    "navarch.admission",
+    "navarch.apiserver.noderestriction",
+    "navarch.scheduler.filters",
+)
+# Core plugins that cannot be disabled: without them nothing checks what is stored.
+ESSENTIAL_PLUGINS: tuple[str, ...] = ("navarch.admission", "navarch.apiserver.noderestriction")
 
 log = logger.bind(component="plugins")
 
@@ -38,24 +50,30 @@ def build_plugin_manager(
     pm = pluggy.PluginManager(PROJECT_NAME)
     pm.add_hookspecs(hookspecs)
     disabled = [name for name in disabled if name]
+    essential = sorted(set(disabled) & set(ESSENTIAL_PLUGINS))
+    if essential:
+        raise PluginError(
+            f"plugin {', '.join(essential)} is essential (it validates every object before "
+            "it is stored) and cannot be disabled; remove it from NAVARCH_DISABLE_PLUGINS "
+            "(plugins.disabled)"
+        )
     for name in disabled:
         pm.set_blocked(name)
     for module_name in DEFAULT_PLUGINS:
         if not pm.is_blocked(module_name):
             pm.register(importlib.import_module(module_name), name=module_name)
+    installed = _entry_points()
     if entry_points:
-        try:
-            pm.load_setuptools_entrypoints(ENTRY_POINT_GROUP)
-        except Exception as exc:  # an installed plugin that fails to import
-            raise PluginError(
-                f"a plugin in entry-point group {ENTRY_POINT_GROUP!r} failed to "
-                f"load: {exc!r}; disable it with NAVARCH_DISABLE_PLUGINS=<name>"
-            ) from exc
+        for name, dist in installed.items():
+            if not pm.is_blocked(name):
+                _load_entry_point(pm, name, dist)
     try:
         pm.check_pending()
     except pluggy.PluginValidationError as exc:
         raise PluginError(f"{exc}; known hooks: {', '.join(hook_names())}") from exc
-    known = {name for name, _ in pm.list_name_plugin()} | set(_entry_point_names())
+    # Known = what could be loaded; pluggy's list_name_plugin() also lists every
+    # blocked name (set_blocked records it), so it cannot tell a typo from a plugin.
+    known = set(DEFAULT_PLUGINS) | set(installed)
     for name in disabled:
         if name not in known:
             log.bind(plugin=name, installed=sorted(known)).warning(
@@ -65,6 +83,57 @@ def build_plugin_manager(
         pm.trace.root.setwriter(lambda text: log.debug(text.rstrip()))
         pm.enable_tracing()
     return pm
+
+
+def _load_entry_point(pm: pluggy.PluginManager, name: str, dist: str) -> None:
+    try:
+        pm.load_setuptools_entrypoints(ENTRY_POINT_GROUP, name=name)
+    except Exception as exc:  # an installed plugin that fails to import or register
+        raise PluginError(
+            f"plugin {name!r} (distribution {dist}) failed to load: {exc!r}; fix or "
+            f"uninstall it, or disable it with NAVARCH_DISABLE_PLUGINS={name}"
+        ) from exc
+
+
+# --- hooks the core awaits -------------------------------------------------------------
+#
+# One rule wherever the core awaits a hook: an implementation may return a value or an
+# awaitable, and an awaitable is awaited before its value counts. For a first-result
+# hook that means an awaitable resolving to None passes the call on, exactly like a
+# plain None. pluggy itself stops a first-result call at the first non-None return,
+# and a coroutine object is not None, so the implementations are called one at a time
+# (each through a pluggy subset caller, so tracing, wrappers and tryfirst/trylast
+# still apply; wrappers wrap each implementation's call).
+
+
+async def call_first(pm: pluggy.PluginManager, hook_name: str, /, **kwargs: Any) -> Any:
+    """The first result that is not None, awaiting awaitables; None if there is none."""
+    hook = getattr(pm.hook, hook_name)
+    impls = [impl for impl in hook.get_hookimpls() if not impl.wrapper and not impl.hookwrapper]
+    if len(impls) <= 1:  # nothing to fall through to: one ordinary pluggy call
+        return await _resolved(hook(**kwargs))
+    plugins = [impl.plugin for impl in impls]
+    for impl in reversed(impls):  # pluggy's call order: last registered first
+        others = [plugin for plugin in plugins if plugin is not impl.plugin]
+        caller = pm.subset_hook_caller(hook_name, remove_plugins=others)
+        result = await _resolved(caller(**kwargs))
+        if result is not None:
+            return result
+    return None
+
+
+async def call_all(pm: pluggy.PluginManager, hook_name: str, /, **kwargs: Any) -> list[Any]:
+    """Every result that is not None, awaiting awaitables in pluggy's call order."""
+    results = []
+    for result in getattr(pm.hook, hook_name)(**kwargs):
+        value = await _resolved(result)
+        if value is not None:
+            results.append(value)
+    return results
+
+
+async def _resolved(value: Any) -> Any:
+    return await value if inspect.isawaitable(value) else value
 
 
 def hook_names() -> list[str]:
@@ -104,8 +173,13 @@ def _source(plugin: object) -> str:
     return type(plugin).__module__
 
 
-def _entry_point_names() -> list[str]:
-    return [ep.name for ep in metadata.entry_points(group=ENTRY_POINT_GROUP)]
+def _entry_points() -> dict[str, str]:
+    """Installed plugin name -> the distribution providing it."""
+    found = {}
+    for ep in metadata.entry_points(group=ENTRY_POINT_GROUP):
+        dist = getattr(ep, "dist", None)
+        found[ep.name] = dist.metadata["name"] if dist is not None else "unknown"
+    return found
 
 
 def _version(dist: str) -> str:

@@ -1,31 +1,87 @@
 """Registries of named things that plugins provide: stores, runtimes, scheduler
 profiles, controllers (tox's ``register.add_run_env`` / llm's ``register(Model())``).
 
-A plugin registers a factory under a name from a registration hook; the configuration
-picks one by name; an unknown name is an error that lists the registered ones.
+A plugin registers a factory under a name from a registration hook, optionally with
+the attrs class of its options; the configuration picks one by name; an unknown name
+is an error that lists the registered ones. When an entry declares its options class,
+the ``*.options`` mapping of the configuration is structured into it (type-checked,
+unknown keys refused) before the factory sees it, and ``navarch config reference``
+lists the options.
 """
 
 from __future__ import annotations
 
 import functools
-from collections.abc import Iterator
-from typing import Any
+from collections.abc import Iterator, Mapping
+from typing import TYPE_CHECKING, Any, Protocol, TypeVar
 
 import attrs
 import pluggy
+
+from navarch.options import structure_options
+
+if TYPE_CHECKING:
+    from navarch.client import Client
+    from navarch.store.contract import Store
+
+T_contra = TypeVar("T_contra", contravariant=True)
+
+
+class Register(Protocol[T_contra]):
+    """The ``register`` callable a registration hook receives."""
+
+    def __call__(self, name: str, value: T_contra, /, *, options: type | None = None) -> None: ...
+
+
+class StoreFactory(Protocol):
+    """``factory(options, data_dir)``: ``options`` is an instance of the registered options
+    class, or the raw ``store.options`` mapping when none was registered."""
+
+    def __call__(self, options: Any, data_dir: str, /) -> Store: ...
+
+
+class RuntimeFactory(Protocol):
+    """``factory(options, data_dir)`` returns an object implementing the runtime contract
+    (the contract arrives with the node agent)."""
+
+    def __call__(self, options: Any, data_dir: str, /) -> Any: ...
+
+
+class Controller(Protocol):
+    async def run(self) -> None: ...
+
+
+class ControllerFactory(Protocol):
+    def __call__(self, client: Client, options: Any, /) -> Controller: ...
+
+
+# A scheduler profile is not built: it is the weights themselves, by score plugin name.
+ProfileWeights = Mapping[str, int]
+
+# Distributions that exist and provide a registered name, for hints in errors. Only
+# real packages go here: a hint must never send a user to install something that is
+# not there.
+KNOWN_PROVIDERS: dict[str, dict[str, str]] = {
+    "store": {"lmdb": "navarch-store-lmdb", "etcd": "navarch-store-etcd"},
+    "scheduler profile": {"spread": "navarch-sched-spread", "binpack": "navarch-sched-binpack"},
+}
 
 
 class UnknownName(LookupError):
     """The configuration names something no installed plugin registered."""
 
-    def __init__(self, kind: str, name: str, known: list[str], config_key: str, package: str):
+    def __init__(self, kind: str, name: str, known: list[str], config_key: str):
         self.kind, self.name, self.known, self.config_key = kind, name, known, config_key
         installed = ", ".join(known) if known else "none"
-        hint = f" (e.g. 'pip install {package.format(name=name)}')" if package else ""
+        package = KNOWN_PROVIDERS.get(kind, {}).get(name)
+        hint = (
+            f"Install the plugin package that provides it (pip install {package})"
+            if package
+            else "Install a plugin package that provides it"
+        )
         super().__init__(
             f"{config_key}: no {kind} named {name!r} is installed; installed {kind}s: "
-            f"{installed}. Install the plugin package that provides it{hint} or choose an "
-            "installed one."
+            f"{installed}. {hint} or choose an installed one."
         )
 
 
@@ -36,8 +92,14 @@ class DuplicateName(ValueError):
 @attrs.frozen
 class Entry:
     name: str
-    value: Any
+    value: Any  # the factory as the core calls it: with options, when declared, structured
     plugin: str
+    options: type | None = None  # the attrs class of its options, when it declares one
+
+    def check_options(self, options: Mapping[str, Any] | None, *, where: str) -> None:
+        """Raise :class:`navarch.options.OptionsError` when ``options`` do not fit."""
+        if self.options is not None:
+            structure_options(self.options, options, where=where)
 
 
 @attrs.define
@@ -46,10 +108,10 @@ class Registry:
 
     kind: str
     config_key: str
-    package: str = ""  # the usual distribution name of a provider, e.g. navarch-store-{name}
+    options_key: str = ""  # where the configuration keeps the chosen entry's options
     _entries: dict[str, Entry] = attrs.field(factory=dict)
 
-    def add(self, name: str, value: Any, *, plugin: str) -> None:
+    def add(self, name: str, value: Any, *, plugin: str, options: type | None = None) -> None:
         if not isinstance(name, str) or not name:
             raise ValueError(f"plugin {plugin!r} registered a {self.kind} without a name")
         existing = self._entries.get(name)
@@ -58,7 +120,16 @@ class Registry:
                 f"{self.kind} {name!r} is registered by both plugin {existing.plugin!r} and "
                 f"plugin {plugin!r}; disable one with NAVARCH_DISABLE_PLUGINS"
             )
-        self._entries[name] = Entry(name, value, plugin)
+        if options is not None:
+            if not attrs.has(options):
+                raise TypeError(
+                    f"plugin {plugin!r} registered {self.kind} {name!r} with options "
+                    f"{options!r}, which is not an attrs class"
+                )
+            value = functools.partial(
+                _with_options, value, options, self.options_key or f"{self.kind} options"
+            )
+        self._entries[name] = Entry(name, value, plugin, options)
 
     def get(self, name: str) -> Any:
         return self.entry(name).value
@@ -67,9 +138,7 @@ class Registry:
         try:
             return self._entries[name]
         except KeyError:
-            raise UnknownName(
-                self.kind, name, self.names(), self.config_key, self.package
-            ) from None
+            raise UnknownName(self.kind, name, self.names(), self.config_key) from None
 
     def names(self) -> list[str]:
         return sorted(self._entries)
@@ -79,6 +148,12 @@ class Registry:
 
     def __len__(self) -> int:
         return len(self._entries)
+
+
+def _with_options(factory: Any, cls: type, where: str, options: Any, *args: Any) -> Any:
+    if not isinstance(options, cls):
+        options = structure_options(cls, options, where=where)
+    return factory(options, *args)
 
 
 @attrs.frozen
@@ -92,30 +167,32 @@ class Registries:
         return (self.stores, self.runtimes, self.scheduler_profiles, self.controllers)
 
 
-# hook name -> (registries attribute, kind, config key, usual provider distribution)
+# hook name -> (registries attribute, kind, config key, options key)
 _REGISTRATION_HOOKS = {
-    "navarch_register_stores": ("stores", "store", "store.name", "navarch-store-{name}"),
-    "navarch_register_runtimes": ("runtimes", "runtime", "runtime.name", "navarch-runtime-{name}"),
+    "navarch_register_stores": ("stores", "store", "store.name", "store.options"),
+    "navarch_register_runtimes": ("runtimes", "runtime", "runtime.name", "runtime.options"),
     "navarch_register_scheduler_profiles": (
         "scheduler_profiles",
         "scheduler profile",
         "scheduler.profile",
-        "navarch-sched-{name}",
+        "",
     ),
     "navarch_register_controllers": ("controllers", "controller", "controllers.enabled", ""),
 }
 
 
-def _register(registry: Registry, name: str, value: Any, *, plugin: str) -> None:
-    registry.add(name, value, plugin=plugin)
+def _register(
+    registry: Registry, name: str, value: Any, *, plugin: str, options: type | None = None
+) -> None:
+    registry.add(name, value, plugin=plugin, options=options)
 
 
 def collect(pm: pluggy.PluginManager) -> Registries:
     """Call every registration hook, one plugin at a time so each entry records the
     plugin that registered it (shown by ``navarch plugins``)."""
     registries = {
-        attr: Registry(kind, key, package)
-        for attr, kind, key, package in _REGISTRATION_HOOKS.values()
+        attr: Registry(kind, key, options_key)
+        for attr, kind, key, options_key in _REGISTRATION_HOOKS.values()
     }
     for hook_name, (attr, *_) in _REGISTRATION_HOOKS.items():
         registry = registries[attr]

@@ -39,7 +39,9 @@ def build_parser() -> argparse.ArgumentParser:
     config_commands.add_parser(
         "check", help="validate the configuration and resolve every named plugin part"
     )
-    config_commands.add_parser("reference", help="print every setting as a Markdown table")
+    config_commands.add_parser(
+        "reference", help="print every setting, and installed plugins' options, as Markdown"
+    )
     server = commands.add_parser("server", help="run the API server on the configured store")
     server.add_argument(
         "--print-kubeconfig",
@@ -76,6 +78,9 @@ def _dispatch(args: argparse.Namespace) -> int:
         return 0
     if args.config_command == "reference":
         print(reference_table())
+        options = assemble(config).options_reference()  # what installed plugins declare
+        if options:
+            print("\n" + options)
         return 0
     if args.config_command == "show":
         return _config_show(config, args.output)

@@ -28,5 +28,8 @@ async def run_scheduler(assembly: Assembly) -> None:
     logger.bind(
         component="scheduler", profile=assembly.config["scheduler.profile"], weights=weights
     ).info("starting")
-    async with Client.from_kubeconfig(kubeconfig_path(assembly)) as client:
+    async with (
+        assembly.running("scheduler"),
+        Client.from_kubeconfig(kubeconfig_path(assembly)) as client,
+    ):
         await Scheduler(client, assembly.pm, weights).run()

@@ -1,4 +1,8 @@
-"""Options of the LMDB store (``store.options`` in the configuration)."""
+"""Options of the LMDB store (``store.options`` in the configuration).
+
+Declared once as an attrs class and registered with the store, so the core checks them
+(with cattrs, see navarch.options) and ``navarch config reference`` lists them.
+"""
 
 from __future__ import annotations
 
@@ -7,43 +11,35 @@ from typing import Any
 
 import attrs
 
+from navarch.options import structure_options
 from navarch.store.contract import DEFAULT_MAX_VALUE_BYTES
 from navarch.store.errors import InvalidArgument
 
 
+def _non_negative(_: Any, attribute: attrs.Attribute, value: float) -> None:
+    if value < 0:
+        raise ValueError(f"{attribute.name} = {value:g}: must be 0 or more")
+
+
+def _option(default: Any, help: str) -> Any:
+    return attrs.field(default=default, validator=_non_negative, metadata={"help": help})
+
+
 @attrs.frozen(kw_only=True)
 class LmdbOptions:
-    # Virtual size of the first memory map; it doubles whenever it fills. The file on
-    # disk only grows as pages are used.
-    map_size: int = 1 << 30
-    max_value_bytes: int = DEFAULT_MAX_VALUE_BYTES
-    # History kept for watch resumes and reads at past revisions: an entry is removed
-    # once it is outside BOTH windows (0 disables a window).
-    history_revisions: int = 100_000
-    history_minutes: float = 10.0
-    compact_interval_seconds: float = 30.0
-    # Log entries deleted per step: small steps interleave with writes so compaction
-    # never holds the writer for long.
-    compact_step: int = 1_000
-    # Most operations committed in one transaction (one fsync).
-    max_batch: int = 4_096
+    # The file on disk only grows as pages are used, whatever the map's virtual size.
+    map_size: int = _option(1 << 30, "Virtual size of the first memory map; doubles when full.")
+    max_value_bytes: int = _option(DEFAULT_MAX_VALUE_BYTES, "Largest value stored.")
+    # An entry is removed once it is outside BOTH windows.
+    history_revisions: int = _option(
+        100_000, "Revisions of history kept for watch resumes (0: no revision window)."
+    )
+    history_minutes: float = _option(10.0, "Minutes of history kept (0: no time window).")
+    compact_interval_seconds: float = _option(30.0, "Seconds between compactions.")
+    # Small steps interleave with writes so compaction never holds the writer for long.
+    compact_step: int = _option(1_000, "Log entries deleted per compaction step.")
+    max_batch: int = _option(4_096, "Most operations committed in one transaction (one fsync).")
 
     @classmethod
     def from_mapping(cls, options: Mapping[str, Any] | None) -> LmdbOptions:
-        options = dict(options or {})
-        fields = {f.name: f for f in attrs.fields(cls)}
-        unknown = sorted(set(options) - set(fields))
-        if unknown:
-            raise InvalidArgument(
-                f"store.options: unknown option(s) {', '.join(unknown)} for the lmdb store; "
-                f"known: {', '.join(fields)}"
-            )
-        for name, value in options.items():
-            kind = type(fields[name].default)
-            ok = isinstance(value, (int, float) if kind is float else int)
-            if not ok or isinstance(value, bool) or value < 0:
-                raise InvalidArgument(
-                    f"store.options.{name} = {value!r}: must be a non-negative "
-                    f"{'number' if kind is float else 'integer'}"
-                )
-        return cls(**options)
+        return structure_options(cls, options, where="store.options", error=InvalidArgument)
