@@ -3,19 +3,18 @@
 A cycle is filter -> score -> pick -> assume -> bind, through the hooks. Binding runs
 in the background while the next cycle starts; the pod is *assumed* on its node in
 the cache at once, so a burst of pods never overbooks a node before the bindings come
-back through the watch. Decisions are explained: a pod that fits nowhere gets
-PodScheduled=False/Unschedulable with Kubernetes' message and an Event; a bound pod
-gets the annotation ``scheduler.navarch.io/decision`` naming the chosen node and the
-top candidates' scores per plugin.
+back through the watch. Decisions are explained (decision.py): a pod that fits nowhere
+gets PodScheduled=False/Unschedulable with Kubernetes' message and an Event; a bound pod
+gets the annotation ``scheduler.navarch.io/decision`` naming the chosen node, the
+runners-up with their scores per plugin, and why the other nodes were filtered out.
+What happens is logged as a summary per interval (activity.py), not a line per pod.
 """
 
 from __future__ import annotations
 
 import asyncio
-import heapq
 import random
 import uuid
-from collections import Counter
 from collections.abc import Mapping
 
 import pluggy
@@ -27,15 +26,14 @@ from navarch.client import Client, Conflict, Informer, NotFound
 from navarch.client.client import STRATEGIC_MERGE_PATCH
 from navarch.client.errors import ApiException
 from navarch.plugins import call_first
-from navarch.scheduler.filters import request_of
-from navarch.scheduler.framework import CycleState, ScoreResult
+from navarch.scheduler.activity import Activity
+from navarch.scheduler.decision import DECISION_ANNOTATION, explain, unschedulable_message
+from navarch.scheduler.framework import CycleState, ScoreResult, request_of
 from navarch.scheduler.nodeinfo import NodeInfo, PodRequest
 from navarch.scheduler.queue import SchedulingQueue
 
 log = logger.bind(component="scheduler")
 MIN_NODES_TO_FIND = 100
-TOP_CANDIDATES = 3
-DECISION_ANNOTATION = "scheduler.navarch.io/decision"
 MAX_BINDINGS_IN_FLIGHT = 64
 
 
@@ -61,6 +59,7 @@ class Scheduler:
         weights: Mapping[str, int],
         *,
         name: str = DEFAULT_SCHEDULER,
+        report_interval: float = 10.0,
     ):
         self.client = client
         self.pm = pm
@@ -72,6 +71,7 @@ class Scheduler:
         self.pod_informer = Informer(client.pods)
         self.node_informer = Informer(client.nodes)
         self.scheduled = 0
+        self.activity = Activity(report_interval)
         self._start = 0
         self._binds: set[asyncio.Task[None]] = set()
         self._bind_slots = asyncio.Semaphore(MAX_BINDINGS_IN_FLIGHT)
@@ -114,6 +114,7 @@ class Scheduler:
     def _pod_deleted(self, pod: Pod) -> None:
         key = pod.key()
         self.queue.remove(key)
+        self.activity.pod_gone(key)
         node = (pod.spec.node_name if pod.spec else None) or self.assumed.pop(key, None)
         if node and node in self.nodes and self.nodes[node].remove(key):
             self.queue.cluster_changed()
@@ -127,11 +128,14 @@ class Scheduler:
     # --- the loop ---------------------------------------------------------------------
 
     async def run(self) -> None:
-        informers = [asyncio.create_task(i.run()) for i in (self.node_informer, self.pod_informer)]
+        tasks = [asyncio.create_task(i.run()) for i in (self.node_informer, self.pod_informer)]
         try:
             await self.node_informer.wait_synced()
             await self.pod_informer.wait_synced()
-            log.bind(nodes=len(self.nodes), pending=len(self.queue)).info("scheduler started")
+            log.bind(nodes=len(self.nodes), pending=len(self.queue), name=self.name).info(
+                "scheduler started"
+            )
+            tasks.append(asyncio.create_task(self._report()))
             while True:
                 key = await self.queue.pop()
                 pod = self.pod_informer.get(key)
@@ -144,16 +148,27 @@ class Scheduler:
                     log.bind(pod=key, error=repr(exc)).opt(exception=exc).error("scheduling failed")
                     self.queue.retry_later(key, unschedulable=False)
         finally:
-            for task in informers:
+            for task in tasks:
                 task.cancel()
+            in_flight = len(self._binds)
             for task in list(self._binds):
                 task.cancel()
+            self.activity.summary(len(self.queue), in_flight, len(self.nodes))
+            log.bind(
+                bound=self.activity.total_bound, pending=len(self.queue), cancelled=in_flight
+            ).info("scheduler stopped")
+
+    async def _report(self) -> None:
+        """The periodic summary line (activity.py says what is logged and why)."""
+        while True:
+            await asyncio.sleep(self.activity.interval)
+            self.activity.summary(len(self.queue), len(self._binds), len(self.nodes))
 
     async def schedule_one(self, pod: Pod) -> str | None:
         """One cycle; returns the chosen node (binding continues in the background)."""
         key = pod.key()
         state = CycleState(weights=self.weights)
-        feasible, rejected = self._find_feasible(pod, state)
+        feasible, rejected, examined = self._find_feasible(pod, state)
         if not feasible:
             await self._unschedulable(pod, rejected)
             self.queue.retry_later(key, unschedulable=True)
@@ -166,12 +181,25 @@ class Scheduler:
         # Bindings run in the background, but only so many at once: when the API server
         # is slower than the scheduler, scheduling waits instead of piling up tasks.
         await self._bind_slots.acquire()
-        task = asyncio.create_task(self._bind(pod, chosen, state, explain(chosen, totals, details)))
+        decision = explain(
+            chosen,
+            totals,
+            details,
+            self.weights,
+            rejected=rejected,
+            examined=examined,
+            total=len(self.nodes),
+        )
+        task = asyncio.create_task(self._bind(pod, chosen, state, decision))
         self._binds.add(task)
         task.add_done_callback(self._binds.discard)
         return chosen
 
-    def _find_feasible(self, pod: Pod, state: CycleState) -> tuple[list[NodeInfo], dict[str, str]]:
+    def _find_feasible(
+        self, pod: Pod, state: CycleState
+    ) -> tuple[list[NodeInfo], dict[str, str], int]:
+        """The feasible nodes found, the rejected ones with their reason, and how many
+        nodes were examined."""
         infos = list(self.nodes.values())
         total = len(infos)
         enough = nodes_to_find(total)
@@ -192,7 +220,7 @@ class Scheduler:
             if len(feasible) >= enough:
                 break
         self._start = start + examined
-        return feasible, rejected
+        return feasible, rejected, examined
 
     def _score(
         self, pod: Pod, feasible: list[NodeInfo], state: CycleState
@@ -233,7 +261,7 @@ class Scheduler:
                 self.queue.remove(key)
             else:
                 self.queue.retry_later(key, unschedulable=False)
-            log.bind(pod=key, node=node, error=str(exc)).info("binding failed; will retry")
+            self.activity.binding_failed(key, node, str(exc))
             return
         except asyncio.CancelledError:
             raise
@@ -244,6 +272,7 @@ class Scheduler:
             return
         self.scheduled += 1
         self.queue.remove(key)
+        self.activity.pod_bound(key)
         log.bind(pod=key, node=node).debug("bound")
 
     def _forget(self, key: str, node: str) -> None:
@@ -254,7 +283,7 @@ class Scheduler:
 
     async def _unschedulable(self, pod: Pod, rejected: dict[str, str]) -> None:
         message = unschedulable_message(len(self.nodes), rejected)
-        log.bind(pod=pod.key(), reason=message).info("pod fits nowhere")
+        self.activity.pod_unschedulable(pod.key(), message)
         condition = {
             "type": "PodScheduled",
             "status": "False",
@@ -296,33 +325,3 @@ class Scheduler:
             await self.client.events.create(event, namespace=pod.namespace)
         except ApiException as exc:  # an event is best effort; the decision stands
             log.bind(pod=pod.key(), error=str(exc)).debug("could not record event")
-
-
-def unschedulable_message(total: int, rejected: Mapping[str, str]) -> str:
-    """Kubernetes' shape: "0/5 nodes are available: 3 Insufficient cpu, 2 node(s) had
-    untolerated taint {gpu: true}." (reasons counted over nodes, sorted)."""
-    counts: Counter[str] = Counter()
-    for reason in rejected.values():
-        for part in reason.split(", "):
-            counts[part] += 1
-    reasons = ", ".join(f"{count} {reason}" for reason, count in sorted(counts.items()))
-    if not total:
-        return "0/0 nodes are available: no nodes registered."
-    return f"0/{total} nodes are available: {reasons}."
-
-
-def explain(
-    chosen: str, totals: Mapping[str, int], details: Mapping[str, Mapping[str, int]]
-) -> str:
-    """The chosen node and the top candidates with their score per plugin."""
-    runners_up = heapq.nlargest(
-        TOP_CANDIDATES, (n for n in totals if n != chosen), key=totals.__getitem__
-    )
-    top = [chosen, *runners_up][:TOP_CANDIDATES]
-    parts = []
-    for name in top:
-        per_plugin = ", ".join(
-            f"{plugin} {scores.get(name, 0)}" for plugin, scores in sorted(details.items())
-        )
-        parts.append(f"{name}={totals[name]}" + (f" ({per_plugin})" if per_plugin else ""))
-    return "candidates: " + "; ".join(parts)
