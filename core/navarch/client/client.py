@@ -5,16 +5,17 @@
         async for kind, pod in client.pods.watch(namespace="default"):
             ...
 
-Requests are retried with exponential back-off on 429 (honouring Retry-After), 5xx
-and lost connections. Reads and writes return frozen model objects (never mutate
-one: copy with ``attrs.evolve``); plain dicts are accepted as input.
+Requests are retried on 429 (honouring Retry-After), 5xx and lost connections, with
+exponential back-off and random jitter (see :func:`retry_delay`). Reads and writes
+return frozen model objects (never mutate one: copy with ``attrs.evolve``); plain
+dicts are accepted as input.
 """
 
 from __future__ import annotations
 
 import asyncio
 import random
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from typing import Any
 
 import aiohttp
@@ -34,6 +35,32 @@ MERGE_PATCH = "application/merge-patch+json"
 JSON_PATCH = "application/json-patch+json"
 STRATEGIC_MERGE_PATCH = "application/strategic-merge-patch+json"
 _RETRY_CODES = {429, 500, 502, 503, 504}
+FIRST_BACKOFF = 0.1
+MAX_BACKOFF = 10.0
+
+
+def retry_delay(
+    attempt: int, retry_after: str | None = None, rand: Callable[[], float] = random.random
+) -> float:
+    """Seconds to wait before retry number ``attempt + 1`` (client-go's shape).
+
+        wait  = max(Retry-After, min(MAX_BACKOFF, FIRST_BACKOFF * 2 ** attempt))
+        delay = wait * (1 + rand())          # wait.Jitter with a factor of 1
+
+    Never less than the server asked for, doubling while the trouble lasts, and spread
+    over as much again at random: a burst of callers all told ``Retry-After: 1`` come
+    back over a second instead of all at the same moment (and are all refused again).
+    """
+    wait = max(_seconds(retry_after), min(MAX_BACKOFF, FIRST_BACKOFF * 2**attempt))
+    return wait * (1 + rand())
+
+
+def _seconds(retry_after: str | None) -> float:
+    """Retry-After in seconds; an HTTP date or garbage counts as no advice."""
+    try:
+        return max(0.0, float(retry_after)) if retry_after else 0.0
+    except ValueError:
+        return 0.0
 
 
 @attrs.frozen
@@ -101,7 +128,6 @@ class Client:
         """One API call with retries; returns the decoded JSON answer or raises ApiException."""
         data = orjson.dumps(body) if body is not None else None
         headers = {"Content-Type": content_type} if data is not None else {}
-        delay = 0.1
         for attempt in range(self.retries + 1):
             try:
                 async with self.session().request(
@@ -118,8 +144,7 @@ class Client:
                     status = _status_of(response.status, payload)
                     if response.status in _RETRY_CODES and attempt < self.retries:
                         retry_after = response.headers.get("Retry-After")
-                        await asyncio.sleep(float(retry_after) if retry_after else _jitter(delay))
-                        delay = min(delay * 2, 5.0)
+                        await asyncio.sleep(retry_delay(attempt, retry_after))
                         continue
                     raise errors.from_status(response.status, status)
             except (aiohttp.ClientConnectionError, TimeoutError) as exc:
@@ -134,8 +159,7 @@ class Client:
                 log.bind(path=path, attempt=attempt, error=repr(exc)).debug(
                     "retrying after connection error"
                 )
-                await asyncio.sleep(_jitter(delay))
-                delay = min(delay * 2, 5.0)
+                await asyncio.sleep(retry_delay(attempt))
         raise AssertionError("unreachable")
 
     async def stream(self, path: str, params: dict[str, str]) -> AsyncIterator[dict[str, Any]]:
