@@ -44,6 +44,7 @@ from navarch.store.errors import (
     Unavailable,
 )
 from navarch_store_lmdb import records
+from navarch_store_lmdb.datafile import check_data_file
 from navarch_store_lmdb.gate import Gate
 from navarch_store_lmdb.options import LmdbOptions
 from navarch_store_lmdb.watchhub import Lagging, WatchHub
@@ -101,6 +102,9 @@ class LmdbStore(Store):
         os.chmod(path, 0o700)
         lock_fd = _lock(path)
         try:
+            # Before LMDB maps the file: a truncated one would crash the process
+            # (SIGBUS) and an empty one be initialised as a new store.
+            check_data_file(path / "data.mdb")
             env = _open_env(path, options)
             _check_format(env, path)
         except BaseException:
