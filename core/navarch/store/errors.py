@@ -49,7 +49,7 @@ class Conflict(StoreError):
         self.current = current
         super().__init__(
             f"key {key!r}: expected modification revision {expected}, "
-            f"found {current_revision or 'no key'}; re-read and retry"
+            f"found {current_revision or 'another'}; retry from the current value"
         )
 
 
