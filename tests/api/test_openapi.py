@@ -190,3 +190,11 @@ def test_pods_deployments_and_replicasets_are_in_the_all_category():
             if "all" in entry.get("categories", ()):
                 in_all.add(entry["name"])
     assert in_all == {"pods", "deployments", "replicasets"}
+
+
+def test_protobuf_is_recognised_in_accept_either_spelling():
+    assert openapi_proto.wants_protobuf(openapi_proto.MEDIA_TYPE)
+    assert openapi_proto.wants_protobuf(f"application/json, {openapi_proto.RESPONSE_TYPE}")
+    assert not openapi_proto.wants_protobuf("application/json")
+    assert not openapi_proto.wants_protobuf(None)
+    assert "@" not in openapi_proto.RESPONSE_TYPE  # Go's mime parser refuses it

@@ -294,8 +294,16 @@ def _v3_operation(res: Resource, action: str, body: Any, response: str | None) -
 
 
 def _v2_operation(res: Resource, action: str, body: Any, response: str | None) -> dict[str, Any]:
+    # No fieldValidation here, unlike Kubernetes' v2 document. kubectl reads v2 only for a
+    # kind the v3 documents lack (one Navarch does not serve); if the v2 Namespace says
+    # the server validates fields, kubectl concludes the kind must be a custom resource
+    # and lists CustomResourceDefinitions, which Navarch does not serve either, and fails
+    # there. Without it, kubectl validates locally, finds no schema for the kind, and
+    # says "no matches for kind". Served kinds are judged by their v3 documents.
     parameters: list[dict[str, Any]] = [
-        {"name": n, "in": "query", "type": "string", "uniqueItems": True} for n in _QUERY
+        {"name": n, "in": "query", "type": "string", "uniqueItems": True}
+        for n in _QUERY
+        if n != "fieldValidation"
     ]
     if body:
         schema = {"$ref": V2_REF + definition_name(res.kind_cls)}

@@ -18,7 +18,19 @@ from typing import Any
 
 import orjson
 
+# What kubectl asks for, and what the answer is labelled: Go's mime parser refuses the
+# "@" of the first, so kube-apiserver answers with the second, and so does Navarch.
 MEDIA_TYPE = "application/com.github.proto-openapi.spec.v2@v1.0+protobuf"
+RESPONSE_TYPE = "application/com.github.proto-openapi.spec.v2.v1.0+protobuf"
+
+
+def wants_protobuf(accept: str | None) -> bool:
+    """Whether an ``Accept`` header asks for the protobuf form (either spelling)."""
+    return any(
+        part.split(";")[0].strip() in (MEDIA_TYPE, RESPONSE_TYPE)
+        for part in (accept or "").split(",")
+    )
+
 
 # --- the wire format ------------------------------------------------------------------------
 
