@@ -1,4 +1,5 @@
-"""Authentication (bearer tokens from a token file) and authorisation (three roles).
+"""Authentication: bearer tokens from a token file, and the roles they carry (the
+authoriser, :mod:`navarch.apiserver.authz`, decides what each role may do).
 
 The token file is Kubernetes' static token format, one user a line:
 ``token,user,uid,"group1,group2"``; it is created 0600 on first start holding an
@@ -17,16 +18,13 @@ import io
 import os
 import secrets
 from pathlib import Path
-from typing import Any
 
 import attrs
 
 from navarch.apiserver import errors
-from navarch.apiserver.resources import Resource
 
 ADMIN, NODE, VIEWER = "admin", "node", "viewer"
 _ROLE_GROUPS = {ADMIN: "system:masters", NODE: "system:nodes", VIEWER: "navarch:viewers"}
-_READ_VERBS = {"get", "list", "watch"}
 NODE_LEASE_NAMESPACE = "kube-node-lease"
 
 
@@ -83,99 +81,11 @@ class TokenFile:
         return next((t for t, u in self._users.items() if u.name == user_name), None)
 
     def authenticate(self, header: str | None) -> User:
-        if not header or not header.startswith("Bearer "):
+        # The scheme is case-insensitive (RFC 7235); Kubernetes accepts "bearer" too.
+        scheme, _, token = (header or "").strip().partition(" ")
+        if scheme.lower() != "bearer" or not token.strip():
             raise errors.unauthorized()
-        user = self._users.get(header[len("Bearer ") :].strip())
+        user = self._users.get(token.strip())
         if user is None:
             raise errors.unauthorized()
         return user
-
-
-def authorize(
-    user: User,
-    verb: str,
-    res: Resource,
-    namespace: str,
-    name: str,
-    subresource: str | None,
-    node_selector: str | None,
-) -> None:
-    """Raise 403 unless ``user`` may do ``verb`` on the resource (before reading any object)."""
-    role = user.role
-    if role == ADMIN or (role == VIEWER and verb in _READ_VERBS):
-        return
-    if role == NODE and _node_may(
-        user.node_name, verb, res, namespace, name, subresource, node_selector
-    ):
-        return
-    why = {
-        VIEWER: "viewers may only get, list and watch",
-        NODE: "a node may only change its own Node and Lease, pods bound to it, and events",
-    }.get(role or "", "the user has no role")
-    resource = f"{res.plural}/{subresource}" if subresource else res.plural
-    raise errors.forbidden(user.name, verb, resource, res.group, namespace, name, why)
-
-
-def authorize_object(user: User, verb: str, res: Resource, obj: dict[str, Any]) -> None:
-    """Checks that need the object: a node reaches only the pods bound to it."""
-    if user.role != NODE or res.plural != "pods":
-        return
-    bound_to = (obj.get("spec") or {}).get("nodeName")
-    if bound_to != user.node_name:
-        meta = obj.get("metadata", {})
-        raise errors.forbidden(
-            user.name,
-            verb,
-            "pods",
-            "",
-            meta.get("namespace", ""),
-            meta.get("name", ""),
-            f"the pod is not bound to node {user.node_name}",
-        )
-
-
-def authorize_create(user: User, res: Resource, namespace: str, body: Any) -> None:
-    """A node may create only its own Node and Lease (the name is in the body)."""
-    if user.role != NODE or res.plural not in ("nodes", "leases"):
-        return
-    name = ((body or {}).get("metadata") or {}).get("name") if isinstance(body, dict) else None
-    if name != user.node_name:
-        raise errors.forbidden(
-            user.name,
-            "create",
-            res.plural,
-            res.group,
-            namespace,
-            str(name or ""),
-            f"a node may only create its own {res.kind} ({user.node_name})",
-        )
-
-
-def _node_may(
-    node: str,
-    verb: str,
-    res: Resource,
-    namespace: str,
-    name: str,
-    subresource: str | None,
-    node_selector: str | None,
-) -> bool:
-    plural = res.plural
-    if plural in ("namespaces",) and verb in _READ_VERBS:
-        return True
-    if plural == "nodes":
-        return verb in _READ_VERBS or (verb in ("create", "update", "patch") and name in (node, ""))
-    if plural == "leases":
-        return verb in _READ_VERBS or (namespace == NODE_LEASE_NAMESPACE and name in (node, ""))
-    if plural == "events":
-        return verb in ("create", "update", "patch") or verb in _READ_VERBS
-    if plural == "pods":
-        if verb in ("list", "watch"):
-            return node_selector == node  # only with fieldSelector=spec.nodeName=<itself>
-        if (
-            verb == "get"
-            or verb == "delete"
-            or (subresource == "status" and verb in ("update", "patch"))
-        ):
-            return True  # checked against the object (authorize_object)
-    return False

@@ -7,6 +7,10 @@ from typing import Any
 import orjson
 from aiohttp import web
 
+from navarch import store
+from navarch.api.errors import InvalidObject
+from navarch.store import StoreError
+
 
 class ApiError(Exception):
     """An answer other than success; ``to_status()`` is the body sent."""
@@ -26,6 +30,8 @@ class ApiError(Exception):
         self.headers = headers or {}
 
     def to_status(self) -> dict[str, Any]:
+        # Kubernetes' field order (metav1.Status): details before code; empty fields,
+        # and a core group's "", are left out.
         status: dict[str, Any] = {
             "kind": "Status",
             "apiVersion": "v1",
@@ -33,15 +39,15 @@ class ApiError(Exception):
             "status": "Failure",
             "message": self.message,
             "reason": self.reason,
-            "code": self.code,
         }
         if self.details:
-            status["details"] = self.details
+            status["details"] = {k: v for k, v in self.details.items() if v not in ("", None)}
+        status["code"] = self.code
         return status
 
     def response(self) -> web.Response:
         return web.Response(
-            body=orjson.dumps(self.to_status()),
+            body=orjson.dumps(self.to_status()) + b"\n",
             status=self.code,
             content_type="application/json",
             headers=self.headers,
@@ -50,6 +56,10 @@ class ApiError(Exception):
 
 def _qualified(resource: str, group: str) -> str:
     return f"{resource}.{group}" if group else resource
+
+
+def _details(resource: str, group: str, name: str, **more: Any) -> dict[str, Any]:
+    return {"name": name, "group": group, "kind": resource, **more}
 
 
 def bad_request(message: str) -> ApiError:
@@ -75,7 +85,7 @@ def forbidden(
         "Forbidden",
         f'{subject} is forbidden: User "{user}" cannot {verb} resource "{resource}" in API group '
         f'"{group}"{where}: {why}',
-        details={"name": name, "group": group, "kind": resource},
+        details=_details(resource, group, name),
     )
 
 
@@ -84,7 +94,7 @@ def not_found(resource: str, group: str, name: str) -> ApiError:
         404,
         "NotFound",
         f'{_qualified(resource, group)} "{name}" not found',
-        details={"name": name, "group": group, "kind": resource},
+        details=_details(resource, group, name),
     )
 
 
@@ -105,7 +115,7 @@ def already_exists(resource: str, group: str, name: str) -> ApiError:
         409,
         "AlreadyExists",
         f'{_qualified(resource, group)} "{name}" already exists',
-        details={"name": name, "group": group, "kind": resource},
+        details=_details(resource, group, name),
     )
 
 
@@ -115,7 +125,7 @@ def conflict(resource: str, group: str, name: str) -> ApiError:
         "Conflict",
         f'Operation cannot be fulfilled on {_qualified(resource, group)} "{name}": the object has '
         "been modified; please apply your changes to the latest version and try again",
-        details={"name": name, "group": group, "kind": resource},
+        details=_details(resource, group, name),
     )
 
 
@@ -154,3 +164,39 @@ def unavailable(message: str) -> ApiError:
 
 def internal(message: str) -> ApiError:
     return ApiError(500, "InternalError", message)
+
+
+def invalid(kind: str, group: str, name: str, causes: list[dict[str, str]]) -> ApiError:
+    """422 Invalid naming every field; the message is Kubernetes' aggregate form."""
+    described = [
+        f"{c['field']}: {c['message']}" if c.get("field") else c["message"] for c in causes
+    ]
+    summary = described[0] if len(described) == 1 else f"[{', '.join(described)}]"
+    qualified = f"{kind}.{group}" if group else kind
+    return ApiError(
+        422,
+        "Invalid",
+        f'{qualified} "{name}" is invalid: {summary}',
+        details=_details(kind, group, name, causes=causes),
+    )
+
+
+def from_invalid_object(exc: InvalidObject, group: str = "") -> ApiError:
+    return invalid(exc.kind, group, exc.name, [e.to_cause() for e in exc.errors])
+
+
+def from_store(exc: StoreError, resource: str = "", group: str = "", name: str = "") -> ApiError:
+    """The one mapping from store errors to API errors."""
+    if isinstance(exc, store.NotFound):
+        return not_found(resource, group, name)
+    if isinstance(exc, store.AlreadyExists):
+        return already_exists(resource, group, name)
+    if isinstance(exc, store.Conflict):
+        return conflict(resource, group, name)
+    if isinstance(exc, store.TooLarge):
+        return too_large(exc.limit)
+    if isinstance(exc, store.Unavailable):
+        return unavailable(f"storage is unavailable: {exc}")
+    if isinstance(exc, store.Compacted):
+        return gone(str(exc))
+    return internal(f"storage error: {type(exc).__name__}")

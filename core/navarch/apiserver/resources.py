@@ -46,7 +46,7 @@ class Resource:
 
 
 RESOURCES: tuple[Resource, ...] = (
-    Resource("", "v1", "namespaces", Namespace, ("ns",), ("status",), has_status=True),
+    Resource("", "v1", "namespaces", Namespace, ("ns",), ("status", "finalize"), has_status=True),
     Resource("", "v1", "pods", Pod, ("po",), ("status", "binding"), has_status=True),
     Resource("", "v1", "nodes", Node, ("no",), ("status",), has_status=True),
     Resource("", "v1", "events", Event, ("ev",)),

@@ -7,13 +7,14 @@ from collections.abc import AsyncIterator
 from typing import Any
 
 from navarch.apiserver.metrics import Metrics
-from navarch.store import Event, KeyValue, RangeResult, Store
+from navarch.store import Event, KeyValue, RangeResult, Store, Unavailable
 
 
 class TimedStore(Store):
     def __init__(self, inner: Store, metrics: Metrics):
         self.inner = inner
         self._histogram = metrics.store_latency
+        self._write_failure = ""
 
     async def _timed(self, operation: str, call: Any) -> Any:
         started = time.perf_counter()
@@ -28,14 +29,29 @@ class TimedStore(Store):
     async def range(self, prefix: bytes, **kwargs: Any) -> RangeResult:
         return await self._timed("range", self.inner.range(prefix, **kwargs))
 
+    async def _write(self, operation: str, call: Any) -> Any:
+        """A timed write that remembers whether the store accepts writes: a full disk
+        fails every write while reads still answer, and /readyz must say so."""
+        try:
+            result = await self._timed(operation, call)
+        except Unavailable as exc:
+            self._write_failure = str(exc)
+            raise
+        self._write_failure = ""
+        return result
+
+    def write_failure(self) -> str:
+        """Why the last write failed, if the store was unavailable for it ("" if not)."""
+        return self._write_failure
+
     async def create(self, key: bytes, value: bytes) -> int:
-        return await self._timed("create", self.inner.create(key, value))
+        return await self._write("create", self.inner.create(key, value))
 
     async def update(self, key: bytes, value: bytes, expected_revision: int | None) -> int:
-        return await self._timed("update", self.inner.update(key, value, expected_revision))
+        return await self._write("update", self.inner.update(key, value, expected_revision))
 
     async def delete(self, key: bytes, expected_revision: int | None = None) -> KeyValue:
-        return await self._timed("delete", self.inner.delete(key, expected_revision))
+        return await self._write("delete", self.inner.delete(key, expected_revision))
 
     def watch(self, prefix: bytes, from_revision: int = 0) -> AsyncIterator[Event]:
         return self.inner.watch(prefix, from_revision)

@@ -20,7 +20,7 @@ import orjson
 from loguru import logger
 
 from navarch.api import selectors
-from navarch.apiserver import errors
+from navarch.apiserver import codec, errors
 from navarch.apiserver.fieldselectors import FieldSelector, watch_event_type
 from navarch.apiserver.resources import Resource
 from navarch.store import DELETE, Store
@@ -79,15 +79,20 @@ class Subscription:
         if isinstance(item, BaseException):
             self.put(item)
             return
+        line = self.line_for(item)
+        if line is not None:
+            self.put((str(item.revision), line))
+
+    def line_for(self, item: CachedEvent) -> bytes | None:
+        """The wire line of an event for this watcher, or None if it does not see it."""
         if item.revision < self.from_revision or (
             self.namespace and item.namespace != self.namespace
         ):
-            return
+            return None
         kind = watch_event_type(
             item.type == DELETE, item.obj, item.prev, self.label_selector, self.field_selector
         )
-        if kind is not None:
-            self.put((str(item.revision), item.line(kind)))
+        return None if kind is None else item.line(kind)
 
     def put(self, entry: Any) -> None:
         """Queue an entry; a full queue marks the watcher too slow (it gets an ERROR)."""
@@ -142,15 +147,20 @@ class Broadcaster:
                     subscriber.offer(gone)
                 await asyncio.sleep(0.5)
 
-    def subscribe(self, subscription: Subscription) -> bool:
-        """Replay buffered events from the subscription's revision, then follow; False
-        when the buffer does not reach back that far."""
+    def subscribe(self, subscription: Subscription) -> list[CachedEvent] | None:
+        """Follow from the subscription's revision: the buffered events it missed are
+        returned (for the watcher to stream at its own pace — pushing up to ``history``
+        of them into its bounded queue would overflow it), newer ones arrive in its
+        queue. None when the buffer does not reach back that far.
+
+        Taking the snapshot and subscribing happen with no await in between, so no
+        event falls between the two."""
         if subscription.from_revision < self.oldest:
-            return False
-        for event in self.events:
-            subscription.offer(event)
+            return None
+        start = subscription.from_revision
+        missed = [event for event in self.events if event.revision >= start]
         self.subscribers.add(subscription)
-        return True
+        return missed
 
     def unsubscribe(self, subscription: Subscription) -> None:
         self.subscribers.discard(subscription)
@@ -168,14 +178,18 @@ class WatchCache:
         self.history = history
         self._broadcasters: dict[Resource, Broadcaster] = {}
 
-    async def subscribe(self, res: Resource, subscription: Subscription) -> Broadcaster | None:
-        """Feed ``subscription`` from the shared watch of ``res``; None when its revision
-        is older than the buffer (the caller then watches the store itself)."""
+    async def subscribe(
+        self, res: Resource, subscription: Subscription
+    ) -> tuple[Broadcaster, list[CachedEvent]] | None:
+        """Feed ``subscription`` from the shared watch of ``res``: the broadcaster and the
+        buffered events to replay first; None when its revision is older than the buffer
+        (the caller then watches the store itself)."""
         broadcaster = self._broadcasters.get(res)
         if broadcaster is None:
             broadcaster = self._broadcasters[res] = Broadcaster(self.store, res, self.history)
         await broadcaster.ensure_started()
-        return broadcaster if broadcaster.subscribe(subscription) else None
+        missed = broadcaster.subscribe(subscription)
+        return None if missed is None else (broadcaster, missed)
 
     async def close(self) -> None:
         for broadcaster in self._broadcasters.values():
@@ -187,7 +201,7 @@ def _cache(event: Any) -> CachedEvent:
     if event.type == DELETE:
         obj = prev if prev is not None else {"metadata": {}}
         obj["metadata"]["resourceVersion"] = str(event.revision)
-        return CachedEvent(event.revision, DELETE, obj, prev)
+        return CachedEvent(event.revision, DELETE, codec.ordered(obj), prev)
     obj = orjson.loads(event.kv.value)
     obj["metadata"]["resourceVersion"] = str(event.revision)
-    return CachedEvent(event.revision, event.type, obj, prev)
+    return CachedEvent(event.revision, event.type, codec.ordered(obj), prev)

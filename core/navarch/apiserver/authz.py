@@ -1,0 +1,99 @@
+"""Authorisation: may this user do this request? Decided once per request from its
+:class:`~navarch.apiserver.requestinfo.RequestInfo`, before any handler runs.
+
+Roles (from the token's groups, see :mod:`navarch.apiserver.auth`):
+
+* admin (``system:masters``): everything;
+* viewer (``navarch:viewers``): get, list, watch;
+* node (``system:nodes``, user ``system:node:<name>``): Kubernetes' Node authoriser —
+  its own Node and Lease, pods bound to it, events, the reads an agent needs. What a
+  node may *change* on its own Node is then limited by the NodeRestriction admission
+  plugin (:mod:`navarch.apiserver.noderestriction`).
+
+A node never gets a collection verb that reaches other nodes' objects: it lists pods
+only with ``fieldSelector=spec.nodeName=<itself>``, and never deletes a collection.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from navarch.apiserver import errors
+from navarch.apiserver.auth import ADMIN, NODE, NODE_LEASE_NAMESPACE, VIEWER, User
+from navarch.apiserver.requestinfo import RequestInfo
+from navarch.apiserver.resources import Resource
+
+READ_VERBS = frozenset({"get", "list", "watch"})
+_WRITE_VERBS = frozenset({"create", "update", "patch"})
+
+
+def authorize(user: User, info: RequestInfo, node_selector: str | None = None) -> None:
+    """Raise 403 unless ``user`` may do the request. ``node_selector`` is the value of a
+    ``spec.nodeName=`` term of the request's field selector, if any."""
+    role = user.role
+    if role == ADMIN or (role == VIEWER and info.verb in READ_VERBS):
+        return
+    if role == NODE and _node_may(user.node_name, info, node_selector):
+        return
+    why = {
+        VIEWER: "viewers may only get, list and watch",
+        NODE: "a node may only change its own Node and Lease, pods bound to it, and events",
+    }.get(role or "", "the user has no role")
+    res = info.res
+    group = res.group if res is not None else info.group
+    raise errors.forbidden(
+        user.name, info.verb, info.resource_label, group, info.namespace, info.name, why
+    )
+
+
+def _node_may(node: str, info: RequestInfo, node_selector: str | None) -> bool:
+    verb, plural, name = info.verb, info.plural, info.name
+    if verb == "deletecollection":
+        return False  # would reach every node's objects
+    if plural == "namespaces":
+        return verb in READ_VERBS and not info.subresource
+    if plural == "nodes":
+        if verb in READ_VERBS:
+            return True
+        # create names the node in the body (checked by authorize_create)
+        return (verb == "create" and not name) or (verb in _WRITE_VERBS and name == node)
+    if plural == "leases":
+        if verb in READ_VERBS:
+            return True
+        if info.namespace != NODE_LEASE_NAMESPACE:
+            return False
+        return (verb == "create" and not name) or (
+            verb in (*_WRITE_VERBS, "delete") and name == node
+        )
+    if plural == "events":
+        return verb in READ_VERBS or verb in _WRITE_VERBS
+    if plural == "pods":
+        if verb in ("list", "watch"):
+            return node_selector == node  # only with fieldSelector=spec.nodeName=<itself>
+        if info.subresource:
+            return info.subresource == "status" and verb in ("get", "update", "patch")
+        return verb in ("get", "delete")  # checked against the object (authorize_object)
+    return False
+
+
+def needs_object(user: User, res: Resource) -> bool:
+    """Whether :func:`authorize_object` has anything to check (saves a read otherwise)."""
+    return user.role == NODE and res.plural == "pods"
+
+
+def authorize_object(user: User, verb: str, res: Resource, obj: dict[str, Any]) -> None:
+    """Checks that need the object: a node reaches only the pods bound to it."""
+    if not needs_object(user, res):
+        return
+    bound_to = (obj.get("spec") or {}).get("nodeName")
+    if bound_to != user.node_name:
+        meta = obj.get("metadata", {})
+        raise errors.forbidden(
+            user.name,
+            verb,
+            "pods",
+            "",
+            meta.get("namespace", ""),
+            meta.get("name", ""),
+            f"the pod is not bound to node {user.node_name}",
+        )

@@ -1,0 +1,172 @@
+"""The verbs on a resource: what each HTTP request does once it is parsed
+(:mod:`~navarch.apiserver.requestinfo`) and authorised. Handlers read the body and the
+query, call the generic storage, and answer; the storage owns object semantics."""
+
+from __future__ import annotations
+
+import copy
+from typing import Any
+
+from aiohttp import web
+
+from navarch.apiserver import errors, httpio, patch
+from navarch.apiserver.auth import User
+from navarch.apiserver.fieldselectors import parse as parse_field_selector
+from navarch.apiserver.fieldselectors import parse_label_selector
+from navarch.apiserver.namespaces import NamespaceLifecycle
+from navarch.apiserver.requestinfo import RequestInfo
+from navarch.apiserver.resources import Resource
+from navarch.apiserver.storage import Obj, Storage, WriteContext
+from navarch.apiserver.subresources import PATCH_TYPES, BindingREST, ScaleREST
+
+
+class ResourceHandlers:
+    def __init__(self, storage: Storage, namespaces: NamespaceLifecycle):
+        self.storage = storage
+        self.namespaces = namespaces
+        self.binding = BindingREST(storage)
+        self.scale = ScaleREST(storage)
+
+    async def handle(self, request: web.Request, info: RequestInfo) -> web.StreamResponse:
+        """Route a parsed, authorised resource request to its verb."""
+        res = info.res
+        assert res is not None
+        ctx = write_context(request, info)
+        if info.subresource == "binding":
+            if info.verb != "create":
+                raise errors.method_not_allowed(request.method, request.path)
+            return await self.binding.create(request, info, ctx)
+        if info.subresource == "scale":
+            if info.verb == "get":
+                return httpio.json_response(await self.scale.get(info))
+            if info.verb in ("update", "patch"):
+                return httpio.json_response(await self.scale.update(request, info, ctx))
+            raise errors.method_not_allowed(request.method, request.path)
+        verb = info.verb
+        if verb == "list":
+            return await self.list(request, res, info)
+        if verb == "create" and not info.name:
+            return await self.create(request, res, info, ctx)
+        if verb == "deletecollection":
+            return await self.delete_collection(request, res, info, ctx)
+        if not info.name:
+            raise errors.method_not_allowed(request.method, request.path)
+        if verb == "get":
+            obj = await self.storage.get(res, info.namespace, info.name)
+            check_object_access(request["user"], verb, res, obj)
+            return httpio.json_response(obj)
+        if verb == "update":
+            return await self.update(request, res, info, ctx)
+        if verb == "patch":
+            return await self.patch(request, res, info, ctx)
+        if verb == "delete" and not info.subresource:
+            return await self.delete(request, res, info, ctx)
+        raise errors.method_not_allowed(request.method, request.path)
+
+    async def list(self, request: web.Request, res: Resource, info: RequestInfo) -> web.Response:
+        query = request.query
+        result = await self.storage.list_raw(
+            res,
+            info.namespace,
+            label_selector=parse_label_selector(query.get("labelSelector")),
+            field_selector=parse_field_selector(query.get("fieldSelector"), res.plural),
+            limit=httpio.int_query(query, "limit", 0),
+            continue_token=query.get("continue") or None,
+        )
+        return httpio.raw_response(result.to_bytes())
+
+    async def create(
+        self, request: web.Request, res: Resource, info: RequestInfo, ctx: WriteContext
+    ) -> web.Response:
+        body = await httpio.read_json(request)
+        await self.namespaces.must_accept(res, info.namespace)
+        written = await self.storage.create(res, info.namespace, body, ctx)
+        return httpio.json_response(written.obj, status=201, warnings=written.warnings)
+
+    async def update(
+        self, request: web.Request, res: Resource, info: RequestInfo, ctx: WriteContext
+    ) -> web.Response:
+        body = await httpio.read_json(request)
+        await self._check_access(request, res, info)
+        written = await self.storage.update(res, info.namespace, info.name, body, ctx)
+        return httpio.json_response(written.obj, warnings=written.warnings)
+
+    async def patch(
+        self, request: web.Request, res: Resource, info: RequestInfo, ctx: WriteContext
+    ) -> web.Response:
+        content_type = request.content_type
+        if content_type not in PATCH_TYPES:
+            raise errors.unsupported_media_type(content_type, list(PATCH_TYPES))
+        body = await httpio.read_json(request, check_type=False)
+        await self._check_access(request, res, info)
+
+        def apply_patch(current: Obj) -> Obj:
+            # The patch is applied to the current object each attempt. A resourceVersion
+            # in the result is a precondition only if the patch itself put it there:
+            # applied to the object without one, does the patch set it?
+            version = current["metadata"].pop("resourceVersion")
+            patched = patch.apply(content_type, current, copy.deepcopy(body))
+            if not isinstance(patched, dict):
+                raise patch.invalid_patch("the result is not an object")
+            metadata = patched.setdefault("metadata", {})
+            if isinstance(metadata, dict) and metadata.get("resourceVersion") in (None, ""):
+                metadata["resourceVersion"] = version
+            return patched
+
+        written = await self.storage.guaranteed_update(
+            res, info.namespace, info.name, apply_patch, ctx
+        )
+        return httpio.json_response(written.obj, warnings=written.warnings)
+
+    async def delete(
+        self, request: web.Request, res: Resource, info: RequestInfo, ctx: WriteContext
+    ) -> web.Response:
+        options = await httpio.delete_options(request)
+        await self._check_access(request, res, info)
+        deleted = await self.storage.delete(res, info.namespace, info.name, options, ctx)
+        if res.plural == "namespaces":
+            self.namespaces.forget(info.name)
+        return httpio.json_response(deleted)
+
+    async def delete_collection(
+        self, request: web.Request, res: Resource, info: RequestInfo, ctx: WriteContext
+    ) -> web.Response:
+        options = await httpio.delete_options(request)
+        query = request.query
+        result = await self.storage.delete_collection(
+            res,
+            info.namespace,
+            options,
+            parse_label_selector(query.get("labelSelector")),
+            parse_field_selector(query.get("fieldSelector"), res.plural),
+            ctx,
+        )
+        return httpio.json_response(result)
+
+    async def _check_access(self, request: web.Request, res: Resource, info: RequestInfo) -> None:
+        """Rules that need the object itself (a node reaches only pods bound to it)."""
+        if needs_object_check(request["user"], res):
+            obj = await self.storage.get(res, info.namespace, info.name)
+            check_object_access(request["user"], info.verb, res, obj)
+
+
+def write_context(request: web.Request, info: RequestInfo) -> WriteContext:
+    dry = httpio.dry_run(request) if request.method in ("POST", "PUT", "PATCH", "DELETE") else False
+    return WriteContext(
+        user=request.get("user"),
+        subresource=info.subresource,
+        dry_run=dry,
+        field_manager=request.query.get("fieldManager", ""),
+    )
+
+
+def needs_object_check(user: User, res: Resource) -> bool:
+    from navarch.apiserver import authz
+
+    return authz.needs_object(user, res)
+
+
+def check_object_access(user: User, verb: str, res: Resource, obj: dict[str, Any]) -> None:
+    from navarch.apiserver import authz
+
+    authz.authorize_object(user, verb, res, obj)

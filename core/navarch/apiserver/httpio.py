@@ -1,0 +1,98 @@
+"""Reading request bodies and query parameters, and writing JSON answers, the way
+Kubernetes does (a body without Content-Type is JSON; answers end with a newline)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import orjson
+from aiohttp import web
+
+from navarch.apiserver import codec, errors
+
+JSON_TYPES = ("application/json",)
+DELETE_PROPAGATION = ("Orphan", "Background", "Foreground")
+
+
+async def read_json(request: web.Request, check_type: bool = True) -> Any:
+    # No Content-Type means JSON, as in Kubernetes (the official Python client relies on it).
+    declared = "Content-Type" in request.headers
+    if check_type and declared and request.content_type not in JSON_TYPES:
+        raise errors.unsupported_media_type(request.content_type, list(JSON_TYPES))
+    raw = await request.read()
+    if not raw:
+        raise errors.bad_request("the request body is empty; send a JSON object")
+    try:
+        return orjson.loads(raw)
+    except orjson.JSONDecodeError as exc:
+        raise errors.bad_request(f"the request body is not valid JSON: {exc}") from None
+
+
+async def delete_options(request: web.Request) -> dict[str, Any]:
+    options: dict[str, Any] = {}
+    if request.can_read_body:
+        raw = await request.read()
+        if raw:
+            try:
+                options = orjson.loads(raw)
+            except orjson.JSONDecodeError as exc:
+                raise errors.bad_request(f"DeleteOptions is not valid JSON: {exc}") from None
+            if not isinstance(options, dict):
+                raise errors.bad_request("DeleteOptions must be a JSON object")
+    if "gracePeriodSeconds" in request.query:
+        options["gracePeriodSeconds"] = int_query(request.query, "gracePeriodSeconds", 0)
+    if "propagationPolicy" in request.query:
+        options["propagationPolicy"] = request.query["propagationPolicy"]
+    policy = options.get("propagationPolicy")
+    if policy is not None and policy not in DELETE_PROPAGATION:
+        raise errors.bad_request(
+            f"propagationPolicy {policy!r} is not one of {', '.join(DELETE_PROPAGATION)}"
+        )
+    return options
+
+
+def int_query(query: Any, name: str, default: int) -> int:
+    raw = query.get(name)
+    if raw in (None, ""):
+        return default
+    try:
+        value = int(raw)
+    except ValueError:
+        raise errors.bad_request(
+            f"query parameter {name}={raw!r} must be a non-negative integer"
+        ) from None
+    if value < 0:
+        raise errors.bad_request(f"query parameter {name}={raw!r} must be a non-negative integer")
+    return value
+
+
+def dry_run(request: web.Request) -> bool:
+    """``?dryRun=All``: everything but the write (the only value Kubernetes knows)."""
+    values = request.query.getall("dryRun", [])
+    for value in values:
+        if value != "All":
+            raise errors.bad_request(f"dryRun={value!r} is not supported; the only value is All")
+    return bool(values)
+
+
+def json_response(body: Any, status: int = 200, warnings: tuple[str, ...] = ()) -> web.Response:
+    headers = {"Warning": ", ".join(f'299 - "{w}"' for w in warnings)} if warnings else None
+    payload = codec.dumps(codec.ordered(body) if _is_object(body) else body)
+    return web.Response(
+        body=payload, status=status, content_type="application/json", headers=headers
+    )
+
+
+def raw_response(body: bytes) -> web.Response:
+    return web.Response(body=body, content_type="application/json")
+
+
+def success_status(code: int) -> web.Response:
+    return json_response(
+        {"kind": "Status", "apiVersion": "v1", "metadata": {}, "status": "Success", "code": code},
+        status=code,
+    )
+
+
+def _is_object(body: Any) -> bool:
+    return isinstance(body, dict) and isinstance(body.get("metadata"), dict) and "kind" in body

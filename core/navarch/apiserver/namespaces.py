@@ -1,0 +1,47 @@
+"""NamespaceLifecycle: objects go only into namespaces that exist and are not being
+deleted (Kubernetes' admission plugin of that name)."""
+
+from __future__ import annotations
+
+import time
+
+from navarch.apiserver import errors
+from navarch.apiserver.resources import BY_PATH, Resource
+from navarch.apiserver.storage import Storage
+
+NAMESPACE_CACHE_SECONDS = 5.0
+NAMESPACES = BY_PATH[("", "v1", "namespaces")]
+
+
+class NamespaceLifecycle:
+    """Positive answers are cached for a few seconds (Kubernetes' plugin reads an
+    informer cache too); deleting a namespace through this server drops it at once."""
+
+    def __init__(self, storage: Storage):
+        self.storage = storage
+        self._seen: dict[str, float] = {}
+
+    async def must_accept(self, res: Resource, namespace: str) -> None:
+        if not res.namespaced:
+            return
+        checked = self._seen.get(namespace)
+        if checked is not None and time.monotonic() - checked < NAMESPACE_CACHE_SECONDS:
+            return
+        try:
+            ns = await self.storage.get(NAMESPACES, "", namespace)
+        except errors.ApiError as exc:
+            if exc.reason == "NotFound":
+                raise errors.not_found("namespaces", "", namespace) from None
+            raise
+        if ns["metadata"].get("deletionTimestamp"):
+            raise errors.ApiError(
+                403,
+                "Forbidden",
+                f"unable to create new content in namespace {namespace} because it is being "
+                "terminated",
+                details={"name": namespace, "kind": "namespaces"},
+            )
+        self._seen[namespace] = time.monotonic()
+
+    def forget(self, namespace: str) -> None:
+        self._seen.pop(namespace, None)

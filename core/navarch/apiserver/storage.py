@@ -1,0 +1,581 @@
+"""The generic storage: create, get, list, update, patch, delete and watch for every
+resource (Kubernetes' ``registry/generic/registry.Store``).
+
+What differs per resource comes from its strategy (:mod:`navarch.apiserver.strategy`);
+every write passes the object model (defaults, strict decoding) and admission (the
+core's validation first, then plugins). Every read-modify-write goes through
+:meth:`Storage.guaranteed_update`: read, mutate, compare-and-swap on the revision read,
+and on a lost race retry with the value the store's Conflict carried.
+"""
+
+from __future__ import annotations
+
+import copy
+import inspect
+import secrets
+import time
+import uuid
+from collections.abc import AsyncIterator, Awaitable, Callable
+from datetime import UTC, datetime
+from typing import Any
+
+import attrs
+import orjson
+import pluggy
+
+from navarch import api
+from navarch.admission import CREATE, UPDATE, AdmissionRequest, admit
+from navarch.api import selectors
+from navarch.api.errors import InvalidObject
+from navarch.apiserver import codec, errors
+from navarch.apiserver.codec import check_revision
+from navarch.apiserver.fieldselectors import FieldSelector, selected, watch_event_type
+from navarch.apiserver.resources import Resource
+from navarch.apiserver.strategy import for_resource
+from navarch.store import DELETE, AlreadyExists, Compacted, Conflict, Store, StoreError
+
+Obj = dict[str, Any]
+Mutation = Callable[[Obj], Obj | Awaitable[Obj]]
+
+MAX_UPDATE_ATTEMPTS = 16  # lost races before a 409 (each retry uses the value that won)
+GENERATE_NAME_ATTEMPTS = 8  # Kubernetes retries a generated name that is taken
+_SERVER_SET_ON_CREATE = (
+    "resourceVersion",
+    "uid",
+    "creationTimestamp",
+    "deletionTimestamp",
+    "deletionGracePeriodSeconds",
+    "generation",
+    "selfLink",
+)
+_KEPT_ON_UPDATE = ("uid", "creationTimestamp", "deletionTimestamp", "deletionGracePeriodSeconds")
+
+_clock: list[Any] = [0, ""]  # (second, its RFC 3339 text): formatted once a second
+
+
+def now() -> str:
+    second = int(time.time())
+    if _clock[0] != second:
+        _clock[0], _clock[1] = (
+            second,
+            datetime.fromtimestamp(second, UTC).strftime("%Y-%m-%dT%H:%M:%SZ"),
+        )
+    return _clock[1]
+
+
+@attrs.frozen
+class WriteContext:
+    """Who writes, and how (what admission and field management see)."""
+
+    user: Any = None
+    subresource: str = ""
+    dry_run: bool = False
+    field_manager: str = ""
+
+
+@attrs.frozen
+class Written:
+    obj: Obj
+    warnings: tuple[str, ...] = ()
+
+
+@attrs.frozen
+class RawList:
+    kind: str
+    api_version: str
+    metadata: Obj
+    items: list[bytes]
+
+    def head(self) -> Obj:
+        return {"kind": self.kind, "apiVersion": self.api_version, "metadata": self.metadata}
+
+    def to_bytes(self) -> bytes:
+        head = orjson.dumps(self.head())
+        return head[:-1] + b',"items":[' + b",".join(self.items) + b"]}\n"
+
+
+@attrs.frozen
+class WatchEvent:
+    type: str  # ADDED MODIFIED DELETED
+    obj: Obj
+
+
+class Storage:
+    def __init__(self, store: Store, pm: pluggy.PluginManager):
+        self.store = store
+        self.pm = pm
+        # Called with (resource, namespace, name, deadline) when a delete starts a grace
+        # period, so the expiry loop need not poll the store.
+        self.on_terminating: Callable[[Resource, str, str, float], None] | None = None
+
+    # --- reads -------------------------------------------------------------------------
+
+    async def get(self, res: Resource, namespace: str, name: str) -> Obj:
+        try:
+            kv = await self.store.get(res.store_key(namespace, name))
+        except StoreError as exc:
+            raise errors.from_store(exc, res.plural, res.group, name) from None
+        return codec.decode(kv)
+
+    async def list(
+        self,
+        res: Resource,
+        namespace: str,
+        *,
+        label_selector: selectors.Selector | None = None,
+        field_selector: FieldSelector | None = None,
+    ) -> Obj:
+        """The List object with decoded items (for callers inside the server)."""
+        listed = await self.list_raw(
+            res, namespace, label_selector=label_selector, field_selector=field_selector
+        )
+        return {**listed.head(), "items": [orjson.loads(item) for item in listed.items]}
+
+    async def list_raw(
+        self,
+        res: Resource,
+        namespace: str,
+        *,
+        label_selector: selectors.Selector | None = None,
+        field_selector: FieldSelector | None = None,
+        limit: int = 0,
+        continue_token: str | None = None,
+    ) -> RawList:
+        """The List with each item as its stored JSON bytes (resourceVersion spliced in):
+        without selectors no object is decoded at all, which keeps large lists fast."""
+        prefix = res.store_prefix(namespace)
+        start, revision = (None, None)
+        if continue_token:
+            start, revision = codec.decode_continue(continue_token)
+        filtering = label_selector is not None or field_selector is not None
+        items: list[bytes] = []
+        more = False
+        next_start: bytes | None = None
+        try:
+            while True:
+                page = await self.store.range(
+                    prefix,
+                    limit=max(limit, 500) if limit else 0,
+                    continue_from=start,
+                    revision=revision,
+                )
+                revision = page.revision
+                for kv in page.items:
+                    if filtering and not selected(codec.decode(kv), label_selector, field_selector):
+                        continue
+                    if limit and len(items) == limit:
+                        more, next_start = True, kv.key
+                        break
+                    items.append(codec.raw_with_version(kv))
+                if more or not page.more:
+                    break
+                start = page.continue_from
+        except Compacted:
+            raise errors.gone(
+                "The provided continue parameter is too old to display a consistent "
+                "list result. You can start a new list without the continue "
+                "parameter."
+            ) from None
+        except StoreError as exc:
+            raise errors.from_store(exc, res.plural, res.group) from None
+        metadata: Obj = {"resourceVersion": str(revision)}
+        if more and next_start is not None:
+            metadata["continue"] = codec.encode_continue(next_start, revision)
+        return RawList(f"{res.kind}List", res.group_version, metadata, items)
+
+    # --- create ------------------------------------------------------------------------
+
+    async def create(
+        self, res: Resource, namespace: str, body: Any, ctx: WriteContext | None = None
+    ) -> Written:
+        ctx = ctx or WriteContext()
+        obj = check_body(res, namespace, body)
+        metadata = obj["metadata"]
+        for field in _SERVER_SET_ON_CREATE:
+            metadata.pop(field, None)
+        metadata["uid"] = str(uuid.uuid4())
+        metadata["creationTimestamp"] = now()
+        strategy = for_resource(res.plural)
+        strategy.prepare_for_create(obj)
+        generated = not metadata.get("name") and isinstance(metadata.get("generateName"), str)
+        for attempt in range(GENERATE_NAME_ATTEMPTS if generated else 1):
+            if generated:
+                metadata["name"] = metadata["generateName"] + _random_suffix()
+            _, admitted, warnings = self.admit(res, obj, CREATE, None, ctx)
+            name = admitted["metadata"]["name"]
+            if ctx.dry_run:
+                return Written(admitted, warnings)
+            try:
+                revision = await self.store.create(
+                    res.store_key(namespace, name), codec.encode(admitted)
+                )
+            except StoreError as exc:
+                if isinstance(exc, AlreadyExists) and generated:
+                    if attempt < GENERATE_NAME_ATTEMPTS - 1:
+                        continue
+                    raise errors.ApiError(
+                        409,
+                        "AlreadyExists",
+                        f"{GENERATE_NAME_ATTEMPTS} names generated from "
+                        f"{metadata['generateName']!r} were all taken; retry the request",
+                    ) from None
+                raise errors.from_store(exc, res.plural, res.group, name) from None
+            admitted["metadata"]["resourceVersion"] = str(revision)
+            return Written(admitted, warnings)
+        raise AssertionError("unreachable")
+
+    # --- read-modify-write -------------------------------------------------------------
+
+    async def guaranteed_update(
+        self,
+        res: Resource,
+        namespace: str,
+        name: str,
+        mutate: Mutation,
+        ctx: WriteContext | None = None,
+        *,
+        current: Obj | None = None,
+    ) -> Written:
+        """Read, ``mutate`` a copy, compare-and-swap; on a lost race call ``mutate`` again
+        on the value that won. ``mutate`` raises an ApiError to refuse (a precondition
+        that no longer holds, say); it returns the object wanted, whose resourceVersion,
+        if it differs from the one read, is a precondition that fails with 409."""
+        ctx = ctx or WriteContext()
+        key = res.store_key(namespace, name)
+        if current is None:
+            current = await self.get(res, namespace, name)
+        for _ in range(MAX_UPDATE_ATTEMPTS):
+            read_version = current["metadata"]["resourceVersion"]
+            wanted = mutate(copy.deepcopy(current))
+            if inspect.isawaitable(wanted):
+                wanted = await wanted
+            new = check_body(res, namespace, wanted)
+            wanted_version = new["metadata"].get("resourceVersion")
+            if wanted_version not in (None, "") and str(wanted_version) != read_version:
+                check_revision(wanted_version)
+                raise errors.conflict(res.plural, res.group, name)
+            written = await self._prepare_update(res, name, new, current, ctx)
+            if written is None:  # nothing changed: no write, as Kubernetes does
+                return Written(current)
+            admitted, warnings = written
+            if ctx.dry_run:
+                admitted["metadata"]["resourceVersion"] = read_version
+                return Written(admitted, warnings)
+            try:
+                if self._may_remove(res, admitted):
+                    deleted = await self.store.delete(key, int(read_version))
+                    admitted["metadata"]["resourceVersion"] = str(deleted.mod_revision)
+                    return Written(admitted, warnings)
+                revision = await self.store.update(key, codec.encode(admitted), int(read_version))
+            except Conflict as exc:
+                current = await self._current_after(res, namespace, name, exc)
+                continue
+            except StoreError as exc:
+                raise errors.from_store(exc, res.plural, res.group, name) from None
+            admitted["metadata"]["resourceVersion"] = str(revision)
+            return Written(admitted, warnings)
+        raise errors.conflict(res.plural, res.group, name)
+
+    def _may_remove(self, res: Resource, obj: Obj) -> bool:
+        """A deleted object goes with its last finalizer (pods wait for their agent)."""
+        strategy = for_resource(res.plural)
+        return bool(
+            obj["metadata"].get("deletionTimestamp")
+            and strategy.removes_without_finalizers
+            and not strategy.finalizers(obj)
+        )
+
+    async def _current_after(
+        self, res: Resource, namespace: str, name: str, conflict: Conflict
+    ) -> Obj:
+        """The value that won a race: carried by the Conflict, or read again."""
+        kv = getattr(conflict, "current", None)
+        if kv is not None:
+            return codec.decode(kv)
+        return await self.get(res, namespace, name)
+
+    async def _prepare_update(
+        self, res: Resource, name: str, new: Obj, old: Obj, ctx: WriteContext
+    ) -> tuple[Obj, tuple[str, ...]] | None:
+        strategy = for_resource(res.plural)
+        body_name = new["metadata"].get("name")
+        if body_name and body_name != name:
+            raise errors.bad_request(
+                f"the name of the object ({body_name}) does not match the name on the URL ({name})"
+            )
+        new["metadata"]["name"] = name
+        if ctx.subresource in ("status", "finalize"):
+            new = strategy.prepare_for_subresource_update(ctx.subresource, new, old)
+        else:
+            meta, old_meta = new["metadata"], old["metadata"]
+            for field in _KEPT_ON_UPDATE:
+                if field in old_meta:
+                    meta[field] = old_meta[field]
+                else:
+                    meta.pop(field, None)
+            if ctx.subresource != "binding":  # binding writes spec and status together
+                strategy.prepare_for_update(new, old)
+        new["metadata"].pop("resourceVersion", None)
+        if "generation" in old["metadata"]:
+            new["metadata"]["generation"] = old["metadata"]["generation"]
+        old_typed = api.decode(old).obj
+        typed, admitted, warnings = self.admit(res, new, UPDATE, old_typed, ctx)
+        if not ctx.subresource:
+            problems = strategy.validate_update(typed, old_typed)
+            if problems:
+                raise errors.from_invalid_object(InvalidObject(res.kind, name, problems), res.group)
+        if strategy.tracks_generation and strategy.spec_changed(typed, old_typed):
+            admitted["metadata"]["generation"] = old["metadata"].get("generation", 0) + 1
+        unchanged = {**old, "metadata": {**old["metadata"]}}
+        unchanged["metadata"].pop("resourceVersion", None)
+        if admitted == unchanged:
+            return None
+        return admitted, warnings
+
+    async def update(
+        self, res: Resource, namespace: str, name: str, body: Any, ctx: WriteContext | None = None
+    ) -> Written:
+        """PUT: replace the object; a resourceVersion in the body is a precondition."""
+        obj = check_body(res, namespace, body)
+        return await self.guaranteed_update(res, namespace, name, lambda _current: obj, ctx)
+
+    # --- delete ------------------------------------------------------------------------
+
+    async def delete(
+        self,
+        res: Resource,
+        namespace: str,
+        name: str,
+        options: Obj,
+        ctx: WriteContext | None = None,
+    ) -> Obj:
+        strategy = for_resource(res.plural)
+        key = res.store_key(namespace, name)
+        preconditions = options.get("preconditions") or {}
+        current = await self.get(res, namespace, name)
+        for _ in range(MAX_UPDATE_ATTEMPTS):
+            meta = current["metadata"]
+            if preconditions.get("uid") and preconditions["uid"] != meta.get("uid"):
+                raise errors.conflict(res.plural, res.group, name)
+            wanted = preconditions.get("resourceVersion")
+            if wanted and wanted != meta["resourceVersion"]:
+                raise errors.conflict(res.plural, res.group, name)
+            grace = strategy.grace_period(current, options.get("gracePeriodSeconds"))
+            if strategy.finalizers(current) or grace is not None:
+                # Finalizers, or a pod on a node that must stop first: mark, do not remove.
+                if meta.get("deletionTimestamp"):
+                    return current  # already on its way out
+                return await self._mark_terminating(res, namespace, name, current, grace, ctx)
+            if ctx is not None and ctx.dry_run:
+                return current
+            try:
+                deleted = await self.store.delete(key, int(meta["resourceVersion"]))
+            except Conflict as exc:
+                current = await self._current_after(res, namespace, name, exc)
+                continue
+            except StoreError as exc:
+                raise errors.from_store(exc, res.plural, res.group, name) from None
+            current["metadata"]["resourceVersion"] = str(deleted.mod_revision)
+            return current
+        raise errors.conflict(res.plural, res.group, name)
+
+    async def _mark_terminating(
+        self,
+        res: Resource,
+        namespace: str,
+        name: str,
+        current: Obj,
+        grace: int | None,
+        ctx: WriteContext | None,
+    ) -> Obj:
+        strategy = for_resource(res.plural)
+
+        def mark(obj: Obj) -> Obj:
+            meta = obj["metadata"]
+            if not meta.get("deletionTimestamp"):
+                strategy.mark_terminating(obj)
+                meta["deletionTimestamp"] = now() if grace is None else _in_seconds(grace)
+                if grace is not None:
+                    meta["deletionGracePeriodSeconds"] = grace
+            return obj
+
+        # Marking is a write of the object's own lifecycle, not a user's change: it
+        # bypasses admission (as Kubernetes' graceful deletion does).
+        key = res.store_key(namespace, name)
+        for _ in range(MAX_UPDATE_ATTEMPTS):
+            marked = mark(copy.deepcopy(current))
+            if ctx is not None and ctx.dry_run:
+                return marked
+            read_version = int(marked["metadata"].pop("resourceVersion"))
+            try:
+                revision = await self.store.update(key, codec.encode(marked), read_version)
+            except Conflict as exc:
+                current = await self._current_after(res, namespace, name, exc)
+                if current["metadata"].get("deletionTimestamp"):
+                    return current
+                continue
+            except StoreError as exc:
+                raise errors.from_store(exc, res.plural, res.group, name) from None
+            marked["metadata"]["resourceVersion"] = str(revision)
+            if grace is not None and self.on_terminating is not None:
+                self.on_terminating(res, namespace, name, time.monotonic() + grace)
+            return marked
+        raise errors.conflict(res.plural, res.group, name)
+
+    async def delete_collection(
+        self,
+        res: Resource,
+        namespace: str,
+        options: Obj,
+        label_selector: selectors.Selector | None,
+        field_selector: FieldSelector | None,
+        ctx: WriteContext | None = None,
+    ) -> Obj:
+        listed = await self.list(
+            res, namespace, label_selector=label_selector, field_selector=field_selector
+        )
+        items = []
+        for item in listed["items"]:
+            meta = item["metadata"]
+            try:
+                items.append(
+                    await self.delete(res, meta.get("namespace", ""), meta["name"], options, ctx)
+                )
+            except errors.ApiError as exc:
+                if exc.reason != "NotFound":
+                    raise
+        listed["items"] = items
+        return listed
+
+    # --- watch -------------------------------------------------------------------------
+
+    async def watch(
+        self,
+        res: Resource,
+        namespace: str,
+        start: int,
+        *,
+        label_selector: selectors.Selector | None = None,
+        field_selector: FieldSelector | None = None,
+    ) -> AsyncIterator[WatchEvent]:
+        """Changes from revision ``start`` on, straight from the store; 410 Gone once
+        ``start`` has left history."""
+        prefix = res.store_prefix(namespace)
+        try:
+            async for event in self.store.watch(prefix, start):
+                converted = _watch_event(event, label_selector, field_selector)
+                if converted is not None:
+                    yield converted
+        except Compacted as exc:
+            raise errors.gone(
+                f"too old resource version: {start - 1} ({exc.compacted_revision or 'unknown'})"
+            ) from None
+        except StoreError as exc:
+            raise errors.from_store(exc, res.plural, res.group) from None
+
+    # --- admission ---------------------------------------------------------------------
+
+    def admit(
+        self, res: Resource, obj: Obj, operation: str, old: Any, ctx: WriteContext
+    ) -> tuple[Any, Obj, tuple[str, ...]]:
+        """Defaults, strict decoding and admission: the typed object, its wire dict, and
+        warnings about fields kept but not acted on."""
+        try:
+            decoding = api.decode(obj)
+        except api.UnknownKind as exc:
+            raise errors.bad_request(str(exc)) from None
+        request = AdmissionRequest(
+            operation,
+            res.kind,
+            decoding.obj,
+            old,
+            user=ctx.user,
+            namespace=obj["metadata"].get("namespace", ""),
+            name=obj["metadata"].get("name", ""),
+            subresource=ctx.subresource or None,
+            dry_run=ctx.dry_run,
+        )
+        try:
+            typed = admit(self.pm, request)
+            problems: list[Any] = []
+        except InvalidObject as exc:
+            typed, problems = decoding.obj, list(exc.errors)
+        if decoding.errors or problems:
+            merged = api.merge_errors(decoding.errors, problems)
+            raise errors.from_invalid_object(
+                InvalidObject(res.kind, decoding.name, merged), res.group
+            ) from None
+        warnings = tuple(
+            f"ignored field {path}: Navarch keeps it but does not act on it"
+            for path in decoding.ignored
+        )
+        return typed, api.dump(typed), warnings
+
+
+def check_body(res: Resource, namespace: str, body: Any) -> Obj:
+    """The request's object, checked against the URL (the caller owns ``body``)."""
+    if not isinstance(body, dict):
+        raise errors.bad_request(
+            f"the request body must be a JSON object, not {type(body).__name__}"
+        )
+    obj = body
+    api_version = obj.setdefault("apiVersion", res.group_version)
+    kind = obj.setdefault("kind", res.kind)
+    if api_version != res.group_version or kind != res.kind:
+        raise errors.bad_request(
+            f"the object's apiVersion/kind ({api_version}/{kind}) does not match the URL, "
+            f"which serves {res.group_version}/{res.kind}"
+        )
+    metadata = obj.setdefault("metadata", {})
+    if not isinstance(metadata, dict):
+        raise errors.invalid(
+            res.kind,
+            res.group,
+            "",
+            [
+                {
+                    "reason": "FieldValueTypeInvalid",
+                    "message": "must be an object",
+                    "field": "metadata",
+                }
+            ],
+        )
+    if res.namespaced:
+        body_namespace = metadata.get("namespace")
+        if body_namespace not in (None, "") and body_namespace != namespace:
+            raise errors.bad_request(
+                "the namespace of the provided object does not match the "
+                f"namespace sent on the request ({body_namespace} != {namespace})"
+            )
+        metadata["namespace"] = namespace
+    return obj
+
+
+def _watch_event(
+    event: Any, label_selector: selectors.Selector | None, field_selector: FieldSelector | None
+) -> WatchEvent | None:
+    previous = codec.decode(event.prev_kv) if event.prev_kv is not None else None
+    deleted = event.type == DELETE
+    current = previous if deleted else codec.decode(event.kv)
+    kind = watch_event_type(deleted, current, previous, label_selector, field_selector)
+    if kind is None or current is None:
+        return None
+    current["metadata"]["resourceVersion"] = str(event.revision)
+    return WatchEvent(kind, current)
+
+
+def _random_suffix() -> str:
+    alphabet = "bcdfghjklmnpqrstvwxz2456789"
+    return "".join(secrets.choice(alphabet) for _ in range(5))
+
+
+def _in_seconds(seconds: int) -> str:
+    return datetime.fromtimestamp(time.time() + seconds, UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def seconds_until(timestamp: str) -> float:
+    try:
+        when = datetime.strptime(timestamp, "%Y-%m-%dT%H:%M:%SZ").replace(tzinfo=UTC).timestamp()
+    except ValueError:
+        return 0.0
+    return max(0.0, when - time.time())

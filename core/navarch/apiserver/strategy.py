@@ -1,0 +1,192 @@
+"""What differs per resource on the generic write path (Kubernetes' RESTCreateStrategy /
+RESTUpdateStrategy): the generic storage asks the strategy, it never tests a kind.
+
+A strategy answers:
+
+* ``prepare_for_create(obj)``: reset what a client may not set on create (status).
+* ``prepare_for_update(new, old)``: keep what the main resource may not change (status,
+  when status is a subresource).
+* ``prepare_for_subresource_update(sub, new, old)``: keep everything but what the
+  subresource owns (status; a namespace's finalizers).
+* ``validate_update(new, old)``: rules that compare the two decoded, defaulted objects
+  (the pod update rule).
+* ``tracks_generation``: whether ``metadata.generation`` counts spec changes.
+* ``grace_period(obj, requested)``: how long a delete waits for someone to confirm it
+  (pods on a node: their agent); None removes at once.
+* ``removes_without_finalizers``: an object marked for deletion goes once its last
+  finalizer is gone (pods wait for their agent instead).
+"""
+
+from __future__ import annotations
+
+import copy
+from typing import Any
+
+from navarch import api
+from navarch.api.errors import FieldError
+from navarch.apiserver import errors
+
+Obj = dict[str, Any]
+NAMESPACE_FINALIZER = "kubernetes"
+
+
+class Strategy:
+    """The default: no status subresource, no generation, deleted at once."""
+
+    has_status = False
+    tracks_generation = False
+    removes_without_finalizers = True
+    initial_status: Obj | None = None
+
+    def prepare_for_create(self, obj: Obj) -> None:
+        if self.has_status:
+            obj["status"] = copy.deepcopy(self.initial_status or {})
+        if self.tracks_generation:
+            obj["metadata"]["generation"] = 1
+
+    def prepare_for_update(self, new: Obj, old: Obj) -> None:
+        if self.has_status:
+            if "status" in old:
+                new["status"] = copy.deepcopy(old["status"])
+            else:
+                new.pop("status", None)
+
+    def prepare_for_subresource_update(self, subresource: str, new: Obj, old: Obj) -> Obj:
+        """The object a write to ``subresource`` makes: the old one with only the part the
+        subresource owns taken from ``new`` (status; a namespace's spec.finalizers)."""
+        merged = copy.deepcopy(old)
+        if subresource == "status":
+            merged["status"] = new.get("status")
+        elif subresource == "finalize":
+            spec = {**(old.get("spec") or {})}
+            spec["finalizers"] = list((new.get("spec") or {}).get("finalizers") or [])
+            merged["spec"] = spec
+        return merged
+
+    def validate_update(self, new: Any, old: Any) -> list[FieldError]:
+        return []
+
+    def spec_changed(self, new: Any, old: Any) -> bool:
+        """Compared on the decoded, defaulted objects, so ``cpu: "0.5"`` and ``"500m"``,
+        or a manifest without the stored defaults, are no change (Kubernetes compares
+        semantically too)."""
+        return getattr(new, "spec", None) != getattr(old, "spec", None)
+
+    def grace_period(self, obj: Obj, requested: Any) -> int | None:
+        return None
+
+    def finalizers(self, obj: Obj) -> list[str]:
+        """What must be done before a deleted object may go."""
+        return list(obj["metadata"].get("finalizers") or [])
+
+    def mark_terminating(self, obj: Obj) -> None:
+        """Changes besides deletionTimestamp when a delete has to wait."""
+
+
+class NodeStrategy(Strategy):
+    """A node registers with its status (capacity, addresses): kept on create, as
+    Kubernetes' node strategy does; later only the status subresource changes it."""
+
+    has_status = True
+
+    def prepare_for_create(self, obj: Obj) -> None:
+        pass
+
+
+class WorkloadStrategy(Strategy):
+    """Deployments and ReplicaSets."""
+
+    has_status = True
+    tracks_generation = True
+    initial_status: Obj = {}
+
+
+class NamespaceStrategy(Strategy):
+    """A deleted namespace turns Terminating and stays until the namespace finalizer
+    (:mod:`navarch.apiserver.loops`) has emptied it and removed the ``kubernetes``
+    finalizer from its spec."""
+
+    has_status = True
+    initial_status: Obj = {"phase": "Active"}
+
+    def prepare_for_create(self, obj: Obj) -> None:
+        super().prepare_for_create(obj)
+        spec = obj.setdefault("spec", {}) or {}
+        obj["spec"] = spec
+        if NAMESPACE_FINALIZER not in (spec.get("finalizers") or []):
+            spec["finalizers"] = [*(spec.get("finalizers") or []), NAMESPACE_FINALIZER]
+
+    def prepare_for_update(self, new: Obj, old: Obj) -> None:
+        super().prepare_for_update(new, old)
+        new["spec"] = copy.deepcopy(old.get("spec"))  # changed only through finalize
+        if new["spec"] is None:
+            new.pop("spec")
+
+    def finalizers(self, obj: Obj) -> list[str]:
+        return [*super().finalizers(obj), *((obj.get("spec") or {}).get("finalizers") or [])]
+
+    def mark_terminating(self, obj: Obj) -> None:
+        obj["status"] = {**(obj.get("status") or {}), "phase": "Terminating"}
+
+
+class PodStrategy(Strategy):
+    has_status = True
+    tracks_generation = True
+    removes_without_finalizers = False  # the agent confirms, or the grace period ends
+    initial_status: Obj = {"phase": "Pending"}
+
+    def validate_update(self, new: Any, old: Any) -> list[FieldError]:
+        rule = getattr(api, "pod_update_errors", None)
+        if rule is not None:
+            return rule(old, new)
+        return _pod_update_errors(api.dump(old), api.dump(new))
+
+    def grace_period(self, obj: Obj, requested: Any) -> int | None:
+        """Seconds a pod bound to a node is given to stop (None: delete at once)."""
+        if not (obj.get("spec") or {}).get("nodeName"):
+            return None
+        if requested is not None:
+            if not isinstance(requested, int) or isinstance(requested, bool) or requested < 0:
+                raise errors.bad_request(
+                    f"gracePeriodSeconds must be a non-negative integer, got {requested!r}"
+                )
+            return requested or None
+        return (obj.get("spec") or {}).get("terminationGracePeriodSeconds", 30) or None
+
+
+STRATEGIES: dict[str, Strategy] = {
+    "pods": PodStrategy(),
+    "namespaces": NamespaceStrategy(),
+    "nodes": NodeStrategy(),
+    "deployments": WorkloadStrategy(),
+    "replicasets": WorkloadStrategy(),
+}
+DEFAULT = Strategy()
+
+
+def for_resource(plural: str) -> Strategy:
+    return STRATEGIES.get(plural, DEFAULT)
+
+
+_MUTABLE_POD_SPEC = ("containers", "tolerations", "activeDeadlineSeconds")
+
+
+def _pod_update_errors(old: Obj, new: Obj) -> list[FieldError]:
+    old_spec, new_spec = old.get("spec") or {}, new.get("spec") or {}
+    fixed_old = {k: v for k, v in old_spec.items() if k not in _MUTABLE_POD_SPEC}
+    fixed_new = {k: v for k, v in new_spec.items() if k not in _MUTABLE_POD_SPEC}
+
+    def strip(cs: Any) -> list[Obj]:
+        return [{k: v for k, v in c.items() if k != "image"} for c in cs or []]
+
+    if fixed_old == fixed_new and strip(old_spec.get("containers")) == strip(
+        new_spec.get("containers")
+    ):
+        return []
+    return [
+        api.errors.forbidden(
+            "spec",
+            "pod updates may not change fields other than `spec.containers[*].image`, "
+            "`spec.activeDeadlineSeconds` and `spec.tolerations`",
+        )
+    ]
