@@ -7,6 +7,8 @@ SHELL := /bin/bash
 # sees a uv that an earlier prerequisite just installed.
 UV = $(shell command -v uv 2>/dev/null || echo "python3 -m uv")
 PYTEST_ARGS ?=
+# `make bench BENCH_ARGS=--quick`: a smoke run of every benchmark (smaller counts).
+BENCH_ARGS ?=
 
 # Debian packages the tests need (real daemons the fixtures start privately).
 SYSTEM_PACKAGES := etcd-server
@@ -16,7 +18,8 @@ SYSTEM_PACKAGES := etcd-server
 help:
 	@echo "make up      run a Navarch cluster on the embedded defaults"
 	@echo "make test    install what the tests need, lint, and run every test"
-	@echo "make bench   run the benchmarks (prints tables)"
+	@echo "make bench   run every benchmark: store, API server, scheduler (tables, targets met or not)"
+	@echo "             make bench BENCH_ARGS=--quick for a smoke run of each"
 	@echo "make lint    ruff check + format check"
 	@echo "make format  apply ruff's fixes and formatting"
 
@@ -48,9 +51,12 @@ test: lint system-deps
 	$(UV) run --no-sync pytest $(PYTEST_ARGS)
 
 bench: sync system-deps
-	$(UV) run --no-sync python bench/store.py
+	$(UV) run --no-sync python bench/store.py $(BENCH_ARGS)
+	$(UV) run --no-sync python bench/api.py $(BENCH_ARGS)
+	$(UV) run --no-sync python bench/scheduler.py $(BENCH_ARGS)
 
 up: sync
-	@echo "make up: the all-in-one cluster (navarch up) arrives with the API server," \
-		"scheduler, controllers and agent issues; nothing to start yet." >&2
+	@echo "make up: not yet. The API server, store and scheduler work today" \
+		"(see README.md, 'What works today'); the node agent and the controllers" \
+		"are still missing, and the all-in-one 'navarch up' arrives with them." >&2
 	@exit 1

@@ -2,7 +2,7 @@
 an API server on LMDB and a scheduler (each its own process), N Node objects (no
 agents), then 10,000 pods with requests, for both profiles at 5,000 and 1,000 nodes.
 
-    uv run python bench/scheduler.py [--quick]
+    uv run python bench/scheduler.py [--quick]    (or: make bench)
 
 Prints pods bound per second (sustained, first create to last binding), p50/p99
 create-to-bound latency, placement quality (bin-pack: nodes used against the lower
@@ -27,6 +27,7 @@ from pathlib import Path
 import aiohttp
 import orjson
 import yaml
+from targets import Target, report
 
 from navarch.client.kubeconfig import load_kubeconfig
 from navarch.testing.apiserver import ApiServerProcess
@@ -115,7 +116,10 @@ def percentile(values: list[float], pct: float) -> float:
     )
 
 
-async def run_case(root: Path, nodes: int, pods: int, profile: str) -> dict[str, str]:
+async def run_case(
+    root: Path, nodes: int, pods: int, profile: str
+) -> tuple[dict[str, str], dict[str, float]]:
+    """One case: the printed row, and the figures the targets compare."""
     with ApiServerProcess(
         root / f"api-{nodes}-{profile}", settings={"log": {"level": "WARNING"}}
     ) as server:
@@ -195,9 +199,11 @@ async def run_case(root: Path, nodes: int, pods: int, profile: str) -> dict[str,
     latencies = [(bound[n] - created[n]) * 1000 for n in bound if n in created]
     per_node = Counter(placement.values())
     p50, p99 = percentile(latencies, 50), percentile(latencies, 99)
+    rate = len(bound) / (finished - began) if finished > began else 0.0
+    figures = {"bound": len(bound), "rate": rate, "scheduler rss": scheduler_rss / 2**20}
     row = {
         "bound": f"{len(bound):,}/{pods:,}",
-        "pods bound/s": f"{len(bound) / (finished - began):,.0f}",
+        "pods bound/s": f"{rate:,.0f}",
         "create->bound p50/p99 ms": f"{p50:,.0f} / {p99:,.0f}",
         "scheduler RSS MiB": f"{scheduler_rss / 2**20:,.0f}",
         "API server RSS MiB": f"{server_rss / 2**20:,.0f}",
@@ -209,12 +215,36 @@ async def run_case(root: Path, nodes: int, pods: int, profile: str) -> dict[str,
         lower = math.ceil(len(bound) * POD_CPU_MILLI / NODE_CPU_MILLI)
         ratio = len(per_node) / max(lower, 1)
         row["quality"] = f"{len(per_node)} nodes used, lower bound {lower} ({ratio:.2f}x)"
+        figures["quality"] = ratio
     else:
         counts = [per_node.get(f"node-{i:05d}", 0) for i in range(nodes)]
         row["quality"] = (
             f"max-min pods per node {max(counts) - min(counts)} ({min(counts)}..{max(counts)})"
         )
-    return row
+        figures["quality"] = max(counts) - min(counts)
+    return row, figures
+
+
+def scheduler_targets(
+    results: list[tuple[int, str, dict[str, str], dict[str, float]]], pods: int
+) -> list[Target]:
+    targets = []
+    for nodes, profile, _, figures in results:
+        case = f"{nodes:,} nodes, {profile}"
+        targets.append(Target(f"{case}: pods bound", figures["bound"], ">=", pods))
+        if nodes == 5000:
+            targets.append(Target(f"{case}: pods bound/s", figures["rate"], ">=", 1000))
+        if profile == "binpack":
+            quality = Target(
+                f"{case}: nodes used / lower bound", figures["quality"], "<=", 1.1, "x"
+            )
+        else:
+            quality = Target(f"{case}: max - min pods per node", figures["quality"], "<=", 1)
+        targets.append(quality)
+        targets.append(
+            Target(f"{case}: scheduler RSS", figures["scheduler rss"], "<=", 300, " MiB")
+        )
+    return targets
 
 
 async def main() -> None:
@@ -227,9 +257,9 @@ async def main() -> None:
         for nodes in (5000, 1000):
             for profile in ("spread", "binpack"):
                 print(f"  {nodes} nodes, {profile}…", file=sys.stderr)
-                row = await run_case(Path(scratch), nodes, pods, profile)
+                row, figures = await run_case(Path(scratch), nodes, pods, profile)
                 print(f"    {row}", file=sys.stderr)
-                results.append((nodes, profile, row))
+                results.append((nodes, profile, row, figures))
     print()
     print(
         f"Scheduler benchmark: {pods:,} pods of {POD_CPU_MILLI}m CPU on {NODE_CPU_MILLI}m nodes; "
@@ -248,11 +278,9 @@ async def main() -> None:
     header = f"{'nodes':>6} {'profile':<8} " + "  ".join(columns)
     print(header)
     print("-" * len(header))
-    for nodes, profile, row in results:
+    for nodes, profile, row, _ in results:
         print(f"{nodes:>6} {profile:<8} " + "  ".join(f"{row[c]:>{len(c)}}" for c in columns))
-    print()
-    print("Targets: >= 1,000 pods/s at 5,000 nodes; bin-pack within 1.1x of the lower bound;")
-    print("spread max - min <= 1; scheduler RSS <= 300 MiB.")
+    report(scheduler_targets(results, pods), quick=args.quick)
 
 
 if __name__ == "__main__":

@@ -2,7 +2,7 @@
 LMDB store and a real etcd (started here on 127.0.0.1 with its own data directory),
 side by side, with LMDB/etcd ratios.
 
-    uv run python bench/store.py [--quick]
+    uv run python bench/store.py [--quick]        (or: make bench)
 
 Measured: durable writes/s with 1 KiB values at 1, 16 and 256 concurrent writers;
 gets/s; ranging 10,000 keys; watch delivery latency at 1,000 writes/s; resident memory
@@ -20,6 +20,8 @@ import tempfile
 import time
 from collections.abc import Callable
 from pathlib import Path
+
+from targets import Target, format_ratio, ratio, report
 
 from navarch.store import Store
 from navarch_store_etcd import EtcdOptions, EtcdStore
@@ -199,17 +201,49 @@ async def main() -> None:
     print("-" * len(header))
     for metric, lmdb_value in lmdb_results.items():
         etcd_value = etcd_results[metric]
-        ratio = lmdb_value / etcd_value if etcd_value else float("inf")
         better = (
             "higher" if "/s" in metric else "lower" if "MiB" in metric or "ms" in metric else ""
         )
         if metric.startswith("data loaded"):
             better = ""
-        print(f"{metric:<44} {lmdb_value:>12,.2f} {etcd_value:>12,.2f} {ratio:>9.2f}x  {better}")
-    print()
-    print("Targets: LMDB >= 3x etcd durable writes at 256 writers and >= 10x at 1 writer;")
-    print("watch p99 <= 5 ms; LMDB resident memory < 2x the data size.")
+        shown = format_ratio(ratio(lmdb_value, etcd_value))
+        print(f"{metric:<44} {lmdb_value:>12,.2f} {etcd_value:>12,.2f} {shown:>10}  {better}")
     print("etcd's resident memory is the etcd process plus this client process.")
+    report(store_targets(lmdb_results, etcd_results), quick=args.quick)
+
+
+def store_targets(lmdb: dict[str, float], etcd: dict[str, float]) -> list[Target]:
+    writes = "durable writes/s, {} writer(s)"
+    return [
+        Target(
+            "LMDB/etcd durable writes, 256 writers",
+            ratio(lmdb[writes.format(256)], etcd[writes.format(256)]),
+            ">=",
+            3,
+            "x",
+        ),
+        Target(
+            "LMDB/etcd durable writes, 1 writer",
+            ratio(lmdb[writes.format(1)], etcd[writes.format(1)]),
+            ">=",
+            10,
+            "x",
+        ),
+        Target(
+            "LMDB watch p99 (write issued -> delivered)",
+            lmdb["watch p99 ms (write issued -> delivered)"],
+            "<=",
+            5,
+            " ms",
+        ),
+        Target(
+            "LMDB resident memory / data size",
+            ratio(lmdb["resident memory, MiB"], lmdb["data loaded, MiB"]),
+            "<",
+            2,
+            "x",
+        ),
+    ]
 
 
 if __name__ == "__main__":
