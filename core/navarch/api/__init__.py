@@ -7,6 +7,11 @@
     loaded.ignored                    # paths of Kubernetes fields Navarch does not act on
 
 and ``dump`` turns an object back into its wire dict.
+
+Decoded objects compare semantically: after defaulting, ``decode(a).obj.spec ==
+decode(b).obj.spec`` exactly when Kubernetes would see no change (quantities by value,
+"0.5" == "500m"). ``pod_update_errors(old, new)`` is Kubernetes' pod update rule on
+such objects.
 """
 
 from __future__ import annotations
@@ -20,6 +25,7 @@ from navarch.api.defaults import apply_defaults
 from navarch.api.errors import FieldError, InvalidObject
 from navarch.api.kinds import KINDS, LIST_KINDS, UnknownKind, kind_for
 from navarch.api.meta import TopLevel
+from navarch.api.pod_update import pod_update_errors
 from navarch.api.quantity import Quantity, QuantityError
 from navarch.api.schema import Decoded, unstructure
 from navarch.api.validation import validate
@@ -38,6 +44,7 @@ __all__ = [
     "dump",
     "load",
     "merge_errors",
+    "pod_update_errors",
 ]
 
 

@@ -431,15 +431,15 @@ class Volume(Model):
 
     def source_names(self) -> list[str]:
         """The wire names of the volume sources set (Kubernetes requires exactly one)."""
-        typed = [
-            ("hostPath", self.host_path),
+        typed = [  # in Kubernetes' order: the second one found is reported
             ("emptyDir", self.empty_dir),
+            ("hostPath", self.host_path),
             ("secret", self.secret),
-            ("configMap", self.config_map),
+            ("nfs", self.nfs),
             ("persistentVolumeClaim", self.persistent_volume_claim),
             ("downwardAPI", self.downward_api),
+            ("configMap", self.config_map),
             ("projected", self.projected),
-            ("nfs", self.nfs),
             ("csi", self.csi),
             ("image", self.image),
         ]
