@@ -271,3 +271,29 @@ def test_kubernetes_defaults_are_stored():
     assert spec["securityContext"] == {}
     assert spec["volumes"] == [{"name": "v", "emptyDir": {}}]
     assert spec["containers"][0]["terminationMessagePath"] == "/dev/termination-log"
+
+
+def test_pod_only_defaults_are_not_given_to_templates():
+    data = pod({"limits": {"cpu": "1"}}, hostNetwork=True)
+    data["spec"]["containers"][0]["ports"] = [{"containerPort": 8080}]
+    template_spec = copy.deepcopy(data["spec"])
+    spec = dump(load(data).obj)["spec"]
+    assert spec["enableServiceLinks"] is True
+    assert spec["containers"][0]["resources"]["requests"] == {"cpu": "1"}  # from the limit
+    assert spec["containers"][0]["ports"][0]["hostPort"] == 8080
+    deployment = {
+        "apiVersion": "apps/v1",
+        "kind": "Deployment",
+        "metadata": {"name": "web"},
+        "spec": {
+            "selector": {"matchLabels": {"app": "web"}},
+            "template": {
+                "metadata": {"labels": {"app": "web"}},
+                "spec": template_spec,
+            },
+        },
+    }
+    template = dump(load(deployment).obj)["spec"]["template"]["spec"]
+    assert "enableServiceLinks" not in template
+    assert template["dnsPolicy"] == "ClusterFirst"
+    assert "requests" not in template["containers"][0]["resources"]

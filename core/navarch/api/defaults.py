@@ -27,7 +27,9 @@ def apply_defaults(obj: dict[str, Any], *, namespaced: bool) -> dict[str, Any]:
         metadata["namespace"] = DEFAULT_NAMESPACE
     kind = obj.get("kind")
     if kind == "Pod":
-        default_pod_spec(_child(obj, "spec"))
+        spec = _child(obj, "spec")
+        default_pod_spec(spec)
+        _default_pod_only(spec)
     elif kind == "ReplicaSet":
         spec = _child(obj, "spec")
         spec.setdefault("replicas", 1)
@@ -55,11 +57,9 @@ def default_pod_spec(spec: dict[str, Any]) -> None:
     spec.setdefault("schedulerName", DEFAULT_SCHEDULER)
     spec.setdefault("dnsPolicy", "ClusterFirst")
     spec.setdefault("securityContext", {})
-    spec.setdefault("enableServiceLinks", True)
-    host_network = spec.get("hostNetwork") is True
     for key in ("initContainers", "containers", "ephemeralContainers"):
         for container in _items(spec, key):
-            _default_container(container, host_network)
+            _default_container(container)
     for toleration in _items(spec, "tolerations"):
         if "operator" not in toleration:
             toleration["operator"] = "Equal"
@@ -67,16 +67,32 @@ def default_pod_spec(spec: dict[str, Any]) -> None:
         _default_volume(volume)
 
 
-def _default_container(container: dict[str, Any], host_network: bool) -> None:
+def _default_pod_only(spec: dict[str, Any]) -> None:
+    """Kubernetes' defaults for a Pod that its workloads' pod templates do not get."""
+    spec.setdefault("enableServiceLinks", True)
+    host_network = spec.get("hostNetwork") is True
+    for key in ("initContainers", "containers"):
+        for container in _items(spec, key):
+            resources = container.get("resources")
+            if isinstance(resources, dict) and isinstance(resources.get("limits"), dict):
+                # A container with limits but no requests requests its limits.
+                requests = resources.setdefault("requests", {})
+                if isinstance(requests, dict):
+                    for name, limit in resources["limits"].items():
+                        requests.setdefault(name, limit)
+            for port in _items(container, "ports"):
+                # With the host's network a container port is a host port.
+                if host_network and not port.get("hostPort") and "containerPort" in port:
+                    port["hostPort"] = port["containerPort"]
+
+
+def _default_container(container: dict[str, Any]) -> None:
     if "imagePullPolicy" not in container and isinstance(container.get("image"), str):
         container["imagePullPolicy"] = image_pull_policy(container["image"])
     container.setdefault("terminationMessagePath", DEFAULT_TERMINATION_MESSAGE_PATH)
     container.setdefault("terminationMessagePolicy", "File")
     for port in _items(container, "ports"):
         port.setdefault("protocol", "TCP")
-        # With the host's network a container port is a host port.
-        if host_network and "hostPort" not in port and "containerPort" in port:
-            port["hostPort"] = port["containerPort"]
     for env in _items(container, "env"):
         value_from = env.get("valueFrom")
         if isinstance(value_from, dict):
