@@ -1,5 +1,10 @@
 """Running the API server: store from the configuration, tokens, bootstrap namespaces,
-the listening socket, the kubeconfig file, and an orderly stop."""
+the listening socket, the kubeconfig file, and an orderly stop.
+
+Every start-up failure a user can act on becomes a one-line
+:class:`navarch.startup.StartupError` (exit status 1) or
+:class:`navarch.config.ConfigError` (exit status 2); see docs/operations.md.
+"""
 
 from __future__ import annotations
 
@@ -7,7 +12,7 @@ import asyncio
 import base64
 import contextlib
 import ipaddress
-import os
+import socket
 from pathlib import Path
 from typing import Any
 
@@ -17,45 +22,116 @@ from loguru import logger
 
 from navarch.apiserver import auth, errors
 from navarch.apiserver.app import Api, ServerSettings
-from navarch.apiserver.pki import Pki
-from navarch.apiserver.registry import expire_loop
+from navarch.apiserver.datadir import init_lock, make_private_dir, write_atomically
+from navarch.apiserver.pki import Pki, PkiError, ServingCertificate
 from navarch.apiserver.resources import BY_PATH
 from navarch.assembly import Assembly
 from navarch.config import Config, ConfigError
+from navarch.startup import (
+    StartupError,
+    bind_error,
+    data_dir_error,
+    store_error,
+    unresolvable_address,
+)
+from navarch.store import StoreError
 
 log = logger.bind(component="apiserver")
 BOOTSTRAP_NAMESPACES = ("default", "kube-system", "kube-public", auth.NODE_LEASE_NAMESPACE)
+_WILDCARDS = ("0.0.0.0", "::")
+# How long a stopping server lets open requests finish before closing their
+# connections. Watches end at once (Api.begin_shutdown); this bounds the rest.
+SHUTDOWN_TIMEOUT_SECONDS = 3.0
 
 
 def token_file(config: Config) -> auth.TokenFile:
-    return auth.TokenFile(Path(config["data_dir"]) / "tokens.csv").load_or_create()
+    """The token file, created with an admin token on first use (under the data
+    directory's lock, so processes starting together agree on one admin token)."""
+    data_dir = Path(config["data_dir"])
+    try:
+        with init_lock(data_dir):
+            return auth.TokenFile(data_dir / "tokens.csv").load_or_create()
+    except OSError as exc:
+        raise data_dir_error(data_dir, exc) from None
+
+
+def advertise_address(config: Config) -> str:
+    """The address clients are told to use (kubeconfigs, discovery).
+
+    As kube-apiserver's ``--advertise-address``: the setting if given; else the
+    listening address when it is a concrete one; else (0.0.0.0 or ::) the address of
+    the interface holding the default route, so that a kubeconfig copied to a worker
+    names an address the worker can reach and the certificate carries.
+    """
+    if config["api.advertise_address"]:
+        return config["api.advertise_address"]
+    address = config["api.address"]
+    if address not in _WILDCARDS:
+        return address
+    return default_route_address(ipv6=address == "::")
+
+
+def default_route_address(*, ipv6: bool = False) -> str:
+    """The local address of the default route's interface; 127.0.0.1 if there is none.
+
+    Connecting a UDP socket sends nothing: the kernel only picks the route and the
+    source address it would use to reach a documentation address (RFC 5737 / 3849).
+    """
+    probes = [(socket.AF_INET, "192.0.2.1")]
+    if ipv6:
+        probes.insert(0, (socket.AF_INET6, "2001:db8::1"))
+    for family, probe in probes:
+        try:
+            with socket.socket(family, socket.SOCK_DGRAM) as sock:
+                sock.connect((probe, 9))
+                return sock.getsockname()[0]
+        except OSError:
+            continue
+    log.warning("no default route: advertising 127.0.0.1; set api.advertise_address")
+    return "127.0.0.1"
 
 
 def server_url(config: Config) -> str:
-    address = config["api.address"]
+    address = advertise_address(config)
     host = f"[{address}]" if ":" in address else address
     scheme = "https" if config["api.tls"] else "http"
     return f"{scheme}://{host}:{config['api.port']}"
 
 
-def pki(config: Config) -> Pki:
-    """The CA and serving certificate (created on first use)."""
+def serving_hosts(config: Config) -> list[str]:
+    """Every name the serving certificate carries: loopback, the listening and the
+    advertised address, and ``api.cert_sans``."""
     address = config["api.address"]
-    hosts = [
+    return [
         "127.0.0.1",
         "::1",
         "localhost",
-        *([address] if address not in ("0.0.0.0", "::") else []),
+        *([address] if address not in _WILDCARDS else []),
+        advertise_address(config),
+        *config["api.cert_sans"],
     ]
-    return Pki(Path(config["data_dir"]) / "pki").ensure(hosts)
+
+
+def pki(config: Config) -> Pki:
+    return Pki(Path(config["data_dir"]) / "pki")
+
+
+def ca_pem(config: Config) -> bytes:
+    """The cluster CA (created if missing; the serving certificate is never touched)."""
+    data_dir = Path(config["data_dir"])
+    try:
+        return pki(config).ensure_ca().ca_cert.read_bytes()
+    except PkiError as exc:
+        raise StartupError(str(exc)) from None
+    except OSError as exc:
+        raise data_dir_error(data_dir, exc) from None
 
 
 def kubeconfig(config: Config, token: str, user: str = "admin") -> dict[str, Any]:
     """A kubeconfig that kubectl, the kubernetes client and navctl all read."""
     cluster: dict[str, Any] = {"server": server_url(config)}
     if config["api.tls"]:
-        ca = pki(config).ca_cert.read_bytes()
-        cluster["certificate-authority-data"] = base64.b64encode(ca).decode()
+        cluster["certificate-authority-data"] = base64.b64encode(ca_pem(config)).decode()
     return {
         "apiVersion": "v1",
         "kind": "Config",
@@ -78,9 +154,11 @@ def write_kubeconfig(config: Config, tokens: auth.TokenFile) -> Path:
         raise ConfigError(
             f"{tokens.path} has no admin user; add one with 'navarch token add --role admin'"
         )
-    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-    with os.fdopen(fd, "w") as handle:
-        yaml.safe_dump(kubeconfig(config, token), handle, sort_keys=False)
+    body = yaml.safe_dump(kubeconfig(config, token), sort_keys=False).encode()
+    try:
+        write_atomically(path, body)
+    except OSError as exc:
+        raise data_dir_error(path.parent, exc) from None
     return path
 
 
@@ -98,6 +176,15 @@ def check_address(address: str, tls: bool) -> None:
         )
 
 
+def open_serving_certificate(config: Config) -> ServingCertificate:
+    try:
+        return pki(config).open_serving(serving_hosts(config))
+    except PkiError as exc:
+        raise StartupError(str(exc)) from None
+    except OSError as exc:
+        raise data_dir_error(Path(config["data_dir"]), exc) from None
+
+
 async def serve(
     assembly: Assembly,
     *,
@@ -108,28 +195,53 @@ async def serve(
     """Serve until ``stop`` is set (or the task is cancelled)."""
     config = assembly.config
     check_address(config["api.address"], config["api.tls"])
-    Path(config["data_dir"]).mkdir(parents=True, exist_ok=True, mode=0o700)
-    store = assembly.store().value(config["store.options"], config["data_dir"])
-    tokens = token_file(config)
-    settings = settings or ServerSettings(max_inflight=config["api.max_inflight"])
-    api = Api(store, assembly.pm, tokens, settings)
-    api.address = f"{config['api.address']}:{config['api.port']}"
-    runner = web.AppRunner(api.app(), access_log=None, handle_signals=False)
-    sweeper: asyncio.Task[None] | None = None
+    _check_resolvable(config["api.address"], config["api.port"])
+    data_dir = Path(config["data_dir"])
     try:
-        await _bootstrap(api)
-        await runner.setup()
-        ssl_context = pki(config).server_context() if config["api.tls"] else None
-        site = web.TCPSite(
-            runner,
-            config["api.address"],
-            config["api.port"],
-            reuse_address=True,
-            ssl_context=ssl_context,
+        make_private_dir(data_dir)
+    except OSError as exc:
+        raise data_dir_error(data_dir, exc) from None
+    async with contextlib.AsyncExitStack() as resources:
+        # The store first: its lock tells a second server on this data directory to
+        # stop before it touches anything the first one uses.
+        store = _open_store(assembly, data_dir)
+        resources.push_async_callback(store.close)
+        tokens = token_file(config)
+        ssl_context = None
+        if config["api.tls"]:
+            serving = open_serving_certificate(config)
+            resources.callback(serving.close)
+            ssl_context = serving.context()
+        settings = settings or ServerSettings(max_inflight=config["api.max_inflight"])
+        api = Api(store, assembly.pm, tokens, settings)
+        api.address = f"{config['api.address']}:{config['api.port']}"
+        resources.push_async_callback(api.close)
+        try:
+            await _bootstrap(api)
+        except StoreError as exc:
+            raise store_error(config["store.name"], exc) from None
+        except errors.ApiError as exc:  # a store error, as the request path reports it
+            raise StartupError(
+                f"store {config['store.name']!r} cannot be used: {exc.message}; check that it "
+                "runs and is reachable with store.options"
+            ) from None
+        runner = web.AppRunner(
+            api.app(),
+            access_log=None,
+            handle_signals=False,
+            shutdown_timeout=SHUTDOWN_TIMEOUT_SECONDS,
         )
-        await site.start()
+        await runner.setup()
+        resources.push_async_callback(_stop_serving, api, runner)
+        site = web.TCPSite(
+            runner, config["api.address"], config["api.port"], ssl_context=ssl_context
+        )
+        try:
+            await site.start()
+        except OSError as exc:
+            raise bind_error(config["api.address"], config["api.port"], exc) from None
         kubeconfig_path = write_kubeconfig(config, tokens)
-        sweeper = asyncio.create_task(expire_loop(api.registry, settings.grace_sweep_seconds))
+        api.loops.start()  # stopped by api.close
         api.ready = True
         log.bind(
             url=server_url(config), store=config["store.name"], kubeconfig=str(kubeconfig_path)
@@ -137,23 +249,41 @@ async def serve(
         if started is not None:
             started.set()
         await (stop.wait() if stop is not None else asyncio.Event().wait())
-    finally:
-        api.ready = False
-        if sweeper is not None:
-            sweeper.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await sweeper
-        await runner.cleanup()
-        await api.watch_cache.close()
-        await store.close()
-        log.info("API server stopped")
+        log.info("API server stopping")
+    log.info("API server stopped")
+
+
+def _check_resolvable(address: str, port: int) -> None:
+    """Fail before anything is created when the listening address names no host."""
+    try:
+        socket.getaddrinfo(address, port, type=socket.SOCK_STREAM, flags=socket.AI_PASSIVE)
+    except (socket.gaierror, UnicodeError) as exc:
+        raise unresolvable_address(address, exc) from None
+
+
+def _open_store(assembly: Assembly, data_dir: Path):
+    config = assembly.config
+    try:
+        return assembly.store().value(config["store.options"], config["data_dir"])
+    except StoreError as exc:
+        raise store_error(config["store.name"], exc) from None
+    except OSError as exc:
+        raise data_dir_error(data_dir, exc) from None
+
+
+async def _stop_serving(api: Api, runner: web.AppRunner) -> None:
+    """Stop answering: not ready, every watch told to end, then the listener and the
+    open connections closed (waiting at most SHUTDOWN_TIMEOUT_SECONDS for requests)."""
+    api.ready = False
+    api.begin_shutdown()
+    await runner.cleanup()
 
 
 async def _bootstrap(api: Api) -> None:
     namespaces = BY_PATH[("", "v1", "namespaces")]
     for name in BOOTSTRAP_NAMESPACES:
         try:
-            await api.registry.create(
+            await api.storage.create(
                 namespaces,
                 "",
                 {"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": name}},
@@ -161,4 +291,3 @@ async def _bootstrap(api: Api) -> None:
         except errors.ApiError as exc:
             if exc.reason != "AlreadyExists":
                 raise
-    await api.registry.find_terminating(BY_PATH[("", "v1", "pods")])

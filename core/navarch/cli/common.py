@@ -18,6 +18,7 @@ from navarch.config import Config, ConfigError, load_config, unknown_env
 from navarch.logs import configure_logging
 from navarch.plugins import PluginError
 from navarch.registry import DuplicateName, UnknownName
+from navarch.startup import StartupError
 
 # Errors a user can act on: printed as one clear message, exit status 2, no traceback.
 USER_ERRORS = (ConfigError, PluginError, UnknownName, UnresolvedParts, DuplicateName)
@@ -56,15 +57,23 @@ def config_from_args(args: argparse.Namespace) -> Config:
     return config
 
 
-def run_daemon(main: Coroutine[Any, Any, None]) -> int:
-    """Run a daemon's coroutine on uvloop until SIGINT or SIGTERM, then stop it cleanly."""
+def run_daemon(main: Callable[[asyncio.Event], Coroutine[Any, Any, None]]) -> int:
+    """Run ``main(stop)`` on uvloop. SIGINT or SIGTERM sets ``stop``: the daemon
+    finishes what it must and returns; a second signal cancels it outright."""
     import uvloop
 
     async def supervise() -> None:
         loop = asyncio.get_running_loop()
-        task = asyncio.ensure_future(main)
+        stop = asyncio.Event()
+        task = asyncio.ensure_future(main(stop))
+
+        def on_signal() -> None:
+            if stop.is_set():
+                task.cancel()
+            stop.set()
+
         for signum in (signal.SIGINT, signal.SIGTERM):
-            loop.add_signal_handler(signum, task.cancel)
+            loop.add_signal_handler(signum, on_signal)
         with contextlib.suppress(asyncio.CancelledError):
             await task
 
@@ -72,11 +81,30 @@ def run_daemon(main: Coroutine[Any, Any, None]) -> int:
     return 0
 
 
+async def until_stopped(work: Coroutine[Any, Any, None], stop: asyncio.Event) -> None:
+    """Run ``work`` until it returns or ``stop`` is set (then cancel it and wait)."""
+    task = asyncio.ensure_future(work)
+    stopping = asyncio.ensure_future(stop.wait())
+    try:
+        await asyncio.wait((task, stopping), return_when=asyncio.FIRST_COMPLETED)
+    finally:
+        for pending in (task, stopping):
+            pending.cancel()
+        await asyncio.gather(task, stopping, return_exceptions=True)
+    if task.done() and not task.cancelled() and task.exception() is not None:
+        raise task.exception()
+
+
 def run(prog: str, func: Callable[[], int]) -> int:
+    """Run a command; errors a user can act on become one line on stderr:
+    configuration errors exit with 2, start-up failures with 1 (docs/operations.md)."""
     try:
         return func()
     except USER_ERRORS as exc:
         print(f"{prog}: error: {exc}", file=sys.stderr)
         return 2
+    except StartupError as exc:
+        print(f"{prog}: error: {exc}", file=sys.stderr)
+        return 1
     except KeyboardInterrupt:
         return 130

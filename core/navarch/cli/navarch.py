@@ -17,7 +17,13 @@ import yaml
 from navarch import __version__
 from navarch.apiserver import server
 from navarch.assembly import assemble
-from navarch.cli.common import add_global_flags, config_from_args, run, run_daemon
+from navarch.cli.common import (
+    add_global_flags,
+    config_from_args,
+    run,
+    run_daemon,
+    until_stopped,
+)
 from navarch.config import reference_table
 from navarch.plugins import describe_plugins
 
@@ -46,7 +52,8 @@ def build_parser() -> argparse.ArgumentParser:
     server.add_argument(
         "--print-kubeconfig",
         action="store_true",
-        help="print a kubeconfig with the admin token and exit",
+        help="print a kubeconfig with the admin token and exit (creates the CA and the "
+        "admin token on a fresh data directory; never touches a running server's files)",
     )
     commands.add_parser("scheduler", help="run the scheduler against the API server")
     token = commands.add_parser("token", help="manage the API server's bearer tokens")
@@ -101,7 +108,7 @@ def _server(config, print_kubeconfig: bool) -> int:
         return 0
     assembly = assemble(config)
     assembly.check(["store"])
-    return run_daemon(server.serve(assembly))
+    return run_daemon(lambda stop: server.serve(assembly, stop=stop))
 
 
 def _scheduler(config) -> int:
@@ -109,7 +116,7 @@ def _scheduler(config) -> int:
 
     assembly = assemble(config)
     assembly.check(["scheduler"])
-    return run_daemon(run_scheduler(assembly))
+    return run_daemon(lambda stop: until_stopped(run_scheduler(assembly), stop))
 
 
 def _plugins(assembly, output: str) -> int:

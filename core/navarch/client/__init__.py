@@ -13,7 +13,8 @@ from navarch.client.errors import (
     Unauthorized,
 )
 from navarch.client.informer import Informer
-from navarch.client.kubeconfig import KubeConfig, load_kubeconfig
+from navarch.client.kubeconfig import KubeConfig, KubeConfigError, load_kubeconfig
+from navarch.client.ready import probe_ready, wait_for_api
 
 __all__ = [
     "AlreadyExists",
@@ -25,8 +26,11 @@ __all__ = [
     "Informer",
     "Invalid",
     "KubeConfig",
+    "KubeConfigError",
     "NotFound",
     "ResourceClient",
     "Unauthorized",
     "load_kubeconfig",
+    "probe_ready",
+    "wait_for_api",
 ]

@@ -60,10 +60,10 @@ def load_kubeconfig(
     if cluster.get("certificate-authority-data"):
         ca = base64.b64decode(cluster["certificate-authority-data"])
     elif cluster.get("certificate-authority"):
-        ca = (path.parent / cluster["certificate-authority"]).read_bytes()
+        ca = _read(path.parent / cluster["certificate-authority"], path).encode()
     token = user.get("token")
     if not token and user.get("tokenFile"):
-        token = Path(user["tokenFile"]).read_text().strip()
+        token = _read(Path(user["tokenFile"]), path).strip()
     return KubeConfig(
         server=cluster["server"].rstrip("/"),
         token=token,
@@ -71,6 +71,15 @@ def load_kubeconfig(
         namespace=ctx.get("namespace") or "default",
         insecure=bool(cluster.get("insecure-skip-tls-verify")),
     )
+
+
+def _read(file: Path, kubeconfig: Path) -> str:
+    try:
+        return file.read_text()
+    except OSError as exc:
+        raise KubeConfigError(
+            f"kubeconfig {kubeconfig}: cannot read {file}: {exc.strerror}"
+        ) from None
 
 
 def _named(data: dict[str, Any], section: str, name: Any, path: Path) -> dict[str, Any]:

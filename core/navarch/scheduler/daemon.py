@@ -7,7 +7,7 @@ from pathlib import Path
 from loguru import logger
 
 from navarch.assembly import Assembly
-from navarch.client import Client
+from navarch.client import Client, wait_for_api
 from navarch.scheduler.scheduler import Scheduler
 
 
@@ -28,8 +28,7 @@ async def run_scheduler(assembly: Assembly) -> None:
     logger.bind(
         component="scheduler", profile=assembly.config["scheduler.profile"], weights=weights
     ).info("starting")
-    async with (
-        assembly.running("scheduler"),
-        Client.from_kubeconfig(kubeconfig_path(assembly)) as client,
-    ):
+    # Started before the API server (or before it wrote the kubeconfig), it waits.
+    kubeconfig = await wait_for_api(kubeconfig_path(assembly), component="scheduler")
+    async with assembly.running("scheduler"), Client(kubeconfig) as client:
         await Scheduler(client, assembly.pm, weights).run()
