@@ -1,0 +1,88 @@
+"""The README's walkthrough, command by command with the real kubectl: its example node
+and pod, the scheduler binding the pod, and the tainted fixture node keeping the pod
+Pending with the reason."""
+
+from __future__ import annotations
+
+import asyncio
+import shutil
+import subprocess
+import time
+from pathlib import Path
+
+import pytest
+import yaml
+
+from navarch.api import dump, load
+
+ROOT = Path(__file__).parent.parent.parent
+README = (ROOT / "README.md").read_text()
+
+
+def test_the_python_snippet_loads_a_file_that_exists():
+    assert 'open("examples/pod.yaml")' in README
+    loaded = load(yaml.safe_load((ROOT / "examples/pod.yaml").read_text()))
+    assert dump(loaded.obj)["metadata"]["name"] == "web"
+
+
+@pytest.fixture
+def kubectl(api_server):
+    binary = shutil.which("kubectl")
+    if binary is None:
+        pytest.fail("kubectl is not installed on this machine; the walkthrough needs it")
+
+    async def run(*args: str) -> str:
+        command = "kubectl " + " ".join(args)
+        assert command in README.replace("'", ""), f"the README no longer says: {command}"
+        result = await asyncio.to_thread(
+            subprocess.run,
+            [binary, "--kubeconfig", str(api_server.kubeconfig), *args],
+            capture_output=True,
+            text=True,
+            timeout=60,
+            cwd=ROOT,
+        )
+        assert result.returncode == 0, f"kubectl {' '.join(args)}: {result.stderr}"
+        return result.stdout
+
+    return run
+
+
+async def eventually(check, timeout: float = 30):
+    deadline = time.monotonic() + timeout
+    while True:
+        value = await check()
+        if value or time.monotonic() > deadline:
+            return value
+        await asyncio.sleep(0.2)
+
+
+async def test_the_walkthrough_binds_the_pod_then_explains_why_it_cannot(
+    client, start_scheduler, kubectl
+):
+    await start_scheduler()
+    await kubectl("apply", "-f", "examples/node.yaml")
+    await kubectl("apply", "-f", "examples/pod.yaml")
+
+    async def node_name():
+        return await kubectl("get", "pod", "web", "-o", "jsonpath={.spec.nodeName}")
+
+    assert await eventually(node_name) == "worker-1"
+    described = await kubectl("describe", "pod", "web")
+    assert "scheduler.navarch.io/decision" in described
+    assert "worker-1 chosen: the only feasible node" in described
+
+    await kubectl("delete", "pod", "web", "--now")
+    await kubectl("apply", "-f", "tests/fixtures/manifests/node.yaml")
+    await kubectl("apply", "-f", "examples/pod.yaml")
+    expected = "0/1 nodes are available: 1 node(s) had untolerated taint {dedicated: gpu}."
+    assert expected in README
+
+    async def reason():
+        pod = await client.pods.get("web", "default")
+        conditions = {c.type: c for c in (pod.status.conditions or ())} if pod.status else {}
+        scheduled = conditions.get("PodScheduled")
+        return scheduled is not None and scheduled.message == expected
+
+    assert await eventually(reason)
+    assert expected in await kubectl("describe", "pod", "web")
