@@ -6,6 +6,7 @@ SIGTERM with a watch open."""
 from __future__ import annotations
 
 import base64
+import json
 import os
 import signal
 import socket
@@ -13,6 +14,7 @@ import ssl
 import subprocess
 import sys
 import time
+import urllib.request
 from pathlib import Path
 
 import pytest
@@ -190,10 +192,22 @@ def _handshake(api: ApiServerProcess, context: ssl.SSLContext, name: str) -> Non
 
 
 def test_serving_certificate_carries_cert_sans_and_refuses_cbc_suites(tmp_path):
-    sans = {"api": {"cert_sans": ["api.example.test", "192.0.2.10"]}}
-    with ApiServerProcess(tmp_path, settings=sans) as api:
+    api_settings = {
+        "cert_sans": ["api.example.test", "192.0.2.10"],
+        "advertise_address": "localhost",
+    }
+    with ApiServerProcess(tmp_path, settings={"api": api_settings}) as api:
         ca = str(api.data_dir / "pki" / "ca.crt")
         _handshake(api, ssl.create_default_context(cafile=ca), "api.example.test")
+        token = yaml.safe_load(api.kubeconfig.read_text())["users"][0]["user"]["token"]
+        request = urllib.request.Request(
+            f"{api.url}/api", headers={"Authorization": f"Bearer {token}"}
+        )
+        context = ssl.create_default_context(cafile=ca)
+        with urllib.request.urlopen(request, timeout=DEADLINE, context=context) as response:
+            body = json.load(response)
+        # Discovery names the advertised address, never the listening one.
+        assert body["serverAddressByClientCIDRs"][0]["serverAddress"] == f"localhost:{api.port}"
         tls12 = ssl.create_default_context(cafile=ca)
         tls12.maximum_version = ssl.TLSVersion.TLSv1_2
         tls12.set_ciphers("ECDHE-ECDSA-AES128-GCM-SHA256")

@@ -214,7 +214,9 @@ async def serve(
             ssl_context = serving.context()
         settings = settings or ServerSettings(max_inflight=config["api.max_inflight"])
         api = Api(store, assembly.pm, tokens, settings)
-        api.address = f"{config['api.address']}:{config['api.port']}"
+        # Discovery's serverAddressByClientCIDRs names the advertised address, as
+        # kube-apiserver's does, never a wildcard.
+        api.address = server_url(config).split("://", 1)[1]
         resources.push_async_callback(api.close)
         try:
             await _bootstrap(api)
