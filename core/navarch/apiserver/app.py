@@ -19,7 +19,16 @@ from aiohttp import web
 from loguru import logger
 
 from navarch import __version__
-from navarch.apiserver import authz, discovery, errors, httpio, openapi, requestinfo
+from navarch.apiserver import (
+    authz,
+    discovery,
+    errors,
+    httpio,
+    openapi,
+    openapi_proto,
+    printers,
+    requestinfo,
+)
 from navarch.apiserver.auth import TokenFile
 from navarch.apiserver.fieldselectors import parse as parse_field_selector
 from navarch.apiserver.fieldselectors import parse_label_selector
@@ -96,6 +105,7 @@ class Api:
         app.router.add_get("/readyz", self._readyz)
         app.router.add_get("/metrics", self._metrics)
         app.router.add_get("/version", self._version)
+        app.router.add_get("/openapi/v2", self._openapi_v2)
         app.router.add_get("/openapi/v3", self._openapi_index)
         app.router.add_get("/openapi/v3/{tail:.*}", self._openapi_document)
         app.router.add_route("*", "/api", self._api_versions)
@@ -203,6 +213,12 @@ class Api:
     async def _api_groups(self, request: web.Request) -> web.Response:
         return httpio.json_response(discovery.api_groups())
 
+    async def _openapi_v2(self, request: web.Request) -> web.Response:
+        if openapi_proto.wants_protobuf(request.headers.get("Accept")):  # what kubectl reads
+            body = openapi.document_v2_protobuf()
+            return web.Response(body=body, headers={"Content-Type": openapi_proto.RESPONSE_TYPE})
+        return httpio.json_response(openapi.document_v2())
+
     async def _openapi_index(self, request: web.Request) -> web.Response:
         return httpio.json_response(openapi.index())
 
@@ -240,7 +256,16 @@ class Api:
                 )
             labels = parse_label_selector(request.query.get("labelSelector"))
             return await self.watches.serve(request, info, labels, fields)
-        return await self.handlers.handle(request, info)
+        # kubectl get asks for Tables (server-side printing); other clients for objects.
+        tables = None
+        if info.verb in ("get", "list") and not info.subresource:
+            tables = printers.TableRequest.of(request.headers.get("Accept"), request.query)
+        response = await self.handlers.handle(request, info)
+        body = response.body if isinstance(response, web.Response) else None
+        if tables is not None and response.status == 200 and isinstance(body, bytes) and info.res:
+            table = tables.of_body(info.res, body)
+            return web.Response(body=table, headers={"Content-Type": tables.content_type})
+        return response
 
     def _discovery(self, request: web.Request, info: RequestInfo) -> web.Response:
         if info.api_prefix == "apis" and not info.version:

@@ -7,16 +7,18 @@ from __future__ import annotations
 import copy
 from typing import Any
 
+import attrs
 from aiohttp import web
 
-from navarch.apiserver import errors, httpio, patch
+from navarch.apiserver import apply, errors, httpio, patch
+from navarch.apiserver.apply import writes as field_management
 from navarch.apiserver.auth import User
 from navarch.apiserver.fieldselectors import parse as parse_field_selector
 from navarch.apiserver.fieldselectors import parse_label_selector
 from navarch.apiserver.namespaces import NamespaceLifecycle
 from navarch.apiserver.requestinfo import RequestInfo
 from navarch.apiserver.resources import Resource
-from navarch.apiserver.storage import Obj, Storage, WriteContext
+from navarch.apiserver.storage import Obj, Storage, WriteContext, now
 from navarch.apiserver.subresources import PATCH_TYPES, BindingREST, ScaleREST
 
 
@@ -95,16 +97,19 @@ class ResourceHandlers:
         self, request: web.Request, res: Resource, info: RequestInfo, ctx: WriteContext
     ) -> web.Response:
         content_type = request.content_type
+        if content_type == apply.CONTENT_TYPE:
+            return await self.server_side_apply(request, res, info, ctx)
         if content_type not in PATCH_TYPES:
-            raise errors.unsupported_media_type(content_type, list(PATCH_TYPES))
+            raise errors.unsupported_media_type(content_type, [*PATCH_TYPES, apply.CONTENT_TYPE])
         body = await httpio.read_json(request, check_type=False)
         await self._check_access(request, res, info)
 
         def apply_patch(current: Obj) -> Obj:
-            # The patch is applied to the current object each attempt. A resourceVersion
-            # in the result is a precondition only if the patch itself put it there:
-            # applied to the object without one, does the patch set it?
-            version = current["metadata"].pop("resourceVersion")
+            # The patch is applied to the current object each attempt, so a
+            # resourceVersion in the result that differs from the current one was put
+            # there by the patch: a precondition. The patch sees the current one (kubectl
+            # writes its precondition as a JSON patch "replace" of it).
+            version = current["metadata"].get("resourceVersion")
             patched = patch.apply(content_type, current, copy.deepcopy(body))
             if not isinstance(patched, dict):
                 raise patch.invalid_patch("the result is not an object")
@@ -117,6 +122,49 @@ class ResourceHandlers:
             res, info.namespace, info.name, apply_patch, ctx
         )
         return httpio.json_response(written.obj, warnings=written.warnings)
+
+    async def server_side_apply(
+        self, request: web.Request, res: Resource, info: RequestInfo, ctx: WriteContext
+    ) -> web.Response:
+        """PATCH with application/apply-patch+yaml: merge the manager's configuration,
+        owning what it sets (409 on another manager's fields unless forced); an object
+        that does not exist yet is created from it."""
+        config = await field_management.read_config(request)
+        manager = apply.Manager(ctx.field_manager, apply.APPLY, res.group_version, ctx.subresource)
+        force = field_management.forced(request)
+        untracked = ("status",) if res.has_status and not ctx.subresource else ()
+        ctx = attrs.evolve(ctx, applied=True)
+
+        def merge(current: Obj | None) -> Obj:
+            return apply.apply(current, config, manager, now(), force=force, untracked=untracked)
+
+        for _ in range(2):  # a create that loses to another create applies to the winner
+            try:
+                await self._check_access(request, res, info)
+                written = await self.storage.guaranteed_update(
+                    res, info.namespace, info.name, merge, ctx
+                )
+                return httpio.json_response(written.obj, warnings=written.warnings)
+            except errors.ApiError as exc:
+                if exc.reason != "NotFound" or ctx.subresource:
+                    raise
+            created = merge(None)
+            created_name = (created.get("metadata") or {}).get("name")
+            if created_name not in (None, "", info.name):
+                raise errors.bad_request(
+                    f"the name of the object ({created_name}) does not match the name on "
+                    f"the URL ({info.name})"
+                )
+            created["metadata"]["name"] = info.name
+            await self.namespaces.must_accept(res, info.namespace)
+            try:
+                written = await self.storage.create(res, info.namespace, created, ctx)
+            except errors.ApiError as exc:
+                if exc.reason != "AlreadyExists":
+                    raise
+                continue
+            return httpio.json_response(written.obj, status=201, warnings=written.warnings)
+        raise errors.conflict(res.plural, res.group, info.name)
 
     async def delete(
         self, request: web.Request, res: Resource, info: RequestInfo, ctx: WriteContext
@@ -151,12 +199,13 @@ class ResourceHandlers:
 
 
 def write_context(request: web.Request, info: RequestInfo) -> WriteContext:
-    dry = httpio.dry_run(request) if request.method in ("POST", "PUT", "PATCH", "DELETE") else False
+    writing = request.method in ("POST", "PUT", "PATCH")
+    dry = httpio.dry_run(request) if writing or request.method == "DELETE" else False
     return WriteContext(
         user=request.get("user"),
         subresource=info.subresource,
         dry_run=dry,
-        field_manager=request.query.get("fieldManager", ""),
+        field_manager=field_management.request_manager(request) if writing else "",
     )
 
 

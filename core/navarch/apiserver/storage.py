@@ -28,6 +28,7 @@ from navarch.admission import CREATE, UPDATE, AdmissionRequest, admit
 from navarch.api import selectors
 from navarch.api.errors import InvalidObject
 from navarch.apiserver import codec, errors
+from navarch.apiserver.apply import writes as field_management
 from navarch.apiserver.codec import check_revision
 from navarch.apiserver.fieldselectors import FieldSelector, selected, watch_event_type
 from navarch.apiserver.resources import Resource
@@ -37,7 +38,11 @@ from navarch.store import DELETE, AlreadyExists, Compacted, Conflict, Store, Sto
 Obj = dict[str, Any]
 Mutation = Callable[[Obj], Obj | Awaitable[Obj]]
 
-MAX_UPDATE_ATTEMPTS = 16  # lost races before a 409 (each retry uses the value that won)
+# A lost race is retried with the value that won, without a count limit (as Kubernetes'
+# GuaranteedUpdate does): every lost race means another write succeeded, so the system
+# as a whole progresses, and N concurrent writers need at most N attempts each. The
+# deadline only guards against a store that keeps failing the compare for no reason.
+UPDATE_DEADLINE_SECONDS = 60.0
 GENERATE_NAME_ATTEMPTS = 8  # Kubernetes retries a generated name that is taken
 _SERVER_SET_ON_CREATE = (
     "resourceVersion",
@@ -70,7 +75,8 @@ class WriteContext:
     user: Any = None
     subresource: str = ""
     dry_run: bool = False
-    field_manager: str = ""
+    field_manager: str = ""  # the request's manager; "" for the server's own writes
+    applied: bool = False  # server-side apply already set the object's managedFields
 
 
 @attrs.frozen
@@ -197,11 +203,13 @@ class Storage:
         metadata["creationTimestamp"] = now()
         strategy = for_resource(res.plural)
         strategy.prepare_for_create(obj)
+        sent_fields = field_management.lift(obj)
         generated = not metadata.get("name") and isinstance(metadata.get("generateName"), str)
         for attempt in range(GENERATE_NAME_ATTEMPTS if generated else 1):
             if generated:
                 metadata["name"] = metadata["generateName"] + _random_suffix()
             _, admitted, warnings = self.admit(res, obj, CREATE, None, ctx)
+            self._settle_fields(res, None, admitted, sent_fields, ctx)
             name = admitted["metadata"]["name"]
             if ctx.dry_run:
                 return Written(admitted, warnings)
@@ -244,7 +252,8 @@ class Storage:
         key = res.store_key(namespace, name)
         if current is None:
             current = await self.get(res, namespace, name)
-        for _ in range(MAX_UPDATE_ATTEMPTS):
+        deadline = time.monotonic() + UPDATE_DEADLINE_SECONDS
+        while time.monotonic() < deadline:
             read_version = current["metadata"]["resourceVersion"]
             wanted = mutate(copy.deepcopy(current))
             if inspect.isawaitable(wanted):
@@ -289,9 +298,8 @@ class Storage:
         self, res: Resource, namespace: str, name: str, conflict: Conflict
     ) -> Obj:
         """The value that won a race: carried by the Conflict, or read again."""
-        kv = getattr(conflict, "current", None)
-        if kv is not None:
-            return codec.decode(kv)
+        if conflict.current is not None:
+            return codec.decode(conflict.current)
         return await self.get(res, namespace, name)
 
     async def _prepare_update(
@@ -319,6 +327,7 @@ class Storage:
         if "generation" in old["metadata"]:
             new["metadata"]["generation"] = old["metadata"]["generation"]
         old_typed = api.decode(old).obj
+        sent_fields = field_management.lift(new)
         typed, admitted, warnings = self.admit(res, new, UPDATE, old_typed, ctx)
         if not ctx.subresource:
             problems = strategy.validate_update(typed, old_typed)
@@ -326,6 +335,7 @@ class Storage:
                 raise errors.from_invalid_object(InvalidObject(res.kind, name, problems), res.group)
         if strategy.tracks_generation and strategy.spec_changed(typed, old_typed):
             admitted["metadata"]["generation"] = old["metadata"].get("generation", 0) + 1
+        self._settle_fields(res, old, admitted, sent_fields, ctx)
         unchanged = {**old, "metadata": {**old["metadata"]}}
         unchanged["metadata"].pop("resourceVersion", None)
         if admitted == unchanged:
@@ -353,7 +363,8 @@ class Storage:
         key = res.store_key(namespace, name)
         preconditions = options.get("preconditions") or {}
         current = await self.get(res, namespace, name)
-        for _ in range(MAX_UPDATE_ATTEMPTS):
+        deadline = time.monotonic() + UPDATE_DEADLINE_SECONDS
+        while time.monotonic() < deadline:
             meta = current["metadata"]
             if preconditions.get("uid") and preconditions["uid"] != meta.get("uid"):
                 raise errors.conflict(res.plural, res.group, name)
@@ -402,7 +413,8 @@ class Storage:
         # Marking is a write of the object's own lifecycle, not a user's change: it
         # bypasses admission (as Kubernetes' graceful deletion does).
         key = res.store_key(namespace, name)
-        for _ in range(MAX_UPDATE_ATTEMPTS):
+        deadline = time.monotonic() + UPDATE_DEADLINE_SECONDS
+        while time.monotonic() < deadline:
             marked = mark(copy.deepcopy(current))
             if ctx is not None and ctx.dry_run:
                 return marked
@@ -472,6 +484,22 @@ class Storage:
             ) from None
         except StoreError as exc:
             raise errors.from_store(exc, res.plural, res.group) from None
+
+    def _settle_fields(
+        self, res: Resource, old: Obj | None, admitted: Obj, sent: Any, ctx: WriteContext
+    ) -> None:
+        """managedFields after admission: who owns what this write set (apply.writes)."""
+        field_management.settle(
+            old,
+            admitted,
+            sent,
+            field_manager=ctx.field_manager,
+            applied=ctx.applied,
+            api_version=res.group_version,
+            subresource=ctx.subresource,
+            has_status=res.has_status,
+            now=now(),
+        )
 
     # --- admission ---------------------------------------------------------------------
 

@@ -24,7 +24,7 @@ import orjson
 from aiohttp import web
 from loguru import logger
 
-from navarch.apiserver import codec, errors, httpio
+from navarch.apiserver import codec, errors, httpio, printers
 from navarch.apiserver.codec import check_revision
 from navarch.apiserver.fieldselectors import FieldSelector
 from navarch.apiserver.metrics import Metrics
@@ -84,6 +84,7 @@ class Watches:
         bookmarks = query.get("allowWatchBookmarks") in ("true", "1")
         namespace = info.namespace
         version = query.get("resourceVersion")
+        tables = printers.TableRequest.of(request.headers.get("Accept"), query)
 
         # Without a version, the current objects come first, as ADDED events.
         initial: list[bytes] = []
@@ -119,15 +120,18 @@ class Watches:
             if shared[1]:
                 version = str(shared[1][-1].revision)
 
-        response = web.StreamResponse(headers={"Content-Type": "application/json"})
+        content_type = tables.content_type if tables else "application/json"
+        response = web.StreamResponse(headers={"Content-Type": content_type})
         response.enable_chunked_encoding()
         await response.prepare(request)
+        # kubectl get -w asks for Tables: each event's object becomes a one-row Table.
+        out = tables.watch_writer(response, res) if tables else response
         self.metrics.watches.labels(res.plural).inc()
         try:
             lines = initial + replay
             for offset in range(0, len(lines), REPLAY_BATCH):
-                await response.write(b"".join(lines[offset : offset + REPLAY_BATCH]))
-            await self._follow(request, response, res, queue, version, timeout, bookmarks)
+                await out.write(b"".join(lines[offset : offset + REPLAY_BATCH]))
+            await self._follow(request, out, res, queue, version, timeout, bookmarks)
         except (ConnectionResetError, asyncio.CancelledError, _Closed):
             pass
         finally:
@@ -145,7 +149,7 @@ class Watches:
     async def _follow(
         self,
         request: web.Request,
-        response: web.StreamResponse,
+        response: web.StreamResponse | printers.TableWatchWriter,
         res: Resource,
         queue: asyncio.Queue[Any],
         last_revision: str,
