@@ -34,7 +34,7 @@ import orjson
 from navarch.api.kinds import KINDS, LIST_KINDS
 from navarch.api.quantity import Quantity
 from navarch.api.schema import Model
-from navarch.apiserver import patch
+from navarch.apiserver import openapi_proto, patch
 from navarch.apiserver.resources import RESOURCES, Resource
 
 V3_REF = "#/components/schemas/"
@@ -372,6 +372,12 @@ def document_v2(kubernetes_version: str = "v1.31.0") -> dict[str, Any]:
         "paths": paths,
         "definitions": _v2(schemas()),
     }
+
+
+@functools.cache
+def document_v2_protobuf() -> bytes:
+    """The v2 document as kubectl reads it (see :mod:`openapi_proto`)."""
+    return openapi_proto.document(document_v2())
 
 
 def index() -> dict[str, Any]:

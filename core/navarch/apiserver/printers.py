@@ -124,6 +124,17 @@ class TableRequest:
     def of_object(self, res: Resource, obj: dict[str, Any]) -> bytes:
         return orjson.dumps(self._table(res, [obj]))
 
+    def of_body(self, res: Resource, body: bytes) -> bytes:
+        """The Table of a get's or list's JSON response body (a list when it has items)."""
+        parsed = orjson.loads(body)
+        if isinstance(parsed.get("items"), list):
+            return self.of_list(res, parsed["items"], parsed.get("metadata") or {})
+        return self.of_object(res, parsed)
+
+    def watch_writer(self, response: Any, res: Resource) -> TableWatchWriter:
+        """What a watch writes its lines through instead of ``response``."""
+        return TableWatchWriter(response, self.watch_lines(res))
+
     def watch_lines(self, res: Resource) -> Callable[[bytes], bytes]:
         """A converter of watch stream chunks (whole JSON lines): each event's object
         becomes a one-row Table, the first with the column definitions; ERROR events
@@ -154,6 +165,16 @@ class TableRequest:
         return table(
             res, objects, include_object=self.include_object, version=self.version, **kwargs
         )
+
+
+class TableWatchWriter:
+    """Writes watch lines to a response with each event's object made a Table."""
+
+    def __init__(self, response: Any, convert: Callable[[bytes], bytes]):
+        self._response, self._convert = response, convert
+
+    async def write(self, data: bytes) -> None:
+        await self._response.write(self._convert(data))
 
 
 # --- the Table -------------------------------------------------------------------------------
