@@ -214,7 +214,7 @@ BAD = [
         "FieldValueRequired",
     ),
     (
-        pod(containers=[container(lifecycle={"preStop": {"sleep": {"seconds": 0}}})]),
+        pod(containers=[container(lifecycle={"preStop": {"sleep": {"seconds": -1}}})]),
         f"{C0}.lifecycle.preStop.sleep.seconds",
         "FieldValueInvalid",
     ),

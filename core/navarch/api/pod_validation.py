@@ -269,9 +269,9 @@ def _ip(value: str | None, path: str, *, required: bool) -> Errors:
 def _host_ports(spec: PodSpec, path: str) -> Errors:
     """Host ports: equal to the container port on the host's network; one user each."""
     errs: Errors = []
-    seen: set[tuple[str, int, str]] = set()
     groups = (("containers", spec.containers), ("initContainers", spec.init_containers))
     for key, containers in groups:
+        seen: set[tuple[str, int, str]] = set()  # per list, as Kubernetes checks them
         for i, container in enumerate(containers or ()):
             for j, port in enumerate(container.ports or ()):
                 port_path = f"{join(path, key)}[{i}].ports[{j}]"
@@ -584,10 +584,10 @@ def _projected(volume: Volume, path: str) -> Errors:
         ]
         if not kinds:
             errs.append(errors.required(item, "must specify exactly one projection type"))
-        errs += [
-            errors.forbidden(join(item, extra), "may not specify more than 1 projection type")
-            for extra in kinds[1:]
-        ]
+        if len(kinds) > 1:
+            errs.append(
+                errors.forbidden(item, "may not specify more than 1 volume type per source")
+            )
         file_paths: list[str] = []
         for wire, ref in (("secret", source.secret), ("configMap", source.config_map)):
             if ref is not None:
@@ -952,7 +952,8 @@ def _lifecycle_handler(handler: LifecycleHandler, path: str) -> Errors:
     ]
     errs = _handlers(handlers, path)
     if handler.sleep is not None:
-        errs += positive(handler.sleep.seconds, join(path, "sleep.seconds"))
+        # Zero is allowed since Kubernetes 1.32 (PodLifecycleSleepActionAllowZero).
+        errs += non_negative(handler.sleep.seconds, join(path, "sleep.seconds"))
     return errs
 
 
