@@ -164,11 +164,13 @@ def navarch_filter(
     pod: Pod, nodes: Sequence[NodeInfo], state: CycleState
 ) -> Mapping[str, str] | None:
     """The core filters the profile keeps, in one pass over the nodes."""
-    terms = state.read("core-filters")
-    if terms is None:
-        terms = PodTerms.of(pod, state)
-        state.write("core-filters", terms)
-    checks = [check for name, check in CORE_FILTERS if state.runs_filter(name)]
+    # Read the pod and the profile once per cycle, not once per batch of nodes.
+    cached = state.read("core-filters")
+    if cached is None:
+        checks = [check for name, check in CORE_FILTERS if state.runs_filter(name)]
+        cached = (PodTerms.of(pod, state), checks)
+        state.write("core-filters", cached)
+    terms, checks = cached
     fast_path = not terms.has_placement_rules
     cpu, memory = terms.request.cpu, terms.request.memory
     rejected: dict[str, str] = {}
