@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import copy
+import json
 
 import pytest
 
@@ -11,6 +12,7 @@ from navarch.apiserver.apply import (
     apply,
     check_options,
     fieldset,
+    lastapplied,
     manager_name,
     record_update,
 )
@@ -325,3 +327,37 @@ def test_apply_requires_a_field_manager_and_force_belongs_to_apply():
         check_options("x" * 129, None, apply=True)
     assert check_options("kubectl", "true", apply=True) is True
     assert check_options("kubectl", None, apply=True) is False
+
+
+# --- from client-side apply to server-side apply ----------------------------------------------
+
+
+def client_side_applied(replicas: int = 2) -> dict:
+    """A deployment as ``kubectl apply`` (client-side) leaves it."""
+    obj = deployment(replicas)
+    last = copy.deepcopy(obj)
+    obj["metadata"]["annotations"] = {lastapplied.ANNOTATION: json.dumps(last)}
+    record_update(None, obj, CSA, T0)
+    return obj
+
+
+def test_kubectl_moves_from_client_side_apply_without_conflicts():
+    live = client_side_applied()
+    out = apply(live, deployment(replicas=4), KUBECTL, T1, force=False)
+    assert out["spec"]["replicas"] == 4
+    # the annotation follows what was applied, so a later client-side apply agrees
+    assert json.loads(out["metadata"]["annotations"][lastapplied.ANNOTATION]) == deployment(4)
+
+
+def test_only_kubectl_and_only_unchanged_fields_move_without_conflicts():
+    with pytest.raises(ApiError):  # another manager name opts out
+        apply(
+            client_side_applied(), deployment(4), Manager("ci", "Apply", "apps/v1"), T1, force=False
+        )
+    live = client_side_applied()
+    scaled = copy.deepcopy(live)
+    scaled["spec"]["replicas"] = 7  # changed since the last client-side apply
+    record_update(live, scaled, CSA, T1)
+    with pytest.raises(ApiError) as info:
+        apply(scaled, deployment(replicas=4), KUBECTL, T2, force=False)
+    assert info.value.details["causes"][0]["field"] == ".spec.replicas"

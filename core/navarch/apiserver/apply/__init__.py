@@ -1,5 +1,6 @@
-"""Server-side apply: field sets, the structured merge, and the field manager that keeps
-``metadata.managedFields`` (see ``managers`` for the rules)."""
+"""Server-side apply: field sets (``fieldset``), the structured merge (``merge``), the
+field manager that keeps ``metadata.managedFields`` (``managers``, which states the
+rules), and its place in the request path (``writes``)."""
 
 from navarch.apiserver.apply.managers import (
     APPLY,
@@ -11,8 +12,7 @@ from navarch.apiserver.apply.managers import (
     manager_name,
     record_update,
 )
-
-CONTENT_TYPE = "application/apply-patch+yaml"
+from navarch.apiserver.apply.writes import CONTENT_TYPE
 
 __all__ = [
     "APPLY",

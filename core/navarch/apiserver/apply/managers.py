@@ -27,7 +27,7 @@ import attrs
 from loguru import logger
 
 from navarch.apiserver import errors
-from navarch.apiserver.apply import fieldset
+from navarch.apiserver.apply import fieldset, lastapplied
 from navarch.apiserver.apply.fieldset import FieldSet, Path
 from navarch.apiserver.apply.merge import merge
 
@@ -291,6 +291,10 @@ def apply(
         for owned in others.values()
         for path in sorted(owned.fields & changes.changed)
     ]
+    if conflicts and not force and manager.name == lastapplied.KUBECTL:
+        allowed = lastapplied.allowed_conflicts(live, untracked)
+        if all(path in allowed for _, path in conflicts):
+            force = True  # kubectl moving from client-side apply: the same intent
     if conflicts and not force:
         raise conflict_error(conflicts)
     if conflicts:
@@ -309,6 +313,8 @@ def apply(
     time = previous.time if unchanged and previous else now
     managed[manager.identity] = Owned(manager, applied, time)
     _store(merged, managed)
+    if manager.name == lastapplied.KUBECTL:
+        lastapplied.follow(merged, config)
     return merged
 
 
