@@ -72,6 +72,7 @@ def kubectl(api_server, tmp_path_factory):
     run.base = base
     run("create", "-f", str(MANIFESTS / "node.yaml"))
     run("create", "-f", "-", stdin=POD)
+    run("apply", "-f", str(MANIFESTS / "nginx-deployment.yaml"))
     return run
 
 
@@ -101,6 +102,7 @@ def test_get_pods_wide_shows_ip_and_node(kubectl):
 
 
 def test_status_column_follows_the_containers(kubectl):
+    kubectl("create", "-f", "-", stdin=POD.replace("web-1", "web-2"))
     status = {
         "status": {
             "phase": "Running",
@@ -118,16 +120,15 @@ def test_status_column_follows_the_containers(kubectl):
         }
     }
     kubectl(
-        "patch", "pod", "web-1", "--subresource=status", "--type=merge", "-p", json.dumps(status)
+        "patch", "pod", "web-2", "--subresource=status", "--type=merge", "-p", json.dumps(status)
     )
-    out = kubectl("get", "pod", "web-1", "-o", "wide").stdout
-    cells = row(out, "web-1")
+    out = kubectl("get", "pod", "web-2", "-o", "wide").stdout
+    cells = row(out, "web-2")
     assert cells[1:4] == ["0/1", "CrashLoopBackOff", "4"]
     assert cells[5] == "10.1.0.9"
 
 
 def test_other_kinds_have_their_columns(kubectl):
-    kubectl("apply", "-f", str(MANIFESTS / "nginx-deployment.yaml"))
     assert header(kubectl("get", "deployments").stdout) == [
         "NAME",
         "READY",
