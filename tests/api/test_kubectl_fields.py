@@ -1,0 +1,112 @@
+"""Issue 8 items 15, 20 and 13 with the real kubectl: strict validation of the whole
+PodSpec, "ignored field" warnings only for values other than Kubernetes' defaults, and
+re-sending an unchanged pod."""
+
+from __future__ import annotations
+
+import json
+import shutil
+import subprocess
+
+import pytest
+
+
+@pytest.fixture(scope="module")
+def kubectl(api_server):
+    binary = shutil.which("kubectl")
+    if binary is None:
+        pytest.fail("kubectl is not installed on this machine; the compatibility tests need it")
+
+    def run(*args: str, stdin: str | None = None, check: bool = True):
+        result = subprocess.run(
+            [binary, "--kubeconfig", str(api_server.kubeconfig), *args],
+            capture_output=True,
+            text=True,
+            timeout=60,
+            input=stdin,
+        )
+        if check and result.returncode != 0:
+            raise AssertionError(f"kubectl {' '.join(args)} failed: {result.stderr}")
+        return result
+
+    return run
+
+
+def test_kubectl_run_draws_no_ignored_field_warning(kubectl):
+    result = kubectl("run", "quiet", "--image=127.0.0.1:5000/web:1")
+    assert "pod/quiet created" in result.stdout
+    assert "Warning" not in result.stderr, result.stderr
+
+
+def test_non_default_ignored_fields_are_warned_about(kubectl):
+    pod = {
+        "apiVersion": "v1",
+        "kind": "Pod",
+        "metadata": {"name": "loud"},
+        "spec": {
+            "dnsPolicy": "Default",
+            "containers": [
+                {"name": "web", "image": "web:1", "tty": True, "terminationMessagePolicy": "File"}
+            ],
+        },
+    }
+    result = kubectl("create", "-f", "-", stdin=json.dumps(pod))
+    assert "ignored field spec.dnsPolicy" in result.stderr
+    assert "ignored field spec.containers[0].tty" in result.stderr
+    assert "terminationMessagePolicy" not in result.stderr
+
+
+@pytest.mark.parametrize(
+    ("container_fields", "spec_fields", "path"),
+    [
+        (
+            {"livenessProbe": {"httpGett": {"port": 80}}},
+            {},
+            "spec.containers[0].livenessProbe.httpGett",
+        ),
+        ({}, {"volumes": [{"name": "v", "emptyDirr": {}}]}, "spec.volumes[0].emptyDirr"),
+        (
+            {"volumeMounts": [{"name": "nope", "mountPath": "/x"}]},
+            {},
+            "spec.containers[0].volumeMounts[0].name",
+        ),
+        ({}, {"initContainers": [{"name": "init"}]}, "spec.initContainers[0].image"),
+    ],
+)
+def test_invalid_kept_fields_are_refused_with_their_path(
+    kubectl, container_fields, spec_fields, path
+):
+    pod = {
+        "apiVersion": "v1",
+        "kind": "Pod",
+        "metadata": {"name": "bad"},
+        "spec": {
+            "containers": [{"name": "web", "image": "web:1", **container_fields}],
+            **spec_fields,
+        },
+    }
+    result = kubectl("create", "-f", "-", stdin=json.dumps(pod), check=False)
+    assert result.returncode != 0
+    assert path in result.stderr, result.stderr
+
+
+def test_replacing_an_unchanged_pod_manifest_is_accepted(kubectl):
+    manifest = {
+        "apiVersion": "v1",
+        "kind": "Pod",
+        "metadata": {"name": "same"},
+        "spec": {
+            "containers": [
+                {
+                    "name": "web",
+                    "image": "web:1",
+                    "resources": {"limits": {"cpu": "0.5", "example.com/dongle": 3}},
+                }
+            ]
+        },
+    }
+    kubectl("create", "-f", "-", stdin=json.dumps(manifest))
+    replaced = kubectl("replace", "-f", "-", stdin=json.dumps(manifest), check=False)
+    assert replaced.returncode == 0, replaced.stderr
+    applied = kubectl("apply", "-f", "-", stdin=json.dumps(manifest), check=False)
+    assert applied.returncode == 0, applied.stderr
