@@ -48,8 +48,12 @@ async def wait_for_api(
                     log.bind(server=config.server).info("the API server is ready")
                 return config
         if reason != last_reason:
-            where = config.server if config is not None else "(kubeconfig not readable yet)"
-            log.bind(server=where, reason=reason).info(f"waiting for the API server at {where}")
+            if config is None:
+                log.bind(reason=reason).info("waiting for the API server's kubeconfig")
+            else:
+                log.bind(server=config.server, reason=reason).info(
+                    f"waiting for the API server at {config.server}"
+                )
             last_reason = reason
         await asyncio.sleep(delay)
         delay = min(delay * 2, max_delay)
