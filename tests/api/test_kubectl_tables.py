@@ -238,3 +238,19 @@ def test_watch_prints_table_rows(kubectl):
         watch.wait()
     assert seen and seen[0][:4] == ["EVENT", "NAME", "READY", "STATUS"], seen
     assert any(cells[:2] == ["MODIFIED", "web-1"] for cells in seen[1:]), seen
+
+
+def test_apply_computes_its_patch_from_the_served_schemas(kubectl):
+    # The strategy's retainKeys: switching to Recreate drops the defaulted rollingUpdate
+    # (without it the server would keep rollingUpdate and refuse the Recreate).
+    manifest = (MANIFESTS / "nginx-deployment.yaml").read_text()
+    recreate = manifest.replace(
+        "spec:\n  replicas", "spec:\n  strategy:\n    type: Recreate\n  replicas", 1
+    )
+    assert recreate != manifest
+    kubectl("apply", "-f", "-", stdin=recreate)
+    strategy = kubectl("get", "deployment", "nginx-deployment", "-o", "jsonpath={.spec.strategy}")
+    assert json.loads(strategy.stdout) == {"type": "Recreate"}
+    kubectl("apply", "-f", str(MANIFESTS / "nginx-deployment.yaml"))
+    strategy = kubectl("get", "deployment", "nginx-deployment", "-o", "jsonpath={.spec.strategy}")
+    assert json.loads(strategy.stdout)["type"] == "RollingUpdate"

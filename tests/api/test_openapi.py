@@ -198,3 +198,19 @@ def test_protobuf_is_recognised_in_accept_either_spelling():
     assert not openapi_proto.wants_protobuf("application/json")
     assert not openapi_proto.wants_protobuf(None)
     assert "@" not in openapi_proto.RESPONSE_TYPE  # Go's mime parser refuses it
+
+
+def test_retain_keys_fields_as_in_kubernetes():
+    schemas = openapi.schemas()
+    strategy = schemas["io.k8s.api.apps.v1.DeploymentSpec"]["properties"]["strategy"]
+    assert strategy["x-kubernetes-patch-strategy"] == "retainKeys"
+    assert strategy["allOf"] == [
+        {"$ref": "#/components/schemas/io.k8s.api.apps.v1.DeploymentStrategy"}
+    ]
+    volumes = schemas["io.k8s.api.core.v1.PodSpec"]["properties"]["volumes"]
+    assert volumes["x-kubernetes-patch-strategy"] == "merge,retainKeys"
+    v2 = openapi.document_v2()["definitions"]["io.k8s.api.apps.v1.DeploymentSpec"]
+    assert (
+        v2["properties"]["strategy"]["$ref"]
+        == "#/definitions/io.k8s.api.apps.v1.DeploymentStrategy"
+    )

@@ -71,6 +71,12 @@ REQUIRED = {
     "Volume": ("name",),
     "VolumeMount": ("name", "mountPath"),
 }
+# Fields whose patches carry $retainKeys in Kubernetes (patchStrategy "retainKeys"): a
+# patch that changes a Deployment's strategy type drops the old type's settings.
+RETAIN_KEYS = {
+    ("DeploymentSpec", "strategy"): "retainKeys",
+    ("PodSpec", "volumes"): "merge,retainKeys",
+}
 _FIELD_DOCS = {
     "apiVersion": "APIVersion defines the versioned schema of this representation of an object.",
     "kind": "Kind is a string value representing the REST resource this object represents.",
@@ -129,13 +135,21 @@ def _define(cls: type, out: dict[str, dict[str, Any]]) -> str:
             continue
         wire = field.metadata.get("wire") or _camel(field.name)
         prop = _field_schema(wire, hints.get(field.name, field.type), out)
+        if (cls.__name__, wire) in RETAIN_KEYS:
+            # Beside a reference it goes in an allOf wrapper, as in Kubernetes' documents.
+            if "$ref" in prop:
+                prop = {"allOf": [{"$ref": prop["$ref"]}]}
+            prop["x-kubernetes-patch-strategy"] = RETAIN_KEYS[(cls.__name__, wire)]
         if field.metadata.get("kept"):
             prop.setdefault("description", _KEPT)
         elif wire in _FIELD_DOCS and "$ref" not in prop:
             prop.setdefault("description", _FIELD_DOCS[wire])
         properties[wire] = prop
     for wire in sorted(getattr(cls, "KUBERNETES_ONLY", ())):
-        properties.setdefault(wire, _verbatim(wire))
+        if wire not in properties:
+            properties[wire] = _verbatim(wire)
+            if (cls.__name__, wire) in RETAIN_KEYS:
+                properties[wire]["x-kubernetes-patch-strategy"] = RETAIN_KEYS[(cls.__name__, wire)]
     schema: dict[str, Any] = {"type": "object", "properties": properties}
     doc = (cls.__doc__ or "").strip()
     if doc and not doc.startswith(f"{cls.__name__}("):  # attrs' generated signature
@@ -216,8 +230,12 @@ def _verbatim(wire: str) -> dict[str, Any]:
 
 
 def _v2(value: Any) -> Any:
-    """A v3 schema in v2 form: references to ``#/definitions/``."""
+    """A v3 schema in v2 form: references to ``#/definitions/``, and an allOf of one
+    reference (v3's way to put extensions beside it) a plain reference."""
     if isinstance(value, dict):
+        all_of = value.get("allOf")
+        if isinstance(all_of, list) and len(all_of) == 1 and set(all_of[0]) == {"$ref"}:
+            value = {**{k: v for k, v in value.items() if k != "allOf"}, **all_of[0]}
         return {k: (v.replace(V3_REF, V2_REF) if k == "$ref" else _v2(v)) for k, v in value.items()}
     if isinstance(value, list):
         return [_v2(v) for v in value]
