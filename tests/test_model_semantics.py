@@ -297,3 +297,19 @@ def test_pod_only_defaults_are_not_given_to_templates():
     assert "enableServiceLinks" not in template
     assert template["dnsPolicy"] == "ClusterFirst"
     assert "requests" not in template["containers"][0]["resources"]
+
+
+def test_resource_lists_are_rounded_up_to_thousandths_as_kubernetes_does():
+    data = pod({"requests": {"cpu": "100u", "memory": "1.5"}, "limits": {"cpu": "0.0015"}})
+    resources = dump(load(data).obj)["spec"]["containers"][0]["resources"]
+    assert resources == {"requests": {"cpu": "1m", "memory": "1500m"}, "limits": {"cpu": "2m"}}
+
+
+def test_node_allocatable_defaults_to_capacity():
+    node = {
+        "apiVersion": "v1",
+        "kind": "Node",
+        "metadata": {"name": "n"},
+        "status": {"capacity": {"cpu": "2", "memory": "1Gi"}},
+    }
+    assert dump(load(node).obj)["status"]["allocatable"] == {"cpu": "2", "memory": "1Gi"}

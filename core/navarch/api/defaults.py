@@ -8,9 +8,12 @@ the model classes frozen and the rules readable as one table of ``setdefault``s.
 
 from __future__ import annotations
 
+import math
+from fractions import Fraction
 from typing import Any
 
 from navarch.api.pod_kept import VOLUME_SOURCES
+from navarch.api.quantity import Quantity, QuantityError
 
 DEFAULT_NAMESPACE = "default"
 DEFAULT_SCHEDULER = "default-scheduler"
@@ -48,10 +51,38 @@ def apply_defaults(obj: dict[str, Any], *, namespaced: bool) -> dict[str, Any]:
         _default_template(spec)
     elif kind == "Namespace":
         _child(obj, "spec").setdefault("finalizers", ["kubernetes"])
+    elif kind == "Node":
+        status = obj.get("status")
+        if isinstance(status, dict):
+            _round_resource_list(status, "capacity")
+            if isinstance(status.get("capacity"), dict) and status.get("allocatable") is None:
+                status["allocatable"] = dict(status["capacity"])
+            _round_resource_list(status, "allocatable")
     return obj
 
 
+def _round_resource_list(parent: dict[str, Any], key: str) -> None:
+    """Kubernetes rounds every quantity of a resource list up to thousandths ("100u" of
+    CPU is "1m"); a value that does not parse is left for validation to report."""
+    resources = parent.get(key)
+    if not isinstance(resources, dict):
+        return
+    for name, raw in resources.items():
+        try:
+            quantity = Quantity.parse(raw)
+        except QuantityError:
+            continue
+        milli = quantity.value * 1000
+        if milli.denominator != 1:
+            resources[name] = Quantity.from_value(Fraction(math.ceil(milli), 1000)).text
+
+
 def default_pod_spec(spec: dict[str, Any]) -> None:
+    _round_resource_list(spec, "overhead")
+    pod_resources = spec.get("resources")
+    if isinstance(pod_resources, dict):
+        _round_resource_list(pod_resources, "limits")
+        _round_resource_list(pod_resources, "requests")
     spec.setdefault("restartPolicy", "Always")
     spec.setdefault("terminationGracePeriodSeconds", DEFAULT_GRACE_SECONDS)
     spec.setdefault("schedulerName", DEFAULT_SCHEDULER)
@@ -87,6 +118,10 @@ def _default_pod_only(spec: dict[str, Any]) -> None:
 
 
 def _default_container(container: dict[str, Any]) -> None:
+    resources = container.get("resources")
+    if isinstance(resources, dict):
+        _round_resource_list(resources, "limits")
+        _round_resource_list(resources, "requests")
     if "imagePullPolicy" not in container and isinstance(container.get("image"), str):
         container["imagePullPolicy"] = image_pull_policy(container["image"])
     container.setdefault("terminationMessagePath", DEFAULT_TERMINATION_MESSAGE_PATH)
