@@ -22,6 +22,7 @@ ownership and conflicts; Kubernetes additionally marks maps that an Update creat
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Iterable, Iterator
 from typing import Any
 
@@ -156,6 +157,8 @@ def compare(old: dict[str, Any], new: dict[str, Any]) -> Comparison:
 
 
 def _compare(old: Any, new: Any, path: Path, field: str | None, out: Comparison) -> None:
+    if old is new or old == new:  # most of an object is untouched by a write: skip it whole
+        return
     if old is _MISSING:
         out.added.update(_leaves(new, path, field))
     elif new is _MISSING:
@@ -255,14 +258,20 @@ def _find_item(items: list[Any], field: str, element: str) -> int | None:
 # --- FieldsV1 and the path text in errors ------------------------------------------------
 
 
-def to_fields_v1(paths: Iterable[Path]) -> dict[str, Any]:
+def to_fields_v1(paths: FieldSet) -> dict[str, Any]:
+    # Objects written by one client own the same sets again and again: encode each once.
+    return orjson.loads(_encoded(paths))
+
+
+@functools.lru_cache(maxsize=4096)
+def _encoded(paths: FieldSet) -> bytes:
     root: dict[str, Any] = {}
     for path in sorted(paths):
         node = root
         for element in path:
             node = node.setdefault(element, {})
         node["."] = {}
-    return _collapse(root)
+    return orjson.dumps(_collapse(root))
 
 
 def _collapse(node: dict[str, Any]) -> dict[str, Any]:
@@ -281,8 +290,16 @@ def _collapse(node: dict[str, Any]) -> dict[str, Any]:
 
 def from_fields_v1(fields: Any) -> FieldSet:
     """Read a ``FieldsV1`` trie; anything malformed is left out rather than refused."""
+    try:
+        return _decoded(orjson.dumps(fields))
+    except TypeError:  # not JSON at all
+        return frozenset()
+
+
+@functools.lru_cache(maxsize=4096)
+def _decoded(encoded: bytes) -> FieldSet:
     paths: set[Path] = set()
-    _read(fields, (), paths)
+    _read(orjson.loads(encoded), (), paths)
     return frozenset(paths)
 
 

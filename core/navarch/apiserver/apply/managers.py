@@ -241,11 +241,10 @@ def record_update(
     changes = fieldset.compare(
         fieldset.tracked(old or {}, exclude=untracked), fieldset.tracked(new, exclude=untracked)
     )
+    touched = changes.changed | changes.removed
     for identity, owned in list(managed.items()):
-        if identity != manager.identity:
-            managed[identity] = attrs.evolve(
-                owned, fields=owned.fields - changes.changed - changes.removed
-            )
+        if identity != manager.identity and not owned.fields.isdisjoint(touched):
+            managed[identity] = attrs.evolve(owned, fields=owned.fields - touched)
     previous = managed.get(manager.identity)
     before = previous.fields if previous else frozenset()
     mine = (before - changes.removed) | changes.changed
