@@ -15,6 +15,8 @@ from loguru import logger
 from navarch import hookspecs
 from navarch.admission import CREATE, AdmissionRequest, admit
 from navarch.api import InvalidObject, load
+from navarch.apiserver import auth, authz, requestinfo
+from navarch.apiserver.errors import ApiError
 from navarch.assembly import Assembly, UnresolvedParts, assemble
 from navarch.config import load_config
 from navarch.plugins import (
@@ -246,6 +248,27 @@ def _exercise_admission_validate(pm):
     assert "spec.containers" in paths
 
 
+def _exercise_authenticate(pm):
+    user = asyncio.run(auth.authenticate(pm, {"X-Demo-User": "carol"}))
+    assert (user.name, user.role) == ("carol", "viewer")
+    with pytest.raises(ApiError) as info:  # nobody recognises it: 401
+        asyncio.run(auth.authenticate(pm, {"Authorization": "Bearer nope"}))
+    assert info.value.code == 401
+
+
+def _exercise_authorize(pm):
+    admin = auth.User("root", ("system:masters",))
+    protected = requestinfo.parse("DELETE", "/api/v1/namespaces/demo-protected", {})
+    with pytest.raises(ApiError) as info:  # the plugin refuses even an admin
+        asyncio.run(authz.authorize(pm, admin, protected, None))
+    assert info.value.code == 403 and "protected by the demo" in info.value.message
+    other = requestinfo.parse("DELETE", "/api/v1/namespaces/scratch", {})
+    asyncio.run(authz.authorize(pm, admin, other, None))  # no opinion: the roles allow
+    viewer = auth.User("carol", ("navarch:viewers",))
+    with pytest.raises(ApiError):  # no opinion: the roles refuse
+        asyncio.run(authz.authorize(pm, viewer, other, None))
+
+
 def _fields(obj):
     return {a: getattr(obj, a) for a in ("api_version", "kind", "metadata", "status")}
 
@@ -260,6 +283,8 @@ EXERCISES = {
     "navarch_bind": _exercise_bind,
     "navarch_admission_mutate": _exercise_admission_mutate,
     "navarch_admission_validate": _exercise_admission_validate,
+    "navarch_authenticate": _exercise_authenticate,
+    "navarch_authorize": _exercise_authorize,
     "navarch_startup": _exercise_lifecycle,
     "navarch_shutdown": _exercise_lifecycle,
 }

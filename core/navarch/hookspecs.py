@@ -28,6 +28,10 @@ if TYPE_CHECKING:
     from navarch.admission import AdmissionRequest
     from navarch.api.core_v1 import Pod
     from navarch.api.errors import FieldError
+    from navarch.apiserver.auth import User
+    from navarch.apiserver.authz import Decision
+    from navarch.apiserver.fieldselectors import FieldSelector
+    from navarch.apiserver.requestinfo import RequestInfo
     from navarch.config import Config
     from navarch.registry import (
         ControllerFactory,
@@ -173,6 +177,42 @@ def navarch_register_controllers(register: Register[ControllerFactory]) -> None:
     whose ``run()`` coroutine reconciles until cancelled. ``controllers.enabled`` in
     the configuration lists which run (``"*"`` for every registered one). Results:
     none.
+    """
+
+
+# --- authentication and authorisation ------------------------------------------------
+
+
+@hookspec(firstresult=True)
+def navarch_authenticate(headers: Mapping[str, str]) -> User | Awaitable[User | None] | None:
+    """Say who sent an API request, from its HTTP headers (*first result*, *awaited*).
+
+    Return a ``navarch.apiserver.auth.User(name, groups)`` for credentials this plugin
+    recognises, or ``None`` to let the next authenticator try. The core's bearer-token
+    authenticator (the token file) runs last; a request no authenticator recognises is
+    answered 401. Roles come from groups: ``system:masters`` (admin),
+    ``navarch:viewers`` (viewer), ``system:nodes`` with user ``system:node:<name>``
+    (node). Called once per request, before authorisation: keep it fast.
+    """
+
+
+@hookspec(firstresult=True)
+def navarch_authorize(
+    user: User, info: RequestInfo, field_selector: FieldSelector | None
+) -> Decision | Awaitable[Decision | None] | None:
+    """Decide whether ``user`` may make the request described by ``info`` (*first
+    result*, *awaited*).
+
+    ``info`` (``navarch.apiserver.requestinfo.RequestInfo``) is the request parsed once:
+    ``verb`` (get, list, watch, create, update, patch, delete, deletecollection),
+    ``group``, ``version``, ``plural``, ``namespace``, ``name``, ``subresource``;
+    ``field_selector`` is the request's parsed field selector on list, watch and
+    deletecollection (else ``None``). Return ``Decision.allow()`` or
+    ``Decision.deny(reason)`` (``navarch.apiserver.authz.Decision``) to decide, or
+    ``None`` for no opinion. The core's role authoriser (admin, viewer, node) runs last
+    and always decides. A denial is answered 403 with the reason. Only resource
+    requests are authorised here; what a node may change on its own objects is
+    admission's job (NodeRestriction).
     """
 
 

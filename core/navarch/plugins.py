@@ -30,11 +30,16 @@ ENTRY_POINT_GROUP = PROJECT_NAME
 # Module paths of the core's own plugins, registered under these same names.
 DEFAULT_PLUGINS: tuple[str, ...] = (
     "navarch.admission",
+    "navarch.apiserver.authz",
     "navarch.apiserver.noderestriction",
     "navarch.scheduler.filters",
 )
 # Core plugins that cannot be disabled: without them nothing checks what is stored.
-ESSENTIAL_PLUGINS: tuple[str, ...] = ("navarch.admission", "navarch.apiserver.noderestriction")
+ESSENTIAL_PLUGINS: tuple[str, ...] = (
+    "navarch.admission",
+    "navarch.apiserver.authz",
+    "navarch.apiserver.noderestriction",
+)
 
 log = logger.bind(component="plugins")
 

@@ -15,11 +15,13 @@ from collections.abc import Awaitable, Callable
 from typing import Any
 
 import attrs
+import pluggy
 from aiohttp import web
 from loguru import logger
 
 from navarch import __version__
 from navarch.apiserver import (
+    auth,
     authz,
     discovery,
     errors,
@@ -29,7 +31,6 @@ from navarch.apiserver import (
     printers,
     requestinfo,
 )
-from navarch.apiserver.auth import TokenFile
 from navarch.apiserver.fieldselectors import parse as parse_field_selector
 from navarch.apiserver.fieldselectors import parse_label_selector
 from navarch.apiserver.handlers import ResourceHandlers
@@ -60,7 +61,11 @@ class ServerSettings:
 
 class Api:
     def __init__(
-        self, store: Store, pm: Any, tokens: TokenFile, settings: ServerSettings | None = None
+        self,
+        store: Store,
+        pm: pluggy.PluginManager,
+        tokens: auth.TokenFile,
+        settings: ServerSettings | None = None,
     ):
         self.settings = settings or ServerSettings()
         self.metrics = Metrics()
@@ -79,6 +84,11 @@ class Api:
         self.namespace_finalizer = NamespaceFinalizer(self.storage)
         self.loops = LoopRunner([self.grace_expiry, self.namespace_finalizer])
         self.tokens = tokens
+        self.pm = pm
+        # The token file is this server's own authenticator, a plugin like any other.
+        self._token_plugin = pm.register(
+            auth.TokenAuthenticator(tokens), name=f"navarch.tokens.{id(self)}"
+        )
         self.inflight = 0
         self.ready = False
         self.address = ""
@@ -90,6 +100,7 @@ class Api:
 
     async def close(self) -> None:
         self.begin_shutdown()
+        self.pm.unregister(name=self._token_plugin)
         await self.loops.stop()
         await self.watches.close()
 
@@ -151,7 +162,7 @@ class Api:
     @web.middleware
     async def _authenticate(self, request: web.Request, handler: Handler) -> web.StreamResponse:
         if request.path not in UNAUTHENTICATED_PATHS:
-            request["user"] = self.tokens.authenticate(request.headers.get("Authorization"))
+            request["user"] = await auth.authenticate(self.pm, request.headers)
         return await handler(request)
 
     @web.middleware
@@ -166,8 +177,7 @@ class Api:
             if info.verb in ("list", "watch", "deletecollection"):
                 fields = parse_field_selector(request.query.get("fieldSelector"), info.plural)
                 request["fields"] = fields
-            node = fields.value_of("spec.nodeName") if fields is not None else None
-            authz.authorize(request["user"], info, node)
+            await authz.authorize(self.pm, request["user"], info, fields)
         return await handler(request)
 
     @web.middleware

@@ -17,11 +17,15 @@ import csv
 import io
 import os
 import secrets
+from collections.abc import Mapping
 from pathlib import Path
 
 import attrs
+import pluggy
 
+from navarch import hookimpl
 from navarch.apiserver import errors
+from navarch.plugins import call_first
 
 ADMIN, NODE, VIEWER = "admin", "node", "viewer"
 _ROLE_GROUPS = {ADMIN: "system:masters", NODE: "system:nodes", VIEWER: "navarch:viewers"}
@@ -80,12 +84,36 @@ class TokenFile:
     def token_for(self, user_name: str) -> str | None:
         return next((t for t, u in self._users.items() if u.name == user_name), None)
 
-    def authenticate(self, header: str | None) -> User:
+    def find(self, header: str | None) -> User | None:
+        """The user of an ``Authorization: Bearer <token>`` header, if the token is ours."""
         # The scheme is case-insensitive (RFC 7235); Kubernetes accepts "bearer" too.
         scheme, _, token = (header or "").strip().partition(" ")
         if scheme.lower() != "bearer" or not token.strip():
-            raise errors.unauthorized()
-        user = self._users.get(token.strip())
+            return None
+        return self._users.get(token.strip())
+
+    def authenticate(self, header: str | None) -> User:
+        user = self.find(header)
         if user is None:
             raise errors.unauthorized()
         return user
+
+
+class TokenAuthenticator:
+    """The core's authenticator, a plugin object holding one server's token file; it
+    runs after any third-party authenticator."""
+
+    def __init__(self, tokens: TokenFile):
+        self.tokens = tokens
+
+    @hookimpl(trylast=True)
+    def navarch_authenticate(self, headers: Mapping[str, str]) -> User | None:
+        return self.tokens.find(headers.get("Authorization"))
+
+
+async def authenticate(pm: pluggy.PluginManager, headers: Mapping[str, str]) -> User:
+    """The request's user, from the first authenticator that recognises it; else 401."""
+    user = await call_first(pm, "navarch_authenticate", headers=headers)
+    if user is None:
+        raise errors.unauthorized()
+    return user

@@ -1,5 +1,7 @@
 """Authorisation: may this user do this request? Decided once per request from its
-:class:`~navarch.apiserver.requestinfo.RequestInfo`, before any handler runs.
+:class:`~navarch.apiserver.requestinfo.RequestInfo`, before any handler runs, by the
+``navarch_authorize`` hook: plugins first, this module's role authoriser (a plugin
+in ``DEFAULT_PLUGINS`` like any other) last.
 
 Roles (from the token's groups, see :mod:`navarch.apiserver.auth`):
 
@@ -18,31 +20,69 @@ from __future__ import annotations
 
 from typing import Any
 
+import attrs
+import pluggy
+
+from navarch import hookimpl
 from navarch.apiserver import errors
 from navarch.apiserver.auth import ADMIN, NODE, NODE_LEASE_NAMESPACE, VIEWER, User
+from navarch.apiserver.fieldselectors import FieldSelector
 from navarch.apiserver.requestinfo import RequestInfo
 from navarch.apiserver.resources import Resource
+from navarch.plugins import call_first
 
 READ_VERBS = frozenset({"get", "list", "watch"})
 _WRITE_VERBS = frozenset({"create", "update", "patch"})
 
 
-def authorize(user: User, info: RequestInfo, node_selector: str | None = None) -> None:
-    """Raise 403 unless ``user`` may do the request. ``node_selector`` is the value of a
-    ``spec.nodeName=`` term of the request's field selector, if any."""
+@attrs.frozen
+class Decision:
+    """An authoriser's answer: allowed, or denied with a reason the 403 shows."""
+
+    allowed: bool
+    reason: str = ""
+
+    @classmethod
+    def allow(cls) -> Decision:
+        return cls(True)
+
+    @classmethod
+    def deny(cls, reason: str) -> Decision:
+        return cls(False, reason)
+
+
+async def authorize(
+    pm: pluggy.PluginManager, user: User, info: RequestInfo, fields: FieldSelector | None
+) -> None:
+    """Ask the authorisers (plugins first, the roles last); raise 403 on a denial."""
+    decision = await call_first(
+        pm, "navarch_authorize", user=user, info=info, field_selector=fields
+    )
+    if decision is None or not decision.allowed:
+        why = decision.reason if decision is not None else "no authoriser allowed the request"
+        res = info.res
+        group = res.group if res is not None else info.group
+        raise errors.forbidden(
+            user.name, info.verb, info.resource_label, group, info.namespace, info.name, why
+        )
+
+
+@hookimpl(trylast=True)
+def navarch_authorize(
+    user: User, info: RequestInfo, field_selector: FieldSelector | None
+) -> Decision:
+    """The core's roles: admin, viewer, node (always decides)."""
     role = user.role
     if role == ADMIN or (role == VIEWER and info.verb in READ_VERBS):
-        return
+        return Decision.allow()
+    node_selector = field_selector.value_of("spec.nodeName") if field_selector else None
     if role == NODE and _node_may(user.node_name, info, node_selector):
-        return
-    why = {
-        VIEWER: "viewers may only get, list and watch",
-        NODE: "a node may only change its own Node and Lease, pods bound to it, and events",
-    }.get(role or "", "the user has no role")
-    res = info.res
-    group = res.group if res is not None else info.group
-    raise errors.forbidden(
-        user.name, info.verb, info.resource_label, group, info.namespace, info.name, why
+        return Decision.allow()
+    return Decision.deny(
+        {
+            VIEWER: "viewers may only get, list and watch",
+            NODE: "a node may only change its own Node and Lease, pods bound to it, and events",
+        }.get(role or "", "the user has no role")
     )
 
 

@@ -5,14 +5,12 @@ query, call the generic storage, and answer; the storage owns object semantics."
 from __future__ import annotations
 
 import copy
-from typing import Any
 
 import attrs
 from aiohttp import web
 
-from navarch.apiserver import apply, errors, httpio, patch
+from navarch.apiserver import apply, authz, errors, httpio, patch
 from navarch.apiserver.apply import writes as field_management
-from navarch.apiserver.auth import User
 from navarch.apiserver.fieldselectors import parse as parse_field_selector
 from navarch.apiserver.fieldselectors import parse_label_selector
 from navarch.apiserver.namespaces import NamespaceLifecycle
@@ -55,7 +53,7 @@ class ResourceHandlers:
             raise errors.method_not_allowed(request.method, request.path)
         if verb == "get":
             obj = await self.storage.get(res, info.namespace, info.name)
-            check_object_access(request["user"], verb, res, obj)
+            authz.authorize_object(request["user"], verb, res, obj)
             return httpio.json_response(obj)
         if verb == "update":
             return await self.update(request, res, info, ctx)
@@ -193,9 +191,9 @@ class ResourceHandlers:
 
     async def _check_access(self, request: web.Request, res: Resource, info: RequestInfo) -> None:
         """Rules that need the object itself (a node reaches only pods bound to it)."""
-        if needs_object_check(request["user"], res):
+        if authz.needs_object(request["user"], res):
             obj = await self.storage.get(res, info.namespace, info.name)
-            check_object_access(request["user"], info.verb, res, obj)
+            authz.authorize_object(request["user"], info.verb, res, obj)
 
 
 def write_context(request: web.Request, info: RequestInfo) -> WriteContext:
@@ -207,15 +205,3 @@ def write_context(request: web.Request, info: RequestInfo) -> WriteContext:
         dry_run=dry,
         field_manager=field_management.request_manager(request) if writing else "",
     )
-
-
-def needs_object_check(user: User, res: Resource) -> bool:
-    from navarch.apiserver import authz
-
-    return authz.needs_object(user, res)
-
-
-def check_object_access(user: User, verb: str, res: Resource, obj: dict[str, Any]) -> None:
-    from navarch.apiserver import authz
-
-    authz.authorize_object(user, verb, res, obj)
