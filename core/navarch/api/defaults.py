@@ -8,6 +8,7 @@ the model classes frozen and the rules readable as one table of ``setdefault``s.
 
 from __future__ import annotations
 
+import functools
 import math
 from fractions import Fraction
 from typing import Any
@@ -68,13 +69,24 @@ def _round_resource_list(parent: dict[str, Any], key: str) -> None:
     if not isinstance(resources, dict):
         return
     for name, raw in resources.items():
-        try:
-            quantity = Quantity.parse(raw)
-        except QuantityError:
-            continue
-        milli = quantity.value * 1000
-        if milli.denominator != 1:
-            resources[name] = Quantity.from_value(Fraction(math.ceil(milli), 1000)).text
+        if type(raw) is str:  # integers need no rounding
+            rounded = _rounded_to_milli(raw)
+            if rounded is not None:
+                resources[name] = rounded
+
+
+@functools.lru_cache(maxsize=4096)
+def _rounded_to_milli(raw: str) -> str | None:
+    """The text of ``raw`` rounded up to thousandths, or None when it needs no rounding
+    (or is no quantity). Cached: the same few texts recur on every request."""
+    try:
+        quantity = Quantity.parse(raw)
+    except QuantityError:
+        return None
+    milli = quantity.value * 1000
+    if milli.denominator == 1:
+        return None
+    return Quantity.from_value(Fraction(math.ceil(milli), 1000)).text
 
 
 def default_pod_spec(spec: dict[str, Any]) -> None:

@@ -12,6 +12,7 @@ from __future__ import annotations
 import ipaddress
 import re
 from collections.abc import Callable, Iterable, Sequence
+from typing import Any
 
 from navarch.api import errors, names
 from navarch.api.core_v1 import Container, EnvVar, PodSpec
@@ -139,18 +140,12 @@ def validate_kept_pod_fields(spec: PodSpec, path: str, *, template: bool) -> Err
         )
         errs.append(errors.forbidden(join(path, "ephemeralContainers"), detail))
     errs += _host_ports(spec, path)
-    errs += enum(spec.dns_policy, join(path, "dnsPolicy"), DNS_POLICIES)
-    errs += _dns(spec, path)
-    errs += _activedeadline(spec.active_deadline_seconds, join(path, "activeDeadlineSeconds"))
-    for attr, wire in (
-        ("service_account_name", "serviceAccountName"),
-        ("service_account", "serviceAccount"),
-        ("priority_class_name", "priorityClassName"),
-        ("runtime_class_name", "runtimeClassName"),
-    ):
-        errs += named(getattr(spec, attr), join(path, wire), names.dns1123_subdomain)
-    errs += named(spec.hostname, join(path, "hostname"), names.dns1123_label)
-    errs += named(spec.subdomain, join(path, "subdomain"), names.dns1123_label)
+    for attr, wire, check in _POD_SCALARS:
+        value = getattr(spec, attr)
+        if value is not None:
+            errs += check(value, join(path, wire))
+    if spec.dns_policy == "None" or spec.dns_config is not None:
+        errs += _dns(spec, path)
     if spec.share_process_namespace and spec.host_pid:
         errs.append(
             errors.invalid(
@@ -172,19 +167,19 @@ def validate_kept_pod_fields(spec: PodSpec, path: str, *, template: bool) -> Err
             f"{join(path, 'readinessGates')}[{i}].conditionType",
             names.qualified_name,
         )
-    errs += enum(spec.preemption_policy, join(path, "preemptionPolicy"), PREEMPTION_POLICIES)
     for name, quantity in (spec.overhead or {}).items():
         item = f"{join(path, 'overhead')}[{name}]"
         errs += [errors.invalid(item, name, p) for p in names.qualified_name(name)]
         if quantity.value < 0:
             errs.append(errors.invalid(item, quantity.text, "must be greater than or equal to 0"))
-    errs += _topology_spread(spec, path)
     affinity = spec.affinity
     if affinity is not None:
         errs += _pod_affinity(affinity.pod_affinity, join(path, "affinity.podAffinity"))
         errs += _pod_affinity(affinity.pod_anti_affinity, join(path, "affinity.podAntiAffinity"))
-    if spec.security_context is not None:
+    if spec.security_context is not None and spec.security_context != _EMPTY_POD_CONTEXT:
         errs += _pod_security_context(spec.security_context, join(path, "securityContext"))
+    if spec.topology_spread_constraints:
+        errs += _topology_spread(spec, path)
     if spec.os is not None:
         os_path = join(path, "os.name")
         errs += (
@@ -192,17 +187,36 @@ def validate_kept_pod_fields(spec: PodSpec, path: str, *, template: bool) -> Err
             if not spec.os.name
             else enum(spec.os.name, os_path, OS_NAMES)
         )
-    errs += _unique_names(
-        [gate.name for gate in spec.scheduling_gates or ()],
-        join(path, "schedulingGates"),
-        names.qualified_name,
-    )
-    errs += _resource_claims(spec, path)
+    if spec.scheduling_gates:
+        errs += _unique_names(
+            [gate.name for gate in spec.scheduling_gates],
+            join(path, "schedulingGates"),
+            names.qualified_name,
+        )
+    if spec.resource_claims:
+        errs += _resource_claims(spec, path)
     return errs
 
 
-def _activedeadline(value: int | None, path: str) -> Errors:
-    return in_range(value, path, 1, INT32_MAX)
+_EMPTY_POD_CONTEXT = PodSecurityContext()
+
+# Pod-level scalars: (attribute, wire name, check of a present value). A table, so a
+# field left absent (the usual case) costs one getattr on the API server's hot path.
+_POD_SCALARS: tuple[tuple[str, str, Callable[[Any, str], Errors]], ...] = (
+    ("dns_policy", "dnsPolicy", lambda v, p: enum(v, p, DNS_POLICIES)),
+    ("active_deadline_seconds", "activeDeadlineSeconds", lambda v, p: in_range(v, p, 1, INT32_MAX)),
+    (
+        "service_account_name",
+        "serviceAccountName",
+        lambda v, p: named(v, p, names.dns1123_subdomain),
+    ),
+    ("service_account", "serviceAccount", lambda v, p: named(v, p, names.dns1123_subdomain)),
+    ("priority_class_name", "priorityClassName", lambda v, p: named(v, p, names.dns1123_subdomain)),
+    ("runtime_class_name", "runtimeClassName", lambda v, p: named(v, p, names.dns1123_subdomain)),
+    ("hostname", "hostname", lambda v, p: named(v, p, names.dns1123_label)),
+    ("subdomain", "subdomain", lambda v, p: named(v, p, names.dns1123_label)),
+    ("preemption_policy", "preemptionPolicy", lambda v, p: enum(v, p, PREEMPTION_POLICIES)),
+)
 
 
 def _dns(spec: PodSpec, path: str) -> Errors:
@@ -741,8 +755,8 @@ def validate_kept_container_fields(
 ) -> Errors:
     errs: Errors = []
     sidecar = init and container.restart_policy == "Always"
-    restart_path = join(path, "restartPolicy")
     if container.restart_policy is not None:
+        restart_path = join(path, "restartPolicy")
         if not init:
             errs.append(errors.forbidden(restart_path, "may not be set for non-init containers"))
         else:
@@ -762,19 +776,29 @@ def validate_kept_container_fields(
                     )
                 )
     else:
-        errs += _probe(container.liveness_probe, join(path, "livenessProbe"), single_success=True)
-        errs += _probe(container.readiness_probe, join(path, "readinessProbe"), readiness=True)
-        errs += _probe(container.startup_probe, join(path, "startupProbe"), single_success=True)
-        errs += _lifecycle(container.lifecycle, join(path, "lifecycle"))
+        if container.liveness_probe is not None:
+            errs += _probe(
+                container.liveness_probe, join(path, "livenessProbe"), single_success=True
+            )
+        if container.readiness_probe is not None:
+            errs += _probe(container.readiness_probe, join(path, "readinessProbe"), readiness=True)
+        if container.startup_probe is not None:
+            errs += _probe(container.startup_probe, join(path, "startupProbe"), single_success=True)
+        if container.lifecycle is not None:
+            errs += _lifecycle(container.lifecycle, join(path, "lifecycle"))
     for i, env in enumerate(container.env or ()):
-        errs += _env_value_from(env, f"{join(path, 'env')}[{i}]", spec)
+        if env.value_from is not None:
+            errs += _env_value_from(env, f"{join(path, 'env')}[{i}]", spec)
     for i, source in enumerate(container.env_from or ()):
         errs += _env_from(source, f"{join(path, 'envFrom')}[{i}]")
-    errs += _volume_mounts(container, path, volumes)
-    policy_path = join(path, "terminationMessagePolicy")
-    if container.termination_message_policy == "":
-        errs.append(errors.required(policy_path))
-    errs += enum(container.termination_message_policy, policy_path, TERMINATION_MESSAGE_POLICIES)
+    if container.volume_mounts or container.volume_devices:
+        errs += _volume_mounts(container, path, volumes)
+    policy = container.termination_message_policy
+    if policy not in (None, "File"):
+        policy_path = join(path, "terminationMessagePolicy")
+        if policy == "":
+            errs.append(errors.required(policy_path))
+        errs += enum(policy, policy_path, TERMINATION_MESSAGE_POLICIES)
     seen: set[str] = set()
     for i, policy in enumerate(container.resize_policy or ()):
         item = f"{join(path, 'resizePolicy')}[{i}]"
@@ -789,7 +813,7 @@ def validate_kept_container_fields(
         if port.name:
             errs += _port_name(port.name, f"{join(path, 'ports')}[{i}].name")
     claims = container.resources.claims if container.resources else None
-    pod_claims = {claim.name for claim in spec.resource_claims or ()}
+    pod_claims = {claim.name for claim in spec.resource_claims or ()} if claims else set()
     for i, claim in enumerate(claims or ()):
         claim_path = f"{join(path, 'resources.claims')}[{i}].name"
         if not claim.name:
@@ -906,22 +930,25 @@ def _probe(
         ("success_threshold", "successThreshold"),
         ("failure_threshold", "failureThreshold"),
     ):
-        errs += non_negative(getattr(probe, attr), join(path, wire))
+        value = getattr(probe, attr)
+        if value is not None and value < 0:
+            errs += non_negative(value, join(path, wire))
     if single_success and probe.success_threshold not in (None, 1):
         errs.append(
             errors.invalid(join(path, "successThreshold"), probe.success_threshold, "must be 1")
         )
-    grace_path = join(path, "terminationGracePeriodSeconds")
-    if readiness and probe.termination_grace_period_seconds is not None:
-        errs.append(
-            errors.invalid(
-                grace_path,
-                probe.termination_grace_period_seconds,
-                "must not be set for readinessProbes",
+    if probe.termination_grace_period_seconds is not None:
+        grace_path = join(path, "terminationGracePeriodSeconds")
+        if readiness:
+            errs.append(
+                errors.invalid(
+                    grace_path,
+                    probe.termination_grace_period_seconds,
+                    "must not be set for readinessProbes",
+                )
             )
-        )
-    else:
-        errs += positive(probe.termination_grace_period_seconds, grace_path)
+        else:
+            errs += positive(probe.termination_grace_period_seconds, grace_path)
     if probe.grpc is not None:
         errs += in_range(probe.grpc.port, join(path, "grpc.port"), 1, 65535)
         if probe.grpc.port is None:

@@ -308,12 +308,11 @@ def _model_converter(cls: type[Model]) -> Converter:
             if field is not None:
                 attr, inner, is_kept, default = field
                 if is_kept:
-                    out.ignore(prefix + key, item, default)
-                    out.quiet += 1
-                    try:
-                        converted = inner(item, prefix + key, out)
-                    finally:
-                        out.quiet -= 1
+                    if not out.quiet and not is_default(item, default):
+                        out.ignored.append(prefix + key)
+                    out.quiet += 1  # converters record errors, they never raise
+                    converted = inner(item, prefix + key, out)
+                    out.quiet -= 1
                 else:
                     converted = inner(item, prefix + key, out)
                 # A bad value becomes "absent" so the object can still be built and
