@@ -312,6 +312,8 @@ class Storage:
                 f"the name of the object ({body_name}) does not match the name on the URL ({name})"
             )
         new["metadata"]["name"] = name
+        # managedFields as the write set them, before a subresource keeps only its part
+        sent_fields = field_management.lift(new)
         if ctx.subresource in ("status", "finalize"):
             new = strategy.prepare_for_subresource_update(ctx.subresource, new, old)
         else:
@@ -327,7 +329,7 @@ class Storage:
         if "generation" in old["metadata"]:
             new["metadata"]["generation"] = old["metadata"]["generation"]
         old_typed = api.decode(old).obj
-        sent_fields = field_management.lift(new)
+        field_management.lift(new)  # (a subresource's copy of the old object has the old ones)
         typed, admitted, warnings = self.admit(res, new, UPDATE, old_typed, ctx)
         if not ctx.subresource:
             problems = strategy.validate_update(typed, old_typed)
