@@ -165,3 +165,32 @@ def test_the_python_client_create_from_yaml_with_apply(api_server, tmp_path):
         assert "fieldManager: Required value" in info.value.body
     finally:
         api_client.close()
+
+
+def test_apply_through_the_status_subresource_owns_only_status(api_server):
+    api_client = config.new_client_from_config(config_file=str(api_server.kubeconfig))
+    try:
+        pod = {
+            "apiVersion": "v1",
+            "kind": "Pod",
+            "metadata": {"name": "ssa-status"},
+            "spec": {"containers": [{"name": "main", "image": "busybox:1"}]},
+        }
+        client.CoreV1Api(api_client).create_namespaced_pod("default", pod)
+        config_ = {**pod, "spec": {"containers": [{"name": "main", "image": "other:2"}]}}
+        config_["status"] = {"phase": "Running"}
+        pods = DynamicClient(api_client).resources.get(api_version="v1", kind="Pod")
+        applied = (
+            pods.subresources["status"]
+            .server_side_apply(
+                body=config_, name="ssa-status", namespace="default", field_manager="agent"
+            )
+            .to_dict()
+        )
+        assert applied["status"]["phase"] == "Running"
+        assert applied["spec"]["containers"][0]["image"] == "busybox:1"  # status only
+        (entry,) = [e for e in applied["metadata"]["managedFields"] if e["manager"] == "agent"]
+        assert (entry["operation"], entry["subresource"]) == ("Apply", "status")
+        assert entry["fieldsV1"] == {"f:status": {"f:phase": {}}}
+    finally:
+        api_client.close()

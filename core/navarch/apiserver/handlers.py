@@ -130,7 +130,7 @@ class ResourceHandlers:
         config = await field_management.read_config(request)
         manager = apply.Manager(ctx.field_manager, apply.APPLY, res.group_version, ctx.subresource)
         force = field_management.forced(request)
-        untracked = ("status",) if res.has_status and not ctx.subresource else ()
+        untracked = field_management.untracked(res.has_status, ctx.subresource)
         ctx = attrs.evolve(ctx, applied=True)
 
         def merge(current: Obj | None) -> Obj:

@@ -65,6 +65,17 @@ async def read_config(request: web.Request) -> dict[str, Any]:
     return config
 
 
+def untracked(has_status: bool, subresource: str) -> tuple[str, ...]:
+    """Top-level fields a write cannot change, so cannot own: ``status`` through the main
+    resource of a kind with a status subresource; all but ``status`` through that
+    subresource (Kubernetes' reset fields)."""
+    if subresource == "status":
+        return ("metadata", "spec")
+    if has_status and not subresource:
+        return ("status",)
+    return ()
+
+
 def lift(obj: dict[str, Any]) -> Any:
     """Take ``managedFields`` off ``obj`` (before admission); None when it had none."""
     metadata = obj.get("metadata")
@@ -96,5 +107,5 @@ def settle(
             admitted["metadata"]["managedFields"] = sent
         return
     manager = Manager(field_manager, UPDATE, api_version, subresource)
-    untracked = ("status",) if has_status and not subresource else ()
-    record_update(old, admitted, manager, now, untracked=untracked, sent=sent)
+    ignored = untracked(has_status, subresource)
+    record_update(old, admitted, manager, now, untracked=ignored, sent=sent)
