@@ -15,6 +15,7 @@ from navarch.apiserver.apply import (
     lastapplied,
     manager_name,
     record_update,
+    writes,
 )
 from navarch.apiserver.errors import ApiError
 
@@ -361,3 +362,34 @@ def test_only_kubectl_and_only_unchanged_fields_move_without_conflicts():
     with pytest.raises(ApiError) as info:
         apply(scaled, deployment(replicas=4), KUBECTL, T2, force=False)
     assert info.value.details["causes"][0]["field"] == ".spec.replicas"
+
+
+# --- the storage's side: settle() after admission -------------------------------------------
+
+
+def settled(old: dict | None, new: dict, **kw) -> dict:
+    sent = writes.lift(new)
+    options = dict(field_manager="", applied=False, api_version="apps/v1", subresource="")
+    writes.settle(old, new, sent, has_status=True, now=T1, **{**options, **kw})
+    return new
+
+
+def test_the_servers_own_writes_keep_managed_fields_as_they_were():
+    live = apply(None, deployment(), KUBECTL, T0, force=False)
+    changed = copy.deepcopy(live)
+    del changed["metadata"]["managedFields"]  # a loop that rebuilt the object
+    changed["spec"]["replicas"] = 9
+    out = settled(live, changed)
+    assert out["metadata"]["managedFields"] == live["metadata"]["managedFields"]
+
+
+def test_a_status_write_owns_only_status_and_the_main_resource_never_owns_status():
+    assert writes.untracked(True, "status") == ("metadata", "spec")
+    assert writes.untracked(True, "") == ("status",)
+    assert writes.untracked(False, "") == ()
+    live = apply(None, deployment(), KUBECTL, T0, force=False)
+    new = copy.deepcopy(live)
+    new["status"] = {"replicas": 2}
+    out = settled(live, new, field_manager="controller", subresource="status")
+    assert entry(out, "controller", "Update")["fieldsV1"] == {"f:status": {"f:replicas": {}}}
+    assert entry(out, "controller", "Update")["subresource"] == "status"
