@@ -24,9 +24,13 @@ class CustomBuildHook(BuildHookInterface):
                 "grpc_tools.protoc",
                 f"--proto_path={package / 'proto'}",
                 f"--python_out={out}",
+                # the message classes are made at run time; the .pyi gives mypy their types
+                f"--pyi_out={out}",
                 str(package / "proto" / "etcd_subset.proto"),
             ]
         )
         if status != 0:
             raise RuntimeError(f"protoc failed ({status}) on {package / 'proto'}")
-        build_data["artifacts"].append("navarch_store_etcd/_proto/*.py")
+        build_data["artifacts"].extend(
+            ["navarch_store_etcd/_proto/*.py", "navarch_store_etcd/_proto/*.pyi"]
+        )

@@ -21,9 +21,10 @@ import asyncio
 import contextlib
 from collections.abc import AsyncIterator, Callable
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 import grpc
+from google.protobuf.message import Message
 from loguru import logger
 
 from navarch.store.contract import (
@@ -63,7 +64,7 @@ _CHANNEL_OPTIONS = [
     ("grpc.keepalive_timeout_ms", 5_000),
 ]
 _RETRYABLE = {grpc.StatusCode.UNAVAILABLE, grpc.StatusCode.DEADLINE_EXCEEDED}
-_METHODS = {
+_METHODS: dict[str, tuple[str, type[Message], type[Message]]] = {
     "Range": ("/etcdserverpb.KV/Range", pb.RangeRequest, pb.RangeResponse),
     "Txn": ("/etcdserverpb.KV/Txn", pb.TxnRequest, pb.TxnResponse),
     "Compact": ("/etcdserverpb.KV/Compact", pb.CompactionRequest, pb.CompactionResponse),
@@ -241,6 +242,8 @@ class EtcdStore(Store):
                     response = await call.read()
                     if response is grpc.aio.EOF:
                         break
+                    # read() is typed ``object``: the EOF sentinel or a deserialised message
+                    response = cast(pb.WatchResponse, response)
                     if response.compact_revision:
                         raise Compacted(next_revision, response.compact_revision)
                     if response.canceled:
@@ -317,11 +320,11 @@ class EtcdStore(Store):
             raise
 
     async def _authenticate(self) -> None:
-        path, request_type, response_type = _METHODS["Authenticate"]
+        path, _, _ = _METHODS["Authenticate"]
         stub = self._channel(self._active).unary_unary(
             path,
-            request_serializer=request_type.SerializeToString,
-            response_deserializer=response_type.FromString,
+            request_serializer=pb.AuthenticateRequest.SerializeToString,
+            response_deserializer=pb.AuthenticateResponse.FromString,
         )
         request = pb.AuthenticateRequest(name=self.options.username, password=self.options.password)
         try:
