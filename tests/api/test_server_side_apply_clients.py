@@ -194,3 +194,18 @@ def test_apply_through_the_status_subresource_owns_only_status(api_server):
         assert entry["fieldsV1"] == {"f:status": {"f:phase": {}}}
     finally:
         api_client.close()
+
+
+def test_a_cluster_scoped_object_is_created_and_applied_again(kubectl, tmp_path):
+    path = tmp_path / "namespace.yaml"
+    path.write_text(
+        "apiVersion: v1\nkind: Namespace\nmetadata:\n  name: ssa-team\n  labels: {a: b}\n"
+    )
+    kubectl("apply", "--server-side", "-f", str(path))
+    path.write_text("apiVersion: v1\nkind: Namespace\nmetadata:\n  name: ssa-team\n")
+    kubectl("apply", "--server-side", "-f", str(path))
+    namespace = json.loads(
+        kubectl("get", "namespace", "ssa-team", "-o", "json", "--show-managed-fields").stdout
+    )
+    assert "a" not in (namespace["metadata"].get("labels") or {})  # no longer applied
+    assert namespace["status"]["phase"] == "Active"
