@@ -393,3 +393,21 @@ def test_a_status_write_owns_only_status_and_the_main_resource_never_owns_status
     out = settled(live, new, field_manager="controller", subresource="status")
     assert entry(out, "controller", "Update")["fieldsV1"] == {"f:status": {"f:replicas": {}}}
     assert entry(out, "controller", "Update")["subresource"] == "status"
+
+
+def test_old_update_entries_fold_into_ancient_changes():
+    obj = deployment()
+    record_update(None, obj, CSA, T0)
+    for n in range(12):  # twelve more writers, each changing the replicas and one label
+        new = copy.deepcopy(obj)
+        new["spec"]["replicas"] = n + 10
+        new["metadata"]["labels"][f"l{n}"] = "x"
+        record_update(
+            obj, new, Manager(f"writer-{n}", "Update", "apps/v1"), f"2026-01-01T01:{n:02}:00Z"
+        )
+        obj = new
+    names = [e["manager"] for e in obj["metadata"]["managedFields"]]
+    assert len(names) == 10 and "ancient-changes" in names
+    assert "writer-11" in names and "writer-0" not in names
+    ancient = entry(obj, "ancient-changes", "Update")["fieldsV1"]
+    assert "f:l0" in ancient["f:metadata"]["f:labels"]  # nothing owned is lost

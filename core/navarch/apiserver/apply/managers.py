@@ -33,6 +33,8 @@ from navarch.apiserver.apply.merge import merge
 
 APPLY, UPDATE = "Apply", "Update"
 MAX_MANAGER_LENGTH = 128
+MAX_UPDATE_ENTRIES = 10
+ANCIENT = "ancient-changes"
 _FROM_NEW: Any = object()
 
 
@@ -186,7 +188,31 @@ def encode(managed: Managed) -> list[dict[str, Any]]:
     return out
 
 
+def _cap_updates(managed: Managed) -> None:
+    """At most ``MAX_UPDATE_ENTRIES`` Update entries (Kubernetes' cap): the oldest fold
+    into one "ancient-changes" entry per API version, so an object written by many
+    clients, each its own manager, does not grow without bound."""
+    updates = sorted(
+        (o for o in managed.values() if o.manager.operation == UPDATE and o.fields),
+        key=lambda o: o.time or "",
+        reverse=True,
+    )
+    if len(updates) <= MAX_UPDATE_ENTRIES:
+        return
+    keep = [o for o in updates if o.manager.name != ANCIENT][: MAX_UPDATE_ENTRIES - 1]
+    for owned in updates:
+        if owned in keep:
+            continue
+        del managed[owned.manager.identity]
+        bucket = Manager(ANCIENT, UPDATE, owned.manager.api_version)
+        previous = managed.get(bucket.identity)
+        fields = owned.fields | (previous.fields if previous else frozenset())
+        times = [t for t in (owned.time, previous.time if previous else None) if t]
+        managed[bucket.identity] = Owned(bucket, fields, max(times, default=None))
+
+
 def _store(obj: dict[str, Any], managed: Managed) -> None:
+    _cap_updates(managed)
     metadata = obj.setdefault("metadata", {})
     entries = encode(managed)
     if entries:
