@@ -13,14 +13,15 @@ from navarch.api.meta import ListMeta, TopLevel
 from navarch.api.schema import Model, wire
 
 KINDS: tuple[type[TopLevel], ...] = (Namespace, Pod, Node, Event, ReplicaSet, Deployment, Lease)
-_BY_TYPE = {(cls.API_VERSION, cls.KIND): cls for cls in KINDS}
+# the kinds and, added below, their List kinds
+_BY_TYPE: dict[tuple[str, str], type[Model]] = {(cls.API_VERSION, cls.KIND): cls for cls in KINDS}
 
 
 class UnknownKind(LookupError):
     """``apiVersion``/``kind`` names nothing Navarch serves; the message lists what it does."""
 
 
-def kind_for(api_version: Any, kind: Any) -> type[TopLevel]:
+def kind_for(api_version: Any, kind: Any) -> type[Model]:
     cls = _BY_TYPE.get((api_version, kind))
     if cls is None:
         served = ", ".join(f"{c.API_VERSION}/{c.KIND}" for c in KINDS)
@@ -37,7 +38,8 @@ def _make_list(cls: type[TopLevel]) -> type[Model]:
         "metadata": wire(),
         "items": wire(),
     }
-    list_cls = attrs.make_class(
+    # made at run time: typed Any, as mypy sees no ITEM, KIND or API_VERSION on it
+    list_cls: Any = attrs.make_class(
         f"{cls.KIND}List", fields, bases=(Model,), frozen=True, kw_only=True
     )
     # make_class has no annotations to resolve; give the converter the real types.
@@ -57,5 +59,6 @@ LIST_KINDS: dict[type[TopLevel], type[Model]] = {cls: _make_list(cls) for cls in
 NamespaceList, PodList, NodeList, EventList, ReplicaSetList, DeploymentList, LeaseList = (
     LIST_KINDS[c] for c in KINDS
 )
+_list_cls: Any  # a List class made by _make_list
 for _list_cls in LIST_KINDS.values():
-    _BY_TYPE[(_list_cls.API_VERSION, _list_cls.KIND)] = _list_cls  # type: ignore[index]
+    _BY_TYPE[(_list_cls.API_VERSION, _list_cls.KIND)] = _list_cls

@@ -99,10 +99,15 @@ class Model:
         return unstructure(self)
 
 
-def model(*, kubernetes_only: tuple[str, ...] = ()) -> Callable[[type], type]:
-    """Class decorator: a frozen attrs model that keeps ``kubernetes_only`` fields."""
+ModelT = typing.TypeVar("ModelT", bound=Model)
 
-    def wrap(cls: type) -> type:
+
+def model(*, kubernetes_only: tuple[str, ...] = ()) -> Callable[[type[ModelT]], type[ModelT]]:
+    """Class decorator: a frozen attrs model that keeps ``kubernetes_only`` fields.
+
+    mypy learns that the class is attrs-made from ``tools/mypy_plugin.py``."""
+
+    def wrap(cls: type[ModelT]) -> type[ModelT]:
         cls.KUBERNETES_ONLY = frozenset(kubernetes_only)
         return attrs.frozen(kw_only=True)(cls)
 
