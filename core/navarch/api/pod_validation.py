@@ -800,13 +800,13 @@ def validate_kept_container_fields(
             errs.append(errors.required(policy_path))
         errs += enum(policy, policy_path, TERMINATION_MESSAGE_POLICIES)
     seen: set[str] = set()
-    for i, policy in enumerate(container.resize_policy or ()):
+    for i, resize in enumerate(container.resize_policy or ()):
         item = f"{join(path, 'resizePolicy')}[{i}]"
-        errs += enum(policy.resource_name, join(item, "resourceName"), RESIZE_RESOURCES)
-        errs += enum(policy.restart_policy, join(item, "restartPolicy"), RESIZE_RESTART_POLICIES)
-        if policy.resource_name in seen:
-            errs.append(errors.duplicate(join(item, "resourceName"), policy.resource_name))
-        seen.add(policy.resource_name or "")
+        errs += enum(resize.resource_name, join(item, "resourceName"), RESIZE_RESOURCES)
+        errs += enum(resize.restart_policy, join(item, "restartPolicy"), RESIZE_RESTART_POLICIES)
+        if resize.resource_name in seen:
+            errs.append(errors.duplicate(join(item, "resourceName"), resize.resource_name))
+        seen.add(resize.resource_name or "")
     if container.security_context is not None:
         errs += _security_context(container.security_context, join(path, "securityContext"))
     for i, port in enumerate(container.ports or ()):
@@ -984,7 +984,7 @@ def _lifecycle_handler(handler: LifecycleHandler, path: str) -> Errors:
     return errs
 
 
-def _handlers(handlers: list[tuple[str, object]], path: str) -> Errors:
+def _handlers(handlers: Sequence[tuple[str, object]], path: str) -> Errors:
     """Exactly one handler, each checked."""
     if not handlers:
         return [errors.required(path, "must specify a handler type")]
