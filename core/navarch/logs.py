@@ -15,10 +15,13 @@ silence it for good, as it once silenced map growth and etcd reconnect warnings.
 from __future__ import annotations
 
 import sys
-from typing import Any, TextIO
+from typing import TYPE_CHECKING, Any, TextIO
 
 import orjson
 from loguru import logger
+
+if TYPE_CHECKING:
+    from loguru import Record
 
 TEXT_PREFIX = (
     "<green>{time:YYYY-MM-DD HH:mm:ss.SSS}</green> <level>{level: <7}</level> "
@@ -69,7 +72,7 @@ def _navarch_packages() -> set[str]:
     return packages
 
 
-def _text_format(record: dict[str, Any]) -> str:
+def _text_format(record: Record) -> str:
     """The line template for one record: the message, then its bound ``key=value``s."""
     pairs = "".join(f" {k}={v}" for k, v in record["extra"].items())
     escaped = pairs.replace("{", "{{").replace("}", "}}").replace("<", r"\<")

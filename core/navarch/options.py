@@ -24,7 +24,7 @@ import cattrs
 
 from navarch.config import ConfigError
 
-T = TypeVar("T")
+T = TypeVar("T", bound=attrs.AttrsInstance)
 
 
 class OptionsError(ConfigError):

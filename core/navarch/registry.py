@@ -94,7 +94,7 @@ class Entry:
     name: str
     value: Any  # the factory as the core calls it: with options, when declared, structured
     plugin: str
-    options: type | None = None  # the attrs class of its options, when it declares one
+    options: type[attrs.AttrsInstance] | None = None  # its options class, when it declares one
 
     def check_options(self, options: Mapping[str, Any] | None, *, where: str) -> None:
         """Raise :class:`navarch.options.OptionsError` when ``options`` do not fit."""
@@ -150,7 +150,9 @@ class Registry:
         return len(self._entries)
 
 
-def _with_options(factory: Any, cls: type, where: str, options: Any, *args: Any) -> Any:
+def _with_options(
+    factory: Any, cls: type[attrs.AttrsInstance], where: str, options: Any, *args: Any
+) -> Any:
     if not isinstance(options, cls):
         options = structure_options(cls, options, where=where)
     return factory(options, *args)
