@@ -209,3 +209,13 @@ def test_a_cluster_scoped_object_is_created_and_applied_again(kubectl, tmp_path)
     )
     assert "a" not in (namespace["metadata"].get("labels") or {})  # no longer applied
     assert namespace["status"]["phase"] == "Active"
+
+
+@pytest.mark.parametrize("name", ["nginx-deployment", "node", "pod-probes"])
+def test_each_fixture_manifest_applied_twice_is_unchanged(kubectl, name):
+    path = str(Path(__file__).parent.parent / "fixtures" / "manifests" / f"{name}.yaml")
+    kubectl("apply", "--server-side", "--field-manager=fixtures", "-f", path)
+    first = json.loads(kubectl("get", "-f", path, "-o", "json").stdout)
+    kubectl("apply", "--server-side", "--field-manager=fixtures", "-f", path)
+    second = json.loads(kubectl("get", "-f", path, "-o", "json").stdout)
+    assert second["metadata"]["resourceVersion"] == first["metadata"]["resourceVersion"]
