@@ -16,7 +16,7 @@ from __future__ import annotations
 import asyncio
 import random
 from collections.abc import AsyncIterator, Callable
-from typing import Any
+from typing import Any, cast
 
 import aiohttp
 import attrs
@@ -336,7 +336,8 @@ class ResourceClient:
             )
             try:
                 async for event in self.client.stream(path, params):
-                    kind, obj = event.get("type"), event.get("object") or {}
+                    # every watch event names its type (ADDED, ..., ERROR)
+                    kind, obj = cast(str, event.get("type")), event.get("object") or {}
                     if kind == "ERROR":
                         raise errors.from_status(int(obj.get("code") or 500), obj)
                     last = (obj.get("metadata") or {}).get("resourceVersion") or last

@@ -36,6 +36,8 @@ async def wait_for_api(
     log = logger.bind(component=component, kubeconfig=str(kubeconfig_path))
     delay = first_delay
     last_reason = None
+    config: KubeConfig | None
+    reason: str | None
     while True:
         try:
             config = load_kubeconfig(kubeconfig_path)
