@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import time
-from collections.abc import AsyncIterator
+from collections.abc import AsyncGenerator
 from typing import Any
 
 from navarch.apiserver.metrics import Metrics
@@ -53,7 +53,7 @@ class TimedStore(Store):
     async def delete(self, key: bytes, expected_revision: int | None = None) -> KeyValue:
         return await self._write("delete", self.inner.delete(key, expected_revision))
 
-    def watch(self, prefix: bytes, from_revision: int = 0) -> AsyncIterator[Event]:
+    def watch(self, prefix: bytes, from_revision: int = 0) -> AsyncGenerator[Event, None]:
         return self.inner.watch(prefix, from_revision)
 
     async def compact(self, revision: int) -> None:

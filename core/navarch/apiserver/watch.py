@@ -17,7 +17,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import time
-from collections.abc import AsyncIterator
+from collections.abc import AsyncGenerator
 from typing import Any
 
 import orjson
@@ -106,9 +106,9 @@ class Watches:
             )
             first = asyncio.ensure_future(_next_or_none(events))
             done, _ = await asyncio.wait({first}, timeout=0.05)
-            if first in done and first.exception() is not None:
+            if first in done and (failure := first.exception()) is not None:
                 await events.aclose()
-                raise first.exception()  # type: ignore[misc]
+                raise failure
             pump = asyncio.create_task(_pump_store_watch(first, events, queue))
             replay: list[bytes] = []
         else:
@@ -210,7 +210,7 @@ def _client_gone(request: web.Request) -> bool:
 
 
 async def _pump_store_watch(
-    first: asyncio.Future[Any], events: AsyncIterator[Any], queue: asyncio.Queue[Any]
+    first: asyncio.Future[Any], events: AsyncGenerator[Any, None], queue: asyncio.Queue[Any]
 ) -> None:
     """Feed a request's own store watch into its queue, waiting while the queue is full
     (a store watch can be paused; the shared fan-out cannot)."""
@@ -232,7 +232,7 @@ async def _pump_store_watch(
             await events.aclose()
 
 
-async def _next_or_none(events: AsyncIterator[Any]) -> Any | None:
+async def _next_or_none(events: AsyncGenerator[Any, None]) -> Any | None:
     try:
         return await events.__anext__()
     except StopAsyncIteration:

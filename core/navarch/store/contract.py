@@ -34,7 +34,7 @@ Compare-and-swap, worked example — key ``a`` created at rev 5 (b"1"), updated 
 from __future__ import annotations
 
 import abc
-from collections.abc import AsyncIterator
+from collections.abc import AsyncGenerator
 
 import attrs
 
@@ -120,11 +120,12 @@ class Store(abc.ABC):
         current KeyValue when ``expected_revision`` differs."""
 
     @abc.abstractmethod
-    def watch(self, prefix: bytes, from_revision: int = 0) -> AsyncIterator[Event]:
+    def watch(self, prefix: bytes, from_revision: int = 0) -> AsyncGenerator[Event, None]:
         """Events for keys under ``prefix`` in revision order, from ``from_revision``
         (inclusive; 0: only future events), with no gaps and no duplicates, until the
-        iterator is closed. Raises Compacted when ``from_revision`` is older than history;
-        a backend that loses its connection resumes where it stopped."""
+        generator is closed (``aclose``; an ``async def`` with ``yield`` is one). Raises
+        Compacted when ``from_revision`` is older than history; a backend that loses its
+        connection resumes where it stopped."""
 
     @abc.abstractmethod
     async def compact(self, revision: int) -> None:

@@ -287,6 +287,7 @@ class StoreConformance:
         watch = store.watch(P + b"k/", first)
         with pytest.raises(Compacted) as info:
             await asyncio.wait_for(watch.__anext__(), 10)
+        assert info.value.compacted_revision is not None
         assert info.value.compacted_revision >= last
         with pytest.raises(Compacted):
             await store.range(P + b"k/", revision=first)

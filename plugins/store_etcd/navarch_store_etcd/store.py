@@ -19,7 +19,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncGenerator, Callable
 from pathlib import Path
 from typing import Any, cast
 
@@ -216,7 +216,7 @@ class EtcdStore(Store):
 
     # --- watch -----------------------------------------------------------------------
 
-    async def watch(self, prefix: bytes, from_revision: int = 0) -> AsyncIterator[Event]:
+    async def watch(self, prefix: bytes, from_revision: int = 0) -> AsyncGenerator[Event, None]:
         if not isinstance(prefix, bytes):
             raise InvalidArgument(f"prefix must be bytes, got {type(prefix).__name__}")
         next_revision = from_revision if from_revision > 0 else await self.current_revision() + 1

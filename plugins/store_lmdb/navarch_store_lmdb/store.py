@@ -12,7 +12,7 @@ import asyncio
 import fcntl
 import os
 import time
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncGenerator, Callable
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any, TypeVar
@@ -148,7 +148,7 @@ class LmdbStore(Store):
 
     def _range(
         self,
-        txn: lmdb.Transaction,
+        txn: lmdb.Transaction[bytes],
         prefix: bytes,
         limit: int,
         after: bytes | None,
@@ -175,10 +175,10 @@ class LmdbStore(Store):
             cursor = txn.cursor(db=self._log)
             if cursor.set_range(records.encode_revision(read_at + 1)):
                 for raw_rev, record in cursor:
-                    key = records.event_key(record)
-                    if key not in undo and in_range(key):
+                    changed = records.event_key(record)
+                    if changed not in undo and in_range(changed):
                         event, _ = records.decode_event(records.decode_revision(raw_rev), record)
-                        undo[key] = event.prev_kv
+                        undo[changed] = event.prev_kv
         undo_keys = sorted(undo)
 
         items: list[KeyValue] = []
@@ -201,6 +201,7 @@ class LmdbStore(Store):
                 if key == undo_key:
                     positioned = cursor.next()
             else:
+                assert key is not None  # no undo key before it, and not both absent
                 items.append(records.decode_value(key, cursor.value()))
                 positioned = cursor.next()
         if wanted and len(items) == wanted:
@@ -308,7 +309,9 @@ class LmdbStore(Store):
             txn.abort()
             raise
 
-    def _apply_write(self, txn: lmdb.Transaction, op: _Op, revision: int) -> tuple[Event, Any]:
+    def _apply_write(
+        self, txn: lmdb.Transaction[bytes], op: _Op, revision: int
+    ) -> tuple[Event, Any]:
         raw = txn.get(op.key, db=self._kv)
         old = records.decode_value(op.key, raw) if raw is not None else None
         if op.kind == _CREATE:
@@ -333,7 +336,7 @@ class LmdbStore(Store):
         tombstone = KeyValue(op.key, b"", 0, revision, 0)
         return Event(DELETE, tombstone, old), attrs.evolve(old, mod_revision=revision)
 
-    def _apply_compaction(self, txn: lmdb.Transaction, op: _Op, revision: int) -> int:
+    def _apply_compaction(self, txn: lmdb.Transaction[bytes], op: _Op, revision: int) -> int:
         compacted = self._meta_compacted(txn)
         if op.kind == _COMPACT_MARK:
             target = min(op.expected or 0, revision)
@@ -359,7 +362,7 @@ class LmdbStore(Store):
 
     # --- watch -----------------------------------------------------------------------
 
-    async def watch(self, prefix: bytes, from_revision: int = 0) -> AsyncIterator[Event]:
+    async def watch(self, prefix: bytes, from_revision: int = 0) -> AsyncGenerator[Event, None]:
         if not isinstance(prefix, bytes):
             raise InvalidArgument(f"prefix must be bytes, got {type(prefix).__name__}")
         self._check_open()
@@ -395,7 +398,7 @@ class LmdbStore(Store):
                 self._hub.unsubscribe(subscription)
 
     def _replay(
-        self, txn: lmdb.Transaction, prefix: bytes, start: int
+        self, txn: lmdb.Transaction[bytes], prefix: bytes, start: int
     ) -> tuple[list[Event], int, bool]:
         compacted = self._meta_compacted(txn)
         if start < compacted:
@@ -438,7 +441,7 @@ class LmdbStore(Store):
             except Exception as exc:  # keep compacting later; never kill the store
                 log.bind(error=repr(exc)).warning("history compaction failed; will retry")
 
-    def _compaction_target(self, txn: lmdb.Transaction) -> int:
+    def _compaction_target(self, txn: lmdb.Transaction[bytes]) -> int:
         """The revision below which history is outside both windows (0: nothing)."""
         current = self._meta_revision(txn)
         targets = []
@@ -488,18 +491,18 @@ class LmdbStore(Store):
         if self._closed:
             raise Unavailable(f"store {self.path} is closed")
 
-    def _read(self, fn: Callable[[lmdb.Transaction], T]) -> T:
+    def _read(self, fn: Callable[[lmdb.Transaction[bytes]], T]) -> T:
         with self._gate.shared(), self._env.begin(buffers=False) as txn:
             return fn(txn)
 
     async def _in_thread(self, pool: ThreadPoolExecutor, fn: Callable[..., T], *args: Any) -> T:
         return await asyncio.get_running_loop().run_in_executor(pool, fn, *args)
 
-    def _meta_revision(self, txn: lmdb.Transaction) -> int:
+    def _meta_revision(self, txn: lmdb.Transaction[bytes]) -> int:
         raw = txn.get(records.META_REVISION, db=self._meta)
         return records.decode_revision(raw) if raw else 0
 
-    def _meta_compacted(self, txn: lmdb.Transaction) -> int:
+    def _meta_compacted(self, txn: lmdb.Transaction[bytes]) -> int:
         raw = txn.get(records.META_COMPACTED, db=self._meta)
         return records.decode_revision(raw) if raw else 0
 
