@@ -91,8 +91,8 @@ async def until_stopped(work: Coroutine[Any, Any, None], stop: asyncio.Event) ->
         for pending in (task, stopping):
             pending.cancel()
         await asyncio.gather(task, stopping, return_exceptions=True)
-    if task.done() and not task.cancelled() and task.exception() is not None:
-        raise task.exception()
+    if task.done() and not task.cancelled() and (failure := task.exception()) is not None:
+        raise failure
 
 
 def run(prog: str, func: Callable[[], int]) -> int:
