@@ -245,7 +245,7 @@ async def main() -> None:
     print("Python process on the second core: its own CPU time is part of the figures.")
     report(
         [
-            Target("pod creates/s at 64 clients", figures["creates/s at 64"], ">=", 2000),
+            Target("pod creates at 64 clients", figures["creates/s at 64"], ">=", 2000, "/s"),
             Target("create p99 at 64 clients", figures["create p99 at 64"], "<=", 100, " ms"),
             Target(f"list of {target:,} pods", figures["list ms"], "<=", 300, " ms"),
             Target(

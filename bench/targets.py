@@ -62,6 +62,6 @@ def report(targets: Sequence[Target], *, quick: bool) -> bool:
 def _number(value: float | None) -> str:
     if value is None:
         return "n/a"
-    if float(value).is_integer() and abs(value) >= 10:
+    if abs(value) >= 100 or float(value).is_integer():
         return f"{value:,.0f}"
-    return f"{value:,.2f}".rstrip("0").rstrip(".") if abs(value) < 1000 else f"{value:,.0f}"
+    return f"{value:.1f}" if abs(value) >= 10 else f"{value:.2f}"
