@@ -129,7 +129,7 @@ async def test_objects_in_kubernetes_field_order(api_server, client):
 
 async def test_generated_names_are_retried_on_collision(tmp_path, monkeypatch):
     """Kubernetes retries a generated name that is taken; so does the storage."""
-    from navarch.apiserver import storage
+    from navarch.apiserver import objects, storage
     from navarch.apiserver.resources import BY_PATH
     from navarch.plugins import build_plugin_manager
     from navarch_store_lmdb import LmdbStore
@@ -139,7 +139,7 @@ async def test_generated_names_are_retried_on_collision(tmp_path, monkeypatch):
         pods = BY_PATH[("", "v1", "pods")]
         generic = storage.Storage(store, build_plugin_manager(entry_points=False))
         suffixes = iter(["aaaaa", "aaaaa", "aaaaa", "bbbbb"])
-        monkeypatch.setattr(storage, "_random_suffix", lambda: next(suffixes))
+        monkeypatch.setattr(objects, "random_suffix", lambda: next(suffixes))
         names = []
         for _ in range(2):
             body = pod("")

@@ -14,9 +14,10 @@ from navarch.apiserver.apply import writes as field_management
 from navarch.apiserver.fieldselectors import parse as parse_field_selector
 from navarch.apiserver.fieldselectors import parse_label_selector
 from navarch.apiserver.namespaces import NamespaceLifecycle
+from navarch.apiserver.objects import Obj, WriteContext, now
 from navarch.apiserver.requestinfo import RequestInfo
 from navarch.apiserver.resources import Resource
-from navarch.apiserver.storage import Obj, Storage, WriteContext, now
+from navarch.apiserver.storage import Storage
 from navarch.apiserver.subresources import PATCH_TYPES, BindingREST, ScaleREST
 
 

@@ -21,8 +21,9 @@ from typing import Protocol
 from loguru import logger
 
 from navarch.apiserver import errors
+from navarch.apiserver.objects import Obj, WriteContext, seconds_until
 from navarch.apiserver.resources import BY_PATH, RESOURCES, Resource
-from navarch.apiserver.storage import Obj, Storage, WriteContext, seconds_until
+from navarch.apiserver.storage import Storage
 from navarch.apiserver.strategy import NAMESPACE_FINALIZER
 
 log = logger.bind(component="apiserver")

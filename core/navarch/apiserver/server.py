@@ -202,6 +202,7 @@ async def serve(
     except OSError as exc:
         raise data_dir_error(data_dir, exc) from None
     async with contextlib.AsyncExitStack() as resources:
+        await resources.enter_async_context(assembly.running("apiserver"))
         # The store first: its lock tells a second server on this data directory to
         # stop before it touches anything the first one uses.
         store = _open_store(assembly, data_dir)

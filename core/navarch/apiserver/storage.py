@@ -12,14 +12,11 @@ from __future__ import annotations
 
 import copy
 import inspect
-import secrets
 import time
 import uuid
-from collections.abc import AsyncIterator, Awaitable, Callable
-from datetime import UTC, datetime
+from collections.abc import AsyncIterator, Callable
 from typing import Any
 
-import attrs
 import orjson
 import pluggy
 
@@ -27,22 +24,25 @@ from navarch import api
 from navarch.admission import CREATE, UPDATE, AdmissionRequest, admit
 from navarch.api import selectors
 from navarch.api.errors import InvalidObject
-from navarch.apiserver import codec, errors
+from navarch.apiserver import codec, errors, objects
 from navarch.apiserver.apply import writes as field_management
 from navarch.apiserver.codec import check_revision
+from navarch.apiserver.deletion import UPDATE_DEADLINE_SECONDS, GracefulDeletion
 from navarch.apiserver.fieldselectors import FieldSelector, selected, watch_event_type
+from navarch.apiserver.objects import (
+    Mutation,
+    Obj,
+    RawList,
+    WatchEvent,
+    WriteContext,
+    Written,
+    check_body,
+    now,
+)
 from navarch.apiserver.resources import Resource
 from navarch.apiserver.strategy import for_resource
 from navarch.store import DELETE, AlreadyExists, Compacted, Conflict, Store, StoreError
 
-Obj = dict[str, Any]
-Mutation = Callable[[Obj], Obj | Awaitable[Obj]]
-
-# A lost race is retried with the value that won, without a count limit (as Kubernetes'
-# GuaranteedUpdate does): every lost race means another write succeeded, so the system
-# as a whole progresses, and N concurrent writers need at most N attempts each. The
-# deadline only guards against a store that keeps failing the compare for no reason.
-UPDATE_DEADLINE_SECONDS = 60.0
 GENERATE_NAME_ATTEMPTS = 8  # Kubernetes retries a generated name that is taken
 _SERVER_SET_ON_CREATE = (
     "resourceVersion",
@@ -55,58 +55,8 @@ _SERVER_SET_ON_CREATE = (
 )
 _KEPT_ON_UPDATE = ("uid", "creationTimestamp", "deletionTimestamp", "deletionGracePeriodSeconds")
 
-_clock: list[Any] = [0, ""]  # (second, its RFC 3339 text): formatted once a second
 
-
-def now() -> str:
-    second = int(time.time())
-    if _clock[0] != second:
-        _clock[0], _clock[1] = (
-            second,
-            datetime.fromtimestamp(second, UTC).strftime("%Y-%m-%dT%H:%M:%SZ"),
-        )
-    return _clock[1]
-
-
-@attrs.frozen
-class WriteContext:
-    """Who writes, and how (what admission and field management see)."""
-
-    user: Any = None
-    subresource: str = ""
-    dry_run: bool = False
-    field_manager: str = ""  # the request's manager; "" for the server's own writes
-    applied: bool = False  # server-side apply already set the object's managedFields
-
-
-@attrs.frozen
-class Written:
-    obj: Obj
-    warnings: tuple[str, ...] = ()
-
-
-@attrs.frozen
-class RawList:
-    kind: str
-    api_version: str
-    metadata: Obj
-    items: list[bytes]
-
-    def head(self) -> Obj:
-        return {"kind": self.kind, "apiVersion": self.api_version, "metadata": self.metadata}
-
-    def to_bytes(self) -> bytes:
-        head = orjson.dumps(self.head())
-        return head[:-1] + b',"items":[' + b",".join(self.items) + b"]}\n"
-
-
-@attrs.frozen
-class WatchEvent:
-    type: str  # ADDED MODIFIED DELETED
-    obj: Obj
-
-
-class Storage:
+class Storage(GracefulDeletion):
     def __init__(self, store: Store, pm: pluggy.PluginManager):
         self.store = store
         self.pm = pm
@@ -207,7 +157,7 @@ class Storage:
         generated = not metadata.get("name") and isinstance(metadata.get("generateName"), str)
         for attempt in range(GENERATE_NAME_ATTEMPTS if generated else 1):
             if generated:
-                metadata["name"] = metadata["generateName"] + _random_suffix()
+                metadata["name"] = metadata["generateName"] + objects.random_suffix()
             _, admitted, warnings = self.admit(res, obj, CREATE, None, ctx)
             self._settle_fields(res, None, admitted, sent_fields, ctx)
             name = admitted["metadata"]["name"]
@@ -351,116 +301,6 @@ class Storage:
         obj = check_body(res, namespace, body)
         return await self.guaranteed_update(res, namespace, name, lambda _current: obj, ctx)
 
-    # --- delete ------------------------------------------------------------------------
-
-    async def delete(
-        self,
-        res: Resource,
-        namespace: str,
-        name: str,
-        options: Obj,
-        ctx: WriteContext | None = None,
-    ) -> Obj:
-        strategy = for_resource(res.plural)
-        key = res.store_key(namespace, name)
-        preconditions = options.get("preconditions") or {}
-        current = await self.get(res, namespace, name)
-        deadline = time.monotonic() + UPDATE_DEADLINE_SECONDS
-        while time.monotonic() < deadline:
-            meta = current["metadata"]
-            if preconditions.get("uid") and preconditions["uid"] != meta.get("uid"):
-                raise errors.conflict(res.plural, res.group, name)
-            wanted = preconditions.get("resourceVersion")
-            if wanted and wanted != meta["resourceVersion"]:
-                raise errors.conflict(res.plural, res.group, name)
-            grace = strategy.grace_period(current, options.get("gracePeriodSeconds"))
-            if strategy.finalizers(current) or grace is not None:
-                # Finalizers, or a pod on a node that must stop first: mark, do not remove.
-                if meta.get("deletionTimestamp"):
-                    return current  # already on its way out
-                return await self._mark_terminating(res, namespace, name, current, grace, ctx)
-            if ctx is not None and ctx.dry_run:
-                return current
-            try:
-                deleted = await self.store.delete(key, int(meta["resourceVersion"]))
-            except Conflict as exc:
-                current = await self._current_after(res, namespace, name, exc)
-                continue
-            except StoreError as exc:
-                raise errors.from_store(exc, res.plural, res.group, name) from None
-            current["metadata"]["resourceVersion"] = str(deleted.mod_revision)
-            return current
-        raise errors.conflict(res.plural, res.group, name)
-
-    async def _mark_terminating(
-        self,
-        res: Resource,
-        namespace: str,
-        name: str,
-        current: Obj,
-        grace: int | None,
-        ctx: WriteContext | None,
-    ) -> Obj:
-        strategy = for_resource(res.plural)
-
-        def mark(obj: Obj) -> Obj:
-            meta = obj["metadata"]
-            if not meta.get("deletionTimestamp"):
-                strategy.mark_terminating(obj)
-                meta["deletionTimestamp"] = now() if grace is None else _in_seconds(grace)
-                if grace is not None:
-                    meta["deletionGracePeriodSeconds"] = grace
-            return obj
-
-        # Marking is a write of the object's own lifecycle, not a user's change: it
-        # bypasses admission (as Kubernetes' graceful deletion does).
-        key = res.store_key(namespace, name)
-        deadline = time.monotonic() + UPDATE_DEADLINE_SECONDS
-        while time.monotonic() < deadline:
-            marked = mark(copy.deepcopy(current))
-            if ctx is not None and ctx.dry_run:
-                return marked
-            read_version = int(marked["metadata"].pop("resourceVersion"))
-            try:
-                revision = await self.store.update(key, codec.encode(marked), read_version)
-            except Conflict as exc:
-                current = await self._current_after(res, namespace, name, exc)
-                if current["metadata"].get("deletionTimestamp"):
-                    return current
-                continue
-            except StoreError as exc:
-                raise errors.from_store(exc, res.plural, res.group, name) from None
-            marked["metadata"]["resourceVersion"] = str(revision)
-            if grace is not None and self.on_terminating is not None:
-                self.on_terminating(res, namespace, name, time.monotonic() + grace)
-            return marked
-        raise errors.conflict(res.plural, res.group, name)
-
-    async def delete_collection(
-        self,
-        res: Resource,
-        namespace: str,
-        options: Obj,
-        label_selector: selectors.Selector | None,
-        field_selector: FieldSelector | None,
-        ctx: WriteContext | None = None,
-    ) -> Obj:
-        listed = await self.list(
-            res, namespace, label_selector=label_selector, field_selector=field_selector
-        )
-        items = []
-        for item in listed["items"]:
-            meta = item["metadata"]
-            try:
-                items.append(
-                    await self.delete(res, meta.get("namespace", ""), meta["name"], options, ctx)
-                )
-            except errors.ApiError as exc:
-                if exc.reason != "NotFound":
-                    raise
-        listed["items"] = items
-        return listed
-
     # --- watch -------------------------------------------------------------------------
 
     async def watch(
@@ -542,45 +382,6 @@ class Storage:
         return typed, api.dump(typed), warnings
 
 
-def check_body(res: Resource, namespace: str, body: Any) -> Obj:
-    """The request's object, checked against the URL (the caller owns ``body``)."""
-    if not isinstance(body, dict):
-        raise errors.bad_request(
-            f"the request body must be a JSON object, not {type(body).__name__}"
-        )
-    obj = body
-    api_version = obj.setdefault("apiVersion", res.group_version)
-    kind = obj.setdefault("kind", res.kind)
-    if api_version != res.group_version or kind != res.kind:
-        raise errors.bad_request(
-            f"the object's apiVersion/kind ({api_version}/{kind}) does not match the URL, "
-            f"which serves {res.group_version}/{res.kind}"
-        )
-    metadata = obj.setdefault("metadata", {})
-    if not isinstance(metadata, dict):
-        raise errors.invalid(
-            res.kind,
-            res.group,
-            "",
-            [
-                {
-                    "reason": "FieldValueTypeInvalid",
-                    "message": "must be an object",
-                    "field": "metadata",
-                }
-            ],
-        )
-    if res.namespaced:
-        body_namespace = metadata.get("namespace")
-        if body_namespace not in (None, "") and body_namespace != namespace:
-            raise errors.bad_request(
-                "the namespace of the provided object does not match the "
-                f"namespace sent on the request ({body_namespace} != {namespace})"
-            )
-        metadata["namespace"] = namespace
-    return obj
-
-
 def _watch_event(
     event: Any, label_selector: selectors.Selector | None, field_selector: FieldSelector | None
 ) -> WatchEvent | None:
@@ -592,20 +393,3 @@ def _watch_event(
         return None
     current["metadata"]["resourceVersion"] = str(event.revision)
     return WatchEvent(kind, current)
-
-
-def _random_suffix() -> str:
-    alphabet = "bcdfghjklmnpqrstvwxz2456789"
-    return "".join(secrets.choice(alphabet) for _ in range(5))
-
-
-def _in_seconds(seconds: int) -> str:
-    return datetime.fromtimestamp(time.time() + seconds, UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
-
-
-def seconds_until(timestamp: str) -> float:
-    try:
-        when = datetime.strptime(timestamp, "%Y-%m-%dT%H:%M:%SZ").replace(tzinfo=UTC).timestamp()
-    except ValueError:
-        return 0.0
-    return max(0.0, when - time.time())

@@ -9,8 +9,9 @@ from typing import Any
 from aiohttp import web
 
 from navarch.apiserver import discovery, errors, httpio, patch
+from navarch.apiserver.objects import Obj, WriteContext, now
 from navarch.apiserver.requestinfo import RequestInfo
-from navarch.apiserver.storage import Obj, Storage, WriteContext, now
+from navarch.apiserver.storage import Storage
 
 PATCH_TYPES = (patch.MERGE, patch.JSON, patch.STRATEGIC)
 
