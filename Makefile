@@ -20,7 +20,7 @@ help:
 	@echo "make test    install what the tests need, lint, and run every test"
 	@echo "make bench   run every benchmark: store, API server, scheduler (tables, targets met or not)"
 	@echo "             make bench BENCH_ARGS=--quick for a smoke run of each"
-	@echo "make lint    ruff check + format check"
+	@echo "make lint    ruff check + format check + mypy (types)"
 	@echo "make format  apply ruff's fixes and formatting"
 
 tools:
@@ -42,6 +42,7 @@ sync: tools
 lint: sync
 	$(UV) run --no-sync ruff check .
 	$(UV) run --no-sync ruff format --check .
+	$(UV) run --no-sync mypy
 
 format: sync
 	$(UV) run --no-sync ruff check --fix .

@@ -14,7 +14,7 @@ import copy
 import inspect
 import time
 import uuid
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncGenerator, Callable
 from typing import Any
 
 import orjson
@@ -311,7 +311,7 @@ class Storage(GracefulDeletion):
         *,
         label_selector: selectors.Selector | None = None,
         field_selector: FieldSelector | None = None,
-    ) -> AsyncIterator[WatchEvent]:
+    ) -> AsyncGenerator[WatchEvent, None]:
         """Changes from revision ``start`` on, straight from the store; 410 Gone once
         ``start`` has left history."""
         prefix = res.store_prefix(namespace)
