@@ -104,7 +104,11 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("runtime.options", "mapping", {}, "Options handed to the container runtime."),
     Setting("scheduler.profile", "str", "spread", "Scheduler profile, by registered name."),
     Setting(
-        "scheduler.weights", "mapping", {}, "Score weights overriding the profile's, by plugin."
+        "scheduler.weights",
+        "mapping",
+        {},
+        "Score weights overriding the profile's, by plugin; 0 turns off a score or a core "
+        "filter (node-name, cordon, node-affinity, taints, resources).",
     ),
     Setting(
         "kubeconfig",

@@ -118,8 +118,10 @@ def navarch_register_scheduler_profiles(register: Register[ProfileWeights]) -> N
     """Register named scheduler profiles.
 
     Call ``register(name, weights)`` where ``weights`` maps a score plugin's name to
-    its integer weight (a plugin missing from the mapping is not consulted).
-    ``scheduler.profile`` in the configuration picks one. Results: none.
+    its integer weight (a plugin missing from the mapping is not consulted); a core
+    filter's name (``node-name``, ``cordon``, ``node-affinity``, ``taints``,
+    ``resources``) mapped to 0 turns that filter off. ``scheduler.profile`` in the
+    configuration picks one. Results: none.
     """
 
 
@@ -135,7 +137,8 @@ def navarch_filter(
     ``"Insufficient cpu"``; reasons are counted into the pod's Unschedulable
     message), or ``None``/``{}`` to reject nothing. Nodes are passed in a batch so a
     plugin can work over all of them at once. ``state`` is per-cycle scratch space,
-    keyed by plugin name. Results: all; a node survives only if no plugin rejects it.
+    keyed by plugin name; ``state.runs_filter(name)`` says whether the profile turned a
+    filter off. Results: all; a node survives only if no plugin rejects it.
     """
 
 
