@@ -71,7 +71,7 @@ INVALID = [
     "1e999999999",
     True,
     None,
-    1.5,
+    float("nan"),
     [1],
 ]
 
@@ -126,3 +126,17 @@ def test_equality_is_by_value_and_text_is_kept():
     assert hash(Quantity.parse("1000m")) == hash(Quantity.parse("1"))
     assert Quantity.parse("1Gi") > Quantity.parse("1G")
     assert str(Quantity.parse("1000m")) == "1000m"
+
+
+@pytest.mark.parametrize(
+    ("number", "value"),
+    [
+        (0.5, Fraction(1, 2)),
+        (1.5, Fraction(3, 2)),
+        (1e3, Fraction(1000)),
+        (0.001, Fraction(1, 1000)),
+    ],
+)
+def test_unquoted_numbers_are_quantities_as_in_kubernetes(number, value):
+    """`cpu: 0.5` in a manifest is a JSON number; Kubernetes parses its text."""
+    assert Quantity.parse(number).value == value

@@ -67,17 +67,22 @@ class Quantity:
     text: str
 
     @classmethod
-    def parse(cls, raw: str | int) -> Quantity:
+    def parse(cls, raw: str | int | float) -> Quantity:
         if type(raw) is str:
             return _parse_text(raw)  # the same few texts recur constantly: cached
         return cls._parse(raw)
 
     @classmethod
-    def _parse(cls, raw: str | int) -> Quantity:
+    def _parse(cls, raw: str | int | float) -> Quantity:
         if isinstance(raw, bool):
             raise QuantityError(f"{raw!r} is not a quantity")
         if isinstance(raw, int):
             return cls(Fraction(raw), str(raw))
+        if isinstance(raw, float) and math.isfinite(raw):
+            # An unquoted YAML/JSON number such as `cpu: 0.5`: Kubernetes parses the
+            # number's text. The shortest repr of the double is that text's value
+            # ("0.5"; "1e3" -> "1000.0"), parsed exactly from there.
+            return cls._parse(repr(raw).removesuffix(".0") if raw.is_integer() else repr(raw))
         if not isinstance(raw, str):
             raise QuantityError(f"{raw!r} is not a quantity: expected a string or an integer")
         match = _QUANTITY.fullmatch(raw)
