@@ -11,6 +11,7 @@ import yaml
 
 from navarch.api import InvalidObject, UnknownKind, dump, load
 from navarch.api.defaults import image_pull_policy
+from navarch.apiserver.errors import from_invalid_object
 
 MANIFESTS = Path(__file__).parent / "fixtures" / "manifests"
 
@@ -273,7 +274,7 @@ def test_bad_pods_report_exact_paths(change, path, reason):
         load(data)
     found = [(e.path, e.reason) for e in info.value.errors]
     assert (path, reason) in found
-    status = info.value.to_status()
+    status = from_invalid_object(info.value).to_status()
     assert status["code"] == 422 and status["reason"] == "Invalid"
     assert {"field": path, "reason": reason} in [
         {k: c[k] for k in ("field", "reason")} for c in status["details"]["causes"]

@@ -10,6 +10,7 @@ import copy
 import pytest
 
 from navarch.api import InvalidObject, dump, load
+from navarch.apiserver.errors import from_invalid_object
 
 
 def pod(**spec_overrides):
@@ -517,7 +518,7 @@ def test_bad_pod_specs_are_refused_at_their_path(data, path, reason):
         load(copy.deepcopy(data))
     found = [(e.path, e.reason) for e in info.value.errors]
     assert (path, reason) in found
-    status = info.value.to_status()
+    status = from_invalid_object(info.value).to_status()
     assert status["code"] == 422
     assert path in [cause["field"] for cause in status["details"]["causes"]]
 

@@ -93,23 +93,6 @@ class InvalidObject(ValueError):
         details = ", ".join(e.describe() for e in self.errors)
         return f'{self.kind} "{self.name}" is invalid: [{details}]'
 
-    def to_status(self) -> dict[str, Any]:
-        """The 422 ``Status`` body the API server sends for this error."""
-        return {
-            "kind": "Status",
-            "apiVersion": "v1",
-            "metadata": {},
-            "status": "Failure",
-            "message": self.message(),
-            "reason": "Invalid",
-            "details": {
-                "name": self.name,
-                "kind": self.kind,
-                "causes": [e.to_cause() for e in self.errors],
-            },
-            "code": 422,
-        }
-
 
 def _with_detail(summary: str, detail: str) -> str:
     return f"{summary}: {detail}" if detail else summary

@@ -62,6 +62,11 @@ def _details(resource: str, group: str, name: str, **more: Any) -> dict[str, Any
     return {"name": name, "group": group, "kind": resource, **more}
 
 
+def success(code: int) -> dict[str, Any]:
+    """The Status of a success that has no object to return (a binding, say)."""
+    return {"kind": "Status", "apiVersion": "v1", "metadata": {}, "status": "Success", "code": code}
+
+
 def bad_request(message: str) -> ApiError:
     return ApiError(400, "BadRequest", message)
 

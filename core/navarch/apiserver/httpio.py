@@ -88,10 +88,7 @@ def raw_response(body: bytes) -> web.Response:
 
 
 def success_status(code: int) -> web.Response:
-    return json_response(
-        {"kind": "Status", "apiVersion": "v1", "metadata": {}, "status": "Success", "code": code},
-        status=code,
-    )
+    return json_response(errors.success(code), status=code)
 
 
 def _is_object(body: Any) -> bool:
