@@ -1,0 +1,84 @@
+"""Server-side printing: the ``meta.k8s.io`` Table that ``kubectl get`` asks for.
+
+kubectl sends ``Accept: application/json;as=Table;v=v1;g=meta.k8s.io, …`` and prints
+whatever columns the server returns, so READY, STATUS, RESTARTS, NODE and the rest come
+from here. The columns and the cell rules follow Kubernetes' own printers
+(``pkg/printers/internalversion/printers.go``); the server always fills the wide
+columns (priority 1) and kubectl shows them only with ``-o wide``.
+
+Worked example — a pod whose only container is waiting to be pulled::
+
+    status.containerStatuses[0].state.waiting.reason = "ContainerCreating"
+    -> cells ["web-1", "0/1", "ContainerCreating", "0", "5m3s", "<none>", "worker-1", …]
+
+Everything here is a pure function of wire dicts and a clock, so tests need no server.
+
+The modules:
+
+* ``negotiation``: which Table an ``Accept`` header asks for, and what the request
+  path calls (:class:`TableRequest`, the watch writer);
+* ``table``: the Table itself and which printer each resource uses;
+* ``cells`` and ``durations``: columns, printers and the cells every kind shares;
+* ``podstatus``: the READY, STATUS and RESTARTS rules for pods;
+* ``pods``, ``nodes``, ``workloads``, ``events``, ``simple``: each kind's columns.
+"""
+
+from __future__ import annotations
+
+from navarch.apiserver.printers.cells import NONE, Cells, Column, Printer
+from navarch.apiserver.printers.durations import UNKNOWN, human_duration, parse_time, since
+from navarch.apiserver.printers.events import event_cells
+from navarch.apiserver.printers.negotiation import (
+    TableRequest,
+    TableWatchWriter,
+    table_version,
+    wants_table,
+)
+from navarch.apiserver.printers.nodes import (
+    NODE_ROLE_LABEL,
+    NODE_ROLE_PREFIX,
+    node_cells,
+    node_roles,
+)
+from navarch.apiserver.printers.pods import pod_cells
+from navarch.apiserver.printers.podstatus import pod_summary
+from navarch.apiserver.printers.simple import lease_cells, namespace_cells
+from navarch.apiserver.printers.table import (
+    INCLUDE_OBJECT,
+    PRINTERS,
+    TABLE_GROUP,
+    TABLE_VERSIONS,
+    table,
+)
+from navarch.apiserver.printers.workloads import deployment_cells, replicaset_cells
+
+__all__ = [
+    "INCLUDE_OBJECT",
+    "NODE_ROLE_LABEL",
+    "NODE_ROLE_PREFIX",
+    "NONE",
+    "PRINTERS",
+    "TABLE_GROUP",
+    "TABLE_VERSIONS",
+    "UNKNOWN",
+    "Cells",
+    "Column",
+    "Printer",
+    "TableRequest",
+    "TableWatchWriter",
+    "deployment_cells",
+    "event_cells",
+    "human_duration",
+    "lease_cells",
+    "namespace_cells",
+    "node_cells",
+    "node_roles",
+    "parse_time",
+    "pod_cells",
+    "pod_summary",
+    "replicaset_cells",
+    "since",
+    "table",
+    "table_version",
+    "wants_table",
+]
