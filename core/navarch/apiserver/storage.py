@@ -14,8 +14,8 @@ import copy
 import inspect
 import time
 import uuid
-from collections.abc import AsyncGenerator, Callable
-from typing import Any
+from collections.abc import AsyncGenerator, Awaitable, Callable
+from typing import Any, TypeVar
 
 import orjson
 import pluggy
@@ -27,7 +27,7 @@ from navarch.api.errors import InvalidObject
 from navarch.apiserver import codec, errors, objects
 from navarch.apiserver.apply import writes as field_management
 from navarch.apiserver.codec import check_revision
-from navarch.apiserver.deletion import UPDATE_DEADLINE_SECONDS, GracefulDeletion
+from navarch.apiserver.deletion import GracefulDeletion
 from navarch.apiserver.fieldselectors import FieldSelector, selected, watch_event_type
 from navarch.apiserver.objects import (
     Mutation,
@@ -44,6 +44,8 @@ from navarch.apiserver.strategy import for_resource
 from navarch.store import DELETE, AlreadyExists, Compacted, Conflict, Store, StoreError
 
 GENERATE_NAME_ATTEMPTS = 8  # Kubernetes retries a generated name that is taken
+UPDATE_DEADLINE_SECONDS = 60.0  # see compare_and_swap
+T = TypeVar("T")
 _SERVER_SET_ON_CREATE = (
     "resourceVersion",
     "uid",
@@ -200,10 +202,8 @@ class Storage(GracefulDeletion):
         if it differs from the one read, is a precondition that fails with 409."""
         ctx = ctx or WriteContext()
         key = res.store_key(namespace, name)
-        if current is None:
-            current = await self.get(res, namespace, name)
-        deadline = time.monotonic() + UPDATE_DEADLINE_SECONDS
-        while time.monotonic() < deadline:
+
+        async def attempt(current: Obj) -> Written:
             read_version = current["metadata"]["resourceVersion"]
             wanted = mutate(copy.deepcopy(current))
             if inspect.isawaitable(wanted):
@@ -220,19 +220,47 @@ class Storage(GracefulDeletion):
             if ctx.dry_run:
                 admitted["metadata"]["resourceVersion"] = read_version
                 return Written(admitted, warnings)
-            try:
-                if self._may_remove(res, admitted):
-                    deleted = await self.store.delete(key, int(read_version))
-                    admitted["metadata"]["resourceVersion"] = str(deleted.mod_revision)
-                    return Written(admitted, warnings)
+            if self._may_remove(res, admitted):
+                deleted = await self.store.delete(key, int(read_version))
+                admitted["metadata"]["resourceVersion"] = str(deleted.mod_revision)
+            else:
                 revision = await self.store.update(key, codec.encode(admitted), int(read_version))
+                admitted["metadata"]["resourceVersion"] = str(revision)
+            return Written(admitted, warnings)
+
+        if current is None:
+            current = await self.get(res, namespace, name)
+        return await self.compare_and_swap(res, namespace, name, current, attempt)
+
+    async def compare_and_swap(
+        self,
+        res: Resource,
+        namespace: str,
+        name: str,
+        current: Obj,
+        attempt: Callable[[Obj], Awaitable[T]],
+    ) -> T:
+        """The one retry loop of every conditional write. ``attempt`` decides from
+        ``current`` and writes conditionally on its revision; when the store answers
+        Conflict (another write won), ``attempt`` runs again on the value that won,
+        carried by the Conflict.
+
+        There is no count limit (Kubernetes' GuaranteedUpdate has none either): every
+        lost race means another write succeeded, so N concurrent writers need at most N
+        attempts each. The deadline only guards against a store that keeps failing the
+        compare for no reason."""
+        deadline = time.monotonic() + UPDATE_DEADLINE_SECONDS
+        while time.monotonic() < deadline:
+            try:
+                return await attempt(current)
             except Conflict as exc:
-                current = await self._current_after(res, namespace, name, exc)
-                continue
+                current = (
+                    codec.decode(exc.current)
+                    if exc.current is not None
+                    else await self.get(res, namespace, name)
+                )
             except StoreError as exc:
                 raise errors.from_store(exc, res.plural, res.group, name) from None
-            admitted["metadata"]["resourceVersion"] = str(revision)
-            return Written(admitted, warnings)
         raise errors.conflict(res.plural, res.group, name)
 
     def _may_remove(self, res: Resource, obj: Obj) -> bool:
@@ -243,14 +271,6 @@ class Storage(GracefulDeletion):
             and strategy.removes_without_finalizers
             and not strategy.finalizers(obj)
         )
-
-    async def _current_after(
-        self, res: Resource, namespace: str, name: str, conflict: Conflict
-    ) -> Obj:
-        """The value that won a race: carried by the Conflict, or read again."""
-        if conflict.current is not None:
-            return codec.decode(conflict.current)
-        return await self.get(res, namespace, name)
 
     async def _prepare_update(
         self, res: Resource, name: str, new: Obj, old: Obj, ctx: WriteContext
