@@ -132,7 +132,7 @@ class Api:
     async def _errors(self, request: web.Request, handler: Handler) -> web.StreamResponse:
         started = time.perf_counter()
         info = requestinfo.parse(request.method, request.path, request.query)
-        request["info"] = info
+        request[requestinfo.INFO] = info
         try:
             response = await handler(request)
         except errors.ApiError as exc:
@@ -162,12 +162,12 @@ class Api:
     @web.middleware
     async def _authenticate(self, request: web.Request, handler: Handler) -> web.StreamResponse:
         if request.path not in UNAUTHENTICATED_PATHS:
-            request["user"] = await auth.authenticate(self.pm, request.headers)
+            request[requestinfo.USER] = await auth.authenticate(self.pm, request.headers)
         return await handler(request)
 
     @web.middleware
     async def _authorize(self, request: web.Request, handler: Handler) -> web.StreamResponse:
-        info: RequestInfo = request["info"]
+        info: RequestInfo = request[requestinfo.INFO]
         if info.is_resource_request:
             if info.res is None or info.malformed:
                 raise errors.path_not_found(request.path)
@@ -176,13 +176,13 @@ class Api:
             fields = None
             if info.verb in ("list", "watch", "deletecollection"):
                 fields = parse_field_selector(request.query.get("fieldSelector"), info.plural)
-                request["fields"] = fields
-            await authz.authorize(self.pm, request["user"], info, fields)
+                request[requestinfo.FIELDS] = fields
+            await authz.authorize(self.pm, request[requestinfo.USER], info, fields)
         return await handler(request)
 
     @web.middleware
     async def _limit(self, request: web.Request, handler: Handler) -> web.StreamResponse:
-        if request["info"].verb == "watch":  # long-running: not counted against the limit
+        if request[requestinfo.INFO].verb == "watch":  # long-running: not counted against the limit
             return await handler(request)
         if self.inflight >= self.settings.max_inflight:
             raise errors.too_many_requests()
@@ -250,11 +250,11 @@ class Api:
     # --- resources ---------------------------------------------------------------------
 
     async def _resource_or_discovery(self, request: web.Request) -> web.StreamResponse:
-        info: RequestInfo = request["info"]
+        info: RequestInfo = request[requestinfo.INFO]
         if not info.is_resource_request:
             return self._discovery(request, info)
         if info.verb == "watch":
-            fields = request["fields"]
+            fields = request[requestinfo.FIELDS]
             if info.name:  # GET .../pods/<name>?watch=1: a watch of that one object
                 fields = parse_field_selector(
                     ",".join(

@@ -9,7 +9,7 @@ import copy
 import attrs
 from aiohttp import web
 
-from navarch.apiserver import apply, authz, errors, httpio, patch
+from navarch.apiserver import apply, authz, errors, httpio, patch, requestinfo
 from navarch.apiserver.apply import writes as field_management
 from navarch.apiserver.fieldselectors import parse as parse_field_selector
 from navarch.apiserver.fieldselectors import parse_label_selector
@@ -54,7 +54,7 @@ class ResourceHandlers:
             raise errors.method_not_allowed(request.method, request.path)
         if verb == "get":
             obj = await self.storage.get(res, info.namespace, info.name)
-            authz.authorize_object(request["user"], verb, res, obj)
+            authz.authorize_object(request[requestinfo.USER], verb, res, obj)
             return httpio.json_response(obj)
         if verb == "update":
             return await self.update(request, res, info, ctx)
@@ -192,16 +192,16 @@ class ResourceHandlers:
 
     async def _check_access(self, request: web.Request, res: Resource, info: RequestInfo) -> None:
         """Rules that need the object itself (a node reaches only pods bound to it)."""
-        if authz.needs_object(request["user"], res):
+        if authz.needs_object(request[requestinfo.USER], res):
             obj = await self.storage.get(res, info.namespace, info.name)
-            authz.authorize_object(request["user"], info.verb, res, obj)
+            authz.authorize_object(request[requestinfo.USER], info.verb, res, obj)
 
 
 def write_context(request: web.Request, info: RequestInfo) -> WriteContext:
     writing = request.method in ("POST", "PUT", "PATCH")
     dry = httpio.dry_run(request) if writing or request.method == "DELETE" else False
     return WriteContext(
-        user=request.get("user"),
+        user=request.get(requestinfo.USER),
         subresource=info.subresource,
         dry_run=dry,
         field_manager=field_management.request_manager(request) if writing else "",

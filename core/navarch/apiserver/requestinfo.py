@@ -20,7 +20,10 @@ from __future__ import annotations
 from collections.abc import Mapping
 
 import attrs
+from aiohttp import web
 
+from navarch.apiserver.auth import User
+from navarch.apiserver.fieldselectors import FieldSelector
 from navarch.apiserver.resources import BY_PATH, Resource
 
 _METHOD_VERBS = {"POST": "create", "PUT": "update", "PATCH": "patch"}
@@ -47,6 +50,12 @@ class RequestInfo:
     def resource_label(self) -> str:
         """The resource as metrics name it (``pods``, ``pods/binding``)."""
         return f"{self.plural}/{self.subresource}" if self.subresource else self.plural
+
+
+# What earlier steps of the request path leave on the request for later ones.
+INFO = web.RequestKey("navarch.info", RequestInfo)
+USER = web.RequestKey("navarch.user", User)
+FIELDS = web.RequestKey("navarch.fields", FieldSelector)
 
 
 def is_watch(method: str, query: Mapping[str, str]) -> bool:
