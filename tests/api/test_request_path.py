@@ -251,3 +251,22 @@ async def test_watch_resumes_from_deep_in_the_cache(client):
 
     await asyncio.wait_for(follow(), DEADLINE)
     assert seen == sorted(seen) and len(set(seen)) == total
+
+
+async def test_concurrent_updates_with_one_version_let_exactly_one_win(client):
+    """A PUT carrying a resourceVersion that loses the race is a 409, also when it is
+    retried internally: the precondition survives the retry."""
+    created = await client.deployments.create(deployment("race"), namespace="default")
+    version = created.metadata.resource_version
+
+    async def put(i: int):
+        body = deployment("race", replicas=i + 2)
+        body["metadata"]["resourceVersion"] = version
+        try:
+            await client.deployments.update(body, namespace="default")
+            return "won"
+        except Conflict:
+            return "conflict"
+
+    results = await asyncio.gather(*(put(i) for i in range(8)))
+    assert results.count("won") == 1 and results.count("conflict") == 7

@@ -319,7 +319,11 @@ class Storage(GracefulDeletion):
     ) -> Written:
         """PUT: replace the object; a resourceVersion in the body is a precondition."""
         obj = check_body(res, namespace, body)
-        return await self.guaranteed_update(res, namespace, name, lambda _current: obj, ctx)
+        # A fresh copy each attempt: a retry must still see the body's resourceVersion
+        # (the precondition), which preparing the first attempt removed.
+        return await self.guaranteed_update(
+            res, namespace, name, lambda _current: copy.deepcopy(obj), ctx
+        )
 
     # --- watch -------------------------------------------------------------------------
 
