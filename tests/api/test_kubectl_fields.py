@@ -110,3 +110,67 @@ def test_replacing_an_unchanged_pod_manifest_is_accepted(kubectl):
     assert replaced.returncode == 0, replaced.stderr
     applied = kubectl("apply", "-f", "-", stdin=json.dumps(manifest), check=False)
     assert applied.returncode == 0, applied.stderr
+
+
+DONGLE_POD = {
+    "apiVersion": "v1",
+    "kind": "Pod",
+    "metadata": {"name": "dongle"},
+    "spec": {
+        "containers": [
+            {
+                "name": "web",
+                "image": "127.0.0.1:5000/web:1",
+                "resources": {"limits": {"cpu": "0.5", "example.com/dongle": 3}},
+            }
+        ]
+    },
+}
+
+
+def test_reapplying_an_unchanged_pod_with_a_numeric_quantity(kubectl):
+    kubectl("apply", "-f", "-", stdin=json.dumps(DONGLE_POD))
+    again = kubectl("apply", "-f", "-", stdin=json.dumps(DONGLE_POD), check=False)
+    assert again.returncode == 0, again.stderr
+    assert "unchanged" in again.stdout or "configured" in again.stdout, again.stdout
+
+
+def test_patching_a_quantity_to_the_same_value_in_another_form(kubectl):
+    kubectl("apply", "-f", "-", stdin=json.dumps({**DONGLE_POD, "metadata": {"name": "milli"}}))
+    patch = {"spec": {"containers": [{"name": "web", "resources": {"limits": {"cpu": "500m"}}}]}}
+    patched = kubectl("patch", "pod", "milli", "-p", json.dumps(patch), check=False)
+    assert patched.returncode == 0, patched.stderr
+
+
+def _generation(kubectl, name: str) -> int:
+    obj = json.loads(kubectl("get", "deployment", name, "-o", "json").stdout)
+    return obj["metadata"]["generation"]
+
+
+def test_replacing_or_reapplying_an_unchanged_deployment_keeps_its_generation(kubectl):
+    deployment = {
+        "apiVersion": "apps/v1",
+        "kind": "Deployment",
+        "metadata": {"name": "steady"},
+        "spec": {
+            "replicas": 2,
+            "selector": {"matchLabels": {"app": "steady"}},
+            # Recreate with kubectl apply sends $retainKeys in its patch.
+            "strategy": {"type": "Recreate"},
+            "template": {
+                "metadata": {"labels": {"app": "steady"}},
+                "spec": {"containers": [{"name": "web", "image": "127.0.0.1:5000/web:1"}]},
+            },
+        },
+    }
+    text = json.dumps(deployment)
+    kubectl("apply", "-f", "-", stdin=text)
+    assert _generation(kubectl, "steady") == 1
+    kubectl("replace", "-f", "-", stdin=text)
+    kubectl("apply", "-f", "-", stdin=text)
+    kubectl("apply", "-f", "-", stdin=text)
+    assert _generation(kubectl, "steady") == 1
+    changed = json.loads(text)
+    changed["spec"]["replicas"] = 3
+    kubectl("apply", "-f", "-", stdin=json.dumps(changed))
+    assert _generation(kubectl, "steady") == 2
