@@ -270,3 +270,52 @@ async def test_concurrent_updates_with_one_version_let_exactly_one_win(client):
 
     results = await asyncio.gather(*(put(i) for i in range(8)))
     assert results.count("won") == 1 and results.count("conflict") == 7
+
+
+async def test_kubectl_label_annotate_scale_beside_a_status_writer(api_server, client):
+    """kubectl's own patches (no resourceVersion) never meet a 409 while another writer
+    keeps changing the object's status."""
+    import shutil
+
+    binary = shutil.which("kubectl")
+    assert binary is not None, "kubectl is needed for this test"
+    await client.deployments.create(deployment("busy-web"), namespace="default")
+    stop = asyncio.Event()
+
+    async def status_writer():
+        n = 0
+        while not stop.is_set():
+            n += 1
+            await client.deployments.patch(
+                "busy-web", {"status": {"observedGeneration": n}}, "default", subresource="status"
+            )
+
+    async def kubectl(*args: str) -> tuple[int, str]:
+        process = await asyncio.create_subprocess_exec(
+            binary,
+            "--kubeconfig",
+            str(api_server.kubeconfig),
+            *args,
+            stdout=asyncio.subprocess.PIPE,
+            stderr=asyncio.subprocess.PIPE,
+        )
+        _, err = await asyncio.wait_for(process.communicate(), DEADLINE)
+        return process.returncode or 0, err.decode()
+
+    writer = asyncio.create_task(status_writer())
+    try:
+        commands = []
+        for i in range(6):
+            commands += [
+                ("label", "deployment", "busy-web", f"l{i}=x"),
+                ("annotate", "deployment", "busy-web", f"a{i}=x"),
+                ("scale", "deployment", "busy-web", f"--replicas={i + 1}"),
+            ]
+        results = await asyncio.gather(*(kubectl(*command) for command in commands))
+    finally:
+        stop.set()
+        await writer
+    failures = [err for code, err in results if code != 0]
+    assert failures == []
+    labels = (await client.deployments.get("busy-web", "default")).metadata.labels
+    assert {f"l{i}" for i in range(6)} <= set(labels)
