@@ -100,6 +100,7 @@ def handles(*, kinds: Iterable[str] = (), operations: Iterable[str] = ()) -> Cal
                 return func(*args) if applies(args[at]) else None
 
             chosen = implementation
+        # mypy knows no attributes on a function, nor that wraps() made ``chosen`` an F
         chosen.navarch_admission = (wanted_kinds, wanted_ops)  # type: ignore[attr-defined]
         return chosen  # type: ignore[return-value]
 

@@ -123,6 +123,7 @@ def describe_options(cls: type) -> list[OptionDoc]:
     rows = []
     for field in attrs.fields(cls):
         default = field.default
+        # attrs' stubs declare Factory a function; at run time it is the class of defaults
         if isinstance(default, attrs.Factory):  # type: ignore[arg-type]
             default = default.factory()
         if isinstance(default, tuple):  # written as a list in YAML

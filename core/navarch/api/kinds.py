@@ -47,6 +47,7 @@ def _make_list(cls: type[TopLevel]) -> type[Model]:
         "api_version": str | None,
         "kind": str | None,
         "metadata": ListMeta | None,
+        # a type made from a variable: right at run time, which is all the converter needs
         "items": tuple[cls, ...] | None,  # type: ignore[valid-type]
     }
     list_cls.ITEM = cls

@@ -106,7 +106,7 @@ def _terminated_reason(terminated: dict[str, Any]) -> str:
 
 def _restartable(container: dict[str, Any] | None) -> bool:
     """A sidecar: an init container with ``restartPolicy: Always``."""
-    return bool(container) and container.get("restartPolicy") == "Always"  # type: ignore[union-attr]
+    return bool(container and container.get("restartPolicy") == "Always")
 
 
 def _condition_true(status: dict[str, Any], kind: str) -> bool:
