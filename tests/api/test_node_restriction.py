@@ -103,3 +103,10 @@ async def test_lower_case_bearer_scheme(api_server):
         token=None,
     )
     assert status == 401
+
+
+async def test_node_may_get_but_not_list_or_watch_leases(api_server, tokens):  # noqa: F811
+    status, _, _ = await raw(api_server, "GET", LEASE_PATH, token=tokens["node"])
+    assert status == 403
+    status, _, _ = await raw(api_server, "GET", LEASE_PATH + "?watch=1", token=tokens["node"])
+    assert status == 403

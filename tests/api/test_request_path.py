@@ -319,3 +319,86 @@ async def test_kubectl_label_annotate_scale_beside_a_status_writer(api_server, c
     assert failures == []
     labels = (await client.deployments.get("busy-web", "default")).metadata.labels
     assert {f"l{i}" for i in range(6)} <= set(labels)
+
+
+async def test_kubectl_delete_dry_run_deletes_nothing(api_server, client):
+    """kubectl sends dryRun in the DeleteOptions body, not the query."""
+    await client.pods.create(pod("survivor"), namespace="default")
+    body = orjson.dumps({"kind": "DeleteOptions", "apiVersion": "v1", "dryRun": ["All"]})
+    status, answer, _ = await raw(
+        api_server, "DELETE", "/api/v1/namespaces/default/pods/survivor", body=body
+    )
+    assert status == 200, answer
+    assert (await client.pods.get("survivor", "default")).metadata.name == "survivor"
+    status, _, _ = await raw(api_server, "DELETE", "/api/v1/namespaces/default/pods", body=body)
+    assert status == 200
+    assert (await client.pods.get("survivor", "default")).metadata.name == "survivor"
+
+
+async def test_malformed_delete_options_are_400(api_server):
+    for options in ({"preconditions": ["x"]}, {"gracePeriodSeconds": "soon"}, {"dryRun": "All"}):
+        status, body, _ = await raw(
+            api_server,
+            "DELETE",
+            "/api/v1/namespaces/default/pods/anything",
+            body=orjson.dumps(options),
+        )
+        assert status == 400 and body["reason"] == "BadRequest", (options, body)
+
+
+async def test_made_up_paths_do_not_make_new_metric_series(api_server):
+    for i in range(3):
+        await raw(api_server, "GET", f"/api/v1/made-up-{i}", token=None)
+    _, body, _ = await raw(api_server, "GET", "/metrics")
+    assert "made-up" not in body.get("text", "")
+
+
+async def test_namespaces_deleted_as_a_collection_take_no_new_content(api_server, client):
+    await client.namespaces.create(
+        {
+            "apiVersion": "v1",
+            "kind": "Namespace",
+            "metadata": {"name": "swept", "labels": {"sweep": "y"}},
+        }
+    )
+    await client.pods.create(pod("first"), namespace="swept")  # the namespace is now cached
+    status, _, _ = await raw(api_server, "DELETE", "/api/v1/namespaces?labelSelector=sweep%3Dy")
+    assert status == 200
+    status, body, _ = await raw(
+        api_server,
+        "POST",
+        "/api/v1/namespaces/swept/pods",
+        body=orjson.dumps(pod("second")),
+        headers={"Content-Type": "application/json"},
+    )
+    assert status in (403, 404), body  # Terminating, or already gone
+
+
+async def test_watch_with_timeout_zero_uses_the_server_limit(api_server, client):
+    """timeoutSeconds=0 means "the server's limit", not "end at once": the stream stays
+    open and delivers a pod created after it started."""
+    listed = await client.pods.list("default")
+    config = load_kubeconfig(api_server.kubeconfig)
+    context = ssl.create_default_context(cadata=config.ca_data.decode())
+    url = (
+        f"{api_server.url}/api/v1/namespaces/default/pods?watch=1&timeoutSeconds=0"
+        f"&resourceVersion={listed.resource_version}"
+    )
+    async with (
+        aiohttp.ClientSession() as session,
+        session.get(url, headers={"Authorization": f"Bearer {config.token}"}, ssl=context) as r,
+    ):
+        assert r.status == 200
+        await client.pods.create(pod("after-zero"), namespace="default")
+
+        async def names():
+            async for line in r.content:
+                yield orjson.loads(line)["object"]["metadata"]["name"]
+
+        async def first_match():
+            async for name in names():
+                if name == "after-zero":
+                    return True
+            return False  # the stream ended first
+
+        assert await asyncio.wait_for(first_match(), DEADLINE)

@@ -152,11 +152,10 @@ class Api:
             response = errors.internal(
                 "an internal error occurred; see the server's log"
             ).response()
-        if info.verb != "watch":
-            self.metrics.latency.labels(info.verb, info.plural).observe(
-                time.perf_counter() - started
-            )
-        self.metrics.requests.labels(info.verb, info.plural, str(response.status)).inc()
+        verb, resource = info.metric_labels
+        if verb != "watch":
+            self.metrics.latency.labels(verb, resource).observe(time.perf_counter() - started)
+        self.metrics.requests.labels(verb, resource, str(response.status)).inc()
         return response
 
     @web.middleware
@@ -175,7 +174,10 @@ class Api:
                 raise errors.path_not_found(request.path)
             fields = None
             if info.verb in ("list", "watch", "deletecollection"):
-                fields = parse_field_selector(request.query.get("fieldSelector"), info.plural)
+                text = request.query.get("fieldSelector")
+                if info.name:  # GET .../pods/<name>?watch=1: a watch of that one object
+                    text = ",".join(s for s in (text, f"metadata.name={info.name}") if s)
+                fields = parse_field_selector(text, info.plural)
                 request[requestinfo.FIELDS] = fields
             await authz.authorize(self.pm, request[requestinfo.USER], info, fields)
         return await handler(request)
@@ -255,15 +257,6 @@ class Api:
             return self._discovery(request, info)
         if info.verb == "watch":
             fields = request[requestinfo.FIELDS]
-            if info.name:  # GET .../pods/<name>?watch=1: a watch of that one object
-                fields = parse_field_selector(
-                    ",".join(
-                        s
-                        for s in (request.query.get("fieldSelector"), f"metadata.name={info.name}")
-                        if s
-                    ),
-                    info.plural,
-                )
             labels = parse_label_selector(request.query.get("labelSelector"))
             return await self.watches.serve(request, info, labels, fields)
         # kubectl get asks for Tables (server-side printing); other clients for objects.

@@ -4,13 +4,12 @@ instead of removed; everything else goes at once, conditional on the version rea
 
 :class:`GracefulDeletion` is a base of :class:`~navarch.apiserver.storage.Storage`,
 kept apart because it is its own concern; it relies on the storage's ``store``,
-``get``, ``list``, ``compare_and_swap`` and ``on_terminating``.
+``get``, ``list``, ``compare_and_swap``, ``admit_delete`` and ``deleting``.
 """
 
 from __future__ import annotations
 
 import copy
-import time
 from collections.abc import Awaitable, Callable
 from typing import TYPE_CHECKING, TypeVar
 
@@ -27,7 +26,6 @@ T = TypeVar("T")
 
 class GracefulDeletion:
     store: Store
-    on_terminating: Callable[[Resource, str, str, float], None] | None
 
     if TYPE_CHECKING:
 
@@ -41,6 +39,10 @@ class GracefulDeletion:
             label_selector: selectors.Selector | None = None,
             field_selector: FieldSelector | None = None,
         ) -> Obj: ...
+
+        def admit_delete(self, res: Resource, current: Obj, ctx: WriteContext) -> None: ...
+
+        def deleting(self, res: Resource, obj: Obj, *, removed: bool) -> None: ...
 
         async def compare_and_swap(
             self,
@@ -62,7 +64,7 @@ class GracefulDeletion:
         strategy = for_resource(res.plural)
         key = res.store_key(namespace, name)
         preconditions = options.get("preconditions") or {}
-        dry_run = ctx is not None and ctx.dry_run
+        ctx = ctx or WriteContext()
 
         async def attempt(current: Obj) -> Obj:
             meta = current["metadata"]
@@ -71,26 +73,27 @@ class GracefulDeletion:
             wanted = preconditions.get("resourceVersion")
             if wanted and wanted != meta["resourceVersion"]:
                 raise errors.conflict(res.plural, res.group, name)
+            self.admit_delete(res, current, ctx)
             grace = strategy.grace_period(current, options.get("gracePeriodSeconds"))
             if strategy.finalizers(current) or grace is not None:
                 # Finalizers, or a pod on a node that must stop first: mark, do not
                 # remove. Marking is the object's own lifecycle, not a user's change:
-                # it bypasses admission, as Kubernetes' graceful deletion does.
-                if meta.get("deletionTimestamp"):
-                    return current  # already on its way out
-                marked = _marked(current, strategy, grace)
-                if dry_run:
+                # no update admission, as in Kubernetes' graceful deletion.
+                marked = _marked(current, strategy, grace or 0)
+                if marked is None:
+                    return current  # already on its way out, no sooner than asked
+                if ctx.dry_run:
                     return marked
                 read_version = int(marked["metadata"].pop("resourceVersion"))
                 revision = await self.store.update(key, codec.encode(marked), read_version)
                 marked["metadata"]["resourceVersion"] = str(revision)
-                if grace is not None and self.on_terminating is not None:
-                    self.on_terminating(res, namespace, name, time.monotonic() + grace)
+                self.deleting(res, marked, removed=False)
                 return marked
-            if dry_run:
+            if ctx.dry_run:
                 return current
             deleted = await self.store.delete(key, int(meta["resourceVersion"]))
             current["metadata"]["resourceVersion"] = str(deleted.mod_revision)
+            self.deleting(res, current, removed=True)
             return current
 
         current = await self.get(res, namespace, name)
@@ -122,12 +125,17 @@ class GracefulDeletion:
         return listed
 
 
-def _marked(current: Obj, strategy: Strategy, grace: int | None) -> Obj:
-    """A copy of ``current`` marked for deletion (after ``grace`` seconds, if any)."""
+def _marked(current: Obj, strategy: Strategy, grace: int) -> Obj | None:
+    """A copy of ``current`` marked for deletion in ``grace`` seconds, or None when it is
+    already marked for no later than that. A second delete with a shorter grace period
+    brings the deletion forward (Kubernetes does the same); 0 means as soon as the
+    finalizers are done."""
+    meta = current["metadata"]
+    if meta.get("deletionTimestamp") and grace >= (meta.get("deletionGracePeriodSeconds") or 0):
+        return None
     marked = copy.deepcopy(current)
-    strategy.mark_terminating(marked)
-    meta = marked["metadata"]
-    meta["deletionTimestamp"] = now() if grace is None else in_seconds(grace)
-    if grace is not None:
-        meta["deletionGracePeriodSeconds"] = grace
+    if not meta.get("deletionTimestamp"):
+        strategy.mark_terminating(marked)
+    marked["metadata"]["deletionTimestamp"] = now() if grace == 0 else in_seconds(grace)
+    marked["metadata"]["deletionGracePeriodSeconds"] = grace
     return marked

@@ -115,6 +115,33 @@ def method_not_allowed(method: str, path: str) -> ApiError:
     )
 
 
+def namespace_terminating(namespace: str) -> ApiError:
+    return ApiError(
+        403,
+        "Forbidden",
+        f"unable to create new content in namespace {namespace} because it is being terminated",
+        details={"name": namespace, "kind": "namespaces"},
+    )
+
+
+def already_assigned(pod: str, node: str) -> ApiError:
+    return ApiError(
+        409,
+        "Conflict",
+        f'Operation cannot be fulfilled on pods/binding "{pod}": pod {pod} is already '
+        f'assigned to node "{node}"',
+        details={"name": pod, "kind": "pods/binding"},
+    )
+
+
+def names_exhausted(generate_name: str, attempts: int) -> ApiError:
+    return ApiError(
+        409,
+        "AlreadyExists",
+        f"{attempts} names generated from {generate_name!r} were all taken; retry the request",
+    )
+
+
 def already_exists(resource: str, group: str, name: str) -> ApiError:
     return ApiError(
         409,

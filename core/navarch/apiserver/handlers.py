@@ -11,7 +11,6 @@ from aiohttp import web
 
 from navarch.apiserver import apply, authz, errors, httpio, patch, requestinfo
 from navarch.apiserver.apply import writes as field_management
-from navarch.apiserver.fieldselectors import parse as parse_field_selector
 from navarch.apiserver.fieldselectors import parse_label_selector
 from navarch.apiserver.namespaces import NamespaceLifecycle
 from navarch.apiserver.objects import Obj, WriteContext, now
@@ -70,7 +69,7 @@ class ResourceHandlers:
             res,
             info.namespace,
             label_selector=parse_label_selector(query.get("labelSelector")),
-            field_selector=parse_field_selector(query.get("fieldSelector"), res.plural),
+            field_selector=request[requestinfo.FIELDS],
             limit=httpio.int_query(query, "limit", 0),
             continue_token=query.get("continue") or None,
         )
@@ -169,24 +168,22 @@ class ResourceHandlers:
         self, request: web.Request, res: Resource, info: RequestInfo, ctx: WriteContext
     ) -> web.Response:
         options = await httpio.delete_options(request)
+        ctx = _with_body_dry_run(ctx, options)
         await self._check_access(request, res, info)
         deleted = await self.storage.delete(res, info.namespace, info.name, options, ctx)
-        if res.plural == "namespaces":
-            self.namespaces.forget(info.name)
         return httpio.json_response(deleted)
 
     async def delete_collection(
         self, request: web.Request, res: Resource, info: RequestInfo, ctx: WriteContext
     ) -> web.Response:
         options = await httpio.delete_options(request)
-        query = request.query
         result = await self.storage.delete_collection(
             res,
             info.namespace,
             options,
-            parse_label_selector(query.get("labelSelector")),
-            parse_field_selector(query.get("fieldSelector"), res.plural),
-            ctx,
+            parse_label_selector(request.query.get("labelSelector")),
+            request[requestinfo.FIELDS],
+            _with_body_dry_run(ctx, options),
         )
         return httpio.json_response(result)
 
@@ -206,3 +203,7 @@ def write_context(request: web.Request, info: RequestInfo) -> WriteContext:
         dry_run=dry,
         field_manager=field_management.request_manager(request) if writing else "",
     )
+
+
+def _with_body_dry_run(ctx: WriteContext, options: dict[str, object]) -> WriteContext:
+    return attrs.evolve(ctx, dry_run=True) if options.get("dryRun") else ctx

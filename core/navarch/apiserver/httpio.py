@@ -48,6 +48,23 @@ async def delete_options(request: web.Request) -> dict[str, Any]:
         raise errors.bad_request(
             f"propagationPolicy {policy!r} is not one of {', '.join(DELETE_PROPAGATION)}"
         )
+    preconditions = options.get("preconditions")
+    if preconditions is not None and not (
+        isinstance(preconditions, dict)
+        and all(isinstance(preconditions.get(k, ""), str) for k in ("uid", "resourceVersion"))
+    ):
+        raise errors.bad_request(
+            "DeleteOptions.preconditions must be an object with string uid and resourceVersion"
+        )
+    grace = options.get("gracePeriodSeconds")
+    if grace is not None and (not isinstance(grace, int) or isinstance(grace, bool) or grace < 0):
+        raise errors.bad_request(
+            f"DeleteOptions.gracePeriodSeconds must be a non-negative integer, got {grace!r}"
+        )
+    # kubectl delete --dry-run=server sends dryRun in the body, not the query.
+    dry = options.get("dryRun")
+    if dry is not None and (not isinstance(dry, list) or any(v != "All" for v in dry)):
+        raise errors.bad_request(f'DeleteOptions.dryRun {dry!r} is not supported; use ["All"]')
     return options
 
 

@@ -96,21 +96,28 @@ class PodGraceExpiry:
     def __init__(self, storage: Storage, interval: float = 1.0):
         self.storage = storage
         self.interval = interval
-        self.due: dict[tuple[str, str], float] = {}  # (namespace, pod) -> monotonic deadline
-        storage.on_terminating = self._remember
+        # (namespace, pod) -> (uid, monotonic deadline). The uid makes sure a pod created
+        # later under the same name is never taken for the one whose time ran out.
+        self.due: dict[tuple[str, str], tuple[str, float]] = {}
+        storage.deletion_listeners.append(self._deleting)
 
-    def _remember(self, res: Resource, namespace: str, name: str, deadline: float) -> None:
-        if res is PODS:
-            self.due[(namespace, name)] = deadline
+    def _deleting(self, res: Resource, obj: Obj, removed: bool) -> None:
+        if res is not PODS:
+            return
+        meta = obj["metadata"]
+        key = (meta.get("namespace", ""), meta.get("name", ""))
+        if removed:
+            self.due.pop(key, None)
+        elif meta.get("deletionGracePeriodSeconds"):
+            left = seconds_until(meta.get("deletionTimestamp", ""))
+            self.due[key] = (meta.get("uid", ""), time.monotonic() + left)
 
     async def find_terminating(self) -> None:
         """Pick up pods already terminating (marked before this server started)."""
         listed = await self.storage.list(PODS, "")
         for item in listed["items"]:
-            meta = item["metadata"]
-            if meta.get("deletionTimestamp") and meta.get("deletionGracePeriodSeconds") is not None:
-                left = seconds_until(meta["deletionTimestamp"])
-                self.due[(meta["namespace"], meta["name"])] = time.monotonic() + left
+            if item["metadata"].get("deletionTimestamp"):
+                self._deleting(PODS, item, removed=False)
 
     async def run(self) -> None:
         await self.find_terminating()
@@ -125,14 +132,15 @@ class PodGraceExpiry:
 
     async def expire(self) -> int:
         now = time.monotonic()
-        due = [key for key, deadline in self.due.items() if deadline <= now]
-        for namespace, name in due:
+        due = [(key, uid) for key, (uid, deadline) in self.due.items() if deadline <= now]
+        for (namespace, name), uid in due:
             self.due.pop((namespace, name), None)
+            options = {"gracePeriodSeconds": 0, "preconditions": {"uid": uid}}
             try:
-                await self.storage.delete(PODS, namespace, name, {"gracePeriodSeconds": 0})
+                await self.storage.delete(PODS, namespace, name, options)
                 log.bind(pod=f"{namespace}/{name}").info("grace period over: pod deleted")
             except errors.ApiError as exc:
-                if exc.reason != "NotFound":
+                if exc.reason not in ("NotFound", "Conflict"):  # gone, or another pod now
                     log.bind(pod=f"{namespace}/{name}", error=exc.message).warning(
                         "could not expire pod"
                     )

@@ -4,6 +4,7 @@ deleted (Kubernetes' admission plugin of that name)."""
 from __future__ import annotations
 
 import time
+from typing import Any
 
 from navarch.apiserver import errors
 from navarch.apiserver.resources import BY_PATH, Resource
@@ -20,6 +21,11 @@ class NamespaceLifecycle:
     def __init__(self, storage: Storage):
         self.storage = storage
         self._seen: dict[str, float] = {}
+        storage.deletion_listeners.append(self._deleting)
+
+    def _deleting(self, res: Resource, obj: dict[str, Any], removed: bool) -> None:
+        if res is NAMESPACES:  # marked Terminating or gone: no new content either way
+            self.forget(obj["metadata"].get("name", ""))
 
     async def must_accept(self, res: Resource, namespace: str) -> None:
         if not res.namespaced:
@@ -34,13 +40,7 @@ class NamespaceLifecycle:
                 raise errors.not_found("namespaces", "", namespace) from None
             raise
         if ns["metadata"].get("deletionTimestamp"):
-            raise errors.ApiError(
-                403,
-                "Forbidden",
-                f"unable to create new content in namespace {namespace} because it is being "
-                "terminated",
-                details={"name": namespace, "kind": "namespaces"},
-            )
+            raise errors.namespace_terminating(namespace)
         self._seen[namespace] = time.monotonic()
 
     def forget(self, namespace: str) -> None:

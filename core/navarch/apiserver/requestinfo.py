@@ -27,6 +27,9 @@ from navarch.apiserver.fieldselectors import FieldSelector
 from navarch.apiserver.resources import BY_PATH, Resource
 
 _METHOD_VERBS = {"POST": "create", "PUT": "update", "PATCH": "patch"}
+_METRIC_VERBS = frozenset(
+    {"get", "list", "watch", "create", "update", "patch", "delete", "deletecollection", "head"}
+)
 # Subresources of the namespace object itself: /api/v1/namespaces/<name>/<sub>.
 _NAMESPACE_SUBRESOURCES = ("status", "finalize")
 
@@ -45,6 +48,15 @@ class RequestInfo:
     subresource: str = ""
     res: Resource | None = None  # the served resource; None when the path names none
     malformed: bool = False  # a resource path with too many or misplaced segments
+
+    @property
+    def metric_labels(self) -> tuple[str, str]:
+        """(verb, resource) for metrics, from bounded sets: a path or method a client
+        makes up must not create new time series."""
+        verb = self.verb if self.verb in _METRIC_VERBS else "other"
+        if self.res is not None:
+            return verb, self.res.plural
+        return verb, "other" if self.is_resource_request else ""
 
     @property
     def resource_label(self) -> str:

@@ -22,6 +22,7 @@ import pluggy
 
 from navarch import api
 from navarch.admission import CREATE, UPDATE, AdmissionRequest, admit
+from navarch.admission import DELETE as DELETE_OPERATION
 from navarch.api import selectors
 from navarch.api.errors import InvalidObject
 from navarch.apiserver import codec, errors, objects
@@ -45,6 +46,8 @@ from navarch.store import DELETE, AlreadyExists, Compacted, Conflict, Store, Sto
 
 GENERATE_NAME_ATTEMPTS = 8  # Kubernetes retries a generated name that is taken
 UPDATE_DEADLINE_SECONDS = 60.0  # see compare_and_swap
+# (resource, the object as written, whether it was removed or only marked)
+DeletionListener = Callable[[Resource, Obj, bool], None]
 T = TypeVar("T")
 _SERVER_SET_ON_CREATE = (
     "resourceVersion",
@@ -62,9 +65,9 @@ class Storage(GracefulDeletion):
     def __init__(self, store: Store, pm: pluggy.PluginManager):
         self.store = store
         self.pm = pm
-        # Called with (resource, namespace, name, deadline) when a delete starts a grace
-        # period, so the expiry loop need not poll the store.
-        self.on_terminating: Callable[[Resource, str, str, float], None] | None = None
+        # Told of every object this server marks for deletion or removes (the object as
+        # written): the grace-expiry loop and the namespace cache need not poll.
+        self.deletion_listeners: list[DeletionListener] = []
 
     # --- reads -------------------------------------------------------------------------
 
@@ -173,11 +176,8 @@ class Storage(GracefulDeletion):
                 if isinstance(exc, AlreadyExists) and generated:
                     if attempt < GENERATE_NAME_ATTEMPTS - 1:
                         continue
-                    raise errors.ApiError(
-                        409,
-                        "AlreadyExists",
-                        f"{GENERATE_NAME_ATTEMPTS} names generated from "
-                        f"{metadata['generateName']!r} were all taken; retry the request",
+                    raise errors.names_exhausted(
+                        metadata["generateName"], GENERATE_NAME_ATTEMPTS
                     ) from None
                 raise errors.from_store(exc, res.plural, res.group, name) from None
             admitted["metadata"]["resourceVersion"] = str(revision)
@@ -223,6 +223,7 @@ class Storage(GracefulDeletion):
             if self._may_remove(res, admitted):
                 deleted = await self.store.delete(key, int(read_version))
                 admitted["metadata"]["resourceVersion"] = str(deleted.mod_revision)
+                self.deleting(res, admitted, removed=True)
             else:
                 revision = await self.store.update(key, codec.encode(admitted), int(read_version))
                 admitted["metadata"]["resourceVersion"] = str(revision)
@@ -264,13 +265,38 @@ class Storage(GracefulDeletion):
         raise errors.conflict(res.plural, res.group, name)
 
     def _may_remove(self, res: Resource, obj: Obj) -> bool:
-        """A deleted object goes with its last finalizer (pods wait for their agent)."""
+        """A deleted object goes with its last finalizer, unless it is still within a
+        grace period someone must confirm (a pod whose agent is stopping it)."""
         strategy = for_resource(res.plural)
+        meta = obj["metadata"]
         return bool(
-            obj["metadata"].get("deletionTimestamp")
-            and strategy.removes_without_finalizers
+            meta.get("deletionTimestamp")
             and not strategy.finalizers(obj)
+            and (strategy.removes_without_finalizers or not meta.get("deletionGracePeriodSeconds"))
         )
+
+    def deleting(self, res: Resource, obj: Obj, *, removed: bool) -> None:
+        for listener in self.deletion_listeners:
+            listener(res, obj, removed)
+
+    def admit_delete(self, res: Resource, current: Obj, ctx: WriteContext) -> None:
+        """DELETE admission: validating plugins see the stored object being deleted."""
+        meta = current["metadata"]
+        request = AdmissionRequest(
+            DELETE_OPERATION,
+            res.kind,
+            api.decode(current).obj,
+            None,
+            user=ctx.user,
+            namespace=meta.get("namespace", ""),
+            name=meta.get("name", ""),
+            subresource=ctx.subresource or None,
+            dry_run=ctx.dry_run,
+        )
+        try:
+            admit(self.pm, request)
+        except InvalidObject as exc:
+            raise errors.from_invalid_object(exc, res.group) from None
 
     async def _prepare_update(
         self, res: Resource, name: str, new: Obj, old: Obj, ctx: WriteContext

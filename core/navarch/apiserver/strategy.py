@@ -136,15 +136,14 @@ class PodStrategy(Strategy):
     initial_status: Obj = {"phase": "Pending"}
 
     def validate_update(self, new: Any, old: Any) -> list[FieldError]:
-        rule = getattr(api, "pod_update_errors", None)
-        if rule is not None:
-            return rule(old, new)
-        return _pod_update_errors(api.dump(old), api.dump(new))
+        return api.pod_update_errors(old, new)
 
     def grace_period(self, obj: Obj, requested: Any) -> int | None:
         """Seconds a pod bound to a node is given to stop (None: delete at once)."""
         if not (obj.get("spec") or {}).get("nodeName"):
             return None
+        if (obj.get("status") or {}).get("phase") in ("Succeeded", "Failed"):
+            return None  # nothing left running to stop
         if requested is not None:
             if not isinstance(requested, int) or isinstance(requested, bool) or requested < 0:
                 raise errors.bad_request(
@@ -166,27 +165,3 @@ DEFAULT = Strategy()
 
 def for_resource(plural: str) -> Strategy:
     return STRATEGIES.get(plural, DEFAULT)
-
-
-_MUTABLE_POD_SPEC = ("containers", "tolerations", "activeDeadlineSeconds")
-
-
-def _pod_update_errors(old: Obj, new: Obj) -> list[FieldError]:
-    old_spec, new_spec = old.get("spec") or {}, new.get("spec") or {}
-    fixed_old = {k: v for k, v in old_spec.items() if k not in _MUTABLE_POD_SPEC}
-    fixed_new = {k: v for k, v in new_spec.items() if k not in _MUTABLE_POD_SPEC}
-
-    def strip(cs: Any) -> list[Obj]:
-        return [{k: v for k, v in c.items() if k != "image"} for c in cs or []]
-
-    if fixed_old == fixed_new and strip(old_spec.get("containers")) == strip(
-        new_spec.get("containers")
-    ):
-        return []
-    return [
-        api.errors.forbidden(
-            "spec",
-            "pod updates may not change fields other than `spec.containers[*].image`, "
-            "`spec.activeDeadlineSeconds` and `spec.tolerations`",
-        )
-    ]

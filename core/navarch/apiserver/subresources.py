@@ -42,19 +42,18 @@ class BindingREST:
             )
         annotations = ((body.get("metadata") or {}).get("annotations") or {}) if body else {}
         name = info.name
+        body_name = (body.get("metadata") or {}).get("name")
+        if body_name not in (None, "", name):
+            raise errors.bad_request(
+                f"the Binding's name ({body_name}) does not match the pod on the URL ({name})"
+            )
 
         def bind(pod: Obj) -> Obj:
             if pod["metadata"].get("deletionTimestamp"):
                 raise errors.conflict("pods", "", name)
             bound = (pod.get("spec") or {}).get("nodeName")
             if bound:
-                raise errors.ApiError(
-                    409,
-                    "Conflict",
-                    f'Operation cannot be fulfilled on pods/binding "{name}": '
-                    f'pod {name} is already assigned to node "{bound}"',
-                    details={"name": name, "kind": "pods/binding"},
-                )
+                raise errors.already_assigned(name, bound)
             pod.setdefault("spec", {})["nodeName"] = node
             if annotations:
                 pod["metadata"]["annotations"] = {

@@ -80,7 +80,9 @@ class Watches:
         if self.closing.is_set():
             raise errors.unavailable("the API server is shutting down")
         query = request.query
-        timeout = min(httpio.int_query(query, "timeoutSeconds", self.max_seconds), self.max_seconds)
+        # 0 (or absent) means the server's limit, as in Kubernetes
+        timeout = httpio.int_query(query, "timeoutSeconds", 0) or self.max_seconds
+        timeout = min(timeout, self.max_seconds)
         bookmarks = query.get("allowWatchBookmarks") in ("true", "1")
         namespace = info.namespace
         version = query.get("resourceVersion")
@@ -131,7 +133,7 @@ class Watches:
             lines = initial + replay
             for offset in range(0, len(lines), REPLAY_BATCH):
                 await out.write(b"".join(lines[offset : offset + REPLAY_BATCH]))
-            await self._follow(request, out, res, queue, version, timeout, bookmarks)
+            await self._follow(request, out, res, subscription, version, timeout, bookmarks)
         except (ConnectionResetError, asyncio.CancelledError, _Closed):
             pass
         finally:
@@ -151,11 +153,12 @@ class Watches:
         request: web.Request,
         response: web.StreamResponse | printers.TableWatchWriter,
         res: Resource,
-        queue: asyncio.Queue[Any],
+        subscription: Subscription,
         last_revision: str,
         timeout: int,
         bookmarks: bool,
     ) -> None:
+        queue = subscription.queue
         deadline = time.monotonic() + timeout
         next_bookmark = time.monotonic() + self.bookmark_seconds
         closing = asyncio.ensure_future(self.closing.wait())
@@ -175,7 +178,10 @@ class Watches:
                     if _client_gone(request):
                         return
                     if bookmarks and time.monotonic() >= next_bookmark:
-                        await response.write(_bookmark(res, last_revision))
+                        # Idle and drained: everything up to what the fan-out offered
+                        # this watcher has been written, matched or not.
+                        seen = max(int(last_revision), subscription.seen_revision)
+                        await response.write(_bookmark(res, str(seen)))
                         next_bookmark = time.monotonic() + self.bookmark_seconds
                     continue
                 item = getter.result()

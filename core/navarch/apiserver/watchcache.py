@@ -72,6 +72,9 @@ class Subscription:
         self.label_selector = label_selector
         self.field_selector = field_selector
         self.failed = False
+        # The newest revision offered, matched or not: once the queue is drained, this
+        # watcher has seen everything up to it, which is what a bookmark may say.
+        self.seen_revision = 0
 
     def offer(self, item: CachedEvent | BaseException) -> None:
         if self.failed:
@@ -79,6 +82,7 @@ class Subscription:
         if isinstance(item, BaseException):
             self.put(item)
             return
+        self.seen_revision = item.revision
         line = self.line_for(item)
         if line is not None:
             self.put((str(item.revision), line))
@@ -111,6 +115,7 @@ class Broadcaster:
         self.res = res
         self.events: deque[CachedEvent] = deque(maxlen=history)
         self.subscribers: set[Subscription] = set()
+        self.serving = False  # the buffer holds every event since ``oldest``
         self.oldest = 0  # every event from this revision on is in ``events`` or still to come
         self._task: asyncio.Task[None] | None = None
         self._started = asyncio.Event()
@@ -122,11 +127,12 @@ class Broadcaster:
 
     async def _run(self) -> None:
         while True:
-            start = await self.store.current_revision() + 1
-            self.events.clear()
-            self.oldest = start
-            self._started.set()
             try:
+                start = await self.store.current_revision() + 1
+                self.events.clear()
+                self.oldest = start
+                self.serving = True
+                self._started.set()
                 async for event in self.store.watch(self.res.store_prefix(), start):
                     cached = _cache(event)
                     self.events.append(cached)
@@ -137,6 +143,9 @@ class Broadcaster:
             except asyncio.CancelledError:
                 raise
             except Exception as exc:  # store trouble: every watcher re-watches, we restart
+                # Until the restart the buffer may miss events: nobody is served from it.
+                self.serving = False
+                self._started.set()  # waiting subscribers get their 410 instead of hanging
                 log.bind(resource=self.res.plural, error=repr(exc)).warning(
                     "watch fan-out restarting"
                 )
@@ -155,10 +164,14 @@ class Broadcaster:
 
         Taking the snapshot and subscribing happen with no await in between, so no
         event falls between the two."""
+        if not self.serving:
+            raise errors.gone(f"the server's watch of {self.res.plural} is restarting; watch again")
         if subscription.from_revision < self.oldest:
             return None
         start = subscription.from_revision
         missed = [event for event in self.events if event.revision >= start]
+        if self.events:
+            subscription.seen_revision = self.events[-1].revision
         self.subscribers.add(subscription)
         return missed
 
