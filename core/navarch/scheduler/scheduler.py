@@ -4,9 +4,10 @@ A cycle is filter -> score -> pick -> assume -> bind, through the hooks. Binding
 in the background while the next cycle starts; the pod is *assumed* on its node in
 the cache at once, so a burst of pods never overbooks a node before the bindings come
 back through the watch. Decisions are explained (decision.py): a pod that fits nowhere
-gets PodScheduled=False/Unschedulable with Kubernetes' message and an Event; a bound pod
-gets the annotation ``scheduler.navarch.io/decision`` naming the chosen node, the
-runners-up with their scores per plugin, and why the other nodes were filtered out.
+gets PodScheduled=False/Unschedulable with Kubernetes' message and a FailedScheduling
+Event, counted up on each further attempt (events.py); a bound pod gets the annotation
+``scheduler.navarch.io/decision`` naming the chosen node, the runners-up with their
+scores per plugin, and why the other nodes were filtered out.
 What happens is logged as a summary per interval (activity.py), not a line per pod.
 """
 
@@ -14,7 +15,7 @@ from __future__ import annotations
 
 import asyncio
 import random
-import uuid
+import socket
 from collections.abc import Mapping
 
 import pluggy
@@ -28,6 +29,7 @@ from navarch.client.errors import ApiException
 from navarch.plugins import call_first
 from navarch.scheduler.activity import Activity
 from navarch.scheduler.decision import DECISION_ANNOTATION, explain, unschedulable_message
+from navarch.scheduler.events import EventRecorder
 from navarch.scheduler.framework import CycleState, ScoreResult, request_of
 from navarch.scheduler.nodeinfo import NodeInfo, PodRequest
 from navarch.scheduler.queue import SchedulingQueue
@@ -60,6 +62,7 @@ class Scheduler:
         *,
         name: str = DEFAULT_SCHEDULER,
         report_interval: float = 10.0,
+        instance: str | None = None,
     ):
         self.client = client
         self.pm = pm
@@ -72,6 +75,9 @@ class Scheduler:
         self.node_informer = Informer(client.nodes)
         self.scheduled = 0
         self.activity = Activity(report_interval)
+        # Events name the scheduler as Kubernetes' do: source and reportingComponent
+        # are its name, reportingInstance which copy of it (the host, unless given).
+        self.events = EventRecorder(client, name, instance or socket.gethostname())
         self._start = 0
         self._binds: set[asyncio.Task[None]] = set()
         self._bind_slots = asyncio.Semaphore(MAX_BINDINGS_IN_FLIGHT)
@@ -115,6 +121,7 @@ class Scheduler:
         key = pod.key()
         self.queue.remove(key)
         self.activity.pod_gone(key)
+        self.events.forget(pod)
         node = (pod.spec.node_name if pod.spec else None) or self.assumed.pop(key, None)
         if node and node in self.nodes and self.nodes[node].remove(key):
             self.queue.cluster_changed()
@@ -273,6 +280,7 @@ class Scheduler:
         self.scheduled += 1
         self.queue.remove(key)
         self.activity.pod_bound(key)
+        self.events.forget(pod)
         log.bind(pod=key, node=node).debug("bound")
 
     def _forget(self, key: str, node: str) -> None:
@@ -300,28 +308,4 @@ class Scheduler:
             )
         except NotFound:
             return
-        await self._event(pod, "Warning", "FailedScheduling", message)
-
-    async def _event(self, pod: Pod, kind: str, reason: str, message: str) -> None:
-        event = {
-            "apiVersion": "v1",
-            "kind": "Event",
-            "metadata": {"name": f"{pod.name}.{uuid.uuid4().hex[:16]}", "namespace": pod.namespace},
-            "involvedObject": {
-                "apiVersion": "v1",
-                "kind": "Pod",
-                "name": pod.name,
-                "namespace": pod.namespace,
-                "uid": pod.metadata.uid if pod.metadata else None,
-            },
-            "reason": reason,
-            "message": message,
-            "type": kind,
-            "source": {"component": self.name},
-            "reportingComponent": self.name,
-            "count": 1,
-        }
-        try:
-            await self.client.events.create(event, namespace=pod.namespace)
-        except ApiException as exc:  # an event is best effort; the decision stands
-            log.bind(pod=pod.key(), error=str(exc)).debug("could not record event")
+        await self.events.record(pod, "Warning", "FailedScheduling", message, action="Scheduling")

@@ -1,0 +1,130 @@
+"""Recording the scheduler's Events as Kubernetes' client-side event recorder does.
+
+The API server stores an Event as it is given: the times, the count and who reported
+it are the recorder's job (client-go's ``tools/record``), so an Event without them
+shows ``<unknown>`` in ``kubectl get events`` and ``kubectl describe pod``.
+
+The same reason for the same pod is one Event, not one per attempt: an unschedulable
+pod is tried again whenever the cluster changes, and a pod parked for an hour would
+otherwise leave hundreds of Events. The first time, the Event is created with
+``count: 1``; after that it is patched with ``count + 1``, the new ``lastTimestamp``
+and the latest message (the message changes as nodes come and go; the reason does
+not). Like client-go, the recorder remembers the Events it made in a bounded LRU
+cache, so a restarted scheduler starts a new Event rather than reading the old ones;
+a pod's entries go when it is bound or deleted.
+"""
+
+from __future__ import annotations
+
+import time
+from collections import OrderedDict
+from datetime import UTC, datetime
+
+import attrs
+from loguru import logger
+
+from navarch.api.core_v1 import Pod
+from navarch.client import Client, NotFound
+from navarch.client.errors import ApiException
+
+log = logger.bind(component="scheduler")
+
+# client-go's event cache size: enough for every pod a scheduler has trouble with at
+# once; the least recent are forgotten (and get a fresh Event if they come back).
+MAX_REMEMBERED_PODS = 4096
+
+
+def rfc3339_now() -> str:
+    """Now in UTC to the second, as Kubernetes writes Event times: 2026-11-28T00:18:25Z."""
+    return datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+@attrs.define
+class _Recorded:
+    name: str
+    count: int
+
+
+@attrs.define
+class EventRecorder:
+    """Creates, then counts up, the core/v1 Events about pods that one component reports.
+
+    ``component`` goes into ``source.component`` and ``reportingComponent`` (the
+    scheduler's name, ``default-scheduler``); ``instance`` into ``reportingInstance``
+    (which copy of it: ``socket.gethostname()`` for the scheduler).
+    """
+
+    client: Client
+    component: str
+    instance: str
+    # pod (namespace, uid) -> (type, reason) -> the Event recorded; least recent first.
+    _recorded: OrderedDict[tuple[str, str], dict[tuple[str, str], _Recorded]] = attrs.field(
+        factory=OrderedDict, init=False
+    )
+
+    async def record(self, pod: Pod, type_: str, reason: str, message: str, *, action: str) -> None:
+        """Record that ``reason`` happened to ``pod`` (best effort: a failure is logged at
+        DEBUG, never raised, since the decision it describes stands anyway)."""
+        pod_key = (pod.namespace, _identity(pod))
+        now = rfc3339_now()
+        seen = self._recorded.get(pod_key, {}).get((type_, reason))
+        try:
+            if seen is None or not await self._count_up(pod, seen, message, now):
+                name = await self._create(pod, type_, reason, message, action, now)
+                self._recorded.setdefault(pod_key, {})[(type_, reason)] = _Recorded(name, 1)
+        except ApiException as exc:
+            log.bind(pod=pod.key(), reason=reason, error=str(exc)).debug("could not record event")
+            return
+        self._recorded.move_to_end(pod_key)
+        while len(self._recorded) > MAX_REMEMBERED_PODS:
+            self._recorded.popitem(last=False)
+
+    def forget(self, pod: Pod) -> None:
+        """The pod is bound or gone: its Events will not be counted up again."""
+        self._recorded.pop((pod.namespace, _identity(pod)), None)
+
+    async def _count_up(self, pod: Pod, seen: _Recorded, message: str, now: str) -> bool:
+        """Patch the existing Event; False when it is gone (deleted or expired)."""
+        patch = {"count": seen.count + 1, "lastTimestamp": now, "message": message}
+        try:
+            await self.client.events.patch(seen.name, patch, pod.namespace)
+        except NotFound:
+            return False
+        seen.count += 1
+        return True
+
+    async def _create(
+        self, pod: Pod, type_: str, reason: str, message: str, action: str, now: str
+    ) -> str:
+        # Kubernetes names an Event after its object and the time in hex nanoseconds.
+        name = f"{pod.name}.{time.time_ns():x}"
+        event = {
+            "apiVersion": "v1",
+            "kind": "Event",
+            "metadata": {"name": name, "namespace": pod.namespace},
+            "involvedObject": {
+                "apiVersion": "v1",
+                "kind": "Pod",
+                "name": pod.name,
+                "namespace": pod.namespace,
+                "uid": pod.metadata.uid if pod.metadata else None,
+            },
+            "reason": reason,
+            "message": message,
+            "type": type_,
+            "action": action,
+            "source": {"component": self.component},
+            "reportingComponent": self.component,
+            "reportingInstance": self.instance,
+            "firstTimestamp": now,
+            "lastTimestamp": now,
+            "count": 1,
+        }
+        await self.client.events.create(event, namespace=pod.namespace)
+        return name
+
+
+def _identity(pod: Pod) -> str:
+    """A pod recreated under the same name is another pod: it gets Events of its own."""
+    uid = pod.metadata.uid if pod.metadata else None
+    return uid or pod.name
