@@ -6,7 +6,8 @@ Reasons are Kubernetes' ``StatusCause`` types, so clients that inspect
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+import json
+from collections.abc import Mapping, Sequence, Set
 from typing import Any
 
 import attrs
@@ -44,18 +45,18 @@ def required(path: str, detail: str = "") -> FieldError:
 
 
 def invalid(path: str, value: Any, detail: str) -> FieldError:
-    return FieldError(path, INVALID, f"Invalid value: {_show(value)}: {detail}")
+    return FieldError(path, INVALID, f"Invalid value: {show(value)}: {detail}")
 
 
 def not_supported(path: str, value: Any, allowed: Sequence[str]) -> FieldError:
-    choices = ", ".join(f'"{a}"' for a in allowed)
+    choices = ", ".join(show(a) for a in allowed)
     return FieldError(
-        path, NOT_SUPPORTED, f"Unsupported value: {_show(value)}: supported values: {choices}"
+        path, NOT_SUPPORTED, f"Unsupported value: {show(value)}: supported values: {choices}"
     )
 
 
 def duplicate(path: str, value: Any) -> FieldError:
-    return FieldError(path, DUPLICATE, f"Duplicate value: {_show(value)}")
+    return FieldError(path, DUPLICATE, f"Duplicate value: {show(value)}")
 
 
 def forbidden(path: str, detail: str) -> FieldError:
@@ -63,11 +64,11 @@ def forbidden(path: str, detail: str) -> FieldError:
 
 
 def not_found(path: str, value: Any) -> FieldError:
-    return FieldError(path, NOT_FOUND, f"Not found: {_show(value)}")
+    return FieldError(path, NOT_FOUND, f"Not found: {show(value)}")
 
 
 def type_invalid(path: str, value: Any, expected: str) -> FieldError:
-    return FieldError(path, TYPE_INVALID, f"Invalid value: {_show(value)}: must be {expected}")
+    return FieldError(path, TYPE_INVALID, f"Invalid value: {show(value)}: must be {expected}")
 
 
 def unknown(path: str) -> FieldError:
@@ -98,7 +99,27 @@ def _with_detail(summary: str, detail: str) -> str:
     return f"{summary}: {detail}" if detail else summary
 
 
-def _show(value: Any) -> str:
-    if isinstance(value, str):
-        return f'"{value}"'
-    return repr(value)
+def show(value: Any) -> str:
+    """A value as a user reads it in a message: JSON (``{"app":"other"}``, ``["a","b"]``,
+    ``"text"``, ``3``, ``true``, ``null``).
+
+    Kubernetes prints these in Go syntax; JSON is what the user wrote in the manifest (or
+    its YAML twin), and never Python's ``repr`` (``{'app': 'other'}``, ``True``, ``None``).
+    """
+    return json.dumps(_plain(value), ensure_ascii=False, separators=(",", ":"))
+
+
+def _plain(value: Any) -> Any:
+    """``value`` with everything JSON cannot encode turned into what it stands for."""
+    if value is None or isinstance(value, (str, bool, int, float)):
+        return value
+    if isinstance(value, Mapping):
+        return {str(k): _plain(v) for k, v in value.items()}
+    if isinstance(value, Set):
+        return [_plain(v) for v in sorted(value, key=str)]
+    if isinstance(value, Sequence):
+        return [_plain(v) for v in value]
+    to_dict = getattr(value, "to_dict", None)
+    if callable(to_dict):  # a model object: its wire form
+        return _plain(to_dict())
+    return str(value)  # a Quantity, say: its canonical text

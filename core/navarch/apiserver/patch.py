@@ -13,6 +13,8 @@ import json_merge_patch
 import jsonpatch
 import jsonpointer
 
+from navarch.api.errors import show
+from navarch.apiserver import patch_errors
 from navarch.apiserver.errors import ApiError, bad_request
 
 MERGE, JSON, STRATEGIC = (
@@ -22,8 +24,12 @@ MERGE, JSON, STRATEGIC = (
 )
 
 # Strategic merge: list field name -> merge key (lists of objects merged item by item).
-# Kubernetes declares these per type (patchMergeKey); within the kinds Navarch serves
-# the field names alone identify them.
+# Kubernetes declares these per type (``patchStrategy:"merge" patchMergeKey:...`` in
+# types.go); within the kinds Navarch serves the field names alone identify them. Every
+# other list is atomic: a patch or an apply replaces it whole. Among those are lists that
+# look keyed but are not: ``tolerations``, ``readinessGates``, ``containerStatuses`` and
+# a Node's ``spec.taints`` (so ``kubectl apply`` of ``taints: []`` clears them, and
+# ``kubectl taint`` sends the whole list).
 MERGE_KEYS = {
     "containers": "name",
     "initContainers": "name",
@@ -34,7 +40,6 @@ MERGE_KEYS = {
     "volumes": "name",
     "imagePullSecrets": "name",
     "conditions": "type",
-    "taints": "key",
     "ownerReferences": "uid",
     "addresses": "type",
     "hostAliases": "ip",
@@ -66,15 +71,28 @@ def merge_patch(target: Any, patch: Any) -> Any:
 
 def json_patch(document: Any, operations: Any) -> Any:
     """RFC 6902. A malformed patch is 400 BadRequest; one that does not fit the document
-    (a missing path, a failed test, an index out of range) is 422 Invalid, as in Kubernetes."""
+    (a missing path, a failed test, an index out of range) is 422 Invalid, as in Kubernetes.
+
+    Operations are applied one at a time so that a failure names its operation; the
+    library's own messages are never shown (see ``patch_errors``)."""
     if not isinstance(operations, list):
         raise bad_request("a JSON patch must be a list of operations")
-    try:
-        return jsonpatch.JsonPatch(operations).apply(document, in_place=False)
-    except jsonpatch.InvalidJsonPatch as exc:
-        raise bad_request(f"invalid JSON patch: {exc}") from None
-    except (jsonpatch.JsonPatchException, jsonpointer.JsonPointerException) as exc:
-        raise invalid_patch(str(exc)) from None
+    for index, operation in enumerate(operations):
+        problem = patch_errors.malformed(operation)
+        if problem is not None:
+            raise bad_request(f"invalid JSON patch: operation {index}: {problem}")
+    result = document
+    for index, operation in enumerate(operations):
+        try:
+            result = jsonpatch.JsonPatch([operation]).apply(result, in_place=False)
+        except jsonpatch.InvalidJsonPatch:
+            raise bad_request(
+                f"invalid JSON patch: operation {index}: {show(operation)} is not an RFC 6902 "
+                "operation"
+            ) from None
+        except (jsonpatch.JsonPatchException, jsonpointer.JsonPointerException):
+            raise patch_errors.not_applicable(result, operation) from None
+    return copy.deepcopy(result) if result is document else result
 
 
 # --- strategic merge patch --------------------------------------------------------------------
@@ -98,7 +116,12 @@ def _strategic(original: dict[str, Any], patch: dict[str, Any]) -> dict[str, Any
         if key.startswith("$"):
             if key.startswith("$deleteFromPrimitiveList/"):
                 field = key.split("/", 1)[1]
-                result[field] = [v for v in result.get(field) or [] if v not in (value or [])]
+                if not isinstance(value, list):
+                    raise bad_request(
+                        f"strategic merge patch: {key} must be a list of the values to "
+                        f"remove, not {show(value)}"
+                    )
+                result[field] = [v for v in result.get(field) or [] if v not in value]
             continue
         if value is None:
             result.pop(key, None)
@@ -106,29 +129,30 @@ def _strategic(original: dict[str, Any], patch: dict[str, Any]) -> dict[str, Any
             current = result.get(key)
             result[key] = _strategic(current if isinstance(current, dict) else {}, value)
         elif isinstance(value, list) and key in MERGE_KEYS:
-            result[key] = _merge_keyed_list(result.get(key) or [], value, MERGE_KEYS[key])
+            result[key] = _merge_keyed_list(key, result.get(key) or [], value)
         elif isinstance(value, list) and key in MERGED_SCALAR_LISTS:
             merged = list(result.get(key) or [])
             result[key] = merged + [v for v in value if v not in merged]
         else:
             result[key] = copy.deepcopy(value)
     for field, order in orders.items():
-        if isinstance(result.get(field), list) and field in MERGE_KEYS:
+        if isinstance(result.get(field), list) and field in MERGE_KEYS and isinstance(order, list):
             result[field] = _reorder(result[field], order, MERGE_KEYS[field])
     if isinstance(retain, list):
         result = {k: v for k, v in result.items() if k in retain}
     return result
 
 
-def _merge_keyed_list(original: list[Any], patch: list[Any], merge_key: str) -> list[Any]:
+def _merge_keyed_list(field: str, original: list[Any], patch: list[Any]) -> list[Any]:
+    merge_key = MERGE_KEYS[field]
     if any(isinstance(item, dict) and item.get("$patch") == "replace" for item in patch):
         return [copy.deepcopy(i) for i in patch if not (isinstance(i, dict) and "$patch" in i)]
     result = [copy.deepcopy(item) for item in original]
     for item in patch:
         if not isinstance(item, dict) or merge_key not in item:
             raise bad_request(
-                f"strategic merge patch: every item of a list merged by "
-                f"{merge_key!r} needs that key: {item!r}"
+                f'strategic merge patch: the items of "{field}" are merged by their '
+                f'"{merge_key}", which this item lacks: {show(item)}'
             )
         index = next(
             (
@@ -149,8 +173,16 @@ def _merge_keyed_list(original: list[Any], patch: list[Any], merge_key: str) -> 
 
 
 def _reorder(items: list[Any], order: list[Any], merge_key: str) -> list[Any]:
-    rank = {entry.get(merge_key): i for i, entry in enumerate(order) if isinstance(entry, dict)}
-    return sorted(items, key=lambda item: rank.get(item.get(merge_key), len(rank)))
+    rank = {
+        show(entry.get(merge_key)): i for i, entry in enumerate(order) if isinstance(entry, dict)
+    }
+
+    def position(item: Any) -> int:
+        return (
+            rank.get(show(item.get(merge_key)), len(rank)) if isinstance(item, dict) else len(rank)
+        )
+
+    return sorted(items, key=position)
 
 
 def apply(patch_type: str, document: dict[str, Any], patch: Any) -> Any:
