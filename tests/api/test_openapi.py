@@ -214,3 +214,23 @@ def test_retain_keys_fields_as_in_kubernetes():
         v2["properties"]["strategy"]["$ref"]
         == "#/definitions/io.k8s.api.apps.v1.DeploymentStrategy"
     )
+
+
+def test_list_types_follow_kubernetes_and_node_taints_are_atomic():
+    schemas = openapi.schemas()
+    taints = schemas["io.k8s.api.core.v1.NodeSpec"]["properties"]["taints"]
+    assert taints["x-kubernetes-list-type"] == "atomic"
+    assert "x-kubernetes-patch-strategy" not in taints
+    assert "x-kubernetes-patch-merge-key" not in taints
+    tolerations = schemas["io.k8s.api.core.v1.PodSpec"]["properties"]["tolerations"]
+    assert tolerations["x-kubernetes-list-type"] == "atomic"
+    ports = schemas["io.k8s.api.core.v1.Container"]["properties"]["ports"]
+    assert ports["x-kubernetes-list-type"] == "map"
+    assert ports["x-kubernetes-list-map-keys"] == ["containerPort", "protocol"]
+    assert ports["x-kubernetes-patch-merge-key"] == "containerPort"
+    finalizers = schemas["io.k8s.apimachinery.pkg.apis.meta.v1.ObjectMeta"]["properties"][
+        "finalizers"
+    ]
+    assert finalizers["x-kubernetes-list-type"] == "set"
+    v2 = openapi.document_v2()["definitions"]["io.k8s.api.core.v1.NodeSpec"]
+    assert v2["properties"]["taints"]["x-kubernetes-list-type"] == "atomic"

@@ -15,6 +15,7 @@ from navarch.apiserver.apply import (
     lastapplied,
     manager_name,
     record_update,
+    schema,
     writes,
 )
 from navarch.apiserver.errors import ApiError
@@ -411,3 +412,44 @@ def test_old_update_entries_fold_into_ancient_changes():
     assert "writer-11" in names and "writer-0" not in names
     ancient = entry(obj, "ancient-changes", "Update")["fieldsV1"]
     assert "f:l0" in ancient["f:metadata"]["f:labels"]  # nothing owned is lost
+
+
+# --- atomic lists ---------------------------------------------------------------------------
+
+NODE_APPLY = Manager("kubectl", "Apply", "v1")
+
+
+def node(*taints: dict) -> dict:
+    return {
+        "apiVersion": "v1",
+        "kind": "Node",
+        "metadata": {"name": "worker-1"},
+        "spec": {"taints": list(taints)},
+    }
+
+
+GPU = {"key": "dedicated", "value": "gpu", "effect": "NoSchedule"}
+ZONE = {"key": "zone", "value": "a", "effect": "NoExecute"}
+
+
+def test_node_taints_are_one_atomic_field_replaced_whole():
+    # Kubernetes' NodeSpec.Taints is +listType=atomic: one field, owned and replaced whole.
+    live = apply(None, node(GPU, ZONE), NODE_APPLY, T0, force=False)
+    assert entry(live, "kubectl")["fieldsV1"]["f:spec"] == {"f:taints": {}}
+    cpu = {**GPU, "value": "cpu"}
+    out = apply(live, node(cpu), NODE_APPLY, T1, force=False)
+    assert out["spec"]["taints"] == [cpu]
+
+
+def test_applying_an_empty_taint_list_clears_the_taints():
+    live = apply(None, node(GPU, ZONE), NODE_APPLY, T0, force=False)
+    out = apply(live, node(), NODE_APPLY, T1, force=False)
+    assert not out["spec"].get("taints")
+
+
+def test_keyed_lists_of_apply_follow_kubernetes_list_map_keys():
+    assert schema.LIST_MAP_KEYS["ports"] == ("containerPort", "protocol")
+    assert schema.LIST_MAP_KEYS["containers"] == ("name",)
+    assert schema.LIST_MAP_KEYS["conditions"] == ("type",)
+    for atomic in ("taints", "tolerations", "readinessGates", "command"):
+        assert atomic not in schema.LIST_MAP_KEYS and atomic not in schema.SET_LISTS

@@ -219,3 +219,54 @@ def test_each_fixture_manifest_applied_twice_is_unchanged(kubectl, name):
     kubectl("apply", "--server-side", "--field-manager=fixtures", "-f", path)
     second = json.loads(kubectl("get", "-f", path, "-o", "json").stdout)
     assert second["metadata"]["resourceVersion"] == first["metadata"]["resourceVersion"]
+
+
+NODE = """\
+apiVersion: v1
+kind: Node
+metadata:
+  name: ssa-taints
+spec:
+  taints: {taints}
+"""
+
+
+def test_node_taints_are_replaced_whole_and_an_empty_list_clears_them(kubectl, tmp_path):
+    # Kubernetes' NodeSpec.Taints is atomic: one field, which an apply replaces whole. Merged
+    # by key, an apply could neither drop taints another writer set nor clear the list.
+    path = tmp_path / "node.yaml"
+
+    def taints() -> list[dict]:
+        node = json.loads(kubectl("get", "node", "ssa-taints", "-o", "json").stdout)
+        return node["spec"].get("taints") or []
+
+    gpu, zone = "{key: dedicated, value: gpu, effect: NoSchedule}", "{key: zone, effect: NoExecute}"
+    path.write_text(NODE.format(taints=f"[{gpu}, {zone}]"))
+    kubectl("create", "-f", str(path))  # the taints belong to kubectl-create
+    path.write_text(NODE.format(taints="[{key: dedicated, value: cpu, effect: NoSchedule}]"))
+    conflict = kubectl("apply", "--server-side", "-f", str(path), check=False)
+    assert conflict.returncode != 0 and ".spec.taints" in conflict.stderr, conflict.stderr
+    kubectl("apply", "--server-side", "--force-conflicts", "-f", str(path))
+    assert taints() == [{"key": "dedicated", "value": "cpu", "effect": "NoSchedule"}]
+    kubectl("taint", "node", "ssa-taints", "extra=1:NoSchedule")  # kubectl-taint's write
+    path.write_text(NODE.format(taints="[]"))
+    kubectl("apply", "--server-side", "--force-conflicts", "-f", str(path))
+    assert taints() == []
+
+
+def test_a_failed_json_patch_test_reads_plainly_in_kubectl(kubectl, tmp_path):
+    kubectl("apply", "--server-side", "-f", manifest(tmp_path, "jp-test", replicas=7))
+    result = kubectl(
+        "patch",
+        "deployment",
+        "jp-test",
+        "--type=json",
+        "-p",
+        '[{"op": "test", "path": "/spec/replicas", "value": 1}]',
+        check=False,
+    )
+    assert result.returncode != 0
+    assert result.stderr.strip() == (
+        'The Deployment "jp-test" is invalid: spec.replicas: testing value /spec/replicas '
+        "failed: test failed: the value is 7, the patch expects 1"
+    )

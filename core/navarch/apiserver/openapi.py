@@ -12,7 +12,9 @@ What kubectl does with them:
 - ``kubectl explain pods.spec.containers`` walks the v3 schemas.
 - ``kubectl apply`` computes its strategic merge patch from the v3 schemas: each list
   carries ``x-kubernetes-patch-merge-key``/``-strategy`` from the table the server
-  merges with (``patch.MERGE_KEYS``), so client and server agree on every list.
+  merges with (``patch.MERGE_KEYS``), so client and server agree on every list; and
+  ``x-kubernetes-list-type`` (``map`` with its keys, ``set`` or ``atomic``) from the
+  table server-side apply merges with (``apply.schema``).
 
 The schemas are generated from the object model (the attrs classes of ``navarch.api``):
 one definition per model class, named as Kubernetes names it
@@ -35,6 +37,7 @@ from navarch.api.kinds import KINDS, LIST_KINDS
 from navarch.api.quantity import Quantity
 from navarch.api.schema import Model
 from navarch.apiserver import openapi_proto, patch
+from navarch.apiserver.apply import schema as apply_schema
 from navarch.apiserver.resources import RESOURCES, Resource
 
 V3_REF = "#/components/schemas/"
@@ -185,7 +188,22 @@ def _field_schema(wire: str, tp: Any, out: dict[str, dict[str, Any]]) -> dict[st
             schema["x-kubernetes-patch-strategy"] = "merge"
         elif wire in patch.MERGED_SCALAR_LISTS:
             schema["x-kubernetes-patch-strategy"] = "merge"
+        schema.update(_list_type(wire))
     return schema
+
+
+def _list_type(wire: str) -> dict[str, Any]:
+    """How server-side apply treats the list ``wire`` (Kubernetes' ``+listType``): a map
+    keyed by some of its items' fields, a set of scalars, or atomic (replaced whole, as a
+    Node's ``taints`` and a pod's ``tolerations`` are)."""
+    if wire in apply_schema.LIST_MAP_KEYS:
+        return {
+            "x-kubernetes-list-map-keys": list(apply_schema.LIST_MAP_KEYS[wire]),
+            "x-kubernetes-list-type": "map",
+        }
+    if wire in apply_schema.SET_LISTS:
+        return {"x-kubernetes-list-type": "set"}
+    return {"x-kubernetes-list-type": "atomic"}
 
 
 def _type_schema(tp: Any, out: dict[str, dict[str, Any]]) -> dict[str, Any]:
@@ -225,6 +243,7 @@ def _verbatim(wire: str) -> dict[str, Any]:
             "items": {"type": "object", **_anything()},
             "x-kubernetes-patch-merge-key": patch.MERGE_KEYS[wire],
             "x-kubernetes-patch-strategy": "merge",
+            **_list_type(wire),
         }
     return {"description": _KEPT, **_anything()}
 
