@@ -232,5 +232,11 @@ def test_list_types_follow_kubernetes_and_node_taints_are_atomic():
         "finalizers"
     ]
     assert finalizers["x-kubernetes-list-type"] == "set"
+    claims = schemas["io.k8s.api.core.v1.PodSpec"]["properties"]["resourceClaims"]
+    assert claims["x-kubernetes-patch-strategy"] == "merge,retainKeys"
+    assert claims["x-kubernetes-patch-merge-key"] == "name"
+    host_ips = schemas["io.k8s.api.core.v1.PodStatus"]["properties"]["hostIPs"]
+    assert host_ips["x-kubernetes-patch-merge-key"] == "ip"
+    assert host_ips["x-kubernetes-list-type"] == "atomic"  # as in Kubernetes: merge, atomic
     v2 = openapi.document_v2()["definitions"]["io.k8s.api.core.v1.NodeSpec"]
     assert v2["properties"]["taints"]["x-kubernetes-list-type"] == "atomic"

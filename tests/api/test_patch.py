@@ -348,6 +348,12 @@ def test_node_taints_are_atomic_in_a_strategic_merge_patch():
         ("conditions", "type"),
         ("addresses", "type"),
         ("ownerReferences", "uid"),
+        ("topologySpreadConstraints", "topologyKey"),
+        ("schedulingGates", "name"),
+        ("resourceClaims", "name"),
+        ("volumeDevices", "devicePath"),
+        ("podIPs", "ip"),
+        ("hostIPs", "ip"),
     ],
 )
 def test_keyed_lists_are_those_kubernetes_merges_by_key(field, key):
@@ -355,8 +361,17 @@ def test_keyed_lists_are_those_kubernetes_merges_by_key(field, key):
 
 
 @pytest.mark.parametrize(
-    "field", ["taints", "tolerations", "readinessGates", "containerStatuses", "command"]
+    "field", ["taints", "tolerations", "readinessGates", "containerStatuses", "command", "claims"]
 )
 def test_lists_without_a_patch_strategy_in_kubernetes_are_atomic(field):
     assert field not in MERGE_KEYS
     assert field not in MERGED_SCALAR_LISTS
+
+
+def test_node_pod_cidrs_merge_as_a_set_and_scheduling_gates_by_name():
+    out = strategic_merge_patch(
+        {"spec": {"podCIDRs": ["10.0.0.0/24"], "schedulingGates": [{"name": "a"}]}},
+        {"spec": {"podCIDRs": ["fd00::/64"], "schedulingGates": [{"name": "b"}]}},
+    )
+    assert out["spec"]["podCIDRs"] == ["10.0.0.0/24", "fd00::/64"]
+    assert out["spec"]["schedulingGates"] == [{"name": "a"}, {"name": "b"}]

@@ -451,5 +451,11 @@ def test_keyed_lists_of_apply_follow_kubernetes_list_map_keys():
     assert schema.LIST_MAP_KEYS["ports"] == ("containerPort", "protocol")
     assert schema.LIST_MAP_KEYS["containers"] == ("name",)
     assert schema.LIST_MAP_KEYS["conditions"] == ("type",)
-    for atomic in ("taints", "tolerations", "readinessGates", "command"):
+    assert schema.LIST_MAP_KEYS["topologySpreadConstraints"] == (
+        "topologyKey",
+        "whenUnsatisfiable",
+    )
+    assert schema.LIST_MAP_KEYS["claims"] == ("name",)  # a map in apply, atomic in a patch
+    for atomic in ("taints", "tolerations", "readinessGates", "command", "hostIPs"):
         assert atomic not in schema.LIST_MAP_KEYS and atomic not in schema.SET_LISTS
+    assert sorted(schema.SET_LISTS) == ["finalizers", "podCIDRs"]

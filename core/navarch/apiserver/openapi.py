@@ -79,6 +79,7 @@ REQUIRED = {
 RETAIN_KEYS = {
     ("DeploymentSpec", "strategy"): "retainKeys",
     ("PodSpec", "volumes"): "merge,retainKeys",
+    ("PodSpec", "resourceClaims"): "merge,retainKeys",
 }
 _FIELD_DOCS = {
     "apiVersion": "APIVersion defines the versioned schema of this representation of an object.",

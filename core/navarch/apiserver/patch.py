@@ -26,26 +26,38 @@ MERGE, JSON, STRATEGIC = (
 # Strategic merge: list field name -> merge key (lists of objects merged item by item).
 # Kubernetes declares these per type (``patchStrategy:"merge" patchMergeKey:...`` in
 # types.go); within the kinds Navarch serves the field names alone identify them. Every
-# other list is atomic: a patch or an apply replaces it whole. Among those are lists that
-# look keyed but are not: ``tolerations``, ``readinessGates``, ``containerStatuses`` and
-# a Node's ``spec.taints`` (so ``kubectl apply`` of ``taints: []`` clears them, and
-# ``kubectl taint`` sends the whole list).
+# other list is atomic: a patch replaces it whole. Among those are lists that look keyed
+# but are not: ``tolerations``, ``readinessGates``, ``containerStatuses``, a container's
+# ``resources.claims`` and a Node's ``spec.taints`` (so ``kubectl taint`` sends the whole
+# list). Server-side apply has its own table beside this one (``apply.schema``): a few
+# lists merge differently there.
 MERGE_KEYS = {
+    # PodSpec
     "containers": "name",
     "initContainers": "name",
     "ephemeralContainers": "name",
-    "env": "name",
-    "ports": "containerPort",
-    "volumeMounts": "mountPath",
     "volumes": "name",
     "imagePullSecrets": "name",
-    "conditions": "type",
-    "ownerReferences": "uid",
-    "addresses": "type",
     "hostAliases": "ip",
+    "topologySpreadConstraints": "topologyKey",
+    "schedulingGates": "name",
+    "resourceClaims": "name",
+    # Container
+    "env": "name",
+    "ports": "containerPort",
+    "volumeMounts": "mountPath",  # and ContainerStatus.volumeMounts
+    "volumeDevices": "devicePath",
+    # statuses and metadata
+    "conditions": "type",  # Pod, Node, Namespace, Deployment and ReplicaSet status
+    "podIPs": "ip",
+    "hostIPs": "ip",
+    "addresses": "type",
+    "ownerReferences": "uid",
 }
-# Lists of scalars merged as sets (patchStrategy "merge").
-MERGED_SCALAR_LISTS = {"finalizers"}
+# Lists of scalars merged as sets (patchStrategy "merge"): ObjectMeta.finalizers and
+# NodeSpec.podCIDRs. (A Namespace's ``spec.finalizers`` is atomic in Kubernetes, but its
+# changes are not kept on update anyway: only the finalize subresource writes it.)
+MERGED_SCALAR_LISTS = {"finalizers", "podCIDRs"}
 
 
 def invalid_patch(message: str, field: str = "") -> ApiError:
