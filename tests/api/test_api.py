@@ -156,7 +156,7 @@ async def test_pod_spec_is_immutable_except_image(client):
 
 
 async def test_json_patch_and_strategic_merge_by_container_name(client):
-    body = pod("patchy")
+    body = pod("patchy", {"app": "patchy"})  # an empty labels map is not stored (omitempty)
     body["spec"]["containers"].append({"name": "side", "image": "127.0.0.1:5000/side:1"})
     await client.pods.create(body, namespace="default")
     patched = await client.pods.patch(

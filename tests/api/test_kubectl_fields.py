@@ -174,3 +174,66 @@ def test_replacing_or_reapplying_an_unchanged_deployment_keeps_its_generation(ku
     changed["spec"]["replicas"] = 3
     kubectl("apply", "-f", "-", stdin=json.dumps(changed))
     assert _generation(kubectl, "steady") == 2
+
+
+UNKNOWN_FIELD_POD = {
+    "apiVersion": "v1",
+    "kind": "Pod",
+    "metadata": {"name": "typo"},
+    "spec": {"containers": [{"name": "web", "image": "127.0.0.1:5000/web:1", "imagez": "x"}]},
+}
+
+
+def test_validate_modes_strict_warn_and_false(kubectl):
+    text = json.dumps(UNKNOWN_FIELD_POD)
+    strict = kubectl("create", "-f", "-", stdin=text, check=False)
+    assert strict.returncode != 0 and 'unknown field "imagez"' in strict.stderr, strict.stderr
+    warned = kubectl("create", "--validate=warn", "-f", "-", stdin=text, check=False)
+    assert warned.returncode == 0, warned.stderr
+    assert 'unknown field "spec.containers[0].imagez"' in warned.stderr, warned.stderr
+    ignored = kubectl(
+        "create",
+        "--validate=false",
+        "-f",
+        "-",
+        stdin=json.dumps({**UNKNOWN_FIELD_POD, "metadata": {"name": "typo-2"}}),
+        check=False,
+    )
+    assert ignored.returncode == 0 and "imagez" not in ignored.stderr, ignored.stderr
+    stored = json.loads(kubectl("get", "pod", "typo", "-o", "json").stdout)
+    assert "imagez" not in stored["spec"]["containers"][0]
+
+
+def test_diff_after_create_is_empty(kubectl):
+    lease = {
+        "apiVersion": "coordination.k8s.io/v1",
+        "kind": "Lease",
+        "metadata": {"name": "quiet-lease", "namespace": "default"},
+        "spec": {"holderIdentity": "me", "leaseDurationSeconds": 30},
+    }
+    kubectl("create", "-f", "-", stdin=json.dumps(lease))
+    diff = kubectl("diff", "-f", "-", stdin=json.dumps(lease), check=False)
+    assert diff.returncode == 0, diff.stdout + diff.stderr
+    stored = json.loads(kubectl("get", "lease", "quiet-lease", "-o", "json").stdout)
+    assert "annotations" not in stored["metadata"] and "labels" not in stored["metadata"]
+
+
+def test_no_warning_about_stored_fields_the_request_did_not_send(kubectl):
+    probes = {
+        "apiVersion": "v1",
+        "kind": "Pod",
+        "metadata": {"name": "probed"},
+        "spec": {
+            "containers": [
+                {
+                    "name": "web",
+                    "image": "127.0.0.1:5000/web:1",
+                    "livenessProbe": {"exec": {"command": ["true"]}, "periodSeconds": 5},
+                }
+            ]
+        },
+    }
+    created = kubectl("create", "-f", "-", stdin=json.dumps(probes))
+    assert "ignored field" in created.stderr  # the request sent a probe: said once
+    annotated = kubectl("annotate", "pod", "probed", "note=hi")
+    assert "ignored field" not in annotated.stderr, annotated.stderr

@@ -34,7 +34,7 @@ async def _eventually(check, deadline: float = DEADLINE):
 
 
 async def test_patches_without_version_never_conflict_under_concurrent_writers(client):
-    await client.pods.create(pod("busy"), namespace="default")
+    await client.pods.create(pod("busy", {"app": "busy"}), namespace="default")
     stop = asyncio.Event()
 
     async def status_writer():
@@ -67,7 +67,7 @@ async def test_patches_without_version_never_conflict_under_concurrent_writers(c
         stop.set()
         await writer
     labels = (await client.pods.get("busy", "default")).metadata.labels
-    assert len(labels) == 36
+    assert len(labels) == 37  # app + 36 patched in
     # A stale resourceVersion in the patch is still a precondition: 409.
     with pytest.raises(Conflict):
         await client.pods.patch(

@@ -202,6 +202,7 @@ def write_context(request: web.Request, info: RequestInfo) -> WriteContext:
         subresource=info.subresource,
         dry_run=dry,
         field_manager=field_management.request_manager(request) if writing else "",
+        field_validation=httpio.field_validation(request),
     )
 
 

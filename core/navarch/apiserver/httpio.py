@@ -92,8 +92,18 @@ def dry_run(request: web.Request) -> bool:
     return bool(values)
 
 
+def field_validation(request: web.Request) -> str:
+    """``?fieldValidation=``: what to do with unknown fields (kubectl's --validate=strict,
+    warn, false send Strict, Warn, Ignore). Absent means Strict: Navarch refuses unknown
+    fields unless the client says otherwise."""
+    value = request.query.get("fieldValidation") or "Strict"
+    if value not in ("Strict", "Warn", "Ignore"):
+        raise errors.bad_request(f"fieldValidation={value!r} is not one of Strict, Warn, Ignore")
+    return value
+
+
 def json_response(body: Any, status: int = 200, warnings: tuple[str, ...] = ()) -> web.Response:
-    headers = {"Warning": ", ".join(f'299 - "{w}"' for w in warnings)} if warnings else None
+    headers = {"Warning": ", ".join(_warning(w) for w in warnings)} if warnings else None
     payload = codec.dumps(codec.ordered(body) if _is_object(body) else body)
     return web.Response(
         body=payload, status=status, content_type="application/json", headers=headers
@@ -110,3 +120,10 @@ def success_status(code: int) -> web.Response:
 
 def _is_object(body: Any) -> bool:
     return isinstance(body, dict) and isinstance(body.get("metadata"), dict) and "kind" in body
+
+
+def _warning(text: str) -> str:
+    """One RFC 7234 warning value; the text is a quoted-string, so quotes and
+    backslashes in it are escaped (kubectl drops a warning it cannot parse)."""
+    escaped = text.replace("\\", "\\\\").replace('"', '\\"')
+    return f'299 - "{escaped}"'

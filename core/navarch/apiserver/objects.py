@@ -41,6 +41,7 @@ class WriteContext:
     dry_run: bool = False
     field_manager: str = ""  # the request's manager; "" for the server's own writes
     applied: bool = False  # server-side apply already set the object's managedFields
+    field_validation: str = "Strict"  # unknown fields: Strict refuses, Warn/Ignore drop
 
 
 @attrs.frozen

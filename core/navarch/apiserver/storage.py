@@ -21,11 +21,11 @@ import orjson
 import pluggy
 
 from navarch import api
-from navarch.admission import CREATE, UPDATE, AdmissionRequest, admit
-from navarch.admission import DELETE as DELETE_OPERATION
+from navarch.admission import CREATE, UPDATE
 from navarch.api import selectors
 from navarch.api.errors import InvalidObject
 from navarch.apiserver import codec, errors, objects
+from navarch.apiserver.admitting import admit_delete, admit_write
 from navarch.apiserver.apply import writes as field_management
 from navarch.apiserver.codec import check_revision
 from navarch.apiserver.deletion import GracefulDeletion
@@ -163,7 +163,7 @@ class Storage(GracefulDeletion):
         for attempt in range(GENERATE_NAME_ATTEMPTS if generated else 1):
             if generated:
                 metadata["name"] = metadata["generateName"] + objects.random_suffix()
-            _, admitted, warnings = self.admit(res, obj, CREATE, None, ctx)
+            _, admitted, warnings = admit_write(self.pm, res, obj, CREATE, None, ctx)
             self._settle_fields(res, None, admitted, sent_fields, ctx)
             name = admitted["metadata"]["name"]
             if ctx.dry_run:
@@ -280,23 +280,7 @@ class Storage(GracefulDeletion):
             listener(res, obj, removed)
 
     def admit_delete(self, res: Resource, current: Obj, ctx: WriteContext) -> None:
-        """DELETE admission: validating plugins see the stored object being deleted."""
-        meta = current["metadata"]
-        request = AdmissionRequest(
-            DELETE_OPERATION,
-            res.kind,
-            api.decode(current).obj,
-            None,
-            user=ctx.user,
-            namespace=meta.get("namespace", ""),
-            name=meta.get("name", ""),
-            subresource=ctx.subresource or None,
-            dry_run=ctx.dry_run,
-        )
-        try:
-            admit(self.pm, request)
-        except InvalidObject as exc:
-            raise errors.from_invalid_object(exc, res.group) from None
+        admit_delete(self.pm, res, current, ctx)
 
     async def _prepare_update(
         self, res: Resource, name: str, new: Obj, old: Obj, ctx: WriteContext
@@ -324,9 +308,18 @@ class Storage(GracefulDeletion):
         new["metadata"].pop("resourceVersion", None)
         if "generation" in old["metadata"]:
             new["metadata"]["generation"] = old["metadata"]["generation"]
-        old_typed = api.decode(old).obj
+        old_decoding = api.decode(old)
+        old_typed = old_decoding.obj
         field_management.lift(new)  # (a subresource's copy of the old object has the old ones)
-        typed, admitted, warnings = self.admit(res, new, UPDATE, old_typed, ctx)
+        typed, admitted, warnings = admit_write(
+            self.pm,
+            res,
+            new,
+            UPDATE,
+            old_typed,
+            ctx,
+            ignored_before=frozenset(old_decoding.ignored),
+        )
         if not ctx.subresource:
             problems = strategy.validate_update(typed, old_typed)
             if problems:
@@ -392,44 +385,6 @@ class Storage(GracefulDeletion):
             has_status=res.has_status,
             now=now(),
         )
-
-    # --- admission ---------------------------------------------------------------------
-
-    def admit(
-        self, res: Resource, obj: Obj, operation: str, old: Any, ctx: WriteContext
-    ) -> tuple[Any, Obj, tuple[str, ...]]:
-        """Defaults, strict decoding and admission: the typed object, its wire dict, and
-        warnings about fields kept but not acted on."""
-        try:
-            decoding = api.decode(obj)
-        except api.UnknownKind as exc:
-            raise errors.bad_request(str(exc)) from None
-        request = AdmissionRequest(
-            operation,
-            res.kind,
-            decoding.obj,
-            old,
-            user=ctx.user,
-            namespace=obj["metadata"].get("namespace", ""),
-            name=obj["metadata"].get("name", ""),
-            subresource=ctx.subresource or None,
-            dry_run=ctx.dry_run,
-        )
-        try:
-            typed = admit(self.pm, request)
-            problems: list[Any] = []
-        except InvalidObject as exc:
-            typed, problems = decoding.obj, list(exc.errors)
-        if decoding.errors or problems:
-            merged = api.merge_errors(decoding.errors, problems)
-            raise errors.from_invalid_object(
-                InvalidObject(res.kind, decoding.name, merged), res.group
-            ) from None
-        warnings = tuple(
-            f"ignored field {path}: Navarch keeps it but does not act on it"
-            for path in decoding.ignored
-        )
-        return typed, api.dump(typed), warnings
 
 
 def _watch_event(
