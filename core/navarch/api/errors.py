@@ -99,6 +99,10 @@ def _with_detail(summary: str, detail: str) -> str:
     return f"{summary}: {detail}" if detail else summary
 
 
+class Preview(str):
+    """An already shortened rendering of a long value, shown as it is."""
+
+
 def show(value: Any) -> str:
     """A value as a user reads it in a message: JSON (``{"app":"other"}``, ``["a","b"]``,
     ``"text"``, ``3``, ``true``, ``null``).
@@ -106,6 +110,8 @@ def show(value: Any) -> str:
     Kubernetes prints these in Go syntax; JSON is what the user wrote in the manifest (or
     its YAML twin), and never Python's ``repr`` (``{'app': 'other'}``, ``True``, ``None``).
     """
+    if isinstance(value, Preview):
+        return str(value)
     return json.dumps(_plain(value), ensure_ascii=False, separators=(",", ":"))
 
 

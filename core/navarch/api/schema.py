@@ -364,8 +364,8 @@ def _bad(out: Decoded, path: str, value: Any, expected: str) -> Any:
 
 
 def _preview(value: Any) -> Any:
-    text = repr(value)
-    return value if len(text) <= 60 else text[:57] + "..."
+    text = errors.show(value)
+    return value if len(text) <= 60 else errors.Preview(text[:57] + "...")
 
 
 def _name_of(data: Any) -> str | None:
