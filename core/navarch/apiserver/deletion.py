@@ -2,16 +2,16 @@
 node that has to stop first (its grace period) — is marked (``deletionTimestamp``)
 instead of removed; everything else goes at once, conditional on the version read.
 
-:class:`GracefulDeletion` is a base of :class:`~navarch.apiserver.storage.Storage`,
-kept apart because it is its own concern; it relies on the storage's ``store``,
-``get``, ``list``, ``compare_and_swap``, ``admit_delete`` and ``deleting``.
+:func:`delete` and :func:`delete_collection` are methods of
+:class:`~navarch.apiserver.storage.Storage` (bound there), kept apart because deletion
+is its own concern; they use the storage's reads, its compare-and-swap loop, DELETE
+admission and deletion listeners.
 """
 
 from __future__ import annotations
 
 import copy
-from collections.abc import Awaitable, Callable
-from typing import TYPE_CHECKING, TypeVar
+from typing import TYPE_CHECKING
 
 from navarch.api import selectors
 from navarch.apiserver import codec, errors
@@ -19,110 +19,82 @@ from navarch.apiserver.fieldselectors import FieldSelector
 from navarch.apiserver.objects import Obj, WriteContext, in_seconds, now
 from navarch.apiserver.resources import Resource
 from navarch.apiserver.strategy import Strategy, for_resource
-from navarch.store import Store
 
-T = TypeVar("T")
+if TYPE_CHECKING:
+    from navarch.apiserver.storage import Storage
 
 
-class GracefulDeletion:
-    store: Store
+async def delete(
+    storage: Storage,
+    res: Resource,
+    namespace: str,
+    name: str,
+    options: Obj,
+    ctx: WriteContext | None = None,
+) -> Obj:
+    strategy = for_resource(res.plural)
+    key = res.store_key(namespace, name)
+    preconditions = options.get("preconditions") or {}
+    ctx = ctx or WriteContext()
 
-    if TYPE_CHECKING:
-
-        async def get(self, res: Resource, namespace: str, name: str) -> Obj: ...
-
-        async def list(
-            self,
-            res: Resource,
-            namespace: str,
-            *,
-            label_selector: selectors.Selector | None = None,
-            field_selector: FieldSelector | None = None,
-        ) -> Obj: ...
-
-        def admit_delete(self, res: Resource, current: Obj, ctx: WriteContext) -> None: ...
-
-        def deleting(self, res: Resource, obj: Obj, *, removed: bool) -> None: ...
-
-        async def compare_and_swap(
-            self,
-            res: Resource,
-            namespace: str,
-            name: str,
-            current: Obj,
-            attempt: Callable[[Obj], Awaitable[T]],
-        ) -> T: ...
-
-    async def delete(
-        self,
-        res: Resource,
-        namespace: str,
-        name: str,
-        options: Obj,
-        ctx: WriteContext | None = None,
-    ) -> Obj:
-        strategy = for_resource(res.plural)
-        key = res.store_key(namespace, name)
-        preconditions = options.get("preconditions") or {}
-        ctx = ctx or WriteContext()
-
-        async def attempt(current: Obj) -> Obj:
-            meta = current["metadata"]
-            if preconditions.get("uid") and preconditions["uid"] != meta.get("uid"):
-                raise errors.conflict(res.plural, res.group, name)
-            wanted = preconditions.get("resourceVersion")
-            if wanted and wanted != meta["resourceVersion"]:
-                raise errors.conflict(res.plural, res.group, name)
-            self.admit_delete(res, current, ctx)
-            grace = strategy.grace_period(current, options.get("gracePeriodSeconds"))
-            if strategy.finalizers(current) or grace is not None:
-                # Finalizers, or a pod on a node that must stop first: mark, do not
-                # remove. Marking is the object's own lifecycle, not a user's change:
-                # no update admission, as in Kubernetes' graceful deletion.
-                marked = _marked(current, strategy, grace or 0)
-                if marked is None:
-                    return current  # already on its way out, no sooner than asked
-                if ctx.dry_run:
-                    return marked
-                read_version = int(marked["metadata"].pop("resourceVersion"))
-                revision = await self.store.update(key, codec.encode(marked), read_version)
-                marked["metadata"]["resourceVersion"] = str(revision)
-                self.deleting(res, marked, removed=False)
-                return marked
+    async def attempt(current: Obj) -> Obj:
+        meta = current["metadata"]
+        if preconditions.get("uid") and preconditions["uid"] != meta.get("uid"):
+            raise errors.conflict(res.plural, res.group, name)
+        wanted = preconditions.get("resourceVersion")
+        if wanted and wanted != meta["resourceVersion"]:
+            raise errors.conflict(res.plural, res.group, name)
+        storage.admit_delete(res, current, ctx)
+        grace = strategy.grace_period(current, options.get("gracePeriodSeconds"))
+        if strategy.finalizers(current) or grace is not None:
+            # Finalizers, or a pod on a node that must stop first: mark, do not
+            # remove. Marking is the object's own lifecycle, not a user's change:
+            # no update admission, as in Kubernetes' graceful deletion.
+            marked = _marked(current, strategy, grace or 0)
+            if marked is None:
+                return current  # already on its way out, no sooner than asked
             if ctx.dry_run:
-                return current
-            deleted = await self.store.delete(key, int(meta["resourceVersion"]))
-            current["metadata"]["resourceVersion"] = str(deleted.mod_revision)
-            self.deleting(res, current, removed=True)
+                return marked
+            read_version = int(marked["metadata"].pop("resourceVersion"))
+            revision = await storage.store.update(key, codec.encode(marked), read_version)
+            marked["metadata"]["resourceVersion"] = str(revision)
+            storage.deleting(res, marked, removed=False)
+            return marked
+        if ctx.dry_run:
             return current
+        deleted = await storage.store.delete(key, int(meta["resourceVersion"]))
+        current["metadata"]["resourceVersion"] = str(deleted.mod_revision)
+        storage.deleting(res, current, removed=True)
+        return current
 
-        current = await self.get(res, namespace, name)
-        return await self.compare_and_swap(res, namespace, name, current, attempt)
+    current = await storage.get(res, namespace, name)
+    return await storage.compare_and_swap(res, namespace, name, current, attempt)
 
-    async def delete_collection(
-        self,
-        res: Resource,
-        namespace: str,
-        options: Obj,
-        label_selector: selectors.Selector | None,
-        field_selector: FieldSelector | None,
-        ctx: WriteContext | None = None,
-    ) -> Obj:
-        listed = await self.list(
-            res, namespace, label_selector=label_selector, field_selector=field_selector
-        )
-        items = []
-        for item in listed["items"]:
-            meta = item["metadata"]
-            try:
-                items.append(
-                    await self.delete(res, meta.get("namespace", ""), meta["name"], options, ctx)
-                )
-            except errors.ApiError as exc:
-                if exc.reason != "NotFound":
-                    raise
-        listed["items"] = items
-        return listed
+
+async def delete_collection(
+    storage: Storage,
+    res: Resource,
+    namespace: str,
+    options: Obj,
+    label_selector: selectors.Selector | None,
+    field_selector: FieldSelector | None,
+    ctx: WriteContext | None = None,
+) -> Obj:
+    listed = await storage.list(
+        res, namespace, label_selector=label_selector, field_selector=field_selector
+    )
+    items = []
+    for item in listed["items"]:
+        meta = item["metadata"]
+        try:
+            items.append(
+                await storage.delete(res, meta.get("namespace", ""), meta["name"], options, ctx)
+            )
+        except errors.ApiError as exc:
+            if exc.reason != "NotFound":
+                raise
+    listed["items"] = items
+    return listed
 
 
 def _marked(current: Obj, strategy: Strategy, grace: int) -> Obj | None:

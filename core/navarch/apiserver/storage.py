@@ -24,11 +24,10 @@ from navarch import api
 from navarch.admission import CREATE, UPDATE
 from navarch.api import selectors
 from navarch.api.errors import InvalidObject
-from navarch.apiserver import codec, errors, objects
+from navarch.apiserver import codec, deletion, errors, objects
 from navarch.apiserver.admitting import admit_delete, admit_write
 from navarch.apiserver.apply import writes as field_management
 from navarch.apiserver.codec import check_revision
-from navarch.apiserver.deletion import GracefulDeletion
 from navarch.apiserver.fieldselectors import FieldSelector, selected, watch_event_type
 from navarch.apiserver.objects import (
     Mutation,
@@ -61,13 +60,17 @@ _SERVER_SET_ON_CREATE = (
 _KEPT_ON_UPDATE = ("uid", "creationTimestamp", "deletionTimestamp", "deletionGracePeriodSeconds")
 
 
-class Storage(GracefulDeletion):
+class Storage:
     def __init__(self, store: Store, pm: pluggy.PluginManager):
         self.store = store
         self.pm = pm
         # Told of every object this server marks for deletion or removes (the object as
         # written): the grace-expiry loop and the namespace cache need not poll.
         self.deletion_listeners: list[DeletionListener] = []
+
+    # Deletion is its own module (graceful marking, finalizers), bound here as methods.
+    delete = deletion.delete
+    delete_collection = deletion.delete_collection
 
     # --- reads -------------------------------------------------------------------------
 
