@@ -22,6 +22,7 @@ from navarch.options import structure_options
 
 if TYPE_CHECKING:
     from navarch.client import Client
+    from navarch.runtime.contract import Runtime
     from navarch.store.contract import Store
 
 T_contra = TypeVar("T_contra", contravariant=True)
@@ -41,10 +42,10 @@ class StoreFactory(Protocol):
 
 
 class RuntimeFactory(Protocol):
-    """``factory(options, data_dir)`` returns an object implementing the runtime contract
-    (the contract arrives with the node agent)."""
+    """``factory(options, data_dir)`` returns an object implementing the runtime contract,
+    :class:`navarch.runtime.Runtime`."""
 
-    def __call__(self, options: Any, data_dir: str, /) -> Any: ...
+    def __call__(self, options: Any, data_dir: str, /) -> Runtime: ...
 
 
 class Controller(Protocol):
