@@ -86,6 +86,10 @@ class SandboxStatus:
     created_at: float | None = None
     ip: str = ""  # the pod's IP; "" when it has none but loopback
     host_network: bool = False
+    # The network namespace's path (``/proc/<pid>/ns/net``, a bind mount …) where the
+    # agent can enter it to probe the pod's ports; "" for host network or when the
+    # runtime has no real namespace (the simulator answers probes itself).
+    netns_path: str = ""
 
 
 @attrs.frozen
