@@ -117,6 +117,93 @@ SETTINGS: tuple[Setting, ...] = (
         "Kubeconfig of daemons that are API clients "
         "(scheduler, controllers, agent); empty: <data_dir>/admin.kubeconfig.",
     ),
+    Setting(
+        "agent.node_name",
+        "optional_str",
+        "",
+        "The Node this agent runs; empty: the machine's hostname (lower-cased).",
+    ),
+    Setting(
+        "agent.node_ip",
+        "optional_str",
+        "",
+        "Address the Node reports (InternalIP), where the API server reaches the agent's "
+        "port; empty: the address of the interface with the default route, else 127.0.0.1.",
+    ),
+    Setting(
+        "agent.address",
+        "str",
+        "0.0.0.0",
+        "Address the agent's port (logs, exec: HTTPS, API server tokens) listens on.",
+    ),
+    Setting("agent.port", "int", 10250, "The agent's port; 0 picks a free one.", minimum=0),
+    Setting(
+        "agent.capacity",
+        "mapping",
+        {},
+        "Node capacity overriding what is detected (cpu, memory, pods), e.g. "
+        "{cpu: '4', memory: 8Gi, pods: '110'}: for several agents on one machine.",
+    ),
+    Setting("agent.labels", "mapping", {}, "Labels the Node registers with."),
+    Setting(
+        "agent.taints",
+        "list",
+        [],
+        "Taints the Node registers with, as key=value:Effect (Effect NoSchedule, "
+        "PreferNoSchedule or NoExecute).",
+    ),
+    Setting(
+        "agent.lease_renew_seconds",
+        "int",
+        5,
+        "How often the agent renews its Lease in kube-node-lease.",
+        minimum=1,
+    ),
+    Setting(
+        "agent.lease_duration_seconds",
+        "int",
+        40,
+        "The Lease's leaseDurationSeconds: how long the node counts as alive unrenewed.",
+        minimum=1,
+    ),
+    Setting(
+        "agent.status_update_seconds",
+        "int",
+        60,
+        "How often the Node's status (conditions' heartbeat) is written when nothing "
+        "changed; a change is written at once.",
+        minimum=1,
+    ),
+    Setting(
+        "agent.relist_seconds",
+        "int",
+        1,
+        "How often the agent lists its runtime's containers to notice exits.",
+        minimum=1,
+    ),
+    Setting(
+        "agent.backoff_initial_seconds",
+        "int",
+        10,
+        "First restart back-off of a crashing container (doubles each time).",
+        minimum=1,
+    ),
+    Setting(
+        "agent.backoff_max_seconds",
+        "int",
+        300,
+        "Longest restart back-off (CrashLoopBackOff, ImagePullBackOff).",
+        minimum=1,
+    ),
+    Setting(
+        "agent.simulate",
+        "int",
+        0,
+        "Run this many agents in one process (nodes <simulate_prefix>-0 …), for tests "
+        "and benchmarks with runtime sim; 0: one agent for this machine.",
+        minimum=0,
+    ),
+    Setting("agent.simulate_prefix", "str", "sim-node", "Name prefix of simulated nodes."),
     Setting("controllers.enabled", "list", ["*"], "Controllers to run; '*' runs all."),
     Setting(
         "plugins.disabled",

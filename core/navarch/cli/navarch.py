@@ -4,6 +4,7 @@ navarch version
 navarch plugins [-o json]
 navarch config show [-o yaml|json]
 navarch config check
+navarch server | scheduler | agent [--runtime NAME] [--simulate N]
 """
 
 from __future__ import annotations
@@ -56,6 +57,19 @@ def build_parser() -> argparse.ArgumentParser:
         "admin token on a fresh data directory; never touches a running server's files)",
     )
     commands.add_parser("scheduler", help="run the scheduler against the API server")
+    agent = commands.add_parser(
+        "agent", help="run the node agent: register this node and run the pods bound to it"
+    )
+    agent.add_argument("--runtime", help="container runtime by name (sets runtime.name)")
+    agent.add_argument("--node-name", help="the Node's name (sets agent.node_name)")
+    agent.add_argument("--kubeconfig", help="kubeconfig with a node token (sets kubeconfig)")
+    agent.add_argument(
+        "--simulate",
+        type=int,
+        metavar="N",
+        help="run N agents in this process (nodes <agent.simulate_prefix>-0 …), usually "
+        "with --runtime sim",
+    )
     token = commands.add_parser("token", help="manage the API server's bearer tokens")
     token_commands = token.add_subparsers(dest="token_command", required=True, metavar="ACTION")
     add = token_commands.add_parser("add", help="add a user and print its new token")
@@ -73,6 +87,8 @@ def _dispatch(args: argparse.Namespace) -> int:
     if args.command == "version":
         print(f"navarch {__version__}")
         return 0
+    if args.command == "agent":
+        args.set = [*_agent_flags(args), *args.set]
     config = config_from_args(args)
     if args.command == "plugins":
         return _plugins(assemble(config), args.output)
@@ -80,6 +96,8 @@ def _dispatch(args: argparse.Namespace) -> int:
         return _server(config, args.print_kubeconfig)
     if args.command == "scheduler":
         return _scheduler(config)
+    if args.command == "agent":
+        return _agent(config)
     if args.command == "token":
         print(server.token_file(config).add(args.role, args.name))
         return 0
@@ -117,6 +135,26 @@ def _scheduler(config) -> int:
     assembly = assemble(config)
     assembly.check(["scheduler"])
     return run_daemon(lambda stop: until_stopped(run_scheduler(assembly), stop))
+
+
+def _agent_flags(args: argparse.Namespace) -> list[str]:
+    """The agent's own flags as ``--set`` overrides (explicit --set still wins)."""
+    keys = {
+        "runtime": "runtime.name",
+        "node_name": "agent.node_name",
+        "kubeconfig": "kubeconfig",
+        "simulate": "agent.simulate",
+    }
+    return [f"{key}={getattr(args, attr)}" for attr, key in keys.items() if getattr(args, attr)]
+
+
+def _agent(config) -> int:
+    from navarch.agent.daemon import run_agents
+
+    assembly = assemble(config)
+    assembly.check(["runtime"])
+    assembly.runtime()  # an empty runtime.name is an error here: say which are installed
+    return run_daemon(lambda stop: until_stopped(run_agents(assembly), stop))
 
 
 def _plugins(assembly, output: str) -> int:

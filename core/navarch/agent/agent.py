@@ -1,0 +1,221 @@
+"""The agent of one node: its Node and Lease, a watch on the pods bound to it, one
+worker per pod, and the relist that notices containers exiting.
+
+Level-triggered throughout: a watch event, a container's exit (seen by the relist)
+or a probe's change only *wakes* the pod's worker, which then reads the current state
+and converges; nothing is acted on from the event itself. On start the agent adopts
+what the runtime already runs (workers find their pod's containers by label), and
+after the first full list it removes what belongs to no pod bound here."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from collections.abc import Awaitable, Callable
+from pathlib import Path
+from typing import Any
+
+import attrs
+from loguru import logger
+
+from navarch.agent.backoff import Backoff
+from navarch.agent.node import NodeIdentity, NodeReporter
+from navarch.agent.probes import ProbeManager
+from navarch.agent.worker import PodWorker
+from navarch.client import Client
+from navarch.client.informer import Informer
+from navarch.runtime import ContainerState, Runtime, RuntimeFault, Unavailable, labels
+from navarch.runtime import NotFound as RuntimeNotFound
+
+
+@attrs.frozen
+class AgentSettings:
+    lease_renew_seconds: float = 5.0
+    lease_duration_seconds: int = 40
+    status_update_seconds: float = 60.0
+    relist_seconds: float = 1.0
+    backoff_initial_seconds: float = 10.0
+    backoff_max_seconds: float = 300.0
+    address: str = "0.0.0.0"
+    port: int | None = 10250  # None: no logs/exec port (simulated nodes)
+    data_dir: Path | None = None
+
+
+@attrs.define(eq=False)
+class Agent:
+    client: Client
+    runtime: Runtime
+    identity: NodeIdentity
+    settings: AgentSettings = AgentSettings()
+    runtime_name: str = "runtime"
+    # Starts the logs/exec port; returns its bound port and a closer. None: no port.
+    streaming: Callable[[Agent], Awaitable[tuple[int, Callable[[], Awaitable[None]]]]] | None = None
+    workers: dict[str, PodWorker] = attrs.field(factory=dict)
+    node: NodeReporter = attrs.field(init=False)
+    probes: ProbeManager = attrs.field(init=False)
+    backoff: Backoff = attrs.field(init=False)
+    informer: Informer = attrs.field(init=False)
+    _pulls: dict[str, asyncio.Future[None]] = attrs.field(factory=dict)
+    _seen: dict[str, tuple[tuple[str, str], ...]] = attrs.field(factory=dict)
+
+    def __attrs_post_init__(self) -> None:
+        s = self.settings
+        self.node = NodeReporter(
+            self.client,
+            self.identity,
+            self._runtime_version,
+            lease_renew_seconds=s.lease_renew_seconds,
+            lease_duration_seconds=s.lease_duration_seconds,
+            status_update_seconds=s.status_update_seconds,
+        )
+        self.probes = ProbeManager(self.runtime, self._wake_uid)
+        self.backoff = Backoff(s.backoff_initial_seconds, s.backoff_max_seconds)
+        self.informer = Informer(
+            self.client.pods, field_selector=f"spec.nodeName={self.identity.name}"
+        )
+        self.informer.add_handler(self._on_add, self._on_update, self._on_delete)
+
+    @property
+    def node_name(self) -> str:
+        return self.identity.name
+
+    @property
+    def node_ip(self) -> str:
+        return self.identity.ip
+
+    @property
+    def log(self) -> Any:
+        return logger.bind(component="agent", node=self.node_name)
+
+    async def run(self) -> None:
+        """Run until cancelled; on cancellation stop the workers, leaving containers
+        running (a restarted agent adopts them)."""
+        close_streaming = None
+        if self.streaming is not None:
+            self.identity.port, close_streaming = await self.streaming(self)
+        tasks = [asyncio.create_task(self.node.run(), name=f"node {self.node_name}")]
+        try:
+            tasks.append(asyncio.create_task(self.informer.run(), name="pods informer"))
+            await self.informer.wait_synced()
+            self.log.bind(pods=len(self.informer.cache)).info("pods bound here listed")
+            tasks.append(asyncio.create_task(self._relist_loop(), name="relist"))
+            await asyncio.gather(*tasks)
+        finally:
+            for task in [*tasks, *(w.task for w in self.workers.values() if w.task)]:
+                task.cancel()
+            self.probes.close()
+            with contextlib.suppress(Exception):
+                await asyncio.gather(*tasks, return_exceptions=True)
+            if close_streaming is not None:
+                await close_streaming()
+
+    # --- the runtime, shared by the workers ------------------------------------------
+
+    async def _runtime_version(self) -> Any:
+        version = await self.runtime.version()
+        self.runtime_name = version.name
+        return version
+
+    async def pull(self, image: str) -> None:
+        """Pull ``image`` once however many pods ask at the same time."""
+        pending = self._pulls.get(image)
+        if pending is not None:
+            return await asyncio.shield(pending)
+        future: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+        self._pulls[image] = future
+        try:
+            self.log.bind(image=image).info("pulling image")
+            await self.runtime.pull_image(image)
+            future.set_result(None)
+        except BaseException as exc:
+            future.set_exception(exc)
+            future.exception()  # retrieved: no "never retrieved" warning without waiters
+            raise
+        finally:
+            del self._pulls[image]
+
+    # --- pods bound here -------------------------------------------------------------
+
+    def _worker_for(self, pod: Any) -> PodWorker:
+        uid = pod.metadata.uid
+        worker = self.workers.get(uid)
+        if worker is None:
+            worker = PodWorker(self, uid, pod)
+            self.workers[uid] = worker
+            worker.task = asyncio.create_task(self._run_worker(worker), name=f"pod {uid}")
+        return worker
+
+    async def _run_worker(self, worker: PodWorker) -> None:
+        try:
+            await worker.run()
+        finally:
+            if self.workers.get(worker.uid) is worker:
+                del self.workers[worker.uid]
+
+    def _on_add(self, pod: Any) -> None:
+        self._worker_for(pod).update(pod)
+
+    def _on_update(self, old: Any, new: Any) -> None:
+        if old.metadata.uid != new.metadata.uid:
+            self._on_delete(old)
+        self._worker_for(new).update(new)
+
+    def _on_delete(self, pod: Any) -> None:
+        worker = self.workers.get(pod.metadata.uid)
+        if worker is not None:
+            worker.removed()
+        else:  # deleted while no worker ran: stop whatever is left of it
+            self._worker_for(pod).removed()
+
+    def _wake_uid(self, uid: str) -> None:
+        worker = self.workers.get(uid)
+        if worker is not None:
+            worker.wake()
+
+    # --- the relist: container exits, orphans ------------------------------------------
+
+    async def _relist_loop(self) -> None:
+        while True:
+            try:
+                await self.relist()
+            except Unavailable as exc:
+                self.log.bind(error=exc.message).warning("runtime unavailable")
+                self.node.poke()
+            except RuntimeFault as exc:
+                self.log.bind(error=exc.message).warning("relist failed")
+            await asyncio.sleep(self.settings.relist_seconds)
+
+    async def relist(self) -> None:
+        """Wake the worker of every pod whose containers changed state; remove what
+        belongs to no pod bound here (after the pods were listed once)."""
+        mine = {labels.NODE: self.node_name}
+        containers = await self.runtime.list_containers(mine)
+        by_uid: dict[str, list[tuple[str, str]]] = {}
+        for c in containers:
+            by_uid.setdefault(c.labels.get(labels.POD_UID, ""), []).append((c.id, c.state.value))
+        for uid, states in by_uid.items():
+            signature = tuple(sorted(states))
+            if self._seen.get(uid) != signature:
+                self._seen[uid] = signature
+                self._wake_uid(uid)
+        for uid in list(self._seen):
+            if uid not in by_uid:
+                del self._seen[uid]
+        bound = {p.metadata.uid for p in self.informer.list()} | set(self.workers)
+        orphans = [c for c in containers if c.labels.get(labels.POD_UID) not in bound]
+        if orphans:
+            await self._remove_orphans(orphans, bound)
+
+    async def _remove_orphans(self, containers: list[Any], bound: set[str]) -> None:
+        for container in containers:
+            self.log.bind(
+                container=container.id, pod_uid=container.labels.get(labels.POD_UID)
+            ).info("removing a container of a pod no longer bound here")
+            with contextlib.suppress(RuntimeNotFound):
+                if container.state == ContainerState.RUNNING:
+                    await self.runtime.stop_container(container.id, 0)
+                await self.runtime.remove_container(container.id)
+        for sandbox in await self.runtime.list_sandboxes({labels.NODE: self.node_name}):
+            if sandbox.labels.get(labels.POD_UID) not in bound:
+                with contextlib.suppress(RuntimeNotFound):
+                    await self.runtime.remove_sandbox(sandbox.id)

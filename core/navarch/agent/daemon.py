@@ -1,0 +1,110 @@
+"""``navarch agent``: one agent for this machine, or ``--simulate N`` agents in one
+process (kwok's role) sharing one API connection pool, each with its own runtime
+instance, Node, Lease and pod watch."""
+
+from __future__ import annotations
+
+import asyncio
+import inspect
+from pathlib import Path
+from typing import Any
+
+from loguru import logger
+
+from navarch.agent.agent import Agent, AgentSettings
+from navarch.agent.machine import default_node_ip, read_machine
+from navarch.agent.node import NodeIdentity, parse_taint
+from navarch.assembly import Assembly
+from navarch.client import Client, KubeConfig, wait_for_api
+from navarch.runtime import Runtime
+from navarch.scheduler.daemon import kubeconfig_path
+
+
+def settings_from(assembly: Assembly, *, simulated: bool) -> AgentSettings:
+    config = assembly.config
+    return AgentSettings(
+        lease_renew_seconds=config["agent.lease_renew_seconds"],
+        lease_duration_seconds=config["agent.lease_duration_seconds"],
+        status_update_seconds=config["agent.status_update_seconds"],
+        relist_seconds=config["agent.relist_seconds"],
+        backoff_initial_seconds=config["agent.backoff_initial_seconds"],
+        backoff_max_seconds=config["agent.backoff_max_seconds"],
+        address=config["agent.address"],
+        port=None if simulated else config["agent.port"],
+        data_dir=Path(config["data_dir"]) / "agent",
+    )
+
+
+def identities(assembly: Assembly) -> list[NodeIdentity]:
+    """The node(s) this process runs, from the configuration (errors name the key)."""
+    config = assembly.config
+    machine = read_machine()
+    taints = [parse_taint(t) for t in config["agent.taints"]]
+    capacity = machine.capacity(config["agent.capacity"])
+    node_labels = {str(k): str(v) for k, v in config["agent.labels"].items()}
+    ip = config["agent.node_ip"] or default_node_ip()
+    count = config["agent.simulate"]
+    if count:
+        prefix = config["agent.simulate_prefix"]
+        names = [f"{prefix}-{i}" for i in range(count)]
+    else:
+        names = [config["agent.node_name"] or machine.hostname]
+    return [
+        NodeIdentity(name, ip, machine, dict(capacity), dict(node_labels), list(taints))
+        for name in names
+    ]
+
+
+async def make_runtime(assembly: Assembly, node: str) -> Runtime:
+    entry = assembly.runtime()
+    data_dir = str(Path(assembly.config["data_dir"]) / "runtime" / node)
+    runtime = entry.value(assembly.config["runtime.options"], data_dir)
+    if inspect.isawaitable(runtime):
+        runtime = await runtime
+    return runtime
+
+
+def streaming_for(kubeconfig: KubeConfig, settings: AgentSettings) -> Any:
+    async def start(agent: Agent) -> Any:
+        from navarch.agent.streaming import serve_streaming
+
+        server = await serve_streaming(
+            agent.runtime,
+            agent.node_name,
+            kubeconfig,
+            settings.address,
+            settings.port or 0,
+            settings.data_dir or Path("."),
+        )
+        return server.port, server.close
+
+    return start
+
+
+async def run_agents(assembly: Assembly) -> None:
+    simulated = bool(assembly.config["agent.simulate"])
+    settings = settings_from(assembly, simulated=simulated)
+    nodes = identities(assembly)
+    logger.bind(component="agent", nodes=len(nodes), runtime=assembly.config["runtime.name"]).info(
+        "starting"
+    )
+    kubeconfig = await wait_for_api(kubeconfig_path(assembly), component="agent")
+    async with assembly.running("agent"), Client(kubeconfig) as client:
+        agents = []
+        for identity in nodes:
+            runtime = await make_runtime(assembly, identity.name)
+            agents.append(
+                Agent(
+                    client,
+                    runtime,
+                    identity,
+                    settings,
+                    runtime_name=assembly.config["runtime.name"],
+                    streaming=None if simulated else streaming_for(kubeconfig, settings),
+                )
+            )
+        try:
+            await asyncio.gather(*(agent.run() for agent in agents))
+        finally:
+            for agent in agents:
+                await agent.runtime.close()

@@ -1,0 +1,386 @@
+"""One pod's worker (the kubelet's pod worker): level-triggered convergence of what
+the runtime runs to what the pod asks for, then its status.
+
+Each sync reads the runtime's instances of the pod (by its uid label), so a worker
+started by a restarted agent adopts what already runs. Worked example, restartPolicy
+Always, a container that exits 1 at once (back-off 10 s doubling):
+
+* sync 1: no sandbox -> create it; no instance -> pull, create attempt 0, start;
+* the relist sees it exited -> sync 2: may restart (no back-off yet) -> attempt 1;
+  the next restart must wait 10 s from attempt 1's exit;
+* sync 3 (attempt 1 exited): in back-off -> waiting CrashLoopBackOff, wake in 10 s;
+* sync 4: attempt 2, next wait 20 s … ``restartCount`` is the newest attempt.
+
+Deletion: every container is stopped with the pod's grace period (SIGTERM, then
+SIGKILL), the sandbox removed, and the deletion confirmed to the API server."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import time
+from collections import defaultdict
+from typing import TYPE_CHECKING, Any
+
+import attrs
+from loguru import logger
+
+from navarch.agent.podspec import container_config, pod_key, sandbox_config
+from navarch.agent.probes import Target
+from navarch.agent.status import TERMINAL_PHASES, PodView, Waiting, pod_status
+from navarch.client.errors import ApiException, Conflict, NotFound
+from navarch.runtime import (
+    ContainerState,
+    ContainerStatus,
+    CreateError,
+    ImagePullError,
+    InvalidConfig,
+    SandboxState,
+    SandboxStatus,
+    StartError,
+    Unavailable,
+    labels,
+)
+from navarch.runtime import NotFound as RuntimeNotFound
+
+if TYPE_CHECKING:
+    from navarch.agent.agent import Agent
+
+RESYNC_SECONDS = 10.0  # a pod is looked at at least this often, changes or not
+KEEP_INSTANCES = 2  # per container: the current one and the previous (logs --previous)
+
+
+@attrs.define(eq=False)
+class PodWorker:
+    agent: Agent
+    uid: str
+    pod: Any  # the newest Pod seen on the watch; None once the API server removed it
+    waiting: dict[str, Waiting] = attrs.field(factory=dict)
+    written: dict[str, Any] | None = None
+    _wake: asyncio.Event = attrs.field(factory=asyncio.Event)
+    _next_sync: float = RESYNC_SECONDS
+    task: asyncio.Task[None] | None = None
+
+    @property
+    def log(self) -> Any:
+        meta = self.pod.metadata if self.pod is not None else None
+        return logger.bind(
+            component="agent",
+            node=self.agent.node_name,
+            pod=pod_key(self.pod) if meta else "",
+            uid=self.uid,
+        )
+
+    def wake(self) -> None:
+        self._wake.set()
+
+    def update(self, pod: Any) -> None:
+        self.pod = pod
+        self.wake()
+
+    def removed(self) -> None:
+        """The pod is gone from the API server (deleted, or bound elsewhere)."""
+        self.pod = None
+        self.wake()
+
+    async def run(self) -> None:
+        failures = 0
+        while True:
+            self._next_sync = RESYNC_SECONDS
+            try:
+                if await self.sync():
+                    return
+                failures = 0
+            except Unavailable as exc:
+                self.log.bind(error=exc.message).warning("runtime unavailable; will retry")
+                self.agent.node.poke()
+                self._next_sync = 2.0
+            except Exception as exc:  # one pod's bug must not stop the others
+                failures += 1
+                self.log.bind(error=repr(exc)).opt(exception=exc).error("pod sync failed")
+                self._next_sync = min(2.0**failures, 30.0)
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._wake.wait(), self._next_sync)
+            self._wake.clear()
+
+    def _sync_in(self, seconds: float) -> None:
+        self._next_sync = max(0.05, min(self._next_sync, seconds))
+
+    # --- one sync ------------------------------------------------------------------
+
+    async def sync(self) -> bool:
+        """Converge once; True when the worker is done (the pod is gone for good)."""
+        runtime = self.agent.runtime
+        mine = {labels.POD_UID: self.uid}
+        sandboxes = await runtime.list_sandboxes(mine)
+        instances = await runtime.list_containers(mine)
+        pod = self.pod
+        if pod is None or pod.metadata.deletion_timestamp:
+            await self.kill(pod, sandboxes, instances)
+            if pod is not None:
+                await self.confirm_deletion(pod)
+            return True
+        phase = pod.status.phase if pod.status is not None else None
+        if phase in TERMINAL_PHASES:
+            await self.stop_all(instances, sandboxes, grace=0)
+            return False
+        sandbox = await self.ensure_sandbox(pod, sandboxes, instances)
+        if sandbox is None:
+            await self.write_status(pod, sandbox, [])
+            return False
+        in_sandbox = [i for i in instances if i.sandbox_id == sandbox.id]
+        for container in pod.spec.containers or ():
+            await self.converge_container(pod, sandbox, container, in_sandbox)
+        fresh = await runtime.list_containers(mine, sandbox_id=sandbox.id)
+        await self.write_status(pod, sandbox, fresh)
+        return False
+
+    async def ensure_sandbox(
+        self, pod: Any, sandboxes: list[SandboxStatus], instances: list[ContainerStatus]
+    ) -> SandboxStatus | None:
+        ready = [s for s in sandboxes if s.state == SandboxState.READY]
+        if ready:
+            ready.sort(key=lambda s: s.created_at or 0, reverse=True)
+            for stale in ready[1:]:  # two sandboxes for one pod: keep the newest
+                await self._remove_sandbox(stale.id)
+            return ready[0]
+        runtime = self.agent.runtime
+        had_run = any(i.state != ContainerState.CREATED for i in instances)
+        if had_run and (pod.spec.restart_policy or "Always") == "Never":
+            # Kubernetes: a Never pod whose sandbox died does not get a new one.
+            return None
+        for old in sandboxes:
+            await self._remove_sandbox(old.id)
+        attempt = len(sandboxes)
+        try:
+            sandbox_id = await runtime.create_sandbox(
+                sandbox_config(pod, self.agent.node_name, attempt)
+            )
+        except (CreateError, InvalidConfig) as exc:
+            self.log.bind(error=exc.message).warning("cannot create the pod's sandbox")
+            for container in pod.spec.containers or ():
+                self.waiting[container.name] = Waiting("ContainerCreating", exc.message)
+            self._sync_in(self.agent.backoff.next(f"{self.uid}/sandbox"))
+            return None
+        self.log.bind(sandbox=sandbox_id, attempt=attempt).info("sandbox created")
+        return await runtime.sandbox_status(sandbox_id)
+
+    async def converge_container(
+        self, pod: Any, sandbox: SandboxStatus, container: Any, instances: list[ContainerStatus]
+    ) -> None:
+        runtime, name = self.agent.runtime, container.name
+        mine = sorted(
+            (i for i in instances if i.labels.get(labels.CONTAINER_NAME) == name),
+            key=lambda i: i.attempt,
+            reverse=True,
+        )
+        latest = mine[0] if mine else None
+        for old in mine[KEEP_INSTANCES:]:
+            with contextlib.suppress(RuntimeNotFound):
+                await runtime.remove_container(old.id)
+        if latest is not None and latest.state == ContainerState.CREATED:
+            await self.start(latest.id, name)  # created by an agent that died before start
+            return
+        if latest is not None and latest.state == ContainerState.RUNNING:
+            why = self.agent.probes.failed(self.uid, name, latest.id)
+            if not why:
+                self.waiting.pop(name, None)
+                return
+            self.log.bind(container=name, reason=why).info("restarting: probe failed")
+            await runtime.stop_container(latest.id, _grace(pod))
+            latest = await runtime.container_status(latest.id)
+        policy = pod.spec.restart_policy or "Always"
+        if latest is not None:  # exited
+            if policy == "Never" or (policy == "OnFailure" and latest.exit_code == 0):
+                self.waiting.pop(name, None)
+                return
+            key = f"{self.uid}/{name}"
+            wait = self.agent.backoff.in_backoff(key, since=latest.finished_at)
+            if wait > 0:
+                self.waiting[name] = Waiting(
+                    "CrashLoopBackOff",
+                    f"back-off {_duration(self.agent.backoff.delay(key))} restarting failed "
+                    f"container={name} pod={pod.metadata.name}_{pod.metadata.namespace}"
+                    f"({self.uid})",
+                )
+                self._sync_in(wait)
+                return
+            self.agent.backoff.next(key)
+        attempt = latest.attempt + 1 if latest is not None else 0
+        if not await self.ensure_image(container):
+            return
+        try:
+            cid = await runtime.create_container(
+                sandbox.id,
+                container_config(pod, container, self.agent.node_name, attempt),
+                sandbox_config(pod, self.agent.node_name),
+            )
+        except (CreateError, InvalidConfig) as exc:
+            self.waiting[name] = Waiting("CreateContainerError", exc.message)
+            self._sync_in(self.agent.backoff.next(f"{self.uid}/{name}/create"))
+            return
+        await self.start(cid, name)
+
+    async def start(self, cid: str, name: str) -> None:
+        try:
+            await self.agent.runtime.start_container(cid)
+        except StartError as exc:
+            self.waiting[name] = Waiting("RunContainerError", exc.message)
+            self.log.bind(container=name, error=exc.message).warning("container cannot start")
+            self._sync_in(self.agent.backoff.in_backoff(f"{self.uid}/{name}") or 1.0)
+            return
+        self.waiting.pop(name, None)
+        self.log.bind(container=name, id=cid).info("container started")
+
+    async def ensure_image(self, container: Any) -> bool:
+        """Pull per imagePullPolicy; False (with the waiting reason set) when the image
+        is not there to run."""
+        runtime, name, image = self.agent.runtime, container.name, container.image
+        policy = container.image_pull_policy or "IfNotPresent"
+        if policy != "Always" and await runtime.image_status(image) is not None:
+            return True
+        if policy == "Never":
+            self.waiting[name] = Waiting(
+                "ErrImageNeverPull",
+                f'Container image "{image}" is not present with pull policy of Never',
+            )
+            return False
+        key = f"pull/{image}"
+        backoff = self.agent.backoff
+        wait = backoff.in_backoff(key)
+        if wait > 0:
+            last = self.waiting.get(name)
+            reason = last.message if last is not None else ""
+            self.waiting[name] = Waiting(
+                "ImagePullBackOff", f'Back-off pulling image "{image}": {reason}'.rstrip(": ")
+            )
+            self._sync_in(wait)
+            return False
+        try:
+            await self.agent.pull(image)
+        except ImagePullError as exc:
+            backoff.next(key)
+            self.waiting[name] = Waiting("ErrImagePull", exc.message)
+            self._sync_in(backoff.in_backoff(key))
+            self.log.bind(image=image, error=exc.reason).warning("image pull failed")
+            return False
+        backoff.reset(key)
+        return True
+
+    # --- stopping ------------------------------------------------------------------
+
+    async def kill(
+        self, pod: Any, sandboxes: list[SandboxStatus], instances: list[ContainerStatus]
+    ) -> None:
+        grace = _deletion_grace(pod) if pod is not None else 0
+        await self.stop_all(instances, sandboxes, grace=grace)
+        for sandbox in sandboxes:
+            await self._remove_sandbox(sandbox.id)
+        self.agent.probes.forget(self.uid)
+        self.agent.backoff.forget_prefix(self.uid)
+        self.log.bind(grace=grace).info("pod stopped and removed from the runtime")
+
+    async def stop_all(
+        self, instances: list[ContainerStatus], sandboxes: list[SandboxStatus], grace: float
+    ) -> None:
+        running = [i for i in instances if i.state == ContainerState.RUNNING]
+        await asyncio.gather(
+            *(self._stop(i.id, grace) for i in running),
+        )
+        for sandbox in sandboxes:
+            if sandbox.state == SandboxState.READY:
+                with contextlib.suppress(RuntimeNotFound):
+                    await self.agent.runtime.stop_sandbox(sandbox.id)
+
+    async def _stop(self, cid: str, grace: float) -> None:
+        with contextlib.suppress(RuntimeNotFound):
+            await self.agent.runtime.stop_container(cid, grace)
+
+    async def _remove_sandbox(self, sandbox_id: str) -> None:
+        with contextlib.suppress(RuntimeNotFound):
+            await self.agent.runtime.remove_sandbox(sandbox_id)
+
+    async def confirm_deletion(self, pod: Any) -> None:
+        """Tell the API server the pod's containers are gone: it may remove the object."""
+        meta = pod.metadata
+        # NotFound: already gone; Conflict: a new pod of the same name, not ours to remove.
+        with contextlib.suppress(NotFound, Conflict):
+            await self.agent.client.request(
+                "DELETE",
+                self.agent.client.pods.path(meta.namespace, meta.name),
+                body={
+                    "kind": "DeleteOptions",
+                    "apiVersion": "v1",
+                    "gracePeriodSeconds": 0,
+                    "preconditions": {"uid": meta.uid},
+                },
+            )
+        self.log.info("deletion confirmed")
+
+    # --- status --------------------------------------------------------------------
+
+    async def write_status(
+        self, pod: Any, sandbox: SandboxStatus | None, instances: list[ContainerStatus]
+    ) -> None:
+        agent = self.agent
+        by_name: dict[str, list[ContainerStatus]] = defaultdict(list)
+        for instance in instances:
+            by_name[instance.labels.get(labels.CONTAINER_NAME, instance.name)].append(instance)
+        for group in by_name.values():
+            group.sort(key=lambda i: i.attempt, reverse=True)
+        host_network = bool(pod.spec.host_network)
+        pod_ip = agent.node_ip if host_network else (sandbox.ip if sandbox else "")
+        target = Target(pod_ip or "127.0.0.1", "" if host_network else _netns(sandbox))
+        for container in pod.spec.containers or ():
+            group = by_name.get(container.name) or []
+            running = group[0].id if group and group[0].state == ContainerState.RUNNING else None
+            agent.probes.sync(self.uid, container, running, target)
+        names = [c.name for c in pod.spec.containers or ()]
+        view = PodView(
+            pod=pod,
+            runtime_name=agent.runtime_name,
+            instances=by_name,
+            waiting=self.waiting,
+            ready={n: agent.probes.ready(self.uid, n) for n in names},
+            started={n: agent.probes.started(self.uid, n) for n in names},
+            host_ip=agent.node_ip,
+            pod_ip=pod_ip,
+            now=time.time(),
+        )
+        status = pod_status(view)
+        if status == self.written:
+            return  # coalesced: one write per change, not per sync
+        meta = pod.metadata
+        try:
+            await agent.client.pods.patch(
+                meta.name, {"status": status}, meta.namespace, subresource="status"
+            )
+        except NotFound:
+            return  # deleted meanwhile; the watch will say so
+        except ApiException as exc:
+            self.log.bind(error=str(exc)).warning("pod status write failed; will retry")
+            self._sync_in(2.0)
+            return
+        self.written = status
+        self.log.bind(phase=status["phase"]).debug("pod status written")
+
+
+def _grace(pod: Any) -> float:
+    value = pod.spec.termination_grace_period_seconds
+    return float(30 if value is None else value)
+
+
+def _deletion_grace(pod: Any) -> float:
+    value = pod.metadata.deletion_grace_period_seconds
+    if value is None:
+        return _grace(pod)
+    return float(value)
+
+
+def _netns(sandbox: SandboxStatus | None) -> str:
+    return sandbox.netns_path if sandbox is not None else ""
+
+
+def _duration(seconds: float) -> str:
+    minutes, rest = divmod(int(seconds), 60)
+    return f"{minutes}m{rest}s" if minutes else f"{rest}s"
