@@ -12,6 +12,9 @@ import pytest
 
 FIXTURES = Path(__file__).parent / "fixtures"
 
+# The runtime conformance table (--runtime-report PATH; n/a vs skip under CI=true).
+pytest_plugins = ["navarch.testing.runtime_report"]
+
 
 def _uv() -> str:
     found = shutil.which("uv", path=str(Path(sys.executable).parent)) or shutil.which("uv")

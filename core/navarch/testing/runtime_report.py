@@ -1,0 +1,143 @@
+"""The runtime conformance report: a pytest plugin that collects the outcome of every
+:class:`~navarch.testing.runtime.RuntimeConformance` test per runtime and prints one
+table at the end of the session — a row per test, a column per runtime (``pass``,
+``FAIL``, ``n/a`` for a feature the runtime lacks, ``skip`` for any other skip).
+
+Enable it in a top-level ``conftest.py``::
+
+    pytest_plugins = ["navarch.testing.runtime_report"]
+
+``--runtime-report PATH`` also writes the table as Markdown. With ``CI=true`` in the
+environment, a conformance test skipped for any reason but ``n/a`` fails instead: CI
+must not pass because a daemon was missing.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from navarch.testing.runtime import NOT_APPLICABLE, RuntimeConformance
+
+PASS, FAIL, NA, SKIP = "pass", "FAIL", "n/a", "skip"
+# A later phase's outcome replaces an earlier one only if it ranks higher.
+_RANK = {PASS: 0, NA: 1, SKIP: 2, FAIL: 3}
+
+
+def ci_enabled() -> bool:
+    return os.environ.get("CI", "").strip().lower() in ("1", "true", "yes")
+
+
+def skip_reason(report: pytest.TestReport) -> str:
+    longrepr = report.longrepr
+    reason = longrepr[2] if isinstance(longrepr, tuple) and len(longrepr) == 3 else str(longrepr)
+    return reason.removeprefix("Skipped: ")
+
+
+class RuntimeReport:
+    """Outcomes by test and runtime, in the order tests ran."""
+
+    def __init__(self) -> None:
+        self.outcomes: dict[str, dict[str, str]] = {}
+        self.runtimes: list[str] = []
+
+    def record(self, test: str, runtime: str, outcome: str) -> None:
+        if runtime not in self.runtimes:
+            self.runtimes.append(runtime)
+        row = self.outcomes.setdefault(test, {})
+        if _RANK[outcome] >= _RANK.get(row.get(runtime, PASS), 0):
+            row[runtime] = outcome
+
+    def rows(self) -> Iterator[list[str]]:
+        yield ["test", *self.runtimes]
+        for test, row in self.outcomes.items():
+            yield [test, *(row.get(runtime, "") for runtime in self.runtimes)]
+
+    def text(self) -> str:
+        rows = list(self.rows())
+        widths = [max(len(row[column]) for row in rows) for column in range(len(rows[0]))]
+        lines = [
+            "  ".join(cell.ljust(width) for cell, width in zip(row, widths, strict=True))
+            for row in rows
+        ]
+        lines.insert(1, "  ".join("-" * width for width in widths))
+        return "\n".join(line.rstrip() for line in lines)
+
+    def markdown(self) -> str:
+        header, *body = self.rows()
+        lines = [
+            "| " + " | ".join(header) + " |",
+            "|" + "|".join(["---"] + [":---:"] * (len(header) - 1)) + "|",
+        ]
+        lines += ["| " + " | ".join([f"`{row[0]}`", *row[1:]]) + " |" for row in body]
+        return "\n".join(lines) + "\n"
+
+
+_report_key = pytest.StashKey[RuntimeReport]()
+
+
+def pytest_addoption(parser: pytest.Parser) -> None:
+    group = parser.getgroup("navarch", "Navarch")
+    group.addoption(
+        "--runtime-report",
+        metavar="PATH",
+        default=None,
+        help="write the runtime conformance table (a row per test, a column per runtime) "
+        "to PATH as Markdown",
+    )
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    config.stash[_report_key] = RuntimeReport()
+
+
+def _runtime_of(item: pytest.Item) -> str | None:
+    cls = getattr(item, "cls", None)
+    if cls is None or not issubclass(cls, RuntimeConformance):
+        return None
+    return cls.runtime_name or cls.__name__
+
+
+@pytest.hookimpl(hookwrapper=True)
+def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]):
+    outcome = yield
+    runtime = _runtime_of(item)
+    if runtime is None:
+        return
+    report: pytest.TestReport = outcome.get_result()
+    if report.skipped and not hasattr(report, "wasxfail"):
+        reason = skip_reason(report)
+        if reason.startswith(NOT_APPLICABLE):
+            result = NA
+        elif ci_enabled():
+            report.outcome = "failed"
+            report.longrepr = f"skipped under CI=true (only n/a skips are allowed): {reason}"
+            result = FAIL
+        else:
+            result = SKIP
+    elif report.failed:
+        result = FAIL
+    elif report.when == "call":
+        result = PASS
+    else:
+        return
+    name = getattr(item, "originalname", None) or item.name
+    item.config.stash[_report_key].record(name, runtime, result)
+
+
+def pytest_terminal_summary(
+    terminalreporter: pytest.TerminalReporter, exitstatus: int, config: pytest.Config
+) -> None:
+    report = config.stash.get(_report_key, None)
+    if report is None or not report.outcomes:
+        return
+    terminalreporter.section("runtime conformance")
+    for line in report.text().splitlines():
+        terminalreporter.write_line(line)
+    path = config.getoption("--runtime-report")
+    if path:
+        Path(path).write_text(report.markdown())
+        terminalreporter.write_line(f"runtime conformance report written to {path}")
