@@ -32,6 +32,7 @@ import io
 import json
 import os
 import platform
+import struct
 import tarfile
 import tempfile
 from collections.abc import Iterable, Mapping, Sequence
@@ -252,12 +253,29 @@ def read_archive_manifest(path: Path) -> list[tuple[str, list[str]]]:
     except FileNotFoundError as exc:
         raise ImageLoadError(str(path), "no such file") from exc
     except (tarfile.TarError, EOFError, OSError, ValueError) as exc:
+        if "unexpected end of data" in str(exc):
+            raise ImageLoadError(str(path), "truncated: the file ends inside an entry") from exc
         raise ImageLoadError(str(path), f"not a readable tar archive ({exc})") from exc
     if "manifest.json" in contents.documents:
         return _docker_images(path, contents)
     if "index.json" in contents.documents:
         return _oci_images(path, contents)
+    if _cut_short(path):
+        raise ImageLoadError(str(path), "truncated: the file ends inside an entry")
     raise ImageLoadError(str(path), "not an image archive: neither manifest.json nor index.json")
+
+
+def _cut_short(path: Path) -> bool:
+    """An uncompressed tar is whole 512-byte blocks; tarfile reads a partial last
+    block as the end of the archive, so a cut there shows only as missing entries."""
+    try:
+        with open(path, "rb") as file:
+            magic = file.read(6)
+            size = file.seek(0, os.SEEK_END)
+    except OSError:
+        return False
+    compressed = magic.startswith((b"\x1f\x8b", b"BZh", b"\xfd7zXZ", b"\x28\xb5\x2f\xfd"))
+    return not compressed and size % 512 != 0
 
 
 def busybox_files(busybox: Path = BUSYBOX, applets: Iterable[str] = BUSYBOX_APPLETS) -> ImageFiles:
@@ -269,6 +287,12 @@ def busybox_files(busybox: Path = BUSYBOX, applets: Iterable[str] = BUSYBOX_APPL
             f"{busybox} is missing: the busybox image is built from Debian's static "
             "busybox; run `apt-get install busybox-static` (or `make system-deps`)"
         )
+    if _is_dynamically_linked(Path(busybox)):
+        raise ValueError(
+            f"{busybox} is dynamically linked and would not run in an image without its "
+            "libraries: run `apt-get install busybox-static` (it replaces Debian's "
+            "dynamically linked busybox package)"
+        )
     files: dict[str, Path | bytes] = {
         "bin/busybox": Path(busybox),
         "etc/passwd": b"root:x:0:0:root:/root:/bin/sh\n"
@@ -277,6 +301,27 @@ def busybox_files(busybox: Path = BUSYBOX, applets: Iterable[str] = BUSYBOX_APPL
     }
     symlinks = {f"bin/{applet}": "busybox" for applet in applets if applet != "busybox"}
     return ImageFiles(files, symlinks)
+
+
+def _is_dynamically_linked(binary: Path) -> bool:
+    """Whether an ELF program names an interpreter (PT_INTERP, the dynamic loader)."""
+    with open(binary, "rb") as file:
+        header = file.read(64)
+        if header[:4] != b"\x7fELF":
+            return False
+        wide, order = header[4] == 2, "<" if header[5] == 1 else ">"
+        if wide:
+            phoff, phentsize, phnum = struct.unpack_from(f"{order}Q14xHH", header, 0x20)
+        else:
+            phoff, phentsize, phnum = struct.unpack_from(f"{order}I10xHH", header, 0x1C)
+        file.seek(phoff)
+        table = file.read(phentsize * phnum)
+    PT_INTERP = 3
+    return any(
+        struct.unpack_from(f"{order}I", table, i * phentsize)[0] == PT_INTERP
+        for i in range(phnum)
+        if (i + 1) * phentsize <= len(table)
+    )
 
 
 def write_busybox_archive(dest: Path, tag: str, *, busybox: Path = BUSYBOX) -> ImageRef:
