@@ -10,8 +10,11 @@ PYTEST_ARGS ?=
 # `make bench BENCH_ARGS=--quick`: a smoke run of every benchmark (smaller counts).
 BENCH_ARGS ?=
 
-# Debian packages the tests need (real daemons the fixtures start privately).
-SYSTEM_PACKAGES := etcd-server
+# Debian packages the tests need (real daemons the fixtures start privately): etcd,
+# Docker 20.10 (dockerd and its client /usr/bin/docker) with containerd and runc, the
+# image registry the pull tests push to, and the static busybox the test images are
+# built from (no public registry is needed).
+SYSTEM_PACKAGES := etcd-server docker.io containerd runc docker-registry busybox-static
 
 .PHONY: help tools system-deps sync lint format test bench up
 
@@ -30,6 +33,11 @@ tools:
 system-deps:
 	@missing=""; \
 	command -v etcd >/dev/null 2>&1 || missing="$$missing etcd-server"; \
+	[ -x /usr/sbin/dockerd ] || command -v dockerd >/dev/null 2>&1 || missing="$$missing docker.io"; \
+	command -v containerd >/dev/null 2>&1 || missing="$$missing containerd"; \
+	[ -x /usr/sbin/runc ] || command -v runc >/dev/null 2>&1 || missing="$$missing runc"; \
+	[ -x /usr/bin/docker-registry ] || missing="$$missing docker-registry"; \
+	[ -x /usr/bin/busybox ] || missing="$$missing busybox-static"; \
 	if [ -n "$$missing" ]; then \
 		echo "installing Debian packages:$$missing"; \
 		export DEBIAN_FRONTEND=noninteractive; \
