@@ -57,8 +57,6 @@ def test_ignored_fields_are_kept_and_reported():
     loaded = load(copy.deepcopy(original))
     assert set(loaded.ignored) == {
         "spec.containers[0].env[1].valueFrom",
-        "spec.containers[0].readinessProbe",
-        "spec.containers[0].livenessProbe",
         "spec.containers[0].volumeMounts",
         "spec.volumes",
     }

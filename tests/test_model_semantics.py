@@ -255,10 +255,14 @@ def test_non_default_ignored_fields_are_reported_once_at_their_top():
     data = pod(
         dnsPolicy="Default", volumes=[{"name": "c", "configMap": {"name": "c", "defaultMode": 256}}]
     )
-    data["spec"]["containers"][0].update(tty=True, terminationMessagePolicy="FallbackToLogsOnError")
+    data["spec"]["containers"][0].update(
+        tty=True,  # acted on (exec, attach): never reported
+        securityContext={"runAsUser": 1000},
+        terminationMessagePolicy="FallbackToLogsOnError",
+    )
     assert sorted(load(data).ignored) == [
+        "spec.containers[0].securityContext",
         "spec.containers[0].terminationMessagePolicy",
-        "spec.containers[0].tty",
         "spec.dnsPolicy",
         "spec.volumes",
     ]
