@@ -279,3 +279,10 @@ def test_an_oci_layout_alone_is_read_too(tmp_path):
     oci_only = tmp_path / "oci.tar"
     _rewrite(good, oci_only, {"manifest.json"}, {})
     assert read_archive_manifest(oci_only) == [(image_id, [BUSYBOX_IMAGE])]
+
+
+def test_a_missing_source_file_leaves_nothing_behind(tmp_path):
+    out = tmp_path / "out"
+    with pytest.raises(FileNotFoundError, match="nope"):
+        write_image_archive(out / "a.tar", "t/a:1", {"bin/x": tmp_path / "nope"})
+    assert not out.exists() or list(out.iterdir()) == []

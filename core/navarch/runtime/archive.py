@@ -27,6 +27,7 @@ Worked example::
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import io
 import json
@@ -35,7 +36,7 @@ import platform
 import struct
 import tarfile
 import tempfile
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from pathlib import Path, PurePosixPath
 from typing import IO, Any, NamedTuple
 
@@ -221,18 +222,46 @@ def write_image_archive(
         )
 
         dest.parent.mkdir(parents=True, exist_ok=True)
-        partial = dest.with_name(f".{dest.name}.partial")
-        with tarfile.open(partial, "w", format=tarfile.PAX_FORMAT) as archive:
-            _add_dir(archive, "blobs")
-            _add_dir(archive, "blobs/sha256")
-            _add_bytes(archive, _blob_path(config_digest), config)
-            _add_file(archive, _blob_path(layer_digest), layer, layer_size)
-            _add_bytes(archive, _blob_path(manifest_digest), oci_manifest)
-            _add_bytes(archive, "index.json", index)
-            _add_bytes(archive, "manifest.json", docker_manifest)
-            _add_bytes(archive, "oci-layout", canonical_json({"imageLayoutVersion": "1.0.0"}))
+        # A name of its own: two processes writing the same archive do not mix bytes.
+        fd, partial_name = tempfile.mkstemp(prefix=f".{dest.name}.", dir=dest.parent)
+        partial = Path(partial_name)
+        with os.fdopen(fd, "wb") as out, _removed_on_error(partial):
+            _write_archive(
+                out,
+                [
+                    (_blob_path(config_digest), config),
+                    (_blob_path(layer_digest), (layer, layer_size)),
+                    (_blob_path(manifest_digest), oci_manifest),
+                    ("index.json", index),
+                    ("manifest.json", docker_manifest),
+                    ("oci-layout", canonical_json({"imageLayoutVersion": "1.0.0"})),
+                ],
+            )
+        partial.chmod(0o644)
         partial.replace(dest)
     return ImageRef(id=config_digest, tags=(tag,), size=layer_size)
+
+
+@contextlib.contextmanager
+def _removed_on_error(path: Path) -> Iterator[None]:
+    try:
+        yield
+    except BaseException:
+        path.unlink(missing_ok=True)
+        raise
+
+
+def _write_archive(
+    out: IO[bytes], entries: Sequence[tuple[str, bytes | tuple[IO[bytes], int]]]
+) -> None:
+    with tarfile.open(fileobj=out, mode="w", format=tarfile.PAX_FORMAT) as archive:
+        _add_dir(archive, "blobs")
+        _add_dir(archive, "blobs/sha256")
+        for name, content in entries:
+            if isinstance(content, bytes):
+                _add_bytes(archive, name, content)
+            else:
+                _add_file(archive, name, *content)
 
 
 def read_archive_manifest(path: Path) -> list[tuple[str, list[str]]]:
