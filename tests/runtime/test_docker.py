@@ -1,0 +1,268 @@
+"""runtime_docker against a private dockerd started for this module: the conformance
+suite, then what only Docker has (the pause container, docker inspect, a daemon
+restart under a live runtime object)."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import os
+import shutil
+import tempfile
+from collections.abc import AsyncIterator, Iterator
+from pathlib import Path
+
+import pytest
+import pytest_asyncio
+
+from navarch.runtime import ContainerState, CreateError, SandboxConfig, Unavailable
+from navarch.runtime.labels import sandbox_labels
+from navarch.testing.dockerd import DockerdProcess, engine_get
+from navarch.testing.images import BUSYBOX_IMAGE, busybox_archive
+from navarch.testing.registry import RegistryProcess, push_archive
+from navarch.testing.runtime import (
+    SLEEPER,
+    Pods,
+    RuntimeConformance,
+    sh,
+    wait_for_output,
+    wait_until,
+)
+from navarch_runtime_docker import DockerOptions, DockerRuntime
+from navarch_runtime_docker.options import DEFAULT_SANDBOX_IMAGE
+from navarch_runtime_docker.pause import write_pause_archive
+
+pytestmark = pytest.mark.daemon
+
+
+def _cannot_run_dockerd() -> str | None:
+    if not os.access("/usr/sbin/dockerd", os.X_OK):
+        return "/usr/sbin/dockerd is missing: install Debian's docker.io (make system-deps)"
+    if os.geteuid() != 0:
+        return "dockerd needs root"
+    return None
+
+
+@pytest.fixture(scope="module")
+def dockerd() -> Iterator[DockerdProcess]:
+    reason = _cannot_run_dockerd()
+    if reason is not None:
+        if os.environ.get("CI") == "true":
+            pytest.fail(reason)
+        pytest.skip(reason)
+    # A short directory: the socket's path must fit a unix socket address.
+    directory = Path(tempfile.mkdtemp(prefix="nd", dir="/tmp"))
+    process = DockerdProcess(directory)
+    try:
+        process.start()
+        yield process
+    finally:
+        process.stop()
+        shutil.rmtree(directory, ignore_errors=True)
+
+
+@pytest.fixture(scope="module")
+def loaded_busybox(dockerd: DockerdProcess, tmp_path_factory) -> str:
+    async def load() -> None:
+        runtime = DockerRuntime(DockerOptions(socket=dockerd.socket_url))
+        try:
+            await runtime.load_image(busybox_archive(tmp_path_factory.getbasetemp()))
+        finally:
+            await runtime.close()
+
+    asyncio.run(load())
+    return BUSYBOX_IMAGE
+
+
+@pytest.fixture(scope="module")
+def registry_image(tmp_path_factory) -> Iterator[str]:
+    with RegistryProcess(tmp_path_factory.mktemp("docker-registry")) as registry:
+        archive = busybox_archive(tmp_path_factory.getbasetemp())
+        push_archive(registry.host, archive, "navarch/busybox", "1")
+        yield f"{registry.host}/navarch/busybox:1"
+
+
+class TestDockerConformance(RuntimeConformance):
+    runtime_name = "docker"
+
+    @pytest_asyncio.fixture
+    async def runtime(self, dockerd: DockerdProcess) -> AsyncIterator[DockerRuntime]:
+        runtime = DockerRuntime(DockerOptions(socket=dockerd.socket_url))
+        yield runtime
+        await runtime.close()
+
+    @pytest.fixture
+    def test_image(self, loaded_busybox: str) -> str:
+        return loaded_busybox
+
+    @pytest.fixture
+    def pull_image(self, registry_image: str) -> str:
+        return registry_image
+
+
+# --- what only Docker has -------------------------------------------------------------
+
+
+@pytest_asyncio.fixture
+async def runtime(dockerd: DockerdProcess) -> AsyncIterator[DockerRuntime]:
+    runtime = DockerRuntime(DockerOptions(socket=dockerd.socket_url))
+    yield runtime
+    await runtime.close()
+
+
+@pytest_asyncio.fixture
+async def pods(runtime: DockerRuntime, loaded_busybox: str) -> AsyncIterator[Pods]:
+    pods = Pods(runtime, loaded_busybox)
+    yield pods
+    await pods.cleanup()
+
+
+def inspect(dockerd: DockerdProcess, container_id: str) -> dict:
+    status, info = engine_get(dockerd.socket_path, f"/containers/{container_id}/json")
+    assert status == 200, info
+    return info
+
+
+def namespace(pid: int, kind: str) -> str:
+    return os.readlink(f"/proc/{pid}/ns/{kind}")
+
+
+async def test_containers_join_the_sandbox_namespaces(
+    dockerd: DockerdProcess, runtime: DockerRuntime, pods: Pods
+):
+    config = SandboxConfig(
+        "web",
+        Pods.NAMESPACE,
+        "uid-ns",
+        hostname="web-0",
+        labels=sandbox_labels(Pods.NODE, Pods.NAMESPACE, "web", "uid-ns"),
+    )
+    sandbox_id = await runtime.create_sandbox(config)
+    pods.sandboxes.append(sandbox_id)
+    pods.configs[sandbox_id] = config
+    container_id = await pods.container(sandbox_id, **sh(f"hostname; {SLEEPER}"))
+    await wait_for_output(runtime, container_id, "ready")
+
+    sandbox, container = inspect(dockerd, sandbox_id), inspect(dockerd, container_id)
+    assert sandbox["HostConfig"]["NetworkMode"] == "none"  # loopback only
+    assert container["HostConfig"]["NetworkMode"] == f"container:{sandbox_id}"
+    for kind in ("net", "ipc"):
+        assert namespace(sandbox["State"]["Pid"], kind) == namespace(
+            container["State"]["Pid"], kind
+        ), kind
+    # Its own mount namespace: only the network and IPC are the pod's (the engine
+    # copies the sandbox's hostname into each container, checked below).
+    assert namespace(sandbox["State"]["Pid"], "mnt") != namespace(container["State"]["Pid"], "mnt")
+    await wait_for_output(runtime, container_id, "web-0\n")
+
+
+async def test_host_network_sandbox_uses_the_host_namespace(
+    dockerd: DockerdProcess, runtime: DockerRuntime, pods: Pods
+):
+    sandbox_id = await pods.sandbox(host_network=True)
+    container_id = await pods.container(sandbox_id, **sh(SLEEPER))
+    await wait_for_output(runtime, container_id, "ready")
+    pid = inspect(dockerd, container_id)["State"]["Pid"]
+    assert namespace(pid, "net") == namespace(os.getpid(), "net")
+
+
+async def test_limits_visible_in_docker_inspect(
+    dockerd: DockerdProcess, runtime: DockerRuntime, pods: Pods
+):
+    sandbox_id = await pods.sandbox()
+    container_id = await pods.container(
+        sandbox_id,
+        start=False,
+        cpu_limit_millis=1500,
+        cpu_request_millis=250,
+        memory_limit_bytes=96 << 20,
+        **sh("exit 0"),
+    )
+    host_config = inspect(dockerd, container_id)["HostConfig"]
+    assert host_config["NanoCpus"] == 1_500_000_000
+    assert host_config["CpuShares"] == 256  # 1024 per CPU
+    assert host_config["Memory"] == host_config["MemorySwap"] == 96 << 20
+    assert host_config["IpcMode"] == f"container:{sandbox_id}"
+
+    tiny = await pods.container(sandbox_id, "tiny", start=False, cpu_request_millis=1, **sh(":"))
+    assert inspect(dockerd, tiny)["HostConfig"]["CpuShares"] == 2  # the kernel's minimum
+
+
+async def test_pause_image_is_built_offline_when_missing(
+    dockerd: DockerdProcess, runtime: DockerRuntime, pods: Pods, tmp_path: Path
+):
+    expected = write_pause_archive(tmp_path / "pause.tar", DEFAULT_SANDBOX_IMAGE)
+    status, _ = engine_get(dockerd.socket_path, f"/images/{DEFAULT_SANDBOX_IMAGE}/json")
+    if status == 200:
+        # Make it missing (no sandbox of an earlier test is left running).
+        await runtime.engine.call("DELETE", f"/images/{DEFAULT_SANDBOX_IMAGE}", params={"force": 1})
+    assert await runtime.image_status(DEFAULT_SANDBOX_IMAGE) is None
+
+    sandbox_id = await pods.sandbox()
+    ref = await runtime.image_status(DEFAULT_SANDBOX_IMAGE)
+    assert ref is not None and ref.id == expected.id  # ours, byte for byte
+    assert ref.digests == ()  # loaded, never pulled
+    assert inspect(dockerd, sandbox_id)["Image"] == expected.id
+    # It answers docker stop's SIGTERM at once (exit 0, no SIGKILL).
+    await runtime.stop_sandbox(sandbox_id)
+    assert inspect(dockerd, sandbox_id)["State"]["ExitCode"] == 0
+
+
+async def test_another_sandbox_image_is_never_pulled(dockerd: DockerdProcess, pods: Pods):
+    runtime = DockerRuntime(
+        DockerOptions(socket=dockerd.socket_url, sandbox_image="navarch.test/own-pause:1")
+    )
+    try:
+        with pytest.raises(CreateError, match=r"navarch\.test/own-pause:1.*not loaded"):
+            await runtime.create_sandbox(SandboxConfig("p", "ns", "uid-own"))
+    finally:
+        await runtime.close()
+
+
+async def test_missing_socket_is_unavailable(tmp_path: Path):
+    runtime = DockerRuntime(DockerOptions(socket=f"unix://{tmp_path}/nothing.sock"))
+    try:
+        for call in (runtime.version(), runtime.list_containers(), runtime.list_images()):
+            with pytest.raises(Unavailable, match=r"nothing\.sock"):
+                await call
+        with pytest.raises(Unavailable):
+            await runtime.exec("some-id", ["true"])
+    finally:
+        await runtime.close()
+
+
+async def test_daemon_restart_unavailable_while_down_then_works(
+    dockerd: DockerdProcess, runtime: DockerRuntime, pods: Pods
+):
+    container_id = await pods.run(SLEEPER)
+    await wait_for_output(runtime, container_id, "ready")
+    assert (await runtime.version()).name == "docker"  # a pooled connection is open
+
+    dockerd.stop()
+    try:
+        for call in (runtime.version(), runtime.container_status(container_id)):
+            with pytest.raises(Unavailable):
+                await call
+    finally:
+        dockerd.start()
+
+    # The same object, no reconnect call: it works again.
+    assert (await runtime.version()).name == "docker"
+    # dockerd stops running containers on its way down; the runtime reports it.
+    status = await wait_until(
+        lambda: _exited(runtime, container_id), what="the container to show as exited"
+    )
+    assert status.state == ContainerState.EXITED
+    assert container_id in {
+        c.id for c in await runtime.list_containers(pods.labels_of(status.sandbox_id))
+    }
+    restarted = await pods.run("echo after-restart")
+    await wait_for_output(runtime, restarted, "after-restart")
+
+
+async def _exited(runtime: DockerRuntime, container_id: str):
+    with contextlib.suppress(Unavailable):
+        status = await runtime.container_status(container_id)
+        if status.state == ContainerState.EXITED:
+            return status
+    return None
