@@ -21,6 +21,7 @@ from loguru import logger
 
 from navarch import __version__
 from navarch.apiserver import (
+    accessreview,
     auth,
     authz,
     discovery,
@@ -28,6 +29,7 @@ from navarch.apiserver import (
     httpio,
     openapi,
     openapi_proto,
+    podproxy,
     printers,
     requestinfo,
 )
@@ -85,6 +87,10 @@ class Api:
         self.loops = LoopRunner([self.grace_expiry, self.namespace_finalizer])
         self.tokens = tokens
         self.pm = pm
+        self.access_review = accessreview.AccessReviewREST(self.storage, pm)
+        self.pod_proxy = podproxy.PodProxy(
+            self.storage, lambda: tokens.token_for(auth.APISERVER_USER)
+        )
         # The token file is this server's own authenticator, a plugin like any other.
         self._token_plugin = pm.register(
             auth.TokenAuthenticator(tokens), name=f"navarch.tokens.{id(self)}"
@@ -103,6 +109,7 @@ class Api:
         self.pm.unregister(name=self._token_plugin)
         await self.loops.stop()
         await self.watches.close()
+        await self.pod_proxy.close()
 
     # --- application ------------------------------------------------------------------
 
@@ -167,7 +174,8 @@ class Api:
     @web.middleware
     async def _authorize(self, request: web.Request, handler: Handler) -> web.StreamResponse:
         info: RequestInfo = request[requestinfo.INFO]
-        if info.is_resource_request:
+        # Every authenticated user may ask what it may do (as in Kubernetes).
+        if info.is_resource_request and not accessreview.handles(info):
             if info.res is None or info.malformed:
                 raise errors.path_not_found(request.path)
             if info.subresource and info.subresource not in info.res.subresources:
@@ -184,8 +192,9 @@ class Api:
 
     @web.middleware
     async def _limit(self, request: web.Request, handler: Handler) -> web.StreamResponse:
-        if request[requestinfo.INFO].verb == "watch":  # long-running: not counted against the limit
-            return await handler(request)
+        info: RequestInfo = request[requestinfo.INFO]
+        if info.verb == "watch" or info.subresource in podproxy.LONG_RUNNING:
+            return await handler(request)  # long-running: not counted against the limit
         if self.inflight >= self.settings.max_inflight:
             raise errors.too_many_requests()
         self.inflight += 1
@@ -255,6 +264,10 @@ class Api:
         info: RequestInfo = request[requestinfo.INFO]
         if not info.is_resource_request:
             return self._discovery(request, info)
+        if accessreview.handles(info):
+            return await self.access_review.create(request, request[requestinfo.USER])
+        if info.subresource in podproxy.SUBRESOURCES and info.plural == "pods":
+            return await self.pod_proxy.handle(request, info)
         if info.verb == "watch":
             fields = request[requestinfo.FIELDS]
             labels = parse_label_selector(request.query.get("labelSelector"))

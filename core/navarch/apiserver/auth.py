@@ -30,6 +30,9 @@ from navarch.plugins import call_first
 ADMIN, NODE, VIEWER = "admin", "node", "viewer"
 _ROLE_GROUPS = {ADMIN: "system:masters", NODE: "system:nodes", VIEWER: "navarch:viewers"}
 NODE_LEASE_NAMESPACE = "kube-node-lease"
+# The API server's own identity towards node agents (pods/log, pods/exec are proxied to
+# them): an admin, added to the token file at start when missing.
+APISERVER_USER = "system:apiserver"
 
 
 @attrs.frozen
@@ -80,6 +83,11 @@ class TokenFile:
             handle.write(line.getvalue())
         self._users[token] = User(user, (_ROLE_GROUPS[role],))
         return token
+
+    def ensure(self, role: str, name: str) -> str:
+        """The token of user ``name``, adding the user with ``role`` when missing."""
+        user = f"system:node:{name}" if role == NODE else name
+        return self.token_for(user) or self.add(role, name)
 
     def token_for(self, user_name: str) -> str | None:
         return next((t for t, u in self._users.items() if u.name == user_name), None)

@@ -6,7 +6,8 @@ in ``DEFAULT_PLUGINS`` like any other) last.
 Roles (from the token's groups, see :mod:`navarch.apiserver.auth`):
 
 * admin (``system:masters``): everything;
-* viewer (``navarch:viewers``): get, list, watch;
+* viewer (``navarch:viewers``): get, list, watch (so ``pods/log`` too, but never
+  ``pods/exec``, which is ``create`` whatever the method, see requestinfo);
 * node (``system:nodes``, user ``system:node:<name>``): Kubernetes' Node authoriser —
   its own Node and Lease, pods bound to it, events, the reads an agent needs. What a
   node may *change* on its own Node is then limited by the NodeRestriction admission
@@ -51,15 +52,24 @@ class Decision:
         return cls(False, reason)
 
 
-async def authorize(
+async def decide(
     pm: pluggy.PluginManager, user: User, info: RequestInfo, fields: FieldSelector | None
-) -> None:
-    """Ask the authorisers (plugins first, the roles last); raise 403 on a denial."""
+) -> Decision:
+    """The authorisers' answer (plugins first, the roles last); the request path and
+    SelfSubjectAccessReview both ask here, so they never disagree."""
     decision = await call_first(
         pm, "navarch_authorize", user=user, info=info, field_selector=fields
     )
-    if decision is None or not decision.allowed:
-        why = decision.reason if decision is not None else "no authoriser allowed the request"
+    return decision if decision is not None else Decision.deny("no authoriser allowed it")
+
+
+async def authorize(
+    pm: pluggy.PluginManager, user: User, info: RequestInfo, fields: FieldSelector | None
+) -> None:
+    """Ask the authorisers; raise 403 on a denial."""
+    decision = await decide(pm, user, info, fields)
+    if not decision.allowed:
+        why = decision.reason
         res = info.res
         group = res.group if res is not None else info.group
         raise errors.forbidden(

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from navarch.apiserver import accessreview
 from navarch.apiserver.resources import RESOURCES, Resource, groups
 
 KUBERNETES_MINOR = "31"  # the Kubernetes API level whose subset Navarch serves
@@ -15,7 +16,11 @@ _SUBRESOURCE_VERBS = {
     "scale": ["get", "patch", "update"],
     "binding": ["create"],
     "finalize": ["update"],
+    "log": ["get"],
+    "exec": ["create", "get"],
 }
+# The kind discovery names for a subresource whose body is not the resource itself.
+_SUBRESOURCE_KINDS = {"binding": "Binding", "exec": "PodExecOptions"}
 
 
 def version(navarch_version: str) -> dict[str, Any]:
@@ -46,12 +51,22 @@ def _group_doc(name: str, resources: list[Resource]) -> dict[str, Any]:
     return {"name": name, "versions": entries, "preferredVersion": entries[0]}
 
 
+def _review_group_doc() -> dict[str, Any]:
+    """authorization.k8s.io: only SelfSubjectAccessReview, which is not stored."""
+    entry = {"groupVersion": f"{accessreview.GROUP}/{accessreview.VERSION}"}
+    entry["version"] = accessreview.VERSION
+    return {"name": accessreview.GROUP, "versions": [entry], "preferredVersion": entry}
+
+
 def api_groups() -> dict[str, Any]:
     docs = [_group_doc(name, rs) for name, rs in groups().items() if name]
+    docs.append(_review_group_doc())
     return {"kind": "APIGroupList", "apiVersion": "v1", "groups": docs}
 
 
 def api_group(name: str) -> dict[str, Any] | None:
+    if name == accessreview.GROUP:
+        return {"kind": "APIGroup", "apiVersion": "v1", **_review_group_doc()}
     resources = groups().get(name)
     if not name or not resources:
         return None
@@ -59,6 +74,13 @@ def api_group(name: str) -> dict[str, Any] | None:
 
 
 def resource_list(group: str, version: str) -> dict[str, Any] | None:
+    if (group, version) == (accessreview.GROUP, accessreview.VERSION):
+        return {
+            "kind": "APIResourceList",
+            "apiVersion": "v1",
+            "groupVersion": f"{group}/{version}",
+            "resources": [dict(accessreview.DISCOVERY_ENTRY)],
+        }
     served = [r for r in RESOURCES if r.group == group and r.version == version]
     if not served:
         return None
@@ -94,8 +116,8 @@ def resource_list(group: str, version: str) -> dict[str, Any] | None:
             }
             if sub == "scale":
                 entry.update(group="autoscaling", version="v1", kind="Scale")
-            if sub == "binding":
-                entry["kind"] = "Binding"
+            if sub in _SUBRESOURCE_KINDS:
+                entry["kind"] = _SUBRESOURCE_KINDS[sub]
             entries.append(entry)
     group_version = f"{group}/{version}" if group else version
     return {

@@ -31,6 +31,10 @@ _METRIC_VERBS = frozenset(
     {"get", "list", "watch", "create", "update", "patch", "delete", "deletecollection", "head"}
 )
 # Subresources of the namespace object itself: /api/v1/namespaces/<name>/<sub>.
+# Subresources that open a session in a container: authorised as "create" even when
+# the method is GET (a WebSocket upgrade is always a GET), as Kubernetes does since
+# 1.31, so that read-only users can never exec.
+_CONNECT_SUBRESOURCES = frozenset({"exec", "attach", "portforward"})
 _NAMESPACE_SUBRESOURCES = ("status", "finalize")
 
 
@@ -116,6 +120,8 @@ def parse(method: str, path: str, query: Mapping[str, str]) -> RequestInfo:
         verb = "watch" if is_watch(method, query) else ("get" if name else "list")
     elif method == "DELETE":
         verb = "delete" if name else "deletecollection"
+    if subresource in _CONNECT_SUBRESOURCES and name and method in ("GET", "POST"):
+        verb = "create"
     return RequestInfo(
         path,
         verb,

@@ -46,11 +46,14 @@ SHUTDOWN_TIMEOUT_SECONDS = 3.0
 
 def token_file(config: Config) -> auth.TokenFile:
     """The token file, created with an admin token on first use (under the data
-    directory's lock, so processes starting together agree on one admin token)."""
+    directory's lock, so processes starting together agree on one admin token). It
+    always holds the API server's own user, which it presents to node agents."""
     data_dir = Path(config["data_dir"])
     try:
         with init_lock(data_dir):
-            return auth.TokenFile(data_dir / "tokens.csv").load_or_create()
+            tokens = auth.TokenFile(data_dir / "tokens.csv").load_or_create()
+            tokens.ensure(auth.ADMIN, auth.APISERVER_USER)
+            return tokens
     except OSError as exc:
         raise data_dir_error(data_dir, exc) from None
 
