@@ -1,0 +1,226 @@
+"""The agent against a real API server, on the simulated runtime (fast, in memory):
+registration, heartbeat, running pods, restarts and back-off, completion, deletion,
+adoption after a restart, orphans. The same agent on Docker: test_agent_docker.py."""
+
+from __future__ import annotations
+
+import asyncio
+
+import pytest
+
+from navarch import api
+from navarch.runtime import ContainerConfig, SandboxConfig, labels
+from navarch.testing.images import BUSYBOX_IMAGE
+from tests.agent.conftest import FAST, build_runtime, eventually, pod_body, running_agent
+
+IMAGE = BUSYBOX_IMAGE
+
+
+@pytest.fixture
+def runtime(tmp_path):
+    return build_runtime("sim", {}, tmp_path / "sim")
+
+
+def as_dict(obj):
+    return obj if isinstance(obj, dict) else api.dump(obj)
+
+
+async def pod_status(client, name):
+    return as_dict(await client.pods.get(name, "default")).get("status") or {}
+
+
+async def test_node_registers_with_machine_facts_and_renews_its_lease(client, runtime):
+    async with running_agent(client, runtime, "reg-1", labels={"tier": "edge"}):
+        node = as_dict(await eventually(lambda: client.nodes.get("reg-1"), "the Node"))
+        meta, status = node["metadata"], node["status"]
+        assert meta["labels"]["kubernetes.io/hostname"] == "reg-1"
+        assert meta["labels"]["kubernetes.io/os"] == "linux"
+        assert meta["labels"]["tier"] == "edge"
+        assert status["capacity"]["pods"] == "110"
+        assert {"type": "InternalIP", "address": "127.0.0.1"} in status["addresses"]
+        assert status["nodeInfo"]["containerRuntimeVersion"].startswith("sim://")
+
+        async def ready():
+            conditions = (as_dict(await client.nodes.get("reg-1"))["status"]).get("conditions")
+            return any(c["type"] == "Ready" and c["status"] == "True" for c in conditions or [])
+
+        await eventually(ready, "Ready=True")
+        first = as_dict(await client.leases.get("reg-1", "kube-node-lease"))
+        assert first["spec"]["holderIdentity"] == "reg-1"
+
+        async def renewed():
+            lease = as_dict(await client.leases.get("reg-1", "kube-node-lease"))
+            return lease["spec"]["renewTime"] != first["spec"]["renewTime"]
+
+        await eventually(renewed, "a lease renewal")
+
+
+async def test_a_bound_pod_runs_and_reports_running_and_ready(client, runtime):
+    async with running_agent(client, runtime, "run-1"):
+        await client.pods.create(pod_body("web", "run-1", image=IMAGE))
+
+        async def running():
+            status = await pod_status(client, "web")
+            return status if status.get("phase") == "Running" else None
+
+        status = await eventually(running, "phase Running")
+        (cs,) = status["containerStatuses"]
+        assert "running" in cs["state"] and cs["ready"] is True and cs["restartCount"] == 0
+        assert cs["containerID"].startswith("sim://")
+        conditions = {c["type"]: c["status"] for c in status["conditions"]}
+        assert conditions["Ready"] == "True" and conditions["ContainersReady"] == "True"
+        assert status["hostIP"] == "127.0.0.1" and status["startTime"]
+        found = await runtime.list_containers({labels.POD_NAME: "web"})
+        assert len(found) == 1
+        await client.pods.delete("web", "default", grace_period_seconds=0)
+
+
+async def test_a_crashing_container_restarts_with_crash_loop_back_off(client, runtime):
+    async with running_agent(client, runtime, "crash-1"):
+        await client.pods.create(
+            pod_body("crasher", "crash-1", image=IMAGE, command=["sh", "-c", "exit 3"])
+        )
+        seen_back_off = asyncio.Event()
+
+        async def restarted_twice():
+            status = await pod_status(client, "crasher")
+            for cs in status.get("containerStatuses") or []:
+                if (cs["state"].get("waiting") or {}).get("reason") == "CrashLoopBackOff":
+                    seen_back_off.set()
+                if cs["restartCount"] >= 2 and seen_back_off.is_set():
+                    return cs
+            return None
+
+        cs = await eventually(restarted_twice, "two restarts and CrashLoopBackOff")
+        assert cs["lastState"]["terminated"]["exitCode"] == 3
+        assert cs["lastState"]["terminated"]["reason"] == "Error"
+        # Only the newest instance and the previous one are kept.
+        kept = await runtime.list_containers({labels.POD_NAME: "crasher"})
+        assert len(kept) <= 2
+        await client.pods.delete("crasher", "default", grace_period_seconds=0)
+
+
+@pytest.mark.parametrize(
+    ("name", "script", "phase", "code", "reason"),
+    [
+        ("done-ok", "exit 0", "Succeeded", 0, "Completed"),
+        ("done-bad", "exit 4", "Failed", 4, "Error"),
+    ],
+)
+async def test_a_pod_that_never_restarts_finishes(
+    client, runtime, name, script, phase, code, reason
+):
+    async with running_agent(client, runtime, f"{name}-node"):
+        await client.pods.create(
+            pod_body(
+                name,
+                f"{name}-node",
+                image=IMAGE,
+                command=["sh", "-c", script],
+                restartPolicy="Never",
+            )
+        )
+
+        async def finished():
+            status = await pod_status(client, name)
+            return status if status.get("phase") == phase else None
+
+        status = await eventually(finished, f"phase {phase}")
+        terminated = status["containerStatuses"][0]["state"]["terminated"]
+        assert terminated["exitCode"] == code and terminated["reason"] == reason
+        ready = next(c for c in status["conditions"] if c["type"] == "Ready")
+        assert ready["status"] == "False" and ready["reason"] == "PodCompleted"
+
+
+async def test_deleting_a_pod_stops_it_and_confirms_the_deletion(client, runtime):
+    async with running_agent(client, runtime, "del-1"):
+        await client.pods.create(pod_body("doomed", "del-1", image=IMAGE))
+
+        async def running():
+            return (await pod_status(client, "doomed")).get("phase") == "Running"
+
+        await eventually(running, "Running")
+        await client.pods.delete("doomed", "default", grace_period_seconds=5)
+
+        async def gone():
+            try:
+                await client.pods.get("doomed", "default")
+            except Exception as exc:
+                return "NotFound" in type(exc).__name__
+            return False
+
+        await eventually(gone, "the pod removed after the agent confirmed")
+        assert await runtime.list_containers({labels.POD_NAME: "doomed"}) == []
+        assert await runtime.list_sandboxes({labels.POD_NAME: "doomed"}) == []
+
+
+async def test_a_restarted_agent_adopts_what_runs_instead_of_duplicating(client, runtime):
+    async with running_agent(client, runtime, "adopt-1"):
+        await client.pods.create(pod_body("kept", "adopt-1", image=IMAGE))
+
+        async def running():
+            return (await pod_status(client, "kept")).get("phase") == "Running"
+
+        await eventually(running, "Running")
+        before = await runtime.list_containers({labels.POD_NAME: "kept"})
+        sandboxes = await runtime.list_sandboxes({labels.POD_NAME: "kept"})
+    # The agent is gone; its containers still run. A new agent process adopts them.
+    async with running_agent(client, runtime, "adopt-1") as agent:
+
+        async def settled():
+            status = await pod_status(client, "kept")
+            return status.get("phase") == "Running" and len(agent.workers) == 1
+
+        await eventually(settled, "the pod still Running under the new agent")
+        await asyncio.sleep(2 * FAST.relist_seconds + 1)  # several syncs and relists
+        after = await runtime.list_containers({labels.POD_NAME: "kept"})
+        assert [c.id for c in after] == [c.id for c in before]
+        assert await runtime.list_sandboxes({labels.POD_NAME: "kept"}) == sandboxes
+        await client.pods.delete("kept", "default", grace_period_seconds=0)
+
+
+async def test_containers_of_pods_not_bound_here_are_removed(client, runtime):
+    node = "orphan-1"
+    config = SandboxConfig(
+        "ghost",
+        "default",
+        "uid-ghost",
+        labels=labels.sandbox_labels(node, "default", "ghost", "uid-ghost"),
+    )
+    await runtime.pull_image(IMAGE)
+    sandbox = await runtime.create_sandbox(config)
+    container = await runtime.create_container(
+        sandbox,
+        ContainerConfig(
+            "main",
+            IMAGE,
+            command=("sleep", "3600"),
+            labels=labels.container_labels(node, "default", "ghost", "uid-ghost", "main", 0),
+        ),
+        config,
+    )
+    await runtime.start_container(container)
+    async with running_agent(client, runtime, node):
+
+        async def cleaned():
+            return not await runtime.list_containers({labels.NODE: node}) and not (
+                await runtime.list_sandboxes({labels.NODE: node})
+            )
+
+        await eventually(cleaned, "the orphan's container and sandbox removed")
+
+
+async def test_status_is_written_once_per_change_not_per_sync(client, runtime):
+    async with running_agent(client, runtime, "quiet-1"):
+        await client.pods.create(pod_body("steady", "quiet-1", image=IMAGE))
+
+        async def running():
+            pod = as_dict(await client.pods.get("steady", "default"))
+            return pod if (pod.get("status") or {}).get("phase") == "Running" else None
+
+        pod = await eventually(running, "Running")
+        version = pod["metadata"]["resourceVersion"]
+        await asyncio.sleep(4 * FAST.relist_seconds + 2)  # several relists and syncs
+        again = as_dict(await client.pods.get("steady", "default"))
+        assert again["metadata"]["resourceVersion"] == version
+        await client.pods.delete("steady", "default", grace_period_seconds=0)
