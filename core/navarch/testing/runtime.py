@@ -434,8 +434,12 @@ class RuntimeConformance:
         listed = await runtime.list_sandboxes(pods.labels_of(sandbox_id))
         assert [sandbox.id for sandbox in listed] == [sandbox_id]
 
-        await runtime.stop_sandbox(sandbox_id)
+        container_id = await pods.container(sandbox_id, **sh(SLEEPER))
+        await wait_for_output(runtime, container_id, "ready")
+        await runtime.stop_sandbox(sandbox_id)  # stops its containers too
         assert (await runtime.sandbox_status(sandbox_id)).state == SandboxState.NOT_READY
+        status = await runtime.container_status(container_id)
+        assert status.state == ContainerState.EXITED
         await runtime.remove_sandbox(sandbox_id)
         with pytest.raises(NotFound):
             await runtime.sandbox_status(sandbox_id)
