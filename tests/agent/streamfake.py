@@ -93,6 +93,7 @@ class FakeRuntime:
     def __init__(self) -> None:
         self.containers: dict[str, FakeContainer] = {}
         self.sessions: list[FakeSession] = []
+        self.following = 0  # log streams in follow mode still open
 
     def add(
         self,
@@ -153,13 +154,17 @@ class FakeRuntime:
         if not options.follow:
             return
         seen = len(fake.lines)
-        while True:
-            while seen < len(fake.lines):
-                yield fake.lines[seen]
-                seen += 1
-            if fake.exited:
-                return
-            await asyncio.sleep(0.02)
+        self.following += 1
+        try:
+            while True:
+                while seen < len(fake.lines):
+                    yield fake.lines[seen]
+                    seen += 1
+                if fake.exited:
+                    return
+                await asyncio.sleep(0.02)
+        finally:
+            self.following -= 1
 
     async def exec(
         self, container_id: str, command: Sequence[str], *, stdin: bool = False, tty: bool = False

@@ -345,6 +345,23 @@ async def test_api_server_proxies_logs_and_exec(cluster, agent):
     assert refused.value.status == 403
 
 
+async def test_a_client_leaving_a_followed_log_releases_the_agent(cluster, agent):
+    """kubectl logs -f interrupted: the API server drops its stream to the agent at
+    once, and the agent stops reading the runtime (not at the container's next line)."""
+    pod = await _pod(agent, "app")
+    agent.runtime.add(NODE, "default", pod, "app", 0, ["quiet from now on"])
+    url = cluster.server.url + f"/api/v1/namespaces/default/pods/{pod}/log?follow=true"
+    headers = {"Authorization": f"Bearer {cluster.tokens['admin']}"}
+    async with aiohttp.ClientSession() as session:
+        async with session.get(url, headers=headers, ssl=_api_ssl(cluster)) as response:
+            async with asyncio.timeout(DEADLINE):
+                assert await response.content.readline() == b"quiet from now on\n"
+            assert agent.runtime.following == 1
+    async with asyncio.timeout(DEADLINE):
+        while agent.runtime.following:
+            await asyncio.sleep(0.05)
+
+
 async def test_api_server_proxy_errors(cluster, agent):
     context = _api_ssl(cluster)
     token = cluster.tokens["admin"]

@@ -59,6 +59,8 @@ log = logger.bind(component="agent-streaming")
 PROTOCOLS = ("v5.channel.k8s.io", "v4.channel.k8s.io")
 STDIN, STDOUT_CH, STDERR_CH, ERROR_CH, RESIZE_CH, CLOSE_CH = 0, 1, 2, 3, 4, 255
 _TRUE = ("true", "1", "True", "")
+# How long close() lets open streams (a followed log, an exec) finish before dropping them.
+_SHUTDOWN_SECONDS = 2.0
 
 
 @attrs.define
@@ -100,7 +102,13 @@ async def serve_streaming(
     app.router.add_get("/healthz", handlers.healthz)
     # handler_cancellation: a client that goes away stops a followed log at once,
     # rather than at the container's next line.
-    runner = web.AppRunner(app, access_log=None, handle_signals=False, handler_cancellation=True)
+    runner = web.AppRunner(
+        app,
+        access_log=None,
+        handle_signals=False,
+        handler_cancellation=True,
+        shutdown_timeout=_SHUTDOWN_SECONDS,
+    )
     await runner.setup()
     site = web.TCPSite(runner, address or None, port, ssl_context=context)
     try:

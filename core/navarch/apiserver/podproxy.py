@@ -157,13 +157,21 @@ class PodProxy:
                 headers={"Content-Type": "text/plain", "Cache-Control": "no-cache"}
             )
             await response.prepare(request)
+            copying = asyncio.ensure_future(_copy(upstream, response, target))
+            leaving = asyncio.ensure_future(_client_gone(request))
             try:
-                async for chunk in upstream.content.iter_any():
-                    await response.write(chunk)
-            except (aiohttp.ClientError, OSError) as exc:
-                # Headers are sent: the stream just ends, as when the agent stops.
-                log.bind(node=target.node, error=str(exc)).info("log stream from agent ended")
-            await response.write_eof()
+                await asyncio.wait([copying, leaving], return_when=asyncio.FIRST_COMPLETED)
+            finally:
+                for task in (copying, leaving):
+                    task.cancel()
+                    with contextlib.suppress(asyncio.CancelledError):
+                        await task
+            if leaving.done() and not leaving.cancelled():
+                # Close the agent's stream now, not when the container next writes.
+                upstream.close()
+                return response
+            with contextlib.suppress(ConnectionError):
+                await response.write_eof()
             return response
 
     # --- exec ---------------------------------------------------------------------------
@@ -208,6 +216,25 @@ class PodProxy:
                 await upstream.close()
             await downstream.close()
         return downstream
+
+
+async def _copy(
+    upstream: aiohttp.ClientResponse, response: web.StreamResponse, target: _Target
+) -> None:
+    try:
+        async for chunk in upstream.content.iter_any():
+            await response.write(chunk)
+    except (aiohttp.ClientError, OSError) as exc:
+        # Headers are sent: the stream just ends, as when the agent stops.
+        log.bind(node=target.node, error=str(exc)).info("log stream from agent ended")
+
+
+async def _client_gone(request: web.Request, every: float = 0.5) -> None:
+    """Return once the client's connection is gone. The server does not cancel a
+    handler when its client leaves, and a followed log of a quiet container would
+    otherwise keep its stream to the agent open until the container writes again."""
+    while request.transport is not None and not request.transport.is_closing():
+        await asyncio.sleep(every)
 
 
 class _Target:
