@@ -17,6 +17,7 @@ from navarch.runtime import (
     ImagePullError,
     InvalidConfig,
     LogOptions,
+    Runtime,
     SandboxConfig,
     StartError,
     Unavailable,
@@ -114,6 +115,7 @@ async def test_registered_as_sim_with_typed_options():
     assert runtime.options.start_latency_seconds == 0.5
     assert runtime.options.images["a:1"] == ImageBehaviour(exit_code=3)
     assert (await runtime.version()).node_info == "sim://0.1.0"
+    assert isinstance(runtime, Runtime)
     with pytest.raises(InvalidConfig, match="exit_code"):
         SimOptions.from_mapping({"images": {"a:1": {"exit_code": "x"}}})
 

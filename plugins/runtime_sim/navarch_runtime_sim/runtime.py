@@ -212,6 +212,8 @@ class SimRuntime:
         container = self._container(container_id)
         if container.state != ContainerState.CREATED:
             raise StartError(f"container {container_id} is {container.state.value}, not created")
+        if self._sandbox(container.sandbox_id).state != SandboxState.READY:
+            raise StartError(f"sandbox {container.sandbox_id} is not ready")
         if container.behaviour.start_latency:
             await asyncio.sleep(container.behaviour.start_latency)
             container = self._container(container_id)  # it may be gone by now
