@@ -438,8 +438,8 @@ class RuntimeConformance:
         await wait_for_output(runtime, container_id, "ready")
         await runtime.stop_sandbox(sandbox_id)  # stops its containers too
         assert (await runtime.sandbox_status(sandbox_id)).state == SandboxState.NOT_READY
-        status = await runtime.container_status(container_id)
-        assert status.state == ContainerState.EXITED
+        stopped = await runtime.container_status(container_id)
+        assert stopped.state == ContainerState.EXITED
         await runtime.remove_sandbox(sandbox_id)
         with pytest.raises(NotFound):
             await runtime.sandbox_status(sandbox_id)
