@@ -1,0 +1,725 @@
+"""Runtime benchmark: the runtime plugins sim and docker side by side in one run, with the
+bare ``docker run -d`` CLI on the same private dockerd as the floor.
+
+    uv run python bench/runtime.py [--quick]      (or: make bench)
+
+Measured per runtime, driven in this process through its plugin (as the agent builds
+it): image load from the busybox archive; sandbox create; container create+start
+p50/p99, one after another and in parallel; stop+remove. The floor is Debian's
+``docker`` client (``-H unix://<private socket>``, ``--network none``, ``--pull never``)
+on the same daemon. Then pod startup through the whole system: a private API server,
+a scheduler and an agent process on that runtime, pod created -> Running seen on a
+watch, p50/p99, one pod after another; the agent's resident memory with many pods
+running; and 200 simulated nodes x 20 pods in one agent process, with the API
+server's CPU seconds per node heartbeat (Lease renewal). Everything runs on
+127.0.0.1; every loop is bounded in count and time; every process started here is
+stopped by pid.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import contextlib
+import os
+import ssl
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from collections import Counter
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import aiohttp
+import orjson
+import yaml
+from scheduler import SchedulerProcess, cpu_seconds, percentile
+from targets import Target, format_ratio, ratio, report
+
+from navarch.assembly import assemble
+from navarch.client.kubeconfig import load_kubeconfig
+from navarch.config import load_config
+from navarch.runtime import ContainerConfig, Runtime, SandboxConfig
+from navarch.runtime.labels import container_labels, sandbox_labels
+from navarch.testing.apiserver import ApiServerProcess
+from navarch.testing.daemon import DaemonProcess
+from navarch.testing.dockerd import DockerdProcess
+from navarch.testing.images import BUSYBOX_IMAGE, busybox_archive
+
+DOCKER_CLI = "/usr/bin/docker"
+# Exits at once on SIGTERM (a plain `sleep` as PID 1 ignores it and every stop would
+# wait out its grace period); the simulator acts this script out too.
+SCRIPT = "trap 'exit 0' TERM; sleep 3600 & wait"
+COMMAND = ("sh", "-c", SCRIPT)
+NODE = "bench-node"
+CALL_LIMIT = 120.0  # one runtime call or CLI run
+POD_LIMIT = 120.0  # one pod, created -> Running
+PHASE_LIMIT = 900.0  # many pods at once (4,000 simulated)
+LOAD_REPEATS = 3
+
+
+@dataclass(frozen=True)
+class Counts:
+    sequential: int  # containers one after another
+    parallel: int  # containers at once
+    pods: int  # pods one after another through the system
+    memory_pods: int  # pods running when the agent's memory is read
+    sim_nodes: int
+    pods_per_node: int
+    heartbeat_window: float  # seconds the API server's CPU per heartbeat is measured over
+
+
+FULL = Counts(50, 20, 50, 100, 200, 20, 30.0)
+QUICK = Counts(10, 10, 10, 20, 20, 5, 10.0)
+
+
+def ms(seconds: list[float]) -> list[float]:
+    return [s * 1000 for s in seconds]
+
+
+def p50_p99(millis: list[float]) -> str:
+    if not millis:
+        return "n/a"
+    return f"{percentile(millis, 50):,.1f} / {percentile(millis, 99):,.1f}"
+
+
+def rss_mib(pid: int) -> float:
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith("VmRSS:"):
+            return int(line.split()[1]) / 1024
+    return float("nan")
+
+
+# --- the runtimes, driven directly ----------------------------------------------------
+
+
+def build_runtime(name: str, options: dict[str, Any], data_dir: Path) -> Runtime:
+    """The runtime as ``navarch agent`` builds it: through its plugin's registration."""
+    entry = assemble(load_config(env={})).registries.runtimes.entry(name)
+    return entry.value(options, str(data_dir))
+
+
+async def timed(call: Awaitable[Any]) -> tuple[float, Any]:
+    started = time.perf_counter()
+    result = await asyncio.wait_for(call, CALL_LIMIT)
+    return time.perf_counter() - started, result
+
+
+async def runtime_figures(runtime: Runtime, archive: Path, counts: Counts) -> dict[str, Any]:
+    """Image load, sandbox create, container create+start (one after another and in
+    parallel) and stop+remove, in seconds per operation."""
+    loads = []
+    for attempt in range(LOAD_REPEATS):
+        if attempt:
+            await runtime.remove_image(BUSYBOX_IMAGE)
+        loads.append((await timed(runtime.load_image(archive)))[0])
+    figures: dict[str, Any] = {"load": loads}
+    sandboxes: list[str] = []
+    containers: list[str] = []
+
+    async def sandbox(index: int, into: str) -> tuple[str, SandboxConfig]:
+        uid = f"bench-{into}-{index}"
+        config = SandboxConfig(
+            uid, "default", uid, labels=sandbox_labels(NODE, "default", uid, uid)
+        )
+        seconds, sandbox_id = await timed(runtime.create_sandbox(config))
+        sandboxes.append(sandbox_id)
+        figures.setdefault(f"sandbox {into}", []).append(seconds)
+        return sandbox_id, config
+
+    async def container(sandbox_id: str, sandbox: SandboxConfig, into: str) -> None:
+        uid = sandbox.uid
+        config = ContainerConfig(
+            "main",
+            BUSYBOX_IMAGE,
+            command=COMMAND,
+            labels=container_labels(NODE, "default", uid, uid, "main", 0),
+        )
+        started = time.perf_counter()
+        container_id = await asyncio.wait_for(
+            runtime.create_container(sandbox_id, config, sandbox), CALL_LIMIT
+        )
+        containers.append(container_id)
+        await asyncio.wait_for(runtime.start_container(container_id), CALL_LIMIT)
+        figures.setdefault(into, []).append(time.perf_counter() - started)
+
+    try:
+        # Untimed: a first sandbox may build and load the pause image once.
+        await container(*await sandbox(0, "warm-up"), "warm-up")
+        for index in range(counts.sequential):
+            await container(*await sandbox(index, "seq"), "seq")
+        # Sandboxes first, so the parallel containers compare with `docker run` alone.
+        made = await asyncio.gather(*(sandbox(i, "par") for i in range(counts.parallel)))
+        began = time.perf_counter()
+        await asyncio.gather(*(container(*pair, "par") for pair in made))
+        figures["par wall"] = time.perf_counter() - began
+    finally:
+        for container_id in containers:
+            started = time.perf_counter()
+            await asyncio.wait_for(runtime.stop_container(container_id, 0), CALL_LIMIT)
+            await asyncio.wait_for(runtime.remove_container(container_id), CALL_LIMIT)
+            figures.setdefault("teardown", []).append(time.perf_counter() - started)
+        for sandbox_id in sandboxes:
+            seconds, _ = await timed(runtime.remove_sandbox(sandbox_id))
+            figures.setdefault("sandbox remove", []).append(seconds)
+    return figures
+
+
+class DockerCli:
+    """Debian's docker client on the private daemon only (no user config, no DOCKER_*
+    variables from the environment)."""
+
+    def __init__(self, dockerd: DockerdProcess, config_dir: Path):
+        self.host = dockerd.socket_url
+        self.env = {k: v for k, v in os.environ.items() if not k.startswith("DOCKER_")}
+        self.env["DOCKER_CONFIG"] = str(config_dir)
+
+    async def run(self, *args: str) -> tuple[float, str]:
+        started = time.perf_counter()
+        process = await asyncio.create_subprocess_exec(
+            DOCKER_CLI,
+            "-H",
+            self.host,
+            *args,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            env=self.env,
+        )
+        try:
+            out, err = await asyncio.wait_for(process.communicate(), CALL_LIMIT)
+        except TimeoutError:
+            process.kill()
+            await process.wait()
+            raise
+        if process.returncode != 0:
+            raise RuntimeError(f"docker {' '.join(args)}: {err.decode(errors='replace')}")
+        return time.perf_counter() - started, out.decode().strip()
+
+
+async def floor_figures(cli: DockerCli, archive: Path, counts: Counts) -> dict[str, Any]:
+    """The same operations with the bare CLI: docker load, docker run -d, stop + rm."""
+    loads = []
+    for _ in range(LOAD_REPEATS):
+        await cli.run("rmi", BUSYBOX_IMAGE)  # loaded by the runtime before
+        loads.append((await cli.run("load", "-q", "-i", str(archive)))[0])
+    figures: dict[str, Any] = {"load": loads, "warm-up": [], "seq": [], "par": [], "teardown": []}
+    made: list[str] = []
+
+    async def run(into: str) -> None:
+        seconds, container_id = await cli.run(
+            "run", "-d", "--network", "none", "--pull", "never", BUSYBOX_IMAGE, *COMMAND
+        )
+        figures[into].append(seconds)
+        made.append(container_id)
+
+    try:
+        await run("warm-up")  # untimed, as for the runtimes
+        for _ in range(counts.sequential):
+            await run("seq")
+        began = time.perf_counter()
+        await asyncio.gather(*(run("par") for _ in range(counts.parallel)))
+        figures["par wall"] = time.perf_counter() - began
+    finally:
+        for container_id in made:
+            stop, _ = await cli.run("stop", "-t", "0", container_id)
+            remove, _ = await cli.run("rm", container_id)
+            figures["teardown"].append(stop + remove)
+    return figures
+
+
+# --- the whole system: API server, scheduler, agent -----------------------------------
+
+
+class AgentProcess(DaemonProcess):
+    """``navarch agent`` on one runtime: one node, or ``simulate`` nodes in one process."""
+
+    def __init__(
+        self,
+        directory: Path,
+        kubeconfig: Path,
+        runtime: str,
+        options: dict[str, Any],
+        *,
+        simulate: int = 0,
+    ):
+        self.directory = directory
+        self.log_path = directory / "agent.log"
+        self.kubeconfig = kubeconfig
+        self.runtime = runtime
+        self.options = options
+        self.simulate = simulate
+
+    def start(self) -> AgentProcess:
+        self.directory.mkdir(parents=True, exist_ok=True)
+        agent: dict[str, Any] = {
+            "node_ip": "127.0.0.1",
+            "address": "127.0.0.1",
+            "port": 0,
+            # Several nodes share this machine: capacity as flags would set it.
+            "capacity": {"cpu": "4", "memory": "8Gi", "pods": "110"},
+        }
+        if self.simulate:
+            agent.update(simulate=self.simulate, simulate_prefix="sim")
+        else:
+            agent["node_name"] = f"{NODE}-{self.runtime}"
+        config = {
+            "data_dir": str(self.directory / "data"),
+            "kubeconfig": str(self.kubeconfig),
+            "runtime": {"name": self.runtime, "options": self.options},
+            "agent": agent,
+            "log": {"level": "WARNING", "format": "json"},
+        }
+        path = self.directory / "agent.yaml"
+        path.write_text(yaml.safe_dump(config))
+        env = {k: v for k, v in os.environ.items() if not k.startswith("NAVARCH_")}
+        with open(self.log_path, "ab") as log:
+            self.process = subprocess.Popen(
+                [sys.executable, "-m", "navarch.cli.navarch", "--config", str(path), "agent"],
+                stdout=log,
+                stderr=subprocess.STDOUT,
+                env=env,
+            )
+        return self
+
+    def check(self) -> None:
+        if self.process is not None and self.process.poll() is not None:
+            raise RuntimeError(f"agent exited with {self.process.returncode}: {self.log_tail()}")
+
+
+def pod_body(name: str) -> bytes:
+    return orjson.dumps(
+        {
+            "apiVersion": "v1",
+            "kind": "Pod",
+            "metadata": {"name": name, "namespace": "default"},
+            "spec": {
+                "terminationGracePeriodSeconds": 1,
+                "containers": [
+                    {
+                        "name": "main",
+                        "image": BUSYBOX_IMAGE,
+                        # Loaded into docker beforehand: never pulled. The simulator
+                        # "pulls" in memory.
+                        "imagePullPolicy": "IfNotPresent",
+                        "command": list(COMMAND),
+                        "resources": {"requests": {"cpu": "10m", "memory": "16Mi"}},
+                    }
+                ],
+            },
+        }
+    )
+
+
+class Api:
+    """The load generator's HTTPS session to the API server (admin token), and one pod
+    watch recording when each pod is first seen Running and where."""
+
+    def __init__(self, server: ApiServerProcess):
+        config = load_kubeconfig(server.kubeconfig)
+        self.url = server.url
+        context = ssl.create_default_context(cadata=config.ca_data.decode())
+        self.session = aiohttp.ClientSession(
+            connector=aiohttp.TCPConnector(ssl=context, limit=64),
+            headers={"Authorization": f"Bearer {config.token}", "Content-Type": "application/json"},
+        )
+        self.created: dict[str, float] = {}
+        self.running: dict[str, float] = {}
+        self.placement: dict[str, str] = {}
+        self._waiters: dict[str, asyncio.Future[None]] = {}
+        self._watch: asyncio.Task[None] | None = None
+
+    async def revision(self, path: str) -> str:
+        async with self.session.get(f"{self.url}{path}?limit=1") as response:
+            return orjson.loads(await response.read())["metadata"]["resourceVersion"]
+
+    async def watch_pods(self) -> None:
+        revision = await self.revision("/api/v1/namespaces/default/pods")
+        self._watch = asyncio.create_task(self._read_pods(revision))
+
+    async def _read_pods(self, revision: str) -> None:
+        url = f"{self.url}/api/v1/namespaces/default/pods?watch=1&resourceVersion={revision}"
+        timeout = aiohttp.ClientTimeout(total=None, sock_read=None)
+        async with self.session.get(url, timeout=timeout) as response:
+            async for line in response.content:
+                obj = orjson.loads(line)["object"]
+                name = obj["metadata"]["name"]
+                phase = (obj.get("status") or {}).get("phase")
+                if phase == "Running" and name not in self.running:
+                    self.running[name] = time.perf_counter()
+                    self.placement[name] = obj["spec"].get("nodeName", "")
+                    waiter = self._waiters.pop(name, None)
+                    if waiter is not None and not waiter.done():
+                        waiter.set_result(None)
+
+    async def create(self, names: list[str]) -> None:
+        async def one(name: str) -> None:
+            self.created[name] = time.perf_counter()
+            async with self.session.post(
+                f"{self.url}/api/v1/namespaces/default/pods", data=pod_body(name)
+            ) as response:
+                await response.read()
+                if response.status != 201:
+                    raise RuntimeError(f"create {name}: HTTP {response.status}")
+
+        for start in range(0, len(names), 64):
+            await asyncio.gather(*(one(n) for n in names[start : start + 64]))
+
+    async def start_one(self, name: str, limit: float = POD_LIMIT) -> float | None:
+        """Create one pod and wait until it is seen Running: seconds, None on timeout."""
+        waiter = asyncio.get_running_loop().create_future()
+        self._waiters[name] = waiter
+        await self.create([name])
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(waiter, limit)
+        if name not in self.running:
+            return None
+        return self.running[name] - self.created[name]
+
+    async def wait_running(
+        self, names: list[str], limit: float, alive: Callable[[], None]
+    ) -> float | None:
+        """Until every name is Running: the time of the last one, None past ``limit``."""
+        deadline = time.perf_counter() + limit
+        while time.perf_counter() < deadline:
+            if all(n in self.running for n in names):
+                return max(self.running[n] for n in names)
+            alive()
+            await asyncio.sleep(0.1)
+        return None
+
+    async def count_renewals(self, seconds: float) -> tuple[int, int]:
+        """Lease renewals and Node writes the API server takes in ``seconds``."""
+        counts = Counter()
+
+        async def read(path: str, kind: str) -> None:
+            revision = await self.revision(path)
+            url = f"{self.url}{path}?watch=1&resourceVersion={revision}"
+            async with self.session.get(url) as response:
+                async for line in response.content:
+                    if orjson.loads(line)["type"] == "MODIFIED":
+                        counts[kind] += 1
+
+        tasks = [
+            asyncio.create_task(
+                read("/apis/coordination.k8s.io/v1/namespaces/kube-node-lease/leases", "lease")
+            ),
+            asyncio.create_task(read("/api/v1/nodes", "node")),
+        ]
+        await asyncio.sleep(seconds)
+        for task in tasks:
+            task.cancel()
+        await asyncio.gather(*tasks, return_exceptions=True)
+        return counts["lease"], counts["node"]
+
+    async def close(self) -> None:
+        if self._watch is not None:
+            self._watch.cancel()
+            await asyncio.gather(self._watch, return_exceptions=True)
+        await self.session.close()
+
+
+@contextlib.asynccontextmanager
+async def cluster(root: Path, runtime: str, options: dict[str, Any], *, simulate: int = 0):
+    """API server + scheduler + agent processes, each stopped by pid on the way out."""
+    settings = {"log": {"level": "WARNING", "format": "json"}}
+    with ApiServerProcess(root / "api", settings=settings) as server:
+        scheduler = SchedulerProcess(root / "scheduler", server.kubeconfig, "spread").start()
+        agent: AgentProcess | None = None
+        api = Api(server)
+        try:
+            agent = AgentProcess(
+                root / "agent", server.kubeconfig, runtime, options, simulate=simulate
+            ).start()
+            await api.watch_pods()
+            await wait_nodes_ready(api, simulate or 1, agent)
+            yield server, agent, api
+        finally:
+            await api.close()
+            if agent is not None:
+                agent.stop()
+            scheduler.stop()
+
+
+async def wait_nodes_ready(api: Api, nodes: int, agent: AgentProcess) -> None:
+    deadline = time.perf_counter() + POD_LIMIT
+    while time.perf_counter() < deadline:
+        agent.check()
+        async with api.session.get(f"{api.url}/api/v1/nodes") as response:
+            items = orjson.loads(await response.read())["items"]
+        ready = sum(
+            any(
+                c["type"] == "Ready" and c["status"] == "True"
+                for c in (n.get("status") or {}).get("conditions") or []
+            )
+            for n in items
+        )
+        if ready >= nodes:
+            await asyncio.sleep(1.0)  # the scheduler's node cache catches up
+            return
+        await asyncio.sleep(0.5)
+    raise RuntimeError(f"{nodes} node(s) not Ready in {POD_LIMIT:g}s: {agent.log_tail()}")
+
+
+async def system_figures(
+    root: Path, runtime: str, options: dict[str, Any], counts: Counts
+) -> dict[str, Any]:
+    """Pod startup one pod after another, then the agent's memory with many pods."""
+    async with cluster(root, runtime, options) as (_, agent, api):
+        startups: list[float] = []
+        missed = 0
+        for index in range(counts.pods):
+            agent.check()
+            seconds = await api.start_one(f"seq-{index:03d}")
+            if seconds is None:
+                missed += 1
+            else:
+                startups.append(seconds)
+        rest = [f"mem-{i:03d}" for i in range(counts.memory_pods - counts.pods)]
+        await api.create(rest)
+        everything = [*api.created]
+        done = await api.wait_running(everything, PHASE_LIMIT, agent.check)
+        running = sum(n in api.running for n in everything)
+        await asyncio.sleep(3.0)  # settle: status writes, relist
+        assert agent.process is not None
+        return {
+            "startup": startups,
+            "missed": missed,
+            "memory pods": running,
+            "memory pods wanted": len(everything),
+            "all running": done is not None,
+            "agent rss": rss_mib(agent.process.pid),
+        }
+
+
+async def simulated_figures(root: Path, counts: Counts) -> dict[str, Any]:
+    """``navarch agent --simulate N --runtime sim``: N x pods_per_node pods, all Running."""
+    nodes, total = counts.sim_nodes, counts.sim_nodes * counts.pods_per_node
+    async with cluster(root, "sim", {}, simulate=nodes) as (server, agent, api):
+        names = [f"sim-pod-{i:05d}" for i in range(total)]
+        began = time.perf_counter()
+        await api.create(names)
+        created = time.perf_counter()
+        last = await api.wait_running(names, PHASE_LIMIT, agent.check)
+        finished = last if last is not None else time.perf_counter()
+        running = sum(n in api.running for n in names)
+        per_node = Counter(api.placement[n] for n in names if n in api.placement)
+        await asyncio.sleep(5.0)  # let status writes settle before the quiet window
+        assert server.process is not None and agent.process is not None
+        cpu_before = cpu_seconds(server.process.pid)
+        window_began = time.perf_counter()
+        leases, node_writes = await api.count_renewals(counts.heartbeat_window)
+        window = time.perf_counter() - window_began
+        server_cpu = cpu_seconds(server.process.pid) - cpu_before
+        return {
+            "nodes": nodes,
+            "pods": total,
+            "running": running,
+            "create seconds": created - began,
+            "seconds": finished - began,
+            "spread": (min(per_node.values()), max(per_node.values())) if per_node else (0, 0),
+            "window": window,
+            "server cpu": server_cpu,
+            "leases": leases,
+            "node writes": node_writes,
+            "cpu per heartbeat": server_cpu / leases if leases else None,
+            "agent rss": rss_mib(agent.process.pid),
+            "server rss": server.rss_bytes() / 2**20,
+        }
+
+
+# --- the table --------------------------------------------------------------------------
+
+
+def print_table(results: dict[str, dict[str, Any]], counts: Counts) -> None:
+    sim, docker, floor = results["sim"], results["docker"], results["floor"]
+    columns = ("sim", "docker", "docker CLI (floor)", "sim/floor", "docker/floor")
+
+    def row(name: str, key: str, *, stat: str = "p50/p99", floored: bool = True) -> list[str]:
+        cells = []
+        for figures in (sim, docker, floor):
+            values = ms(figures.get(key, []))
+            if stat == "median":
+                cells.append(f"{statistics.median(values):,.1f}" if values else "n/a")
+            else:
+                cells.append(p50_p99(values))
+        for figures in (sim, docker):
+            values, base = ms(figures.get(key, [])), ms(floor.get(key, []))
+            if not floored or not values or not base:
+                cells.append("-")
+            elif stat == "median":
+                cells.append(
+                    format_ratio(ratio(statistics.median(values), statistics.median(base)))
+                )
+            else:
+                p50 = format_ratio(ratio(percentile(values, 50), percentile(base, 50)))
+                p99 = format_ratio(ratio(percentile(values, 99), percentile(base, 99)))
+                cells.append(f"{p50} / {p99}")
+        return [name, *cells]
+
+    def startup(key: str) -> list[str]:
+        base = ms(floor["seq"])
+        cells = [p50_p99(ms(results[f"{r} system"][key])) for r in ("sim", "docker")]
+        cells.append(p50_p99(base))
+        for r in ("sim", "docker"):
+            values = ms(results[f"{r} system"][key])
+            p50 = format_ratio(ratio(percentile(values, 50), percentile(base, 50)))
+            p99 = format_ratio(ratio(percentile(values, 99), percentile(base, 99)))
+            cells.append(f"{p50} / {p99}" if values else "n/a")
+        return [f"pod startup via API+scheduler+agent, {counts.pods} seq, p50/p99", *cells]
+
+    def walls() -> list[str]:
+        cells = [f"{f['par wall'] * 1000:,.0f}" for f in (sim, docker, floor)]
+        cells += [format_ratio(ratio(f["par wall"], floor["par wall"])) for f in (sim, docker)]
+        return [f"  all {counts.parallel} in parallel, wall", *cells]
+
+    def memory(name: str) -> str:
+        system = results[f"{name} system"]
+        running = f"{system['memory pods']}/{system['memory pods wanted']} Running"
+        return f"{system['agent rss']:,.0f} ({running})"
+
+    memory_row = [
+        f"agent RSS MiB, {counts.memory_pods} pods",
+        memory("sim"),
+        memory("docker"),
+        "-",
+        "-",
+        "-",
+    ]
+    rows = [
+        ["operation (ms)", *columns],
+        row(f"image load (busybox archive), median of {LOAD_REPEATS}", "load", stat="median"),
+        row(f"sandbox create, {counts.sequential} seq, p50/p99", "sandbox seq", floored=False),
+        row(f"sandbox create, {counts.parallel} parallel, p50/p99", "sandbox par", floored=False),
+        row(f"container create+start, {counts.sequential} seq, p50/p99", "seq"),
+        row(f"container create+start, {counts.parallel} parallel, p50/p99", "par"),
+        walls(),
+        row("container stop+remove (grace 0), p50/p99", "teardown"),
+        row("sandbox remove, p50/p99", "sandbox remove", floored=False),
+        startup("startup"),
+        memory_row,
+    ]
+    widths = [max(len(r[i]) for r in rows) for i in range(len(rows[0]))]
+    for index, cells in enumerate(rows):
+        print(
+            f"{cells[0]:<{widths[0]}}  "
+            + "  ".join(f"{c:>{w}}" for c, w in zip(cells[1:], widths[1:], strict=True))
+        )
+        if index == 0:
+            print("-" * (sum(widths) + 2 * len(widths)))
+
+
+def print_simulated(sim: dict[str, Any]) -> None:
+    low, high = sim["spread"]
+    per_heartbeat = sim["cpu per heartbeat"]
+    lines = [
+        ("pods Running", f"{sim['running']:,} of {sim['pods']:,}"),
+        ("first create -> last Running, s", f"{sim['seconds']:,.1f}"),
+        ("  of which creating them, s", f"{sim['create seconds']:,.1f}"),
+        ("pods per node (min..max)", f"{low}..{high}"),
+        (
+            f"API server CPU over a {sim['window']:.0f} s quiet window",
+            f"{sim['server cpu']:.2f} s for {sim['leases']:,} lease renewals "
+            f"(+{sim['node writes']:,} Node writes)",
+        ),
+        (
+            "API server CPU per node heartbeat",
+            "n/a" if per_heartbeat is None else f"{per_heartbeat * 1000:.2f} ms",
+        ),
+        ("agent process RSS, MiB", f"{sim['agent rss']:,.0f}"),
+        ("API server RSS, MiB", f"{sim['server rss']:,.0f}"),
+    ]
+    width = max(len(name) for name, _ in lines)
+    for name, value in lines:
+        print(f"{name:<{width}}  {value}")
+
+
+# --- main -------------------------------------------------------------------------------
+
+
+async def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--quick", action="store_true", help="smaller counts (a smoke run)")
+    args = parser.parse_args()
+    counts = QUICK if args.quick else FULL
+    results: dict[str, dict[str, Any]] = {}
+    with tempfile.TemporaryDirectory(prefix="navarch-bench-runtime-") as scratch:
+        root = Path(scratch)
+        archive = busybox_archive(root)
+        # A unix socket path holds at most 107 bytes: the daemon gets a short directory.
+        dockerd = DockerdProcess(Path(tempfile.mkdtemp(prefix="nb", dir="/tmp")))
+        try:
+            dockerd.start()
+            docker_options = {"socket": dockerd.socket_url}
+            for name, options in (("sim", {}), ("docker", docker_options)):
+                print(f"  {name}: runtime operations…", file=sys.stderr)
+                runtime = build_runtime(name, options, root / f"runtime-{name}")
+                try:
+                    results[name] = await runtime_figures(runtime, archive, counts)
+                finally:
+                    await runtime.close()
+            print("  docker CLI: the same operations…", file=sys.stderr)
+            cli = DockerCli(dockerd, root / "docker-cli")
+            results["floor"] = await floor_figures(cli, archive, counts)
+            for name, options in (("sim", {}), ("docker", docker_options)):
+                print(f"  {name}: pods through API server, scheduler, agent…", file=sys.stderr)
+                results[f"{name} system"] = await system_figures(
+                    root / f"system-{name}", name, options, counts
+                )
+        finally:
+            dockerd.remove()
+        nodes, per_node = counts.sim_nodes, counts.pods_per_node
+        print(f"  {nodes} simulated nodes x {per_node} pods…", file=sys.stderr)
+        simulated = await simulated_figures(root / "simulated", counts)
+
+    print()
+    print(
+        f"Runtime benchmark ({'quick' if args.quick else 'full'}): busybox from a local archive, "
+        f"private dockerd, {os.cpu_count()} cores shared by every process; "
+        f"load average {os.getloadavg()[0]:.2f} at the end"
+    )
+    print()
+    print_table(results, counts)
+    print()
+    print(f"{nodes} simulated nodes x {per_node} pods in one agent process (runtime sim):")
+    print_simulated(simulated)
+    docker_system = results["docker system"]
+    startup_p99 = ms(docker_system["startup"])
+    floor_p99 = ms(results["floor"]["seq"])
+    startup_ratio = (
+        ratio(percentile(startup_p99, 99), percentile(floor_p99, 99)) if startup_p99 else None
+    )
+    targets = [
+        Target("pod startup p99 on docker / bare docker run p99", startup_ratio, "<=", 1.5, "x"),
+        Target(
+            f"agent RSS with {counts.memory_pods} pods Running (docker, "
+            f"{docker_system['memory pods']} Running)",
+            docker_system["agent rss"] if docker_system["all running"] else None,
+            "<=",
+            80,
+            " MiB",
+        ),
+        Target(
+            f"{nodes} simulated nodes x {per_node} pods: pods Running",
+            simulated["running"],
+            ">=",
+            nodes * per_node,
+        ),
+    ]
+    report(targets, quick=args.quick)
+    print(
+        f"  info     {nodes * per_node:,} simulated pods Running in {simulated['seconds']:,.1f} s; "
+        "API server CPU per heartbeat "
+        + (
+            "n/a"
+            if simulated["cpu per heartbeat"] is None
+            else f"{simulated['cpu per heartbeat'] * 1000:.2f} ms"
+        )
+    )
+
+
+if __name__ == "__main__":
+    asyncio.run(main())
