@@ -158,7 +158,13 @@ class Agent:
     def _on_update(self, old: Any, new: Any) -> None:
         if old.metadata.uid != new.metadata.uid:
             self._on_delete(old)
-        self._worker_for(new).update(new)
+        worker = self._worker_for(new)
+        if _beyond_status(old, new):
+            worker.update(new)
+        else:
+            # Our own status write coming back (as the kubelet, a status-only change
+            # is no reason to sync: the worker already acted on what it wrote).
+            worker.pod = new
 
     def _on_delete(self, pod: Any) -> None:
         worker = self.workers.get(pod.metadata.uid)
@@ -219,3 +225,16 @@ class Agent:
             if sandbox.labels.get(labels.POD_UID) not in bound:
                 with contextlib.suppress(RuntimeNotFound):
                     await self.runtime.remove_sandbox(sandbox.id)
+
+
+def _beyond_status(old: Any, new: Any) -> bool:
+    """Whether anything but the status (and the versions that come with every write)
+    changed between two versions of a pod."""
+    if old.spec != new.spec:
+        return True
+    return _meta_sans_versions(old.metadata) != _meta_sans_versions(new.metadata)
+
+
+def _meta_sans_versions(meta: Any) -> Any:
+    unmodeled = {k: v for k, v in meta.unmodeled.items() if k != "managedFields"}
+    return attrs.evolve(meta, resource_version=None, unmodeled=unmodeled)

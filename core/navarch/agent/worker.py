@@ -175,9 +175,6 @@ class PodWorker:
             reverse=True,
         )
         latest = mine[0] if mine else None
-        for old in mine[KEEP_INSTANCES:]:
-            with contextlib.suppress(RuntimeNotFound):
-                await runtime.remove_container(old.id)
         if latest is not None and latest.state == ContainerState.CREATED:
             await self.start(latest.id, name)  # created by an agent that died before start
             return
@@ -209,6 +206,10 @@ class PodWorker:
         attempt = latest.attempt + 1 if latest is not None else 0
         if not await self.ensure_image(container):
             return
+        # Keep the previous instance (``logs --previous``) and no older one.
+        for old in mine[KEEP_INSTANCES - 1 :]:
+            with contextlib.suppress(RuntimeNotFound):
+                await runtime.remove_container(old.id)
         try:
             cid = await runtime.create_container(
                 sandbox.id,
@@ -261,7 +262,9 @@ class PodWorker:
         except ImagePullError as exc:
             backoff.next(key)
             self.waiting[name] = Waiting("ErrImagePull", exc.message)
-            self._sync_in(backoff.in_backoff(key))
+            # Look again half-way through the back-off: ImagePullBackOff shows until the
+            # next pull, as in Kubernetes.
+            self._sync_in(backoff.in_backoff(key) / 2)
             self.log.bind(image=image, error=exc.reason).warning("image pull failed")
             return False
         backoff.reset(key)
@@ -371,7 +374,8 @@ def _grace(pod: Any) -> float:
 
 
 def _deletion_grace(pod: Any) -> float:
-    value = pod.metadata.deletion_grace_period_seconds
+    # Kubernetes-only on ObjectMeta (the API server sets it), so kept verbatim there.
+    value = pod.metadata.unmodeled.get("deletionGracePeriodSeconds")
     if value is None:
         return _grace(pod)
     return float(value)
