@@ -12,7 +12,9 @@ import contextlib
 import re
 import shutil
 import ssl
+import time
 from collections.abc import AsyncIterator, Sequence
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -154,7 +156,7 @@ async def _exec_ws(
     token: str,
     stdin: Sequence[bytes] = (),
     context: Any = False,
-    close_stdin: bool = True,
+    resize: Sequence[tuple[int, int]] = (),
 ) -> tuple[dict[int, bytes], dict[str, Any]]:
     """Run an exec over WebSocket: returns (bytes per channel, the error-channel Status)."""
     channels: dict[int, bytes] = {}
@@ -165,10 +167,12 @@ async def _exec_ws(
         ) as ws,
     ):
         assert ws.protocol == V5
+        for width, height in resize:
+            await ws.send_bytes(b"\x04" + orjson.dumps({"Width": width, "Height": height}))
         for chunk in stdin:
             await ws.send_bytes(b"\x00" + chunk)
-        if stdin and close_stdin:
-            await ws.send_bytes(bytes([255, 0]))
+        if "stdin=true" in url:
+            await ws.send_bytes(bytes([255, 0]))  # v5: stdin ended
         async with asyncio.timeout(DEADLINE):
             async for message in ws:
                 assert message.type == aiohttp.WSMsgType.BINARY, message
@@ -194,10 +198,17 @@ async def test_logs_tail_timestamps_previous_and_missing(cluster, agent):
     status, body = await _get(base + "?timestamps=true&tailLines=1", token)
     assert status == 200
     assert re.fullmatch(rb"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{9}Z three\n", body), body
+    # since: the fake's first lines are a minute old; a fresh one is not.
+    cid = next(c for c in agent.runtime.containers if c.endswith("-1-uid-1"))
+    agent.runtime.append(cid, "fresh")
+    assert await _get(base + "?sinceSeconds=20", token) == (200, b"fresh\n")
+    recent = datetime.fromtimestamp(time.time() - 20, UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+    assert await _get(base + f"?sinceTime={recent}", token) == (200, b"fresh\n")
+    assert (await _get(base + "?sinceTime=yesterday", token))[0] == 400
     # Without a container name: the pod's only container.
     assert await _get(f"{agent.url}/containerLogs/default/{pod}", token) == (
         200,
-        b"one\ntwo\nthree\n",
+        b"one\ntwo\nthree\nfresh\n",
     )
 
     single = await _pod(agent, "solo")
@@ -251,6 +262,10 @@ async def test_exec_output_exit_code_and_stdin(cluster, agent):
         base + "&stdin=true&command=cat", token, stdin=[b"hello ", b"agent\n"]
     )
     assert out == {1: b"hello agent\n"} and status["status"] == "Success"
+
+    # A terminal resize (channel 4) reaches the session.
+    await _exec_ws(base + "&stdin=true&tty=true&command=cat", token, resize=[(120, 40)])
+    assert agent.runtime.sessions[-1].resized == [(120, 40)]
 
     # A container that is not running: a Failure Status on the error channel.
     stopped = await _pod(agent, "app")
@@ -352,11 +367,13 @@ async def test_a_client_leaving_a_followed_log_releases_the_agent(cluster, agent
     agent.runtime.add(NODE, "default", pod, "app", 0, ["quiet from now on"])
     url = cluster.server.url + f"/api/v1/namespaces/default/pods/{pod}/log?follow=true"
     headers = {"Authorization": f"Bearer {cluster.tokens['admin']}"}
-    async with aiohttp.ClientSession() as session:
-        async with session.get(url, headers=headers, ssl=_api_ssl(cluster)) as response:
-            async with asyncio.timeout(DEADLINE):
-                assert await response.content.readline() == b"quiet from now on\n"
-            assert agent.runtime.following == 1
+    async with (
+        aiohttp.ClientSession() as session,
+        session.get(url, headers=headers, ssl=_api_ssl(cluster)) as response,
+    ):
+        async with asyncio.timeout(DEADLINE):
+            assert await response.content.readline() == b"quiet from now on\n"
+        assert agent.runtime.following == 1
     async with asyncio.timeout(DEADLINE):
         while agent.runtime.following:
             await asyncio.sleep(0.05)
