@@ -330,7 +330,11 @@ async def test_watch_ends_after_timeout_seconds(client, api_server):
 
 async def test_discovery_health_and_metrics(api_server):
     status, body, _ = await raw(api_server, "GET", "/apis")
-    assert status == 200 and {g["name"] for g in body["groups"]} == {"apps", "coordination.k8s.io"}
+    assert status == 200 and {g["name"] for g in body["groups"]} == {
+        "apps",
+        "coordination.k8s.io",
+        "authorization.k8s.io",  # SelfSubjectAccessReview only (kubectl auth can-i)
+    }
     status, body, _ = await raw(api_server, "GET", "/api/v1")
     names = {r["name"] for r in body["resources"]}
     assert {"pods", "pods/status", "pods/binding", "nodes", "namespaces", "events"} <= names
