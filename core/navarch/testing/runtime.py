@@ -721,7 +721,7 @@ class RuntimeConformance:
         status = await pods.run_until_exit(
             "dd if=/dev/zero of=/dev/null bs=256M count=1", memory_limit_bytes=16 << 20
         )
-        assert status.reason == "OOMKilled"
+        assert status.reason == "OOMKilled", status
         assert status.exit_code == 137
 
     async def _sleeper_with(self, runtime: Runtime, pods: Pods, **fields: Any) -> str:
