@@ -5,6 +5,7 @@ a test appends to, and exec sessions that understand a few commands:
 * ``sh -c "exit N"``     -> exit N
 * ``warn TEXT``          -> TEXT on stderr, exit 2
 * ``cat``                -> stdin echoed on stdout until stdin closes, exit 0
+* ``deaf``               -> refuses stdin (the runtime raises), never ends by itself
 
 Only what the streaming server calls is implemented (list_containers, logs, exec).
 """
@@ -25,6 +26,7 @@ from navarch.runtime import (
     LogLine,
     LogOptions,
     NotFound,
+    RuntimeFault,
     labels,
 )
 
@@ -56,7 +58,7 @@ class FakeSession:
         elif name == "warn":
             await self.queue.put((STDERR, (" ".join(args) + "\n").encode()))
             self.code = 2
-        elif name == "cat":
+        elif name in ("cat", "deaf"):
             await self.stdin_closed.wait()
         else:
             await self.queue.put((STDERR, f"{name}: not found\n".encode()))
@@ -64,6 +66,8 @@ class FakeSession:
         await self.queue.put(None)
 
     async def write_stdin(self, data: bytes) -> None:
+        if self.command[0] == "deaf":
+            raise RuntimeFault("the process closed its stdin")
         if self.command[0] == "cat":
             await self.queue.put((STDOUT, data))
 

@@ -267,6 +267,10 @@ async def test_exec_output_exit_code_and_stdin(cluster, agent):
     await _exec_ws(base + "&stdin=true&tty=true&command=cat", token, resize=[(120, 40)])
     assert agent.runtime.sessions[-1].resized == [(120, 40)]
 
+    # The runtime failing midway (here refusing stdin): a Failure Status, not silence.
+    out, status = await _exec_ws(base + "&stdin=true&command=deaf", token, stdin=[b"x"])
+    assert status["status"] == "Failure" and "closed its stdin" in status["message"]
+
     # A container that is not running: a Failure Status on the error channel.
     stopped = await _pod(agent, "app")
     agent.runtime.add(NODE, "default", stopped, "app", 0, running=False)

@@ -245,6 +245,9 @@ class _Handlers:
             session_log.bind(exit_code=code).info("exec ended")
         except errors.ApiError as exc:
             status = exc.to_status()
+        except RuntimeFault as exc:  # the session failed midway (stdin, wait)
+            session_log.bind(error=exc.message).warning("exec failed")
+            status = errors.internal(f"the exec failed: {exc.message}").to_status()
         except ConnectionError:  # the client went away
             return ws
         if not ws.closed:
@@ -286,8 +289,11 @@ async def _run_session(ws: web.WebSocketResponse, session: Any, want: dict[str, 
     pump_in = asyncio.ensure_future(input())
     try:
         await asyncio.wait([pump_out, pump_in], return_when=asyncio.FIRST_COMPLETED)
-        if not pump_out.done():  # the client closed the socket before the command ended
-            raise ConnectionError("the client closed the exec stream")
+        if not pump_out.done():
+            failed = pump_in.exception()
+            if failed is not None:  # the session refused stdin or a resize
+                raise failed
+            raise ConnectionError("the client closed the exec stream before the command ended")
         pump_out.result()
         return await session.wait()
     finally:
