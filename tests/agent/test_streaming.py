@@ -221,7 +221,9 @@ async def test_logs_tail_timestamps_previous_and_missing(cluster, agent):
         f'previous terminated container "solo" in pod "{single}" not found'
     )
     status, body = await _get(f"{agent.url}/containerLogs/default/nothing-here/app", token)
-    assert status == 404 and orjson.loads(body)["kind"] == "Status"
+    assert status == 400 and orjson.loads(body)["message"].startswith(
+        'container "app" in pod "nothing-here" is waiting to start'
+    )
 
 
 async def test_logs_follow_streams_until_the_container_exits(cluster, agent):

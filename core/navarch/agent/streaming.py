@@ -354,10 +354,12 @@ async def find_container(
     except RuntimeFault as exc:
         raise errors.unavailable(f"the container runtime does not answer: {exc.message}") from None
     if not found:
-        raise errors.ApiError(
-            404,
-            "NotFound",
-            f'pod "{pod}" in namespace "{namespace}" has no containers on node "{node}"',
+        # The API server proxies only pods bound to this node: none of its containers
+        # here yet means they are still being created (kubelet's words).
+        subject = f'container "{container}" in pod "{pod}"' if container else f'pod "{pod}"'
+        raise errors.bad_request(
+            f"{subject} is waiting to start: no container of pod {namespace}/{pod} has "
+            f"been created on node {node} yet"
         )
     # A pod deleted and created again under the same name: only its newest incarnation.
     newest = max(found, key=lambda c: (c.created_at or 0.0, _attempt(c)))
