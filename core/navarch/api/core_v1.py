@@ -342,10 +342,19 @@ class NodeSystemInfo(Model):
     architecture: str | None = wire()
 
 
+@model()
+class DaemonEndpoint(Model):
+    port: int | None = wire("Port")  # capitalised on the wire, as in Kubernetes
+
+
+@model()
+class NodeDaemonEndpoints(Model):
+    kubelet_endpoint: DaemonEndpoint | None = wire()
+
+
 @model(
     kubernetes_only=(
         "phase",
-        "daemonEndpoints",
         "images",
         "volumesInUse",
         "volumesAttached",
@@ -361,6 +370,8 @@ class NodeStatus(Model):
     conditions: tuple[NodeCondition, ...] | None = wire()
     addresses: tuple[NodeAddress, ...] | None = wire()
     node_info: NodeSystemInfo | None = wire()
+    # Where the API server reaches the node's agent for logs and exec.
+    daemon_endpoints: NodeDaemonEndpoints | None = wire()
 
 
 @model()
