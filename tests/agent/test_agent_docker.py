@@ -7,7 +7,9 @@ and a readiness probe over HTTP into a pod's private network namespace."""
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import os
+import shutil
 import signal
 import subprocess
 import sys
@@ -15,15 +17,27 @@ import tempfile
 from collections.abc import Iterator
 from pathlib import Path
 
+import attrs
 import pytest
 import yaml
 
 from navarch import api
+from navarch.agent.agent import Agent
+from navarch.agent.daemon import streaming_for
+from navarch.client import load_kubeconfig
 from navarch.runtime import ContainerState, labels
 from navarch.testing.dockerd import DockerdProcess
 from navarch.testing.images import BUSYBOX_IMAGE, busybox_archive
 from navarch.testing.registry import RegistryProcess, push_archive
-from tests.agent.conftest import DEADLINE, build_runtime, eventually, pod_body, running_agent
+from tests.agent.conftest import (
+    DEADLINE,
+    FAST,
+    build_runtime,
+    eventually,
+    identity,
+    pod_body,
+    running_agent,
+)
 
 pytestmark = pytest.mark.daemon
 
@@ -289,3 +303,64 @@ async def test_agent_sigkilled_and_restarted_adopts_its_containers(
             except subprocess.TimeoutExpired:
                 agent.kill()
                 agent.wait()
+
+
+async def _kubectl(kubeconfig: Path, *args: str, stdin: bytes | None = None):
+    binary = shutil.which("kubectl")
+    if binary is None:
+        pytest.fail("kubectl is not installed on this machine; this test needs it")
+    process = await asyncio.create_subprocess_exec(
+        binary,
+        "--kubeconfig",
+        str(kubeconfig),
+        *args,
+        stdin=asyncio.subprocess.PIPE if stdin is not None else asyncio.subprocess.DEVNULL,
+        stdout=asyncio.subprocess.PIPE,
+        stderr=asyncio.subprocess.PIPE,
+    )
+    async with asyncio.timeout(DEADLINE):
+        out, err = await process.communicate(stdin)
+    return process.returncode, out.decode(), err.decode()
+
+
+async def test_kubectl_logs_and_exec_through_the_api_server_on_docker(
+    client, runtime, api_server, tmp_path
+):
+    """The real kubectl, the API server's proxy, the agent's port, Docker's logs and exec."""
+    settings = attrs.evolve(FAST, address="127.0.0.1", port=0, data_dir=tmp_path / "agent")
+    kubeconfig = load_kubeconfig(api_server.kubeconfig)
+    agent = Agent(
+        client,
+        runtime,
+        identity("dk-kubectl"),
+        settings,
+        streaming=streaming_for(kubeconfig, settings),
+    )
+    task = asyncio.create_task(agent.run())
+    try:
+        script = "echo first; echo second; trap 'exit 0' TERM; while true; do sleep 1; done"
+        await client.pods.create(
+            pod_body("dk-talk", "dk-kubectl", image=BUSYBOX_IMAGE, command=["sh", "-c", script])
+        )
+        await eventually(lambda: running(client, "dk-talk"), "Running")
+
+        async def logged():
+            code, out, _ = await _kubectl(api_server.kubeconfig, "logs", "dk-talk")
+            return out if code == 0 and "second" in out else None
+
+        assert await eventually(logged, "kubectl logs") == "first\nsecond\n"
+        code, out, err = await _kubectl(api_server.kubeconfig, "logs", "dk-talk", "--tail=1")
+        assert (code, out) == (0, "second\n"), err
+        code, out, err = await _kubectl(
+            api_server.kubeconfig, "exec", "dk-talk", "--", "sh", "-c", "echo $((6*7)); exit 5"
+        )
+        assert out == "42\n" and code == 5, err
+        code, out, err = await _kubectl(
+            api_server.kubeconfig, "exec", "-i", "dk-talk", "--", "wc", "-l", stdin=b"a\nb\nc\n"
+        )
+        assert (code, out.strip()) == (0, "3"), err
+        await client.pods.delete("dk-talk", "default", grace_period_seconds=5)
+    finally:
+        task.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await task
