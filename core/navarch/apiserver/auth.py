@@ -17,6 +17,7 @@ import csv
 import io
 import os
 import secrets
+import time
 from collections.abc import Mapping
 from pathlib import Path
 
@@ -53,9 +54,17 @@ class User:
 
 
 class TokenFile:
+    """The users of a token file. A running server notices users added later
+    (``navarch token add`` while it runs): it looks at the file's identity at most once
+    a second and reads it again when it changed — no restart needed."""
+
+    RECHECK_SECONDS = 1.0
+
     def __init__(self, path: Path):
         self.path = Path(path)
         self._users: dict[str, User] = {}
+        self._identity: tuple[int, int, int] | None = None
+        self._checked_at = 0.0
 
     def load_or_create(self) -> TokenFile:
         if not self.path.exists():
@@ -64,12 +73,32 @@ class TokenFile:
             os.close(fd)
             self.add(ADMIN, "admin")
         os.chmod(self.path, 0o600)
-        self._users = {}
+        self._read()
+        return self
+
+    def _read(self) -> None:
+        info = os.stat(self.path)
+        users = {}
         for row in csv.reader(io.StringIO(self.path.read_text())):
             if len(row) >= 2 and not row[0].startswith("#"):
                 groups = tuple(g for g in (row[3].split(",") if len(row) > 3 else []) if g)
-                self._users[row[0]] = User(row[1], groups)
-        return self
+                users[row[0]] = User(row[1], groups)
+        self._users = users
+        self._identity = (info.st_ino, info.st_size, info.st_mtime_ns)
+        self._checked_at = time.monotonic()
+
+    def _refresh(self) -> None:
+        """Read the file again if it changed since it was read (checked once a second)."""
+        now = time.monotonic()
+        if now - self._checked_at < self.RECHECK_SECONDS:
+            return
+        self._checked_at = now
+        try:
+            info = os.stat(self.path)
+            if (info.st_ino, info.st_size, info.st_mtime_ns) != self._identity:
+                self._read()
+        except OSError:
+            pass  # gone or unreadable for a moment: keep the users we know
 
     def add(self, role: str, name: str) -> str:
         """Append a user with a new token; returns the token."""
@@ -98,6 +127,7 @@ class TokenFile:
         scheme, _, token = (header or "").strip().partition(" ")
         if scheme.lower() != "bearer" or not token.strip():
             return None
+        self._refresh()
         return self._users.get(token.strip())
 
     def authenticate(self, header: str | None) -> User:

@@ -75,6 +75,14 @@ def build_parser() -> argparse.ArgumentParser:
     add = token_commands.add_parser("add", help="add a user and print its new token")
     add.add_argument("--role", required=True, choices=("admin", "node", "viewer"))
     add.add_argument("--name", required=True, help="user name; for a node, the Node's name")
+    add.add_argument(
+        "-o",
+        "--output",
+        choices=("token", "kubeconfig"),
+        default="token",
+        help="print the token (default), or a kubeconfig holding it (for an agent: "
+        "navarch agent --kubeconfig FILE)",
+    )
     return parser
 
 
@@ -99,7 +107,13 @@ def _dispatch(args: argparse.Namespace) -> int:
     if args.command == "agent":
         return _agent(config)
     if args.command == "token":
-        print(server.token_file(config).add(args.role, args.name))
+        token = server.token_file(config).add(args.role, args.name)
+        if args.output == "kubeconfig":
+            user = f"system:node:{args.name}" if args.role == "node" else args.name
+            document = server.kubeconfig(config, token, user=user)
+            sys.stdout.write(yaml.safe_dump(document, sort_keys=False))
+        else:
+            print(token)
         return 0
     if args.config_command == "reference":
         print(reference_table())
