@@ -224,3 +224,64 @@ async def test_status_is_written_once_per_change_not_per_sync(client, runtime):
         again = as_dict(await client.pods.get("steady", "default"))
         assert again["metadata"]["resourceVersion"] == version
         await client.pods.delete("steady", "default", grace_period_seconds=0)
+
+
+async def test_init_containers_run_to_completion_before_the_app(client, runtime):
+    async with running_agent(client, runtime, "init-1"):
+        body = pod_body("initialised", "init-1", image=IMAGE)
+        body["spec"]["initContainers"] = [
+            {"name": "first", "image": IMAGE, "command": ["sh", "-c", "sleep 1; exit 0"]},
+            {"name": "second", "image": IMAGE, "command": ["sh", "-c", "exit 0"]},
+        ]
+        await client.pods.create(body)
+        seen_initialising = []
+
+        async def running():
+            status = await pod_status(client, "initialised")
+            app = (status.get("containerStatuses") or [{}])[0]
+            if (app.get("state", {}).get("waiting") or {}).get("reason") == "PodInitializing":
+                seen_initialising.append(status)
+            return status if status.get("phase") == "Running" else None
+
+        status = await eventually(running, "Running after both init containers")
+        assert seen_initialising, "the app container never waited PodInitializing"
+        inits = status["initContainerStatuses"]
+        assert [s["state"]["terminated"]["reason"] for s in inits] == ["Completed", "Completed"]
+        initialized = next(c for c in status["conditions"] if c["type"] == "Initialized")
+        assert initialized["status"] == "True"
+        # The second started only after the first had exited.
+        first, second = [
+            (
+                await runtime.list_containers(
+                    {labels.POD_NAME: "initialised", labels.CONTAINER_NAME: n}
+                )
+            )[0]
+            for n in ("first", "second")
+        ]
+        assert second.started_at >= first.finished_at
+        await client.pods.delete("initialised", "default", grace_period_seconds=0)
+
+
+async def test_a_failed_init_container_fails_a_never_restarting_pod(client, runtime):
+    async with running_agent(client, runtime, "init-2"):
+        body = pod_body("badinit", "init-2", image=IMAGE, restartPolicy="Never")
+        body["spec"]["initContainers"] = [
+            {"name": "setup", "image": IMAGE, "command": ["sh", "-c", "exit 7"]}
+        ]
+        await client.pods.create(body)
+
+        async def failed():
+            status = await pod_status(client, "badinit")
+            return status if status.get("phase") == "Failed" else None
+
+        status = await eventually(failed, "phase Failed")
+        assert status["initContainerStatuses"][0]["state"]["terminated"]["exitCode"] == 7
+        assert (
+            await runtime.list_containers(
+                {labels.POD_NAME: "badinit", labels.CONTAINER_NAME: "main"}
+            )
+            == []
+        )
+        initialized = next(c for c in status["conditions"] if c["type"] == "Initialized")
+        assert initialized["status"] == "False"
+        assert initialized["message"] == "containers with incomplete status: [setup]"

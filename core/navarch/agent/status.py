@@ -39,7 +39,7 @@ class PodView:
     now: float
 
 
-def container_status(view: PodView, container: Any) -> dict[str, Any]:
+def container_status(view: PodView, container: Any, initializing: bool = False) -> dict[str, Any]:
     name = container.name
     instances = view.instances.get(name) or ()
     latest = instances[0] if instances else None
@@ -66,7 +66,8 @@ def container_status(view: PodView, container: Any) -> dict[str, Any]:
         state = {"terminated": terminated(view.runtime_name, latest)}
         last = previous
     else:
-        state = {"waiting": {"reason": "ContainerCreating"}}
+        # Kubernetes: app containers wait "PodInitializing" while init containers run.
+        state = {"waiting": {"reason": "PodInitializing" if initializing else "ContainerCreating"}}
         last = previous
     status["state"] = state
     status["lastState"] = (
@@ -123,14 +124,33 @@ def phase(restart_policy: str, statuses: Sequence[Mapping[str, Any]]) -> str:
     return "Pending"
 
 
+def _succeeded(status: Mapping[str, Any]) -> bool:
+    terminated = status["state"].get("terminated")
+    return bool(terminated) and terminated["exitCode"] == 0
+
+
+def init_phase(restart_policy: str, init_statuses: Sequence[Mapping[str, Any]]) -> str:
+    """While init containers run the pod is Pending; with restartPolicy Never, one that
+    failed fails the pod."""
+    if restart_policy == "Never":
+        for status in init_statuses:
+            terminated = status["state"].get("terminated")
+            if terminated and terminated["exitCode"] != 0:
+                return "Failed"
+    return "Pending"
+
+
 def pod_status(view: PodView) -> dict[str, Any]:
     """The whole ``status`` the agent owns (PodScheduled is kept from the scheduler)."""
     pod = view.pod
     spec = pod.spec
-    statuses = [container_status(view, c) for c in spec.containers or ()]
+    init_statuses = [container_status(view, c) for c in spec.init_containers or ()]
+    pending_init = [s["name"] for s in init_statuses if not _succeeded(s)]
+    statuses = [container_status(view, c, bool(pending_init)) for c in spec.containers or ()]
     current = pod.status
     old_phase = current.phase if current is not None else None
-    new_phase = phase(spec.restart_policy or "Always", statuses)
+    policy = spec.restart_policy or "Always"
+    new_phase = phase(policy, statuses) if not pending_init else init_phase(policy, init_statuses)
     if old_phase in TERMINAL_PHASES:
         new_phase = old_phase  # a finished pod never runs again
     unready = [s["name"] for s in statuses if not s["ready"]]
@@ -157,7 +177,12 @@ def pod_status(view: PodView) -> dict[str, Any]:
     ready_message = "" if finished else f"containers with unready status: [{' '.join(unready)}]"
     scheduled = old_conditions.get("PodScheduled")
     conditions = [
-        condition("Initialized", True),
+        condition(
+            "Initialized",
+            not pending_init,
+            "ContainersNotInitialized",
+            f"containers with incomplete status: [{' '.join(pending_init)}]",
+        ),
         condition("Ready", not unready and not finished, ready_reason, ready_message),
         condition("ContainersReady", not unready and not finished, ready_reason, ready_message),
         (
@@ -175,6 +200,8 @@ def pod_status(view: PodView) -> dict[str, Any]:
         "containerStatuses": statuses,
         "qosClass": qos_class(spec),
     }
+    if init_statuses:
+        status["initContainerStatuses"] = init_statuses
     if view.pod_ip:
         status["podIP"] = view.pod_ip
         status["podIPs"] = [{"ip": view.pod_ip}]

@@ -129,8 +129,9 @@ class PodWorker:
             await self.write_status(pod, sandbox, [])
             return False
         in_sandbox = [i for i in instances if i.sandbox_id == sandbox.id]
-        for container in pod.spec.containers or ():
-            await self.converge_container(pod, sandbox, container, in_sandbox)
+        if await self.initialized(pod, sandbox, in_sandbox):
+            for container in pod.spec.containers or ():
+                await self.converge_container(pod, sandbox, container, in_sandbox)
         fresh = await runtime.list_containers(mine, sandbox_id=sandbox.id)
         await self.write_status(pod, sandbox, fresh)
         return False
@@ -165,8 +166,31 @@ class PodWorker:
         self.log.bind(sandbox=sandbox_id, attempt=attempt).info("sandbox created")
         return await runtime.sandbox_status(sandbox_id)
 
+    async def initialized(
+        self, pod: Any, sandbox: SandboxStatus, instances: list[ContainerStatus]
+    ) -> bool:
+        """Run the init containers one after another, each to a successful exit, before
+        any app container (Kubernetes' order). True once all have succeeded."""
+        # An init container is restarted on failure unless the pod never restarts.
+        policy = "Never" if pod.spec.restart_policy == "Never" else "OnFailure"
+        for container in pod.spec.init_containers or ():
+            latest = _newest(instances, container.name)
+            if latest is not None and latest.state == ContainerState.EXITED:
+                if latest.exit_code == 0:
+                    continue
+                if policy == "Never":
+                    return False  # the pod has failed; the status says so
+            await self.converge_container(pod, sandbox, container, instances, policy)
+            return False
+        return True
+
     async def converge_container(
-        self, pod: Any, sandbox: SandboxStatus, container: Any, instances: list[ContainerStatus]
+        self,
+        pod: Any,
+        sandbox: SandboxStatus,
+        container: Any,
+        instances: list[ContainerStatus],
+        policy: str | None = None,
     ) -> None:
         runtime, name = self.agent.runtime, container.name
         mine = sorted(
@@ -186,7 +210,7 @@ class PodWorker:
             self.log.bind(container=name, reason=why).info("restarting: probe failed")
             await runtime.stop_container(latest.id, _grace(pod))
             latest = await runtime.container_status(latest.id)
-        policy = pod.spec.restart_policy or "Always"
+        policy = policy or pod.spec.restart_policy or "Always"
         if latest is not None:  # exited
             if policy == "Never" or (policy == "OnFailure" and latest.exit_code == 0):
                 self.waiting.pop(name, None)
@@ -339,6 +363,7 @@ class PodWorker:
             running = group[0].id if group and group[0].state == ContainerState.RUNNING else None
             agent.probes.sync(self.uid, container, running, target)
         names = [c.name for c in pod.spec.containers or ()]
+        names += [c.name for c in pod.spec.init_containers or ()]
         view = PodView(
             pod=pod,
             runtime_name=agent.runtime_name,
@@ -366,6 +391,11 @@ class PodWorker:
             return
         self.written = status
         self.log.bind(phase=status["phase"]).debug("pod status written")
+
+
+def _newest(instances: list[ContainerStatus], name: str) -> ContainerStatus | None:
+    mine = [i for i in instances if i.labels.get(labels.CONTAINER_NAME) == name]
+    return max(mine, key=lambda i: i.attempt) if mine else None
 
 
 def _grace(pod: Any) -> float:

@@ -163,7 +163,7 @@ class PodSpec(Model):
     tolerations: tuple[Toleration, ...] | None = wire()
     priority: int | None = wire()
     volumes: tuple[Volume, ...] | None = kept()
-    init_containers: tuple[Container, ...] | None = kept()
+    init_containers: tuple[Container, ...] | None = wire()  # run by the agent
     ephemeral_containers: tuple[EphemeralContainer, ...] | None = kept()
     active_deadline_seconds: int | None = kept()
     dns_policy: str | None = kept(default="ClusterFirst")
