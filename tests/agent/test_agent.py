@@ -285,3 +285,22 @@ async def test_a_failed_init_container_fails_a_never_restarting_pod(client, runt
         initialized = next(c for c in status["conditions"] if c["type"] == "Initialized")
         assert initialized["status"] == "False"
         assert initialized["message"] == "containers with incomplete status: [setup]"
+
+
+async def test_the_agent_records_events_kubectl_describe_shows(client, runtime):
+    async with running_agent(client, runtime, "ev-1"):
+        created = await client.pods.create(pod_body("evented", "ev-1", image=IMAGE))
+        uid = as_dict(created)["metadata"]["uid"]
+
+        async def events():
+            listed = await client.events.list("default", field_selector=f"involvedObject.uid={uid}")
+            found = [as_dict(e) for e in listed.items]
+            reasons = {e["reason"] for e in found}
+            return found if {"Pulled", "Created", "Started"} <= reasons else None
+
+        found = await eventually(events, "Pulled, Created and Started events")
+        started = next(e for e in found if e["reason"] == "Started")
+        assert started["message"] == "Started container main"
+        assert started["source"] == {"component": "navarch-agent", "host": "ev-1"}
+        assert started["type"] == "Normal" and started["firstTimestamp"]
+        await client.pods.delete("evented", "default", grace_period_seconds=0)

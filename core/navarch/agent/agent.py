@@ -23,9 +23,13 @@ from navarch.agent.node import NodeIdentity, NodeReporter
 from navarch.agent.probes import ProbeManager
 from navarch.agent.worker import PodWorker
 from navarch.client import Client
+from navarch.client.events import EventRecorder
 from navarch.client.informer import Informer
 from navarch.runtime import ContainerState, Runtime, RuntimeFault, Unavailable, labels
 from navarch.runtime import NotFound as RuntimeNotFound
+
+EVENT_SOURCE = "navarch-agent"  # source.component of the agent's Events (kubelet's "kubelet")
+MAX_PENDING_EVENTS = 256
 
 
 @attrs.frozen
@@ -55,7 +59,9 @@ class Agent:
     probes: ProbeManager = attrs.field(init=False)
     backoff: Backoff = attrs.field(init=False)
     informer: Informer = attrs.field(init=False)
+    events: EventRecorder = attrs.field(init=False)
     _pulls: dict[str, asyncio.Future[None]] = attrs.field(factory=dict)
+    _recording: set[asyncio.Task[None]] = attrs.field(factory=set)
     _seen: dict[str, tuple[tuple[str, str], ...]] = attrs.field(factory=dict)
 
     def __attrs_post_init__(self) -> None:
@@ -70,6 +76,8 @@ class Agent:
         )
         self.probes = ProbeManager(self.runtime, self._wake_uid)
         self.backoff = Backoff(s.backoff_initial_seconds, s.backoff_max_seconds)
+        name = self.identity.name
+        self.events = EventRecorder(self.client, EVENT_SOURCE, name, host=name)
         self.informer = Informer(
             self.client.pods, field_selector=f"spec.nodeName={self.identity.name}"
         )
@@ -108,6 +116,19 @@ class Agent:
                 await asyncio.gather(*tasks, return_exceptions=True)
             if close_streaming is not None:
                 await close_streaming()
+
+    def event(self, pod: Any, type_: str, reason: str, message: str, about: str = "") -> None:
+        """Record an Event about ``pod`` in the background: a pod never waits for its
+        Events, and when the API server is slow they are dropped, not queued without
+        end (client-go's recorder drops too)."""
+        if len(self._recording) >= MAX_PENDING_EVENTS:
+            self.log.bind(reason=reason).debug("event dropped: too many pending")
+            return
+        task = asyncio.create_task(
+            self.events.record(pod, type_, reason, message, action=reason, about=about)
+        )
+        self._recording.add(task)
+        task.add_done_callback(self._recording.discard)
 
     # --- the runtime, shared by the workers ------------------------------------------
 

@@ -46,6 +46,7 @@ from navarch.runtime import NotFound as RuntimeNotFound
 if TYPE_CHECKING:
     from navarch.agent.agent import Agent
 
+NORMAL, WARNING = "Normal", "Warning"
 RESYNC_SECONDS = 10.0  # a pod is looked at at least this often, changes or not
 KEEP_INSTANCES = 2  # per container: the current one and the previous (logs --previous)
 
@@ -159,6 +160,12 @@ class PodWorker:
             )
         except (CreateError, InvalidConfig) as exc:
             self.log.bind(error=exc.message).warning("cannot create the pod's sandbox")
+            self.agent.event(
+                pod,
+                WARNING,
+                "FailedCreatePodSandBox",
+                f"Failed to create pod sandbox: {exc.message}",
+            )
             for container in pod.spec.containers or ():
                 self.waiting[container.name] = Waiting("ContainerCreating", exc.message)
             self._sync_in(self.agent.backoff.next(f"{self.uid}/sandbox"))
@@ -208,6 +215,13 @@ class PodWorker:
                 self.waiting.pop(name, None)
                 return
             self.log.bind(container=name, reason=why).info("restarting: probe failed")
+            self.agent.event(
+                pod,
+                NORMAL,
+                "Killing",
+                f"Container {name} failed {why.split()[0].lower()} probe, will be restarted",
+                name,
+            )
             await runtime.stop_container(latest.id, _grace(pod))
             latest = await runtime.container_status(latest.id)
         policy = policy or pod.spec.restart_policy or "Always"
@@ -218,6 +232,14 @@ class PodWorker:
             key = f"{self.uid}/{name}"
             wait = self.agent.backoff.in_backoff(key, since=latest.finished_at)
             if wait > 0:
+                self.agent.event(
+                    pod,
+                    WARNING,
+                    "BackOff",
+                    f"Back-off restarting failed container {name} in pod "
+                    f"{pod.metadata.name}_{pod.metadata.namespace}({self.uid})",
+                    name,
+                )
                 self.waiting[name] = Waiting(
                     "CrashLoopBackOff",
                     f"back-off {_duration(self.agent.backoff.delay(key))} restarting failed "
@@ -241,20 +263,25 @@ class PodWorker:
                 sandbox_config(pod, self.agent.node_name),
             )
         except (CreateError, InvalidConfig) as exc:
+            self.agent.event(pod, WARNING, "Failed", f"Error: {exc.message}", name)
             self.waiting[name] = Waiting("CreateContainerError", exc.message)
             self._sync_in(self.agent.backoff.next(f"{self.uid}/{name}/create"))
             return
+        self.agent.event(pod, NORMAL, "Created", f"Created container {name}", name)
         await self.start(cid, name)
 
     async def start(self, cid: str, name: str) -> None:
+        pod = self.pod
         try:
             await self.agent.runtime.start_container(cid)
         except StartError as exc:
+            self.agent.event(pod, WARNING, "Failed", f"Error: {exc.message}", name)
             self.waiting[name] = Waiting("RunContainerError", exc.message)
             self.log.bind(container=name, error=exc.message).warning("container cannot start")
             self._sync_in(self.agent.backoff.in_backoff(f"{self.uid}/{name}") or 1.0)
             return
         self.waiting.pop(name, None)
+        self.agent.event(pod, NORMAL, "Started", f"Started container {name}", name)
         self.log.bind(container=name, id=cid).info("container started")
 
     async def ensure_image(self, container: Any) -> bool:
@@ -265,10 +292,9 @@ class PodWorker:
         if policy != "Always" and await runtime.image_status(image) is not None:
             return True
         if policy == "Never":
-            self.waiting[name] = Waiting(
-                "ErrImageNeverPull",
-                f'Container image "{image}" is not present with pull policy of Never',
-            )
+            message = f'Container image "{image}" is not present with pull policy of Never'
+            self.waiting[name] = Waiting("ErrImageNeverPull", message)
+            self.agent.event(self.pod, WARNING, "ErrImageNeverPull", message, name)
             return False
         key = f"pull/{image}"
         backoff = self.agent.backoff
@@ -279,11 +305,17 @@ class PodWorker:
             self.waiting[name] = Waiting(
                 "ImagePullBackOff", f'Back-off pulling image "{image}": {reason}'.rstrip(": ")
             )
+            self.agent.event(self.pod, NORMAL, "BackOff", f'Back-off pulling image "{image}"', name)
             self._sync_in(wait)
             return False
+        self.agent.event(self.pod, NORMAL, "Pulling", f'Pulling image "{image}"', name)
+        started = time.monotonic()
         try:
             await self.agent.pull(image)
         except ImagePullError as exc:
+            self.agent.event(
+                self.pod, WARNING, "Failed", f'Failed to pull image "{image}": {exc.reason}', name
+            )
             backoff.next(key)
             self.waiting[name] = Waiting("ErrImagePull", exc.message)
             # Look again half-way through the back-off: ImagePullBackOff shows until the
@@ -292,6 +324,10 @@ class PodWorker:
             self.log.bind(image=image, error=exc.reason).warning("image pull failed")
             return False
         backoff.reset(key)
+        took = time.monotonic() - started
+        self.agent.event(
+            self.pod, NORMAL, "Pulled", f'Successfully pulled image "{image}" in {took:.3g}s', name
+        )
         return True
 
     # --- stopping ------------------------------------------------------------------
@@ -305,12 +341,18 @@ class PodWorker:
             await self._remove_sandbox(sandbox.id)
         self.agent.probes.forget(self.uid)
         self.agent.backoff.forget_prefix(self.uid)
+        if pod is not None:
+            self.agent.events.forget(pod)
         self.log.bind(grace=grace).info("pod stopped and removed from the runtime")
 
     async def stop_all(
         self, instances: list[ContainerStatus], sandboxes: list[SandboxStatus], grace: float
     ) -> None:
         running = [i for i in instances if i.state == ContainerState.RUNNING]
+        if self.pod is not None:
+            for instance in running:
+                name = instance.labels.get(labels.CONTAINER_NAME, instance.name)
+                self.agent.event(self.pod, NORMAL, "Killing", f"Stopping container {name}", name)
         await asyncio.gather(
             *(self._stop(i.id, grace) for i in running),
         )

@@ -26,10 +26,10 @@ from navarch.api.defaults import DEFAULT_SCHEDULER
 from navarch.client import Client, Conflict, Informer, NotFound
 from navarch.client.client import STRATEGIC_MERGE_PATCH
 from navarch.client.errors import ApiException
+from navarch.client.events import EventRecorder
 from navarch.plugins import call_first
 from navarch.scheduler.activity import Activity
 from navarch.scheduler.decision import DECISION_ANNOTATION, explain, unschedulable_message
-from navarch.scheduler.events import EventRecorder
 from navarch.scheduler.framework import CycleState, ScoreResult, request_of
 from navarch.scheduler.nodeinfo import NodeInfo, PodRequest
 from navarch.scheduler.queue import SchedulingQueue

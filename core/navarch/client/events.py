@@ -1,17 +1,18 @@
-"""Recording the scheduler's Events as Kubernetes' client-side event recorder does.
+"""Recording Events about pods as Kubernetes' client-side event recorder does (the
+scheduler's FailedScheduling, the agent's Pulling/Started/BackOff …).
 
 The API server stores an Event as it is given: the times, the count and who reported
 it are the recorder's job (client-go's ``tools/record``), so an Event without them
 shows ``<unknown>`` in ``kubectl get events`` and ``kubectl describe pod``.
 
-The same reason for the same pod is one Event, not one per attempt: an unschedulable
-pod is tried again whenever the cluster changes, and a pod parked for an hour would
-otherwise leave hundreds of Events. The first time, the Event is created with
-``count: 1``; after that it is patched with ``count + 1``, the new ``lastTimestamp``
-and the latest message (the message changes as nodes come and go; the reason does
-not). Like client-go, the recorder remembers the Events it made in a bounded LRU
-cache, so a restarted scheduler starts a new Event rather than reading the old ones;
-a pod's entries go when it is bound or deleted.
+The same reason for the same pod is one Event, not one per attempt: an unschedulable pod
+is tried again whenever the cluster changes, and a container in a crash loop restarts
+for hours: either would otherwise leave hundreds of Events. The first time, the Event is
+created with ``count: 1``; after that it is patched with ``count + 1``, the new
+``lastTimestamp`` and the latest message (the message changes as nodes come and go; the
+reason does not). Like client-go, the recorder remembers the Events it made in a bounded
+LRU cache, so a restarted component starts a new Event rather than reading the old ones;
+a pod's entries go when it is bound (the scheduler) or deleted.
 """
 
 from __future__ import annotations
@@ -24,10 +25,8 @@ import attrs
 from loguru import logger
 
 from navarch.api.core_v1 import Pod
-from navarch.client import Client, NotFound
-from navarch.client.errors import ApiException
-
-log = logger.bind(component="scheduler")
+from navarch.client.client import Client
+from navarch.client.errors import ApiException, NotFound
 
 # client-go's event cache size: enough for every pod a scheduler has trouble with at
 # once; the least recent are forgotten (and get a fresh Event if they come back).
@@ -50,30 +49,38 @@ class EventRecorder:
     """Creates, then counts up, the core/v1 Events about pods that one component reports.
 
     ``component`` goes into ``source.component`` and ``reportingComponent`` (the
-    scheduler's name, ``default-scheduler``); ``instance`` into ``reportingInstance``
-    (which copy of it: ``socket.gethostname()`` for the scheduler).
+    scheduler's name, ``default-scheduler``; ``navarch-agent``); ``instance`` into
+    ``reportingInstance`` (which copy of it: ``socket.gethostname()`` for the scheduler,
+    the node's name for an agent, which is also ``source.host``).
     """
 
     client: Client
     component: str
     instance: str
+    host: str = ""
     # pod (namespace, uid) -> (type, reason) -> the Event recorded; least recent first.
     _recorded: OrderedDict[tuple[str, str], dict[tuple[str, str], _Recorded]] = attrs.field(
         factory=OrderedDict, init=False
     )
 
-    async def record(self, pod: Pod, type_: str, reason: str, message: str, *, action: str) -> None:
+    async def record(
+        self, pod: Pod, type_: str, reason: str, message: str, *, action: str, about: str = ""
+    ) -> None:
         """Record that ``reason`` happened to ``pod`` (best effort: a failure is logged at
-        DEBUG, never raised, since the decision it describes stands anyway)."""
+        DEBUG, never raised, since the decision it describes stands anyway). ``about``
+        tells apart Events of one reason about different parts of the pod (the agent's
+        "Started" of each container)."""
         pod_key = (pod.namespace, _identity(pod))
         now = rfc3339_now()
-        seen = self._recorded.get(pod_key, {}).get((type_, reason))
+        seen = self._recorded.get(pod_key, {}).get((type_, reason + about))
         try:
             if seen is None or not await self._count_up(pod, seen, message, now):
                 name = await self._create(pod, type_, reason, message, action, now)
-                self._recorded.setdefault(pod_key, {})[(type_, reason)] = _Recorded(name, 1)
+                self._recorded.setdefault(pod_key, {})[(type_, reason + about)] = _Recorded(name, 1)
         except ApiException as exc:
-            log.bind(pod=pod.key(), reason=reason, error=str(exc)).debug("could not record event")
+            logger.bind(
+                component=self.component, pod=pod.key(), reason=reason, error=str(exc)
+            ).debug("could not record event")
             return
         self._recorded.move_to_end(pod_key)
         while len(self._recorded) > MAX_REMEMBERED_PODS:
@@ -113,7 +120,7 @@ class EventRecorder:
             "message": message,
             "type": type_,
             "action": action,
-            "source": {"component": self.component},
+            "source": {"component": self.component, **({"host": self.host} if self.host else {})},
             "reportingComponent": self.component,
             "reportingInstance": self.instance,
             "firstTimestamp": now,
