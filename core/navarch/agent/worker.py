@@ -325,8 +325,9 @@ class PodWorker:
             return False
         backoff.reset(key)
         took = time.monotonic() - started
+        shown = f"{took * 1000:.0f}ms" if took < 1 else f"{took:.3f}s"
         self.agent.event(
-            self.pod, NORMAL, "Pulled", f'Successfully pulled image "{image}" in {took:.3g}s', name
+            self.pod, NORMAL, "Pulled", f'Successfully pulled image "{image}" in {shown}', name
         )
         return True
 
