@@ -191,8 +191,8 @@ class Agent:
         worker = self.workers.get(pod.metadata.uid)
         if worker is not None:
             worker.removed()
-        else:  # deleted while no worker ran: stop whatever is left of it
-            self._worker_for(pod).removed()
+        # No worker: it finished (the deletion it confirmed coming back), or the pod went
+        # while this agent was down — the relist removes whatever is left of it.
 
     def _wake_uid(self, uid: str) -> None:
         worker = self.workers.get(uid)
