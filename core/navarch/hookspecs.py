@@ -106,7 +106,8 @@ def navarch_register_runtimes(register: Register[RuntimeFactory]) -> None:
     Call ``register(name, factory, options=OptionsClass)`` once per runtime.
     ``factory(options, data_dir)`` receives ``runtime.options`` (structured into
     ``OptionsClass`` when given, as for stores) and returns an object implementing the
-    runtime contract. ``runtime.name`` in the configuration picks one. Results: none.
+    runtime contract, :class:`navarch.runtime.Runtime` (or an awaitable of one).
+    ``runtime.name`` in the configuration picks the node agent's. Results: none.
     """
 
 
