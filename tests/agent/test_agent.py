@@ -304,3 +304,20 @@ async def test_the_agent_records_events_kubectl_describe_shows(client, runtime):
         assert started["source"] == {"component": "navarch-agent", "host": "ev-1"}
         assert started["type"] == "Normal" and started["firstTimestamp"]
         await client.pods.delete("evented", "default", grace_period_seconds=0)
+
+
+async def test_a_sandbox_without_containers_of_no_pod_here_is_removed(client, runtime):
+    node = "orphan-2"
+    config = SandboxConfig(
+        "empty",
+        "default",
+        "uid-empty",
+        labels=labels.sandbox_labels(node, "default", "empty", "uid-empty"),
+    )
+    await runtime.create_sandbox(config)
+    async with running_agent(client, runtime, node):
+
+        async def cleaned():
+            return not await runtime.list_sandboxes({labels.NODE: node})
+
+        await eventually(cleaned, "the orphaned sandbox removed")

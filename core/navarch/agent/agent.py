@@ -63,6 +63,7 @@ class Agent:
     _pulls: dict[str, asyncio.Future[None]] = attrs.field(factory=dict)
     _recording: set[asyncio.Task[None]] = attrs.field(factory=set)
     _seen: dict[str, tuple[tuple[str, str], ...]] = attrs.field(factory=dict)
+    _relists: int = 0
 
     def __attrs_post_init__(self) -> None:
         s = self.settings
@@ -230,7 +231,9 @@ class Agent:
                 del self._seen[uid]
         bound = {p.metadata.uid for p in self.informer.list()} | set(self.workers)
         orphans = [c for c in containers if c.labels.get(labels.POD_UID) not in bound]
-        if orphans:
+        self._relists += 1
+        # A sandbox left without containers is rarer: looked for every 10th relist.
+        if orphans or self._relists % 10 == 1:
             await self._remove_orphans(orphans, bound)
 
     async def _remove_orphans(self, containers: list[Any], bound: set[str]) -> None:
