@@ -8,6 +8,7 @@ import asyncio
 import contextlib
 import os
 import shutil
+import signal
 import tempfile
 from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
@@ -325,3 +326,32 @@ async def test_tty_container_logs(runtime: DockerRuntime, pods: Pods):
     # A TTY merges both streams into one, with the terminal's line endings.
     assert [line.data for line in lines] == [b"one\r\n", b"two\r\n"]
     assert all(line.stream == STDOUT for line in lines)
+
+
+async def test_api_version_pinned_or_negotiated(dockerd: DockerdProcess):
+    pinned = DockerRuntime(DockerOptions(socket=dockerd.socket_url, api_version="1.40"))
+    negotiated = DockerRuntime(DockerOptions(socket=dockerd.socket_url))
+    try:
+        assert (await pinned.version()).api_version == "1.40"
+        assert isinstance(await pinned.list_containers(), list)
+        # Debian's dockerd 20.10 speaks 1.41, the newest this plugin asks for.
+        assert (await negotiated.version()).api_version == "1.41"
+    finally:
+        await pinned.close()
+        await negotiated.close()
+
+
+async def test_hung_daemon_is_unavailable_after_the_deadline(dockerd: DockerdProcess):
+    runtime = DockerRuntime(DockerOptions(socket=dockerd.socket_url, request_timeout_seconds=1))
+    assert dockerd.process is not None
+    try:
+        await runtime.version()
+        dockerd.process.send_signal(signal.SIGSTOP)
+        try:
+            with pytest.raises(Unavailable, match="deadline"):
+                await runtime.list_containers()
+        finally:
+            dockerd.process.send_signal(signal.SIGCONT)
+        assert (await runtime.version()).name == "docker"
+    finally:
+        await runtime.close()

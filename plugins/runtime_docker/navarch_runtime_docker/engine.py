@@ -122,7 +122,7 @@ class Engine:
             return f"/v{self.options.api_version}"
         if self._api_version is None:
             # /version is served unversioned by every engine.
-            info = await self._call("GET", "/version", timeout=None)
+            info = await self._call("GET", "/version", timeout=self.options.request_timeout_seconds)
             server, oldest = info.get("ApiVersion", ""), info.get("MinAPIVersion", "")
             chosen = MAX_API_VERSION
             if server and _version_tuple(server) < _version_tuple(chosen):
@@ -145,8 +145,11 @@ class Engine:
         headers: Mapping[str, str] | None = None,
         timeout: float | None = None,
     ) -> Any:
-        """One call whose answer is JSON (or empty: None). Raises EngineError on an
-        error status, Unavailable when the daemon does not answer."""
+        """One call whose answer is JSON (or empty: None), within ``timeout`` (default:
+        the request deadline). Raises EngineError on an error status, Unavailable when
+        the daemon does not answer in time."""
+        if timeout is None:
+            timeout = self.options.request_timeout_seconds
         return await self._call(
             method, await self.api_prefix() + path, params, body, headers, timeout
         )
