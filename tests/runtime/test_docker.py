@@ -6,9 +6,12 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import io
+import json
 import os
 import shutil
 import signal
+import tarfile
 import tempfile
 from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
@@ -20,11 +23,13 @@ from navarch.runtime import (
     STDOUT,
     ContainerState,
     CreateError,
+    ImageLoadError,
     ImagePullError,
     RegistryAuth,
     SandboxConfig,
     Unavailable,
 )
+from navarch.runtime.archive import write_image_archive
 from navarch.runtime.labels import sandbox_labels
 from navarch.testing.dockerd import DockerdProcess, engine_get
 from navarch.testing.images import BUSYBOX_IMAGE, busybox_archive
@@ -355,3 +360,41 @@ async def test_hung_daemon_is_unavailable_after_the_deadline(dockerd: DockerdPro
         assert (await runtime.version()).name == "docker"
     finally:
         await runtime.close()
+
+
+def _two_image_archive(directory: Path) -> tuple[Path, list[str]]:
+    """A docker-save archive holding two images, the second's layer corrupt (same
+    size, other bytes): what a half-copied multi-image archive looks like."""
+    tags = ["navarch.test/first:1", "navarch.test/second:1"]
+    members: dict[str, bytes] = {}
+    manifest = []
+    for index, tag in enumerate(tags):
+        single = directory / f"{index}.tar"
+        write_image_archive(single, tag, {"data": f"image {index}\n".encode()})
+        with tarfile.open(single) as archive:
+            for member in archive.getmembers():
+                if member.isfile():
+                    data = archive.extractfile(member).read()  # type: ignore[union-attr]
+                    if member.name == "manifest.json":
+                        manifest += json.loads(data)
+                    elif member.name.startswith("blobs/"):
+                        members[member.name] = data
+    layer = manifest[1]["Layers"][0]
+    members[layer] = members[layer].replace(b"image 1", b"IMAGE 1")
+    members["manifest.json"] = json.dumps(manifest).encode()
+    combined = directory / "two.tar"
+    with tarfile.open(combined, "w") as archive:
+        for name, data in members.items():
+            info = tarfile.TarInfo(name)
+            info.size = len(data)
+            archive.addfile(info, io.BytesIO(data))
+    return combined, tags
+
+
+async def test_corrupt_second_image_loads_nothing(runtime: DockerRuntime, tmp_path: Path):
+    archive, tags = _two_image_archive(tmp_path)
+    with pytest.raises(ImageLoadError) as info:
+        await runtime.load_image(archive)
+    for tag in tags:  # not even the sound first image
+        assert await runtime.image_status(tag) is None, tag
+    assert str(archive) in info.value.message

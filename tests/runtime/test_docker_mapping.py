@@ -117,6 +117,9 @@ def test_sandbox_without_pod_network_refuses_host_ports():
         sandbox_body(config, "pause", "none")
     _, body = sandbox_body(config, "pause", "bridge")
     assert body["HostConfig"]["PortBindings"] == {"80/tcp": [{"HostIp": "", "HostPort": "8080"}]}
+    # Kubernetes' default hostname: the pod's name (at most 63 characters).
+    _, unnamed = sandbox_body(SandboxConfig("p" * 70, "d", "u"), "pause", "none")
+    assert unnamed["Hostname"] == "p" * 63
     _, host = sandbox_body(SandboxConfig("w", "d", "u", host_network=True), "pause", "none")
     assert host["HostConfig"]["NetworkMode"] == "host" and "Hostname" not in host
 

@@ -3,6 +3,7 @@ archive, status, list, remove."""
 
 from __future__ import annotations
 
+import asyncio
 import base64
 import json
 from collections.abc import AsyncIterator
@@ -13,6 +14,7 @@ import aiohttp
 from loguru import logger
 
 from navarch.runtime import ImageLoadError, ImagePullError, ImageRef, NotFound, RegistryAuth
+from navarch.runtime.archive import read_archive_manifest
 from navarch_runtime_docker.engine import Engine, EngineError, path_part
 
 
@@ -114,14 +116,16 @@ async def pull_image(engine: Engine, image: str, auth: RegistryAuth | None) -> I
 
 async def _file_chunks(path: Path) -> AsyncIterator[bytes]:
     with open(path, "rb") as archive:
-        while chunk := archive.read(1 << 20):
+        while chunk := await asyncio.to_thread(archive.read, 1 << 20):
             yield chunk
 
 
 async def load_image(engine: Engine, archive: Path) -> list[ImageRef]:
     archive = Path(archive)
-    if not archive.is_file():
-        raise ImageLoadError(str(archive), "no such file")
+    # Checked whole first (every blob against its digest): the engine loads an
+    # archive's images one by one, so a corrupt second image would leave the first
+    # loaded; this way a bad archive loads nothing, and the error names what is wrong.
+    await asyncio.to_thread(read_archive_manifest, archive)
     loaded: list[str] = []
     try:
         async with engine.stream(

@@ -79,8 +79,9 @@ def sandbox_body(config: SandboxConfig, image: str, pod_network: str) -> tuple[s
         "RestartPolicy": {"Name": "no"},
     }
     body: dict[str, Any] = {"Image": image, "Labels": labels, "HostConfig": host_config}
-    if not config.host_network and config.hostname:
-        body["Hostname"] = config.hostname
+    if not config.host_network:
+        # Kubernetes' default: a pod's hostname is its name (at most 63 characters).
+        body["Hostname"] = (config.hostname or config.name)[:63]
     if network not in ("none", "host"):
         exposed: dict[str, dict] = {}
         bindings: dict[str, list[dict[str, str]]] = {}
