@@ -22,6 +22,7 @@ import argparse
 import asyncio
 import contextlib
 import os
+import shutil
 import ssl
 import statistics
 import subprocess
@@ -422,6 +423,20 @@ class Api:
         await self.session.close()
 
 
+@dataclass
+class Cluster:
+    server: ApiServerProcess
+    scheduler: SchedulerProcess
+    agent: AgentProcess
+    api: Api
+
+    def cpu_seconds(self) -> dict[str, float]:
+        """CPU seconds used so far by each process (the load generator is this one)."""
+        daemons = {"API server": self.server, "scheduler": self.scheduler, "agent": self.agent}
+        used = {name: cpu_seconds(d.process.pid) for name, d in daemons.items() if d.process}
+        return {**used, "generator": cpu_seconds("self")}
+
+
 @contextlib.asynccontextmanager
 async def cluster(root: Path, runtime: str, options: dict[str, Any], *, simulate: int = 0):
     """API server + scheduler + agent processes, each stopped by pid on the way out."""
@@ -436,7 +451,7 @@ async def cluster(root: Path, runtime: str, options: dict[str, Any], *, simulate
             ).start()
             await api.watch_pods()
             await wait_nodes_ready(api, simulate or 1, agent)
-            yield server, agent, api
+            yield Cluster(server, scheduler, agent, api)
         finally:
             await api.close()
             if agent is not None:
@@ -465,10 +480,12 @@ async def wait_nodes_ready(api: Api, nodes: int, agent: AgentProcess) -> None:
 
 
 async def system_figures(
-    root: Path, runtime: str, options: dict[str, Any], counts: Counts
+    root: Path, runtime: str, options: dict[str, Any], counts: Counts, daemon: int | None
 ) -> dict[str, Any]:
-    """Pod startup one pod after another, then the agent's memory with many pods."""
-    async with cluster(root, runtime, options) as (_, agent, api):
+    """Pod startup one pod after another, then the agent's memory and idle CPU (and the
+    runtime daemon's, pid ``daemon``) with many pods running."""
+    async with cluster(root, runtime, options) as running:
+        agent, api = running.agent, running.api
         startups: list[float] = []
         missed = 0
         for index in range(counts.pods):
@@ -485,7 +502,14 @@ async def system_figures(
         running = sum(n in api.running for n in everything)
         await asyncio.sleep(3.0)  # settle: status writes, relist
         assert agent.process is not None
+        pids = {"agent": agent.process.pid, **({"daemon": daemon} if daemon else {})}
+        before = {name: cpu_seconds(pid) for name, pid in pids.items()}
+        began = time.perf_counter()
+        await asyncio.sleep(counts.heartbeat_window)
+        elapsed = time.perf_counter() - began
+        idle = {name: (cpu_seconds(pid) - before[name]) / elapsed for name, pid in pids.items()}
         return {
+            "idle cpu": idle,
             "startup": startups,
             "missed": missed,
             "memory pods": running,
@@ -498,14 +522,17 @@ async def system_figures(
 async def simulated_figures(root: Path, counts: Counts) -> dict[str, Any]:
     """``navarch agent --simulate N --runtime sim``: N x pods_per_node pods, all Running."""
     nodes, total = counts.sim_nodes, counts.sim_nodes * counts.pods_per_node
-    async with cluster(root, "sim", {}, simulate=nodes) as (server, agent, api):
+    async with cluster(root, "sim", {}, simulate=nodes) as running:
+        server, agent, api = running.server, running.agent, running.api
         names = [f"sim-pod-{i:05d}" for i in range(total)]
+        cpu_pods = running.cpu_seconds()
         began = time.perf_counter()
         await api.create(names)
         created = time.perf_counter()
         last = await api.wait_running(names, PHASE_LIMIT, agent.check)
         finished = last if last is not None else time.perf_counter()
-        running = sum(n in api.running for n in names)
+        cpu_pods = {k: v - cpu_pods[k] for k, v in running.cpu_seconds().items()}
+        pods_running = sum(n in api.running for n in names)
         per_node = Counter(api.placement[n] for n in names if n in api.placement)
         await asyncio.sleep(5.0)  # let status writes settle before the quiet window
         assert server.process is not None and agent.process is not None
@@ -517,7 +544,8 @@ async def simulated_figures(root: Path, counts: Counts) -> dict[str, Any]:
         return {
             "nodes": nodes,
             "pods": total,
-            "running": running,
+            "running": pods_running,
+            "cpu during startup": cpu_pods,
             "create seconds": created - began,
             "seconds": finished - began,
             "spread": (min(per_node.values()), max(per_node.values())) if per_node else (0, 0),
@@ -569,7 +597,9 @@ def print_table(results: dict[str, dict[str, Any]], counts: Counts) -> None:
             p50 = format_ratio(ratio(percentile(values, 50), percentile(base, 50)))
             p99 = format_ratio(ratio(percentile(values, 99), percentile(base, 99)))
             cells.append(f"{p50} / {p99}" if values else "n/a")
-        return [f"pod startup via API+scheduler+agent, {counts.pods} seq, p50/p99", *cells]
+        missed = sum(results[f"{r} system"]["missed"] for r in ("sim", "docker"))
+        label = f"pod startup via API+scheduler+agent, {counts.pods} seq, p50/p99"
+        return [label + (f" ({missed} never Running)" if missed else ""), *cells]
 
     def walls() -> list[str]:
         cells = [f"{f['par wall'] * 1000:,.0f}" for f in (sim, docker, floor)]
@@ -589,6 +619,19 @@ def print_table(results: dict[str, dict[str, Any]], counts: Counts) -> None:
         "-",
         "-",
     ]
+
+    def idle(name: str) -> str:
+        cpu = results[f"{name} system"]["idle cpu"]
+        return " / ".join(f"{cpu[k] * 100:.1f}" for k in ("agent", "daemon") if k in cpu)
+
+    idle_row = [
+        f"idle CPU % with {counts.memory_pods} pods: agent / dockerd",
+        idle("sim"),
+        idle("docker"),
+        "-",
+        "-",
+        "-",
+    ]
     rows = [
         ["operation (ms)", *columns],
         row(f"image load (busybox archive), median of {LOAD_REPEATS}", "load", stat="median"),
@@ -601,6 +644,7 @@ def print_table(results: dict[str, dict[str, Any]], counts: Counts) -> None:
         row("sandbox remove, p50/p99", "sandbox remove", floored=False),
         startup("startup"),
         memory_row,
+        idle_row,
     ]
     widths = [max(len(r[i]) for r in rows) for i in range(len(rows[0]))]
     for index, cells in enumerate(rows):
@@ -619,6 +663,10 @@ def print_simulated(sim: dict[str, Any]) -> None:
         ("pods Running", f"{sim['running']:,} of {sim['pods']:,}"),
         ("first create -> last Running, s", f"{sim['seconds']:,.1f}"),
         ("  of which creating them, s", f"{sim['create seconds']:,.1f}"),
+        (
+            "  CPU s: " + " / ".join(sim["cpu during startup"]),
+            " / ".join(f"{v:,.1f}" for v in sim["cpu during startup"].values()),
+        ),
         ("pods per node (min..max)", f"{low}..{high}"),
         (
             f"API server CPU over a {sim['window']:.0f} s quiet window",
@@ -643,14 +691,17 @@ def print_simulated(sim: dict[str, Any]) -> None:
 async def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true", help="smaller counts (a smoke run)")
+    parser.add_argument(
+        "--keep", action="store_true", help="keep every process's log (prints where)"
+    )
     args = parser.parse_args()
     counts = QUICK if args.quick else FULL
     results: dict[str, dict[str, Any]] = {}
-    with tempfile.TemporaryDirectory(prefix="navarch-bench-runtime-") as scratch:
-        root = Path(scratch)
+    root = Path(tempfile.mkdtemp(prefix="navarch-bench-runtime-"))
+    # A unix socket path holds at most 107 bytes: the daemon gets a short directory.
+    dockerd = DockerdProcess(Path(tempfile.mkdtemp(prefix="nb", dir="/tmp")))
+    try:
         archive = busybox_archive(root)
-        # A unix socket path holds at most 107 bytes: the daemon gets a short directory.
-        dockerd = DockerdProcess(Path(tempfile.mkdtemp(prefix="nb", dir="/tmp")))
         try:
             dockerd.start()
             docker_options = {"socket": dockerd.socket_url}
@@ -666,14 +717,23 @@ async def main() -> None:
             results["floor"] = await floor_figures(cli, archive, counts)
             for name, options in (("sim", {}), ("docker", docker_options)):
                 print(f"  {name}: pods through API server, scheduler, agent…", file=sys.stderr)
+                daemon = dockerd.process.pid if name == "docker" and dockerd.process else None
                 results[f"{name} system"] = await system_figures(
-                    root / f"system-{name}", name, options, counts
+                    root / f"system-{name}", name, options, counts, daemon
                 )
         finally:
-            dockerd.remove()
+            if args.keep:
+                dockerd.stop()
+            else:
+                dockerd.remove()
         nodes, per_node = counts.sim_nodes, counts.pods_per_node
         print(f"  {nodes} simulated nodes x {per_node} pods…", file=sys.stderr)
         simulated = await simulated_figures(root / "simulated", counts)
+    finally:
+        if args.keep:
+            print(f"  logs kept under {root} and {dockerd.directory}", file=sys.stderr)
+        else:
+            shutil.rmtree(root, ignore_errors=True)
 
     print()
     print(
