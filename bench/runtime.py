@@ -11,7 +11,8 @@ on the same daemon. Then pod startup through the whole system: a private API ser
 a scheduler and an agent process on that runtime, pod created -> Running seen on a
 watch, p50/p99, one pod after another; the agent's resident memory with many pods
 running; and 200 simulated nodes x 20 pods in one agent process, with the API
-server's CPU seconds per node heartbeat (Lease renewal). Everything runs on
+server's CPU seconds per node heartbeat (Lease renewal). The agents use the admin
+kubeconfig (one node token cannot serve 200 simulated nodes). Everything runs on
 127.0.0.1; every loop is bounded in count and time; every process started here is
 stopped by pid.
 """
@@ -394,7 +395,7 @@ class Api:
 
     async def count_renewals(self, seconds: float) -> tuple[int, int]:
         """Lease renewals and Node writes the API server takes in ``seconds``."""
-        counts = Counter()
+        counts: Counter[str] = Counter()
 
         async def read(path: str, kind: str) -> None:
             revision = await self.revision(path)
