@@ -169,6 +169,9 @@ async def test_containers_join_the_sandbox_namespaces(
     # copies the sandbox's hostname into each container, checked below).
     assert namespace(sandbox["State"]["Pid"], "mnt") != namespace(container["State"]["Pid"], "mnt")
     await wait_for_output(runtime, container_id, "web-0\n")
+    # The agent probes the pod's ports from inside this namespace.
+    netns = (await runtime.sandbox_status(sandbox_id)).netns_path
+    assert os.stat(netns).st_ino == os.stat(f"/proc/{container['State']['Pid']}/ns/net").st_ino
 
 
 async def test_host_network_sandbox_uses_the_host_namespace(
@@ -179,6 +182,7 @@ async def test_host_network_sandbox_uses_the_host_namespace(
     await wait_for_output(runtime, container_id, "ready")
     pid = inspect(dockerd, container_id)["State"]["Pid"]
     assert namespace(pid, "net") == namespace(os.getpid(), "net")
+    assert (await runtime.sandbox_status(sandbox_id)).netns_path == ""  # the agent's own
 
 
 async def test_limits_visible_in_docker_inspect(

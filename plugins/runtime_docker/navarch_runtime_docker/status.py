@@ -32,6 +32,7 @@ def sandbox_status(info: dict[str, Any]) -> SandboxStatus:
     networks = (info.get("NetworkSettings") or {}).get("Networks") or {}
     ip = next((n.get("IPAddress") for n in networks.values() if n.get("IPAddress")), "")
     running = bool(info["State"].get("Running"))
+    host_network = labels.get(HOST_NETWORK) == "true"
     return SandboxStatus(
         id=info["Id"],
         state=SandboxState.READY if running else SandboxState.NOT_READY,
@@ -39,8 +40,19 @@ def sandbox_status(info: dict[str, Any]) -> SandboxStatus:
         annotations=annotations_of(labels),
         created_at=parse_time(info.get("Created") or ""),
         ip=ip or "",
-        host_network=labels.get(HOST_NETWORK) == "true",
+        host_network=host_network,
+        netns_path=_netns_path(info) if running and not host_network else "",
     )
+
+
+def _netns_path(info: dict[str, Any]) -> str:
+    """Where the agent enters the pod's network namespace (to probe its ports): the
+    engine's bind mount of it (under its exec root), else the pause process's."""
+    key = (info.get("NetworkSettings") or {}).get("SandboxKey") or ""
+    if key:
+        return str(key)
+    pid = int(info["State"].get("Pid") or 0)
+    return f"/proc/{pid}/ns/net" if pid > 0 else ""
 
 
 def container_status(info: dict[str, Any]) -> ContainerStatus:
