@@ -211,10 +211,10 @@ async def test_pause_image_is_built_offline_when_missing(
     dockerd: DockerdProcess, runtime: DockerRuntime, pods: Pods, tmp_path: Path
 ):
     expected = write_pause_archive(tmp_path / "pause.tar", DEFAULT_SANDBOX_IMAGE)
-    status, _ = engine_get(dockerd.socket_path, f"/images/{DEFAULT_SANDBOX_IMAGE}/json")
-    if status == 200:
-        # Make it missing (no sandbox of an earlier test is left running).
-        await runtime.engine.call("DELETE", f"/images/{DEFAULT_SANDBOX_IMAGE}", params={"force": 1})
+    # This runtime object has seen the image once ...
+    await runtime.remove_sandbox(await pods.sandbox())
+    # ... and then it goes missing (no sandbox of an earlier test is left running).
+    await runtime.engine.call("DELETE", f"/images/{DEFAULT_SANDBOX_IMAGE}", params={"force": 1})
     assert await runtime.image_status(DEFAULT_SANDBOX_IMAGE) is None
 
     sandbox_id = await pods.sandbox()

@@ -35,17 +35,23 @@ def write_pause_archive(dest: Path, tag: str) -> ImageRef:
 
 class PauseImage:
     """Makes sure the engine holds the sandbox image, building it at most once at a
-    time (concurrent sandboxes wait for the same load)."""
+    time (concurrent sandboxes wait for the same load). Once seen, it is not asked
+    for again (one call less per pod) until :meth:`forget` says it went missing."""
 
     def __init__(self, engine: Engine, tag: str, *, build: bool):
         self.engine, self.tag, self.build = engine, tag, build
         self._lock = asyncio.Lock()
+        self._seen = False
+
+    def forget(self) -> None:
+        self._seen = False
 
     async def ensure(self) -> None:
-        if await image_status(self.engine, self.tag) is not None:
+        if self._seen:
             return
         async with self._lock:
             if await image_status(self.engine, self.tag) is not None:
+                self._seen = True
                 return
             if not self.build:
                 # Another image was configured: we never pull it behind the user's back.
@@ -57,6 +63,7 @@ class PauseImage:
                 archive = Path(scratch) / "pause.tar"
                 ref = await asyncio.to_thread(write_pause_archive, archive, self.tag)
                 await load_image(self.engine, archive)
+            self._seen = True
             logger.bind(runtime="docker", image=self.tag, id=ref.id).info(
                 "sandbox image built and loaded"
             )

@@ -151,17 +151,25 @@ class DockerRuntime:
     # --- pod sandboxes -------------------------------------------------------------
 
     async def create_sandbox(self, config: SandboxConfig) -> str:
-        await self.pause.ensure()
         name, body = specs.sandbox_body(
             config, self.options.sandbox_image, self.options.pod_network
         )
         log = self._log.bind(pod=f"{config.namespace}/{config.name}", uid=config.uid)
-        try:
-            created = await self.engine.call(
-                "POST", "/containers/create", params={"name": name}, body=body
-            )
-        except EngineError as err:
-            raise CreateError(f"sandbox: {err.message}") from err
+        created: dict[str, Any] | None = None
+        for _ in range(2):
+            await self.pause.ensure()
+            try:
+                created = await self.engine.call(
+                    "POST", "/containers/create", params={"name": name}, body=body
+                )
+                break
+            except EngineError as err:
+                if err.status != 404:  # 404: no such image, removed since we saw it
+                    raise CreateError(f"sandbox: {err.message}") from err
+                self.pause.forget()
+                failure = err
+        if created is None:
+            raise CreateError(f"sandbox: {failure.message}")
         sandbox_id = created["Id"]
         try:
             await self.engine.call("POST", f"/containers/{sandbox_id}/start")
