@@ -25,6 +25,7 @@ from navarch.runtime import (
     CreateError,
     ImageLoadError,
     ImagePullError,
+    LogOptions,
     RegistryAuth,
     SandboxConfig,
     Unavailable,
@@ -402,3 +403,31 @@ async def test_corrupt_second_image_loads_nothing(runtime: DockerRuntime, tmp_pa
     for tag in tags:  # not even the sound first image
         assert await runtime.image_status(tag) is None, tag
     assert str(archive) in info.value.message
+
+
+async def test_many_followed_logs_do_not_block_other_calls(runtime: DockerRuntime, pods: Pods):
+    container_id = await pods.run(SLEEPER)
+    await wait_for_output(runtime, container_id, "ready")
+    following = 0
+
+    async def follow() -> None:
+        nonlocal following
+        async for _ in runtime.logs(container_id, LogOptions(follow=True)):
+            following += 1
+            await asyncio.Event().wait()  # hold the stream open, as a reader would
+
+    tasks = [asyncio.create_task(follow()) for _ in range(110)]
+    try:
+        await wait_until(
+            lambda: _true(following == len(tasks)), what="every follower to get its first line"
+        )
+        # More followers than aiohttp's default pool size, and the engine still answers.
+        assert (await asyncio.wait_for(runtime.version(), 30)).name == "docker"
+    finally:
+        for task in tasks:
+            task.cancel()
+        await asyncio.gather(*tasks, return_exceptions=True)
+
+
+async def _true(value: bool) -> bool:
+    return value

@@ -75,10 +75,13 @@ class Engine:
 
     def _client(self) -> aiohttp.ClientSession:
         if self._session is None or self._session.closed:
+            # No pool limit: each followed log holds a connection for as long as it is
+            # read, and aiohttp's default of 100 would make every other call wait
+            # behind the hundredth ``kubectl logs -f``.
             connector: aiohttp.BaseConnector = (
-                aiohttp.UnixConnector(path=self._unix_path)
+                aiohttp.UnixConnector(path=self._unix_path, limit=0)
                 if self._unix_path is not None
-                else aiohttp.TCPConnector()
+                else aiohttp.TCPConnector(limit=0)
             )
             self._session = aiohttp.ClientSession(
                 connector=connector, timeout=aiohttp.ClientTimeout(total=None)
