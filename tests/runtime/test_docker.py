@@ -279,6 +279,16 @@ async def test_daemon_restart_unavailable_while_down_then_works(
     restarted = await pods.run("echo after-restart")
     await wait_for_output(runtime, restarted, "after-restart")
 
+    # restart() in one call: same roots, so images and exited containers are kept.
+    dockerd.restart()
+    assert await runtime.image_status(BUSYBOX_IMAGE) is not None
+    assert (await runtime.container_status(restarted)).state == ContainerState.EXITED
+
+
+def test_dockerd_refuses_a_socket_path_too_long(tmp_path: Path):
+    with pytest.raises(ValueError, match="shorter directory"):
+        DockerdProcess(tmp_path / ("d" * 120))
+
 
 async def _exited(runtime: DockerRuntime, container_id: str):
     with contextlib.suppress(Unavailable):
