@@ -30,12 +30,14 @@ async def pod_status(client, name):
 
 
 async def test_node_registers_with_machine_facts_and_renews_its_lease(client, runtime):
-    async with running_agent(client, runtime, "reg-1", labels={"tier": "edge"}):
+    taints = [{"key": "dedicated", "value": "edge", "effect": "NoSchedule"}]
+    async with running_agent(client, runtime, "reg-1", labels={"tier": "edge"}, taints=taints):
         node = as_dict(await eventually(lambda: client.nodes.get("reg-1"), "the Node"))
         meta, status = node["metadata"], node["status"]
         assert meta["labels"]["kubernetes.io/hostname"] == "reg-1"
         assert meta["labels"]["kubernetes.io/os"] == "linux"
         assert meta["labels"]["tier"] == "edge"
+        assert node["spec"]["taints"] == taints
         assert status["capacity"]["pods"] == "110"
         assert {"type": "InternalIP", "address": "127.0.0.1"} in status["addresses"]
         assert status["nodeInfo"]["containerRuntimeVersion"].startswith("sim://")
@@ -321,3 +323,16 @@ async def test_a_sandbox_without_containers_of_no_pod_here_is_removed(client, ru
             return not await runtime.list_sandboxes({labels.NODE: node})
 
         await eventually(cleaned, "the orphaned sandbox removed")
+
+
+def test_taints_are_parsed_with_clear_errors():
+    from navarch.agent.node import BadTaint, parse_taint
+
+    assert parse_taint("dedicated=gpu:NoSchedule") == {
+        "key": "dedicated",
+        "value": "gpu",
+        "effect": "NoSchedule",
+    }
+    assert parse_taint("spot:PreferNoSchedule") == {"key": "spot", "effect": "PreferNoSchedule"}
+    with pytest.raises(BadTaint, match="key=value:Effect"):
+        parse_taint("dedicated=gpu:Sometimes")

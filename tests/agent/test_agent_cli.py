@@ -144,3 +144,12 @@ def test_agent_without_a_runtime_says_which_are_installed(tmp_path):
     result = run_cli("--data-dir", str(tmp_path), "agent")
     assert result.returncode != 0
     assert "runtime.name" in result.stderr and "docker" in result.stderr and "sim" in result.stderr
+
+
+def test_a_bad_taint_is_a_configuration_error_naming_the_setting(tmp_path):
+    result = run_cli(
+        "--data-dir", str(tmp_path), "--set", "agent.taints=gpu:Often", "agent", "--runtime", "sim"
+    )
+    assert result.returncode == 2, result.stderr
+    assert "agent.taints: 'gpu:Often' is not key=value:Effect" in result.stderr
+    assert "Traceback" not in result.stderr

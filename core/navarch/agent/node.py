@@ -23,6 +23,7 @@ from navarch.agent.machine import Machine
 from navarch.agent.timefmt import micro_time, rfc3339
 from navarch.client import Client
 from navarch.client.errors import AlreadyExists, ApiException, Conflict, NotFound
+from navarch.config import ConfigError
 from navarch.runtime import RuntimeFault, RuntimeVersion
 
 LEASE_NAMESPACE = "kube-node-lease"
@@ -30,8 +31,8 @@ TAINT_EFFECTS = ("NoSchedule", "PreferNoSchedule", "NoExecute")
 AGENT_VERSION = f"v{__version__}-navarch"
 
 
-class BadTaint(ValueError):
-    pass
+class BadTaint(ConfigError):
+    """A taint in ``agent.taints`` that is not ``key=value:Effect``."""
 
 
 def parse_taint(text: str) -> dict[str, str]:

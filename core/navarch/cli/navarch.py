@@ -163,11 +163,12 @@ def _agent_flags(args: argparse.Namespace) -> list[str]:
 
 
 def _agent(config) -> int:
-    from navarch.agent.daemon import run_agents
+    from navarch.agent.daemon import identities, run_agents
 
     assembly = assemble(config)
     assembly.check(["runtime"])
     assembly.runtime()  # an empty runtime.name is an error here: say which are installed
+    identities(assembly)  # a bad agent.taints entry fails now, naming the setting
     return run_daemon(lambda stop: until_stopped(run_agents(assembly), stop))
 
 
