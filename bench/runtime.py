@@ -23,6 +23,7 @@ import argparse
 import asyncio
 import contextlib
 import os
+import secrets
 import shutil
 import ssl
 import statistics
@@ -94,6 +95,15 @@ def rss_mib(pid: int) -> float:
         if line.startswith("VmRSS:"):
             return int(line.split()[1]) / 1024
     return float("nan")
+
+
+def dockerd_directory() -> Path:
+    """A short directory (a unix socket path holds at most 107 bytes) whose name is
+    letters and digits only: DockerdProcess derives its containerd namespace from it,
+    and containerd refuses a namespace ending in "_", which mkdtemp's names may."""
+    path = Path("/tmp") / f"nb{os.getpid()}x{secrets.token_hex(4)}"
+    path.mkdir(mode=0o700)
+    return path
 
 
 # --- the runtimes, driven directly ----------------------------------------------------
@@ -660,6 +670,7 @@ def print_table(results: dict[str, dict[str, Any]], counts: Counts) -> None:
 def print_simulated(sim: dict[str, Any]) -> None:
     low, high = sim["spread"]
     per_heartbeat = sim["cpu per heartbeat"]
+    writes = sim["leases"] + sim["node writes"]
     lines = [
         ("pods Running", f"{sim['running']:,} of {sim['pods']:,}"),
         ("first create -> last Running, s", f"{sim['seconds']:,.1f}"),
@@ -675,8 +686,12 @@ def print_simulated(sim: dict[str, Any]) -> None:
             f"(+{sim['node writes']:,} Node writes)",
         ),
         (
-            "API server CPU per node heartbeat",
+            "API server CPU per node heartbeat (lease renewal)",
             "n/a" if per_heartbeat is None else f"{per_heartbeat * 1000:.2f} ms",
+        ),
+        (
+            "  per write in the window (lease or Node)",
+            f"{sim['server cpu'] / writes * 1000:.2f} ms" if writes else "n/a",
         ),
         ("agent process RSS, MiB", f"{sim['agent rss']:,.0f}"),
         ("API server RSS, MiB", f"{sim['server rss']:,.0f}"),
@@ -699,8 +714,7 @@ async def main() -> None:
     counts = QUICK if args.quick else FULL
     results: dict[str, dict[str, Any]] = {}
     root = Path(tempfile.mkdtemp(prefix="navarch-bench-runtime-"))
-    # A unix socket path holds at most 107 bytes: the daemon gets a short directory.
-    dockerd = DockerdProcess(Path(tempfile.mkdtemp(prefix="nb", dir="/tmp")))
+    dockerd = DockerdProcess(dockerd_directory())
     try:
         archive = busybox_archive(root)
         try:
