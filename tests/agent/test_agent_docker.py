@@ -364,3 +364,43 @@ async def test_kubectl_logs_and_exec_through_the_api_server_on_docker(
         task.cancel()
         with contextlib.suppress(asyncio.CancelledError):
             await task
+
+
+async def test_tcp_probes_inside_the_pods_namespace(client, runtime):
+    """tcpSocket readiness passes on a port the pod listens on (inside its own network
+    namespace); tcpSocket liveness on a port nobody listens on restarts the container."""
+    serve = "httpd -f -p 8081 -h /"
+    async with running_agent(client, runtime, "dk-tcp"):
+        ready_body = pod_body(
+            "dk-tcp-ready",
+            "dk-tcp",
+            image=BUSYBOX_IMAGE,
+            command=["sh", "-c", serve],
+            container={"readinessProbe": {"tcpSocket": {"port": 8081}, "periodSeconds": 1}},
+        )
+        dead_body = pod_body(
+            "dk-tcp-dead",
+            "dk-tcp",
+            image=BUSYBOX_IMAGE,
+            command=["sh", "-c", serve],
+            container={
+                "livenessProbe": {
+                    "tcpSocket": {"port": 9999},
+                    "periodSeconds": 1,
+                    "failureThreshold": 2,
+                }
+            },
+        )
+        await client.pods.create(ready_body)
+        await client.pods.create(dead_body)
+
+        async def ready():
+            cs = await running(client, "dk-tcp-ready")
+            return cs if cs and cs["ready"] else None
+
+        await eventually(ready, "ready through a TCP probe")
+        await eventually(
+            lambda: running(client, "dk-tcp-dead", 1), "restarted by a failing TCP liveness probe"
+        )
+        for name in ("dk-tcp-ready", "dk-tcp-dead"):
+            await client.pods.delete(name, "default", grace_period_seconds=0)
