@@ -48,3 +48,12 @@ def test_forget_prefix_drops_one_pods_keys():
     backoff.next("u2/a")
     backoff.forget_prefix("u1/")
     assert backoff.in_backoff("u1/a") == 0 and backoff.in_backoff("u2/a") > 0
+
+
+def test_a_back_off_left_alone_for_twice_the_cap_is_forgiven():
+    clock = Clock()
+    backoff = Backoff(10, 40, clock)
+    for _ in range(4):
+        backoff.next("k")  # 40 s now
+    clock.now += 81
+    assert backoff.in_backoff("k", since=clock.now - 1) == 0

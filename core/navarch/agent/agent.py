@@ -229,15 +229,22 @@ class Agent:
         for uid in list(self._seen):
             if uid not in by_uid:
                 del self._seen[uid]
-        bound = {p.metadata.uid for p in self.informer.list()} | set(self.workers)
+        bound = self._bound_here()
         orphans = [c for c in containers if c.labels.get(labels.POD_UID) not in bound]
         self._relists += 1
         # A sandbox left without containers is rarer: looked for every 10th relist.
         if orphans or self._relists % 10 == 1:
             await self._remove_orphans(orphans, bound)
 
+    def _bound_here(self) -> set[str]:
+        return {p.metadata.uid for p in self.informer.list()} | set(self.workers)
+
     async def _remove_orphans(self, containers: list[Any], bound: set[str]) -> None:
+        # Looked at again before each removal: a pod bound while this sweep awaited the
+        # runtime must keep what its worker just created.
         for container in containers:
+            if container.labels.get(labels.POD_UID) in self._bound_here():
+                continue
             self.log.bind(
                 container=container.id, pod_uid=container.labels.get(labels.POD_UID)
             ).info("removing a container of a pod no longer bound here")
@@ -246,7 +253,7 @@ class Agent:
                     await self.runtime.stop_container(container.id, 0)
                 await self.runtime.remove_container(container.id)
         for sandbox in await self.runtime.list_sandboxes({labels.NODE: self.node_name}):
-            if sandbox.labels.get(labels.POD_UID) not in bound:
+            if sandbox.labels.get(labels.POD_UID) not in self._bound_here():
                 with contextlib.suppress(RuntimeNotFound):
                     await self.runtime.remove_sandbox(sandbox.id)
 

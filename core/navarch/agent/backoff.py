@@ -25,6 +25,9 @@ class Backoff:
         if entry is None:
             return 0.0
         delay, at = entry
+        if self.clock() - at > 2 * self.maximum:
+            del self._entries[key]  # quiet for long: forgiven (client-go's IsInBackOffSince)
+            return 0.0
         start = max(since, at) if since is not None else at
         return max(0.0, start + delay - self.clock())
 

@@ -13,6 +13,7 @@ import asyncio
 import ctypes
 import os
 import socket
+import ssl
 
 CLONE_NEWNET = 0x40000000
 
@@ -38,16 +39,16 @@ def _socket_in(netns_path: str) -> socket.socket:
 
 
 async def open_connection(
-    host: str, port: int, netns_path: str = ""
+    host: str, port: int, netns_path: str = "", tls: ssl.SSLContext | None = None
 ) -> tuple[asyncio.StreamReader, asyncio.StreamWriter]:
     """``asyncio.open_connection`` from inside ``netns_path`` (the agent's own namespace
-    when empty)."""
+    when empty), with TLS when ``tls`` is given."""
     if not netns_path:
-        return await asyncio.open_connection(host, port)
+        return await asyncio.open_connection(host, port, ssl=tls)
     sock = await asyncio.to_thread(_socket_in, netns_path)
     try:
         await asyncio.get_running_loop().sock_connect(sock, (host, port))
     except BaseException:
         sock.close()
         raise
-    return await asyncio.open_connection(sock=sock)
+    return await asyncio.open_connection(sock=sock, ssl=tls, server_hostname=host if tls else None)

@@ -11,6 +11,8 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import ssl
+import time
 from collections.abc import Callable
 from typing import Any, Protocol
 
@@ -32,10 +34,12 @@ class ProbeAnswers(Protocol):
 
 @attrs.frozen
 class Target:
-    """Where network probes of a pod go."""
+    """Where network probes of a pod go. ``reachable`` is False for a pod in a namespace
+    the agent cannot enter and has no IP (the simulator): only the runtime can answer."""
 
     pod_ip: str
     netns_path: str  # "" : the agent's namespace (hostNetwork, or a routable pod IP)
+    reachable: bool = True
 
 
 @attrs.define
@@ -59,8 +63,17 @@ class ProbeManager:
     on_change: Callable[[str], None]  # (pod uid) -> wake its worker
     _probes: dict[tuple[str, str], ContainerProbes] = attrs.field(factory=dict)
 
-    def sync(self, uid: str, container: Any, container_id: str | None, target: Target) -> None:
-        """Start the probes of a running instance; stop those of one that is gone."""
+    def sync(
+        self,
+        uid: str,
+        container: Any,
+        container_id: str | None,
+        target: Target,
+        started_at: float | None = None,
+    ) -> None:
+        """Start the probes of a running instance; stop those of one that is gone.
+        ``initialDelaySeconds`` counts from the container's start (``started_at``), so
+        an agent that restarts does not delay the probes of the containers it adopts."""
         key = (uid, container.name)
         current = self._probes.get(key)
         if current is not None and current.container_id == container_id:
@@ -81,7 +94,9 @@ class ProbeManager:
             if spec is not None:
                 probes.states[kind] = ProbeState()
                 probes.tasks.append(
-                    asyncio.create_task(self._run(uid, container.name, probes, kind, spec, target))
+                    asyncio.create_task(
+                        self._run(uid, container, probes, kind, spec, target, started_at)
+                    )
                 )
 
     def ready(self, uid: str, name: str) -> bool:
@@ -124,22 +139,39 @@ class ProbeManager:
             task.cancel()
 
     async def _run(
-        self, uid: str, name: str, probes: ContainerProbes, kind: str, spec: Any, target: Target
+        self,
+        uid: str,
+        container: Any,
+        probes: ContainerProbes,
+        kind: str,
+        spec: Any,
+        target: Target,
+        started_at: float | None,
     ) -> None:
+        name = container.name
         period = spec.period_seconds or 10
         timeout = spec.timeout_seconds or 1
         success_threshold = spec.success_threshold or 1
         failure_threshold = spec.failure_threshold or 3
         state = probes.states[kind]
         log = logger.bind(component="agent", pod_uid=uid, container=name, probe=kind)
-        await asyncio.sleep(spec.initial_delay_seconds or 0)
+        since_start = time.time() - (started_at or time.time())
+        await asyncio.sleep(max(0.0, (spec.initial_delay_seconds or 0) - since_start))
         while True:
             if kind != STARTUP:
                 startup = probes.states.get(STARTUP)
                 if startup is not None and not startup.result:
                     await asyncio.sleep(1)
                     continue
-            ok, message = await self._probe_once(probes.container_id, kind, spec, target, timeout)
+            ok, message = await self._probe_once(
+                probes.container_id, container, kind, spec, target, timeout
+            )
+            if ok is None:  # cannot be probed: Unknown, which is neither success nor failure
+                if message != state.message:
+                    log.bind(message=message).warning("probe cannot run")
+                    state.message = message
+                await asyncio.sleep(period)
+                continue
             if ok:
                 state.successes, state.failures = state.successes + 1, 0
             else:
@@ -158,8 +190,15 @@ class ProbeManager:
             await asyncio.sleep(period)
 
     async def _probe_once(
-        self, container_id: str, kind: str, spec: Any, target: Target, timeout: float
-    ) -> tuple[bool, str]:
+        self,
+        container_id: str,
+        container: Any,
+        kind: str,
+        spec: Any,
+        target: Target,
+        timeout: float,
+    ) -> tuple[bool | None, str]:
+        """(True | False | None for Unknown, message)."""
         try:
             if spec.exec is not None:
                 result = await self.runtime.exec_sync(
@@ -172,40 +211,58 @@ class ProbeManager:
                 answer = answers(container_id, kind)
                 if answer is not None:
                     return bool(answer), "" if answer else "the simulated probe failed"
+            network = spec.http_get or spec.tcp_socket
+            if network is not None and not target.reachable:
+                return None, "the pod's network cannot be reached from the agent"
             if spec.http_get is not None:
-                return await asyncio.wait_for(_http_get(spec.http_get, target), timeout)
+                port = _port(spec.http_get.port, container)
+                return await asyncio.wait_for(_http_get(spec.http_get, port, target), timeout)
             if spec.tcp_socket is not None:
-                return await asyncio.wait_for(_tcp(spec.tcp_socket, target), timeout)
-            return False, "the probe has no handler Navarch supports (exec, httpGet, tcpSocket)"
+                port = _port(spec.tcp_socket.port, container)
+                return await asyncio.wait_for(_tcp(spec.tcp_socket, port, target), timeout)
+            return None, "the probe has no handler Navarch supports (exec, httpGet, tcpSocket)"
         except TimeoutError:
             return False, f"timeout after {timeout}s"
+        except NamedPortMissing as exc:
+            return None, str(exc)
         except Exception as exc:
             return False, str(exc) or type(exc).__name__
 
 
-def _port(value: Any) -> int:
+class NamedPortMissing(LookupError):
+    pass
+
+
+def _port(value: Any, container: Any) -> int:
+    """A probe's port: a number, or the name of one of the container's ports."""
     if isinstance(value, int):
         return value
     if str(value).isdigit():
         return int(value)
-    raise ValueError(f"named port {value!r} is not supported; give the number")
+    for port in container.ports or ():
+        if port.name == value:
+            return int(port.container_port)
+    raise NamedPortMissing(f"the container has no port named {value!r}")
 
 
-async def _tcp(action: Any, target: Target) -> tuple[bool, str]:
+async def _tcp(action: Any, port: int, target: Target) -> tuple[bool, str]:
     host = action.host or target.pod_ip or "127.0.0.1"
-    _, writer = await netns.open_connection(host, _port(action.port), target.netns_path)
+    _, writer = await netns.open_connection(host, port, target.netns_path)
     writer.close()
     with contextlib.suppress(Exception):
         await writer.wait_closed()
     return True, ""
 
 
-async def _http_get(action: Any, target: Target) -> tuple[bool, str]:
-    if (action.scheme or "HTTP").upper() != "HTTP":
-        return False, "HTTPS probes are not supported yet"
+async def _http_get(action: Any, port: int, target: Target) -> tuple[bool, str]:
     host = action.host or target.pod_ip or "127.0.0.1"
-    port = _port(action.port)
-    reader, writer = await netns.open_connection(host, port, target.netns_path)
+    # HTTPS as the kubelet does it: encrypted, the certificate not verified.
+    tls = None
+    if (action.scheme or "HTTP").upper() == "HTTPS":
+        tls = ssl.create_default_context()
+        tls.check_hostname = False
+        tls.verify_mode = ssl.CERT_NONE
+    reader, writer = await netns.open_connection(host, port, target.netns_path, tls)
     try:
         headers = {"Host": f"{host}:{port}", "User-Agent": "navarch-probe/1.0", "Accept": "*/*"}
         headers.update({h.name: h.value for h in action.http_headers or ()})

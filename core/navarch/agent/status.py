@@ -13,6 +13,7 @@ from navarch.agent.timefmt import rfc3339
 from navarch.runtime import ContainerState, ContainerStatus
 
 TERMINAL_PHASES = ("Succeeded", "Failed")
+AGENT_CONDITIONS = frozenset({"Initialized", "Ready", "ContainersReady", "PodScheduled"})
 
 
 @attrs.frozen
@@ -37,9 +38,27 @@ class PodView:
     host_ip: str
     pod_ip: str
     now: float
+    # The status as last written (the agent's own copy, fresher than the pod on the
+    # watch); empty: the pod's own status. Kept from it: startTime, transition times,
+    # conditions others own, restart counts of instances the runtime no longer has.
+    previous: Mapping[str, Any] = attrs.field(factory=dict)
+
+    def before(self) -> Mapping[str, Any]:
+        if self.previous:
+            return self.previous
+        status = self.pod.status
+        return status.to_dict() if status is not None else {}
 
 
-def container_status(view: PodView, container: Any, initializing: bool = False) -> dict[str, Any]:
+def container_status(
+    view: PodView,
+    container: Any,
+    initializing: bool = False,
+    before: Mapping[str, Any] | None = None,
+) -> dict[str, Any]:
+    """``before``: this container's status as last reported, for what the runtime lost
+    (a sandbox recreated takes its containers with it; RESTARTS must not drop to 0)."""
+    before = before or {}
     name = container.name
     instances = view.instances.get(name) or ()
     latest = instances[0] if instances else None
@@ -49,7 +68,7 @@ def container_status(view: PodView, container: Any, initializing: bool = False) 
         "name": name,
         "image": container.image,
         "imageID": latest.image_id if latest else "",
-        "restartCount": latest.attempt if latest else 0,
+        "restartCount": latest.attempt if latest else before.get("restartCount", 0),
         "ready": False,
         "started": False,
     }
@@ -70,11 +89,18 @@ def container_status(view: PodView, container: Any, initializing: bool = False) 
         state = {"waiting": {"reason": "PodInitializing" if initializing else "ContainerCreating"}}
         last = previous
     status["state"] = state
-    status["lastState"] = (
-        {"terminated": terminated(view.runtime_name, last)}
-        if last is not None and last.state == ContainerState.EXITED
-        else {}
-    )
+    if last is not None and last.state == ContainerState.EXITED:
+        status["lastState"] = {"terminated": terminated(view.runtime_name, last)}
+    elif latest is None and before:
+        # Its instances went with an old sandbox: what it last did still stands.
+        was = before.get("state") or {}
+        status["lastState"] = (
+            {"terminated": was["terminated"]}
+            if "terminated" in was
+            else before.get("lastState", {})
+        )
+    else:
+        status["lastState"] = {}
     if latest is not None:
         status["containerID"] = f"{view.runtime_name}://{latest.id}"
     return status
@@ -144,28 +170,38 @@ def pod_status(view: PodView) -> dict[str, Any]:
     """The whole ``status`` the agent owns (PodScheduled is kept from the scheduler)."""
     pod = view.pod
     spec = pod.spec
-    init_statuses = [container_status(view, c) for c in spec.init_containers or ()]
+    previous = view.before()
+    before = {
+        s["name"]: s
+        for key in ("containerStatuses", "initContainerStatuses")
+        for s in previous.get(key) or ()
+    }
+    init_statuses = [
+        container_status(view, c, before=before.get(c.name)) for c in spec.init_containers or ()
+    ]
     pending_init = [s["name"] for s in init_statuses if not _succeeded(s)]
-    statuses = [container_status(view, c, bool(pending_init)) for c in spec.containers or ()]
-    current = pod.status
-    old_phase = current.phase if current is not None else None
+    statuses = [
+        container_status(view, c, bool(pending_init), before.get(c.name))
+        for c in spec.containers or ()
+    ]
+    old_phase = previous.get("phase")
     policy = spec.restart_policy or "Always"
     new_phase = phase(policy, statuses) if not pending_init else init_phase(policy, init_statuses)
     if old_phase in TERMINAL_PHASES:
         new_phase = old_phase  # a finished pod never runs again
     unready = [s["name"] for s in statuses if not s["ready"]]
-    old_conditions = {c.type: c for c in (current.conditions or ())} if current else {}
+    old_conditions = {c["type"]: c for c in previous.get("conditions") or ()}
     now = rfc3339(view.now)
 
     def condition(kind: str, ok: bool, reason: str = "", message: str = "") -> dict[str, Any]:
         status = "True" if ok else "False"
-        old = old_conditions.get(kind)
-        since = old.last_transition_time if old is not None and old.status == status else now
+        old = old_conditions.get(kind) or {}
+        kept = old.get("status") == status and old.get("lastTransitionTime")
+        since = old["lastTransitionTime"] if kept else now
         return _drop_empty(
             {
                 "type": kind,
                 "status": status,
-                "lastProbeTime": None,
                 "lastTransitionTime": since,
                 "reason": "" if ok else reason,
                 "message": "" if ok else message,
@@ -175,7 +211,6 @@ def pod_status(view: PodView) -> dict[str, Any]:
     finished = new_phase in TERMINAL_PHASES
     ready_reason = "PodCompleted" if finished else "ContainersNotReady"
     ready_message = "" if finished else f"containers with unready status: [{' '.join(unready)}]"
-    scheduled = old_conditions.get("PodScheduled")
     conditions = [
         condition(
             "Initialized",
@@ -185,18 +220,17 @@ def pod_status(view: PodView) -> dict[str, Any]:
         ),
         condition("Ready", not unready and not finished, ready_reason, ready_message),
         condition("ContainersReady", not unready and not finished, ready_reason, ready_message),
-        (
-            attrs_to_condition(scheduled)
-            if scheduled is not None
-            else condition("PodScheduled", True)
-        ),
+        dict(old_conditions.get("PodScheduled") or condition("PodScheduled", True)),
     ]
+    # Conditions the agent does not own (DisruptionTarget, readiness gates' …) are
+    # written back as they were: a merge patch replaces the whole list.
+    conditions += [dict(c) for t, c in old_conditions.items() if t not in AGENT_CONDITIONS]
     status: dict[str, Any] = {
         "phase": new_phase,
         "conditions": conditions,
         "hostIP": view.host_ip,
         "hostIPs": [{"ip": view.host_ip}],
-        "startTime": (current.start_time if current is not None else None) or now,
+        "startTime": previous.get("startTime") or now,
         "containerStatuses": statuses,
         "qosClass": qos_class(spec),
     }
@@ -206,19 +240,6 @@ def pod_status(view: PodView) -> dict[str, Any]:
         status["podIP"] = view.pod_ip
         status["podIPs"] = [{"ip": view.pod_ip}]
     return status
-
-
-def attrs_to_condition(condition: Any) -> dict[str, Any]:
-    return _drop_empty(
-        {
-            "type": condition.type,
-            "status": condition.status,
-            "lastProbeTime": None,
-            "lastTransitionTime": condition.last_transition_time,
-            "reason": condition.reason,
-            "message": condition.message,
-        }
-    )
 
 
 def qos_class(spec: Any) -> str:
@@ -242,4 +263,6 @@ def qos_class(spec: Any) -> str:
 
 
 def _drop_empty(values: Mapping[str, Any]) -> dict[str, Any]:
-    return {k: v for k, v in values.items() if v not in (None, "") or k == "lastProbeTime"}
+    # Nothing null: in a merge patch null removes a field (Kubernetes' lastProbeTime: null
+    # is the same as no lastProbeTime).
+    return {k: v for k, v in values.items() if v not in (None, "")}

@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import random
 import time
 from collections import defaultdict
 from typing import TYPE_CHECKING, Any
@@ -48,6 +49,7 @@ if TYPE_CHECKING:
 
 NORMAL, WARNING = "Normal", "Warning"
 RESYNC_SECONDS = 10.0  # a pod is looked at at least this often, changes or not
+PARKED_SECONDS = 3600.0  # a finished pod: only its deletion (a watch event) matters
 KEEP_INSTANCES = 2  # per container: the current one and the previous (logs --previous)
 
 
@@ -87,7 +89,8 @@ class PodWorker:
     async def run(self) -> None:
         failures = 0
         while True:
-            self._next_sync = RESYNC_SECONDS
+            # Jittered, so thousands of pods started together do not resync in step.
+            self._next_sync = RESYNC_SECONDS * random.uniform(0.8, 1.2)
             try:
                 if await self.sync():
                     return
@@ -123,11 +126,14 @@ class PodWorker:
             return True
         phase = pod.status.phase if pod.status is not None else None
         if phase in TERMINAL_PHASES:
-            await self.stop_all(instances, sandboxes, grace=0)
+            # Finished: nothing to run again. Stop what is left, then sleep until the
+            # pod changes (its deletion) instead of resyncing every few seconds.
+            await self.stop_all(instances, sandboxes, grace=_grace(pod))
+            self._next_sync = PARKED_SECONDS
             return False
         sandbox = await self.ensure_sandbox(pod, sandboxes, instances)
         if sandbox is None:
-            await self.write_status(pod, sandbox, [])
+            await self.write_status(pod, sandbox, instances)
             return False
         in_sandbox = [i for i in instances if i.sandbox_id == sandbox.id]
         if await self.initialized(pod, sandbox, in_sandbox):
@@ -232,14 +238,15 @@ class PodWorker:
             key = f"{self.uid}/{name}"
             wait = self.agent.backoff.in_backoff(key, since=latest.finished_at)
             if wait > 0:
-                self.agent.event(
-                    pod,
-                    WARNING,
-                    "BackOff",
-                    f"Back-off restarting failed container {name} in pod "
-                    f"{pod.metadata.name}_{pod.metadata.namespace}({self.uid})",
-                    name,
-                )
+                if not self._is_waiting(name, "CrashLoopBackOff"):  # one Event per back-off
+                    self.agent.event(
+                        pod,
+                        WARNING,
+                        "BackOff",
+                        f"Back-off restarting failed container {name} in pod "
+                        f"{pod.metadata.name}_{pod.metadata.namespace}({self.uid})",
+                        name,
+                    )
                 self.waiting[name] = Waiting(
                     "CrashLoopBackOff",
                     f"back-off {_duration(self.agent.backoff.delay(key))} restarting failed "
@@ -249,7 +256,7 @@ class PodWorker:
                 self._sync_in(wait)
                 return
             self.agent.backoff.next(key)
-        attempt = latest.attempt + 1 if latest is not None else 0
+        attempt = latest.attempt + 1 if latest is not None else self._restarts_so_far(pod, name)
         if not await self.ensure_image(container):
             return
         # Keep the previous instance (``logs --previous``) and no older one.
@@ -269,6 +276,22 @@ class PodWorker:
             return
         self.agent.event(pod, NORMAL, "Created", f"Created container {name}", name)
         await self.start(cid, name)
+
+    def _is_waiting(self, name: str, reason: str) -> bool:
+        waiting = self.waiting.get(name)
+        return waiting is not None and waiting.reason == reason
+
+    def _restarts_so_far(self, pod: Any, name: str) -> int:
+        """The attempt number of a container with no instance left in the runtime: 0
+        the first time; after a sandbox was recreated (its containers went with it),
+        one more than the restarts already reported."""
+        reported = (self.written or {}).get("containerStatuses") or []
+        if not reported and pod.status is not None:
+            reported = [s.to_dict() for s in pod.status.container_statuses or ()]
+        for status in reported:
+            if status.get("name") == name and status.get("containerID"):
+                return int(status.get("restartCount") or 0) + 1
+        return 0
 
     async def start(self, cid: str, name: str) -> None:
         pod = self.pod
@@ -305,7 +328,10 @@ class PodWorker:
             self.waiting[name] = Waiting(
                 "ImagePullBackOff", f'Back-off pulling image "{image}": {reason}'.rstrip(": ")
             )
-            self.agent.event(self.pod, NORMAL, "BackOff", f'Back-off pulling image "{image}"', name)
+            if not self._is_waiting(name, "ImagePullBackOff"):
+                self.agent.event(
+                    self.pod, NORMAL, "BackOff", f'Back-off pulling image "{image}"', name
+                )
             self._sync_in(wait)
             return False
         self.agent.event(self.pod, NORMAL, "Pulling", f'Pulling image "{image}"', name)
@@ -400,11 +426,19 @@ class PodWorker:
             group.sort(key=lambda i: i.attempt, reverse=True)
         host_network = bool(pod.spec.host_network)
         pod_ip = agent.node_ip if host_network else (sandbox.ip if sandbox else "")
-        target = Target(pod_ip or "127.0.0.1", "" if host_network else _netns(sandbox))
+        netns_path = "" if host_network else _netns(sandbox)
+        reachable = host_network or bool(netns_path) or bool(pod_ip)
+        target = Target(pod_ip or "127.0.0.1", netns_path, reachable)
         for container in pod.spec.containers or ():
             group = by_name.get(container.name) or []
-            running = group[0].id if group and group[0].state == ContainerState.RUNNING else None
-            agent.probes.sync(self.uid, container, running, target)
+            newest = group[0] if group and group[0].state == ContainerState.RUNNING else None
+            agent.probes.sync(
+                self.uid,
+                container,
+                newest.id if newest else None,
+                target,
+                newest.started_at if newest else None,
+            )
         names = [c.name for c in pod.spec.containers or ()]
         names += [c.name for c in pod.spec.init_containers or ()]
         view = PodView(
@@ -417,6 +451,7 @@ class PodWorker:
             host_ip=agent.node_ip,
             pod_ip=pod_ip,
             now=time.time(),
+            previous=self.written or {},
         )
         status = pod_status(view)
         if status == self.written:

@@ -352,6 +352,15 @@ class SimRuntime:
 
         return SimExecSession.acting(process)
 
+    def probe_answer(self, container_id: str, kind: str) -> bool | None:
+        """Answer an httpGet or tcpSocket probe (the agent's ``ProbeAnswers``): simulated
+        containers have no network to connect to, so they answer as their exec probes
+        do (``probe-exit-code``, ``probe-ok-after``). None: no such running container."""
+        container = self._containers.get(container_id)
+        if container is None:
+            return None
+        return self._probe_answer(container) == 0
+
     def _probe_answer(self, container: SimContainer) -> int:
         behaviour = container.behaviour
         started = container.started_at or time.time()
