@@ -19,6 +19,8 @@ from navarch.client import Client, KubeConfig, wait_for_api
 from navarch.runtime import Runtime
 from navarch.scheduler.daemon import kubeconfig_path
 
+AGENT_CONNECTIONS = 16
+
 
 def settings_from(assembly: Assembly, *, simulated: bool) -> AgentSettings:
     config = assembly.config
@@ -89,7 +91,13 @@ async def run_agents(assembly: Assembly) -> None:
         "starting"
     )
     kubeconfig = await wait_for_api(kubeconfig_path(assembly), component="agent")
-    async with assembly.running("agent"), Client(kubeconfig) as client:
+    # A TLS connection costs ~128 KiB: a few for bursts of status writes, plus one per
+    # node for its pod watch (held open) and one for its lease.
+    connections = AGENT_CONNECTIONS + 2 * len(nodes)
+    async with (
+        assembly.running("agent"),
+        Client(kubeconfig, max_connections=connections) as client,
+    ):
         agents = []
         for identity in nodes:
             runtime = await make_runtime(assembly, identity.name)

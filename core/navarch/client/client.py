@@ -71,10 +71,19 @@ class Listed:
 
 
 class Client:
-    def __init__(self, config: KubeConfig, *, retries: int = 5, timeout: float = 30.0):
+    def __init__(
+        self,
+        config: KubeConfig,
+        *,
+        retries: int = 5,
+        timeout: float = 30.0,
+        max_connections: int = 256,
+    ):
         self.config = config
         self.retries = retries
         self.timeout = timeout
+        # Each watch holds one connection for as long as it runs: leave room for them.
+        self.max_connections = max_connections
         self._session: aiohttp.ClientSession | None = None
         for res in RESOURCES:
             setattr(self, res.plural, ResourceClient(self, res))
@@ -107,7 +116,9 @@ class Client:
             headers = {"Accept": "application/json", "User-Agent": "navarch-client"}
             if self.config.token:
                 headers["Authorization"] = f"Bearer {self.config.token}"
-            connector = aiohttp.TCPConnector(ssl=self.config.ssl_context() or False, limit=256)
+            connector = aiohttp.TCPConnector(
+                ssl=self.config.ssl_context() or False, limit=self.max_connections
+            )
             self._session = aiohttp.ClientSession(
                 self.config.server,
                 headers=headers,

@@ -67,7 +67,9 @@ class DockerdProcess(DaemonProcess):
         self.log_path = self.directory / "dockerd.log"
         # One namespace per directory: containerd keeps this daemon's objects apart
         # from any other dockerd sharing the same containerd.
-        self.namespace = "navarch-" + self.directory.name.replace(".", "-")
+        # containerd's rule: ^[A-Za-z0-9]+(?:[._-](?:[A-Za-z0-9]+))*$ — a temp dir's
+        # name may hold "_" or end in one, so keep letters and digits only.
+        self.namespace = "navarch-" + "".join(c for c in self.directory.name if c.isalnum())
         if len(str(self.socket_path)) > _MAX_SOCKET_PATH:
             raise ValueError(
                 f"{self.socket_path} is longer than a unix socket path may be "
