@@ -441,3 +441,27 @@ async def test_many_followed_logs_do_not_block_other_calls(runtime: DockerRuntim
 
 async def _true(value: bool) -> bool:
     return value
+
+
+async def test_lists_reuse_inspections_until_the_state_changes(runtime: DockerRuntime, pods: Pods):
+    """The agent lists every second: a container whose state did not change is not
+    inspected again; one that exited is (its exit code is new)."""
+    sandbox_id = await pods.sandbox()
+    container_id = await pods.container(sandbox_id, **sh(SLEEPER))
+    inspected: list[str] = []
+    real = runtime._inspect
+
+    async def counting(kind: str, ident: str):
+        inspected.append(ident)
+        return await real(kind, ident)
+
+    runtime._inspect = counting  # type: ignore[method-assign]
+    (first,) = await runtime.list_containers(sandbox_id=sandbox_id)
+    (again,) = await runtime.list_containers(sandbox_id=sandbox_id)
+    assert again == first and first.state == ContainerState.RUNNING
+    assert inspected.count(container_id) <= 1
+    await runtime.stop_container(container_id, 0)
+    inspected.clear()
+    (stopped,) = await runtime.list_containers(sandbox_id=sandbox_id)
+    assert stopped.state == ContainerState.EXITED and stopped.exit_code is not None
+    assert inspected == [container_id]
