@@ -26,7 +26,13 @@ from typing import TYPE_CHECKING, Any
 import attrs
 from loguru import logger
 
-from navarch.agent.podspec import container_config, pod_key, sandbox_config
+from navarch.agent.podspec import (
+    EnvError,
+    container_config,
+    pod_key,
+    resolve_env,
+    sandbox_config,
+)
 from navarch.agent.probes import Target
 from navarch.agent.status import TERMINAL_PHASES, PodView, Waiting, pod_status
 from navarch.client.errors import ApiException, Conflict, NotFound
@@ -263,10 +269,24 @@ class PodWorker:
         for old in mine[KEEP_INSTANCES - 1 :]:
             with contextlib.suppress(RuntimeNotFound):
                 await runtime.remove_container(old.id)
+        host_network = bool(pod.spec.host_network)
+        try:
+            env = resolve_env(
+                pod,
+                container,
+                host_ip=self.agent.node_ip,
+                pod_ip=self.agent.node_ip if host_network else sandbox.ip,
+                allocatable=self.agent.identity.capacity,
+            )
+        except EnvError as exc:
+            self.waiting[name] = Waiting("CreateContainerConfigError", str(exc))
+            self.agent.event(pod, WARNING, "Failed", f"Error: {exc}", name)
+            self._sync_in(self.agent.backoff.next(f"{self.uid}/{name}/config"))
+            return
         try:
             cid = await runtime.create_container(
                 sandbox.id,
-                container_config(pod, container, self.agent.node_name, attempt),
+                container_config(pod, container, self.agent.node_name, attempt, env),
                 sandbox_config(pod, self.agent.node_name),
             )
         except (CreateError, InvalidConfig) as exc:

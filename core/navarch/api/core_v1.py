@@ -46,7 +46,7 @@ from navarch.api.schema import Model, kept, model, wire
 class EnvVar(Model):
     name: str | None = wire()
     value: str | None = wire()
-    value_from: EnvVarSource | None = kept()
+    value_from: EnvVarSource | None = wire()  # fieldRef, resourceFieldRef: the agent
 
 
 @model()
