@@ -7,17 +7,14 @@ from __future__ import annotations
 
 import datetime
 import ipaddress
+import json
 import ssl
 from pathlib import Path
 
-from cryptography import x509
-from cryptography.hazmat.primitives import hashes, serialization
-from cryptography.hazmat.primitives.asymmetric import ec
-from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
 from loguru import logger
 
 from navarch.apiserver.datadir import init_lock, make_private_dir, write_atomically
-from navarch.apiserver.pki import normalise_hosts, server_context
+from navarch.apiserver.tlsconfig import normalise_hosts, server_context
 
 _VALID_DAYS = 3650
 log = logger.bind(component="agent-tls")
@@ -31,25 +28,33 @@ def serving_context(data_dir: Path, node_name: str, hosts: list[str]) -> ssl.SSL
     # One pair per node: several simulated agents may share one data directory.
     cert_path, key_path = directory / f"{node_name}.crt", directory / f"{node_name}.key"
     wanted = normalise_hosts(["127.0.0.1", "::1", "localhost", node_name, *hosts])
+    hosts_path = directory / f"{node_name}.hosts"
     with init_lock(directory):
-        if _names(cert_path) != wanted or not key_path.exists():
+        # The names are kept beside the certificate, so a restart that finds them
+        # unchanged loads the pair without parsing it (no cryptography import).
+        if _recorded(hosts_path) != wanted or not (cert_path.exists() and key_path.exists()):
             _issue(cert_path, key_path, node_name, wanted)
+            write_atomically(hosts_path, json.dumps(wanted).encode(), 0o644)
             log.bind(node=node_name, hosts=wanted, path=str(cert_path)).info(
                 "issued the agent's self-signed serving certificate"
             )
     return server_context(cert_path, key_path)
 
 
-def _names(cert_path: Path) -> list[str] | None:
+def _recorded(hosts_path: Path) -> list[str] | None:
     try:
-        cert = x509.load_pem_x509_certificate(cert_path.read_bytes())
-        san = cert.extensions.get_extension_for_class(x509.SubjectAlternativeName).value
-    except (OSError, ValueError, x509.ExtensionNotFound):
+        names = json.loads(hosts_path.read_text())
+    except (OSError, ValueError):
         return None
-    return normalise_hosts([str(n.value) for n in san])
+    return names if isinstance(names, list) else None
 
 
 def _issue(cert_path: Path, key_path: Path, node_name: str, hosts: list[str]) -> None:
+    from cryptography import x509
+    from cryptography.hazmat.primitives import hashes, serialization
+    from cryptography.hazmat.primitives.asymmetric import ec
+    from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
+
     key = ec.generate_private_key(ec.SECP256R1())
     names: list[x509.GeneralName] = []
     for host in hosts:

@@ -31,31 +31,14 @@ from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
 from loguru import logger
 
 from navarch.apiserver.datadir import init_lock, write_atomically
+from navarch.apiserver.tlsconfig import normalise_hosts, server_context
 
 _VALID_DAYS = 3650
-# TLS 1.2 only with forward secrecy and an AEAD cipher (what kube-apiserver's
-# default list reduces to for an ECDSA key); TLS 1.3 suites are not affected.
-TLS12_CIPHERS = "ECDHE+AESGCM:ECDHE+CHACHA20"
-
 log = logger.bind(component="pki")
 
 
 class PkiError(Exception):
     """The PKI files are damaged or in use; the message says what to do."""
-
-
-def normalise_hosts(hosts: list[str]) -> list[str]:
-    """Sorted, de-duplicated names as they appear in a certificate (IPs compressed)."""
-    out = set()
-    for host in hosts:
-        host = host.strip().strip("[]")
-        if not host:
-            continue
-        try:
-            out.add(str(ipaddress.ip_address(host)))
-        except ValueError:
-            out.add(host.lower())
-    return sorted(out)
 
 
 @attrs.frozen
@@ -241,14 +224,6 @@ class ServingCertificate:
         if self._lock_fd is not None:
             os.close(self._lock_fd)
             self._lock_fd = None
-
-
-def server_context(cert: Path, key: Path) -> ssl.SSLContext:
-    context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
-    context.minimum_version = ssl.TLSVersion.TLSv1_2
-    context.set_ciphers(TLS12_CIPHERS)
-    context.load_cert_chain(cert, key)
-    return context
 
 
 def _same_key(key, cert: x509.Certificate) -> bool:
