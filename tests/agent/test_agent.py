@@ -336,3 +336,29 @@ def test_taints_are_parsed_with_clear_errors():
     assert parse_taint("spot:PreferNoSchedule") == {"key": "spot", "effect": "PreferNoSchedule"}
     with pytest.raises(BadTaint, match="key=value:Effect"):
         parse_taint("dedicated=gpu:Sometimes")
+
+
+async def test_changing_a_running_pods_image_restarts_its_container(client, runtime):
+    async with running_agent(client, runtime, "img-1"):
+        await client.pods.create(pod_body("upgraded", "img-1", image=IMAGE))
+
+        async def running(restarts, image):
+            status = await pod_status(client, "upgraded")
+            for cs in status.get("containerStatuses") or []:
+                if "running" in cs["state"] and cs["restartCount"] == restarts:
+                    return cs if cs["image"] == image else None
+            return None
+
+        await eventually(lambda: running(0, IMAGE), "Running")
+        newer = "navarch.test/busybox:2"
+        await client.pods.patch(
+            "upgraded",
+            {"spec": {"containers": [{"name": "main", "image": newer}]}},
+            "default",
+            patch_type="application/strategic-merge-patch+json",
+        )
+        cs = await eventually(lambda: running(1, newer), "the new image running, one restart")
+        assert cs["lastState"]["terminated"]
+        instances = await runtime.list_containers({labels.POD_NAME: "upgraded"})
+        assert [i.image for i in instances if i.state.value == "running"] == [newer]
+        await client.pods.delete("upgraded", "default", grace_period_seconds=0)

@@ -193,7 +193,9 @@ async def test_docker_restarted_under_a_running_agent(client, runtime, dockerd):
             ready = next(c for c in node["status"]["conditions"] if c["type"] == "Ready")
             return cs if cs and ready["status"] == "True" else None
 
-        await eventually(back, "the pod running again and the node Ready")
+        cs = await eventually(back, "the pod running again and the node Ready")
+        # Its history survives the daemon's restart: the count, the last termination.
+        assert cs["restartCount"] >= 1 and cs["lastState"].get("terminated"), cs
         await asyncio.sleep(3)  # a few relists: nothing may be started twice
         assert len(await running_instances(runtime, "dk-survivor")) == 1
         sandboxes = await runtime.list_sandboxes({labels.POD_NAME: "dk-survivor"})

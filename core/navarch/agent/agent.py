@@ -75,7 +75,7 @@ class Agent:
             lease_duration_seconds=s.lease_duration_seconds,
             status_update_seconds=s.status_update_seconds,
         )
-        self.probes = ProbeManager(self.runtime, self._wake_uid)
+        self.probes = ProbeManager(self.runtime, self._wake_uid, self._probe_failed)
         self.backoff = Backoff(s.backoff_initial_seconds, s.backoff_max_seconds)
         name = self.identity.name
         self.events = EventRecorder(self.client, EVENT_SOURCE, name, host=name)
@@ -110,6 +110,9 @@ class Agent:
             tasks.append(asyncio.create_task(self._relist_loop(), name="relist"))
             await asyncio.gather(*tasks)
         finally:
+            self.log.bind(pods=len(self.workers)).info(
+                "agent stopping; containers keep running and are adopted on restart"
+            )
             for task in [*tasks, *(w.task for w in self.workers.values() if w.task)]:
                 task.cancel()
             self.probes.close()
@@ -195,6 +198,12 @@ class Agent:
         # No worker: it finished (the deletion it confirmed coming back), or the pod went
         # while this agent was down — the relist removes whatever is left of it.
 
+    def _probe_failed(self, uid: str, container: str, kind: str, message: str) -> None:
+        worker = self.workers.get(uid)
+        if worker is not None and worker.pod is not None:
+            text = f"{kind.capitalize()} probe failed: {message}"
+            self.event(worker.pod, "Warning", "Unhealthy", text, f"{container}/{kind}")
+
     def _wake_uid(self, uid: str) -> None:
         worker = self.workers.get(uid)
         if worker is not None:
@@ -207,7 +216,7 @@ class Agent:
             try:
                 await self.relist()
             except Unavailable as exc:
-                self.log.bind(error=exc.message).warning("runtime unavailable")
+                self.log.bind(error=exc.message).debug("runtime unavailable")
                 self.node.poke()
             except RuntimeFault as exc:
                 self.log.bind(error=exc.message).warning("relist failed")

@@ -3,11 +3,14 @@ container's config, with the labels that let a restarted agent adopt them."""
 
 from __future__ import annotations
 
+import hashlib
 import math
 import re
 from collections.abc import Mapping
 from fractions import Fraction
 from typing import Any
+
+import orjson
 
 from navarch.api.quantity import Quantity
 from navarch.runtime import ContainerConfig, PortMapping, SandboxConfig, labels
@@ -58,9 +61,12 @@ def container_config(
         args=tuple(expand(part, values) for part in container.args or ()),
         env=resolved,
         working_dir=container.working_dir or "",
-        labels=labels.container_labels(
-            node, meta.namespace, meta.name, meta.uid, container.name, attempt
-        ),
+        labels={
+            **labels.container_labels(
+                node, meta.namespace, meta.name, meta.uid, container.name, attempt
+            ),
+            labels.CONTAINER_HASH: container_hash(container),
+        },
         annotations=dict(meta.annotations or {}),
         ports=_ports(container),
         cpu_limit_millis=cpu_limit.milli() if cpu_limit is not None else None,
@@ -71,6 +77,13 @@ def container_config(
         tty=bool(container.tty),
         attempt=attempt,
     )
+
+
+def container_hash(container: Any) -> str:
+    """A digest of the container's definition, kept on each instance: when the pod's
+    spec changes it (an image update), the running instance no longer matches."""
+    encoded = orjson.dumps(container.to_dict(), option=orjson.OPT_SORT_KEYS)
+    return hashlib.sha256(encoded).hexdigest()[:16]
 
 
 def _ports(container: Any) -> tuple[PortMapping, ...]:

@@ -61,6 +61,8 @@ class ContainerProbes:
 class ProbeManager:
     runtime: Runtime
     on_change: Callable[[str], None]  # (pod uid) -> wake its worker
+    # (pod uid, container, kind, message) -> an Unhealthy Event, as the kubelet records
+    on_failure: Callable[[str, str, str, str], None] | None = None
     _probes: dict[tuple[str, str], ContainerProbes] = attrs.field(factory=dict)
 
     def sync(
@@ -177,6 +179,8 @@ class ProbeManager:
             else:
                 state.successes, state.failures = 0, state.failures + 1
                 state.message = message
+                if self.on_failure is not None:
+                    self.on_failure(uid, name, kind, message)
             before = state.result
             if ok and state.successes >= success_threshold:
                 state.result = True

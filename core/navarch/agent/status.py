@@ -66,7 +66,8 @@ def container_status(
     waiting = view.waiting.get(name)
     status: dict[str, Any] = {
         "name": name,
-        "image": container.image,
+        # What runs (until a changed image's instance replaces it), as Kubernetes shows.
+        "image": latest.image if latest is not None and latest.image else container.image,
         "imageID": latest.image_id if latest else "",
         "restartCount": latest.attempt if latest else before.get("restartCount", 0),
         "ready": False,

@@ -29,6 +29,7 @@ from loguru import logger
 from navarch.agent.podspec import (
     EnvError,
     container_config,
+    container_hash,
     pod_key,
     resolve_env,
     sandbox_config,
@@ -65,20 +66,21 @@ class PodWorker:
     uid: str
     pod: Any  # the newest Pod seen on the watch; None once the API server removed it
     waiting: dict[str, Waiting] = attrs.field(factory=dict)
+    _pull_errors: dict[str, str] = attrs.field(factory=dict)  # image -> the last failure
+    _pulled: dict[str, bool] = attrs.field(factory=dict)  # "already present" said, by name
+    key: str = ""  # namespace/name, kept for logs once the pod object is gone
     written: dict[str, Any] | None = None
     _wake: asyncio.Event = attrs.field(factory=asyncio.Event)
     _next_sync: float = RESYNC_SECONDS
     task: asyncio.Task[None] | None = None
 
+    def __attrs_post_init__(self) -> None:
+        if self.pod is not None:
+            self.key = pod_key(self.pod)
+
     @property
     def log(self) -> Any:
-        meta = self.pod.metadata if self.pod is not None else None
-        return logger.bind(
-            component="agent",
-            node=self.agent.node_name,
-            pod=pod_key(self.pod) if meta else "",
-            uid=self.uid,
-        )
+        return logger.bind(component="agent", node=self.agent.node_name, pod=self.key, uid=self.uid)
 
     def wake(self) -> None:
         self._wake.set()
@@ -102,7 +104,8 @@ class PodWorker:
                     return
                 failures = 0
             except Unavailable as exc:
-                self.log.bind(error=exc.message).warning("runtime unavailable; will retry")
+                # The Node's Ready condition (and its log line) says it once for all pods.
+                self.log.bind(error=exc.message).debug("runtime unavailable; will retry")
                 self.agent.node.poke()
                 self._next_sync = 2.0
             except Exception as exc:  # one pod's bug must not stop the others
@@ -141,12 +144,22 @@ class PodWorker:
         if sandbox is None:
             await self.write_status(pod, sandbox, instances)
             return False
-        in_sandbox = [i for i in instances if i.sandbox_id == sandbox.id]
-        if await self.initialized(pod, sandbox, in_sandbox):
+        # Containers still running in an older sandbox (its pause container died under
+        # them) are stopped: a pod's containers always share the current sandbox.
+        for stray in instances:
+            if stray.sandbox_id != sandbox.id and stray.state == ContainerState.RUNNING:
+                await self._stop(stray.id, _grace(pod))
+        if await self.initialized(pod, sandbox, instances):
             for container in pod.spec.containers or ():
-                await self.converge_container(pod, sandbox, container, in_sandbox)
-        fresh = await runtime.list_containers(mine, sandbox_id=sandbox.id)
+                await self.converge_container(pod, sandbox, container, instances)
+        fresh = await runtime.list_containers(mine)
         await self.write_status(pod, sandbox, fresh)
+        # A dead sandbox stays while it holds a container's previous instance (RESTARTS,
+        # lastState, logs --previous); once none is left in it, it goes.
+        holding = {i.sandbox_id for i in fresh}
+        for old in sandboxes:
+            if old.id != sandbox.id and old.id not in holding:
+                await self._remove_sandbox(old.id)
         return False
 
     async def ensure_sandbox(
@@ -163,7 +176,9 @@ class PodWorker:
         if had_run and (pod.spec.restart_policy or "Always") == "Never":
             # Kubernetes: a Never pod whose sandbox died does not get a new one.
             return None
-        for old in sandboxes:
+        # The newest dead sandbox is kept for the instances in it (see sync); older go.
+        dead = sorted(sandboxes, key=lambda s: s.created_at or 0, reverse=True)
+        for old in dead[1:]:
             await self._remove_sandbox(old.id)
         attempt = len(sandboxes)
         try:
@@ -218,9 +233,30 @@ class PodWorker:
             reverse=True,
         )
         latest = mine[0] if mine else None
+        here = latest is not None and latest.sandbox_id == sandbox.id
         if latest is not None and latest.state == ContainerState.CREATED:
-            await self.start(latest.id, name)  # created by an agent that died before start
-            return
+            if here:
+                await self.start(latest.id, name)  # created by an agent that died before start
+                return
+            with contextlib.suppress(RuntimeNotFound):  # never started, in a dead sandbox
+                await runtime.remove_container(latest.id)
+            mine, latest = mine[1:], (mine[1] if len(mine) > 1 else None)
+        changed = latest is not None and latest.labels.get(labels.CONTAINER_HASH) not in (
+            None,
+            container_hash(container),
+        )
+        if latest is not None and latest.state == ContainerState.RUNNING and changed:
+            # The container's definition changed (kubectl set image): Kubernetes kills it
+            # and starts the new one, counting a restart, without back-off.
+            self.agent.event(
+                pod,
+                NORMAL,
+                "Killing",
+                f"Container {name} definition changed, will be restarted",
+                name,
+            )
+            await runtime.stop_container(latest.id, _grace(pod))
+            latest = await runtime.container_status(latest.id)
         if latest is not None and latest.state == ContainerState.RUNNING:
             why = self.agent.probes.failed(self.uid, name, latest.id)
             if not why:
@@ -242,7 +278,7 @@ class PodWorker:
                 self.waiting.pop(name, None)
                 return
             key = f"{self.uid}/{name}"
-            wait = self.agent.backoff.in_backoff(key, since=latest.finished_at)
+            wait = 0.0 if changed else self.agent.backoff.in_backoff(key, since=latest.finished_at)
             if wait > 0:
                 if not self._is_waiting(name, "CrashLoopBackOff"):  # one Event per back-off
                     self.agent.event(
@@ -333,6 +369,15 @@ class PodWorker:
         runtime, name, image = self.agent.runtime, container.name, container.image
         policy = container.image_pull_policy or "IfNotPresent"
         if policy != "Always" and await runtime.image_status(image) is not None:
+            if not self._pulled.get(name):
+                self._pulled[name] = True
+                self.agent.event(
+                    self.pod,
+                    NORMAL,
+                    "Pulled",
+                    f'Container image "{image}" already present on machine',
+                    name,
+                )
             return True
         if policy == "Never":
             message = f'Container image "{image}" is not present with pull policy of Never'
@@ -343,8 +388,7 @@ class PodWorker:
         backoff = self.agent.backoff
         wait = backoff.in_backoff(key)
         if wait > 0:
-            last = self.waiting.get(name)
-            reason = last.message if last is not None else ""
+            reason = self._pull_errors.get(image, "")
             self.waiting[name] = Waiting(
                 "ImagePullBackOff", f'Back-off pulling image "{image}": {reason}'.rstrip(": ")
             )
@@ -363,6 +407,7 @@ class PodWorker:
                 self.pod, WARNING, "Failed", f'Failed to pull image "{image}": {exc.reason}', name
             )
             backoff.next(key)
+            self._pull_errors[image] = exc.message
             self.waiting[name] = Waiting("ErrImagePull", exc.message)
             # Look again half-way through the back-off: ImagePullBackOff shows until the
             # next pull, as in Kubernetes.

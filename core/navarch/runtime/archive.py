@@ -56,7 +56,8 @@ BUSYBOX_APPLETS = (
     "find", "xargs", "uname", "whoami", "nslookup", "ping", "top", "free", "df",
     "du", "stat", "timeout", "basename", "dirname", "md5sum", "sha256sum", "vi",
     "mount", "umount", "killall", "pidof", "usleep", "watch", "expr", "ip",
-    "ifconfig", "netstat", "nproc",
+    "ifconfig", "netstat", "nproc", "tar", "gzip", "gunzip", "base64",
+    "less", "more", "diff", "which", "sync", "tac", "rev", "logger",
 )  # fmt: skip
 
 # A fixed time for every tar entry and the config's "created": reproducible ids.

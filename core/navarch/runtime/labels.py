@@ -16,6 +16,7 @@ POD_NAMESPACE = PREFIX + "pod-namespace"
 POD_UID = PREFIX + "pod-uid"
 CONTAINER_NAME = PREFIX + "container-name"
 RESTART_COUNT = PREFIX + "restart-count"  # the container's attempt, 0 first
+CONTAINER_HASH = PREFIX + "container-hash"  # the agent's digest of the container's spec
 
 SANDBOX, CONTAINER = "sandbox", "container"
 
