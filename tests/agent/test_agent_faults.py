@@ -185,3 +185,106 @@ async def test_failing_liveness_probe_restarts_the_container(client, tmp_path):
         cs = await eventually(restarted, "a restart after the liveness probe failed")
         assert cs["lastState"]["terminated"]["finishedAt"]
         await client.pods.delete("unhealthy", "default", grace_period_seconds=0)
+
+
+async def test_active_deadline_fails_the_pod(client, tmp_path):
+    runtime = build_runtime("sim", {}, tmp_path)
+    async with running_agent(client, runtime, "deadline-1"):
+        await client.pods.create(
+            pod_body("short-lived", "deadline-1", image=BUSYBOX_IMAGE, activeDeadlineSeconds=2)
+        )
+
+        async def failed():
+            status = as_dict(await client.pods.get("short-lived", "default")).get("status") or {}
+            return status if status.get("phase") == "Failed" else None
+
+        status = await eventually(failed, "phase Failed after the deadline")
+        assert status["reason"] == "DeadlineExceeded"
+        assert "longer than the specified deadline" in status["message"]
+        assert "terminated" in status["containerStatuses"][0]["state"]
+        await client.pods.delete("short-lived", "default", grace_period_seconds=0)
+
+
+async def test_a_force_delete_cuts_a_long_grace_period_short(client, tmp_path):
+    runtime = build_runtime("sim", {}, tmp_path)
+    async with running_agent(client, runtime, "force-1"):
+        stubborn = ["sh", "-c", "trap '' TERM; sleep 7200"]  # ignores SIGTERM
+        await client.pods.create(
+            pod_body("stubborn", "force-1", image=BUSYBOX_IMAGE, command=stubborn)
+        )
+
+        async def running():
+            cs = await container_status(client, "stubborn")
+            return cs if cs and "running" in cs["state"] else None
+
+        await eventually(running, "Running")
+        await client.pods.delete("stubborn", "default", grace_period_seconds=3600)
+        await asyncio.sleep(1)  # the agent is now waiting out the hour
+        await client.pods.delete("stubborn", "default", grace_period_seconds=0)
+
+        async def gone():
+            return not await runtime.list_containers({labels.POD_NAME: "stubborn"})
+
+        # Only a shortened grace period can end it before the hour is up.
+        await eventually(gone, "the pod stopped well within its first grace period")
+
+
+async def test_a_deleted_pod_kept_by_a_finalizer_ends_in_a_terminal_phase(client, tmp_path):
+    runtime = build_runtime("sim", {}, tmp_path)
+    async with running_agent(client, runtime, "final-1"):
+        body = pod_body(
+            "kept-by-finalizer",
+            "final-1",
+            image=BUSYBOX_IMAGE,
+            metadata={"finalizers": ["example.com/keep"]},
+        )
+        await client.pods.create(body)
+
+        async def running():
+            cs = await container_status(client, "kept-by-finalizer")
+            return cs if cs and "running" in cs["state"] else None
+
+        await eventually(running, "Running")
+        await client.pods.delete("kept-by-finalizer", "default", grace_period_seconds=1)
+
+        async def terminal():
+            pod = as_dict(await client.pods.get("kept-by-finalizer", "default"))
+            phase = (pod.get("status") or {}).get("phase")
+            return pod if phase in ("Failed", "Succeeded") else None
+
+        pod = await eventually(terminal, "a terminal phase while the finalizer holds it")
+        assert "terminated" in pod["status"]["containerStatuses"][0]["state"]
+        await client.pods.patch("kept-by-finalizer", {"metadata": {"finalizers": None}}, "default")
+
+
+async def test_a_failing_pre_stop_hook_is_reported_and_the_pod_still_stops(client, tmp_path):
+    runtime = build_runtime("sim", {}, tmp_path)
+    async with running_agent(client, runtime, "hook-1"):
+        body = pod_body(
+            "hooked",
+            "hook-1",
+            image=BUSYBOX_IMAGE,
+            metadata={"annotations": {"sim.navarch.io/probe-exit-code": "1"}},
+            container={"lifecycle": {"preStop": {"exec": {"command": ["drain-connections"]}}}},
+        )
+        created = as_dict(await client.pods.create(body))
+
+        async def running():
+            cs = await container_status(client, "hooked")
+            return cs if cs and "running" in cs["state"] else None
+
+        await eventually(running, "Running")
+        await client.pods.delete("hooked", "default", grace_period_seconds=5)
+
+        async def hook_failed():
+            listed = await client.events.list(
+                "default", field_selector=f"involvedObject.uid={created['metadata']['uid']}"
+            )
+            return any(as_dict(e)["reason"] == "FailedPreStopHook" for e in listed.items)
+
+        await eventually(hook_failed, "a FailedPreStopHook event (the hook ran and exited 1)")
+
+        async def gone():
+            return not await runtime.list_containers({labels.POD_NAME: "hooked"})
+
+        await eventually(gone, "the pod stopped after its hook")

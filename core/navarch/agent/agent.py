@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+from collections import OrderedDict
 from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import Any
@@ -30,6 +31,7 @@ from navarch.runtime import NotFound as RuntimeNotFound
 
 EVENT_SOURCE = "navarch-agent"  # source.component of the agent's Events (kubelet's "kubelet")
 MAX_PENDING_EVENTS = 256
+MAX_FINISHED_REMEMBERED = 4096
 
 
 @attrs.frozen
@@ -64,6 +66,9 @@ class Agent:
     _recording: set[asyncio.Task[None]] = attrs.field(factory=set)
     _seen: dict[str, tuple[tuple[str, str], ...]] = attrs.field(factory=dict)
     _relists: int = 0
+    # Pods whose worker finished (stopped and confirmed): later updates of a pod a
+    # finalizer still holds must not start a second worker.
+    _finished: OrderedDict[str, None] = attrs.field(factory=OrderedDict)
 
     def __attrs_post_init__(self) -> None:
         s = self.settings
@@ -161,8 +166,10 @@ class Agent:
 
     # --- pods bound here -------------------------------------------------------------
 
-    def _worker_for(self, pod: Any) -> PodWorker:
+    def _worker_for(self, pod: Any) -> PodWorker | None:
         uid = pod.metadata.uid
+        if uid in self._finished and pod.metadata.deletion_timestamp:
+            return None  # stopped and confirmed; a finalizer keeps the object a while
         worker = self.workers.get(uid)
         if worker is None:
             worker = PodWorker(self, uid, pod)
@@ -173,17 +180,24 @@ class Agent:
     async def _run_worker(self, worker: PodWorker) -> None:
         try:
             await worker.run()
+            self._finished[worker.uid] = None
+            while len(self._finished) > MAX_FINISHED_REMEMBERED:
+                self._finished.popitem(last=False)
         finally:
             if self.workers.get(worker.uid) is worker:
                 del self.workers[worker.uid]
 
     def _on_add(self, pod: Any) -> None:
-        self._worker_for(pod).update(pod)
+        worker = self._worker_for(pod)
+        if worker is not None:
+            worker.update(pod)
 
     def _on_update(self, old: Any, new: Any) -> None:
         if old.metadata.uid != new.metadata.uid:
             self._on_delete(old)
         worker = self._worker_for(new)
+        if worker is None:
+            return
         if _beyond_status(old, new):
             worker.update(new)
         else:

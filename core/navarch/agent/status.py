@@ -42,6 +42,10 @@ class PodView:
     # watch); empty: the pod's own status. Kept from it: startTime, transition times,
     # conditions others own, restart counts of instances the runtime no longer has.
     previous: Mapping[str, Any] = attrs.field(factory=dict)
+    # The pod is being removed: nothing runs again, so its phase is terminal.
+    terminal: bool = False
+    # (reason, message) the agent failed the pod for (activeDeadlineSeconds).
+    failure: tuple[str, str] | None = None
 
     def before(self) -> Mapping[str, Any]:
         if self.previous:
@@ -85,6 +89,20 @@ def container_status(
     elif latest is not None and latest.state == ContainerState.EXITED:
         state = {"terminated": terminated(view.runtime_name, latest)}
         last = previous
+    elif "terminated" in (before.get("state") or {}):
+        state = {"terminated": before["state"]["terminated"]}  # its end, as last reported
+        last = None
+    elif view.terminal:
+        # Kubernetes' words for a container the pod's removal found nowhere.
+        state = {
+            "terminated": {
+                "exitCode": 137,
+                "reason": "ContainerStatusUnknown",
+                "message": "The container could not be located when the pod was deleted.  "
+                "The container used to be Running",
+            }
+        }
+        last = None
     else:
         # Kubernetes: app containers wait "PodInitializing" while init containers run.
         state = {"waiting": {"reason": "PodInitializing" if initializing else "ContainerCreating"}}
@@ -188,6 +206,12 @@ def pod_status(view: PodView) -> dict[str, Any]:
     old_phase = previous.get("phase")
     policy = spec.restart_policy or "Always"
     new_phase = phase(policy, statuses) if not pending_init else init_phase(policy, init_statuses)
+    if view.failure is not None:
+        new_phase = "Failed"
+    elif view.terminal and new_phase not in TERMINAL_PHASES:
+        # Kubernetes: Succeeded when every container ended with 0, else Failed.
+        all_zero = all((s["state"].get("terminated") or {}).get("exitCode") == 0 for s in statuses)
+        new_phase = "Succeeded" if statuses and all_zero else "Failed"
     if old_phase in TERMINAL_PHASES:
         new_phase = old_phase  # a finished pod never runs again
     unready = [s["name"] for s in statuses if not s["ready"]]
@@ -237,6 +261,10 @@ def pod_status(view: PodView) -> dict[str, Any]:
     }
     if init_statuses:
         status["initContainerStatuses"] = init_statuses
+    if view.failure is not None:
+        status["reason"], status["message"] = view.failure
+    elif previous.get("reason"):
+        status["reason"], status["message"] = previous["reason"], previous.get("message", "")
     if view.pod_ip:
         status["podIP"] = view.pod_ip
         status["podIPs"] = [{"ip": view.pod_ip}]

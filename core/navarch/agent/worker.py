@@ -36,6 +36,7 @@ from navarch.agent.podspec import (
 )
 from navarch.agent.probes import Target
 from navarch.agent.status import TERMINAL_PHASES, PodView, Waiting, pod_status
+from navarch.agent.timefmt import parse_rfc3339
 from navarch.client.errors import ApiException, Conflict, NotFound
 from navarch.runtime import (
     ContainerState,
@@ -43,6 +44,7 @@ from navarch.runtime import (
     CreateError,
     ImagePullError,
     InvalidConfig,
+    RuntimeFault,
     SandboxState,
     SandboxStatus,
     StartError,
@@ -140,6 +142,8 @@ class PodWorker:
             await self.stop_all(instances, sandboxes, grace=_grace(pod))
             self._next_sync = PARKED_SECONDS
             return False
+        if await self.past_deadline(pod, sandboxes, instances):
+            return False
         sandbox = await self.ensure_sandbox(pod, sandboxes, instances)
         if sandbox is None:
             await self.write_status(pod, sandbox, instances)
@@ -148,7 +152,7 @@ class PodWorker:
         # them) are stopped: a pod's containers always share the current sandbox.
         for stray in instances:
             if stray.sandbox_id != sandbox.id and stray.state == ContainerState.RUNNING:
-                await self._stop(stray.id, _grace(pod))
+                await self._stop(stray, _grace(pod))
         if await self.initialized(pod, sandbox, instances):
             for container in pod.spec.containers or ():
                 await self.converge_container(pod, sandbox, container, instances)
@@ -161,6 +165,29 @@ class PodWorker:
             if old.id != sandbox.id and old.id not in holding:
                 await self._remove_sandbox(old.id)
         return False
+
+    async def past_deadline(
+        self, pod: Any, sandboxes: list[SandboxStatus], instances: list[ContainerStatus]
+    ) -> bool:
+        """``activeDeadlineSeconds``: once the pod has been active that long, stop it and
+        fail it with DeadlineExceeded (Kubernetes' wording). True when that happened."""
+        deadline = pod.spec.active_deadline_seconds
+        started = parse_rfc3339(
+            (self.written or {}).get("startTime")
+            or (pod.status.start_time if pod.status is not None else None)
+        )
+        if deadline is None or started is None:
+            return False
+        left = started + deadline - time.time()
+        if left > 0:
+            self._sync_in(left)
+            return False
+        message = "Pod was active on the node longer than the specified deadline"
+        self.agent.event(pod, NORMAL, "DeadlineExceeded", message)
+        await self.stop_all(instances, sandboxes, _grace(pod), hooks=True)
+        final = await self.agent.runtime.list_containers({labels.POD_UID: self.uid})
+        await self.write_status(pod, None, final, failure=("DeadlineExceeded", message))
+        return True
 
     async def ensure_sandbox(
         self, pod: Any, sandboxes: list[SandboxStatus], instances: list[ContainerStatus]
@@ -427,8 +454,29 @@ class PodWorker:
     async def kill(
         self, pod: Any, sandboxes: list[SandboxStatus], instances: list[ContainerStatus]
     ) -> None:
+        """Stop the pod (preStop hooks, SIGTERM, SIGKILL after the grace period), write its
+        final status, remove it from the runtime. A shorter grace period arriving while
+        it stops (``kubectl delete --grace-period=0 --force``) cuts the wait short."""
         grace = _deletion_grace(pod) if pod is not None else 0
-        await self.stop_all(instances, sandboxes, grace=grace)
+        stopping = asyncio.create_task(self.stop_all(instances, sandboxes, grace, hooks=True))
+        while not stopping.done():
+            self._wake.clear()
+            woken = asyncio.create_task(self._wake.wait())
+            await asyncio.wait({stopping, woken}, return_when=asyncio.FIRST_COMPLETED)
+            woken.cancel()
+            if stopping.done():
+                break
+            shorter = _deletion_grace(self.pod) if self.pod is not None else 0.0
+            if shorter < grace:
+                self.log.bind(grace=shorter, was=grace).info("grace period shortened")
+                grace = shorter
+                await self.stop_all(instances, sandboxes, grace)  # alongside the first
+        await stopping
+        if pod is not None and self.pod is not None:
+            # Kubernetes moves a deleted pod to a terminal phase before it goes, so a pod
+            # kept by a finalizer does not read Running forever.
+            final = await self.agent.runtime.list_containers({labels.POD_UID: self.uid})
+            await self.write_status(self.pod, None, final, terminal=True)
         for sandbox in sandboxes:
             await self._remove_sandbox(sandbox.id)
         self.agent.probes.forget(self.uid)
@@ -438,7 +486,11 @@ class PodWorker:
         self.log.bind(grace=grace).info("pod stopped and removed from the runtime")
 
     async def stop_all(
-        self, instances: list[ContainerStatus], sandboxes: list[SandboxStatus], grace: float
+        self,
+        instances: list[ContainerStatus],
+        sandboxes: list[SandboxStatus],
+        grace: float,
+        hooks: bool = False,
     ) -> None:
         running = [i for i in instances if i.state == ContainerState.RUNNING]
         if self.pod is not None:
@@ -446,16 +498,46 @@ class PodWorker:
                 name = instance.labels.get(labels.CONTAINER_NAME, instance.name)
                 self.agent.event(self.pod, NORMAL, "Killing", f"Stopping container {name}", name)
         await asyncio.gather(
-            *(self._stop(i.id, grace) for i in running),
+            *(self._stop(i, grace, hooks) for i in running),
         )
         for sandbox in sandboxes:
             if sandbox.state == SandboxState.READY:
                 with contextlib.suppress(RuntimeNotFound):
                     await self.agent.runtime.stop_sandbox(sandbox.id)
 
-    async def _stop(self, cid: str, grace: float) -> None:
+    async def _stop(self, instance: ContainerStatus, grace: float, hooks: bool = False) -> None:
+        """SIGTERM, SIGKILL after ``grace``; with ``hooks`` the container's preStop hook
+        runs first, within the same grace period (as the kubelet)."""
+        started = time.monotonic()
+        if hooks and self.pod is not None:
+            await self._pre_stop(instance, grace)
+        left = max(0.0, grace - (time.monotonic() - started))
         with contextlib.suppress(RuntimeNotFound):
-            await self.agent.runtime.stop_container(cid, grace)
+            await self.agent.runtime.stop_container(instance.id, left)
+
+    async def _pre_stop(self, instance: ContainerStatus, grace: float) -> None:
+        name = instance.labels.get(labels.CONTAINER_NAME, instance.name)
+        spec = next((c for c in self.pod.spec.containers or () if c.name == name), None)
+        hook = spec.lifecycle.pre_stop if spec is not None and spec.lifecycle else None
+        if hook is None or grace <= 0:
+            return
+        try:
+            if hook.exec is not None:
+                result = await self.agent.runtime.exec_sync(
+                    instance.id, list(hook.exec.command or ()), grace
+                )
+                ok, why = result.exit_code == 0, f"exited with {result.exit_code}"
+            elif hook.sleep is not None:
+                await asyncio.sleep(min(float(hook.sleep.seconds or 0), grace))
+                ok, why = True, ""
+            else:
+                ok, why = False, "only exec and sleep preStop hooks are supported"
+        except (TimeoutError, RuntimeFault) as exc:
+            ok, why = False, str(exc) or type(exc).__name__
+        if not ok:
+            self.agent.event(
+                self.pod, WARNING, "FailedPreStopHook", f"PreStopHook failed: {why}", name
+            )
 
     async def _remove_sandbox(self, sandbox_id: str) -> None:
         with contextlib.suppress(RuntimeNotFound):
@@ -481,8 +563,15 @@ class PodWorker:
     # --- status --------------------------------------------------------------------
 
     async def write_status(
-        self, pod: Any, sandbox: SandboxStatus | None, instances: list[ContainerStatus]
+        self,
+        pod: Any,
+        sandbox: SandboxStatus | None,
+        instances: list[ContainerStatus],
+        terminal: bool = False,
+        failure: tuple[str, str] | None = None,
     ) -> None:
+        """``terminal``: the pod is being removed, nothing will run again (its phase
+        becomes Succeeded or Failed); ``failure``: (reason, message) that failed it."""
         agent = self.agent
         by_name: dict[str, list[ContainerStatus]] = defaultdict(list)
         for instance in instances:
@@ -494,7 +583,7 @@ class PodWorker:
         netns_path = "" if host_network else _netns(sandbox)
         reachable = host_network or bool(netns_path) or bool(pod_ip)
         target = Target(pod_ip or "127.0.0.1", netns_path, reachable)
-        for container in pod.spec.containers or ():
+        for container in () if terminal else pod.spec.containers or ():
             group = by_name.get(container.name) or []
             newest = group[0] if group and group[0].state == ContainerState.RUNNING else None
             agent.probes.sync(
@@ -517,6 +606,8 @@ class PodWorker:
             pod_ip=pod_ip,
             now=time.time(),
             previous=self.written or {},
+            terminal=terminal,
+            failure=failure,
         )
         status = pod_status(view)
         if status == self.written:

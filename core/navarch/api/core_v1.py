@@ -88,7 +88,7 @@ class Container(Model):
     liveness_probe: Probe | None = wire()  # acted on by the agent
     readiness_probe: Probe | None = wire()
     startup_probe: Probe | None = wire()
-    lifecycle: Lifecycle | None = kept()
+    lifecycle: Lifecycle | None = wire()  # preStop: the agent
     termination_message_path: str | None = kept(default=DEFAULT_TERMINATION_MESSAGE_PATH)
     termination_message_policy: str | None = kept(default="File")
     security_context: SecurityContext | None = kept()
@@ -165,7 +165,7 @@ class PodSpec(Model):
     volumes: tuple[Volume, ...] | None = kept()
     init_containers: tuple[Container, ...] | None = wire()  # run by the agent
     ephemeral_containers: tuple[EphemeralContainer, ...] | None = kept()
-    active_deadline_seconds: int | None = kept()
+    active_deadline_seconds: int | None = wire()  # the agent fails the pod after it
     dns_policy: str | None = kept(default="ClusterFirst")
     # The ServiceAccount admission plugin sets both to "default".
     service_account_name: str | None = kept(default="default")
