@@ -1,0 +1,195 @@
+"""A private ``containerd`` for tests: Debian's containerd with its own root, state,
+socket and configuration, so it never meets the machine's own containerd (nor
+Docker's, nor another test's), started and stopped by pid.
+
+    with ContainerdProcess(tmp_path / "containerd") as containerd:
+        client = ContainerdClient(containerd.socket_path)
+
+A unix socket's path holds at most 107 bytes and pytest's ``tmp_path`` is often
+longer, so the socket lives in a short directory of its own under /tmp
+(``/tmp/ncd…/c.sock``); the rest (root, state, config, log) under ``directory``.
+The configuration disables the CRI plugin (it would start a streaming server and
+look for CNI) and opens no debug or metrics listener. Needs root, as containerd does.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import signal
+import subprocess
+import tempfile
+import time
+from pathlib import Path
+from typing import Self
+
+from navarch.testing.daemon import DaemonProcess
+
+CONTAINERD = "/usr/bin/containerd"
+_MAX_SOCKET_PATH = 107
+# Plugins a test daemon must not load: CRI (a server for the kubelet, a streaming
+# port, CNI), and snapshotters needing file systems or devices the test lacks.
+_DISABLED_PLUGINS = (
+    "io.containerd.grpc.v1.cri",
+    "io.containerd.snapshotter.v1.aufs",
+    "io.containerd.snapshotter.v1.btrfs",
+    "io.containerd.snapshotter.v1.devmapper",
+    "io.containerd.snapshotter.v1.zfs",
+    "io.containerd.tracing.processor.v1.otlp",
+    "io.containerd.internal.v1.tracing",
+)
+
+
+def containerd_config(*, root: Path, state: Path, socket_path: Path, opt: Path) -> str:
+    """A containerd 1.6 configuration (version 2) for a private daemon."""
+    disabled = ", ".join(f'"{name}"' for name in _DISABLED_PLUGINS)
+    return (
+        "version = 2\n"
+        f'root = "{root}"\n'
+        f'state = "{state}"\n'
+        f"disabled_plugins = [{disabled}]\n"
+        "\n[grpc]\n"
+        f'  address = "{socket_path}"\n'
+        '  tcp_address = ""\n'
+        "\n[ttrpc]\n"
+        f'  address = "{socket_path}.ttrpc"\n'
+        # no debug socket and no metrics listener: nothing outside the test's paths
+        "\n[debug]\n"
+        '  address = ""\n'
+        '  level = "info"\n'
+        "\n[metrics]\n"
+        '  address = ""\n'
+        '\n[plugins."io.containerd.internal.v1.opt"]\n'
+        f'  path = "{opt}"\n'
+    )
+
+
+class ContainerdProcess(DaemonProcess):
+    """containerd with everything under ``directory`` except its socket (see above)."""
+
+    def __init__(self, directory: Path, *, containerd: str = CONTAINERD):
+        self.directory = Path(directory)
+        self.containerd = containerd
+        self.process: subprocess.Popen[bytes] | None = None
+        self.log_path = self.directory / "containerd.log"
+        self._socket_dir: Path | None = None
+
+    @property
+    def root(self) -> Path:
+        return self.directory / "root"
+
+    @property
+    def state(self) -> Path:
+        return self.directory / "state"
+
+    @property
+    def config_path(self) -> Path:
+        return self.directory / "config.toml"
+
+    @property
+    def socket_path(self) -> Path:
+        if self._socket_dir is None:
+            self._socket_dir = Path(tempfile.mkdtemp(prefix="ncd", dir="/tmp"))
+            ttrpc = f"{self._socket_dir / 'c.sock'}.ttrpc"
+            if len(ttrpc) > _MAX_SOCKET_PATH:
+                raise ValueError(f"{ttrpc} is longer than a unix socket path may be")
+        return self._socket_dir / "c.sock"
+
+    def command(self) -> list[str]:
+        self.config_path.write_text(
+            containerd_config(
+                root=self.root,
+                state=self.state,
+                socket_path=self.socket_path,
+                opt=self.directory / "opt",
+            )
+        )
+        return [self.containerd, "--config", str(self.config_path)]
+
+    def start(self, timeout: float = 60.0) -> Self:
+        if not os.access(self.containerd, os.X_OK):
+            raise RuntimeError(
+                f"{self.containerd} is missing: install Debian's containerd (make system-deps)"
+            )
+        if os.geteuid() != 0:
+            raise RuntimeError("containerd needs root")
+        self.directory.mkdir(parents=True, exist_ok=True)
+        self.socket_path.unlink(missing_ok=True)
+        # containerd reads no environment of ours it needs; proxies must not apply
+        env = {k: v for k, v in os.environ.items() if not k.lower().endswith("_proxy")}
+        with open(self.log_path, "ab") as log:
+            self.process = subprocess.Popen(
+                self.command(),
+                stdout=log,
+                stderr=subprocess.STDOUT,
+                stdin=subprocess.DEVNULL,
+                env=env,
+                start_new_session=True,
+            )
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if self.process.poll() is not None:
+                raise RuntimeError(
+                    f"containerd exited with {self.process.returncode}: {self.log_tail()}"
+                )
+            if self.answers():
+                return self
+            time.sleep(0.1)
+        self.stop()
+        raise RuntimeError(f"containerd did not answer Version in {timeout:g}s: {self.log_tail()}")
+
+    def answers(self) -> bool:
+        """Whether containerd's Version call answers now."""
+        return _version_answers(self.socket_path)
+
+    def stop(self, timeout: float = 15.0) -> None:
+        """SIGTERM, SIGKILL after ``timeout``; then unmount what it left under its root
+        and state (snapshot mounts of a hard stop)."""
+        process = self.process
+        if process is not None and process.poll() is None:
+            process.send_signal(signal.SIGTERM)
+            try:
+                process.wait(timeout=timeout)
+            except subprocess.TimeoutExpired:
+                process.kill()
+                process.wait(timeout=timeout)
+        self._unmount_leftovers()
+
+    def restart(self, timeout: float = 60.0) -> Self:
+        self.stop()
+        return self.start(timeout)
+
+    def _unmount_leftovers(self) -> None:
+        roots = (str(self.root) + "/", str(self.state) + "/")
+        try:
+            lines = Path("/proc/self/mountinfo").read_text().splitlines()
+        except OSError:
+            return
+        points = [line.split()[4] for line in lines if len(line.split()) > 4]
+        ours = [p for p in points if p.startswith(roots) or p + "/" in roots]
+        for point in sorted(set(ours), key=len, reverse=True):
+            subprocess.run(["umount", "-l", point], capture_output=True, check=False)
+
+    def remove(self) -> None:
+        """Stop, then delete the directory and the socket's."""
+        self.stop()
+        shutil.rmtree(self.directory, ignore_errors=True)
+        if self._socket_dir is not None:
+            shutil.rmtree(self._socket_dir, ignore_errors=True)
+
+
+def _version_answers(path: Path, timeout: float = 2.0) -> bool:
+    """One raw Version call (empty request bytes, the answer's bytes ignored)."""
+    # grpcio comes with the containerd runtime plugin, the only user of this fixture;
+    # imported here so that importing navarch.testing needs no grpcio.
+    import grpc
+
+    with grpc.insecure_channel(f"unix://{path}") as channel:
+        call: grpc.UnaryUnaryMultiCallable[bytes, bytes] = channel.unary_unary(
+            "/containerd.services.version.v1.Version/Version"
+        )
+        try:
+            call(b"", timeout=timeout, metadata=(("containerd-namespace", "default"),))
+        except grpc.RpcError:
+            return False
+    return True
