@@ -11,6 +11,7 @@ import io
 import json
 import os
 import shutil
+import signal
 import tarfile
 import tempfile
 import uuid
@@ -341,6 +342,27 @@ async def test_a_stopped_daemon_is_unavailable(tmp_path: Path) -> None:
             with pytest.raises(Unavailable) as error:
                 await client.version()
             assert str(process.socket_path) in error.value.message
+    finally:
+        await asyncio.to_thread(process.remove)
+
+
+async def test_a_hung_daemon_is_unavailable_at_the_call_deadline(tmp_path: Path) -> None:
+    """A daemon that accepts but never answers (stopped with SIGSTOP): the call's own
+    deadline ends it, as Unavailable rather than a hang."""
+    process = await asyncio.to_thread(_start, tmp_path / "containerd")
+    assert process.process is not None
+    pid = process.process.pid
+    try:
+        async with ContainerdClient(process.socket_path, timeout=1.0) as client:
+            assert (await client.version()).version
+            os.kill(pid, signal.SIGSTOP)
+            try:
+                with pytest.raises(Unavailable) as error:
+                    await client.list_images()
+                assert "DEADLINE_EXCEEDED" in error.value.message
+            finally:
+                os.kill(pid, signal.SIGCONT)
+            assert (await client.version()).version
     finally:
         await asyncio.to_thread(process.remove)
 
