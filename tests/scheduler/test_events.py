@@ -120,3 +120,22 @@ async def test_kubectl_shows_when_the_scheduler_failed(
     kind, reason, age, source = shown[0][:4]
     assert (kind, reason, source) == ("Warning", "FailedScheduling", "default-scheduler")
     assert age != "<unknown>" and re.match(r"^\d+[smhd]", age), described
+
+
+async def test_a_bound_pod_gets_a_scheduled_event(client, start_scheduler):
+    await client.nodes.create(node("ev-roomy", cpu="4"))
+    await start_scheduler()
+    await client.pods.create(pod("ev-placed", cpu="1"), namespace="default")
+    deadline = time.monotonic() + 30
+    while True:
+        answer = await client.request(
+            "GET",
+            "/api/v1/namespaces/default/events",
+            params={"fieldSelector": "involvedObject.name=ev-placed,reason=Scheduled"},
+        )
+        if answer["items"] or time.monotonic() > deadline:
+            break
+        await asyncio.sleep(0.1)
+    (event,) = answer["items"]
+    assert event["message"] == "Successfully assigned default/ev-placed to ev-roomy"
+    assert event["type"] == "Normal" and event["source"] == {"component": "default-scheduler"}

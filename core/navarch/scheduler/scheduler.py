@@ -37,6 +37,7 @@ from navarch.scheduler.queue import SchedulingQueue
 log = logger.bind(component="scheduler")
 MIN_NODES_TO_FIND = 100
 MAX_BINDINGS_IN_FLIGHT = 64
+MAX_PENDING_EVENTS = 256  # Scheduled events waiting to be written; more are dropped
 
 
 def nodes_to_find(total: int) -> int:
@@ -80,6 +81,7 @@ class Scheduler:
         self.events = EventRecorder(client, name, instance or socket.gethostname())
         self._start = 0
         self._binds: set[asyncio.Task[None]] = set()
+        self._recording: set[asyncio.Task[None]] = set()
         self._bind_slots = asyncio.Semaphore(MAX_BINDINGS_IN_FLIGHT)
         self.node_informer.add_handler(self._node_added, self._node_updated, self._node_deleted)
         self.pod_informer.add_handler(self._pod_added, self._pod_updated, self._pod_deleted)
@@ -281,7 +283,21 @@ class Scheduler:
         self.queue.remove(key)
         self.activity.pod_bound(key)
         self.events.forget(pod)
+        self._record_later(
+            pod, "Scheduled", f"Successfully assigned {pod.namespace}/{pod.name} to {node}"
+        )
         log.bind(pod=key, node=node).debug("bound")
+
+    def _record_later(self, pod: Pod, reason: str, message: str) -> None:
+        """A Normal Event in the background (kubectl describe's "Scheduled"): binding
+        never waits for it, and when too many are pending it is dropped, not queued."""
+        if len(self._recording) >= MAX_PENDING_EVENTS:
+            return
+        task = asyncio.create_task(
+            self.events.record(pod, "Normal", reason, message, action="Binding")
+        )
+        self._recording.add(task)
+        task.add_done_callback(self._recording.discard)
 
     def _forget(self, key: str, node: str) -> None:
         if self.assumed.get(key) == node:
