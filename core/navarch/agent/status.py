@@ -127,13 +127,16 @@ def container_status(
 
 def terminated(runtime_name: str, instance: ContainerStatus) -> dict[str, Any]:
     code = instance.exit_code if instance.exit_code is not None else -1
+    ended = instance.finished_at or instance.created_at
     return _drop_empty(
         {
             "exitCode": code,
             "reason": instance.reason or ("Completed" if code == 0 else "Error"),
             "message": instance.message,
             "startedAt": rfc3339(instance.started_at) if instance.started_at else None,
-            "finishedAt": rfc3339(instance.finished_at) if instance.finished_at else None,
+            # A process that never started has no finish time of its own: its creation
+            # stands in, so kubectl can say how long ago (RESTARTS "5 (12s ago)").
+            "finishedAt": rfc3339(ended) if ended else None,
             "containerID": f"{runtime_name}://{instance.id}",
         }
     )
