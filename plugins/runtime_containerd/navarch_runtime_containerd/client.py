@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import contextlib
 import datetime
+import json
 import uuid
 from collections.abc import AsyncIterable, AsyncIterator, Mapping, Sequence
 from pathlib import Path
@@ -31,11 +32,18 @@ from navarch.runtime.errors import NotFound, RuntimeFault
 from navarch_runtime_containerd._proto import containerd_subset_pb2 as pb
 from navarch_runtime_containerd.errors import AlreadyExists, ContainerdError, map_error
 from navarch_runtime_containerd.records import (
+    TASK_CREATED,
+    TASK_PAUSED,
+    TASK_RUNNING,
+    TASK_STOPPED,
+    ContainerRecord,
     ContentInfo,
     Descriptor,
     ImageRecord,
     Mount,
     SnapshotInfo,
+    TaskExit,
+    TaskProcess,
     VersionInfo,
 )
 
@@ -70,6 +78,23 @@ _CONTENT = "/containerd.services.content.v1.Content/"
 _IMAGES = "/containerd.services.images.v1.Images/"
 _SNAPSHOTS = "/containerd.services.snapshots.v1.Snapshots/"
 _DIFF = "/containerd.services.diff.v1.Diff/"
+_CONTAINERS = "/containerd.services.containers.v1.Containers/"
+_TASKS = "/containerd.services.tasks.v1.Tasks/"
+
+# The runc shim Debian's containerd ships (containerd-shim-runc-v2).
+RUNC_RUNTIME = "io.containerd.runc.v2"
+# How an Any names an OCI runtime spec / process spec (JSON in its value), as
+# containerd's typeurl registry does.
+SPEC_TYPE_URL = "types.containerd.io/opencontainers/runtime-spec/1/Spec"
+PROCESS_TYPE_URL = "types.containerd.io/opencontainers/runtime-spec/1/Process"
+
+_TASK_STATUSES = {
+    pb.TASK_CREATED: TASK_CREATED,
+    pb.TASK_RUNNING: TASK_RUNNING,
+    pb.TASK_STOPPED: TASK_STOPPED,
+    pb.TASK_PAUSED: TASK_PAUSED,
+    pb.TASK_PAUSING: "pausing",
+}
 
 _KINDS = {
     pb.VIEW: "view",
@@ -479,10 +504,7 @@ class ContainerdClient:
         whose digest is the layer's diff ID."""
         request = pb.ApplyRequest(
             diff=_pb_descriptor(layer),
-            mounts=[
-                pb.Mount(type=m.type, source=m.source, target=m.target, options=list(m.options))
-                for m in mounts
-            ],
+            mounts=[_pb_mount(mount) for mount in mounts],
         )
         response = await self._unary(
             _DIFF + "Apply",
@@ -494,6 +516,246 @@ class ContainerdClient:
             timeout=self.transfer_timeout,
         )
         return _descriptor(response.applied)
+
+    # --- containers ----------------------------------------------------------------------
+
+    async def create_container(
+        self,
+        container_id: str,
+        spec: Mapping[str, Any],
+        *,
+        image: str = "",
+        snapshot_key: str = "",
+        labels: Mapping[str, str] | None = None,
+        runtime: str = RUNC_RUNTIME,
+    ) -> ContainerRecord:
+        """Create a container record with its OCI runtime ``spec`` (a JSON dict);
+        ``snapshot_key`` names its rootfs snapshot, which the record then keeps from
+        the garbage collector. Raises AlreadyExists when ``container_id`` exists."""
+        request = pb.CreateContainerRequest(
+            container=pb.Container(
+                id=container_id,
+                image=image,
+                labels=labels or {},
+                runtime=pb.ContainerRuntime(name=runtime),
+                spec=pb.Any(type_url=SPEC_TYPE_URL, value=_json_bytes(spec)),
+                snapshotter=self.snapshotter if snapshot_key else "",
+                snapshot_key=snapshot_key,
+            )
+        )
+        response = await self._unary(
+            _CONTAINERS + "Create",
+            request,
+            pb.CreateContainerResponse,
+            kind="container",
+            ident=container_id,
+        )
+        return _container(response.container)
+
+    async def get_container(self, container_id: str) -> ContainerRecord:
+        response = await self._unary(
+            _CONTAINERS + "Get",
+            pb.GetContainerRequest(id=container_id),
+            pb.GetContainerResponse,
+            kind="container",
+            ident=container_id,
+        )
+        return _container(response.container)
+
+    async def list_containers(self, filters: Sequence[str] = ()) -> list[ContainerRecord]:
+        """Containers matching any of ``filters`` (containerd's filter syntax, e.g.
+        ``labels."io.navarch.pod"==web``); all without."""
+        response = await self._unary(
+            _CONTAINERS + "List",
+            pb.ListContainersRequest(filters=list(filters)),
+            pb.ListContainersResponse,
+            kind="container",
+            ident="*",
+        )
+        return [_container(container) for container in response.containers]
+
+    async def delete_container(self, container_id: str) -> None:
+        """Delete a container record (its task must be deleted first). Remove its
+        snapshot first: once the record is gone, nothing keeps the snapshot from the
+        garbage collector, which may or may not have taken it by the time you look."""
+        await self._unary(
+            _CONTAINERS + "Delete",
+            pb.DeleteContainerRequest(id=container_id),
+            pb.Empty,
+            kind="container",
+            ident=container_id,
+        )
+
+    # --- tasks ---------------------------------------------------------------------------
+
+    async def create_task(
+        self,
+        container_id: str,
+        rootfs: Sequence[Mount],
+        *,
+        stdin: str = "",
+        stdout: str = "",
+        stderr: str = "",
+        terminal: bool = False,
+    ) -> int:
+        """Create the container's task (runc create through the shim): the process
+        exists, stopped before its program, with ``rootfs`` mounted as its root.
+        ``stdout``/``stderr`` are paths the shim opens: a FIFO, or an existing
+        regular file it appends to ("" discards). Returns the process's pid."""
+        request = pb.CreateTaskRequest(
+            container_id=container_id,
+            rootfs=[_pb_mount(mount) for mount in rootfs],
+            stdin=stdin,
+            stdout=stdout,
+            stderr=stderr,
+            terminal=terminal,
+        )
+        response = await self._unary(
+            _TASKS + "Create",
+            request,
+            pb.CreateTaskResponse,
+            kind="task",
+            ident=container_id,
+            timeout=self.transfer_timeout,
+        )
+        return int(response.pid)
+
+    async def start_task(self, container_id: str, exec_id: str = "") -> int:
+        """Start the task's program (or the exec'd process ``exec_id``); its pid."""
+        response = await self._unary(
+            _TASKS + "Start",
+            pb.StartRequest(container_id=container_id, exec_id=exec_id),
+            pb.StartResponse,
+            kind="task",
+            ident=_task_ident(container_id, exec_id),
+        )
+        return int(response.pid)
+
+    async def kill_task(
+        self, container_id: str, signal: int, *, exec_id: str = "", all_processes: bool = False
+    ) -> None:
+        """Send ``signal`` to the task's process (or ``exec_id``'s); ``all_processes``
+        signals every process in the container."""
+        request = pb.KillRequest(
+            container_id=container_id, exec_id=exec_id, signal=signal, all=all_processes
+        )
+        await self._unary(
+            _TASKS + "Kill", request, pb.Empty, "task", _task_ident(container_id, exec_id)
+        )
+
+    async def get_task(self, container_id: str, exec_id: str = "") -> TaskProcess:
+        response = await self._unary(
+            _TASKS + "Get",
+            pb.GetTaskRequest(container_id=container_id, exec_id=exec_id),
+            pb.GetTaskResponse,
+            kind="task",
+            ident=_task_ident(container_id, exec_id),
+        )
+        return _process(response.process)
+
+    async def list_tasks(self) -> list[TaskProcess]:
+        response = await self._unary(
+            _TASKS + "List", pb.ListTasksRequest(), pb.ListTasksResponse, kind="task", ident="*"
+        )
+        return [_process(task) for task in response.tasks]
+
+    async def wait_task(
+        self, container_id: str, exec_id: str = "", *, timeout: float | None = None
+    ) -> TaskExit:
+        """Until the task's process (or ``exec_id``'s) has exited: how it ended. Answers
+        at once for one that exited already. Raises TimeoutError after ``timeout``
+        seconds (default: the transfer timeout); the process is not touched."""
+        ident = _task_ident(container_id, exec_id)
+        timeout = timeout or self.transfer_timeout
+        call = self._channel_for().unary_unary(
+            _TASKS + "Wait",
+            request_serializer=pb.WaitRequest.SerializeToString,
+            response_deserializer=pb.WaitResponse.FromString,
+        )
+        try:
+            response = await call(
+                pb.WaitRequest(container_id=container_id, exec_id=exec_id),
+                timeout=timeout,
+                metadata=self._metadata(),
+            )
+        except grpc.aio.AioRpcError as exc:
+            # The deadline travels to containerd, whose own wait on the shim can end
+            # first: then it answers UNKNOWN "context deadline exceeded", not
+            # DEADLINE_EXCEEDED. Both mean the same here.
+            if exc.code() == grpc.StatusCode.DEADLINE_EXCEEDED or (
+                exc.code() == grpc.StatusCode.UNKNOWN
+                and "deadline exceeded" in (exc.details() or "")
+            ):
+                raise TimeoutError(f"task {ident} still running after {timeout:g}s") from None
+            raise self._error(exc, "tasks.Wait", "task", ident) from None
+        return TaskExit(int(response.exit_status), _seconds(response.exited_at))
+
+    async def delete_task(self, container_id: str) -> TaskExit:
+        """Delete a stopped task (the shim unmounts its rootfs and exits); how its
+        process ended. containerd refuses a running task (FAILED_PRECONDITION)."""
+        response = await self._unary(
+            _TASKS + "Delete",
+            pb.DeleteTaskRequest(container_id=container_id),
+            pb.DeleteResponse,
+            kind="task",
+            ident=container_id,
+            timeout=self.transfer_timeout,
+        )
+        return _exit(response)
+
+    async def exec_process(
+        self,
+        container_id: str,
+        exec_id: str,
+        process: Mapping[str, Any],
+        *,
+        stdin: str = "",
+        stdout: str = "",
+        stderr: str = "",
+        terminal: bool = False,
+    ) -> None:
+        """Add process ``exec_id`` (its OCI ``process`` object: args, env, cwd, user…)
+        to a running task; :meth:`start_task` with ``exec_id`` runs it."""
+        request = pb.ExecProcessRequest(
+            container_id=container_id,
+            exec_id=exec_id,
+            spec=pb.Any(type_url=PROCESS_TYPE_URL, value=_json_bytes(process)),
+            stdin=stdin,
+            stdout=stdout,
+            stderr=stderr,
+            terminal=terminal,
+        )
+        await self._unary(
+            _TASKS + "Exec", request, pb.Empty, "task", _task_ident(container_id, exec_id)
+        )
+
+    async def delete_process(self, container_id: str, exec_id: str) -> TaskExit:
+        """Release an exec'd process that has exited; how it ended."""
+        response = await self._unary(
+            _TASKS + "DeleteProcess",
+            pb.DeleteProcessRequest(container_id=container_id, exec_id=exec_id),
+            pb.DeleteResponse,
+            kind="task",
+            ident=_task_ident(container_id, exec_id),
+        )
+        return _exit(response)
+
+    async def resize_pty(
+        self, container_id: str, width: int, height: int, exec_id: str = ""
+    ) -> None:
+        request = pb.ResizePtyRequest(
+            container_id=container_id, exec_id=exec_id, width=width, height=height
+        )
+        await self._unary(
+            _TASKS + "ResizePty", request, pb.Empty, "task", _task_ident(container_id, exec_id)
+        )
+
+    async def close_stdin(self, container_id: str, exec_id: str = "") -> None:
+        """Close the process's stdin (the shim closes its end of the stdin FIFO)."""
+        request = pb.CloseIORequest(container_id=container_id, exec_id=exec_id, stdin=True)
+        await self._unary(
+            _TASKS + "CloseIO", request, pb.Empty, "task", _task_ident(container_id, exec_id)
+        )
 
     # --- plumbing ------------------------------------------------------------------------
 
@@ -603,3 +865,55 @@ def _image(raw: Any) -> ImageRecord:
 
 def _snapshot(raw: Any) -> SnapshotInfo:
     return SnapshotInfo(raw.name, raw.parent, _KINDS.get(raw.kind, "unknown"), dict(raw.labels))
+
+
+def _pb_mount(mount: Mount) -> Any:
+    return pb.Mount(
+        type=mount.type, source=mount.source, target=mount.target, options=list(mount.options)
+    )
+
+
+def _json_bytes(document: Mapping[str, Any]) -> bytes:
+    return json.dumps(document, separators=(",", ":")).encode()
+
+
+def _seconds(raw: Any) -> float | None:
+    """A Timestamp as epoch seconds; None for the zero time (Go's, or unset)."""
+    if raw.seconds <= 0:
+        return None
+    return raw.seconds + raw.nanos / 1e9
+
+
+def _task_ident(container_id: str, exec_id: str) -> str:
+    return f"{container_id}/{exec_id}" if exec_id else container_id
+
+
+def _container(raw: Any) -> ContainerRecord:
+    spec: dict[str, Any] = {}
+    if raw.spec.type_url == SPEC_TYPE_URL and raw.spec.value:
+        spec = json.loads(raw.spec.value)
+    return ContainerRecord(
+        id=raw.id,
+        image=raw.image,
+        runtime=raw.runtime.name,
+        snapshotter=raw.snapshotter,
+        snapshot_key=raw.snapshot_key,
+        labels=dict(raw.labels),
+        spec=spec,
+        created_at=_seconds(raw.created_at),
+    )
+
+
+def _process(raw: Any) -> TaskProcess:
+    return TaskProcess(
+        container_id=raw.container_id,
+        exec_id=raw.id if raw.id != raw.container_id else "",
+        pid=int(raw.pid),
+        status=_TASK_STATUSES.get(raw.status, "unknown"),
+        exit_status=int(raw.exit_status),
+        exited_at=_seconds(raw.exited_at),
+    )
+
+
+def _exit(raw: Any) -> TaskExit:
+    return TaskExit(int(raw.exit_status), _seconds(raw.exited_at), int(raw.pid))

@@ -4,6 +4,7 @@ the client touches the generated protobuf messages."""
 from __future__ import annotations
 
 from collections.abc import Mapping
+from typing import Any
 
 import attrs
 
@@ -60,3 +61,44 @@ class SnapshotInfo:
     parent: str
     kind: str  # KIND_VIEW, KIND_ACTIVE, KIND_COMMITTED or "unknown"
     labels: Mapping[str, str] = attrs.field(factory=dict)
+
+
+# Task states, as containerd names them (types.v1 Status).
+TASK_CREATED, TASK_RUNNING, TASK_STOPPED, TASK_PAUSED = "created", "running", "stopped", "paused"
+
+
+@attrs.frozen
+class ContainerRecord:
+    """A container record: metadata only (no process); ``spec`` is its OCI runtime
+    spec, decoded from JSON (empty when the record carries none or another type)."""
+
+    id: str
+    image: str
+    runtime: str
+    snapshotter: str
+    snapshot_key: str
+    labels: Mapping[str, str] = attrs.field(factory=dict)
+    spec: Mapping[str, Any] = attrs.field(factory=dict)
+    created_at: float | None = None
+
+
+@attrs.frozen
+class TaskProcess:
+    """A task's process (``exec_id`` "") or an exec'd process in it, as containerd
+    reports it; ``exit_status`` and ``exited_at`` mean something once ``stopped``."""
+
+    container_id: str
+    exec_id: str
+    pid: int
+    status: str  # TASK_CREATED, TASK_RUNNING, TASK_STOPPED, TASK_PAUSED, "pausing", "unknown"
+    exit_status: int = 0
+    exited_at: float | None = None
+
+
+@attrs.frozen
+class TaskExit:
+    """How a process ended: its exit status (128 + N when killed by signal N) and when."""
+
+    exit_status: int
+    exited_at: float | None = None
+    pid: int = 0

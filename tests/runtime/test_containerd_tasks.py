@@ -1,0 +1,163 @@
+"""runtime_containerd's containers and tasks against a private containerd: a busybox
+container run end to end through the gRPC API alone (image import, rootfs snapshot,
+container record with the plugin's OCI spec, task create/start/wait/delete), and a
+sleeping task ended with SIGTERM. Each test works in a namespace of its own.
+
+stdout/stderr go to plain files: for a path that is not a FIFO, containerd 1.6's
+runc shim (io.containerd.runc.v2) opens the existing file O_WRONLY|O_APPEND and
+copies the process's pipes into it, so the output lands there with no reader on
+Navarch's side."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import signal
+import uuid
+from collections.abc import AsyncIterator, Iterator
+from pathlib import Path
+
+import pytest
+import pytest_asyncio
+
+from navarch.runtime import NotFound
+from navarch.runtime.types import ContainerConfig
+from navarch.testing.containerd import ContainerdProcess
+from navarch.testing.images import BUSYBOX_IMAGE, busybox_archive
+from navarch_runtime_containerd import ContainerdClient, import_image_archive
+from navarch_runtime_containerd.ocispec import build_spec
+from navarch_runtime_containerd.records import TASK_RUNNING, TASK_STOPPED
+from navarch_runtime_containerd.resolve import resolve_image
+
+pytestmark = pytest.mark.daemon
+
+
+@pytest.fixture(scope="module")
+def containerd(tmp_path_factory) -> Iterator[ContainerdProcess]:
+    reason = None
+    if not os.access("/usr/bin/containerd", os.X_OK):
+        reason = "/usr/bin/containerd is missing: install Debian's containerd (make system-deps)"
+    elif os.geteuid() != 0:
+        reason = "containerd needs root"
+    if reason is not None:
+        if os.environ.get("CI") == "true":
+            pytest.fail(reason)
+        pytest.skip(reason)
+    process = ContainerdProcess(tmp_path_factory.mktemp("containerd")).start()
+    try:
+        yield process
+    finally:
+        process.remove()
+
+
+@pytest_asyncio.fixture
+async def client(
+    containerd: ContainerdProcess, tmp_path_factory
+) -> AsyncIterator[ContainerdClient]:
+    async with ContainerdClient(
+        containerd.socket_path, namespace=f"t{uuid.uuid4().hex[:12]}"
+    ) as client:
+        await import_image_archive(client, busybox_archive(tmp_path_factory.getbasetemp()))
+        yield client
+
+
+async def _create(
+    client: ContainerdClient, tmp_path: Path, command: tuple[str, ...]
+) -> tuple[str, Path, Path]:
+    """A container of busybox running ``command``, its task created (not started)
+    with stdout/stderr to two files; returns (id, stdout, stderr)."""
+    container_id = f"c{uuid.uuid4().hex[:12]}"
+    image = await resolve_image(client, BUSYBOX_IMAGE)
+    spec = build_spec(
+        ContainerConfig("app", BUSYBOX_IMAGE, command=command, env=(("GREETING", "hi"),)),
+        image.config,
+        cgroups_path=f"/{client.namespace}/{container_id}",
+        netns_path=None,
+    )
+    # the record first: it names the snapshot, which keeps it from the collector
+    await client.create_container(
+        container_id, spec, image=BUSYBOX_IMAGE, snapshot_key=container_id
+    )
+    mounts = await client.prepare_snapshot(container_id, image.top_chain_id)
+    stdout, stderr = tmp_path / f"{container_id}.out", tmp_path / f"{container_id}.err"
+    stdout.touch()
+    stderr.touch()
+    pid = await client.create_task(container_id, mounts, stdout=str(stdout), stderr=str(stderr))
+    assert pid > 0
+    return container_id, stdout, stderr
+
+
+async def _remove(client: ContainerdClient, container_id: str) -> None:
+    # the snapshot before the record: the record is what keeps it from the collector
+    await client.delete_task(container_id)
+    await client.remove_snapshot(container_id)
+    await client.delete_container(container_id)
+
+
+async def _until_contains(path: Path, text: str) -> None:
+    for _ in range(600):
+        if text in path.read_text():
+            return
+        await asyncio.sleep(0.05)
+    raise AssertionError(f"{path} never held {text!r}: {path.read_text()!r}")
+
+
+async def test_busybox_runs_to_its_exit_code(client: ContainerdClient, tmp_path: Path) -> None:
+    container_id, stdout, stderr = await _create(
+        client, tmp_path, ("sh", "-c", 'echo "$GREETING from $(pwd)"; echo oops >&2; exit 3')
+    )
+    record = await client.get_container(container_id)
+    assert record.runtime == "io.containerd.runc.v2"
+    assert record.spec["process"]["args"][0] == "sh"
+    assert [c.id for c in await client.list_containers()] == [container_id]
+
+    await client.start_task(container_id)
+    ended = await client.wait_task(container_id, timeout=60)
+    assert ended.exit_status == 3
+    assert ended.exited_at is not None
+    assert (await client.get_task(container_id)).status == TASK_STOPPED
+    assert stdout.read_text() == "hi from /\n"
+    assert stderr.read_text() == "oops\n"
+
+    deleted = await client.delete_task(container_id)
+    assert deleted.exit_status == 3
+    await client.remove_snapshot(container_id)
+    await client.delete_container(container_id)
+    assert await client.list_tasks() == []
+    assert await client.list_containers() == []
+    # only the image's committed layer is left
+    assert [s.kind for s in await client.list_snapshots()] == ["committed"]
+    with pytest.raises(NotFound):
+        await client.get_container(container_id)
+
+
+async def test_sigterm_ends_a_sleeping_task(client: ContainerdClient, tmp_path: Path) -> None:
+    # PID 1 gets no signal it has no handler for: the shell traps TERM, and says
+    # "ready" once the trap is set, so the signal is never sent before it.
+    script = "trap 'echo terminated; exit 7' TERM; echo ready; sleep 300 & wait"
+    container_id, stdout, _ = await _create(client, tmp_path, ("sh", "-c", script))
+    await client.start_task(container_id)
+    await _until_contains(stdout, "ready")
+    assert (await client.get_task(container_id)).status == TASK_RUNNING
+    with pytest.raises(TimeoutError):
+        await client.wait_task(container_id, timeout=0.5)
+
+    await client.kill_task(container_id, signal.SIGTERM)
+    ended = await client.wait_task(container_id, timeout=60)
+    assert ended.exit_status == 7
+    assert "terminated" in stdout.read_text()
+    await _remove(client, container_id)
+    assert await client.list_containers() == []
+
+
+async def test_sigkill_ends_a_task_that_ignores_sigterm(
+    client: ContainerdClient, tmp_path: Path
+) -> None:
+    script = "trap '' TERM; echo ready; sleep 300 & wait"
+    container_id, stdout, _ = await _create(client, tmp_path, ("sh", "-c", script))
+    await client.start_task(container_id)
+    await _until_contains(stdout, "ready")
+    await client.kill_task(container_id, signal.SIGKILL, all_processes=True)
+    ended = await client.wait_task(container_id, timeout=60)
+    assert ended.exit_status == 128 + signal.SIGKILL
+    await _remove(client, container_id)
