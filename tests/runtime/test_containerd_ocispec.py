@@ -13,6 +13,7 @@ from navarch_runtime_containerd.ocispec import (
     DEFAULT_PATH,
     ImageConfig,
     build_spec,
+    exec_process,
     merge_env,
     process_args,
 )
@@ -184,3 +185,18 @@ def test_image_config_from_an_oci_config_blob() -> None:
 def test_spec_is_json() -> None:
     spec = _spec(ContainerConfig("c", "i", env=(("A", "1"),), memory_limit_bytes=1 << 30))
     assert json.loads(json.dumps(spec)) == spec
+
+
+def test_exec_process_keeps_the_containers_env_and_runs_the_command() -> None:
+    spec = _spec(ContainerConfig("c", "i", env=(("A", "1"),), working_dir="/w"))
+    process = exec_process(spec, ["ls", "-l"], tty=True)
+    assert process["args"] == ["ls", "-l"]
+    assert process["terminal"] is True
+    assert "A=1" in process["env"]
+    assert process["cwd"] == "/w"
+    assert process["user"] == {"uid": 0, "gid": 0}
+    # the container's own spec is left as it was
+    assert spec["process"]["args"] == ["/ep", "c1", "c2"]
+    assert spec["process"]["terminal"] is False
+    with pytest.raises(ValueError):
+        exec_process(spec, [])

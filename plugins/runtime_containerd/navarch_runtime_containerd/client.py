@@ -601,7 +601,9 @@ class ContainerdClient:
         """Create the container's task (runc create through the shim): the process
         exists, stopped before its program, with ``rootfs`` mounted as its root.
         ``stdout``/``stderr`` are paths the shim opens: a FIFO, or an existing
-        regular file it appends to ("" discards). Returns the process's pid."""
+        regular file it appends to; both or neither ("": discarded). Returns the
+        process's pid."""
+        _check_output_paths(stdout, stderr)
         request = pb.CreateTaskRequest(
             container_id=container_id,
             rootfs=[_pb_mount(mount) for mount in rootfs],
@@ -651,9 +653,10 @@ class ContainerdClient:
             kind="task",
             ident=_task_ident(container_id, exec_id),
         )
-        return _process(response.process)
+        return _process(response.process, container_id, exec_id)
 
     async def list_tasks(self) -> list[TaskProcess]:
+        """Every task's own process (not the execs) in the namespace."""
         response = await self._unary(
             _TASKS + "List", pb.ListTasksRequest(), pb.ListTasksResponse, kind="task", ident="*"
         )
@@ -715,7 +718,9 @@ class ContainerdClient:
         terminal: bool = False,
     ) -> None:
         """Add process ``exec_id`` (its OCI ``process`` object: args, env, cwd, user…)
-        to a running task; :meth:`start_task` with ``exec_id`` runs it."""
+        to a running task; :meth:`start_task` with ``exec_id`` runs it. ``stdout`` and
+        ``stderr`` as for :meth:`create_task`."""
+        _check_output_paths(stdout, stderr)
         request = pb.ExecProcessRequest(
             container_id=container_id,
             exec_id=exec_id,
@@ -884,6 +889,16 @@ def _seconds(raw: Any) -> float | None:
     return raw.seconds + raw.nanos / 1e9
 
 
+def _check_output_paths(stdout: str, stderr: str) -> None:
+    # The shim discards output only when both are empty; with one of them empty it
+    # fails at start, opening "" (so fail here, at once, with a reason).
+    if bool(stdout) != bool(stderr):
+        raise ValueError(
+            "give stdout and stderr both (the same path for one file) or neither, "
+            f"not stdout={stdout!r} and stderr={stderr!r}"
+        )
+
+
 def _task_ident(container_id: str, exec_id: str) -> str:
     return f"{container_id}/{exec_id}" if exec_id else container_id
 
@@ -904,10 +919,12 @@ def _container(raw: Any) -> ContainerRecord:
     )
 
 
-def _process(raw: Any) -> TaskProcess:
+def _process(raw: Any, container_id: str = "", exec_id: str = "") -> TaskProcess:
+    """containerd 1.6 fills only ``id`` (the container's ID for a task's own process,
+    the exec ID for an exec), not ``container_id``: the caller says which it asked."""
     return TaskProcess(
-        container_id=raw.container_id,
-        exec_id=raw.id if raw.id != raw.container_id else "",
+        container_id=container_id or raw.container_id or raw.id,
+        exec_id=exec_id,
         pid=int(raw.pid),
         status=_TASK_STATUSES.get(raw.status, "unknown"),
         exit_status=int(raw.exit_status),

@@ -244,3 +244,17 @@ def build_spec(
     if netns_path is not None and hostname:
         spec["hostname"] = hostname
     return spec
+
+
+def exec_process(
+    spec: Mapping[str, Any], command: Sequence[str], *, tty: bool = False
+) -> dict[str, Any]:
+    """The ``process`` of an exec in a container whose runtime spec is ``spec``: the
+    container's own user, env, cwd, capabilities and limits (as ``kubectl exec``
+    gets), running ``command``."""
+    if not command:
+        raise ValueError("an exec needs a command")
+    process = dict(spec["process"])
+    process["args"] = list(command)
+    process["terminal"] = tty
+    return process
