@@ -28,7 +28,7 @@ from navarch.runtime import NotFound, RuntimeFault
 from navarch.runtime.types import ContainerConfig
 from navarch.testing.containerd import ContainerdProcess
 from navarch.testing.images import BUSYBOX_IMAGE, busybox_archive
-from navarch_runtime_containerd import ContainerdClient, import_image_archive
+from navarch_runtime_containerd import ContainerdClient, ContainerdError, import_image_archive
 from navarch_runtime_containerd.ocispec import build_spec, exec_process
 from navarch_runtime_containerd.records import TASK_RUNNING, TASK_STOPPED
 from navarch_runtime_containerd.resolve import resolve_image
@@ -282,3 +282,19 @@ async def test_cpu_and_memory_limits_reach_the_cgroup(
     assert (await client.wait_task(container_id, timeout=60)).exit_status == 0, stderr.read_text()
     assert stdout.read_text().split() == [str(64 << 20), "25000"]
     await _remove(client, container_id)
+
+
+async def test_a_program_that_is_not_there_fails_at_task_create_with_runcs_words(
+    client: ContainerdClient, tmp_path: Path
+) -> None:
+    """runc looks the program up when it creates the container, so task Create (not
+    Start) refuses it, with runc's message: what RunContainerError will carry."""
+    with pytest.raises(ContainerdError) as error:
+        await _create(client, tmp_path, ("/no/such/program",))
+    assert "/no/such/program" in error.value.message
+    assert "no such file or directory" in error.value.message
+    assert await client.list_tasks() == []
+    # the record and the snapshot are the caller's to remove
+    [container] = await client.list_containers()
+    await client.remove_snapshot(container.snapshot_key)
+    await client.delete_container(container.id)
