@@ -1,22 +1,35 @@
 """ContainerdRuntime (issue 12, in progress) against a private containerd: version,
 images (load, status by name and id, list, remove) and pod sandboxes (a state file,
-a network namespace of the plugin's own holding only loopback, up). Each test works
-in a containerd namespace and a data_dir of its own. Not yet the conformance suite:
-containers, logs and exec are still to come."""
+a network namespace of the plugin's own holding only loopback, up) and containers
+(create, start, exit code, stop with SIGTERM then SIGKILL, StartError/CreateError,
+remove, labels, the two output files). Each test works in a containerd namespace and
+a data_dir of its own. Not yet the conformance suite: exec, pull and timed logs are
+still to come."""
 
 from __future__ import annotations
 
+import asyncio
 import os
 import subprocess
 import uuid
 from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 import pytest_asyncio
 
-from navarch.runtime import NotFound
-from navarch.runtime.types import SandboxConfig, SandboxState
+from navarch.runtime import CreateError, NotFound, StartError
+from navarch.runtime.types import (
+    STDERR,
+    STDOUT,
+    ContainerConfig,
+    ContainerState,
+    ContainerStatus,
+    LogOptions,
+    SandboxConfig,
+    SandboxState,
+)
 from navarch.testing.containerd import ContainerdProcess
 from navarch.testing.images import BUSYBOX_IMAGE, busybox_archive
 from navarch_runtime_containerd.runtime import ContainerdOptions, ContainerdRuntime
@@ -53,6 +66,7 @@ async def runtime(
     try:
         yield runtime
     finally:
+        # remove_sandbox takes its containers (tasks too: shims outlive containerd)
         for sandbox in await runtime.list_sandboxes():
             await runtime.remove_sandbox(sandbox.id)
         await runtime.close()
@@ -125,3 +139,133 @@ async def test_host_network_sandbox_has_no_netns(runtime: ContainerdRuntime) -> 
     assert status.host_network and status.netns_path == ""
     assert status.state == SandboxState.READY
     await runtime.remove_sandbox(sandbox_id)
+
+
+# --- containers ---------------------------------------------------------------------
+
+SLEEPER = "trap 'echo terminated; exit 7' TERM; echo ready; sleep 100000 & wait"
+STUBBORN = "trap '' TERM; echo ready; sleep 100000 & wait"
+
+
+@pytest_asyncio.fixture
+async def pod(
+    runtime: ContainerdRuntime, tmp_path_factory: pytest.TempPathFactory
+) -> tuple[str, SandboxConfig]:
+    await runtime.load_image(busybox_archive(tmp_path_factory.getbasetemp()))
+    config = SandboxConfig("web", "default", uuid.uuid4().hex, hostname="web-0")
+    return await runtime.create_sandbox(config), config
+
+
+async def _container(
+    runtime: ContainerdRuntime, pod: tuple[str, SandboxConfig], script: str, **fields: Any
+) -> str:
+    sandbox_id, sandbox = pod
+    fields.setdefault("command", ("sh", "-c", script))
+    fields.setdefault("image", BUSYBOX_IMAGE)
+    config = ContainerConfig(name="main", **fields)
+    return await runtime.create_container(sandbox_id, config, sandbox)
+
+
+async def _until_state(
+    runtime: ContainerdRuntime, container_id: str, state: ContainerState
+) -> ContainerStatus:
+    for _ in range(600):
+        status = await runtime.container_status(container_id)
+        if status.state == state:
+            return status
+        await asyncio.sleep(0.05)
+    raise AssertionError(f"{container_id} never reached {state}: {status}")
+
+
+async def _output(runtime: ContainerdRuntime, container_id: str, stream: str = STDOUT) -> str:
+    lines = [line async for line in runtime.logs(container_id, LogOptions())]
+    return b"".join(line.data for line in lines if line.stream == stream).decode()
+
+
+async def _until_output(runtime: ContainerdRuntime, container_id: str, needle: str) -> None:
+    for _ in range(600):
+        if needle in await _output(runtime, container_id):
+            return
+        await asyncio.sleep(0.05)
+    raise AssertionError(f"{container_id} never wrote {needle!r}")
+
+
+async def test_container_runs_in_its_pod_to_its_exit_code(
+    runtime: ContainerdRuntime, pod: tuple[str, SandboxConfig]
+) -> None:
+    labels = {"navarch.io/container-name": "main", "example.com/odd": "a b=c, d"}
+    container_id = await _container(
+        runtime, pod, "hostname; ls /sys/class/net; echo oops >&2; exit 3", labels=labels
+    )
+    created = await runtime.container_status(container_id)
+    assert created.state == ContainerState.CREATED and created.image_id.startswith("sha256:")
+    assert (created.name, created.sandbox_id, dict(created.labels)) == ("main", pod[0], labels)
+    await runtime.start_container(container_id)
+    exited = await _until_state(runtime, container_id, ContainerState.EXITED)
+    assert (exited.exit_code, exited.reason) == (3, "Error")
+    assert exited.created_at <= exited.started_at <= exited.finished_at  # type: ignore[operator]
+    assert await _output(runtime, container_id) == "web-0\nlo\n"
+    assert await _output(runtime, container_id, STDERR) == "oops\n"
+    [listed] = await runtime.list_containers({"example.com/odd": "a b=c, d"})
+    assert listed.id == container_id and listed.state == ContainerState.EXITED
+    assert await runtime.list_containers({"example.com/odd": "other"}) == []
+    await runtime.remove_container(container_id)
+    with pytest.raises(NotFound):
+        await runtime.container_status(container_id)
+    with pytest.raises(NotFound):
+        await runtime.remove_container(container_id)
+    with pytest.raises(NotFound):
+        await _output(runtime, container_id)
+    assert await runtime.client.list_snapshots() != []  # the image's layers stay
+    assert [s.name for s in await runtime.client.list_snapshots() if s.kind == "active"] == []
+
+
+async def test_stop_sends_sigterm_then_sigkill_after_grace(
+    runtime: ContainerdRuntime, pod: tuple[str, SandboxConfig]
+) -> None:
+    polite = await _container(runtime, pod, SLEEPER)
+    stubborn = await _container(runtime, pod, STUBBORN)
+    for container_id in (polite, stubborn):
+        await runtime.start_container(container_id)
+        await _until_output(runtime, container_id, "ready")
+    assert (await runtime.container_status(polite)).state == ContainerState.RUNNING
+    await runtime.stop_container(polite, grace=60)
+    status = await runtime.container_status(polite)
+    assert (status.state, status.exit_code) == (ContainerState.EXITED, 7)
+    assert "terminated" in await _output(runtime, polite)
+    await runtime.stop_container(stubborn, grace=1)
+    status = await runtime.container_status(stubborn)
+    assert (status.state, status.exit_code) == (ContainerState.EXITED, 137)
+    await runtime.stop_container(stubborn, grace=1)  # stopping again is no error
+    assert await runtime.client.list_tasks() == []  # exited tasks are deleted
+
+
+async def test_missing_program_is_start_error_and_absent_image_create_error(
+    runtime: ContainerdRuntime, pod: tuple[str, SandboxConfig]
+) -> None:
+    container_id = await _container(runtime, pod, "", command=("/navarch-no-such-command",))
+    with pytest.raises(StartError) as info:
+        await runtime.start_container(container_id)
+    assert "/navarch-no-such-command" in info.value.message
+    status = await runtime.container_status(container_id)
+    assert status.state == ContainerState.EXITED and status.exit_code not in (None, 0)
+    assert "/navarch-no-such-command" in status.message
+    with pytest.raises(CreateError):
+        await _container(runtime, pod, "exit 0", image="navarch.test/never-loaded:1")
+
+
+async def test_remove_sandbox_removes_its_containers(
+    runtime: ContainerdRuntime, pod: tuple[str, SandboxConfig]
+) -> None:
+    running = await _container(runtime, pod, SLEEPER)
+    created = await _container(runtime, pod, "exit 0")
+    await runtime.start_container(running)
+    await _until_output(runtime, running, "ready")
+    await runtime.stop_sandbox(pod[0])
+    assert (await runtime.container_status(running)).state == ContainerState.EXITED
+    await runtime.remove_sandbox(pod[0])
+    for container_id in (running, created):
+        with pytest.raises(NotFound):
+            await runtime.container_status(container_id)
+    assert await runtime.list_containers() == []
+    assert await runtime.client.list_containers() == []

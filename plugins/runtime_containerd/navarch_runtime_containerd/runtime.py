@@ -1,6 +1,8 @@
 """``ContainerdRuntime``: Navarch's runtime contract on containerd (in progress, issue
-12). What works: version, images (load from an archive, status, list, remove) and pod
-sandboxes. Containers, logs and exec are still to come; the runtime is not registered.
+12). What works: version, images (load from an archive, status, list, remove), pod
+sandboxes, and containers (create, start, stop, remove, status, list, logs without
+per-line times). Exec, pull and timed logs are still to come; the runtime is not
+registered.
 
 A sandbox is a small JSON state file under ``data_dir/sandboxes`` plus, unless it uses
 the host's network, a network namespace pinned under ``data_dir/netns`` (netns.py).
@@ -9,25 +11,44 @@ an OCI spec (a record with neither would be a fake container in every list), and
 namespace's bind mount lives on this node's disk anyway, so its record belongs beside
 it. The file is written whole (a temporary file renamed over it), so a crash leaves the
 old or the new state, never half of one.
+
+A container is a containerd container record (the config's labels verbatim, the OCI
+spec, its snapshot) and a directory ``data_dir/containers/<id>``: ``state.json``
+(name, sandbox, image, attempt, annotations, times, and the exit once seen) and two
+output files, ``stdout`` and ``stderr``, that the runc shim appends to (a path that is
+not a FIFO: no reader on Navarch's side, so output survives an agent restart). Two
+files keep the streams apart; what they lack is a time per line (see ``logs``). A
+task that has exited is deleted as soon as its exit is seen (its shim process
+goes with it), its exit code and time written to ``state.json`` first.
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import os
+import shutil
+import signal
 import time
 import uuid
-from collections.abc import Mapping
+from collections.abc import AsyncIterator, Mapping
 from pathlib import Path
 from typing import Any
 
 import attrs
 from loguru import logger
 
-from navarch.runtime.errors import NotFound, RuntimeFault
+from navarch.runtime.errors import CreateError, NotFound, RuntimeFault, StartError
 from navarch.runtime.types import (
+    STDERR,
+    STDOUT,
+    ContainerConfig,
+    ContainerState,
+    ContainerStatus,
     ImageRef,
+    LogLine,
+    LogOptions,
     RuntimeVersion,
     SandboxConfig,
     SandboxState,
@@ -39,9 +60,16 @@ from navarch_runtime_containerd.client import (
     DEFAULT_TIMEOUT,
     ContainerdClient,
 )
+from navarch_runtime_containerd.errors import ContainerdError
 from navarch_runtime_containerd.importer import import_image_archive
 from navarch_runtime_containerd.netns import create_netns, remove_netns
-from navarch_runtime_containerd.records import ImageRecord
+from navarch_runtime_containerd.ocispec import build_spec
+from navarch_runtime_containerd.records import (
+    TASK_CREATED,
+    TASK_RUNNING,
+    TASK_STOPPED,
+    ImageRecord,
+)
 from navarch_runtime_containerd.resolve import resolve_image
 
 DEFAULT_SOCKET = "/run/containerd/containerd.sock"
@@ -76,6 +104,7 @@ class ContainerdRuntime:
         )
         self._sandboxes = self.data_dir / "sandboxes"
         self._netns = self.data_dir / "netns"
+        self._containers = self.data_dir / "containers"
         self._log = logger.bind(runtime="containerd", namespace=options.namespace)
 
     # --- the daemon -------------------------------------------------------------------
@@ -147,10 +176,7 @@ class ContainerdRuntime:
             raise NotFound("sandbox", sandbox_id) from None
 
     def _write_sandbox(self, state: Mapping[str, Any]) -> None:
-        path = self._state_path(state["id"])
-        temporary = path.with_suffix(f".{uuid.uuid4().hex}.tmp")
-        temporary.write_text(json.dumps(state, sort_keys=True))
-        os.replace(temporary, path)
+        _write_json(self._state_path(state["id"]), state)
 
     @staticmethod
     def _status(state: Mapping[str, Any]) -> SandboxStatus:
@@ -200,9 +226,12 @@ class ContainerdRuntime:
         return sandbox_id
 
     async def stop_sandbox(self, sandbox_id: str) -> None:
-        """Mark it not ready. The namespace stays until removal: a stopped pod's
-        containers may still be inspected (and the agent removes it soon)."""
+        """Kill its containers, mark it not ready. The namespace stays until removal:
+        a stopped pod's containers may still be inspected (the agent removes it soon)."""
         state = self._read_sandbox(sandbox_id)
+        for container in await self.list_containers(sandbox_id=sandbox_id):
+            with contextlib.suppress(NotFound):
+                await self.stop_container(container.id, grace=0)
         state["state"] = SandboxState.NOT_READY.value
         self._write_sandbox(state)
 
@@ -222,7 +251,230 @@ class ContainerdRuntime:
 
     async def remove_sandbox(self, sandbox_id: str) -> None:
         state = self._read_sandbox(sandbox_id)
+        for container in await self.list_containers(sandbox_id=sandbox_id):
+            with contextlib.suppress(NotFound):
+                await self.remove_container(container.id)
         if state["netns_path"]:
             await asyncio.to_thread(remove_netns, Path(state["netns_path"]))
         self._state_path(sandbox_id).unlink(missing_ok=True)
         self._log.bind(sandbox=sandbox_id).info("sandbox removed")
+
+    # --- containers -------------------------------------------------------------------
+
+    def _container_dir(self, container_id: str) -> Path:
+        return self._containers / container_id
+
+    def _read_container(self, container_id: str) -> dict[str, Any]:
+        try:
+            text = (self._container_dir(container_id) / "state.json").read_text()
+        except FileNotFoundError:
+            raise NotFound("container", container_id) from None
+        return dict(json.loads(text))
+
+    def _write_container(self, state: Mapping[str, Any]) -> None:
+        _write_json(self._container_dir(state["id"]) / "state.json", state)
+
+    async def create_container(
+        self, sandbox_id: str, config: ContainerConfig, sandbox: SandboxConfig
+    ) -> str:
+        pod = self._read_sandbox(sandbox_id)
+        try:
+            image = await resolve_image(self.client, config.image)
+        except NotFound:
+            raise CreateError(f"image {config.image!r} is not present on this node") from None
+        container_id = uuid.uuid4().hex
+        try:
+            spec = build_spec(
+                config,
+                image.config,
+                cgroups_path=f"/{self.options.namespace}/{container_id}",
+                netns_path=pod["netns_path"] or None,
+                hostname=pod["hostname"],
+            )
+        except ValueError as exc:
+            raise CreateError(str(exc)) from None
+        directory = self._container_dir(container_id)
+        directory.mkdir(parents=True)
+        for stream in (STDOUT, STDERR):
+            (directory / stream).touch()
+        self._write_container(
+            {
+                "id": container_id,
+                "name": config.name,
+                "sandbox_id": sandbox_id,
+                "image": config.image,
+                "image_id": image.config_digest,
+                "attempt": config.attempt,
+                "annotations": dict(config.annotations),
+                "created_at": time.time(),
+                "started_at": None,
+                "finished_at": None,
+                "exit_code": None,
+                "message": "",
+            }
+        )
+        try:
+            # the record first: it names the snapshot and so keeps it from the collector
+            await self.client.create_container(
+                container_id,
+                spec,
+                image=config.image,
+                snapshot_key=container_id,
+                labels=dict(config.labels),
+            )
+            await self.client.prepare_snapshot(container_id, image.top_chain_id)
+        except RuntimeFault as exc:
+            await self._forget(container_id)
+            raise CreateError(f"container {config.name!r}: {exc.message}") from exc
+        return container_id
+
+    async def start_container(self, container_id: str) -> None:
+        state = self._read_container(container_id)
+        directory = self._container_dir(container_id)
+        mounts = await self.client.snapshot_mounts(container_id)
+        try:
+            await self.client.create_task(
+                container_id,
+                mounts,
+                stdout=str(directory / STDOUT),
+                stderr=str(directory / STDERR),
+            )
+        except ContainerdError as exc:
+            # runc refused the process (a missing program…): the container has exited
+            state.update(finished_at=time.time(), exit_code=128, message=exc.message)
+            self._write_container(state)
+            raise StartError(exc.message) from exc
+        state["started_at"] = time.time()
+        self._write_container(state)
+        await self.client.start_task(container_id)
+
+    async def _reap(self, container_id: str, state: dict[str, Any]) -> dict[str, Any]:
+        """When the task has exited: its exit into the state file, then the task
+        deleted (its shim ends). The state as it is now."""
+        try:
+            task = await self.client.get_task(container_id)
+        except NotFound:
+            return state
+        if task.status != TASK_STOPPED:
+            state["task"] = task.status
+            return state
+        state.update(
+            exit_code=task.exit_status,
+            finished_at=task.exited_at or time.time(),
+        )
+        self._write_container(state)
+        with contextlib.suppress(NotFound):
+            await self.client.delete_task(container_id)
+        return state
+
+    async def stop_container(self, container_id: str, grace: float) -> None:
+        state = self._read_container(container_id)
+        try:
+            task = await self.client.get_task(container_id)
+        except NotFound:
+            return  # never started, or already reaped
+        if task.status == TASK_RUNNING:
+            with contextlib.suppress(NotFound):
+                await self.client.kill_task(container_id, signal.SIGTERM)
+            try:
+                await self.client.wait_task(container_id, timeout=max(grace, 0.01))
+            except TimeoutError:
+                with contextlib.suppress(NotFound):
+                    await self.client.kill_task(container_id, signal.SIGKILL, all_processes=True)
+                await self.client.wait_task(container_id)
+        elif task.status == TASK_CREATED:
+            with contextlib.suppress(NotFound):
+                await self.client.kill_task(container_id, signal.SIGKILL)
+            await self.client.wait_task(container_id)
+        await self._reap(container_id, state)
+
+    async def remove_container(self, container_id: str) -> None:
+        self._read_container(container_id)
+        await self.stop_container(container_id, grace=0)
+        await self._forget(container_id)
+
+    async def _forget(self, container_id: str) -> None:
+        """Everything of a container but its task: snapshot, record, directory."""
+        with contextlib.suppress(NotFound):
+            await self.client.remove_snapshot(container_id)
+        with contextlib.suppress(NotFound):
+            await self.client.delete_container(container_id)
+        await asyncio.to_thread(shutil.rmtree, self._container_dir(container_id), True)
+
+    def _container_status(
+        self, state: Mapping[str, Any], labels: Mapping[str, str]
+    ) -> ContainerStatus:
+        exit_code = state["exit_code"]
+        if exit_code is not None:
+            container_state = ContainerState.EXITED
+            reason = "Completed" if exit_code == 0 else "Error"
+        elif state.get("task") == TASK_RUNNING:
+            container_state, reason = ContainerState.RUNNING, ""
+        else:
+            container_state, reason = ContainerState.CREATED, ""
+        return ContainerStatus(
+            id=state["id"],
+            name=state["name"],
+            sandbox_id=state["sandbox_id"],
+            image=state["image"],
+            image_id=state["image_id"],
+            state=container_state,
+            labels=labels,
+            annotations=state["annotations"],
+            attempt=state["attempt"],
+            created_at=state["created_at"],
+            started_at=state["started_at"],
+            finished_at=state["finished_at"],
+            exit_code=exit_code,
+            reason=reason,
+            message=state["message"],
+        )
+
+    async def container_status(self, container_id: str) -> ContainerStatus:
+        state = self._read_container(container_id)
+        record = await self.client.get_container(container_id)
+        state = await self._reap(container_id, state)
+        return self._container_status(state, record.labels)
+
+    async def list_containers(
+        self, labels: Mapping[str, str] | None = None, sandbox_id: str | None = None
+    ) -> list[ContainerStatus]:
+        result = []
+        for record in await self.client.list_containers():
+            if not _labels_match(record.labels, labels):
+                continue
+            try:
+                state = self._read_container(record.id)
+            except NotFound:
+                continue  # not one of this runtime's (or being removed)
+            if sandbox_id is not None and state["sandbox_id"] != sandbox_id:
+                continue
+            state = await self._reap(record.id, state)
+            result.append(self._container_status(state, record.labels))
+        return result
+
+    async def logs(self, container_id: str, options: LogOptions) -> AsyncIterator[LogLine]:
+        """The output, stdout's lines then stderr's. Each line's time is its file's
+        last modification (the shim writes no times): ``since`` and interleaving are
+        only as good as that; ``follow`` is not done yet."""
+        self._read_container(container_id)
+        directory = self._container_dir(container_id)
+        lines: list[LogLine] = []
+        for stream in (STDOUT, STDERR):
+            path = directory / stream
+            moment = path.stat().st_mtime
+            for data in path.read_bytes().splitlines(keepends=True):
+                lines.append(LogLine(moment, stream, data))
+        if options.since is not None:
+            lines = [line for line in lines if line.time >= options.since]
+        if options.tail is not None:
+            lines = lines[-options.tail :] if options.tail else []
+        for line in lines:
+            yield line
+
+
+def _write_json(path: Path, document: Mapping[str, Any]) -> None:
+    """Write ``document`` whole: a temporary file renamed over ``path``."""
+    temporary = path.with_name(f".{path.name}.{uuid.uuid4().hex}.tmp")
+    temporary.write_text(json.dumps(document, sort_keys=True))
+    os.replace(temporary, path)
