@@ -11,6 +11,7 @@ from __future__ import annotations
 import asyncio
 import os
 import subprocess
+import time
 import uuid
 from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
@@ -269,3 +270,36 @@ async def test_remove_sandbox_removes_its_containers(
             await runtime.container_status(container_id)
     assert await runtime.list_containers() == []
     assert await runtime.client.list_containers() == []
+
+
+async def test_logs_times_streams_tail_since_follow(
+    runtime: ContainerdRuntime, pod: tuple[str, SandboxConfig]
+) -> None:
+    script = "echo one; echo two >&2; sleep 2; echo three; printf no-newline"
+    container_id = await _container(runtime, pod, script)
+    before = time.time()
+    await runtime.start_container(container_id)
+    followed = [
+        line async for line in runtime.logs(container_id, LogOptions(follow=True))
+    ]  # ends when the output does
+    # two pipes: the order between streams is the order the reads happened in
+    out = [line for line in followed if line.stream == STDOUT]
+    assert [line.data for line in out] == [b"one\n", b"three\n", b"no-newline"]
+    assert [line.data for line in followed if line.stream == STDERR] == [b"two\n"]
+    assert before <= out[0].time <= out[1].time <= out[2].time <= time.time()
+    whole = [line async for line in runtime.logs(container_id, LogOptions())]
+    assert whole == followed
+    tail = [line.data async for line in runtime.logs(container_id, LogOptions(tail=2))]
+    assert tail == [b"three\n", b"no-newline"]
+    since = runtime.logs(container_id, LogOptions(since=out[1].time))
+    assert [line.data async for line in since if line.stream == STDOUT] == tail
+
+
+async def test_a_long_line_comes_back_whole(
+    runtime: ContainerdRuntime, pod: tuple[str, SandboxConfig]
+) -> None:
+    container_id = await _container(runtime, pod, "head -c 100000 /dev/zero | tr '\\0' x; echo")
+    await runtime.start_container(container_id)
+    await _until_state(runtime, container_id, ContainerState.EXITED)
+    [line] = [line async for line in runtime.logs(container_id, LogOptions(follow=True))]
+    assert line.data == b"x" * 100000 + b"\n"

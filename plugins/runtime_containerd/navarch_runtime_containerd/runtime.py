@@ -1,8 +1,8 @@
 """``ContainerdRuntime``: Navarch's runtime contract on containerd (in progress, issue
 12). What works: version, images (load from an archive, status, list, remove), pod
-sandboxes, and containers (create, start, stop, remove, status, list, logs without
-per-line times). Exec, pull and timed logs are still to come; the runtime is not
-registered.
+sandboxes, and containers (create, start, stop, remove, status, list, logs). Exec,
+pull, and re-attaching to the output of containers started before a restart are
+still to come; the runtime is not registered.
 
 A sandbox is a small JSON state file under ``data_dir/sandboxes`` plus, unless it uses
 the host's network, a network namespace pinned under ``data_dir/netns`` (netns.py).
@@ -14,10 +14,9 @@ old or the new state, never half of one.
 
 A container is a containerd container record (the config's labels verbatim, the OCI
 spec, its snapshot) and a directory ``data_dir/containers/<id>``: ``state.json``
-(name, sandbox, image, attempt, annotations, times, and the exit once seen) and two
-output files, ``stdout`` and ``stderr``, that the runc shim appends to (a path that is
-not a FIFO: no reader on Navarch's side, so output survives an agent restart). Two
-files keep the streams apart; what they lack is a time per line (see ``logs``). A
+(name, sandbox, image, attempt, annotations, times, and the exit once seen) and
+``container.log`` in the CRI format (time, stream and line; logfile.py), written by
+the runtime from the FIFOs the shim copies the process's output into. A
 task that has exited is deleted as soon as its exit is seen (its shim process
 goes with it), its exit code and time written to ``state.json`` first.
 """
@@ -62,6 +61,7 @@ from navarch_runtime_containerd.client import (
 )
 from navarch_runtime_containerd.errors import ContainerdError
 from navarch_runtime_containerd.importer import import_image_archive
+from navarch_runtime_containerd.logfile import FifoPair, LogReader, OutputCopier
 from navarch_runtime_containerd.netns import create_netns, remove_netns
 from navarch_runtime_containerd.ocispec import build_spec
 from navarch_runtime_containerd.records import (
@@ -73,6 +73,9 @@ from navarch_runtime_containerd.records import (
 from navarch_runtime_containerd.resolve import resolve_image
 
 DEFAULT_SOCKET = "/run/containerd/containerd.sock"
+LOG_FILE = "container.log"
+# How often a followed log looks for new lines while its container runs.
+FOLLOW_POLL = 0.1
 
 
 @attrs.frozen
@@ -105,6 +108,8 @@ class ContainerdRuntime:
         self._sandboxes = self.data_dir / "sandboxes"
         self._netns = self.data_dir / "netns"
         self._containers = self.data_dir / "containers"
+        # the output readers of the containers this runtime started
+        self._copiers: dict[str, OutputCopier] = {}
         self._log = logger.bind(runtime="containerd", namespace=options.namespace)
 
     # --- the daemon -------------------------------------------------------------------
@@ -114,6 +119,9 @@ class ContainerdRuntime:
         return RuntimeVersion("containerd", info.version.removeprefix("v"), "v1")
 
     async def close(self) -> None:
+        for copier in self._copiers.values():
+            copier.cancel()
+        self._copiers.clear()
         await self.client.close()
 
     # --- images -----------------------------------------------------------------------
@@ -295,8 +303,7 @@ class ContainerdRuntime:
             raise CreateError(str(exc)) from None
         directory = self._container_dir(container_id)
         directory.mkdir(parents=True)
-        for stream in (STDOUT, STDERR):
-            (directory / stream).touch()
+        (directory / LOG_FILE).touch()
         self._write_container(
             {
                 "id": container_id,
@@ -332,18 +339,25 @@ class ContainerdRuntime:
         state = self._read_container(container_id)
         directory = self._container_dir(container_id)
         mounts = await self.client.snapshot_mounts(container_id)
+        fifos = FifoPair(directory, "main")
         try:
             await self.client.create_task(
                 container_id,
                 mounts,
-                stdout=str(directory / STDOUT),
-                stderr=str(directory / STDERR),
+                stdout=str(fifos.paths[STDOUT]),
+                stderr=str(fifos.paths[STDERR]),
             )
         except ContainerdError as exc:
+            fifos.close()
             # runc refused the process (a missing program…): the container has exited
             state.update(finished_at=time.time(), exit_code=128, message=exc.message)
             self._write_container(state)
             raise StartError(exc.message) from exc
+        except BaseException:
+            fifos.close()
+            raise
+        fifos.opened_by_writer()
+        self._copiers[container_id] = OutputCopier(fifos, directory / LOG_FILE)
         state["started_at"] = time.time()
         self._write_container(state)
         await self.client.start_task(container_id)
@@ -395,6 +409,9 @@ class ContainerdRuntime:
 
     async def _forget(self, container_id: str) -> None:
         """Everything of a container but its task: snapshot, record, directory."""
+        copier = self._copiers.pop(container_id, None)
+        if copier is not None:
+            copier.cancel()
         with contextlib.suppress(NotFound):
             await self.client.remove_snapshot(container_id)
         with contextlib.suppress(NotFound):
@@ -454,23 +471,30 @@ class ContainerdRuntime:
         return result
 
     async def logs(self, container_id: str, options: LogOptions) -> AsyncIterator[LogLine]:
-        """The output, stdout's lines then stderr's. Each line's time is its file's
-        last modification (the shim writes no times): ``since`` and interleaving are
-        only as good as that; ``follow`` is not done yet."""
+        """The output in the order it was read, each line with the time it was read;
+        ``follow`` keeps reading until the container's output ends."""
         self._read_container(container_id)
-        directory = self._container_dir(container_id)
-        lines: list[LogLine] = []
-        for stream in (STDOUT, STDERR):
-            path = directory / stream
-            moment = path.stat().st_mtime
-            for data in path.read_bytes().splitlines(keepends=True):
-                lines.append(LogLine(moment, stream, data))
+        reader = LogReader(self._container_dir(container_id) / LOG_FILE)
+        lines = reader.read()
+        if not options.follow:
+            lines += reader.rest()
         if options.since is not None:
             lines = [line for line in lines if line.time >= options.since]
         if options.tail is not None:
             lines = lines[-options.tail :] if options.tail else []
         for line in lines:
             yield line
+        if not options.follow:
+            return
+        while True:
+            copier = self._copiers.get(container_id)
+            ended = copier is None or copier.done.is_set()
+            for line in reader.read() + (reader.rest() if ended else []):
+                yield line
+            if ended:
+                return
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(copier.done.wait(), FOLLOW_POLL)  # type: ignore[union-attr]
 
 
 def _write_json(path: Path, document: Mapping[str, Any]) -> None:

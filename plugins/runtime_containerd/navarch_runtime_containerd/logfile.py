@@ -1,0 +1,194 @@
+"""A container's output as ``kubectl logs`` reads it: the runc shim writes the process's
+stdout and stderr into two FIFOs, which the runtime reads and writes, a line at a time,
+into one log file in the CRI format (what the kubelet reads on containerd)::
+
+    2026-11-28T03:01:27.123456Z stdout F hello
+    2026-11-28T03:01:27.123500Z stderr P a long line's first part…
+
+Each line gets the time it was read, its stream, and ``F`` (a full line; its newline
+was there) or ``P`` (a part: the rest follows in the next ``P``/``F`` line of the
+same stream; a final ``P`` is output that ended without a newline).
+
+The FIFOs are read with the event loop's readers (no thread per container). The read
+end is opened first and non-blocking, with a writer of our own held until the shim
+has opened its end (task Create), so an early read sees no end-of-file; afterwards,
+end-of-file means the process (and everything that inherited its output) is gone.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import datetime
+import os
+import time
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import IO
+
+from navarch.runtime.types import LogLine
+
+# A line longer than this is written in parts, so one endless line cannot grow memory.
+MAX_PART = 16 * 1024
+_READ_SIZE = 64 * 1024
+
+
+def _timestamp(moment: float) -> bytes:
+    when = datetime.datetime.fromtimestamp(moment, datetime.UTC)
+    return when.strftime("%Y-%m-%dT%H:%M:%S.%fZ").encode()
+
+
+def _parse_time(raw: bytes) -> float:
+    return datetime.datetime.fromisoformat(raw.decode()).timestamp()
+
+
+class FifoPair:
+    """The read ends of a process's stdout and stderr FIFOs (made here, under
+    ``directory`` with ``prefix``), opened before the shim opens their write ends."""
+
+    def __init__(self, directory: Path, prefix: str):
+        self.paths = {
+            stream: directory / f"{prefix}.{stream}.fifo" for stream in ("stdout", "stderr")
+        }
+        self.fds: dict[str, int] = {}
+        self._holders: list[int] = []
+        for stream, path in self.paths.items():
+            path.unlink(missing_ok=True)
+            os.mkfifo(path, 0o600)
+            self.fds[stream] = os.open(path, os.O_RDONLY | os.O_NONBLOCK)
+            # our own writer: no end-of-file before the shim has opened its end
+            self._holders.append(os.open(path, os.O_WRONLY | os.O_NONBLOCK))
+
+    def opened_by_writer(self) -> None:
+        """The shim holds the write ends now: drop ours, so its close is seen."""
+        for fd in self._holders:
+            os.close(fd)
+        self._holders = []
+
+    def close(self) -> None:
+        self.opened_by_writer()
+        for fd in self.fds.values():
+            os.close(fd)
+        self.fds = {}
+        for path in self.paths.values():
+            path.unlink(missing_ok=True)
+
+
+class OutputCopier:
+    """Copies a FifoPair into a CRI-format log file (or, with ``log_path`` None, to
+    ``sink(stream, data)``: an exec's output, ``b""`` at each stream's end) until
+    both FIFOs end; ``done`` is set then."""
+
+    def __init__(
+        self,
+        fifos: FifoPair,
+        log_path: Path | None,
+        sink: Callable[[str, bytes], None] | None = None,
+    ):
+        self.fifos = fifos
+        self.done = asyncio.Event()
+        self._sink = sink
+        self._log: IO[bytes] | None = open(log_path, "ab") if log_path else None  # noqa: SIM115
+        self._pending = {stream: b"" for stream in fifos.fds}
+        self._open = set(fifos.fds)
+        loop = asyncio.get_running_loop()
+        for stream, fd in fifos.fds.items():
+            loop.add_reader(fd, self._readable, stream, fd)
+
+    def _readable(self, stream: str, fd: int) -> None:
+        try:
+            data = os.read(fd, _READ_SIZE)
+        except BlockingIOError:
+            return
+        if self._sink is not None:
+            self._sink(stream, data)
+        if self._log is not None:
+            self._write(stream, data)
+        if not data:
+            asyncio.get_running_loop().remove_reader(fd)
+            self._open.discard(stream)
+            if not self._open:
+                self._finish()
+
+    def _write(self, stream: str, data: bytes) -> None:
+        assert self._log is not None
+        now = _timestamp(time.time())
+        buffer = self._pending[stream] + data
+        records = []
+        while (end := buffer.find(b"\n")) >= 0:
+            records.append(b"%s %s F %s\n" % (now, stream.encode(), buffer[:end]))
+            buffer = buffer[end + 1 :]
+        while len(buffer) > MAX_PART or (not data and buffer):
+            part, buffer = buffer[:MAX_PART], buffer[MAX_PART:]
+            records.append(b"%s %s P %s\n" % (now, stream.encode(), part))
+        self._pending[stream] = buffer
+        if records:
+            self._log.write(b"".join(records))
+            self._log.flush()
+
+    def _finish(self) -> None:
+        if self._log is not None:
+            self._log.close()
+            self._log = None
+        self.fifos.close()
+        self.done.set()
+
+    def cancel(self) -> None:
+        """Stop reading (the runtime is closing); the log keeps what was written."""
+        if self.done.is_set():
+            return
+        loop = asyncio.get_running_loop()
+        for fd in self.fifos.fds.values():
+            loop.remove_reader(fd)
+        self._open.clear()
+        self._finish()
+
+
+class LogReader:
+    """Reads a CRI-format log forward: each :meth:`read` gives the lines completed
+    since the last (parts joined to their line); :meth:`rest` gives, once the process
+    is gone, what ended without a newline."""
+
+    def __init__(self, path: Path):
+        self.path = path
+        self.offset = 0
+        self._parts: dict[bytes, list[bytes]] = {}
+        self._first: dict[bytes, float] = {}
+
+    def read(self) -> list[LogLine]:
+        with open(self.path, "rb") as log:
+            log.seek(self.offset)
+            data = log.read()
+        lines: list[LogLine] = []
+        for record in _records(data):
+            if not record.endswith(b"\n"):
+                break  # being written
+            self.offset += len(record)
+            moment, stream, tag, content = record[:-1].split(b" ", 3)
+            if tag == b"P":
+                self._parts.setdefault(stream, []).append(content)
+                self._first.setdefault(stream, _parse_time(moment))
+                continue
+            pieces = self._parts.pop(stream, [])
+            when = self._first.pop(stream, None) or _parse_time(moment)
+            lines.append(LogLine(when, stream.decode(), b"".join([*pieces, content, b"\n"])))
+        return lines
+
+    def rest(self) -> list[LogLine]:
+        lines = [
+            LogLine(self._first[stream], stream.decode(), b"".join(pieces))
+            for stream, pieces in self._parts.items()
+        ]
+        self._parts.clear()
+        self._first.clear()
+        return lines
+
+
+def _records(data: bytes) -> Iterator[bytes]:
+    start = 0
+    while start < len(data):
+        end = data.find(b"\n", start)
+        if end < 0:
+            yield data[start:]
+            return
+        yield data[start : end + 1]
+        start = end + 1
