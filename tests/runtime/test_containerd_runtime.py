@@ -303,3 +303,33 @@ async def test_a_long_line_comes_back_whole(
     await _until_state(runtime, container_id, ContainerState.EXITED)
     [line] = [line async for line in runtime.logs(container_id, LogOptions(follow=True))]
     assert line.data == b"x" * 100000 + b"\n"
+
+
+async def test_exec_output_stdin_exit_code_and_exec_sync(
+    runtime: ContainerdRuntime, pod: tuple[str, SandboxConfig]
+) -> None:
+    container_id = await _container(runtime, pod, SLEEPER, env=(("GREETING", "hi"),))
+    await runtime.start_container(container_id)
+    await _until_output(runtime, container_id, "ready")
+    session = await runtime.exec(
+        container_id, ["sh", "-c", 'echo "$GREETING" $(hostname); echo err >&2; exit 4']
+    )
+    chunks = [chunk async for chunk in session.output()]
+    assert await session.wait() == 4
+    assert b"".join(d for s, d in chunks if s == STDOUT) == b"hi web-0\n"
+    assert b"".join(d for s, d in chunks if s == STDERR) == b"err\n"
+    await session.close()
+
+    session = await runtime.exec(container_id, ["sh", "-c", "tr a-z A-Z"], stdin=True)
+    await session.write_stdin(b"hello\n")
+    await session.close_stdin()
+    assert b"".join([d async for _, d in session.output()]) == b"HELLO\n"
+    assert await session.wait() == 0
+
+    result = await runtime.exec_sync(container_id, ["sh", "-c", "echo ok; exit 2"], timeout=60)
+    assert (result.exit_code, result.stdout, result.stderr) == (2, b"ok\n", b"")
+    with pytest.raises(TimeoutError):
+        await runtime.exec_sync(container_id, ["sleep", "100000"], timeout=0.5)
+    # the container's own log holds nothing of the execs
+    assert await _output(runtime, container_id) == "ready\n"
+    assert (await runtime.container_status(container_id)).state == ContainerState.RUNNING

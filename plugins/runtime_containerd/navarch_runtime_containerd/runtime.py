@@ -1,8 +1,8 @@
 """``ContainerdRuntime``: Navarch's runtime contract on containerd (in progress, issue
 12). What works: version, images (load from an archive, status, list, remove), pod
-sandboxes, and containers (create, start, stop, remove, status, list, logs). Exec,
-pull, and re-attaching to the output of containers started before a restart are
-still to come; the runtime is not registered.
+sandboxes, containers (create, start, stop, remove, status, list, logs) and exec
+without a terminal. Pull, exec with a terminal, and re-attaching to the output of
+containers started before a restart are still to come; the runtime is not registered.
 
 A sandbox is a small JSON state file under ``data_dir/sandboxes`` plus, unless it uses
 the host's network, a network namespace pinned under ``data_dir/netns`` (netns.py).
@@ -31,20 +31,27 @@ import shutil
 import signal
 import time
 import uuid
-from collections.abc import AsyncIterator, Mapping
+from collections.abc import AsyncIterator, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
 import attrs
 from loguru import logger
 
-from navarch.runtime.errors import CreateError, NotFound, RuntimeFault, StartError
+from navarch.runtime.errors import (
+    CreateError,
+    InvalidConfig,
+    NotFound,
+    RuntimeFault,
+    StartError,
+)
 from navarch.runtime.types import (
     STDERR,
     STDOUT,
     ContainerConfig,
     ContainerState,
     ContainerStatus,
+    ExecResult,
     ImageRef,
     LogLine,
     LogOptions,
@@ -60,10 +67,11 @@ from navarch_runtime_containerd.client import (
     ContainerdClient,
 )
 from navarch_runtime_containerd.errors import ContainerdError
+from navarch_runtime_containerd.execs import ContainerdExec
 from navarch_runtime_containerd.importer import import_image_archive
 from navarch_runtime_containerd.logfile import FifoPair, LogReader, OutputCopier
 from navarch_runtime_containerd.netns import create_netns, remove_netns
-from navarch_runtime_containerd.ocispec import build_spec
+from navarch_runtime_containerd.ocispec import build_spec, exec_process
 from navarch_runtime_containerd.records import (
     TASK_CREATED,
     TASK_RUNNING,
@@ -495,6 +503,42 @@ class ContainerdRuntime:
                 return
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(copier.done.wait(), FOLLOW_POLL)  # type: ignore[union-attr]
+
+    # --- exec -------------------------------------------------------------------------
+
+    async def exec(
+        self, container_id: str, command: Sequence[str], *, stdin: bool = False, tty: bool = False
+    ) -> ContainerdExec:
+        if tty:
+            raise InvalidConfig("the containerd runtime does not give an exec a terminal yet")
+        self._read_container(container_id)
+        record = await self.client.get_container(container_id)
+        process = exec_process(record.spec, command)
+        session = ContainerdExec(self.client, container_id, f"exec-{uuid.uuid4().hex[:16]}")
+        try:
+            return await session.start(self._container_dir(container_id), process, stdin=stdin)
+        except ContainerdError as exc:
+            raise RuntimeFault(f"exec {list(command)} failed: {exc.message}") from exc
+
+    async def exec_sync(
+        self, container_id: str, command: Sequence[str], timeout: float
+    ) -> ExecResult:
+        session = await self.exec(container_id, command)
+        output: dict[str, bytearray] = {STDOUT: bytearray(), STDERR: bytearray()}
+
+        async def run() -> int:
+            async for stream, data in session.output():
+                output[stream] += data
+            return await session.wait()
+
+        try:
+            exit_code = await asyncio.wait_for(run(), timeout)
+        except TimeoutError:
+            await session.close()  # kills it
+            raise TimeoutError(
+                f"{list(command)} still running after {timeout:g}s (killed)"
+            ) from None
+        return ExecResult(exit_code, bytes(output[STDOUT]), bytes(output[STDERR]))
 
 
 def _write_json(path: Path, document: Mapping[str, Any]) -> None:
