@@ -33,6 +33,13 @@ from navarch.runtime.types import (
 )
 from navarch.testing.containerd import ContainerdProcess
 from navarch.testing.images import BUSYBOX_IMAGE, busybox_archive
+from navarch.testing.runtime import (
+    EXEC_STDIN,
+    MEMORY_LIMITS,
+    NETWORK_NAMESPACES,
+    REAL_PROCESSES,
+    RuntimeConformance,
+)
 from navarch_runtime_containerd.runtime import ContainerdOptions, ContainerdRuntime
 
 pytestmark = pytest.mark.daemon
@@ -333,3 +340,38 @@ async def test_exec_output_stdin_exit_code_and_exec_sync(
     # the container's own log holds nothing of the execs
     assert await _output(runtime, container_id) == "ready\n"
     assert (await runtime.container_status(container_id)).state == ContainerState.RUNNING
+
+
+# --- the conformance suite ------------------------------------------------------------
+
+
+class TestContainerdConformance(RuntimeConformance):
+    """The whole runtime contract; pull and OOM detection are not done yet."""
+
+    runtime_name = "containerd"
+
+    @pytest.fixture
+    def features(self) -> frozenset[str]:
+        return frozenset({REAL_PROCESSES, NETWORK_NAMESPACES, EXEC_STDIN, MEMORY_LIMITS})
+
+    @pytest_asyncio.fixture
+    async def runtime(  # type: ignore[override]
+        self, containerd: ContainerdProcess, tmp_path: Path
+    ) -> AsyncIterator[ContainerdRuntime]:
+        options = ContainerdOptions(
+            socket=str(containerd.socket_path), namespace=f"t{uuid.uuid4().hex[:12]}"
+        )
+        runtime = ContainerdRuntime(options, tmp_path / "data")
+        try:
+            yield runtime
+        finally:
+            for sandbox in await runtime.list_sandboxes():
+                await runtime.remove_sandbox(sandbox.id)
+            await runtime.close()
+
+    @pytest_asyncio.fixture
+    async def test_image(  # type: ignore[override]
+        self, runtime: ContainerdRuntime, tmp_path_factory: pytest.TempPathFactory
+    ) -> str:
+        await runtime.load_image(busybox_archive(tmp_path_factory.getbasetemp()))
+        return BUSYBOX_IMAGE

@@ -320,6 +320,8 @@ class ContainerdRuntime:
                 "image": config.image,
                 "image_id": image.config_digest,
                 "attempt": config.attempt,
+                # kept here verbatim: containerd drops a label whose value is ""
+                "labels": dict(config.labels),
                 "annotations": dict(config.annotations),
                 "created_at": time.time(),
                 "started_at": None,
@@ -426,9 +428,7 @@ class ContainerdRuntime:
             await self.client.delete_container(container_id)
         await asyncio.to_thread(shutil.rmtree, self._container_dir(container_id), True)
 
-    def _container_status(
-        self, state: Mapping[str, Any], labels: Mapping[str, str]
-    ) -> ContainerStatus:
+    def _container_status(self, state: Mapping[str, Any]) -> ContainerStatus:
         exit_code = state["exit_code"]
         if exit_code is not None:
             container_state = ContainerState.EXITED
@@ -444,7 +444,7 @@ class ContainerdRuntime:
             image=state["image"],
             image_id=state["image_id"],
             state=container_state,
-            labels=labels,
+            labels=state["labels"],
             annotations=state["annotations"],
             attempt=state["attempt"],
             created_at=state["created_at"],
@@ -456,26 +456,24 @@ class ContainerdRuntime:
         )
 
     async def container_status(self, container_id: str) -> ContainerStatus:
-        state = self._read_container(container_id)
-        record = await self.client.get_container(container_id)
-        state = await self._reap(container_id, state)
-        return self._container_status(state, record.labels)
+        state = await self._reap(container_id, self._read_container(container_id))
+        return self._container_status(state)
 
     async def list_containers(
         self, labels: Mapping[str, str] | None = None, sandbox_id: str | None = None
     ) -> list[ContainerStatus]:
         result = []
         for record in await self.client.list_containers():
-            if not _labels_match(record.labels, labels):
-                continue
             try:
                 state = self._read_container(record.id)
             except NotFound:
                 continue  # not one of this runtime's (or being removed)
             if sandbox_id is not None and state["sandbox_id"] != sandbox_id:
                 continue
+            if not _labels_match(state["labels"], labels):
+                continue
             state = await self._reap(record.id, state)
-            result.append(self._container_status(state, record.labels))
+            result.append(self._container_status(state))
         return result
 
     async def logs(self, container_id: str, options: LogOptions) -> AsyncIterator[LogLine]:
