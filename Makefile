@@ -13,7 +13,8 @@ BENCH_ARGS ?=
 # Debian packages the tests need (real daemons the fixtures start privately): etcd,
 # Docker 20.10 (dockerd and its client /usr/bin/docker) with containerd and runc, the
 # image registry the pull tests push to, and the static busybox the test images are
-# built from (no public registry is needed).
+# built from (no public registry is needed; Debian's dynamically linked "busybox" is
+# replaced, since an image holds that one binary and nothing else).
 SYSTEM_PACKAGES := etcd-server docker.io containerd runc docker-registry busybox-static
 
 .PHONY: help tools system-deps sync lint format test bench up
@@ -37,7 +38,8 @@ system-deps:
 	command -v containerd >/dev/null 2>&1 || missing="$$missing containerd"; \
 	[ -x /usr/sbin/runc ] || command -v runc >/dev/null 2>&1 || missing="$$missing runc"; \
 	[ -x /usr/bin/docker-registry ] || missing="$$missing docker-registry"; \
-	[ -x /usr/bin/busybox ] || missing="$$missing busybox-static"; \
+	{ [ -x /usr/bin/busybox ] && ! ldd /usr/bin/busybox >/dev/null 2>&1; } \
+		|| missing="$$missing busybox-static"; \
 	if [ -n "$$missing" ]; then \
 		echo "installing Debian packages:$$missing"; \
 		export DEBIAN_FRONTEND=noninteractive; \
