@@ -20,7 +20,10 @@ from typing import Any
 import pytest
 import pytest_asyncio
 
-from navarch.runtime import CreateError, NotFound, StartError
+from navarch.assembly import assemble
+from navarch.config import load_config
+from navarch.options import OptionsError
+from navarch.runtime import CreateError, ImagePullError, NotFound, Runtime, StartError
 from navarch.runtime.types import (
     STDERR,
     STDOUT,
@@ -40,7 +43,7 @@ from navarch.testing.runtime import (
     REAL_PROCESSES,
     RuntimeConformance,
 )
-from navarch_runtime_containerd.runtime import ContainerdOptions, ContainerdRuntime
+from navarch_runtime_containerd import ContainerdOptions, ContainerdRuntime
 
 pytestmark = pytest.mark.daemon
 
@@ -340,6 +343,36 @@ async def test_exec_output_stdin_exit_code_and_exec_sync(
     # the container's own log holds nothing of the execs
     assert await _output(runtime, container_id) == "ready\n"
     assert (await runtime.container_status(container_id)).state == ContainerState.RUNNING
+
+
+async def test_pull_is_not_done_and_says_so(runtime: ContainerdRuntime) -> None:
+    with pytest.raises(ImagePullError) as info:
+        await runtime.pull_image("127.0.0.1:5000/busybox:1")
+    assert "cannot pull" in info.value.reason and "load the image" in info.value.reason
+
+
+async def test_registered_as_containerd_with_checked_options(
+    containerd: ContainerdProcess, tmp_path: Path
+) -> None:
+    config = load_config(file=None, env={}, overrides=["runtime.name=containerd"])
+    entry = assemble(config).runtime()
+    assert entry.plugin == "runtime-containerd"
+    runtime = entry.value(
+        {"socket": f"unix://{containerd.socket_path}", "namespace": "reg", "timeout": 5},
+        str(tmp_path),
+    )
+    try:
+        assert isinstance(runtime, Runtime)
+        assert runtime.options == ContainerdOptions(
+            socket=f"unix://{containerd.socket_path}", namespace="reg", timeout=5
+        )
+        assert runtime.data_dir == tmp_path / "containerd"
+        assert (await runtime.version()).node_info.startswith("containerd://")
+    finally:
+        await runtime.close()
+    for key, bad in (("socket", "relative.sock"), ("timeout", 0), ("namespace", "")):
+        with pytest.raises(OptionsError, match=f"runtime.options: {key}"):
+            entry.value({key: bad}, str(tmp_path))
 
 
 # --- the conformance suite ------------------------------------------------------------

@@ -2,7 +2,8 @@
 12). What works: version, images (load from an archive, status, list, remove), pod
 sandboxes, containers (create, start, stop, remove, status, list, logs) and exec
 without a terminal. Pull, exec with a terminal, and re-attaching to the output of
-containers started before a restart are still to come; the runtime is not registered.
+containers started before a restart are still to come. Registered as ``containerd``
+(the runtime conformance suite passes, pull and OOM detection declared absent).
 
 A sandbox is a small JSON state file under ``data_dir/sandboxes`` plus, unless it uses
 the host's network, a network namespace pinned under ``data_dir/netns`` (netns.py).
@@ -35,11 +36,11 @@ from collections.abc import AsyncIterator, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
-import attrs
 from loguru import logger
 
 from navarch.runtime.errors import (
     CreateError,
+    ImagePullError,
     InvalidConfig,
     NotFound,
     RuntimeFault,
@@ -55,23 +56,20 @@ from navarch.runtime.types import (
     ImageRef,
     LogLine,
     LogOptions,
+    RegistryAuth,
     RuntimeVersion,
     SandboxConfig,
     SandboxState,
     SandboxStatus,
 )
-from navarch_runtime_containerd.client import (
-    DEFAULT_NAMESPACE,
-    DEFAULT_SNAPSHOTTER,
-    DEFAULT_TIMEOUT,
-    ContainerdClient,
-)
+from navarch_runtime_containerd.client import ContainerdClient
 from navarch_runtime_containerd.errors import ContainerdError
 from navarch_runtime_containerd.execs import ContainerdExec
 from navarch_runtime_containerd.importer import import_image_archive
 from navarch_runtime_containerd.logfile import FifoPair, LogReader, OutputCopier
 from navarch_runtime_containerd.netns import create_netns, remove_netns
 from navarch_runtime_containerd.ocispec import build_spec, exec_process
+from navarch_runtime_containerd.options import ContainerdOptions
 from navarch_runtime_containerd.records import (
     TASK_CREATED,
     TASK_RUNNING,
@@ -80,20 +78,9 @@ from navarch_runtime_containerd.records import (
 )
 from navarch_runtime_containerd.resolve import resolve_image
 
-DEFAULT_SOCKET = "/run/containerd/containerd.sock"
 LOG_FILE = "container.log"
 # How often a followed log looks for new lines while its container runs.
 FOLLOW_POLL = 0.1
-
-
-@attrs.frozen
-class ContainerdOptions:
-    """Where containerd listens and how Navarch uses it."""
-
-    socket: str = DEFAULT_SOCKET
-    namespace: str = DEFAULT_NAMESPACE
-    snapshotter: str = DEFAULT_SNAPSHOTTER
-    timeout: float = DEFAULT_TIMEOUT
 
 
 def _labels_match(labels: Mapping[str, str], wanted: Mapping[str, str] | None) -> bool:
@@ -133,6 +120,14 @@ class ContainerdRuntime:
         await self.client.close()
 
     # --- images -----------------------------------------------------------------------
+
+    async def pull_image(self, image: str, auth: RegistryAuth | None = None) -> ImageRef:
+        """Not done yet (issue 12): images reach containerd through ``load_image``."""
+        raise ImagePullError(
+            image,
+            "the containerd runtime cannot pull from a registry yet; "
+            "load the image from an archive on the node instead",
+        )
 
     async def load_image(self, archive: Path) -> list[ImageRef]:
         await self.client.ensure_namespace()
