@@ -408,3 +408,25 @@ class TestContainerdConformance(RuntimeConformance):
     ) -> str:
         await runtime.load_image(busybox_archive(tmp_path_factory.getbasetemp()))
         return BUSYBOX_IMAGE
+
+
+async def test_output_is_read_again_after_a_restart(
+    runtime: ContainerdRuntime, pod: tuple[str, SandboxConfig]
+) -> None:
+    """A new runtime object (the agent restarted) re-attaches to the FIFOs of a
+    container that kept running: output written after the restart reaches the log."""
+    script = "echo one; while [ ! -f /go ]; do sleep 0.1; done; echo two"
+    container_id = await _container(runtime, pod, script)
+    await runtime.start_container(container_id)
+    await _until_output(runtime, container_id, "one")
+    await runtime.close()
+    again = ContainerdRuntime(runtime.options, runtime.data_dir)
+    try:
+        assert (await again.container_status(container_id)).state == ContainerState.RUNNING
+        assert (await again.exec_sync(container_id, ["touch", "/go"], timeout=60)).exit_code == 0
+        followed = [line async for line in again.logs(container_id, LogOptions(follow=True))]
+        assert [line.data for line in followed] == [b"one\n", b"two\n"]
+        exited = await _until_state(again, container_id, ContainerState.EXITED)
+        assert exited.exit_code == 0
+    finally:
+        await again.close()

@@ -45,18 +45,22 @@ class FifoPair:
     """The read ends of a process's stdout and stderr FIFOs (made here, under
     ``directory`` with ``prefix``), opened before the shim opens their write ends."""
 
-    def __init__(self, directory: Path, prefix: str):
+    def __init__(self, directory: Path, prefix: str, *, reopen: bool = False):
+        """``reopen``: the FIFOs exist and the shim holds their write ends (a process
+        started before this runtime object: re-attaching after a restart)."""
         self.paths = {
             stream: directory / f"{prefix}.{stream}.fifo" for stream in ("stdout", "stderr")
         }
         self.fds: dict[str, int] = {}
         self._holders: list[int] = []
         for stream, path in self.paths.items():
-            path.unlink(missing_ok=True)
-            os.mkfifo(path, 0o600)
+            if not reopen:
+                path.unlink(missing_ok=True)
+                os.mkfifo(path, 0o600)
             self.fds[stream] = os.open(path, os.O_RDONLY | os.O_NONBLOCK)
-            # our own writer: no end-of-file before the shim has opened its end
-            self._holders.append(os.open(path, os.O_WRONLY | os.O_NONBLOCK))
+            if not reopen:
+                # our own writer: no end-of-file before the shim has opened its end
+                self._holders.append(os.open(path, os.O_WRONLY | os.O_NONBLOCK))
 
     def opened_by_writer(self) -> None:
         """The shim holds the write ends now: drop ours, so its close is seen."""
@@ -64,11 +68,16 @@ class FifoPair:
             os.close(fd)
         self._holders = []
 
-    def close(self) -> None:
+    def release(self) -> None:
+        """Close our ends, leaving the FIFOs for a later reader (the shim keeps a
+        reader of its own, so its writes wait in the pipe rather than fail)."""
         self.opened_by_writer()
         for fd in self.fds.values():
             os.close(fd)
         self.fds = {}
+
+    def close(self) -> None:
+        self.release()
         for path in self.paths.values():
             path.unlink(missing_ok=True)
 
@@ -125,22 +134,26 @@ class OutputCopier:
             self._log.write(b"".join(records))
             self._log.flush()
 
-    def _finish(self) -> None:
+    def _finish(self, *, keep_fifos: bool = False) -> None:
         if self._log is not None:
             self._log.close()
             self._log = None
-        self.fifos.close()
+        if keep_fifos:
+            self.fifos.release()
+        else:
+            self.fifos.close()
         self.done.set()
 
-    def cancel(self) -> None:
-        """Stop reading (the runtime is closing); the log keeps what was written."""
+    def cancel(self, *, keep_fifos: bool = False) -> None:
+        """Stop reading; the log keeps what was written. ``keep_fifos``: the process
+        may still run (the runtime is closing): leave them for re-attaching."""
         if self.done.is_set():
             return
         loop = asyncio.get_running_loop()
         for fd in self.fifos.fds.values():
             loop.remove_reader(fd)
         self._open.clear()
-        self._finish()
+        self._finish(keep_fifos=keep_fifos)
 
 
 class LogReader:

@@ -1,8 +1,8 @@
 """``ContainerdRuntime``: Navarch's runtime contract on containerd (in progress, issue
 12). What works: version, images (load from an archive, status, list, remove), pod
 sandboxes, containers (create, start, stop, remove, status, list, logs) and exec
-without a terminal. Pull, exec with a terminal, and re-attaching to the output of
-containers started before a restart are still to come. Registered as ``containerd``
+without a terminal; a restarted runtime re-attaches to running containers' output.
+Pull and exec with a terminal are still to come. Registered as ``containerd``
 (the runtime conformance suite passes, pull and OOM detection declared absent).
 
 A sandbox is a small JSON state file under ``data_dir/sandboxes`` plus, unless it uses
@@ -115,7 +115,7 @@ class ContainerdRuntime:
 
     async def close(self) -> None:
         for copier in self._copiers.values():
-            copier.cancel()
+            copier.cancel(keep_fifos=True)  # the processes run on: re-attached later
         self._copiers.clear()
         await self.client.close()
 
@@ -376,6 +376,8 @@ class ContainerdRuntime:
             return state
         if task.status != TASK_STOPPED:
             state["task"] = task.status
+            if task.status == TASK_RUNNING:
+                self._attach(container_id)
             return state
         state.update(
             exit_code=task.exit_status,
@@ -385,6 +387,19 @@ class ContainerdRuntime:
         with contextlib.suppress(NotFound):
             await self.client.delete_task(container_id)
         return state
+
+    def _attach(self, container_id: str) -> None:
+        """Read the output of a running container this runtime object did not start
+        (one started before a restart): its FIFOs are still there, the shim writing."""
+        if container_id in self._copiers:
+            return
+        directory = self._container_dir(container_id)
+        try:
+            fifos = FifoPair(directory, "main", reopen=True)
+        except FileNotFoundError:
+            return
+        self._copiers[container_id] = OutputCopier(fifos, directory / LOG_FILE)
+        self._log.bind(container=container_id).info("re-attached to the container's output")
 
     async def stop_container(self, container_id: str, grace: float) -> None:
         state = self._read_container(container_id)
