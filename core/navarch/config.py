@@ -98,8 +98,8 @@ SETTINGS: tuple[Setting, ...] = (
         "runtime.name",
         "optional_str",
         "",
-        "Container runtime of the node agent, by registered name (docker, sim, or a "
-        "third party's); the agent refuses to start without one.",
+        "Container runtime of the node agent, by registered name (docker, containerd, "
+        "sim, or a third party's); the agent refuses to start without one.",
     ),
     Setting("runtime.options", "mapping", {}, "Options handed to the container runtime."),
     Setting("scheduler.profile", "str", "spread", "Scheduler profile, by registered name."),
