@@ -16,14 +16,12 @@ from __future__ import annotations
 
 import os
 import shutil
-import signal
 import subprocess
 import tempfile
-import time
 from pathlib import Path
 from typing import Self
 
-from navarch.testing.daemon import DaemonProcess
+from navarch.testing.daemon import DaemonProcess, unmount_under
 
 CONTAINERD = "/usr/bin/containerd"
 _MAX_SOCKET_PATH = 107
@@ -117,26 +115,10 @@ class ContainerdProcess(DaemonProcess):
         self.socket_path.unlink(missing_ok=True)
         # containerd reads no environment of ours it needs; proxies must not apply
         env = {k: v for k, v in os.environ.items() if not k.lower().endswith("_proxy")}
-        with open(self.log_path, "ab") as log:
-            self.process = subprocess.Popen(
-                self.command(),
-                stdout=log,
-                stderr=subprocess.STDOUT,
-                stdin=subprocess.DEVNULL,
-                env=env,
-                start_new_session=True,
-            )
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            if self.process.poll() is not None:
-                raise RuntimeError(
-                    f"containerd exited with {self.process.returncode}: {self.log_tail()}"
-                )
-            if self.answers():
-                return self
-            time.sleep(0.1)
-        self.stop()
-        raise RuntimeError(f"containerd did not answer Version in {timeout:g}s: {self.log_tail()}")
+        self._launch_until_ready(
+            self.command(), env, self.answers, timeout, "containerd", "Version"
+        )
+        return self
 
     def answers(self) -> bool:
         """Whether containerd's Version call answers now."""
@@ -145,30 +127,12 @@ class ContainerdProcess(DaemonProcess):
     def stop(self, timeout: float = 15.0) -> None:
         """SIGTERM, SIGKILL after ``timeout``; then unmount what it left under its root
         and state (snapshot mounts of a hard stop)."""
-        process = self.process
-        if process is not None and process.poll() is None:
-            process.send_signal(signal.SIGTERM)
-            try:
-                process.wait(timeout=timeout)
-            except subprocess.TimeoutExpired:
-                process.kill()
-                process.wait(timeout=timeout)
-        self._unmount_leftovers()
+        super().stop(timeout)
+        unmount_under((self.root, self.state))
 
     def restart(self, timeout: float = 60.0) -> Self:
         self.stop()
         return self.start(timeout)
-
-    def _unmount_leftovers(self) -> None:
-        roots = (str(self.root) + "/", str(self.state) + "/")
-        try:
-            lines = Path("/proc/self/mountinfo").read_text().splitlines()
-        except OSError:
-            return
-        points = [line.split()[4] for line in lines if len(line.split()) > 4]
-        ours = [p for p in points if p.startswith(roots) or p + "/" in roots]
-        for point in sorted(set(ours), key=len, reverse=True):
-            subprocess.run(["umount", "-l", point], capture_output=True, check=False)
 
     def remove(self) -> None:
         """Stop, then delete the directory and the socket's."""

@@ -1,11 +1,14 @@
 """What every test daemon shares (etcd, the API server …): a free port on 127.0.0.1,
-stopping by pid (SIGTERM, then SIGKILL), resident memory, and the tail of its log."""
+launching and waiting until it answers, stopping by pid (SIGTERM, then SIGKILL),
+unmounting what it left, resident memory, and the tail of its log."""
 
 from __future__ import annotations
 
 import signal
 import socket
 import subprocess
+import time
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from pathlib import Path
 from typing import Self
 
@@ -25,15 +28,49 @@ class DaemonProcess:
     def start(self) -> Self:
         raise NotImplementedError
 
-    def stop(self) -> None:
+    def stop(self, timeout: float = 15.0) -> None:
+        """SIGTERM, then SIGKILL if it has not exited after ``timeout`` seconds."""
         if self.process is None or self.process.poll() is not None:
             return
         self.process.send_signal(signal.SIGTERM)
         try:
-            self.process.wait(timeout=15)
+            self.process.wait(timeout=timeout)
         except subprocess.TimeoutExpired:
             self.process.kill()
-            self.process.wait(timeout=15)
+            self.process.wait(timeout=timeout)
+
+    def _launch_until_ready(
+        self,
+        command: Sequence[str],
+        env: Mapping[str, str],
+        ready: Callable[[], bool],
+        timeout: float,
+        name: str,
+        probe: str,
+    ) -> None:
+        """Start ``command`` in a session of its own, output to ``log_path``, and poll
+        ``ready`` until it answers; on exit or after ``timeout`` seconds, stop it and
+        raise naming ``name``, ``probe`` (what was asked) and the log's tail."""
+        with open(self.log_path, "ab") as log:
+            self.process = subprocess.Popen(
+                list(command),
+                stdout=log,
+                stderr=subprocess.STDOUT,
+                stdin=subprocess.DEVNULL,
+                env=dict(env),
+                start_new_session=True,
+            )
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if self.process.poll() is not None:
+                raise RuntimeError(
+                    f"{name} exited with {self.process.returncode}: {self.log_tail()}"
+                )
+            if ready():
+                return
+            time.sleep(0.1)
+        self.stop()
+        raise RuntimeError(f"{name} did not answer {probe} in {timeout:g}s: {self.log_tail()}")
 
     def rss_bytes(self) -> int:
         if self.process is None:
@@ -54,3 +91,18 @@ class DaemonProcess:
 
     def __exit__(self, *exc: object) -> None:
         self.stop()
+
+
+def unmount_under(roots: Iterable[Path]) -> None:
+    """Lazily unmount every mount point under ``roots`` (or at one), deepest first: what
+    a daemon stopped hard leaves (snapshot and overlay mounts, shm, netns), so that its
+    directory can be removed."""
+    prefixes = tuple(str(root) + "/" for root in roots)
+    try:
+        lines = Path("/proc/self/mountinfo").read_text().splitlines()
+    except OSError:
+        return
+    points = [line.split()[4] for line in lines if len(line.split()) > 4]
+    ours = [p for p in points if p.startswith(prefixes) or p + "/" in prefixes]
+    for point in sorted(set(ours), key=len, reverse=True):
+        subprocess.run(["umount", "-l", point], capture_output=True, check=False)

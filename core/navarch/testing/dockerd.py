@@ -23,7 +23,7 @@ import time
 from pathlib import Path
 from typing import Any
 
-from navarch.testing.daemon import DaemonProcess
+from navarch.testing.daemon import DaemonProcess, unmount_under
 
 DOCKERD = "/usr/sbin/dockerd"
 _MAX_SOCKET_PATH = 107
@@ -125,26 +125,8 @@ class DockerdProcess(DaemonProcess):
         self.directory.mkdir(parents=True, exist_ok=True)
         self.socket_path.unlink(missing_ok=True)
         env = {k: v for k, v in os.environ.items() if not k.startswith("DOCKER_")}
-        with open(self.log_path, "ab") as log:
-            self.process = subprocess.Popen(
-                self.command(),
-                stdout=log,
-                stderr=subprocess.STDOUT,
-                stdin=subprocess.DEVNULL,
-                env=env,
-                start_new_session=True,
-            )
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            if self.process.poll() is not None:
-                raise RuntimeError(
-                    f"dockerd exited with {self.process.returncode}: {self.log_tail()}"
-                )
-            if self.answers():
-                return self
-            time.sleep(0.1)
-        self.stop()
-        raise RuntimeError(f"dockerd did not answer /_ping in {timeout:g}s: {self.log_tail()}")
+        self._launch_until_ready(self.command(), env, self.answers, timeout, "dockerd", "/_ping")
+        return self
 
     def answers(self) -> bool:
         """Whether ``GET /_ping`` answers OK now."""
@@ -157,16 +139,9 @@ class DockerdProcess(DaemonProcess):
     def stop(self, timeout: float = 30.0) -> None:
         """SIGTERM (dockerd stops its containers and its containerd), SIGKILL after
         ``timeout``; then whatever it left: its containerd, mounts under its roots."""
-        process = self.process
-        if process is not None and process.poll() is None:
-            process.send_signal(signal.SIGTERM)
-            try:
-                process.wait(timeout=timeout)
-            except subprocess.TimeoutExpired:
-                process.kill()
-                process.wait(timeout=timeout)
+        super().stop(timeout)
         self._stop_own_containerd()
-        self._unmount_leftovers()
+        unmount_under((self.data_root, self.exec_root))
 
     def restart(self, timeout: float = 60.0) -> DockerdProcess:
         """Stop and start again with the same roots and socket (images and stopped
@@ -192,19 +167,6 @@ class DockerdProcess(DaemonProcess):
             time.sleep(0.1)
         with contextlib.suppress(ProcessLookupError):
             os.kill(pid, signal.SIGKILL)
-
-    def _unmount_leftovers(self) -> None:
-        """Mounts dockerd left under its roots (overlay layers, shm, netns) after a
-        hard stop; deepest first, lazily, so the directory can be removed."""
-        roots = (str(self.data_root) + "/", str(self.exec_root) + "/")
-        try:
-            lines = Path("/proc/self/mountinfo").read_text().splitlines()
-        except OSError:
-            return
-        points = [line.split()[4] for line in lines if len(line.split()) > 4]
-        ours = [p for p in points if p.startswith(roots) or p + "/" in roots]
-        for point in sorted(set(ours), key=len, reverse=True):
-            subprocess.run(["umount", "-l", point], capture_output=True, check=False)
 
     def remove(self) -> None:
         """Stop, then delete the directory and all it holds."""
