@@ -20,7 +20,6 @@ import asyncio
 import contextlib
 import random
 import time
-from collections import defaultdict
 from typing import TYPE_CHECKING, Any
 
 import attrs
@@ -34,17 +33,22 @@ from navarch.agent.podspec import (
     resolve_env,
     sandbox_config,
 )
-from navarch.agent.probes import Target
-from navarch.agent.status import TERMINAL_PHASES, PodView, Waiting, pod_status
+from navarch.agent.podview import pod_view
+from navarch.agent.pulling import ImagePulls
+from navarch.agent.status import TERMINAL_PHASES, Waiting, pod_status
+from navarch.agent.stopping import (
+    confirm_deletion,
+    deletion_grace,
+    stop_containers,
+    termination_grace,
+)
 from navarch.agent.timefmt import parse_rfc3339
-from navarch.client.errors import ApiException, Conflict, NotFound
+from navarch.client.errors import ApiException, NotFound
 from navarch.runtime import (
     ContainerState,
     ContainerStatus,
     CreateError,
-    ImagePullError,
     InvalidConfig,
-    RuntimeFault,
     SandboxState,
     SandboxStatus,
     StartError,
@@ -68,8 +72,7 @@ class PodWorker:
     uid: str
     pod: Any  # the newest Pod seen on the watch; None once the API server removed it
     waiting: dict[str, Waiting] = attrs.field(factory=dict)
-    _pull_errors: dict[str, str] = attrs.field(factory=dict)  # image -> the last failure
-    _pulled: dict[str, bool] = attrs.field(factory=dict)  # "already present" said, by name
+    pulls: ImagePulls = attrs.field(init=False)
     key: str = ""  # namespace/name, kept for logs once the pod object is gone
     written: dict[str, Any] | None = None
     _wake: asyncio.Event = attrs.field(factory=asyncio.Event)
@@ -77,6 +80,7 @@ class PodWorker:
     task: asyncio.Task[None] | None = None
 
     def __attrs_post_init__(self) -> None:
+        self.pulls = ImagePulls(self.agent)
         if self.pod is not None:
             self.key = pod_key(self.pod)
 
@@ -139,7 +143,7 @@ class PodWorker:
         if phase in TERMINAL_PHASES:
             # Finished: nothing to run again. Stop what is left, then sleep until the
             # pod changes (its deletion) instead of resyncing every few seconds.
-            await self.stop_all(instances, sandboxes, grace=_grace(pod))
+            await self.stop_all(instances, sandboxes, grace=termination_grace(pod))
             self._next_sync = PARKED_SECONDS
             return False
         if await self.past_deadline(pod, sandboxes, instances):
@@ -152,7 +156,7 @@ class PodWorker:
         # them) are stopped: a pod's containers always share the current sandbox.
         for stray in instances:
             if stray.sandbox_id != sandbox.id and stray.state == ContainerState.RUNNING:
-                await self._stop(stray, _grace(pod))
+                await stop_containers(self.agent, pod, [stray], [], termination_grace(pod))
         if await self.initialized(pod, sandbox, instances):
             for container in pod.spec.containers or ():
                 await self.converge_container(pod, sandbox, container, instances)
@@ -184,7 +188,7 @@ class PodWorker:
             return False
         message = "Pod was active on the node longer than the specified deadline"
         self.agent.event(pod, NORMAL, "DeadlineExceeded", message)
-        await self.stop_all(instances, sandboxes, _grace(pod), hooks=True)
+        await self.stop_all(instances, sandboxes, termination_grace(pod), hooks=True)
         final = await self.agent.runtime.list_containers({labels.POD_UID: self.uid})
         await self.write_status(pod, None, final, failure=("DeadlineExceeded", message))
         return True
@@ -282,7 +286,7 @@ class PodWorker:
                 f"Container {name} definition changed, will be restarted",
                 name,
             )
-            await runtime.stop_container(latest.id, _grace(pod))
+            await runtime.stop_container(latest.id, termination_grace(pod))
             latest = await runtime.container_status(latest.id)
         if latest is not None and latest.state == ContainerState.RUNNING:
             why = self.agent.probes.failed(self.uid, name, latest.id)
@@ -297,7 +301,7 @@ class PodWorker:
                 f"Container {name} failed {why.split()[0].lower()} probe, will be restarted",
                 name,
             )
-            await runtime.stop_container(latest.id, _grace(pod))
+            await runtime.stop_container(latest.id, termination_grace(pod))
             latest = await runtime.container_status(latest.id)
         policy = policy or pod.spec.restart_policy or "Always"
         if latest is not None:  # exited
@@ -393,61 +397,13 @@ class PodWorker:
     async def ensure_image(self, container: Any) -> bool:
         """Pull per imagePullPolicy; False (with the waiting reason set) when the image
         is not there to run."""
-        runtime, name, image = self.agent.runtime, container.name, container.image
-        policy = container.image_pull_policy or "IfNotPresent"
-        if policy != "Always" and await runtime.image_status(image) is not None:
-            if not self._pulled.get(name):
-                self._pulled[name] = True
-                self.agent.event(
-                    self.pod,
-                    NORMAL,
-                    "Pulled",
-                    f'Container image "{image}" already present on machine',
-                    name,
-                )
-            return True
-        if policy == "Never":
-            message = f'Container image "{image}" is not present with pull policy of Never'
-            self.waiting[name] = Waiting("ErrImageNeverPull", message)
-            self.agent.event(self.pod, WARNING, "ErrImageNeverPull", message, name)
-            return False
-        key = f"pull/{image}"
-        backoff = self.agent.backoff
-        wait = backoff.in_backoff(key)
-        if wait > 0:
-            reason = self._pull_errors.get(image, "")
-            self.waiting[name] = Waiting(
-                "ImagePullBackOff", f'Back-off pulling image "{image}": {reason}'.rstrip(": ")
-            )
-            if not self._is_waiting(name, "ImagePullBackOff"):
-                self.agent.event(
-                    self.pod, NORMAL, "BackOff", f'Back-off pulling image "{image}"', name
-                )
-            self._sync_in(wait)
-            return False
-        self.agent.event(self.pod, NORMAL, "Pulling", f'Pulling image "{image}"', name)
-        started = time.monotonic()
-        try:
-            await self.agent.pull(image)
-        except ImagePullError as exc:
-            self.agent.event(
-                self.pod, WARNING, "Failed", f'Failed to pull image "{image}": {exc.reason}', name
-            )
-            backoff.next(key)
-            self._pull_errors[image] = exc.message
-            self.waiting[name] = Waiting("ErrImagePull", exc.message)
-            # Look again half-way through the back-off: ImagePullBackOff shows until the
-            # next pull, as in Kubernetes.
-            self._sync_in(backoff.in_backoff(key) / 2)
-            self.log.bind(image=image, error=exc.reason).warning("image pull failed")
-            return False
-        backoff.reset(key)
-        took = time.monotonic() - started
-        shown = f"{took * 1000:.0f}ms" if took < 1 else f"{took:.3f}s"
-        self.agent.event(
-            self.pod, NORMAL, "Pulled", f'Successfully pulled image "{image}" in {shown}', name
-        )
-        return True
+        name = container.name
+        outcome = await self.pulls.ensure(self.pod, container, self.waiting.get(name))
+        if outcome.waiting is not None:
+            self.waiting[name] = outcome.waiting
+        if outcome.retry_in is not None:
+            self._sync_in(outcome.retry_in)
+        return outcome.ready
 
     # --- stopping ------------------------------------------------------------------
 
@@ -457,7 +413,7 @@ class PodWorker:
         """Stop the pod (preStop hooks, SIGTERM, SIGKILL after the grace period), write its
         final status, remove it from the runtime. A shorter grace period arriving while
         it stops (``kubectl delete --grace-period=0 --force``) cuts the wait short."""
-        grace = _deletion_grace(pod) if pod is not None else 0
+        grace = deletion_grace(pod) if pod is not None else 0
         stopping = asyncio.create_task(self.stop_all(instances, sandboxes, grace, hooks=True))
         while not stopping.done():
             self._wake.clear()
@@ -466,7 +422,7 @@ class PodWorker:
             woken.cancel()
             if stopping.done():
                 break
-            shorter = _deletion_grace(self.pod) if self.pod is not None else 0.0
+            shorter = deletion_grace(self.pod) if self.pod is not None else 0.0
             if shorter < grace:
                 self.log.bind(grace=shorter, was=grace).info("grace period shortened")
                 grace = shorter
@@ -485,6 +441,14 @@ class PodWorker:
             self.agent.events.forget(pod)
         self.log.bind(grace=grace).info("pod stopped and removed from the runtime")
 
+    async def _remove_sandbox(self, sandbox_id: str) -> None:
+        with contextlib.suppress(RuntimeNotFound):
+            await self.agent.runtime.remove_sandbox(sandbox_id)
+
+    async def confirm_deletion(self, pod: Any) -> None:
+        await confirm_deletion(self.agent, pod)
+        self.log.info("deletion confirmed")
+
     async def stop_all(
         self,
         instances: list[ContainerStatus],
@@ -492,73 +456,7 @@ class PodWorker:
         grace: float,
         hooks: bool = False,
     ) -> None:
-        running = [i for i in instances if i.state == ContainerState.RUNNING]
-        if self.pod is not None:
-            for instance in running:
-                name = instance.labels.get(labels.CONTAINER_NAME, instance.name)
-                self.agent.event(self.pod, NORMAL, "Killing", f"Stopping container {name}", name)
-        await asyncio.gather(
-            *(self._stop(i, grace, hooks) for i in running),
-        )
-        for sandbox in sandboxes:
-            if sandbox.state == SandboxState.READY:
-                with contextlib.suppress(RuntimeNotFound):
-                    await self.agent.runtime.stop_sandbox(sandbox.id)
-
-    async def _stop(self, instance: ContainerStatus, grace: float, hooks: bool = False) -> None:
-        """SIGTERM, SIGKILL after ``grace``; with ``hooks`` the container's preStop hook
-        runs first, within the same grace period (as the kubelet)."""
-        started = time.monotonic()
-        if hooks and self.pod is not None:
-            await self._pre_stop(instance, grace)
-        left = max(0.0, grace - (time.monotonic() - started))
-        with contextlib.suppress(RuntimeNotFound):
-            await self.agent.runtime.stop_container(instance.id, left)
-
-    async def _pre_stop(self, instance: ContainerStatus, grace: float) -> None:
-        name = instance.labels.get(labels.CONTAINER_NAME, instance.name)
-        spec = next((c for c in self.pod.spec.containers or () if c.name == name), None)
-        hook = spec.lifecycle.pre_stop if spec is not None and spec.lifecycle else None
-        if hook is None or grace <= 0:
-            return
-        try:
-            if hook.exec is not None:
-                result = await self.agent.runtime.exec_sync(
-                    instance.id, list(hook.exec.command or ()), grace
-                )
-                ok, why = result.exit_code == 0, f"exited with {result.exit_code}"
-            elif hook.sleep is not None:
-                await asyncio.sleep(min(float(hook.sleep.seconds or 0), grace))
-                ok, why = True, ""
-            else:
-                ok, why = False, "only exec and sleep preStop hooks are supported"
-        except (TimeoutError, RuntimeFault) as exc:
-            ok, why = False, str(exc) or type(exc).__name__
-        if not ok:
-            self.agent.event(
-                self.pod, WARNING, "FailedPreStopHook", f"PreStopHook failed: {why}", name
-            )
-
-    async def _remove_sandbox(self, sandbox_id: str) -> None:
-        with contextlib.suppress(RuntimeNotFound):
-            await self.agent.runtime.remove_sandbox(sandbox_id)
-
-    async def confirm_deletion(self, pod: Any) -> None:
-        """Tell the API server the pod's containers are gone: it may remove the object."""
-        meta = pod.metadata
-        # NotFound: already gone; Conflict: a new pod of the same name, not ours to remove.
-        with contextlib.suppress(NotFound, Conflict):
-            await self.agent.client.request(
-                "DELETE",
-                self.agent.client.pods.path(meta.namespace, meta.name),
-                body={
-                    "kind": "DeleteOptions",
-                    "apiVersion": "v1",
-                    "gracePeriodSeconds": 0,
-                    "preconditions": {"uid": meta.uid},
-                },
-            )
-        self.log.info("deletion confirmed")
+        await stop_containers(self.agent, self.pod, instances, sandboxes, grace, hooks)
 
     # --- status --------------------------------------------------------------------
 
@@ -573,38 +471,13 @@ class PodWorker:
         """``terminal``: the pod is being removed, nothing will run again (its phase
         becomes Succeeded or Failed); ``failure``: (reason, message) that failed it."""
         agent = self.agent
-        by_name: dict[str, list[ContainerStatus]] = defaultdict(list)
-        for instance in instances:
-            by_name[instance.labels.get(labels.CONTAINER_NAME, instance.name)].append(instance)
-        for group in by_name.values():
-            group.sort(key=lambda i: i.attempt, reverse=True)
-        host_network = bool(pod.spec.host_network)
-        pod_ip = agent.node_ip if host_network else (sandbox.ip if sandbox else "")
-        netns_path = "" if host_network else _netns(sandbox)
-        reachable = host_network or bool(netns_path) or bool(pod_ip)
-        target = Target(pod_ip or "127.0.0.1", netns_path, reachable)
-        for container in () if terminal else pod.spec.containers or ():
-            group = by_name.get(container.name) or []
-            newest = group[0] if group and group[0].state == ContainerState.RUNNING else None
-            agent.probes.sync(
-                self.uid,
-                container,
-                newest.id if newest else None,
-                target,
-                newest.started_at if newest else None,
-            )
-        names = [c.name for c in pod.spec.containers or ()]
-        names += [c.name for c in pod.spec.init_containers or ()]
-        view = PodView(
-            pod=pod,
-            runtime_name=agent.runtime_name,
-            instances=by_name,
+        view = pod_view(
+            agent,
+            self.uid,
+            pod,
+            sandbox,
+            instances,
             waiting=self.waiting,
-            ready={n: agent.probes.ready(self.uid, n) for n in names},
-            started={n: agent.probes.started(self.uid, n) for n in names},
-            host_ip=agent.node_ip,
-            pod_ip=pod_ip,
-            now=time.time(),
             previous=self.written or {},
             terminal=terminal,
             failure=failure,
@@ -630,23 +503,6 @@ class PodWorker:
 def _newest(instances: list[ContainerStatus], name: str) -> ContainerStatus | None:
     mine = [i for i in instances if i.labels.get(labels.CONTAINER_NAME) == name]
     return max(mine, key=lambda i: i.attempt) if mine else None
-
-
-def _grace(pod: Any) -> float:
-    value = pod.spec.termination_grace_period_seconds
-    return float(30 if value is None else value)
-
-
-def _deletion_grace(pod: Any) -> float:
-    # Kubernetes-only on ObjectMeta (the API server sets it), so kept verbatim there.
-    value = pod.metadata.unmodeled.get("deletionGracePeriodSeconds")
-    if value is None:
-        return _grace(pod)
-    return float(value)
-
-
-def _netns(sandbox: SandboxStatus | None) -> str:
-    return sandbox.netns_path if sandbox is not None else ""
 
 
 def _duration(seconds: float) -> str:
