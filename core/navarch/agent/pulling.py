@@ -67,18 +67,15 @@ class ImagePulls:
             agent.event(pod, WARNING, "Failed", message, name)
             agent.backoff.next(key)
             self._errors[image] = exc.message
-            logger.bind(component="agent", node=agent.node_name, image=image).bind(
-                error=exc.reason
+            logger.bind(
+                component="agent", node=agent.node_name, image=image, error=exc.reason
             ).warning("image pull failed")
             # Look again half-way through the back-off: ImagePullBackOff shows until the
             # next pull, as in Kubernetes.
-            return Pulled(False, Waiting("ErrImagePull", exc.message), wait_half(agent, key))
+            half = agent.backoff.in_backoff(key) / 2
+            return Pulled(False, Waiting("ErrImagePull", exc.message), half)
         agent.backoff.reset(key)
         took = time.monotonic() - started
         shown = f"{took * 1000:.0f}ms" if took < 1 else f"{took:.3f}s"
         agent.event(pod, NORMAL, "Pulled", f'Successfully pulled image "{image}" in {shown}', name)
         return Pulled(True)
-
-
-def wait_half(agent: Agent, key: str) -> float:
-    return agent.backoff.in_backoff(key) / 2
