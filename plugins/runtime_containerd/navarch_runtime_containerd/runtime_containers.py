@@ -1,0 +1,277 @@
+"""A :class:`ContainerdRuntime`'s containers: create, start, stop, remove, status,
+list and logs; a containerd container record and task each, plus a state file and
+a CRI-format log written from the task's output FIFOs (logfile.py).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import shutil
+import signal
+import time
+import uuid
+from collections.abc import AsyncIterator, Mapping
+from typing import Any
+
+from navarch.runtime.errors import (
+    CreateError,
+    NotFound,
+    RuntimeFault,
+    StartError,
+)
+from navarch.runtime.types import (
+    STDERR,
+    STDOUT,
+    ContainerConfig,
+    ContainerState,
+    ContainerStatus,
+    LogLine,
+    LogOptions,
+    SandboxConfig,
+)
+from navarch_runtime_containerd.errors import ContainerdError
+from navarch_runtime_containerd.logfile import FifoPair, LogReader, OutputCopier
+from navarch_runtime_containerd.ocispec import build_spec
+from navarch_runtime_containerd.records import (
+    TASK_CREATED,
+    TASK_RUNNING,
+    TASK_STOPPED,
+)
+from navarch_runtime_containerd.resolve import resolve_image
+from navarch_runtime_containerd.state import RuntimeState, labels_match
+
+LOG_FILE = "container.log"
+# How often a followed log looks for new lines while its container runs.
+FOLLOW_POLL = 0.1
+
+
+class ContainerOps(RuntimeState):
+    """The runtime contract's container operations."""
+
+    async def create_container(
+        self, sandbox_id: str, config: ContainerConfig, sandbox: SandboxConfig
+    ) -> str:
+        pod = self._read_sandbox(sandbox_id)
+        try:
+            image = await resolve_image(self.client, config.image)
+        except NotFound:
+            raise CreateError(f"image {config.image!r} is not present on this node") from None
+        container_id = uuid.uuid4().hex
+        try:
+            spec = build_spec(
+                config,
+                image.config,
+                cgroups_path=f"/{self.options.namespace}/{container_id}",
+                netns_path=pod["netns_path"] or None,
+                hostname=pod["hostname"],
+            )
+        except ValueError as exc:
+            raise CreateError(str(exc)) from None
+        directory = self._container_dir(container_id)
+        directory.mkdir(parents=True)
+        (directory / LOG_FILE).touch()
+        self._write_container(
+            {
+                "id": container_id,
+                "name": config.name,
+                "sandbox_id": sandbox_id,
+                "image": config.image,
+                "image_id": image.config_digest,
+                "attempt": config.attempt,
+                # kept here verbatim: containerd drops a label whose value is ""
+                "labels": dict(config.labels),
+                "annotations": dict(config.annotations),
+                "created_at": time.time(),
+                "started_at": None,
+                "finished_at": None,
+                "exit_code": None,
+                "message": "",
+            }
+        )
+        try:
+            # the record first: it names the snapshot and so keeps it from the collector
+            await self.client.create_container(
+                container_id,
+                spec,
+                image=config.image,
+                snapshot_key=container_id,
+                labels=dict(config.labels),
+            )
+            await self.client.prepare_snapshot(container_id, image.top_chain_id)
+        except RuntimeFault as exc:
+            await self._forget(container_id)
+            raise CreateError(f"container {config.name!r}: {exc.message}") from exc
+        return container_id
+
+    async def start_container(self, container_id: str) -> None:
+        state = self._read_container(container_id)
+        directory = self._container_dir(container_id)
+        mounts = await self.client.snapshot_mounts(container_id)
+        fifos = FifoPair(directory, "main")
+        try:
+            await self.client.create_task(
+                container_id,
+                mounts,
+                stdout=str(fifos.paths[STDOUT]),
+                stderr=str(fifos.paths[STDERR]),
+            )
+        except ContainerdError as exc:
+            fifos.close()
+            # runc refused the process (a missing program…): the container has exited
+            state.update(finished_at=time.time(), exit_code=128, message=exc.message)
+            self._write_container(state)
+            raise StartError(exc.message) from exc
+        except BaseException:
+            fifos.close()
+            raise
+        fifos.opened_by_writer()
+        self._copiers[container_id] = OutputCopier(fifos, directory / LOG_FILE)
+        state["started_at"] = time.time()
+        self._write_container(state)
+        await self.client.start_task(container_id)
+
+    async def _reap(self, container_id: str, state: dict[str, Any]) -> dict[str, Any]:
+        """When the task has exited: its exit into the state file, then the task
+        deleted (its shim ends). The state as it is now."""
+        try:
+            task = await self.client.get_task(container_id)
+        except NotFound:
+            return state
+        if task.status != TASK_STOPPED:
+            state["task"] = task.status
+            if task.status == TASK_RUNNING:
+                self._attach(container_id)
+            return state
+        state.update(
+            exit_code=task.exit_status,
+            finished_at=task.exited_at or time.time(),
+        )
+        self._write_container(state)
+        with contextlib.suppress(NotFound):
+            await self.client.delete_task(container_id)
+        return state
+
+    def _attach(self, container_id: str) -> None:
+        """Read the output of a running container this runtime object did not start
+        (one started before a restart): its FIFOs are still there, the shim writing."""
+        if container_id in self._copiers:
+            return
+        directory = self._container_dir(container_id)
+        try:
+            fifos = FifoPair(directory, "main", reopen=True)
+        except FileNotFoundError:
+            return
+        self._copiers[container_id] = OutputCopier(fifos, directory / LOG_FILE)
+        self._log.bind(container=container_id).info("re-attached to the container's output")
+
+    async def stop_container(self, container_id: str, grace: float) -> None:
+        state = self._read_container(container_id)
+        try:
+            task = await self.client.get_task(container_id)
+        except NotFound:
+            return  # never started, or already reaped
+        if task.status == TASK_RUNNING:
+            with contextlib.suppress(NotFound):
+                await self.client.kill_task(container_id, signal.SIGTERM)
+            try:
+                await self.client.wait_task(container_id, timeout=max(grace, 0.01))
+            except TimeoutError:
+                with contextlib.suppress(NotFound):
+                    await self.client.kill_task(container_id, signal.SIGKILL, all_processes=True)
+                await self.client.wait_task(container_id)
+        elif task.status == TASK_CREATED:
+            with contextlib.suppress(NotFound):
+                await self.client.kill_task(container_id, signal.SIGKILL)
+            await self.client.wait_task(container_id)
+        await self._reap(container_id, state)
+
+    async def remove_container(self, container_id: str) -> None:
+        self._read_container(container_id)
+        await self.stop_container(container_id, grace=0)
+        await self._forget(container_id)
+
+    async def _forget(self, container_id: str) -> None:
+        """Everything of a container but its task: snapshot, record, directory."""
+        copier = self._copiers.pop(container_id, None)
+        if copier is not None:
+            copier.cancel()
+        with contextlib.suppress(NotFound):
+            await self.client.remove_snapshot(container_id)
+        with contextlib.suppress(NotFound):
+            await self.client.delete_container(container_id)
+        await asyncio.to_thread(shutil.rmtree, self._container_dir(container_id), True)
+
+    def _container_status(self, state: Mapping[str, Any]) -> ContainerStatus:
+        exit_code = state["exit_code"]
+        if exit_code is not None:
+            container_state = ContainerState.EXITED
+            reason = "Completed" if exit_code == 0 else "Error"
+        elif state.get("task") == TASK_RUNNING:
+            container_state, reason = ContainerState.RUNNING, ""
+        else:
+            container_state, reason = ContainerState.CREATED, ""
+        return ContainerStatus(
+            id=state["id"],
+            name=state["name"],
+            sandbox_id=state["sandbox_id"],
+            image=state["image"],
+            image_id=state["image_id"],
+            state=container_state,
+            labels=state["labels"],
+            annotations=state["annotations"],
+            attempt=state["attempt"],
+            created_at=state["created_at"],
+            started_at=state["started_at"],
+            finished_at=state["finished_at"],
+            exit_code=exit_code,
+            reason=reason,
+            message=state["message"],
+        )
+
+    async def container_status(self, container_id: str) -> ContainerStatus:
+        state = await self._reap(container_id, self._read_container(container_id))
+        return self._container_status(state)
+
+    async def list_containers(
+        self, labels: Mapping[str, str] | None = None, sandbox_id: str | None = None
+    ) -> list[ContainerStatus]:
+        result = []
+        for record in await self.client.list_containers():
+            try:
+                state = self._read_container(record.id)
+            except NotFound:
+                continue  # not one of this runtime's (or being removed)
+            if sandbox_id is not None and state["sandbox_id"] != sandbox_id:
+                continue
+            if not labels_match(state["labels"], labels):
+                continue
+            state = await self._reap(record.id, state)
+            result.append(self._container_status(state))
+        return result
+
+    async def logs(self, container_id: str, options: LogOptions) -> AsyncIterator[LogLine]:
+        """The output in the order it was read, each line with the time it was read;
+        ``follow`` keeps reading until the container's output ends."""
+        self._read_container(container_id)
+        reader = LogReader(self._container_dir(container_id) / LOG_FILE)
+        lines = reader.read()
+        if not options.follow:
+            lines += reader.rest()
+        if options.since is not None:
+            lines = [line for line in lines if line.time >= options.since]
+        if options.tail is not None:
+            lines = lines[-options.tail :] if options.tail else []
+        for line in lines:
+            yield line
+        if not options.follow:
+            return
+        while True:
+            copier = self._copiers.get(container_id)
+            ended = copier is None or copier.done.is_set()
+            for line in reader.read() + (reader.rest() if ended else []):
+                yield line
+            if ended:
+                return
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(copier.done.wait(), FOLLOW_POLL)  # type: ignore[union-attr]
