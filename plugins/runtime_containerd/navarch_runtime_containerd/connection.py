@@ -97,6 +97,30 @@ class ContainerdConnection:
         headers = ((NAMESPACE_HEADER, self.namespace),)
         return (*headers, (LEASE_HEADER, lease)) if lease else headers
 
+    async def _call(
+        self,
+        path: str,
+        request: Any,
+        response_type: Any,
+        *,
+        lease: str | None = None,
+        timeout: float | None = None,
+    ) -> Any:
+        """One unary call with the headers and deadline; gRPC errors are left to the
+        caller (:meth:`_unary` maps them; a few calls read them first)."""
+        call = self._channel_for().unary_unary(
+            path,
+            request_serializer=type(request).SerializeToString,
+            response_deserializer=response_type.FromString,
+        )
+        return await call(
+            request,
+            timeout=timeout or self.timeout,
+            metadata=self._metadata(lease),
+            # a socket not there yet fails at once rather than at the deadline
+            wait_for_ready=False,
+        )
+
     async def _unary(
         self,
         path: str,
@@ -108,19 +132,10 @@ class ContainerdConnection:
         lease: str | None = None,
         timeout: float | None = None,
     ) -> Any:
-        call = self._channel_for().unary_unary(
-            path,
-            request_serializer=type(request).SerializeToString,
-            response_deserializer=response_type.FromString,
-        )
+        """One unary call, its failure mapped to a runtime error about ``kind``
+        ``ident``."""
         try:
-            return await call(
-                request,
-                timeout=timeout or self.timeout,
-                metadata=self._metadata(lease),
-                # a socket not there yet fails at once rather than at the deadline
-                wait_for_ready=False,
-            )
+            return await self._call(path, request, response_type, lease=lease, timeout=timeout)
         except grpc.aio.AioRpcError as exc:
             raise self._error(exc, _short(path), kind, ident) from None
 

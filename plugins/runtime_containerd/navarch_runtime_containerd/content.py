@@ -138,11 +138,7 @@ class ContentCalls(ContainerdConnection):
 
     async def _abort(self, ref: str, lease: str | None) -> None:
         with contextlib.suppress(grpc.aio.AioRpcError):
-            await self._channel_for().unary_unary(
-                _CONTENT + "Abort",
-                request_serializer=pb.AbortRequest.SerializeToString,
-                response_deserializer=pb.Empty.FromString,
-            )(pb.AbortRequest(ref=ref), timeout=self.timeout, metadata=self._metadata(lease))
+            await self._call(_CONTENT + "Abort", pb.AbortRequest(ref=ref), pb.Empty, lease=lease)
 
 
 async def _answer(call: Any) -> Any:

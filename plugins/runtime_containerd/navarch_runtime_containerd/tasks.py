@@ -40,6 +40,14 @@ _TASK_STATUSES = {
 class TaskCalls(ContainerdConnection):
     """The Tasks service."""
 
+    async def _task(
+        self, method: str, request: Any, response_type: Any, container_id: str, exec_id: str
+    ) -> Any:
+        """Tasks.``method`` about the task's process (or ``exec_id``'s), errors mapped."""
+        return await self._unary(
+            _TASKS + method, request, response_type, "task", _task_ident(container_id, exec_id)
+        )
+
     async def create_task(
         self,
         container_id: str,
@@ -76,13 +84,8 @@ class TaskCalls(ContainerdConnection):
 
     async def start_task(self, container_id: str, exec_id: str = "") -> int:
         """Start the task's program (or the exec'd process ``exec_id``); its pid."""
-        response = await self._unary(
-            _TASKS + "Start",
-            pb.StartRequest(container_id=container_id, exec_id=exec_id),
-            pb.StartResponse,
-            kind="task",
-            ident=_task_ident(container_id, exec_id),
-        )
+        request = pb.StartRequest(container_id=container_id, exec_id=exec_id)
+        response = await self._task("Start", request, pb.StartResponse, container_id, exec_id)
         return int(response.pid)
 
     async def kill_task(
@@ -93,18 +96,11 @@ class TaskCalls(ContainerdConnection):
         request = pb.KillRequest(
             container_id=container_id, exec_id=exec_id, signal=signal, all=all_processes
         )
-        await self._unary(
-            _TASKS + "Kill", request, pb.Empty, "task", _task_ident(container_id, exec_id)
-        )
+        await self._task("Kill", request, pb.Empty, container_id, exec_id)
 
     async def get_task(self, container_id: str, exec_id: str = "") -> TaskProcess:
-        response = await self._unary(
-            _TASKS + "Get",
-            pb.GetTaskRequest(container_id=container_id, exec_id=exec_id),
-            pb.GetTaskResponse,
-            kind="task",
-            ident=_task_ident(container_id, exec_id),
-        )
+        request = pb.GetTaskRequest(container_id=container_id, exec_id=exec_id)
+        response = await self._task("Get", request, pb.GetTaskResponse, container_id, exec_id)
         return _process(response.process, container_id, exec_id)
 
     async def list_tasks(self) -> list[TaskProcess]:
@@ -122,16 +118,12 @@ class TaskCalls(ContainerdConnection):
         seconds (default: the transfer timeout); the process is not touched."""
         ident = _task_ident(container_id, exec_id)
         timeout = timeout or self.transfer_timeout
-        call = self._channel_for().unary_unary(
-            _TASKS + "Wait",
-            request_serializer=pb.WaitRequest.SerializeToString,
-            response_deserializer=pb.WaitResponse.FromString,
-        )
         try:
-            response = await call(
+            response = await self._call(
+                _TASKS + "Wait",
                 pb.WaitRequest(container_id=container_id, exec_id=exec_id),
+                pb.WaitResponse,
                 timeout=timeout,
-                metadata=self._metadata(),
             )
         except grpc.aio.AioRpcError as exc:
             # The deadline travels to containerd, whose own wait on the shim can end
@@ -182,18 +174,13 @@ class TaskCalls(ContainerdConnection):
             stderr=stderr,
             terminal=terminal,
         )
-        await self._unary(
-            _TASKS + "Exec", request, pb.Empty, "task", _task_ident(container_id, exec_id)
-        )
+        await self._task("Exec", request, pb.Empty, container_id, exec_id)
 
     async def delete_process(self, container_id: str, exec_id: str) -> TaskExit:
         """Release an exec'd process that has exited; how it ended."""
-        response = await self._unary(
-            _TASKS + "DeleteProcess",
-            pb.DeleteProcessRequest(container_id=container_id, exec_id=exec_id),
-            pb.DeleteResponse,
-            kind="task",
-            ident=_task_ident(container_id, exec_id),
+        request = pb.DeleteProcessRequest(container_id=container_id, exec_id=exec_id)
+        response = await self._task(
+            "DeleteProcess", request, pb.DeleteResponse, container_id, exec_id
         )
         return _exit(response)
 
@@ -203,16 +190,12 @@ class TaskCalls(ContainerdConnection):
         request = pb.ResizePtyRequest(
             container_id=container_id, exec_id=exec_id, width=width, height=height
         )
-        await self._unary(
-            _TASKS + "ResizePty", request, pb.Empty, "task", _task_ident(container_id, exec_id)
-        )
+        await self._task("ResizePty", request, pb.Empty, container_id, exec_id)
 
     async def close_stdin(self, container_id: str, exec_id: str = "") -> None:
         """Close the process's stdin (the shim closes its end of the stdin FIFO)."""
         request = pb.CloseIORequest(container_id=container_id, exec_id=exec_id, stdin=True)
-        await self._unary(
-            _TASKS + "CloseIO", request, pb.Empty, "task", _task_ident(container_id, exec_id)
-        )
+        await self._task("CloseIO", request, pb.Empty, container_id, exec_id)
 
 
 def _check_output_paths(stdout: str, stderr: str) -> None:
