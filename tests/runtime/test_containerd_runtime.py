@@ -39,6 +39,7 @@ from navarch.testing.runtime import (
     EXEC_STDIN,
     MEMORY_LIMITS,
     NETWORK_NAMESPACES,
+    OOM_DETECTION,
     REAL_PROCESSES,
     RuntimeConformance,
 )
@@ -379,7 +380,9 @@ class TestContainerdConformance(RuntimeConformance):
 
     @pytest.fixture
     def features(self) -> frozenset[str]:
-        return frozenset({REAL_PROCESSES, NETWORK_NAMESPACES, EXEC_STDIN, MEMORY_LIMITS})
+        return frozenset(
+            {REAL_PROCESSES, NETWORK_NAMESPACES, EXEC_STDIN, MEMORY_LIMITS, OOM_DETECTION}
+        )
 
     @pytest_asyncio.fixture
     async def runtime(  # type: ignore[override]
@@ -422,5 +425,48 @@ async def test_output_is_read_again_after_a_restart(
         assert [line.data for line in followed] == [b"one\n", b"two\n"]
         exited = await _until_state(again, container_id, ContainerState.EXITED)
         assert exited.exit_code == 0
+    finally:
+        await again.close()
+
+
+async def _until_task_gone(runtime: ContainerdRuntime, container_id: str) -> None:
+    for _ in range(600):
+        if container_id not in {task.container_id for task in await runtime.client.list_tasks()}:
+            return
+        await asyncio.sleep(0.05)
+    raise AssertionError(f"the task of {container_id} was never deleted")
+
+
+async def test_an_exit_is_taken_from_the_event_stream(
+    runtime: ContainerdRuntime, pod: tuple[str, SandboxConfig]
+) -> None:
+    """Nobody asks for the container's status, yet its task goes once it exits (the
+    runtime heard the exit event, recorded the exit and deleted the task)."""
+    container_id = await _container(runtime, pod, "exit 3")
+    await runtime.start_container(container_id)
+    await _until_task_gone(runtime, container_id)
+    status = await runtime.container_status(container_id)
+    assert status.state == ContainerState.EXITED and status.exit_code == 3
+    assert status.reason == "Error"
+
+
+async def test_exits_missed_while_not_listening_are_reaped_on_subscribing(
+    runtime: ContainerdRuntime, pod: tuple[str, SandboxConfig]
+) -> None:
+    """A runtime object made after the exit (the agent restarted meanwhile) finds it
+    when its event stream opens, without a status read."""
+    container_id = await _container(runtime, pod, "exit 4")
+    await runtime.start_container(container_id)
+    await runtime.close()  # stops listening; the container exits meanwhile
+    for _ in range(600):
+        task = await runtime.client.get_task(container_id)
+        if task.status == "stopped":
+            break
+        await asyncio.sleep(0.05)
+    again = ContainerdRuntime(runtime.options, runtime.data_dir)
+    try:
+        again._watch()  # what the first container operation does
+        await _until_task_gone(again, container_id)
+        assert (await again.container_status(container_id)).exit_code == 4
     finally:
         await again.close()

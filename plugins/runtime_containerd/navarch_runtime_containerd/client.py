@@ -2,7 +2,7 @@
 :class:`ContainerdClient` puts together the connection (connection.py: channel,
 namespace and lease headers, deadlines, error mapping) and the calls of each of
 containerd's services, each in its own module (namespaces.py, content.py,
-images.py, snapshots.py, containers.py, tasks.py).
+images.py, snapshots.py, containers.py, tasks.py, events.py).
 
     async with ContainerdClient("/run/containerd/containerd.sock") as client:
         info = await client.version()
@@ -22,6 +22,7 @@ from navarch_runtime_containerd.connection import (
 )
 from navarch_runtime_containerd.containers import RUNC_RUNTIME, SPEC_TYPE_URL, ContainerCalls
 from navarch_runtime_containerd.content import ContentCalls
+from navarch_runtime_containerd.events import EventCalls
 from navarch_runtime_containerd.images import ImageCalls
 from navarch_runtime_containerd.namespaces import NamespaceCalls
 from navarch_runtime_containerd.snapshots import SnapshotCalls
@@ -44,7 +45,13 @@ __all__ = [
 
 
 class ContainerdClient(
-    NamespaceCalls, ContentCalls, ImageCalls, SnapshotCalls, ContainerCalls, TaskCalls
+    NamespaceCalls,
+    ContentCalls,
+    ImageCalls,
+    SnapshotCalls,
+    ContainerCalls,
+    TaskCalls,
+    EventCalls,
 ):
     """containerd's services in one namespace, over one channel to ``address`` (a
     socket path, or ``unix:///path``). ``timeout`` is each call's deadline in seconds;

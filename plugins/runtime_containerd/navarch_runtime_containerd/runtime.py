@@ -67,6 +67,9 @@ class ContainerdRuntime(SandboxOps):
         return RuntimeVersion("containerd", info.version.removeprefix("v"), "v1")
 
     async def close(self) -> None:
+        if self._watcher is not None:
+            await self._watcher.close()
+            self._watcher = None
         for copier in self._copiers.values():
             copier.cancel(keep_fifos=True)  # the processes run on: re-attached later
         self._copiers.clear()

@@ -30,7 +30,9 @@ from navarch.runtime.types import (
     LogOptions,
     SandboxConfig,
 )
+from navarch_runtime_containerd.cgroups import oom_kills
 from navarch_runtime_containerd.errors import ContainerdError
+from navarch_runtime_containerd.events import TOPIC_EXIT, TaskEvent
 from navarch_runtime_containerd.logfile import FifoPair, LogReader, OutputCopier
 from navarch_runtime_containerd.ocispec import build_spec
 from navarch_runtime_containerd.records import (
@@ -40,6 +42,7 @@ from navarch_runtime_containerd.records import (
 )
 from navarch_runtime_containerd.resolve import resolve_image
 from navarch_runtime_containerd.state import RuntimeState, labels_match
+from navarch_runtime_containerd.watcher import TaskEventWatcher
 
 LOG_FILE = "container.log"
 # How often a followed log looks for new lines while its container runs.
@@ -52,6 +55,7 @@ class ContainerOps(RuntimeState):
     async def create_container(
         self, sandbox_id: str, config: ContainerConfig, sandbox: SandboxConfig
     ) -> str:
+        self._watch()
         pod = self._read_sandbox(sandbox_id)
         try:
             image = await resolve_image(self.client, config.image)
@@ -62,7 +66,7 @@ class ContainerOps(RuntimeState):
             spec = build_spec(
                 config,
                 image.config,
-                cgroups_path=f"/{self.options.namespace}/{container_id}",
+                cgroups_path=self._cgroups_path(container_id),
                 netns_path=pod["netns_path"] or None,
                 hostname=pod["hostname"],
             )
@@ -132,25 +136,71 @@ class ContainerOps(RuntimeState):
         await self.client.start_task(container_id)
 
     async def _reap(self, container_id: str, state: dict[str, Any]) -> dict[str, Any]:
-        """When the task has exited: its exit into the state file, then the task
-        deleted (its shim ends). The state as it is now."""
+        """When the task has exited: its exit (and whether the kernel killed it for
+        memory) into the state file, then the task deleted (its shim ends). The state
+        as it is now. Status reads and the exit event both call this; one at a time
+        per container (containerd fails a Delete racing another)."""
+        self._watch()
+        lock = self._reap_locks.setdefault(container_id, asyncio.Lock())
+        async with lock:
+            try:
+                task = await self.client.get_task(container_id)
+            except NotFound:
+                # no task: never started, or reaped (perhaps just now, by another call)
+                with contextlib.suppress(NotFound):
+                    return self._read_container(container_id)
+                return state
+            if task.status != TASK_STOPPED:
+                state["task"] = task.status
+                if task.status == TASK_RUNNING:
+                    self._attach(container_id)
+                return state
+            state = self._read_container(container_id)  # an OOM event may have written it
+            kills = oom_kills(self._cgroups_path(container_id))
+            state.update(
+                exit_code=task.exit_status,
+                finished_at=task.exited_at or time.time(),
+                oom_killed=bool(state.get("oom_killed") or kills),
+            )
+            self._write_container(state)
+            with contextlib.suppress(NotFound):
+                await self.client.delete_task(container_id)
+            return state
+
+    # --- task events (watcher.py) -------------------------------------------------------
+
+    def _watch(self) -> None:
+        if self._watcher is None:
+            self._watcher = TaskEventWatcher(
+                self.client,
+                on_exit=self._on_exit,
+                on_oom=self._on_oom,
+                reconcile=self._reap_stopped,
+            )
+        self._watcher.start()
+
+    async def _on_exit(self, event: TaskEvent) -> None:
         try:
-            task = await self.client.get_task(container_id)
+            state = self._read_container(event.container_id)
         except NotFound:
-            return state
-        if task.status != TASK_STOPPED:
-            state["task"] = task.status
-            if task.status == TASK_RUNNING:
-                self._attach(container_id)
-            return state
-        state.update(
-            exit_code=task.exit_status,
-            finished_at=task.exited_at or time.time(),
-        )
-        self._write_container(state)
-        with contextlib.suppress(NotFound):
-            await self.client.delete_task(container_id)
-        return state
+            return  # not one of ours, or removed meanwhile
+        if state["exit_code"] is None:
+            await self._reap(event.container_id, state)
+
+    async def _on_oom(self, event: TaskEvent) -> None:
+        try:
+            state = self._read_container(event.container_id)
+        except NotFound:
+            return
+        if not state.get("oom_killed"):
+            state["oom_killed"] = True
+            self._write_container(state)
+
+    async def _reap_stopped(self) -> None:
+        """Exits that happened while no event stream was open."""
+        for task in await self.client.list_tasks():
+            if task.status == TASK_STOPPED:
+                await self._on_exit(TaskEvent(TOPIC_EXIT, task.container_id))
 
     def _attach(self, container_id: str) -> None:
         """Read the output of a running container this runtime object did not start
@@ -193,6 +243,7 @@ class ContainerOps(RuntimeState):
 
     async def _forget(self, container_id: str) -> None:
         """Everything of a container but its task: snapshot, record, directory."""
+        self._reap_locks.pop(container_id, None)
         copier = self._copiers.pop(container_id, None)
         if copier is not None:
             copier.cancel()
@@ -207,6 +258,8 @@ class ContainerOps(RuntimeState):
         if exit_code is not None:
             container_state = ContainerState.EXITED
             reason = "Completed" if exit_code == 0 else "Error"
+            if exit_code != 0 and state.get("oom_killed"):
+                reason = "OOMKilled"
         elif state.get("task") == TASK_RUNNING:
             container_state, reason = ContainerState.RUNNING, ""
         else:
@@ -236,6 +289,7 @@ class ContainerOps(RuntimeState):
     async def list_containers(
         self, labels: Mapping[str, str] | None = None, sandbox_id: str | None = None
     ) -> list[ContainerStatus]:
+        self._watch()
         result = []
         for record in await self.client.list_containers():
             try:

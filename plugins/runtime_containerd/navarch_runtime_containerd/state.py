@@ -6,6 +6,7 @@ renamed over it) so a crash leaves the old or the new state, never half of one.
 
 from __future__ import annotations
 
+import asyncio
 import json
 import os
 import uuid
@@ -19,6 +20,7 @@ from navarch.runtime.errors import NotFound
 from navarch_runtime_containerd.client import ContainerdClient
 from navarch_runtime_containerd.logfile import OutputCopier
 from navarch_runtime_containerd.options import ContainerdOptions
+from navarch_runtime_containerd.watcher import TaskEventWatcher
 
 
 class RuntimeState:
@@ -40,6 +42,9 @@ class RuntimeState:
         self._containers = self.data_dir / "containers"
         # the output readers of the containers this runtime started
         self._copiers: dict[str, OutputCopier] = {}
+        # the task event listener, started with the first container operation
+        self._watcher: TaskEventWatcher | None = None
+        self._reap_locks: dict[str, asyncio.Lock] = {}
         self._log = logger.bind(runtime="containerd", namespace=options.namespace)
 
     def _state_path(self, sandbox_id: str) -> Path:
@@ -53,6 +58,10 @@ class RuntimeState:
 
     def _write_sandbox(self, state: Mapping[str, Any]) -> None:
         write_json(self._state_path(state["id"]), state)
+
+    def _cgroups_path(self, container_id: str) -> str:
+        """The container's cgroup, as containerd's CRI names it."""
+        return f"/{self.options.namespace}/{container_id}"
 
     def _container_dir(self, container_id: str) -> Path:
         return self._containers / container_id
