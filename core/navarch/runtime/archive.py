@@ -160,6 +160,7 @@ def write_image_archive(
     cmd: Sequence[str] = (),
     env: Sequence[str] = DEFAULT_ENV,
     working_dir: str = "",
+    user: str = "",
     architecture: str | None = None,
 ) -> ImageRef:
     """Write a one-layer image named ``tag`` to the archive ``dest`` and return it.
@@ -168,7 +169,8 @@ def write_image_archive(
     to a source file or its bytes. A file is executable (0755) when its source is, or
     when its bytes start like a program (``#!`` or ELF); otherwise 0644. Parent
     directories are created (0755); ``directories`` adds empty ones with their mode
-    (``{"tmp": 0o1777}``). ``architecture`` defaults to this machine's (Go naming).
+    (``{"tmp": 0o1777}``). ``user`` is the image's ``User`` (``name``, ``uid``,
+    ``name:group``, ``uid:gid``; empty: root). ``architecture`` defaults to this machine's (Go naming).
     The archive is written to a temporary name and renamed, so a reader never sees
     half of it.
     """
@@ -190,6 +192,7 @@ def write_image_archive(
                     "Entrypoint": list(entrypoint) or None,
                     "Cmd": list(cmd) or None,
                     "WorkingDir": working_dir,
+                    **({"User": user} if user else {}),
                 },
                 "rootfs": {"type": "layers", "diff_ids": [layer_digest]},
                 "history": [{"created": _CREATED, "created_by": "navarch write_image_archive"}],
@@ -300,8 +303,10 @@ def busybox_files(busybox: Path = BUSYBOX, applets: Iterable[str] = BUSYBOX_APPL
     files: dict[str, Path | bytes] = {
         "bin/busybox": Path(busybox),
         "etc/passwd": b"root:x:0:0:root:/root:/bin/sh\n"
-        b"nobody:x:65534:65534:nobody:/nonexistent:/bin/false\n",
-        "etc/group": b"root:x:0:\nnogroup:x:65534:\n",
+        b"nobody:x:65534:65534:nobody:/nonexistent:/bin/false\n"
+        b"app:x:1000:1000:app:/home/app:/bin/sh\n",
+        # "app" also in "audio" and "video": an image user's additional groups
+        "etc/group": b"root:x:0:\naudio:x:29:app\nvideo:x:44:app\napp:x:1000:\nnogroup:x:65534:\n",
     }
     symlinks = {f"bin/{applet}": "busybox" for applet in applets if applet != "busybox"}
     return ImageFiles(files, symlinks)
@@ -328,8 +333,11 @@ def _is_dynamically_linked(binary: Path) -> bool:
     )
 
 
-def write_busybox_archive(dest: Path, tag: str, *, busybox: Path = BUSYBOX) -> ImageRef:
-    """A busybox image (``sh`` as its command) written to ``dest`` as ``tag``."""
+def write_busybox_archive(
+    dest: Path, tag: str, *, busybox: Path = BUSYBOX, user: str = ""
+) -> ImageRef:
+    """A busybox image (``sh`` as its command; ``user`` its ``User``) written to
+    ``dest`` as ``tag``."""
     content = busybox_files(busybox)
     return write_image_archive(
         dest,
@@ -338,6 +346,7 @@ def write_busybox_archive(dest: Path, tag: str, *, busybox: Path = BUSYBOX) -> I
         symlinks=content.symlinks,
         directories={"tmp": 0o1777, "root": 0o700, "var/www": 0o755},
         cmd=("sh",),
+        user=user,
     )
 
 

@@ -54,7 +54,7 @@ import pytest
 import pytest_asyncio
 
 from navarch.runtime import labels as runtime_labels
-from navarch.runtime.archive import read_archive_manifest
+from navarch.runtime.archive import read_archive_manifest, write_busybox_archive
 from navarch.runtime.contract import Runtime
 from navarch.runtime.errors import (
     CreateError,
@@ -344,6 +344,29 @@ class RuntimeConformance:
         container_id = await pods.container(sandbox_id, command=("echo",), args=("a", "b c"))
         await wait_for_state(runtime, container_id, ContainerState.EXITED)
         assert text(await read_logs(runtime, container_id)) == "a b c\n"
+
+    @requires(REAL_PROCESSES)
+    async def test_the_image_user_runs_the_process(
+        self, runtime: Runtime, pods: Pods, tmp_path: Path
+    ):
+        """The image's ``User`` by name (its group and additional groups from the
+        image's /etc/passwd and /etc/group), by numbers, and one the image lacks."""
+        expected = {"app": "1000 1000 1000 29 44", "1234:5678": "1234 5678 5678"}
+        sandbox_id = await pods.sandbox()
+        for index, user in enumerate([*expected, "nosuchuser"]):
+            tag = f"navarch.test/busybox-user-{index}:{secrets.token_hex(4)}"
+            archive = tmp_path / f"{index}.tar"
+            write_busybox_archive(archive, tag, user=user)
+            await runtime.load_image(archive)
+            script = sh('echo "$(id -u) $(id -g) $(id -G)"')
+            if user not in expected:
+                with pytest.raises(CreateError) as info:
+                    await pods.container(sandbox_id, f"c{index}", image=tag, **script)
+                assert user in str(info.value)
+                continue
+            container_id = await pods.container(sandbox_id, f"c{index}", image=tag, **script)
+            await wait_for_state(runtime, container_id, ContainerState.EXITED)
+            assert text(await read_logs(runtime, container_id)) == expected[user] + "\n"
 
     async def test_missing_command_is_start_error(self, runtime: Runtime, pods: Pods):
         sandbox_id = await pods.sandbox()

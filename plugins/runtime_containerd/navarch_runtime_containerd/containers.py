@@ -58,6 +58,27 @@ class ContainerCalls(ContainerdConnection):
         )
         return _container(response.container)
 
+    async def update_container_spec(
+        self, container_id: str, spec: Mapping[str, Any]
+    ) -> ContainerRecord:
+        """Replace the record's OCI runtime spec (only the spec: the update mask
+        names it), before its task is created."""
+        request = pb.UpdateContainerRequest(
+            container=pb.Container(
+                id=container_id,
+                spec=pb.Any(type_url=SPEC_TYPE_URL, value=convert.json_bytes(spec)),
+            ),
+            update_mask=pb.FieldMask(paths=["spec"]),
+        )
+        response = await self._unary(
+            _CONTAINERS + "Update",
+            request,
+            pb.UpdateContainerResponse,
+            kind="container",
+            ident=container_id,
+        )
+        return _container(response.container)
+
     async def get_container(self, container_id: str) -> ContainerRecord:
         response = await self._unary(
             _CONTAINERS + "Get",

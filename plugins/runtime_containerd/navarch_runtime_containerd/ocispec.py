@@ -38,6 +38,7 @@ from typing import Any
 import attrs
 
 from navarch.runtime.types import ContainerConfig
+from navarch_runtime_containerd.users import ProcessUser
 
 # The runtime-spec version runc 1.1 and containerd 1.6 speak.
 OCI_VERSION = "1.0.2-dev"
@@ -201,12 +202,14 @@ def build_spec(
     cgroups_path: str,
     netns_path: str | None,
     hostname: str = "",
+    user: ProcessUser | None = None,
 ) -> dict[str, Any]:
     """The whole runtime spec of one container (a JSON-ready dict).
 
     ``cgroups_path`` is the container's cgroup (``/<namespace>/<container id>``, as
     containerd names it); ``netns_path`` the pod's network namespace (None: the
-    host's network, and then ``hostname`` is ignored: the node's is used).
+    host's network, and then ``hostname`` is ignored: the node's is used);
+    ``user`` the process's (users.py; None: root).
     """
     args = process_args(image, config.command, config.args)
     if not args:
@@ -219,7 +222,7 @@ def build_spec(
         "ociVersion": OCI_VERSION,
         "process": {
             "terminal": config.tty,
-            "user": {"uid": 0, "gid": 0},
+            "user": (user or ProcessUser()).spec(),
             "args": args,
             "env": merge_env(image.env, config.env),
             "cwd": config.working_dir or image.working_dir or "/",

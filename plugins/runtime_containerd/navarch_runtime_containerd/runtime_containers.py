@@ -42,6 +42,13 @@ from navarch_runtime_containerd.records import (
 )
 from navarch_runtime_containerd.resolve import resolve_image
 from navarch_runtime_containerd.state import RuntimeState, labels_match
+from navarch_runtime_containerd.users import (
+    UserError,
+    layer_directories,
+    needs_lookup,
+    numeric_user,
+    resolve_user,
+)
 from navarch_runtime_containerd.watcher import TaskEventWatcher
 
 LOG_FILE = "container.log"
@@ -62,6 +69,7 @@ class ContainerOps(RuntimeState):
         except NotFound:
             raise CreateError(f"image {config.image!r} is not present on this node") from None
         container_id = uuid.uuid4().hex
+        image_user = image.config.user
         try:
             spec = build_spec(
                 config,
@@ -69,6 +77,8 @@ class ContainerOps(RuntimeState):
                 cgroups_path=self._cgroups_path(container_id),
                 netns_path=pod["netns_path"] or None,
                 hostname=pod["hostname"],
+                # a user by name is known once the rootfs is there (below)
+                user=None if needs_lookup(image_user) else numeric_user(image_user),
             )
         except ValueError as exc:
             raise CreateError(str(exc)) from None
@@ -102,10 +112,15 @@ class ContainerOps(RuntimeState):
                 snapshot_key=container_id,
                 labels=dict(config.labels),
             )
-            await self.client.prepare_snapshot(container_id, image.top_chain_id)
-        except RuntimeFault as exc:
+            mounts = await self.client.prepare_snapshot(container_id, image.top_chain_id)
+            if needs_lookup(image_user):
+                user = resolve_user(image_user, layer_directories(mounts), config.image)
+                spec["process"]["user"] = user.spec()
+                await self.client.update_container_spec(container_id, spec)
+        except (RuntimeFault, UserError) as exc:
             await self._forget(container_id)
-            raise CreateError(f"container {config.name!r}: {exc.message}") from exc
+            message = exc.message if isinstance(exc, RuntimeFault) else str(exc)
+            raise CreateError(f"container {config.name!r}: {message}") from exc
         return container_id
 
     async def start_container(self, container_id: str) -> None:
