@@ -22,7 +22,7 @@ import pytest_asyncio
 from navarch.assembly import assemble
 from navarch.config import load_config
 from navarch.options import OptionsError
-from navarch.runtime import CreateError, ImagePullError, NotFound, Runtime, StartError
+from navarch.runtime import CreateError, NotFound, Runtime, StartError
 from navarch.runtime.types import (
     STDERR,
     STDOUT,
@@ -35,11 +35,13 @@ from navarch.runtime.types import (
 )
 from navarch.testing.containerd import ContainerdProcess
 from navarch.testing.images import BUSYBOX_IMAGE, busybox_archive
+from navarch.testing.registry import RegistryProcess, push_archive
 from navarch.testing.runtime import (
     EXEC_STDIN,
     MEMORY_LIMITS,
     NETWORK_NAMESPACES,
     OOM_DETECTION,
+    PULL,
     REAL_PROCESSES,
     RuntimeConformance,
 )
@@ -340,12 +342,6 @@ async def test_exec_output_stdin_exit_code_and_exec_sync(
     assert (await runtime.container_status(container_id)).state == ContainerState.RUNNING
 
 
-async def test_pull_is_not_done_and_says_so(runtime: ContainerdRuntime) -> None:
-    with pytest.raises(ImagePullError) as info:
-        await runtime.pull_image("127.0.0.1:5000/busybox:1")
-    assert "cannot pull" in info.value.reason and "load the image" in info.value.reason
-
-
 async def test_registered_as_containerd_with_checked_options(
     containerd: ContainerdProcess, tmp_path: Path
 ) -> None:
@@ -374,15 +370,27 @@ async def test_registered_as_containerd_with_checked_options(
 
 
 class TestContainerdConformance(RuntimeConformance):
-    """The whole runtime contract; pull and OOM detection are not done yet."""
+    """The whole runtime contract, pulls from a private docker-registry included."""
 
     runtime_name = "containerd"
 
     @pytest.fixture
     def features(self) -> frozenset[str]:
         return frozenset(
-            {REAL_PROCESSES, NETWORK_NAMESPACES, EXEC_STDIN, MEMORY_LIMITS, OOM_DETECTION}
+            {REAL_PROCESSES, NETWORK_NAMESPACES, EXEC_STDIN, MEMORY_LIMITS, OOM_DETECTION, PULL}
         )
+
+    @pytest.fixture(scope="class")
+    def registry_image(self, tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+        """busybox in a private docker-registry on 127.0.0.1 (no credentials needed)."""
+        with RegistryProcess(tmp_path_factory.mktemp("docker-registry")) as registry:
+            archive = busybox_archive(tmp_path_factory.getbasetemp())
+            push_archive(registry.host, archive, "navarch/busybox", "1")
+            yield f"{registry.host}/navarch/busybox:1"
+
+    @pytest.fixture
+    def pull_image(self, registry_image: str) -> str:  # type: ignore[override]
+        return registry_image
 
     @pytest_asyncio.fixture
     async def runtime(  # type: ignore[override]

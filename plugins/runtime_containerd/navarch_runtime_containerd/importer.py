@@ -8,9 +8,8 @@ The archive (``navarch.runtime.archive`` writes one) holds ``index.json`` and
 2. under a lease: write each blob the content store lacks, with the labels through
    which containerd's garbage collector finds what an image needs (manifest -> config
    and layers; config -> the top snapshot);
-3. unpack each layer into the snapshotter: Prepare an active snapshot on the previous
-   layer's, diff Apply the layer onto its mounts, Commit it named by its chain ID
-   (a layer already committed under that ID is skipped, as containerd's unpacker does);
+3. unpack each layer into the snapshotter (Prepare -> diff Apply -> Commit, keyed by
+   chain ID);
 4. create (or re-point) the image record, last: an image name is never visible before
    all it needs is in place.
 
@@ -18,22 +17,17 @@ Whatever happens, the lease is then deleted (synchronously): once the image reco
 exists it references everything, and if the import failed the collector removes what
 it wrote, so nothing half-imported is left behind.
 
-Chain IDs (OCI image spec): the first layer's is its diff ID; each next one is
-``sha256(parent_chain_id + " " + diff_id)``. Worked example for two layers ``a``, ``b``::
-
-    chain_ids(["sha256:a", "sha256:b"])
-    == ["sha256:a", "sha256:" + sha256(b"sha256:a sha256:b").hexdigest()]
+The labels, the unpacking and the record are unpack.py's, shared with a pull from a
+registry (pull.py); only reading the archive is this module's.
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
-import hashlib
 import json
 import tarfile
-import uuid
-from collections.abc import AsyncIterator, Sequence
+from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import IO, Any
 
@@ -41,40 +35,22 @@ import attrs
 from loguru import logger
 
 from navarch.runtime.archive import ANNOTATION_IMAGE_NAME, read_archive_manifest
-from navarch.runtime.errors import ImageLoadError, NotFound, Unavailable
+from navarch.runtime.errors import ImageLoadError, Unavailable
 from navarch.runtime.types import ImageRef
 from navarch_runtime_containerd.client import CHUNK_SIZE, ContainerdClient
 from navarch_runtime_containerd.errors import AlreadyExists, ContainerdError
-from navarch_runtime_containerd.records import KIND_COMMITTED, Descriptor
+from navarch_runtime_containerd.records import Descriptor
+from navarch_runtime_containerd.unpack import (
+    ImageContent,
+    UnpackError,
+    chain_ids,
+    config_labels,
+    manifest_labels,
+    record_image,
+    unpack_layers,
+)
 
-# containerd's garbage-collection labels: a blob or snapshot is kept while a live
-# object's label names it.
-GC_REF_CONFIG = "containerd.io/gc.ref.content.config"
-GC_REF_LAYER = "containerd.io/gc.ref.content.l.{index}"
-GC_REF_SNAPSHOT = "containerd.io/gc.ref.snapshot.{snapshotter}"
-
-
-def chain_ids(diff_ids: Sequence[str]) -> list[str]:
-    """The chain ID of each layer of an image whose layers have ``diff_ids``."""
-    chains: list[str] = []
-    for diff_id in diff_ids:
-        if not chains:
-            chains.append(diff_id)
-        else:
-            joined = f"{chains[-1]} {diff_id}".encode()
-            chains.append("sha256:" + hashlib.sha256(joined).hexdigest())
-    return chains
-
-
-@attrs.frozen
-class _Image:
-    """One image of the archive: its name, manifest, config and layers."""
-
-    name: str
-    manifest: Descriptor
-    config: Descriptor
-    layers: tuple[Descriptor, ...]
-    diff_ids: tuple[str, ...]
+__all__ = ["chain_ids", "import_image_archive"]  # chain_ids: resolve.py imports it here
 
 
 async def import_image_archive(client: ContainerdClient, archive: Path) -> list[ImageRef]:
@@ -95,10 +71,12 @@ async def import_image_archive(client: ContainerdClient, archive: Path) -> list[
             async with client.lease() as lease:
                 for image in images:
                     await _write_blobs(client, archive, tar, image, lease)
-                    await _unpack(client, archive, image, lease)
-                    await _record(client, image)
+                    await unpack_layers(client, image, lease)
+                    await record_image(client, image)
         except (ImageLoadError, Unavailable):
             raise
+        except UnpackError as exc:
+            raise ImageLoadError(str(archive), exc.message) from exc
         except ContainerdError as exc:
             raise ImageLoadError(str(archive), f"containerd refused it: {exc.message}") from exc
     refs = []
@@ -108,7 +86,7 @@ async def import_image_archive(client: ContainerdClient, archive: Path) -> list[
             ImageRef(
                 id=image.config.digest,
                 tags=(image.name,),
-                size=sum(layer.size for layer in image.layers),
+                size=image.size,
             )
         )
     return refs
@@ -117,7 +95,7 @@ async def import_image_archive(client: ContainerdClient, archive: Path) -> list[
 # --- reading the archive ------------------------------------------------------------
 
 
-def _images(archive: Path, tar: tarfile.TarFile) -> list[_Image]:
+def _images(archive: Path, tar: tarfile.TarFile) -> list[ImageContent]:
     index = _json(archive, tar, "index.json")
     images = []
     for entry in index.get("manifests") or []:
@@ -145,7 +123,9 @@ def _images(archive: Path, tar: tarfile.TarFile) -> list[_Image]:
                 f"image {name}: {len(layers)} layers but {len(diff_ids)} diff ids in its config",
             )
         manifest_desc = attrs.evolve(manifest_desc, annotations={})
-        images.append(_Image(name, manifest_desc, config_desc, layers, diff_ids))
+        images.append(
+            ImageContent(name, manifest_desc, config_desc, layers, diff_ids, manifest_desc)
+        )
     if not images:
         raise ImageLoadError(str(archive), "index.json lists no image")
     return images
@@ -199,17 +179,17 @@ async def _chunks(stream: IO[bytes]) -> AsyncIterator[bytes]:
 
 
 async def _write_blobs(
-    client: ContainerdClient, archive: Path, tar: tarfile.TarFile, image: _Image, lease: str
+    client: ContainerdClient,
+    archive: Path,
+    tar: tarfile.TarFile,
+    image: ImageContent,
+    lease: str,
 ) -> None:
-    top_chain = chain_ids(image.diff_ids)[-1] if image.diff_ids else ""
-    manifest_labels = {GC_REF_CONFIG: image.config.digest}
-    for index, layer in enumerate(image.layers):
-        manifest_labels[GC_REF_LAYER.format(index=index)] = layer.digest
-    config_labels = (
-        {GC_REF_SNAPSHOT.format(snapshotter=client.snapshotter): top_chain} if top_chain else {}
-    )
     blobs: list[tuple[Descriptor, dict[str, str]]] = [(layer, {}) for layer in image.layers]
-    blobs += [(image.config, config_labels), (image.manifest, manifest_labels)]
+    blobs += [
+        (image.config, config_labels(image, client.snapshotter)),
+        (image.manifest, manifest_labels(image)),
+    ]
     for descriptor, labels in blobs:
         if await client.has_content(descriptor.digest):
             continue
@@ -218,64 +198,3 @@ async def _write_blobs(
             await client.write_content(
                 descriptor.digest, descriptor.size, _chunks(stream), labels=labels, lease=lease
             )
-
-
-async def _unpack(client: ContainerdClient, archive: Path, image: _Image, lease: str) -> None:
-    parent = ""
-    for layer, diff_id, chain in zip(
-        image.layers, image.diff_ids, chain_ids(image.diff_ids), strict=True
-    ):
-        if not await _committed(client, chain):
-            await _unpack_layer(client, archive, layer, diff_id, chain, parent, lease)
-        parent = chain
-
-
-async def _committed(client: ContainerdClient, chain: str) -> bool:
-    try:
-        info = await client.stat_snapshot(chain)
-    except NotFound:
-        return False
-    return info.kind == KIND_COMMITTED
-
-
-async def _unpack_layer(
-    client: ContainerdClient,
-    archive: Path,
-    layer: Descriptor,
-    diff_id: str,
-    chain: str,
-    parent: str,
-    lease: str,
-) -> None:
-    # A key of its own: two imports of the same layer never share an active snapshot.
-    key = f"extract-{uuid.uuid4().hex} {chain}"
-    mounts = await client.prepare_snapshot(key, parent, lease=lease)
-    try:
-        applied = await client.apply_diff(layer, mounts, lease=lease)
-        if applied.digest != diff_id:
-            raise ImageLoadError(
-                str(archive),
-                f"layer {layer.digest} unpacks to {applied.digest}, but the image config "
-                f"says its diff id is {diff_id} (corrupt)",
-            )
-        try:
-            await client.commit_snapshot(chain, key, lease=lease)
-        except AlreadyExists:
-            pass  # committed meanwhile by another import: ours is not needed
-        else:
-            return
-    except BaseException:
-        with contextlib.suppress(NotFound, ContainerdError, Unavailable):
-            await client.remove_snapshot(key)
-        raise
-    with contextlib.suppress(NotFound):
-        await client.remove_snapshot(key)
-
-
-async def _record(client: ContainerdClient, image: _Image) -> None:
-    try:
-        await client.create_image(image.name, image.manifest)
-    except AlreadyExists:
-        current = await client.get_image(image.name)
-        if current.target.digest != image.manifest.digest:
-            await client.update_image_target(image.name, image.manifest)

@@ -34,7 +34,6 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from navarch.runtime.errors import (
-    ImagePullError,
     InvalidConfig,
     NotFound,
     RuntimeFault,
@@ -51,6 +50,7 @@ from navarch_runtime_containerd.errors import ContainerdError
 from navarch_runtime_containerd.execs import ContainerdExec
 from navarch_runtime_containerd.importer import import_image_archive
 from navarch_runtime_containerd.ocispec import exec_process
+from navarch_runtime_containerd.pull import pull_image as pull_from_registry
 from navarch_runtime_containerd.records import ImageRecord
 from navarch_runtime_containerd.resolve import resolve_image
 from navarch_runtime_containerd.runtime_sandboxes import SandboxOps
@@ -78,12 +78,9 @@ class ContainerdRuntime(SandboxOps):
     # --- images -----------------------------------------------------------------------
 
     async def pull_image(self, image: str, auth: RegistryAuth | None = None) -> ImageRef:
-        """Not done yet (issue 12): images reach containerd through ``load_image``."""
-        raise ImagePullError(
-            image,
-            "the containerd runtime cannot pull from a registry yet; "
-            "load the image from an archive on the node instead",
-        )
+        """Pull ``image`` from its registry over the distribution API (pull.py); the
+        image is named ``image`` as given."""
+        return await pull_from_registry(self.client, image, auth)
 
     async def load_image(self, archive: Path) -> list[ImageRef]:
         await self.client.ensure_namespace()
@@ -136,14 +133,14 @@ class ContainerdRuntime(SandboxOps):
     async def exec(
         self, container_id: str, command: Sequence[str], *, stdin: bool = False, tty: bool = False
     ) -> ContainerdExec:
-        if tty:
-            raise InvalidConfig("the containerd runtime does not give an exec a terminal yet")
         self._read_container(container_id)
         record = await self.client.get_container(container_id)
-        process = exec_process(record.spec, command)
+        process = exec_process(record.spec, command, tty=tty)
         session = ContainerdExec(self.client, container_id, f"exec-{uuid.uuid4().hex[:16]}")
         try:
-            return await session.start(self._container_dir(container_id), process, stdin=stdin)
+            return await session.start(
+                self._container_dir(container_id), process, stdin=stdin, tty=tty
+            )
         except ContainerdError as exc:
             raise RuntimeFault(f"exec {list(command)} failed: {exc.message}") from exc
 
