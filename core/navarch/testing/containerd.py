@@ -10,12 +10,21 @@ longer, so the socket lives in a short directory of its own under /tmp
 (``/tmp/ncd…/c.sock``); the rest (root, state, config, log) under ``directory``.
 The configuration disables the CRI plugin (it would start a streaming server and
 look for CNI) and opens no debug or metrics listener. Needs root, as containerd does.
+
+containerd's shims outlive it (a shim is no child of containerd: ``shim start``
+daemonizes it). :meth:`ContainerdProcess.interrupt` stops containerd alone, as a crash
+or a service restart does, leaving shims, containers and their mounts for a
+:meth:`~ContainerdProcess.start` on the same root, state and socket to re-attach;
+:meth:`~ContainerdProcess.remove` ends the shims still serving this daemon (found by
+their command line in /proc, ended by pid) with their containers.
 """
 
 from __future__ import annotations
 
+import contextlib
 import os
 import shutil
+import signal
 import subprocess
 import tempfile
 from pathlib import Path
@@ -130,16 +139,87 @@ class ContainerdProcess(DaemonProcess):
         super().stop(timeout)
         unmount_under((self.root, self.state))
 
+    def interrupt(self, sig: int = signal.SIGTERM, timeout: float = 15.0) -> None:
+        """Stop containerd alone with ``sig`` (SIGTERM: a service stop; SIGKILL: a
+        crash) and wait for it to exit; its shims, their containers and mounts stay."""
+        if self.process is None or self.process.poll() is not None:
+            return
+        self.process.send_signal(sig)
+        try:
+            self.process.wait(timeout=timeout)
+        except subprocess.TimeoutExpired:
+            self.process.kill()
+            self.process.wait(timeout=timeout)
+
     def restart(self, timeout: float = 60.0) -> Self:
         self.stop()
         return self.start(timeout)
 
+    def shim_pids(self, namespace: str | None = None) -> list[int]:
+        """Pids of the shims serving this containerd (in ``namespace``, or in any)."""
+        return shim_pids(self.socket_path, namespace)
+
     def remove(self) -> None:
-        """Stop, then delete the directory and the socket's."""
+        """Stop, end the shims left serving it (and their containers: killing a
+        container's first process ends its pid namespace), then delete the directory
+        and the socket's."""
         self.stop()
+        for pid in self.shim_pids():
+            for child in _children(pid):
+                _kill(child)
+            _kill(pid)
+        unmount_under((self.root, self.state))
         shutil.rmtree(self.directory, ignore_errors=True)
         if self._socket_dir is not None:
             shutil.rmtree(self._socket_dir, ignore_errors=True)
+
+
+def shim_pids(socket_path: Path, namespace: str | None = None) -> list[int]:
+    """Pids of the runc shims serving the containerd at ``socket_path`` (in
+    ``namespace``, or in any), read from their command lines in /proc."""
+    found = []
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            argv = [word.decode(errors="replace") for word in _cmdline(entry)]
+        except OSError:
+            continue  # ended while looking
+        if not argv or not argv[0].endswith("containerd-shim-runc-v2"):
+            continue
+        if _flag(argv, "-address") != str(socket_path):
+            continue
+        if namespace is None or _flag(argv, "-namespace") == namespace:
+            found.append(int(entry.name))
+    return sorted(found)
+
+
+def _cmdline(entry: Path) -> list[bytes]:
+    return entry.joinpath("cmdline").read_bytes().rstrip(b"\0").split(b"\0")
+
+
+def _flag(argv: list[str], name: str) -> str | None:
+    return argv[argv.index(name) + 1] if name in argv[:-1] else None
+
+
+def _children(pid: int) -> list[int]:
+    children = []
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            # the parent's pid follows the state, after the command's ")"
+            fields = entry.joinpath("stat").read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        if int(fields[1]) == pid:
+            children.append(int(entry.name))
+    return children
+
+
+def _kill(pid: int) -> None:
+    with contextlib.suppress(ProcessLookupError):
+        os.kill(pid, signal.SIGKILL)
 
 
 def _version_answers(path: Path, timeout: float = 2.0) -> bool:
