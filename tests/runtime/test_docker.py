@@ -20,7 +20,6 @@ import pytest
 import pytest_asyncio
 
 from navarch.runtime import (
-    STDOUT,
     ContainerState,
     CreateError,
     ImageLoadError,
@@ -39,7 +38,6 @@ from navarch.testing.runtime import (
     SLEEPER,
     Pods,
     RuntimeConformance,
-    read_logs,
     sh,
     wait_for_output,
     wait_until,
@@ -313,39 +311,6 @@ async def test_pull_with_credentials(dockerd: DockerdProcess, runtime: DockerRun
         ref = await runtime.pull_image(image, registry.auth)
         assert image in ref.tags and ref.digests
         await runtime.remove_image(image)
-
-
-async def test_tty_exec_and_resize(runtime: DockerRuntime, pods: Pods):
-    container_id = await pods.run(SLEEPER)
-    await wait_for_output(runtime, container_id, "ready")
-    session = await runtime.exec(
-        container_id, ["sh", "-c", "test -t 0 && echo on-a-tty; cat"], stdin=True, tty=True
-    )
-    try:
-        await session.resize(120, 40)
-        # ^D at the start of a line: end of input on a terminal.
-        await session.write_stdin(b"typed\n\x04")
-
-        async def everything() -> bytes:
-            output = b""
-            async for stream, chunk in session.output():
-                assert stream == STDOUT  # a TTY has one stream
-                output += chunk
-            return output
-
-        output = await asyncio.wait_for(everything(), 60)
-        assert b"on-a-tty" in output and b"typed" in output
-        assert await asyncio.wait_for(session.wait(), 60) == 0
-    finally:
-        await session.close()
-
-
-async def test_tty_container_logs(runtime: DockerRuntime, pods: Pods):
-    status = await pods.run_until_exit("echo one; echo two >&2", tty=True)
-    lines = await read_logs(runtime, status.id)
-    # A TTY merges both streams into one, with the terminal's line endings.
-    assert [line.data for line in lines] == [b"one\r\n", b"two\r\n"]
-    assert all(line.stream == STDOUT for line in lines)
 
 
 async def test_api_version_pinned_or_negotiated(dockerd: DockerdProcess):

@@ -536,6 +536,31 @@ class RuntimeConformance:
         finally:
             await session.close()
 
+    @requires(REAL_PROCESSES, EXEC_STDIN)
+    async def test_tty_exec_and_resize(self, runtime: Runtime, pods: Pods):
+        container_id = await self._sleeper(runtime, pods)
+        session = await runtime.exec(
+            container_id, ["sh", "-c", "test -t 0 && echo on-a-tty; cat"], stdin=True, tty=True
+        )
+        try:
+            await session.resize(120, 40)
+            # ^D at the start of a line: end of input on a terminal.
+            await session.write_stdin(b"typed\n\x04")
+            out, err = await asyncio.wait_for(_drain(session.output()), WAIT_SECONDS)
+            assert err == b""  # a terminal is one stream
+            assert b"on-a-tty" in out and b"typed" in out
+            assert await asyncio.wait_for(session.wait(), WAIT_SECONDS) == 0
+        finally:
+            await session.close()
+
+    @requires(REAL_PROCESSES)
+    async def test_tty_container_logs(self, runtime: Runtime, pods: Pods):
+        status = await pods.run_until_exit("echo one; echo two >&2", tty=True)
+        lines = await read_logs(runtime, status.id)
+        # A terminal merges both streams into one, with its line endings.
+        assert [line.data for line in lines] == [b"one\r\n", b"two\r\n"]
+        assert all(line.stream == STDOUT for line in lines)
+
     async def test_exec_sync(self, runtime: Runtime, pods: Pods):
         container_id = await self._sleeper(runtime, pods)
         result = await runtime.exec_sync(

@@ -37,8 +37,11 @@ class ContainerdExec:
         self._exit: int | None = None
 
     async def start(
-        self, directory: Path, process: Mapping[str, Any], *, stdin: bool
+        self, directory: Path, process: Mapping[str, Any], *, stdin: bool, tty: bool = False
     ) -> ContainerdExec:
+        """Run ``process``; with ``tty`` on a terminal of its own (the shim makes a
+        pseudo-terminal and copies it to the stdout FIFO: one stream, stderr ends at
+        once, and the stdin FIFO feeds the terminal)."""
         fifos = FifoPair(directory, self.exec_id)
         stdin_path = ""
         try:
@@ -54,6 +57,7 @@ class ContainerdExec:
                 stdin=stdin_path,
                 stdout=str(fifos.paths["stdout"]),
                 stderr=str(fifos.paths["stderr"]),
+                terminal=tty,
             )
             self._copier = OutputCopier(fifos, None, sink=self._sink)
             await self.client.start_task(self.container_id, self.exec_id)

@@ -1,9 +1,8 @@
-"""``ContainerdRuntime``: Navarch's runtime contract on containerd (in progress, issue
-12). What works: version, images (load from an archive, status, list, remove), pod
-sandboxes, containers (create, start, stop, remove, status, list, logs) and exec
-without a terminal; a restarted runtime re-attaches to running containers' output.
-Pull and exec with a terminal are still to come. Registered as ``containerd``
-(the runtime conformance suite passes, pull and OOM detection declared absent).
+"""``ContainerdRuntime``: Navarch's runtime contract on containerd, registered as
+``containerd``: version, images (pull from a registry, load from an archive, status,
+list, remove), pod sandboxes, containers (create, start, stop, remove, status, list,
+logs; exits and OOM kills from containerd's event stream) and exec (with stdin, on a
+terminal too); a restarted runtime re-attaches to running containers' output.
 
 A sandbox is a small JSON state file under ``data_dir/sandboxes`` plus, unless it uses
 the host's network, a network namespace pinned under ``data_dir/netns`` (netns.py).
@@ -34,7 +33,6 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from navarch.runtime.errors import (
-    InvalidConfig,
     NotFound,
     RuntimeFault,
 )

@@ -93,6 +93,7 @@ class ContainerOps(RuntimeState):
                 "image": config.image,
                 "image_id": image.config_digest,
                 "attempt": config.attempt,
+                "tty": config.tty,
                 # kept here verbatim: containerd drops a label whose value is ""
                 "labels": dict(config.labels),
                 "annotations": dict(config.annotations),
@@ -134,6 +135,8 @@ class ContainerOps(RuntimeState):
                 mounts,
                 stdout=str(fifos.paths[STDOUT]),
                 stderr=str(fifos.paths[STDERR]),
+                # on a terminal the shim copies it to stdout alone (stderr ends at once)
+                terminal=bool(state.get("tty")),
             )
         except ContainerdError as exc:
             fifos.close()
