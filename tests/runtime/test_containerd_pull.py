@@ -7,6 +7,7 @@ pulled image runs a container. Plus reference parsing, which needs no daemon."""
 
 from __future__ import annotations
 
+import asyncio
 import base64
 import hashlib
 import json
@@ -30,6 +31,7 @@ from navarch.testing.images import busybox_archive
 from navarch.testing.registry import RegistryProcess, push_archive
 from navarch.testing.runtime import Pods, read_logs, text, wait_for_state
 from navarch_runtime_containerd import ContainerdOptions, ContainerdRuntime
+from navarch_runtime_containerd.pull import pull_image
 from navarch_runtime_containerd.reference import (
     ImageReference,
     InvalidReference,
@@ -38,6 +40,7 @@ from navarch_runtime_containerd.reference import (
 )
 
 DOCKER_LIST = "application/vnd.docker.distribution.manifest.list.v2+json"
+OCI_INDEX = "application/vnd.oci.image.index.v1+json"
 
 # --- reference parsing (no daemon) ------------------------------------------------------
 
@@ -187,13 +190,15 @@ class FakeRegistry:
         self.blobs: dict[str, bytes] = {}
         self.manifests: dict[str, tuple[str, bytes]] = {}  # tag or digest -> (type, bytes)
         self.announced: dict[str, str] = {}  # tag -> the Docker-Content-Digest to send
-        self.faults: dict[str, int] = {}  # path -> status to answer with
+        self.faults: dict[str, int] = {}  # path -> status to answer with (0: never answer)
+        self.refresh_token = ""  # accepted by the OAuth2 POST to /token when set
         self.credentials: tuple[str, str] | None = None  # Bearer auth when set
         self.token_field = "token"
         self.token_requests: list[dict[str, str]] = []
         self.requested: list[str] = []
         self._token = uuid.uuid4().hex
         self._runner: web.AppRunner | None = None
+        self._released = asyncio.Event()
 
     @property
     def host(self) -> str:
@@ -214,6 +219,7 @@ class FakeRegistry:
     async def start(self) -> None:
         app = web.Application()
         app.router.add_get("/token", self._token_service)
+        app.router.add_post("/token", self._refresh_token_service)
         app.router.add_get("/v2/{name:.+}/manifests/{reference}", self._manifest)
         app.router.add_get("/v2/{name:.+}/blobs/{digest}", self._blob)
         self._runner = web.AppRunner(app)
@@ -221,6 +227,7 @@ class FakeRegistry:
         await web.TCPSite(self._runner, "127.0.0.1", self.port).start()
 
     async def stop(self) -> None:
+        self._released.set()
         runner, self._runner = self._runner, None
         if runner is not None:
             await runner.cleanup()
@@ -251,7 +258,16 @@ class FakeRegistry:
             return web.json_response(body, status=401)
         return web.json_response({self.token_field: self._token, "expires_in": 300})
 
+    async def _refresh_token_service(self, request: web.Request) -> web.Response:
+        form = dict(await request.post())
+        self.token_requests.append({key: str(value) for key, value in form.items()})
+        if not self.refresh_token or form.get("refresh_token") != self.refresh_token:
+            return web.json_response({"error": "invalid_grant"}, status=401)
+        return web.json_response({"access_token": self._token, "expires_in": 300})
+
     async def _manifest(self, request: web.Request) -> web.Response:
+        if self.faults.get(request.path) == 0:
+            await self._released.wait()  # a registry that accepts and never answers
         refused = self._refused(request)
         if refused is not None:
             return refused
@@ -333,15 +349,20 @@ async def fake(archive: Path) -> AsyncIterator[FakeRegistry]:
 
 
 @pytest.mark.daemon
+@pytest.mark.parametrize("media_type", [DOCKER_LIST, OCI_INDEX])
 async def test_manifest_list_resolved_to_this_platform(
-    runtime: ContainerdRuntime, fake: FakeRegistry
+    runtime: ContainerdRuntime, fake: FakeRegistry, media_type: str
 ) -> None:
+    index = json.loads(fake.manifests["multi"][1])
+    if media_type == OCI_INDEX:  # an OCI index may leave its mediaType out
+        del index["mediaType"]
+        fake.add_manifest(OCI_INDEX, json.dumps(index).encode(), "multi")
     image = f"{fake.host}/fake/busybox:multi"
     ref = await runtime.pull_image(image)
     index_digest = "sha256:" + hashlib.sha256(fake.manifests["multi"][1]).hexdigest()
     assert ref.digests == (f"{fake.host}/fake/busybox@{index_digest}",)
     record = await runtime.client.get_image(image)
-    assert record.target.digest == index_digest and record.target.media_type == DOCKER_LIST
+    assert record.target.digest == index_digest and record.target.media_type == media_type
     other = fake.other_digest  # type: ignore[attr-defined]
     assert not any(path.endswith(other) for path in fake.requested)
     await assert_runs(runtime, image)
@@ -435,3 +456,28 @@ async def test_invalid_reference_is_image_pull_error(runtime: ContainerdRuntime)
     with pytest.raises(ImagePullError) as info:
         await runtime.pull_image("127.0.0.1:1/Not/Valid")
     assert "invalid reference" in info.value.reason
+
+
+@pytest.mark.daemon
+async def test_identity_token_is_exchanged_for_an_access_token(
+    runtime: ContainerdRuntime, fake: FakeRegistry
+) -> None:
+    fake.credentials = ("robot", "pa55")
+    fake.refresh_token = "refresh-" + uuid.uuid4().hex
+    image = f"{fake.host}/fake/busybox:1"
+    await runtime.pull_image(image, RegistryAuth(identity_token=fake.refresh_token))
+    assert (await runtime.image_status(image)) is not None
+    assert fake.token_requests[-1]["grant_type"] == "refresh_token"
+    assert fake.token_requests[-1]["scope"] == "repository:fake/busybox:pull"
+
+
+@pytest.mark.daemon
+async def test_a_registry_that_never_answers_fails_the_pull_at_its_deadline(
+    runtime: ContainerdRuntime, fake: FakeRegistry
+) -> None:
+    fake.faults["/v2/fake/busybox/manifests/1"] = 0
+    image = f"{fake.host}/fake/busybox:1"
+    with pytest.raises(ImagePullError) as info:
+        await pull_image(runtime.client, image, timeout=1.0)
+    assert "not pulled within 1s" in info.value.reason
+    await assert_nothing_left(runtime)
