@@ -35,7 +35,7 @@ import attrs
 from loguru import logger
 
 from navarch.runtime.archive import go_architecture
-from navarch.runtime.errors import ImagePullError
+from navarch.runtime.errors import ImagePullError, NotFound
 from navarch.runtime.types import ImageRef, RegistryAuth
 from navarch_runtime_containerd.client import ContainerdClient
 from navarch_runtime_containerd.distribution import (
@@ -95,6 +95,8 @@ async def pull_image(
         raise ImagePullError(image, exc.message) from exc
     except ContainerdError as exc:
         raise ImagePullError(image, f"containerd refused it: {exc.message}") from exc
+    except NotFound as exc:  # e.g. a layer collected by a concurrent image removal
+        raise ImagePullError(image, f"containerd lost {exc.message} during the pull") from exc
     except TimeoutError:
         raise ImagePullError(image, f"not pulled within {timeout:g}s") from None
     content = fetched.image
