@@ -9,6 +9,13 @@ Each line gets the time it was read, its stream, and ``F`` (a full line; its new
 was there) or ``P`` (a part: the rest follows in the next ``P``/``F`` line of the
 same stream; a final ``P`` is output that ended without a newline).
 
+The log is rotated by size, as the kubelet rotates containerd's logs (its
+``containerLogMaxSize``/``containerLogMaxFiles``): once ``container.log`` reaches
+``max_bytes`` it becomes ``container.log.1`` (the older ones move up a number, the
+oldest beyond ``max_files`` is deleted) and a new ``container.log`` starts. Only
+whole records are written to a file, so a rotated file ends with a complete line.
+Reading them back, across rotations, is logread.py's.
+
 The FIFOs are read with the event loop's readers (no thread per container). The read
 end is opened first and non-blocking, with a writer of our own held until the shim
 has opened its end (task Create), so an early read sees no end-of-file; afterwards,
@@ -18,14 +25,15 @@ end-of-file means the process (and everything that inherited its output) is gone
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import datetime
 import os
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from pathlib import Path
 from typing import IO
 
-from navarch.runtime.types import LogLine
+import attrs
 
 # A line longer than this is written in parts, so one endless line cannot grow memory.
 MAX_PART = 16 * 1024
@@ -35,10 +43,6 @@ _READ_SIZE = 64 * 1024
 def _timestamp(moment: float) -> bytes:
     when = datetime.datetime.fromtimestamp(moment, datetime.UTC)
     return when.strftime("%Y-%m-%dT%H:%M:%S.%fZ").encode()
-
-
-def _parse_time(raw: bytes) -> float:
-    return datetime.datetime.fromisoformat(raw.decode()).timestamp()
 
 
 class FifoPair:
@@ -82,6 +86,32 @@ class FifoPair:
             path.unlink(missing_ok=True)
 
 
+@attrs.frozen
+class Rotation:
+    """Keep at most ``max_files`` files of about ``max_bytes`` each (the live one
+    included)."""
+
+    max_bytes: int = 10 << 20
+    max_files: int = 5
+
+
+def rotated_paths(log_path: Path, max_files: int) -> list[Path]:
+    """The rotated files of ``log_path`` that may exist, the newest first."""
+    return [log_path.with_name(f"{log_path.name}.{n}") for n in range(1, max_files)]
+
+
+def rotate(log_path: Path, max_files: int) -> None:
+    """Move ``log_path`` to ``.1`` and each ``.N`` to ``.N+1``, dropping the oldest."""
+    older = rotated_paths(log_path, max_files)
+    if older:
+        older[-1].unlink(missing_ok=True)
+    for newer, next_older in zip(reversed([log_path, *older[:-1]]), reversed(older), strict=True):
+        with contextlib.suppress(FileNotFoundError):
+            newer.rename(next_older)
+    if not older:
+        log_path.unlink(missing_ok=True)
+
+
 class OutputCopier:
     """Copies a FifoPair into a CRI-format log file (or, with ``log_path`` None, to
     ``sink(stream, data)``: an exec's output, ``b""`` at each stream's end) until
@@ -92,10 +122,13 @@ class OutputCopier:
         fifos: FifoPair,
         log_path: Path | None,
         sink: Callable[[str, bytes], None] | None = None,
+        rotation: Rotation | None = None,
     ):
         self.fifos = fifos
         self.done = asyncio.Event()
         self._sink = sink
+        self._log_path = log_path
+        self._rotation = rotation or Rotation()
         self._log: IO[bytes] | None = open(log_path, "ab") if log_path else None  # noqa: SIM115
         self._pending = {stream: b"" for stream in fifos.fds}
         self._open = set(fifos.fds)
@@ -130,9 +163,25 @@ class OutputCopier:
             part, buffer = buffer[:MAX_PART], buffer[MAX_PART:]
             records.append(b"%s %s P %s\n" % (now, stream.encode(), part))
         self._pending[stream] = buffer
-        if records:
-            self._log.write(b"".join(records))
+        # whole records into the live file; a full file is rotated between two
+        batch: list[bytes] = []
+        size = self._log.tell()
+        for record in records:
+            batch.append(record)
+            size += len(record)
+            if size >= self._rotation.max_bytes:
+                self._log.write(b"".join(batch))
+                self._rotate()
+                batch, size = [], 0
+        if batch:
+            self._log.write(b"".join(batch))
             self._log.flush()
+
+    def _rotate(self) -> None:
+        assert self._log is not None and self._log_path is not None
+        self._log.close()  # flushes
+        rotate(self._log_path, self._rotation.max_files)
+        self._log = open(self._log_path, "ab")  # noqa: SIM115
 
     def _finish(self, *, keep_fifos: bool = False) -> None:
         if self._log is not None:
@@ -154,54 +203,3 @@ class OutputCopier:
             loop.remove_reader(fd)
         self._open.clear()
         self._finish(keep_fifos=keep_fifos)
-
-
-class LogReader:
-    """Reads a CRI-format log forward: each :meth:`read` gives the lines completed
-    since the last (parts joined to their line); :meth:`rest` gives, once the process
-    is gone, what ended without a newline."""
-
-    def __init__(self, path: Path):
-        self.path = path
-        self.offset = 0
-        self._parts: dict[bytes, list[bytes]] = {}
-        self._first: dict[bytes, float] = {}
-
-    def read(self) -> list[LogLine]:
-        with open(self.path, "rb") as log:
-            log.seek(self.offset)
-            data = log.read()
-        lines: list[LogLine] = []
-        for record in _records(data):
-            if not record.endswith(b"\n"):
-                break  # being written
-            self.offset += len(record)
-            moment, stream, tag, content = record[:-1].split(b" ", 3)
-            if tag == b"P":
-                self._parts.setdefault(stream, []).append(content)
-                self._first.setdefault(stream, _parse_time(moment))
-                continue
-            pieces = self._parts.pop(stream, [])
-            when = self._first.pop(stream, None) or _parse_time(moment)
-            lines.append(LogLine(when, stream.decode(), b"".join([*pieces, content, b"\n"])))
-        return lines
-
-    def rest(self) -> list[LogLine]:
-        lines = [
-            LogLine(self._first[stream], stream.decode(), b"".join(pieces))
-            for stream, pieces in self._parts.items()
-        ]
-        self._parts.clear()
-        self._first.clear()
-        return lines
-
-
-def _records(data: bytes) -> Iterator[bytes]:
-    start = 0
-    while start < len(data):
-        end = data.find(b"\n", start)
-        if end < 0:
-            yield data[start:]
-            return
-        yield data[start : end + 1]
-        start = end + 1

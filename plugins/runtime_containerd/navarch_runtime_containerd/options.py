@@ -15,6 +15,7 @@ from navarch_runtime_containerd.client import (
     DEFAULT_SNAPSHOTTER,
     DEFAULT_TIMEOUT,
 )
+from navarch_runtime_containerd.logfile import Rotation
 
 DEFAULT_SOCKET = "/run/containerd/containerd.sock"
 
@@ -41,6 +42,14 @@ def _positive(_: Any, attribute: attrs.Attribute, value: float) -> None:
         raise ValueError(f"{attribute.name} = {value:g}: must be more than 0")
 
 
+def _at_least(least: int) -> Any:
+    def check(_: Any, attribute: attrs.Attribute, value: int) -> None:
+        if value < least:
+            raise ValueError(f"{attribute.name} = {value}: must be at least {least}")
+
+    return check
+
+
 @attrs.frozen(kw_only=True)
 class ContainerdOptions:
     socket: str = attrs.field(
@@ -64,3 +73,22 @@ class ContainerdOptions:
         validator=_positive,
         metadata=_help("Deadline of each containerd call, in seconds (transfers get longer)."),
     )
+    log_max_bytes: int = attrs.field(
+        default=10 << 20,
+        validator=_at_least(4096),
+        metadata=_help(
+            "A container's log file is rotated once it reaches this many bytes "
+            "(the kubelet's containerLogMaxSize: 10 MiB)."
+        ),
+    )
+    log_max_files: int = attrs.field(
+        default=5,
+        validator=_at_least(2),
+        metadata=_help(
+            "Log files kept per container, the live one included (the kubelet's "
+            "containerLogMaxFiles: 5); the oldest is deleted."
+        ),
+    )
+
+    def rotation(self) -> Rotation:
+        return Rotation(self.log_max_bytes, self.log_max_files)

@@ -33,7 +33,8 @@ from navarch.runtime.types import (
 from navarch_runtime_containerd.cgroups import oom_kills
 from navarch_runtime_containerd.errors import ContainerdError
 from navarch_runtime_containerd.events import TOPIC_EXIT, TaskEvent
-from navarch_runtime_containerd.logfile import FifoPair, LogReader, OutputCopier
+from navarch_runtime_containerd.logfile import FifoPair, OutputCopier
+from navarch_runtime_containerd.logread import LogReader
 from navarch_runtime_containerd.ocispec import build_spec
 from navarch_runtime_containerd.records import (
     TASK_CREATED,
@@ -148,7 +149,9 @@ class ContainerOps(RuntimeState):
             fifos.close()
             raise
         fifos.opened_by_writer()
-        self._copiers[container_id] = OutputCopier(fifos, directory / LOG_FILE)
+        self._copiers[container_id] = OutputCopier(
+            fifos, directory / LOG_FILE, rotation=self.options.rotation()
+        )
         state["started_at"] = time.time()
         self._write_container(state)
         await self.client.start_task(container_id)
@@ -230,7 +233,9 @@ class ContainerOps(RuntimeState):
             fifos = FifoPair(directory, "main", reopen=True)
         except FileNotFoundError:
             return
-        self._copiers[container_id] = OutputCopier(fifos, directory / LOG_FILE)
+        self._copiers[container_id] = OutputCopier(
+            fifos, directory / LOG_FILE, rotation=self.options.rotation()
+        )
         self._log.bind(container=container_id).info("re-attached to the container's output")
 
     async def stop_container(self, container_id: str, grace: float) -> None:
@@ -327,6 +332,15 @@ class ContainerOps(RuntimeState):
         ``follow`` keeps reading until the container's output ends."""
         self._read_container(container_id)
         reader = LogReader(self._container_dir(container_id) / LOG_FILE)
+        try:
+            async for line in self._read_log(container_id, reader, options):
+                yield line
+        finally:
+            reader.close()
+
+    async def _read_log(
+        self, container_id: str, reader: LogReader, options: LogOptions
+    ) -> AsyncIterator[LogLine]:
         lines = reader.read()
         if not options.follow:
             lines += reader.rest()
