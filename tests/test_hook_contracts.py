@@ -311,14 +311,15 @@ def test_cli_names_the_plugin_that_fails_to_import(tmp_path):
 
 
 def test_config_check_passes_on_a_fresh_install():
-    # Before: the default runtime.name was 'containerd', which no plugin provides.
+    # the default runtime.name, containerd, is a plugin of the workspace
     result = run_cli("config", "check")
     assert result.returncode == 0, result.stderr
     assemble(load_config(file=None, env={})).check()
 
 
 def test_an_unset_runtime_is_reported_to_the_daemon_that_needs_one():
-    assembly = assemble(load_config(file=None, env={}), entry_points=False)
+    config = load_config(file=None, env={}, overrides=["runtime.name="])
+    assembly = assemble(config, entry_points=False)
     with pytest.raises(UnknownName, match="no container runtime is configured"):
         assembly.runtime()
 

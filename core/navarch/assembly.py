@@ -65,9 +65,9 @@ class Assembly:
         """Resolve the named parts a daemon needs and check their options; raise
         :class:`UnresolvedParts` listing every problem at once.
 
-        An empty ``runtime.name`` (the default until a runtime plugin exists) is not a
-        problem here, so ``navarch config check`` passes on a fresh install: the daemon
-        that runs containers calls :meth:`runtime`, which raises :class:`NoRuntime`."""
+        An empty ``runtime.name`` (a control-plane machine's choice) is not a problem
+        here: the daemon that runs containers calls :meth:`runtime`, which raises
+        :class:`NoRuntime`."""
         lookups = {
             "store": lambda: self._with_options(self.store(), "store.options"),
             "runtime": lambda: self._with_options(self.runtime(), "runtime.options"),

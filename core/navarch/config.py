@@ -97,9 +97,9 @@ SETTINGS: tuple[Setting, ...] = (
     Setting(
         "runtime.name",
         "optional_str",
-        "",
-        "Container runtime of the node agent, by registered name (docker, containerd, "
-        "sim, or a third party's); the agent refuses to start without one.",
+        "containerd",
+        "Container runtime of the node agent, by registered name (containerd, docker, "
+        "sim, or a third party's); empty: none, and the agent refuses to start.",
     ),
     Setting("runtime.options", "mapping", {}, "Options handed to the container runtime."),
     Setting("scheduler.profile", "str", "spread", "Scheduler profile, by registered name."),

@@ -142,7 +142,7 @@ async def test_simulated_nodes_in_one_process(client, api_server, tmp_path):
 
 
 def test_agent_without_a_runtime_says_which_are_installed(tmp_path):
-    result = run_cli("--data-dir", str(tmp_path), "agent")
+    result = run_cli("--data-dir", str(tmp_path), "--set", "runtime.name=", "agent")
     assert result.returncode != 0
     assert "runtime.name" in result.stderr and "docker" in result.stderr and "sim" in result.stderr
 
