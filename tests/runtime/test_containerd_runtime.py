@@ -1,10 +1,10 @@
-"""ContainerdRuntime (issue 12, in progress) against a private containerd: version,
-images (load, status by name and id, list, remove) and pod sandboxes (a state file,
-a network namespace of the plugin's own holding only loopback, up) and containers
-(create, start, exit code, stop with SIGTERM then SIGKILL, StartError/CreateError,
-remove, labels, the two output files). Each test works in a containerd namespace and
-a data_dir of its own. Not yet the conformance suite: exec, pull and timed logs are
-still to come."""
+"""ContainerdRuntime against a private containerd: the runtime conformance suite, and
+what is the plugin's own: version, images (load, status by name and id, list,
+remove), pod sandboxes (a state file, a network namespace of the plugin's own
+holding only loopback), containers (exit codes, SIGTERM then SIGKILL, StartError and
+CreateError, labels, CRI-format output), exits heard on the event stream and
+reconciled after a restart, output re-attached after a restart. Each test works in
+a containerd namespace and a data_dir of its own."""
 
 from __future__ import annotations
 
