@@ -1,20 +1,21 @@
-"""Runtime benchmark: the runtime plugins sim and docker side by side in one run, with the
-bare ``docker run -d`` CLI on the same private dockerd as the floor.
+"""Runtime benchmark: the runtime plugins sim, docker and containerd side by side in one
+run, each real one with its daemon's bare CLI on the same private daemon as its floor.
 
     uv run python bench/runtime.py [--quick]      (or: make bench)
 
 Measured per runtime, driven in this process through its plugin (as the agent builds
 it): image load from the busybox archive; sandbox create; container create+start
-p50/p99, one after another and in parallel; stop+remove. The floor is Debian's
-``docker`` client (``-H unix://<private socket>``, ``--network none``, ``--pull never``)
-on the same daemon. Then pod startup through the whole system: a private API server,
-a scheduler and an agent process on that runtime, pod created -> Running seen on a
-watch, p50/p99, one pod after another; the agent's resident memory with many pods
-running; and 200 simulated nodes x 20 pods in one agent process, with the API
-server's CPU seconds per node heartbeat (Lease renewal). The agents use the admin
-kubeconfig (one node token cannot serve 200 simulated nodes). Everything runs on
-127.0.0.1; every loop is bounded in count and time; every process started here is
-stopped by pid.
+p50/p99, one after another and in parallel; stop+remove. The floors (what each row
+runs is in runtime_floors.py) are Debian's ``docker`` client (``docker run -d
+--network none``) on the private dockerd and Debian's ``ctr`` (``ctr run -d``) on a
+private containerd, in a containerd namespace of its own. Then pod startup through
+the whole system: a private API server, a scheduler and an agent process on that
+runtime, pod created -> Running seen on a watch, p50/p99, one pod after another; the
+agent's resident memory with many pods running; and 200 simulated nodes x 20 pods in
+one agent process, with the API server's CPU seconds per node heartbeat (Lease
+renewal). The agents use the admin kubeconfig (one node token cannot serve 200
+simulated nodes). Everything runs on 127.0.0.1; every loop is bounded in count and
+time; every process started here is stopped by pid (containerd's shims too).
 """
 
 from __future__ import annotations
@@ -22,6 +23,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
+import inspect
 import os
 import secrets
 import shutil
@@ -40,6 +42,14 @@ from typing import Any
 import aiohttp
 import orjson
 import yaml
+from runtime_floors import (
+    LOAD_REPEATS,
+    collect_garbage,
+    ctr_cli,
+    ctr_floor,
+    docker_cli,
+    docker_floor,
+)
 from scheduler import SchedulerProcess, cpu_seconds, percentile
 from targets import Target, format_ratio, ratio, report
 
@@ -49,11 +59,11 @@ from navarch.config import load_config
 from navarch.runtime import ContainerConfig, Runtime, SandboxConfig
 from navarch.runtime.labels import container_labels, sandbox_labels
 from navarch.testing.apiserver import ApiServerProcess
-from navarch.testing.daemon import DaemonProcess
+from navarch.testing.containerd import ContainerdProcess
+from navarch.testing.daemon import DaemonProcess, unmount_under
 from navarch.testing.dockerd import DockerdProcess
 from navarch.testing.images import BUSYBOX_IMAGE, busybox_archive
 
-DOCKER_CLI = "/usr/bin/docker"
 # Exits at once on SIGTERM (a plain `sleep` as PID 1 ignores it and every stop would
 # wait out its grace period); the simulator acts this script out too.
 SCRIPT = "trap 'exit 0' TERM; sleep 3600 & wait"
@@ -62,7 +72,8 @@ NODE = "bench-node"
 CALL_LIMIT = 120.0  # one runtime call or CLI run
 POD_LIMIT = 120.0  # one pod, created -> Running
 PHASE_LIMIT = 900.0  # many pods at once (4,000 simulated)
-LOAD_REPEATS = 3
+RUNTIMES = ("sim", "docker", "containerd")
+FLOORS = {"docker": "docker CLI", "containerd": "ctr"}  # each real runtime's floor
 
 
 @dataclass(frozen=True)
@@ -109,10 +120,11 @@ def dockerd_directory() -> Path:
 # --- the runtimes, driven directly ----------------------------------------------------
 
 
-def build_runtime(name: str, options: dict[str, Any], data_dir: Path) -> Runtime:
+async def build_runtime(name: str, options: dict[str, Any], data_dir: Path) -> Runtime:
     """The runtime as ``navarch agent`` builds it: through its plugin's registration."""
     entry = assemble(load_config(env={})).registries.runtimes.entry(name)
-    return entry.value(options, str(data_dir))
+    runtime = entry.value(options, str(data_dir))
+    return await runtime if inspect.isawaitable(runtime) else runtime
 
 
 async def timed(call: Awaitable[Any]) -> tuple[float, Any]:
@@ -121,13 +133,22 @@ async def timed(call: Awaitable[Any]) -> tuple[float, Any]:
     return time.perf_counter() - started, result
 
 
-async def runtime_figures(runtime: Runtime, archive: Path, counts: Counts) -> dict[str, Any]:
+async def runtime_figures(
+    runtime: Runtime,
+    archive: Path,
+    counts: Counts,
+    before_load: Callable[[], Awaitable[None]] | None = None,
+) -> dict[str, Any]:
     """Image load, sandbox create, container create+start (one after another and in
-    parallel) and stop+remove, in seconds per operation."""
+    parallel) and stop+remove, in seconds per operation. ``before_load`` runs untimed
+    before each load (containerd: collect the removed image's content, so that each
+    load starts from nothing, as its floor's does)."""
     loads = []
     for attempt in range(LOAD_REPEATS):
         if attempt:
             await runtime.remove_image(BUSYBOX_IMAGE)
+        if before_load is not None:
+            await before_load()
         loads.append((await timed(runtime.load_image(archive)))[0])
     figures: dict[str, Any] = {"load": loads}
     sandboxes: list[str] = []
@@ -178,68 +199,6 @@ async def runtime_figures(runtime: Runtime, archive: Path, counts: Counts) -> di
         for sandbox_id in sandboxes:
             seconds, _ = await timed(runtime.remove_sandbox(sandbox_id))
             figures.setdefault("sandbox remove", []).append(seconds)
-    return figures
-
-
-class DockerCli:
-    """Debian's docker client on the private daemon only (no user config, no DOCKER_*
-    variables from the environment)."""
-
-    def __init__(self, dockerd: DockerdProcess, config_dir: Path):
-        self.host = dockerd.socket_url
-        self.env = {k: v for k, v in os.environ.items() if not k.startswith("DOCKER_")}
-        self.env["DOCKER_CONFIG"] = str(config_dir)
-
-    async def run(self, *args: str) -> tuple[float, str]:
-        started = time.perf_counter()
-        process = await asyncio.create_subprocess_exec(
-            DOCKER_CLI,
-            "-H",
-            self.host,
-            *args,
-            stdout=subprocess.PIPE,
-            stderr=subprocess.PIPE,
-            env=self.env,
-        )
-        try:
-            out, err = await asyncio.wait_for(process.communicate(), CALL_LIMIT)
-        except TimeoutError:
-            process.kill()
-            await process.wait()
-            raise
-        if process.returncode != 0:
-            raise RuntimeError(f"docker {' '.join(args)}: {err.decode(errors='replace')}")
-        return time.perf_counter() - started, out.decode().strip()
-
-
-async def floor_figures(cli: DockerCli, archive: Path, counts: Counts) -> dict[str, Any]:
-    """The same operations with the bare CLI: docker load, docker run -d, stop + rm."""
-    loads = []
-    for _ in range(LOAD_REPEATS):
-        await cli.run("rmi", BUSYBOX_IMAGE)  # loaded by the runtime before
-        loads.append((await cli.run("load", "-q", "-i", str(archive)))[0])
-    figures: dict[str, Any] = {"load": loads, "warm-up": [], "seq": [], "par": [], "teardown": []}
-    made: list[str] = []
-
-    async def run(into: str) -> None:
-        seconds, container_id = await cli.run(
-            "run", "-d", "--network", "none", "--pull", "never", BUSYBOX_IMAGE, *COMMAND
-        )
-        figures[into].append(seconds)
-        made.append(container_id)
-
-    try:
-        await run("warm-up")  # untimed, as for the runtimes
-        for _ in range(counts.sequential):
-            await run("seq")
-        began = time.perf_counter()
-        await asyncio.gather(*(run("par") for _ in range(counts.parallel)))
-        figures["par wall"] = time.perf_counter() - began
-    finally:
-        for container_id in made:
-            stop, _ = await cli.run("stop", "-t", "0", container_id)
-            remove, _ = await cli.run("rm", container_id)
-            figures["teardown"].append(stop + remove)
     return figures
 
 
@@ -314,8 +273,8 @@ def pod_body(name: str) -> bytes:
                     {
                         "name": "main",
                         "image": BUSYBOX_IMAGE,
-                        # Loaded into docker beforehand: never pulled. The simulator
-                        # "pulls" in memory.
+                        # Loaded into docker and containerd beforehand: never
+                        # pulled. The simulator "pulls" in memory.
                         "imagePullPolicy": "IfNotPresent",
                         "command": list(COMMAND),
                         "resources": {"requests": {"cpu": "10m", "memory": "16Mi"}},
@@ -574,47 +533,57 @@ async def simulated_figures(root: Path, counts: Counts) -> dict[str, Any]:
 
 
 def print_table(results: dict[str, dict[str, Any]], counts: Counts) -> None:
-    sim, docker, floor = results["sim"], results["docker"], results["floor"]
-    columns = ("sim", "docker", "docker CLI (floor)", "sim/floor", "docker/floor")
+    floors = {name: results[floor] for name, floor in FLOORS.items()}
+    columns = (
+        *RUNTIMES,
+        *(f"{floor} (floor)" for floor in FLOORS.values()),
+        *(f"{name}/floor" for name in FLOORS),
+    )
+    blanks = ["-"] * (len(FLOORS) * 2)
+
+    def versus(values: list[float], base: list[float], stat: str) -> str:
+        if not values or not base:
+            return "-"
+        if stat == "median":
+            return format_ratio(ratio(statistics.median(values), statistics.median(base)))
+        p50 = format_ratio(ratio(percentile(values, 50), percentile(base, 50)))
+        p99 = format_ratio(ratio(percentile(values, 99), percentile(base, 99)))
+        return f"{p50} / {p99}"
 
     def row(name: str, key: str, *, stat: str = "p50/p99", floored: bool = True) -> list[str]:
         cells = []
-        for figures in (sim, docker, floor):
+        for figures in [*(results[r] for r in RUNTIMES), *floors.values()]:
             values = ms(figures.get(key, []))
             if stat == "median":
                 cells.append(f"{statistics.median(values):,.1f}" if values else "n/a")
             else:
                 cells.append(p50_p99(values))
-        for figures in (sim, docker):
-            values, base = ms(figures.get(key, [])), ms(floor.get(key, []))
-            if not floored or not values or not base:
-                cells.append("-")
-            elif stat == "median":
-                cells.append(
-                    format_ratio(ratio(statistics.median(values), statistics.median(base)))
-                )
-            else:
-                p50 = format_ratio(ratio(percentile(values, 50), percentile(base, 50)))
-                p99 = format_ratio(ratio(percentile(values, 99), percentile(base, 99)))
-                cells.append(f"{p50} / {p99}")
+        for runtime, floor in floors.items():
+            values, base = ms(results[runtime].get(key, [])), ms(floor.get(key, []))
+            cells.append(versus(values, base, stat) if floored else "-")
         return [name, *cells]
 
-    def startup(key: str) -> list[str]:
-        base = ms(floor["seq"])
-        cells = [p50_p99(ms(results[f"{r} system"][key])) for r in ("sim", "docker")]
-        cells.append(p50_p99(base))
-        for r in ("sim", "docker"):
-            values = ms(results[f"{r} system"][key])
-            p50 = format_ratio(ratio(percentile(values, 50), percentile(base, 50)))
-            p99 = format_ratio(ratio(percentile(values, 99), percentile(base, 99)))
-            cells.append(f"{p50} / {p99}" if values else "n/a")
-        missed = sum(results[f"{r} system"]["missed"] for r in ("sim", "docker"))
+    def startup() -> list[str]:
+        """Pods through the system against each floor's bare create+start."""
+        cells = [p50_p99(ms(results[f"{r} system"]["startup"])) for r in RUNTIMES]
+        cells += [p50_p99(ms(floor["seq"])) for floor in floors.values()]
+        cells += [
+            versus(ms(results[f"{r} system"]["startup"]), ms(floor["seq"]), "p50/p99")
+            for r, floor in floors.items()
+        ]
+        missed = sum(results[f"{r} system"]["missed"] for r in RUNTIMES)
         label = f"pod startup via API+scheduler+agent, {counts.pods} seq, p50/p99"
         return [label + (f" ({missed} never Running)" if missed else ""), *cells]
 
     def walls() -> list[str]:
-        cells = [f"{f['par wall'] * 1000:,.0f}" for f in (sim, docker, floor)]
-        cells += [format_ratio(ratio(f["par wall"], floor["par wall"])) for f in (sim, docker)]
+        walls = [results[r]["par wall"] for r in RUNTIMES] + [
+            f["par wall"] for f in floors.values()
+        ]
+        cells = [f"{wall * 1000:,.0f}" for wall in walls]
+        cells += [
+            format_ratio(ratio(results[r]["par wall"], floor["par wall"]))
+            for r, floor in floors.items()
+        ]
         return [f"  all {counts.parallel} in parallel, wall", *cells]
 
     def memory(name: str) -> str:
@@ -622,27 +591,10 @@ def print_table(results: dict[str, dict[str, Any]], counts: Counts) -> None:
         running = f"{system['memory pods']}/{system['memory pods wanted']} Running"
         return f"{system['agent rss']:,.0f} ({running})"
 
-    memory_row = [
-        f"agent RSS MiB, {counts.memory_pods} pods",
-        memory("sim"),
-        memory("docker"),
-        "-",
-        "-",
-        "-",
-    ]
-
     def idle(name: str) -> str:
         cpu = results[f"{name} system"]["idle cpu"]
         return " / ".join(f"{cpu[k] * 100:.1f}" for k in ("agent", "daemon") if k in cpu)
 
-    idle_row = [
-        f"idle CPU % with {counts.memory_pods} pods: agent / dockerd",
-        idle("sim"),
-        idle("docker"),
-        "-",
-        "-",
-        "-",
-    ]
     rows = [
         ["operation (ms)", *columns],
         row(f"image load (busybox archive), median of {LOAD_REPEATS}", "load", stat="median"),
@@ -653,9 +605,13 @@ def print_table(results: dict[str, dict[str, Any]], counts: Counts) -> None:
         walls(),
         row("container stop+remove (grace 0), p50/p99", "teardown"),
         row("sandbox remove, p50/p99", "sandbox remove", floored=False),
-        startup("startup"),
-        memory_row,
-        idle_row,
+        startup(),
+        [f"agent RSS MiB, {counts.memory_pods} pods", *map(memory, RUNTIMES), *blanks],
+        [
+            f"idle CPU % with {counts.memory_pods} pods: agent / daemon",
+            *map(idle, RUNTIMES),
+            *blanks,
+        ],
     ]
     widths = [max(len(r[i]) for r in rows) for i in range(len(rows[0]))]
     for index, cells in enumerate(rows):
@@ -665,6 +621,12 @@ def print_table(results: dict[str, dict[str, Any]], counts: Counts) -> None:
         )
         if index == 0:
             print("-" * (sum(widths) + 2 * len(widths)))
+    print(
+        "floors: docker CLI = docker load / run -d --network none / stop -t 0 + rm; "
+        "ctr = ctr images import / run -d --log-uri file:// / tasks delete -f + "
+        "containers delete (bench/runtime_floors.py). Pod startup is against each "
+        "floor's create+start."
+    )
 
 
 def print_simulated(sim: dict[str, Any]) -> None:
@@ -701,6 +663,133 @@ def print_simulated(sim: dict[str, Any]) -> None:
         print(f"{name:<{width}}  {value}")
 
 
+# --- one runtime's phases -----------------------------------------------------------------
+
+
+async def measure_runtime(
+    name: str,
+    options: dict[str, Any],
+    root: Path,
+    archive: Path,
+    counts: Counts,
+    before_load: Callable[[], Awaitable[None]] | None = None,
+) -> dict[str, Any]:
+    print(f"  {name}: runtime operations…", file=sys.stderr)
+    runtime = await build_runtime(name, options, root / f"runtime-{name}")
+    try:
+        return await runtime_figures(runtime, archive, counts, before_load)
+    finally:
+        await runtime.close()
+
+
+async def measure_system(
+    name: str, options: dict[str, Any], root: Path, counts: Counts, daemon: int | None
+) -> dict[str, Any]:
+    print(f"  {name}: pods through API server, scheduler, agent…", file=sys.stderr)
+    return await system_figures(root / f"system-{name}", name, options, counts, daemon)
+
+
+async def clear_node(name: str, options: dict[str, Any], data_dir: Path) -> None:
+    """Remove the pods a stopped agent left running, through its runtime on the same
+    data_dir: containerd's shims outlive containerd, and the pods' cgroups and network
+    namespaces are the plugin's to undo. Best effort: removing the daemon follows."""
+    try:
+        runtime = await build_runtime(name, options, data_dir)
+        try:
+            for sandbox in await asyncio.wait_for(runtime.list_sandboxes(), CALL_LIMIT):
+                await asyncio.wait_for(runtime.remove_sandbox(sandbox.id), CALL_LIMIT)
+        finally:
+            await runtime.close()
+    except Exception as exc:  # cleanup: report it; the daemon's removal follows
+        print(f"  {name}: the agent's pods not all removed: {exc!r}", file=sys.stderr)
+
+
+def remove_cgroups(namespaces: list[str]) -> None:
+    """The cgroup directories /<namespace>/<id> containerd's containers had in every
+    hierarchy, when their processes were killed with their shims (runc never deleted
+    them), deepest first. Bounded retries: a killed process leaves its cgroup soon."""
+    base = Path("/sys/fs/cgroup")
+    for _ in range(20):
+        left = [
+            path
+            for namespace in namespaces
+            for top in base.glob(f"*/{namespace}")
+            for path in [top, *top.rglob("*")]
+            if path.is_dir()
+        ]
+        for path in sorted(left, key=lambda p: len(p.parts), reverse=True):
+            with contextlib.suppress(OSError):
+                path.rmdir()
+        if not any(path.exists() for path in left):
+            return
+        time.sleep(0.25)
+
+
+async def docker_phase(root: Path, archive: Path, counts: Counts, keep: bool) -> dict[str, Any]:
+    """The docker runtime, `docker` CLI floor and pods, on a private dockerd removed
+    afterwards."""
+    results: dict[str, Any] = {}
+    dockerd = DockerdProcess(dockerd_directory())
+    try:
+        dockerd.start()
+        options = {"socket": dockerd.socket_url}
+        results["docker"] = await measure_runtime("docker", options, root, archive, counts)
+        print("  docker CLI: the same operations…", file=sys.stderr)
+        cli = docker_cli(dockerd.socket_url, root / "docker-cli")
+        results[FLOORS["docker"]] = await docker_floor(cli, archive, COMMAND, counts)
+        assert dockerd.process is not None
+        results["docker system"] = await measure_system(
+            "docker", options, root, counts, dockerd.process.pid
+        )
+    finally:
+        if keep:
+            dockerd.stop()
+            print(f"  dockerd's logs kept under {dockerd.directory}", file=sys.stderr)
+        else:
+            dockerd.remove()
+    return results
+
+
+async def containerd_phase(root: Path, archive: Path, counts: Counts, keep: bool) -> dict[str, Any]:
+    """The `ctr` floor, the containerd runtime and pods, on a private containerd removed
+    afterwards with its shims. The floor goes first, on a daemon holding nothing yet;
+    before each timed load the removed image's content is collected, so that every
+    load (plugin's and ctr's) starts from nothing."""
+    results: dict[str, Any] = {}
+    containerd = ContainerdProcess(root / "containerd")
+    tag = secrets.token_hex(4)
+    # the plugin's (and its agent's) namespace, and ctr's own beside it
+    namespace, floor_namespace = f"navbench{tag}", f"navbenchctr{tag}"
+    options = {"socket": str(containerd.socket_path), "namespace": namespace}
+    try:
+        containerd.start()
+        print("  ctr: the same operations…", file=sys.stderr)
+        floor_cli = ctr_cli(containerd.socket_path, floor_namespace)
+        results[FLOORS["containerd"]] = await ctr_floor(
+            floor_cli, archive, COMMAND, counts, root / "ctr-logs"
+        )
+        ctr = ctr_cli(containerd.socket_path, namespace)
+        results["containerd"] = await measure_runtime(
+            "containerd", options, root, archive, counts, lambda: collect_garbage(ctr)
+        )
+        assert containerd.process is not None
+        try:
+            results["containerd system"] = await measure_system(
+                "containerd", options, root, counts, containerd.process.pid
+            )
+        finally:
+            data_dir = root / "system-containerd" / "agent" / "data" / "runtime"
+            await clear_node("containerd", options, data_dir / f"{NODE}-containerd")
+    finally:
+        if keep:
+            with contextlib.suppress(OSError):
+                shutil.copy(containerd.log_path, root / "containerd.log")
+        containerd.remove()  # ends the shims left serving it, by pid
+        unmount_under((root,))  # network namespaces of pods killed with their shims
+        remove_cgroups([namespace, floor_namespace])
+    return results
+
+
 # --- main -------------------------------------------------------------------------------
 
 
@@ -714,46 +803,25 @@ async def main() -> None:
     counts = QUICK if args.quick else FULL
     results: dict[str, dict[str, Any]] = {}
     root = Path(tempfile.mkdtemp(prefix="navarch-bench-runtime-"))
-    dockerd = DockerdProcess(dockerd_directory())
     try:
         archive = busybox_archive(root)
-        try:
-            dockerd.start()
-            docker_options = {"socket": dockerd.socket_url}
-            for name, options in (("sim", {}), ("docker", docker_options)):
-                print(f"  {name}: runtime operations…", file=sys.stderr)
-                runtime = build_runtime(name, options, root / f"runtime-{name}")
-                try:
-                    results[name] = await runtime_figures(runtime, archive, counts)
-                finally:
-                    await runtime.close()
-            print("  docker CLI: the same operations…", file=sys.stderr)
-            cli = DockerCli(dockerd, root / "docker-cli")
-            results["floor"] = await floor_figures(cli, archive, counts)
-            for name, options in (("sim", {}), ("docker", docker_options)):
-                print(f"  {name}: pods through API server, scheduler, agent…", file=sys.stderr)
-                daemon = dockerd.process.pid if name == "docker" and dockerd.process else None
-                results[f"{name} system"] = await system_figures(
-                    root / f"system-{name}", name, options, counts, daemon
-                )
-        finally:
-            if args.keep:
-                dockerd.stop()
-            else:
-                dockerd.remove()
+        results["sim"] = await measure_runtime("sim", {}, root, archive, counts)
+        results["sim system"] = await measure_system("sim", {}, root, counts, None)
+        results.update(await docker_phase(root, archive, counts, args.keep))
+        results.update(await containerd_phase(root, archive, counts, args.keep))
         nodes, per_node = counts.sim_nodes, counts.pods_per_node
         print(f"  {nodes} simulated nodes x {per_node} pods…", file=sys.stderr)
         simulated = await simulated_figures(root / "simulated", counts)
     finally:
         if args.keep:
-            print(f"  logs kept under {root} and {dockerd.directory}", file=sys.stderr)
+            print(f"  logs kept under {root}", file=sys.stderr)
         else:
             shutil.rmtree(root, ignore_errors=True)
 
     print()
     print(
         f"Runtime benchmark ({'quick' if args.quick else 'full'}): busybox from a local archive, "
-        f"private dockerd, {os.cpu_count()} cores shared by every process; "
+        f"private dockerd and containerd, {os.cpu_count()} cores shared by every process; "
         f"load average {os.getloadavg()[0]:.2f} at the end"
     )
     print()
@@ -761,14 +829,63 @@ async def main() -> None:
     print()
     print(f"{nodes} simulated nodes x {per_node} pods in one agent process (runtime sim):")
     print_simulated(simulated)
-    docker_system = results["docker system"]
-    startup_p99 = ms(docker_system["startup"])
-    floor_p99 = ms(results["floor"]["seq"])
-    startup_ratio = (
-        ratio(percentile(startup_p99, 99), percentile(floor_p99, 99)) if startup_p99 else None
+    report(targets(results, simulated, counts), quick=args.quick)
+    containerd_system = results["containerd system"]
+    print(
+        f"  info     {nodes * per_node:,} simulated pods Running in {simulated['seconds']:,.1f} s; "
+        "API server CPU per heartbeat "
+        + (
+            "n/a"
+            if simulated["cpu per heartbeat"] is None
+            else f"{simulated['cpu per heartbeat'] * 1000:.2f} ms"
+        )
     )
-    targets = [
-        Target("pod startup p99 on docker / bare docker run p99", startup_ratio, "<=", 1.5, "x"),
+    print(
+        f"  info     agent RSS with {counts.memory_pods} pods on containerd: "
+        f"{containerd_system['agent rss']:,.0f} MiB "
+        f"({containerd_system['memory pods']} Running)"
+    )
+
+
+def p99_ms(seconds: list[float]) -> float | None:
+    return percentile(ms(seconds), 99) if seconds else None
+
+
+def targets(
+    results: dict[str, dict[str, Any]], simulated: dict[str, Any], counts: Counts
+) -> list[Target]:
+    nodes, per_node = counts.sim_nodes, counts.pods_per_node
+    docker_system, containerd_system = results["docker system"], results["containerd system"]
+
+    def startup_ratio(runtime: str) -> float | None:
+        startup = p99_ms(results[f"{runtime} system"]["startup"])
+        floor = p99_ms(results[FLOORS[runtime]]["seq"])
+        return None if startup is None or floor is None else ratio(startup, floor)
+
+    docker_p99 = p99_ms(docker_system["startup"])
+    containerd_p99 = p99_ms(containerd_system["startup"])
+    return [
+        Target(
+            "pod startup p99 on docker / bare docker run p99",
+            startup_ratio("docker"),
+            "<=",
+            1.5,
+            "x",
+        ),
+        Target(
+            "pod startup p99 on containerd / bare ctr run p99",
+            startup_ratio("containerd"),
+            "<=",
+            1.3,
+            "x",
+        ),
+        Target(
+            "pod startup p99 on containerd, below docker's in this run",
+            containerd_p99 if docker_p99 is not None else None,
+            "<",
+            docker_p99 if docker_p99 is not None else float("nan"),
+            " ms",
+        ),
         Target(
             f"agent RSS with {counts.memory_pods} pods Running (docker, "
             f"{docker_system['memory pods']} Running)",
@@ -784,16 +901,6 @@ async def main() -> None:
             nodes * per_node,
         ),
     ]
-    report(targets, quick=args.quick)
-    print(
-        f"  info     {nodes * per_node:,} simulated pods Running in {simulated['seconds']:,.1f} s; "
-        "API server CPU per heartbeat "
-        + (
-            "n/a"
-            if simulated["cpu per heartbeat"] is None
-            else f"{simulated['cpu per heartbeat'] * 1000:.2f} ms"
-        )
-    )
 
 
 if __name__ == "__main__":
