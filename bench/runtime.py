@@ -704,7 +704,7 @@ async def clear_node(name: str, options: dict[str, Any], data_dir: Path) -> None
         print(f"  {name}: the agent's pods not all removed: {exc!r}", file=sys.stderr)
 
 
-def remove_cgroups(namespaces: list[str]) -> None:
+async def remove_cgroups(namespaces: list[str]) -> None:
     """The cgroup directories /<namespace>/<id> containerd's containers had in every
     hierarchy, when their processes were killed with their shims (runc never deleted
     them), deepest first. Bounded retries: a killed process leaves its cgroup soon."""
@@ -722,7 +722,7 @@ def remove_cgroups(namespaces: list[str]) -> None:
                 path.rmdir()
         if not any(path.exists() for path in left):
             return
-        time.sleep(0.25)
+        await asyncio.sleep(0.25)
 
 
 async def docker_phase(root: Path, archive: Path, counts: Counts, keep: bool) -> dict[str, Any]:
@@ -786,7 +786,7 @@ async def containerd_phase(root: Path, archive: Path, counts: Counts, keep: bool
                 shutil.copy(containerd.log_path, root / "containerd.log")
         containerd.remove()  # ends the shims left serving it, by pid
         unmount_under((root,))  # network namespaces of pods killed with their shims
-        remove_cgroups([namespace, floor_namespace])
+        await remove_cgroups([namespace, floor_namespace])
     return results
 
 
