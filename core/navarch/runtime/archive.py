@@ -170,7 +170,8 @@ def write_image_archive(
     when its bytes start like a program (``#!`` or ELF); otherwise 0644. Parent
     directories are created (0755); ``directories`` adds empty ones with their mode
     (``{"tmp": 0o1777}``). ``user`` is the image's ``User`` (``name``, ``uid``,
-    ``name:group``, ``uid:gid``; empty: root). ``architecture`` defaults to this machine's (Go naming).
+    ``name:group``, ``uid:gid``; empty: root). ``architecture`` defaults to this
+    machine's (Go naming).
     The archive is written to a temporary name and renamed, so a reader never sees
     half of it.
     """
