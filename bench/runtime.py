@@ -69,7 +69,7 @@ from navarch.testing.images import BUSYBOX_IMAGE, busybox_archive
 SCRIPT = "trap 'exit 0' TERM; sleep 3600 & wait"
 COMMAND = ("sh", "-c", SCRIPT)
 NODE = "bench-node"
-CALL_LIMIT = 120.0  # one runtime call or CLI run
+CALL_LIMIT = 120.0  # one runtime call (runtime_floors.py bounds each CLI run)
 POD_LIMIT = 120.0  # one pod, created -> Running
 PHASE_LIMIT = 900.0  # many pods at once (4,000 simulated)
 RUNTIMES = ("sim", "docker", "containerd")
@@ -692,16 +692,27 @@ async def measure_system(
 async def clear_node(name: str, options: dict[str, Any], data_dir: Path) -> None:
     """Remove the pods a stopped agent left running, through its runtime on the same
     data_dir: containerd's shims outlive containerd, and the pods' cgroups and network
-    namespaces are the plugin's to undo. Best effort: removing the daemon follows."""
+    namespaces are the plugin's to undo. Best effort, each pod on its own: what is
+    left is ended with the daemon (remove_cgroups, unmount_under)."""
+    failed: list[str] = []
     try:
         runtime = await build_runtime(name, options, data_dir)
         try:
             for sandbox in await asyncio.wait_for(runtime.list_sandboxes(), CALL_LIMIT):
-                await asyncio.wait_for(runtime.remove_sandbox(sandbox.id), CALL_LIMIT)
+                try:
+                    await asyncio.wait_for(runtime.remove_sandbox(sandbox.id), CALL_LIMIT)
+                except Exception as exc:  # cleanup: report it and go on
+                    failed.append(f"{sandbox.id}: {exc!r}")
         finally:
             await runtime.close()
     except Exception as exc:  # cleanup: report it; the daemon's removal follows
-        print(f"  {name}: the agent's pods not all removed: {exc!r}", file=sys.stderr)
+        failed.append(repr(exc))
+    if failed:
+        print(
+            f"  {name}: {len(failed)} of the agent's pods not removed through the runtime "
+            f"(first: {failed[0]})",
+            file=sys.stderr,
+        )
 
 
 async def remove_cgroups(namespaces: list[str]) -> None:
