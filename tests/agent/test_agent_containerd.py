@@ -4,8 +4,8 @@ is stopped under it — with SIGTERM (a service stop) and with SIGKILL (a crash)
 leave the shims and their containers running — and started again on the same root,
 state and socket. The agent must reconnect (its Node Ready again), keep the running
 container it had (same ID, no restart, its log still growing), restart one that died
-while containerd was down (restartPolicy Always), start nothing twice, and clean up a
-pod deleted while containerd was down. And an agent started before
+while containerd was down (restartPolicy Always), start a pod created meanwhile once
+it is back, start nothing twice, and clean up a pod deleted while it was down. And an agent started before
 containerd waits, NotReady, and becomes Ready once containerd answers.
 
 What runs in containerd is read with a plain client in the agent's namespace (never
@@ -32,6 +32,7 @@ from navarch import api
 from navarch.client import Client
 from navarch.runtime import labels
 from navarch.testing.containerd import ContainerdProcess
+from navarch.testing.daemon import unmount_under
 from navarch.testing.images import BUSYBOX_IMAGE, busybox_archive
 from navarch_runtime_containerd import ContainerdClient, import_image_archive
 from tests.agent.conftest import DEADLINE, eventually, pod_body
@@ -129,6 +130,8 @@ def agent(tmp_path: Path, api_server: Any, containerd: ContainerdProcess) -> Ite
         yield process
     finally:
         process.stop()
+        # a failed test leaves its pods: their network namespaces are bind mounts
+        unmount_under((process.data_dir,))
 
 
 @pytest_asyncio.fixture
@@ -243,21 +246,21 @@ async def test_containerd_restarted_under_a_running_agent(
     victim_pid = (await inspector.get_task(_container_id(victim_before))).pid
 
     # containerd goes; its shims (and the containers) stay
-    shims = containerd.shim_pids(agent.namespace)
-    assert len(shims) == 3, shims  # cd-short's went with its task
+    async def three_shims() -> list[int] | None:
+        found = containerd.shim_pids(agent.namespace)
+        return found if len(found) == 3 else None  # cd-short's goes with its task
+
+    shims = await eventually(three_shims, "a shim for each running container")
     await asyncio.to_thread(containerd.interrupt, how)
     assert containerd.shim_pids(agent.namespace) == shims
     await _until_ready(client, node, "False", agent)
-    # while it is down: one container dies, one pod is deleted and its grace period
-    # runs out (the API server removes it without the agent's confirmation)
+    # while it is down: one container dies, one pod is deleted (and its grace period
+    # runs out), one is created
     os.kill(victim_pid, signal.SIGKILL)
     await client.pods.delete("cd-doomed", "default", grace_period_seconds=1)
-
-    async def doomed_deleted() -> bool:
-        names = {pod.metadata.name for pod in (await client.pods.list("default")).items}
-        return "cd-doomed" not in names
-
-    await eventually(doomed_deleted, "cd-doomed removed by the API server")
+    during = pod_body("cd-during", node, image=BUSYBOX_IMAGE, command=["sh", "-c", TICKER])
+    await client.pods.create(during)  # its sandbox and container must wait
+    await asyncio.sleep(3)  # the agent's attempts meet a containerd that is not there
     assert doomed_uid in _sandbox_uids(agent)  # nothing could be done meanwhile
 
     await asyncio.to_thread(containerd.start)
@@ -279,10 +282,15 @@ async def test_containerd_restarted_under_a_running_agent(
     assert victim_after["containerID"] != victim_before["containerID"]
     assert victim_after["lastState"]["terminated"]["exitCode"] == 137, victim_after
 
-    # the pod deleted while containerd was down: its containers and sandbox removed
+    # the pod created while containerd was down: started once it answered
+    during_status = await eventually(lambda: running("cd-during"), "cd-during Running")
+
+    # the pod deleted while containerd was down: its containers and sandbox removed,
+    # the deletion confirmed
     async def doomed_gone() -> bool:
+        names = {pod.metadata.name for pod in (await client.pods.list("default")).items}
         records = await _records(inspector, "cd-doomed")
-        return records == [] and doomed_uid not in _sandbox_uids(agent)
+        return not records and doomed_uid not in _sandbox_uids(agent) and "cd-doomed" not in names
 
     await eventually(doomed_gone, "cd-doomed cleaned up once containerd returned")
 
@@ -293,16 +301,21 @@ async def test_containerd_restarted_under_a_running_agent(
     assert await _records(inspector, "cd-short") == [_container_id(short_before)]
     victim_ids = await _records(inspector, "cd-victim")
     assert _container_id(victim_after) in victim_ids and len(victim_ids) <= 2, victim_ids
-    assert await _tasks(inspector) == sorted([long_id, _container_id(victim_after)])
+    during_id = _container_id(during_status)
+    assert await _records(inspector, "cd-during") == [during_id], agent.tail()
+    assert await _tasks(inspector) == sorted([long_id, _container_id(victim_after), during_id])
+    during_uid = as_dict(await client.pods.get("cd-during", "default"))["metadata"]["uid"]
+    assert _sandbox_uids(agent).count(during_uid) == 1
     short_after = await _status(client, "cd-short")
     assert short_after["containerID"] == short_before["containerID"]
     assert short_after["state"]["terminated"]["exitCode"] == 0, short_after
     assert short_after["restartCount"] == 0
     assert (await _status(client, "cd-long"))["restartCount"] == 0
-    # cd-long's own shim from before the restart, and cd-victim's new one
-    assert len(set(containerd.shim_pids(agent.namespace)) & set(shims)) == 1
+    # cd-long's own shim from before the restart, and new ones for cd-victim, cd-during
+    now = containerd.shim_pids(agent.namespace)
+    assert len(now) == 3 and len(set(now) & set(shims)) == 1, (now, shims)
 
-    for name in ("cd-long", "cd-victim", "cd-short"):
+    for name in ("cd-long", "cd-victim", "cd-short", "cd-during"):
         await client.pods.delete(name, "default", grace_period_seconds=0)
 
     async def all_gone() -> bool:
