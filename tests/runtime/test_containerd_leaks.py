@@ -40,6 +40,7 @@ from loguru import logger
 from navarch.runtime import ImageLoadError, NotFound
 from navarch.runtime.types import ContainerConfig, ContainerState, LogOptions, SandboxConfig
 from navarch.testing.containerd import ContainerdProcess
+from navarch.testing.daemon import unmount_under
 from navarch.testing.images import BUSYBOX_IMAGE, busybox_archive
 from navarch_runtime_containerd import ContainerdOptions, ContainerdRuntime
 
@@ -86,10 +87,13 @@ async def runtime(
     try:
         yield runtime
     finally:
-        for sandbox in await runtime.list_sandboxes():
-            with contextlib.suppress(NotFound):
-                await runtime.remove_sandbox(sandbox.id)
-        await runtime.close()
+        try:
+            for sandbox in await runtime.list_sandboxes():
+                with contextlib.suppress(NotFound):
+                    await runtime.remove_sandbox(sandbox.id)
+        finally:
+            await runtime.close()
+            unmount_under((runtime.data_dir,))  # what a failed removal left (netns mounts)
 
 
 # --- counting -------------------------------------------------------------------------
