@@ -87,6 +87,12 @@ class Counts:
     heartbeat_window: float  # seconds the API server's CPU per heartbeat is measured over
 
 
+@dataclass(frozen=True)
+class RunOptions:
+    keep: bool  # keep every process's log
+    agent_log: str  # the agents' log level (DEBUG: each pod's steps, with pods.json)
+
+
 FULL = Counts(50, 20, 50, 100, 200, 20, 30.0)
 QUICK = Counts(10, 10, 10, 20, 20, 5, 10.0)
 
@@ -216,6 +222,7 @@ class AgentProcess(DaemonProcess):
         options: dict[str, Any],
         *,
         simulate: int = 0,
+        log_level: str = "WARNING",
     ):
         self.directory = directory
         self.log_path = directory / "agent.log"
@@ -223,6 +230,7 @@ class AgentProcess(DaemonProcess):
         self.runtime = runtime
         self.options = options
         self.simulate = simulate
+        self.log_level = log_level
 
     def start(self) -> AgentProcess:
         self.directory.mkdir(parents=True, exist_ok=True)
@@ -242,7 +250,7 @@ class AgentProcess(DaemonProcess):
             "kubeconfig": str(self.kubeconfig),
             "runtime": {"name": self.runtime, "options": self.options},
             "agent": agent,
-            "log": {"level": "WARNING", "format": "json"},
+            "log": {"level": self.log_level, "format": "json"},
         }
         path = self.directory / "agent.yaml"
         path.write_text(yaml.safe_dump(config))
@@ -408,7 +416,14 @@ class Cluster:
 
 
 @contextlib.asynccontextmanager
-async def cluster(root: Path, runtime: str, options: dict[str, Any], *, simulate: int = 0):
+async def cluster(
+    root: Path,
+    runtime: str,
+    options: dict[str, Any],
+    *,
+    simulate: int = 0,
+    agent_log: str = "WARNING",
+):
     """API server + scheduler + agent processes, each stopped by pid on the way out."""
     settings = {"log": {"level": "WARNING", "format": "json"}}
     with ApiServerProcess(root / "api", settings=settings) as server:
@@ -417,7 +432,12 @@ async def cluster(root: Path, runtime: str, options: dict[str, Any], *, simulate
         api = Api(server)
         try:
             agent = AgentProcess(
-                root / "agent", server.kubeconfig, runtime, options, simulate=simulate
+                root / "agent",
+                server.kubeconfig,
+                runtime,
+                options,
+                simulate=simulate,
+                log_level=agent_log,
             ).start()
             await api.watch_pods()
             await wait_nodes_ready(api, simulate or 1, agent)
@@ -449,12 +469,29 @@ async def wait_nodes_ready(api: Api, nodes: int, agent: AgentProcess) -> None:
     raise RuntimeError(f"{nodes} node(s) not Ready in {POD_LIMIT:g}s: {agent.log_tail()}")
 
 
+def write_pod_times(api: Api, path: Path) -> None:
+    """Created and Running times of the pods so far, on the wall clock (the agent's
+    log has wall-clock times; this process measures on the monotonic one)."""
+    offset = time.time() - time.perf_counter()
+    times = {
+        name: {"created": created + offset, "running": api.running.get(name, 0.0) + offset}
+        for name, created in api.created.items()
+    }
+    path.write_bytes(orjson.dumps(times, option=orjson.OPT_INDENT_2))
+
+
 async def system_figures(
-    root: Path, runtime: str, options: dict[str, Any], counts: Counts, daemon: int | None
+    root: Path,
+    runtime: str,
+    options: dict[str, Any],
+    counts: Counts,
+    daemon: int | None,
+    agent_log: str = "WARNING",
 ) -> dict[str, Any]:
     """Pod startup one pod after another, then the agent's memory and idle CPU (and the
-    runtime daemon's, pid ``daemon``) with many pods running."""
-    async with cluster(root, runtime, options) as running:
+    runtime daemon's, pid ``daemon``) with many pods running. Each pod's created and
+    Running times (wall clock, to set beside the agent's log) go to ``root/pods.json``."""
+    async with cluster(root, runtime, options, agent_log=agent_log) as running:
         agent, api = running.agent, running.api
         startups: list[float] = []
         missed = 0
@@ -465,6 +502,7 @@ async def system_figures(
                 missed += 1
             else:
                 startups.append(seconds)
+        write_pod_times(api, root / "pods.json")
         rest = [f"mem-{i:03d}" for i in range(counts.memory_pods - counts.pods)]
         await api.create(rest)
         everything = [*api.created]
@@ -683,10 +721,15 @@ async def measure_runtime(
 
 
 async def measure_system(
-    name: str, options: dict[str, Any], root: Path, counts: Counts, daemon: int | None
+    name: str,
+    options: dict[str, Any],
+    root: Path,
+    counts: Counts,
+    daemon: int | None,
+    agent_log: str = "WARNING",
 ) -> dict[str, Any]:
     print(f"  {name}: pods through API server, scheduler, agent…", file=sys.stderr)
-    return await system_figures(root / f"system-{name}", name, options, counts, daemon)
+    return await system_figures(root / f"system-{name}", name, options, counts, daemon, agent_log)
 
 
 async def clear_node(name: str, options: dict[str, Any], data_dir: Path) -> None:
@@ -736,7 +779,9 @@ async def remove_cgroups(namespaces: list[str]) -> None:
         await asyncio.sleep(0.25)
 
 
-async def docker_phase(root: Path, archive: Path, counts: Counts, keep: bool) -> dict[str, Any]:
+async def docker_phase(
+    root: Path, archive: Path, counts: Counts, run: RunOptions
+) -> dict[str, Any]:
     """The docker runtime, `docker` CLI floor and pods, on a private dockerd removed
     afterwards."""
     results: dict[str, Any] = {}
@@ -750,10 +795,10 @@ async def docker_phase(root: Path, archive: Path, counts: Counts, keep: bool) ->
         results[FLOORS["docker"]] = await docker_floor(cli, archive, COMMAND, counts)
         assert dockerd.process is not None
         results["docker system"] = await measure_system(
-            "docker", options, root, counts, dockerd.process.pid
+            "docker", options, root, counts, dockerd.process.pid, run.agent_log
         )
     finally:
-        if keep:
+        if run.keep:
             dockerd.stop()
             print(f"  dockerd's logs kept under {dockerd.directory}", file=sys.stderr)
         else:
@@ -761,7 +806,9 @@ async def docker_phase(root: Path, archive: Path, counts: Counts, keep: bool) ->
     return results
 
 
-async def containerd_phase(root: Path, archive: Path, counts: Counts, keep: bool) -> dict[str, Any]:
+async def containerd_phase(
+    root: Path, archive: Path, counts: Counts, run: RunOptions
+) -> dict[str, Any]:
     """The `ctr` floor, the containerd runtime and pods, on a private containerd removed
     afterwards with its shims. The floor goes first, on a daemon holding nothing yet;
     before each timed load the removed image's content is collected, so that every
@@ -786,13 +833,13 @@ async def containerd_phase(root: Path, archive: Path, counts: Counts, keep: bool
         assert containerd.process is not None
         try:
             results["containerd system"] = await measure_system(
-                "containerd", options, root, counts, containerd.process.pid
+                "containerd", options, root, counts, containerd.process.pid, run.agent_log
             )
         finally:
             data_dir = root / "system-containerd" / "agent" / "data" / "runtime"
             await clear_node("containerd", options, data_dir / f"{NODE}-containerd")
     finally:
-        if keep:
+        if run.keep:
             with contextlib.suppress(OSError):
                 shutil.copy(containerd.log_path, root / "containerd.log")
         containerd.remove()  # ends the shims left serving it, by pid
@@ -810,16 +857,24 @@ async def main() -> None:
     parser.add_argument(
         "--keep", action="store_true", help="keep every process's log (prints where)"
     )
+    parser.add_argument(
+        "--agent-log",
+        default="WARNING",
+        choices=("DEBUG", "INFO", "WARNING"),
+        help="the agents' log level: DEBUG logs each pod's steps (sandbox created, "
+        "container started, status written) to set beside system-*/pods.json with --keep",
+    )
     args = parser.parse_args()
     counts = QUICK if args.quick else FULL
+    run = RunOptions(args.keep, args.agent_log)
     results: dict[str, dict[str, Any]] = {}
     root = Path(tempfile.mkdtemp(prefix="navarch-bench-runtime-"))
     try:
         archive = busybox_archive(root)
         results["sim"] = await measure_runtime("sim", {}, root, archive, counts)
-        results["sim system"] = await measure_system("sim", {}, root, counts, None)
-        results.update(await docker_phase(root, archive, counts, args.keep))
-        results.update(await containerd_phase(root, archive, counts, args.keep))
+        results["sim system"] = await measure_system("sim", {}, root, counts, None, run.agent_log)
+        results.update(await docker_phase(root, archive, counts, run))
+        results.update(await containerd_phase(root, archive, counts, run))
         nodes, per_node = counts.sim_nodes, counts.pods_per_node
         print(f"  {nodes} simulated nodes x {per_node} pods…", file=sys.stderr)
         simulated = await simulated_figures(root / "simulated", counts)
