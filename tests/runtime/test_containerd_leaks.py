@@ -37,7 +37,7 @@ import pytest
 import pytest_asyncio
 from loguru import logger
 
-from navarch.runtime import ImageLoadError, NotFound
+from navarch.runtime import ImageLoadError, NotFound, RuntimeFault
 from navarch.runtime.types import ContainerConfig, ContainerState, LogOptions, SandboxConfig
 from navarch.testing.containerd import ContainerdProcess
 from navarch.testing.daemon import unmount_under
@@ -345,3 +345,49 @@ def _alive(pid: int) -> bool:
     except OSError:
         return False
     return state != "Z"
+
+
+# --- a race the cycles above meet now and then -------------------------------------------
+
+
+@pytest.mark.xfail(
+    strict=True,
+    raises=(NotFound, RuntimeFault),
+    reason="runtime_containers.py (not this test's owner's): stop_container's kill_task and "
+    "wait_task run outside the reap lock, so the exit watcher can delete the task between "
+    "them; wait_task then fails (NotFound here, 'ttrpc: closed' when the delete is under way)",
+)
+async def test_stop_while_the_exit_watcher_reaps_the_task(
+    runtime: ContainerdRuntime,
+    tmp_path_factory: pytest.TempPathFactory,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """stop_container sends SIGTERM, then waits for the task; the process's exit event
+    meanwhile makes the runtime's event watcher reap the task (delete it: its shim
+    exits). Here the wait is held until that happened, as a busy machine sometimes
+    orders it (the 200 cycles failed so, about one run in fifteen, with "tasks.Wait ...
+    ttrpc: closed" or "tasks.Kill ... ttrpc: closed"): stopping must still succeed."""
+    await runtime.load_image(busybox_archive(tmp_path_factory.getbasetemp()))
+    sandbox = SandboxConfig("race", "default", uuid.uuid4().hex, host_network=True)
+    sandbox_id = await runtime.create_sandbox(sandbox)
+    config = ContainerConfig(name="main", image=BUSYBOX_IMAGE, command=("sh", "-c", SLEEPER))
+    container_id = await runtime.create_container(sandbox_id, config, sandbox)
+    await runtime.start_container(container_id)
+    await _until_running(runtime, container_id)
+    assert (await runtime.exec_sync(container_id, ["true"], timeout=60)).exit_code == 0
+    real_wait = runtime.client.wait_task
+
+    async def wait_once_reaped(container_id: str, exec_id: str = "", **kwargs: Any) -> Any:
+        deadline = time.monotonic() + 30
+        while time.monotonic() < deadline:
+            try:
+                await runtime.client.get_task(container_id)
+            except NotFound:
+                break  # the watcher deleted it
+            await asyncio.sleep(0.01)
+        return await real_wait(container_id, exec_id, **kwargs)
+
+    monkeypatch.setattr(runtime.client, "wait_task", wait_once_reaped)
+    await runtime.stop_container(container_id, grace=30)
+    status = await runtime.container_status(container_id)
+    assert (status.state, status.exit_code) == (ContainerState.EXITED, 0)
