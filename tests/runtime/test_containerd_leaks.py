@@ -37,7 +37,7 @@ import pytest
 import pytest_asyncio
 from loguru import logger
 
-from navarch.runtime import ImageLoadError, NotFound, RuntimeFault
+from navarch.runtime import ImageLoadError, NotFound
 from navarch.runtime.types import ContainerConfig, ContainerState, LogOptions, SandboxConfig
 from navarch.testing.containerd import ContainerdProcess
 from navarch.testing.daemon import unmount_under
@@ -350,13 +350,6 @@ def _alive(pid: int) -> bool:
 # --- a race the cycles above meet now and then -------------------------------------------
 
 
-@pytest.mark.xfail(
-    strict=True,
-    raises=(NotFound, RuntimeFault),
-    reason="runtime_containers.py (not this test's owner's): stop_container's kill_task and "
-    "wait_task run outside the reap lock, so the exit watcher can delete the task between "
-    "them; wait_task then fails (NotFound here, 'ttrpc: closed' when the delete is under way)",
-)
 async def test_stop_while_the_exit_watcher_reaps_the_task(
     runtime: ContainerdRuntime,
     tmp_path_factory: pytest.TempPathFactory,

@@ -241,6 +241,19 @@ class ContainerOps(RuntimeState):
     async def stop_container(self, container_id: str, grace: float) -> None:
         state = self._read_container(container_id)
         try:
+            await self._stop_task(container_id, grace)
+        except (NotFound, ContainerdError):
+            # The process exited and its task was reaped meanwhile (the exit event's
+            # handler deletes it: its shim goes, and a kill or wait in flight fails
+            # with NotFound or "ttrpc: closed"). Stopped is stopped; anything else
+            # is a real failure.
+            if await self._task_running(container_id):
+                raise
+        await self._reap(container_id, state)
+
+    async def _stop_task(self, container_id: str, grace: float) -> None:
+        """SIGTERM, SIGKILL after ``grace`` seconds, until the task's process ended."""
+        try:
             task = await self.client.get_task(container_id)
         except NotFound:
             return  # never started, or already reaped
@@ -257,7 +270,13 @@ class ContainerOps(RuntimeState):
             with contextlib.suppress(NotFound):
                 await self.client.kill_task(container_id, signal.SIGKILL)
             await self.client.wait_task(container_id)
-        await self._reap(container_id, state)
+
+    async def _task_running(self, container_id: str) -> bool:
+        try:
+            task = await self.client.get_task(container_id)
+        except NotFound:
+            return False
+        return task.status != TASK_STOPPED
 
     async def remove_container(self, container_id: str) -> None:
         self._read_container(container_id)
