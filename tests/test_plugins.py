@@ -189,8 +189,11 @@ def _exercise_register_scheduler_profiles(pm):
 
 
 def _exercise_register_controllers(pm):
-    controller = collect(pm).controllers.get("demo-noop")("client", {"x": 1})
-    assert controller.client == "client"
+    from navarch.testing.controllers import FakeCluster
+
+    context = FakeCluster().context("demo-noop", options={"x": 1})
+    controller = collect(pm).controllers.get("demo-noop")(context)
+    assert controller.context.options == {"x": 1} and controller.context.name == "demo-noop"
 
 
 def _exercise_filter(pm):

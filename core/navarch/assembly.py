@@ -55,11 +55,24 @@ class Assembly:
         return self.registries.scheduler_profiles.entry(self.config["scheduler.profile"])
 
     def controllers(self) -> list[Entry]:
-        wanted = self.config["controllers.enabled"]
+        """The enabled controllers: ``*`` for every registered one, names, and
+        ``-name`` to leave one out; each one's ``controllers.options`` checked."""
+        wanted = [str(name) for name in self.config["controllers.enabled"]]
         registry = self.registries.controllers
+        left_out = {name[1:] for name in wanted if name.startswith("-")}
+        for name in left_out:
+            registry.entry(name)  # an unknown name is an error, even to leave out
         if "*" in wanted:
-            return list(registry)
-        return [registry.entry(name) for name in wanted]
+            chosen = list(registry)
+        else:
+            chosen = [registry.entry(name) for name in wanted if not name.startswith("-")]
+        chosen = [entry for entry in chosen if entry.name not in left_out]
+        options = self.config["controllers.options"]
+        for name in options:
+            registry.entry(str(name))  # options for a controller that does not exist
+        for entry in chosen:
+            entry.check_options(options.get(entry.name), where=f"controllers.options.{entry.name}")
+        return chosen
 
     def check(self, parts: Iterable[str] = PARTS) -> None:
         """Resolve the named parts a daemon needs and check their options; raise

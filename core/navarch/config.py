@@ -204,7 +204,47 @@ SETTINGS: tuple[Setting, ...] = (
         minimum=0,
     ),
     Setting("agent.simulate_prefix", "str", "sim-node", "Name prefix of simulated nodes."),
-    Setting("controllers.enabled", "list", ["*"], "Controllers to run; '*' runs all."),
+    Setting(
+        "controllers.enabled",
+        "list",
+        ["*"],
+        "Controllers to run; '*' runs all, '-name' leaves one out ('*,-node-lifecycle').",
+    ),
+    Setting(
+        "controllers.options",
+        "mapping",
+        {},
+        "Options of the controllers, by controller name, e.g. "
+        "{node-lifecycle: {node_monitor_grace_seconds: 20}}.",
+    ),
+    Setting(
+        "leader_election.enabled",
+        "bool",
+        True,
+        "Whether the scheduler and the controller manager elect a leader through a Lease "
+        "in kube-system, so that of several copies exactly one acts.",
+    ),
+    Setting(
+        "leader_election.lease_duration_seconds",
+        "int",
+        15,
+        "How long a candidate waits after the leader's last renewal it saw before taking over.",
+        minimum=2,
+    ),
+    Setting(
+        "leader_election.renew_deadline_seconds",
+        "int",
+        10,
+        "A leader that could not renew for this long stops acting (less than the lease duration).",
+        minimum=1,
+    ),
+    Setting(
+        "leader_election.retry_period_seconds",
+        "int",
+        2,
+        "How often candidates try to take the Lease and the leader renews it.",
+        minimum=1,
+    ),
     Setting(
         "plugins.disabled",
         "list",

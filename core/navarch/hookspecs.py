@@ -177,10 +177,14 @@ def navarch_bind(
 def navarch_register_controllers(register: Register[ControllerFactory]) -> None:
     """Register control loops (replicas, rollouts, node lifecycle, garbage collection …).
 
-    Call ``register(name, factory)``; ``factory(client, options)`` returns a controller
-    whose ``run()`` coroutine reconciles until cancelled. ``controllers.enabled`` in
-    the configuration lists which run (``"*"`` for every registered one). Results:
-    none.
+    Call ``register(name, factory, options=Cls)``; ``factory(context)`` receives a
+    :class:`navarch.controllers.ControllerContext` (client, shared informers, a
+    work-queue factory, an event recorder, its options from ``controllers.options``
+    structured into ``Cls``, a bound logger) and returns a controller whose ``run()``
+    coroutine reconciles until cancelled (:class:`navarch.controllers.QueueController`
+    gives the usual shape). The core's own controllers register through this hook
+    too. ``controllers.enabled`` lists which run (``"*"`` for every registered one).
+    Results: none.
     """
 
 

@@ -33,6 +33,7 @@ DEFAULT_PLUGINS: tuple[str, ...] = (
     "navarch.apiserver.authz",
     "navarch.apiserver.noderestriction",
     "navarch.scheduler.filters",
+    "navarch.controllers.builtin",
 )
 # Core plugins that cannot be disabled: without them nothing checks what is stored.
 ESSENTIAL_PLUGINS: tuple[str, ...] = (

@@ -21,7 +21,7 @@ import pluggy
 from navarch.options import structure_options
 
 if TYPE_CHECKING:
-    from navarch.client import Client
+    from navarch.controllers.context import ControllerContext
     from navarch.runtime.contract import Runtime
     from navarch.store.contract import Store
 
@@ -53,7 +53,11 @@ class Controller(Protocol):
 
 
 class ControllerFactory(Protocol):
-    def __call__(self, client: Client, options: Any, /) -> Controller: ...
+    """``factory(context)``: the context (navarch.controllers.ControllerContext) holds
+    the client, the shared informers, a work-queue factory, an event recorder, the
+    controller's options (structured into its options class) and a bound logger."""
+
+    def __call__(self, context: ControllerContext, /) -> Controller: ...
 
 
 # A scheduler profile is not built: it is the weights themselves, by score plugin name.
@@ -110,6 +114,9 @@ class Registry:
     kind: str
     config_key: str
     options_key: str = ""  # where the configuration keeps the chosen entry's options
+    # the factory is called with its options structured (stores, runtimes); False: the
+    # caller structures them (controllers get them inside their context)
+    options_first: bool = True
     _entries: dict[str, Entry] = attrs.field(factory=dict)
 
     def add(self, name: str, value: Any, *, plugin: str, options: type | None = None) -> None:
@@ -121,12 +128,12 @@ class Registry:
                 f"{self.kind} {name!r} is registered by both plugin {existing.plugin!r} and "
                 f"plugin {plugin!r}; disable one with NAVARCH_DISABLE_PLUGINS"
             )
-        if options is not None:
-            if not attrs.has(options):
-                raise TypeError(
-                    f"plugin {plugin!r} registered {self.kind} {name!r} with options "
-                    f"{options!r}, which is not an attrs class"
-                )
+        if options is not None and not attrs.has(options):
+            raise TypeError(
+                f"plugin {plugin!r} registered {self.kind} {name!r} with options "
+                f"{options!r}, which is not an attrs class"
+            )
+        if options is not None and self.options_first:
             value = functools.partial(
                 _with_options, value, options, self.options_key or f"{self.kind} options"
             )
@@ -180,7 +187,12 @@ _REGISTRATION_HOOKS = {
         "scheduler.profile",
         "",
     ),
-    "navarch_register_controllers": ("controllers", "controller", "controllers.enabled", ""),
+    "navarch_register_controllers": (
+        "controllers",
+        "controller",
+        "controllers.enabled",
+        "controllers.options",
+    ),
 }
 
 
@@ -194,7 +206,7 @@ def collect(pm: pluggy.PluginManager) -> Registries:
     """Call every registration hook, one plugin at a time so each entry records the
     plugin that registered it (shown by ``navarch plugins``)."""
     registries = {
-        attr: Registry(kind, key, options_key)
+        attr: Registry(kind, key, options_key, options_first=attr != "controllers")
         for attr, kind, key, options_key in _REGISTRATION_HOOKS.values()
     }
     for hook_name, (attr, *_) in _REGISTRATION_HOOKS.items():

@@ -3,8 +3,6 @@ subresources, patches, selectors, paging, deletion, binding, watch, discovery.""
 
 from __future__ import annotations
 
-import asyncio
-
 import aiohttp
 import orjson
 import pytest
@@ -228,20 +226,6 @@ async def test_bound_pod_gets_deletion_timestamp_and_goes_when_confirmed(client)
     await client.pods.delete("graceful", "default", grace_period_seconds=0)  # the agent confirms
     with pytest.raises(NotFound):
         await client.pods.get("graceful", "default")
-
-
-async def test_bound_pod_goes_when_grace_period_passes(client):
-    body = pod("expires", nodeName="node-x", terminationGracePeriodSeconds=1)
-    await client.pods.create(body, namespace="default")
-    await client.pods.delete("expires", "default")
-    for _ in range(50):
-        try:
-            await client.pods.get("expires", "default")
-        except NotFound:
-            break
-        await asyncio.sleep(0.1)
-    else:
-        pytest.fail("the pod was not deleted after its grace period")
 
 
 async def test_unbound_pod_goes_at_once_and_delete_collection(client):

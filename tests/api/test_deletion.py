@@ -1,9 +1,8 @@
 """Deletion as Kubernetes does it, checked on the generic storage in-process (over a
-real LMDB store): grace periods, finalizers, the grace-expiry loop, DELETE admission."""
+real LMDB store): grace periods, finalizers, DELETE admission (removing pods whose
+grace period ran out is the pod-termination controller's: tests/controllers)."""
 
 from __future__ import annotations
-
-import time
 
 import pytest
 
@@ -11,7 +10,6 @@ from navarch import hookimpl
 from navarch.admission import DELETE, handles
 from navarch.api import errors as field_errors
 from navarch.apiserver.errors import ApiError
-from navarch.apiserver.loops import PodGraceExpiry
 from navarch.apiserver.resources import BY_PATH
 from navarch.apiserver.storage import Storage
 from navarch.plugins import build_plugin_manager
@@ -34,33 +32,6 @@ async def storage(tmp_path):
     store = LmdbStore.open(tmp_path)
     yield Storage(store, build_plugin_manager(entry_points=False))
     await store.close()
-
-
-async def test_grace_expiry_never_removes_a_new_pod_of_the_same_name(storage):
-    expiry = PodGraceExpiry(storage)
-    await storage.create(PODS, "default", pod("web-0", nodeName="n1"))
-    await storage.delete(PODS, "default", "web-0", {"gracePeriodSeconds": 30})
-    assert ("default", "web-0") in expiry.due
-    await storage.delete(PODS, "default", "web-0", {"gracePeriodSeconds": 0})  # forced
-    again = await storage.create(PODS, "default", pod("web-0", nodeName="n1"))
-    if ("default", "web-0") in expiry.due:  # the old pod's deadline, if still listed, passes
-        uid, _ = expiry.due[("default", "web-0")]
-        expiry.due[("default", "web-0")] = (uid, time.monotonic() - 1)
-    await expiry.expire()
-    current = await storage.get(PODS, "default", "web-0")
-    assert current["metadata"]["uid"] == again.obj["metadata"]["uid"]
-    assert not current["metadata"].get("deletionTimestamp")
-
-
-async def test_grace_expiry_removes_the_pod_whose_time_ran_out(storage):
-    expiry = PodGraceExpiry(storage)
-    await storage.create(PODS, "default", pod("late", nodeName="n1"))
-    await storage.delete(PODS, "default", "late", {"gracePeriodSeconds": 30})
-    uid, _ = expiry.due[("default", "late")]
-    expiry.due[("default", "late")] = (uid, time.monotonic() - 1)
-    assert await expiry.expire() == 1
-    with pytest.raises(ApiError, match="not found"):
-        await storage.get(PODS, "default", "late")
 
 
 async def test_a_pod_goes_once_its_last_finalizer_is_removed(storage):

@@ -171,25 +171,6 @@ async def test_dry_run_stores_nothing(api_server, client):
         await client.pods.get("dry", "default")
 
 
-async def test_deleted_namespace_is_emptied_then_removed(client):
-    namespace = {"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": "doomed"}}
-    created = await client.namespaces.create(namespace)
-    assert "kubernetes" in created.spec.finalizers
-    await client.pods.create(pod("inside"), namespace="doomed")
-    deleted = await client.namespaces.delete("doomed")
-    assert deleted.status.phase == "Terminating"
-
-    async def gone():
-        try:
-            await client.namespaces.get("doomed")
-        except NotFound:
-            return True
-        return False
-
-    await _eventually(gone)
-    assert (await client.pods.list("doomed")).items == ()
-
-
 async def _open_watches(api_server) -> float:
     _, body, _ = await raw(api_server, "GET", "/metrics")
     text = body.get("text", "")

@@ -5,6 +5,7 @@ Pending with the reason."""
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import shutil
 import subprocess
 import time
@@ -14,6 +15,9 @@ import pytest
 import yaml
 
 from navarch.api import dump, load
+from navarch.assembly import assemble
+from navarch.config import load_config
+from navarch.controllers.manager import ControllerManager
 
 ROOT = Path(__file__).parent.parent.parent
 README = (ROOT / "README.md").read_text()
@@ -61,6 +65,19 @@ async def test_the_walkthrough_binds_the_pod_then_explains_why_it_cannot(
     client, start_scheduler, kubectl
 ):
     await start_scheduler()
+    # the README's tour runs the controllers too: they remove the pod deleted --now,
+    # which no agent confirms
+    manager = ControllerManager(assemble(load_config(file=None, env={})), client, "test")
+    controllers = asyncio.create_task(manager.lead())
+    try:
+        await _walkthrough(client, kubectl)
+    finally:
+        controllers.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await controllers
+
+
+async def _walkthrough(client, kubectl) -> None:
     await kubectl("apply", "-f", "examples/node.yaml")
     await kubectl("apply", "-f", "examples/pod.yaml")
 

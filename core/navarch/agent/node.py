@@ -20,7 +20,7 @@ from loguru import logger
 
 from navarch import __version__
 from navarch.agent.machine import Machine
-from navarch.agent.timefmt import micro_time, rfc3339
+from navarch.api.timefmt import micro_time, rfc3339
 from navarch.client import Client
 from navarch.client.errors import AlreadyExists, ApiException, Conflict, NotFound
 from navarch.config import ConfigError

@@ -9,7 +9,7 @@ from typing import Any
 
 import attrs
 
-from navarch.agent.timefmt import rfc3339
+from navarch.api.timefmt import rfc3339
 from navarch.runtime import ContainerState, ContainerStatus
 
 TERMINAL_PHASES = ("Succeeded", "Failed")

@@ -42,7 +42,7 @@ from navarch.agent.stopping import (
     stop_containers,
     termination_grace,
 )
-from navarch.agent.timefmt import parse_rfc3339
+from navarch.api.timefmt import parse_rfc3339
 from navarch.client.errors import ApiException, NotFound
 from navarch.runtime import (
     ContainerState,

@@ -36,7 +36,6 @@ from navarch.apiserver import (
 from navarch.apiserver.fieldselectors import parse as parse_field_selector
 from navarch.apiserver.fieldselectors import parse_label_selector
 from navarch.apiserver.handlers import ResourceHandlers
-from navarch.apiserver.loops import LoopRunner, NamespaceFinalizer, PodGraceExpiry
 from navarch.apiserver.metrics import Metrics
 from navarch.apiserver.namespaces import NamespaceLifecycle
 from navarch.apiserver.requestinfo import RequestInfo
@@ -58,7 +57,6 @@ class ServerSettings:
     watch_buffer: int = 1000  # events queued for one watcher before it is closed as too slow
     bookmark_seconds: float = 10.0
     max_watch_seconds: int = 1800
-    grace_sweep_seconds: float = 1.0
 
 
 class Api:
@@ -82,9 +80,6 @@ class Api:
             bookmark_seconds=self.settings.bookmark_seconds,
             max_seconds=self.settings.max_watch_seconds,
         )
-        self.grace_expiry = PodGraceExpiry(self.storage, self.settings.grace_sweep_seconds)
-        self.namespace_finalizer = NamespaceFinalizer(self.storage)
-        self.loops = LoopRunner([self.grace_expiry, self.namespace_finalizer])
         self.tokens = tokens
         self.pm = pm
         self.access_review = accessreview.AccessReviewREST(self.storage, pm)
@@ -107,7 +102,6 @@ class Api:
     async def close(self) -> None:
         self.begin_shutdown()
         self.pm.unregister(name=self._token_plugin)
-        await self.loops.stop()
         await self.watches.close()
         await self.pod_proxy.close()
 

@@ -102,9 +102,9 @@ class WorkloadStrategy(Strategy):
 
 
 class NamespaceStrategy(Strategy):
-    """A deleted namespace turns Terminating and stays until the namespace finalizer
-    (:mod:`navarch.apiserver.loops`) has emptied it and removed the ``kubernetes``
-    finalizer from its spec."""
+    """A deleted namespace turns Terminating and stays until the namespace controller
+    (:mod:`navarch.controllers.namespace`) has emptied it and removed the
+    ``kubernetes`` finalizer from its spec."""
 
     has_status = True
     initial_status: Obj = {"phase": "Active"}

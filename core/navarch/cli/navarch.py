@@ -4,7 +4,7 @@ navarch version
 navarch plugins [-o json]
 navarch config show [-o yaml|json]
 navarch config check
-navarch server | scheduler | agent [--runtime NAME] [--simulate N]
+navarch server | scheduler | controllers | agent [--runtime NAME] [--simulate N]
 """
 
 from __future__ import annotations
@@ -25,7 +25,7 @@ from navarch.cli.common import (
     run_daemon,
     until_stopped,
 )
-from navarch.config import reference_table
+from navarch.config import ConfigError, reference_table
 from navarch.plugins import describe_plugins
 
 
@@ -57,6 +57,11 @@ def build_parser() -> argparse.ArgumentParser:
         "admin token on a fresh data directory; never touches a running server's files)",
     )
     commands.add_parser("scheduler", help="run the scheduler against the API server")
+    commands.add_parser(
+        "controllers",
+        help="run the controller manager (ReplicaSets, Deployments, node lifecycle, "
+        "garbage collection …) against the API server",
+    )
     agent = commands.add_parser(
         "agent", help="run the node agent: register this node and run the pods bound to it"
     )
@@ -104,6 +109,8 @@ def _dispatch(args: argparse.Namespace) -> int:
         return _server(config, args.print_kubeconfig)
     if args.command == "scheduler":
         return _scheduler(config)
+    if args.command == "controllers":
+        return _controllers(config)
     if args.command == "agent":
         return _agent(config)
     if args.command == "token":
@@ -149,6 +156,18 @@ def _scheduler(config) -> int:
     assembly = assemble(config)
     assembly.check(["scheduler"])
     return run_daemon(lambda stop: until_stopped(run_scheduler(assembly), stop))
+
+
+def _controllers(config) -> int:
+    from navarch.controllers.daemon import election_times, run_controller_manager
+
+    assembly = assemble(config)
+    assembly.check(["controllers"])
+    try:
+        election_times(assembly)
+    except ValueError as exc:
+        raise ConfigError(f"leader_election: {exc}") from None
+    return run_daemon(lambda stop: until_stopped(run_controller_manager(assembly), stop))
 
 
 def _agent_flags(args: argparse.Namespace) -> list[str]:

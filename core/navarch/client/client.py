@@ -263,8 +263,14 @@ class ResourceClient:
         )
 
     async def update_status(self, obj: Any, namespace: str | None = None) -> Any:
+        return await self.update_subresource(obj, "status", namespace)
+
+    async def update_subresource(
+        self, obj: Any, subresource: str, namespace: str | None = None
+    ) -> Any:
+        """PUT the object to a subresource (``status``, a namespace's ``finalize``)."""
         body = _body(obj)
-        path = self.path(self._ns(namespace, body), body["metadata"]["name"], "status")
+        path = self.path(self._ns(namespace, body), body["metadata"]["name"], subresource)
         return _typed(await self.client.request("PUT", path, body=body))
 
     async def patch(
@@ -286,14 +292,40 @@ class ResourceClient:
         *,
         grace_period_seconds: int | None = None,
         propagation_policy: str | None = None,
+        uid: str | None = None,
+        resource_version: str | None = None,
     ) -> Any:
-        options: dict[str, Any] = {"kind": "DeleteOptions", "apiVersion": "v1"}
-        if grace_period_seconds is not None:
-            options["gracePeriodSeconds"] = grace_period_seconds
-        if propagation_policy:
-            options["propagationPolicy"] = propagation_policy
+        """Delete ``name``; with ``uid`` (or ``resource_version``) only that very
+        object (409 Conflict when the name now holds another, or a newer version)."""
+        options = _delete_options(grace_period_seconds, propagation_policy)
+        preconditions = {"uid": uid, "resourceVersion": resource_version}
+        if any(preconditions.values()):
+            options["preconditions"] = {k: v for k, v in preconditions.items() if v}
         return _typed(
             await self.client.request("DELETE", self.path(self._ns(namespace), name), body=options)
+        )
+
+    async def delete_collection(
+        self,
+        namespace: str | None = None,
+        *,
+        label_selector: str | None = None,
+        grace_period_seconds: int | None = None,
+        propagation_policy: str | None = None,
+    ) -> Listed:
+        """Delete every object of the resource in ``namespace`` (matching
+        ``label_selector``); what was deleted or marked for deletion."""
+        ns = self._ns(namespace)
+        data = await self.client.request(
+            "DELETE",
+            self.path(ns),
+            params=_params(labelSelector=label_selector),
+            body=_delete_options(grace_period_seconds, propagation_policy),
+        )
+        meta = data.get("metadata") or {}
+        return Listed(
+            tuple(_typed(item, self.res) for item in data.get("items") or []),
+            meta.get("resourceVersion", ""),
         )
 
     async def bind(
@@ -367,6 +399,17 @@ class ResourceClient:
                     raise
             await asyncio.sleep(_jitter(delay))
             delay = min(delay * 2, 5.0)
+
+
+def _delete_options(
+    grace_period_seconds: int | None, propagation_policy: str | None
+) -> dict[str, Any]:
+    options: dict[str, Any] = {"kind": "DeleteOptions", "apiVersion": "v1"}
+    if grace_period_seconds is not None:
+        options["gracePeriodSeconds"] = grace_period_seconds
+    if propagation_policy:
+        options["propagationPolicy"] = propagation_policy
+    return options
 
 
 def _body(obj: Any) -> dict[str, Any]:

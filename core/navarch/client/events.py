@@ -1,5 +1,6 @@
-"""Recording Events about pods as Kubernetes' client-side event recorder does (the
-scheduler's FailedScheduling, the agent's Pulling/Started/BackOff …).
+"""Recording Events about objects as Kubernetes' client-side event recorder does (the
+scheduler's FailedScheduling, the agent's Pulling/Started/BackOff, the controllers'
+SuccessfulCreate, ScalingReplicaSet, NodeNotReady …).
 
 The API server stores an Event as it is given: the times, the count and who reported
 it are the recorder's job (client-go's ``tools/record``), so an Event without them
@@ -24,7 +25,7 @@ from datetime import UTC, datetime
 import attrs
 from loguru import logger
 
-from navarch.api.core_v1 import Pod
+from navarch.api.meta import TopLevel
 from navarch.client.client import Client
 from navarch.client.errors import ApiException, NotFound
 
@@ -46,7 +47,9 @@ class _Recorded:
 
 @attrs.define
 class EventRecorder:
-    """Creates, then counts up, the core/v1 Events about pods that one component reports.
+    """Creates, then counts up, the core/v1 Events about objects (pods, ReplicaSets,
+    nodes …) that one component reports. An Event about a cluster-scoped object (a
+    Node) lives in namespace ``default``, as Kubernetes keeps it.
 
     ``component`` goes into ``source.component`` and ``reportingComponent`` (the
     scheduler's name, ``default-scheduler``; ``navarch-agent``); ``instance`` into
@@ -58,19 +61,27 @@ class EventRecorder:
     component: str
     instance: str
     host: str = ""
-    # pod (namespace, uid) -> (type, reason) -> the Event recorded; least recent first.
+    # object (namespace, uid) -> (type, reason) -> the Event recorded; least recent first.
     _recorded: OrderedDict[tuple[str, str], dict[tuple[str, str], _Recorded]] = attrs.field(
         factory=OrderedDict, init=False
     )
 
     async def record(
-        self, pod: Pod, type_: str, reason: str, message: str, *, action: str, about: str = ""
+        self,
+        pod: TopLevel,
+        type_: str,
+        reason: str,
+        message: str,
+        *,
+        action: str = "",
+        about: str = "",
     ) -> None:
-        """Record that ``reason`` happened to ``pod`` (best effort: a failure is logged at
+        """Record that ``reason`` happened to ``pod`` (or any object; best effort: a
+        failure is logged at
         DEBUG, never raised, since the decision it describes stands anyway). ``about``
         tells apart Events of one reason about different parts of the pod (the agent's
         "Started" of each container)."""
-        pod_key = (pod.namespace, _identity(pod))
+        pod_key = (_namespace(pod), _identity(pod))
         now = rfc3339_now()
         seen = self._recorded.get(pod_key, {}).get((type_, reason + about))
         try:
@@ -86,40 +97,40 @@ class EventRecorder:
         while len(self._recorded) > MAX_REMEMBERED_PODS:
             self._recorded.popitem(last=False)
 
-    def forget(self, pod: Pod) -> None:
-        """The pod is bound or gone: its Events will not be counted up again."""
-        self._recorded.pop((pod.namespace, _identity(pod)), None)
+    def forget(self, pod: TopLevel) -> None:
+        """The object is bound or gone: its Events will not be counted up again."""
+        self._recorded.pop((_namespace(pod), _identity(pod)), None)
 
-    async def _count_up(self, pod: Pod, seen: _Recorded, message: str, now: str) -> bool:
+    async def _count_up(self, pod: TopLevel, seen: _Recorded, message: str, now: str) -> bool:
         """Patch the existing Event; False when it is gone (deleted or expired)."""
         patch = {"count": seen.count + 1, "lastTimestamp": now, "message": message}
         try:
-            await self.client.events.patch(seen.name, patch, pod.namespace)
+            await self.client.events.patch(seen.name, patch, _namespace(pod))
         except NotFound:
             return False
         seen.count += 1
         return True
 
     async def _create(
-        self, pod: Pod, type_: str, reason: str, message: str, action: str, now: str
+        self, pod: TopLevel, type_: str, reason: str, message: str, action: str, now: str
     ) -> str:
         # Kubernetes names an Event after its object and the time in hex nanoseconds.
         name = f"{pod.name}.{time.time_ns():x}"
         event = {
             "apiVersion": "v1",
             "kind": "Event",
-            "metadata": {"name": name, "namespace": pod.namespace},
+            "metadata": {"name": name, "namespace": _namespace(pod)},
             "involvedObject": {
-                "apiVersion": "v1",
-                "kind": "Pod",
+                "apiVersion": pod.API_VERSION,
+                "kind": pod.KIND,
                 "name": pod.name,
-                "namespace": pod.namespace,
+                **({"namespace": pod.namespace} if pod.namespace else {}),
                 "uid": pod.metadata.uid if pod.metadata else None,
             },
             "reason": reason,
             "message": message,
             "type": type_,
-            "action": action,
+            **({"action": action} if action else {}),
             "source": {"component": self.component, **({"host": self.host} if self.host else {})},
             "reportingComponent": self.component,
             "reportingInstance": self.instance,
@@ -127,11 +138,15 @@ class EventRecorder:
             "lastTimestamp": now,
             "count": 1,
         }
-        await self.client.events.create(event, namespace=pod.namespace)
+        await self.client.events.create(event, namespace=_namespace(pod))
         return name
 
 
-def _identity(pod: Pod) -> str:
+def _namespace(obj: TopLevel) -> str:
+    return obj.namespace or "default"
+
+
+def _identity(pod: TopLevel) -> str:
     """A pod recreated under the same name is another pod: it gets Events of its own."""
     uid = pod.metadata.uid if pod.metadata else None
     return uid or pod.name

@@ -53,6 +53,8 @@ class Informer:
         self.resync_backoff = resync_backoff
         self.cache: dict[str, Any] = {}
         self.resource_version = ""
+        # index name -> (function of an object to its values, value -> keys)
+        self._indexes: dict[str, tuple[Callable[[Any], list[str]], dict[str, set[str]]]] = {}
         self._handlers: list[tuple[Handler | None, Handler | None, Handler | None]] = []
         self._synced = asyncio.Event()
 
@@ -64,6 +66,38 @@ class Informer:
     ) -> None:
         """``on_add(obj)``, ``on_update(old, new)``, ``on_delete(obj)``; sync or async."""
         self._handlers.append((on_add, on_update, on_delete))
+
+    def add_index(self, name: str, values: Callable[[Any], list[str]]) -> None:
+        """Keep the cached objects findable by ``values(obj)`` (say, a pod's namespace,
+        its node, its owner's uid) through :meth:`by_index`."""
+        index: dict[str, set[str]] = {}
+        self._indexes[name] = (values, index)
+        for key, obj in self.cache.items():
+            for value in values(obj):
+                index.setdefault(value, set()).add(key)
+
+    def by_index(self, name: str, value: str) -> list[Any]:
+        """The cached objects whose index ``name`` holds ``value``."""
+        keys = self._indexes[name][1].get(value, ())
+        return [self.cache[key] for key in keys if key in self.cache]
+
+    def _store(self, key: str, obj: Any | None) -> Any | None:
+        """Put ``obj`` (None: remove) under ``key``, keeping the indexes; the old one."""
+        old = self.cache.pop(key, None) if obj is None else self.cache.get(key)
+        for values, index in self._indexes.values():
+            if old is not None:
+                for value in values(old):
+                    keys = index.get(value)
+                    if keys is not None:
+                        keys.discard(key)
+                        if not keys:
+                            del index[value]
+            if obj is not None:
+                for value in values(obj):
+                    index.setdefault(value, set()).add(key)
+        if obj is not None:
+            self.cache[key] = obj
+        return old
 
     def get(self, key: str) -> Any | None:
         return self.cache.get(key)
@@ -119,11 +153,10 @@ class Informer:
         fresh = {key_of(obj): obj for obj in items}
         for key, old in list(self.cache.items()):
             if key not in fresh:
-                del self.cache[key]
+                self._store(key, None)
                 await self._emit(2, old)
         for key, obj in fresh.items():
-            old = self.cache.get(key)
-            self.cache[key] = obj
+            old = self._store(key, obj)
             if old is None:
                 await self._emit(0, obj)
             elif old != obj:
@@ -136,11 +169,10 @@ class Informer:
             obj.metadata.resource_version if hasattr(obj, "metadata") else self.resource_version
         )
         if kind == "DELETED":
-            old = self.cache.pop(key, None)
+            old = self._store(key, None)
             await self._emit(2, old if old is not None else obj)
             return
-        old = self.cache.get(key)
-        self.cache[key] = obj
+        old = self._store(key, obj)
         if old is None:
             await self._emit(0, obj)
         else:

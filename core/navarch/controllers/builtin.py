@@ -1,0 +1,14 @@
+"""The core's own controllers, registered through ``navarch_register_controllers`` as
+any third party's would be (this module is one of the core's default plugins)."""
+
+from __future__ import annotations
+
+from navarch import hookimpl
+from navarch.controllers import namespace, podtermination
+from navarch.registry import ControllerFactory, Register
+
+
+@hookimpl
+def navarch_register_controllers(register: Register[ControllerFactory]) -> None:
+    register(namespace.NAME, namespace.NamespaceController, options=namespace.NamespaceOptions)
+    register(podtermination.NAME, podtermination.PodTerminationController)

@@ -1,0 +1,40 @@
+"""``navarch controllers``: the controller manager as a daemon, an API client like the
+scheduler, leading through a Lease when ``leader_election.enabled``."""
+
+from __future__ import annotations
+
+from loguru import logger
+
+from navarch.assembly import Assembly
+from navarch.client import Client, wait_for_api
+from navarch.client.leaderelection import ElectionTimes, LeaderElector
+from navarch.controllers.manager import ControllerManager, identity
+from navarch.scheduler.daemon import kubeconfig_path
+
+LEASE_NAME = "navarch-controller-manager"
+
+
+def election_times(assembly: Assembly) -> ElectionTimes:
+    config = assembly.config
+    return ElectionTimes(
+        lease_duration=config["leader_election.lease_duration_seconds"],
+        renew_deadline=config["leader_election.renew_deadline_seconds"],
+        retry_period=config["leader_election.retry_period_seconds"],
+    )
+
+
+async def run_controller_manager(assembly: Assembly) -> None:
+    instance = identity()
+    enabled = [entry.name for entry in assembly.controllers()]
+    logger.bind(component="controller-manager", identity=instance, controllers=enabled).info(
+        "starting"
+    )
+    times = election_times(assembly)  # checked before waiting on anything
+    kubeconfig = await wait_for_api(kubeconfig_path(assembly), component="controller-manager")
+    async with assembly.running("controllers"), Client(kubeconfig) as client:
+        manager = ControllerManager(assembly, client, instance)
+        if not assembly.config["leader_election.enabled"]:
+            await manager.lead()
+            return
+        elector = LeaderElector(client, LEASE_NAME, instance, times=times)
+        await elector.run(manager.lead)

@@ -1,0 +1,162 @@
+"""``navarch controllers`` as a process against a private API server: the loops that
+left the API server (a deleted namespace emptied and removed; a pod whose grace
+period ran out removed), leader election between two copies (exactly one acts; the
+other takes over when the leader is killed, at once when it is stopped cleanly), and
+configuration errors refused before anything starts."""
+
+from __future__ import annotations
+
+import asyncio
+import signal
+import time
+from collections.abc import AsyncIterator, Awaitable, Callable
+from pathlib import Path
+
+import pytest
+import pytest_asyncio
+
+from navarch.client import Client
+from navarch.client.errors import NotFound
+from navarch.testing.apiserver import ApiServerProcess
+from navarch.testing.controllermanager import ControllerManagerProcess
+from tests.conftest import run_cli
+
+DEADLINE = 60.0
+# Short election times, so that a take-over is seen in seconds.
+FAST_ELECTION = {
+    "enabled": True,
+    "lease_duration_seconds": 4,
+    "renew_deadline_seconds": 3,
+    "retry_period_seconds": 1,
+}
+
+
+@pytest.fixture(scope="module")
+def api_server(tmp_path_factory: pytest.TempPathFactory):
+    with ApiServerProcess(tmp_path_factory.mktemp("apiserver")) as server:
+        yield server
+
+
+@pytest_asyncio.fixture
+async def client(api_server: ApiServerProcess) -> AsyncIterator[Client]:
+    client = Client.from_kubeconfig(api_server.kubeconfig)
+    yield client
+    await client.close()
+
+
+def _manager(api_server: ApiServerProcess, directory: Path, **settings: object):
+    return ControllerManagerProcess(
+        directory,
+        api_server.kubeconfig,
+        settings={"leader_election": FAST_ELECTION, **settings},
+    )
+
+
+async def _eventually(check: Callable[[], Awaitable[bool]], what: str) -> None:
+    deadline = time.monotonic() + DEADLINE
+    while time.monotonic() < deadline:
+        if await check():
+            return
+        await asyncio.sleep(0.2)
+    raise AssertionError(f"never: {what}")
+
+
+def _pod(name: str, node: str = "nowhere") -> dict:
+    return {
+        "apiVersion": "v1",
+        "kind": "Pod",
+        "metadata": {"name": name},
+        "spec": {"nodeName": node, "containers": [{"name": "c", "image": "127.0.0.1:5000/a:1"}]},
+    }
+
+
+async def _gone(call: Callable[[], Awaitable[object]]) -> bool:
+    try:
+        await call()
+    except NotFound:
+        return True
+    return False
+
+
+async def test_namespace_emptied_and_removed_and_expired_pods_removed(
+    api_server: ApiServerProcess, client: Client, tmp_path: Path
+) -> None:
+    with _manager(api_server, tmp_path / "cm"):
+        namespace = {"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": "doomed"}}
+        await client.namespaces.create(namespace)
+        await client.pods.create(_pod("inside"), namespace="doomed")
+        await client.namespaces.delete("doomed")
+        # the pod is bound to a node no agent runs: it goes when its grace period ends
+        await client.pods.create(_pod("orphan"), namespace="default")
+        await client.pods.delete("orphan", "default", grace_period_seconds=1)
+        await _eventually(
+            lambda: _gone(lambda: client.pods.get("orphan", "default")),
+            "the pod past its grace period is removed",
+        )
+        await _eventually(
+            lambda: _gone(lambda: client.namespaces.get("doomed")),
+            "the namespace is emptied and removed",
+        )
+
+
+async def _holder(client: Client) -> str:
+    try:
+        lease = await client.leases.get("navarch-controller-manager", "kube-system")
+    except NotFound:
+        return ""
+    return lease.spec.holder_identity or ""
+
+
+async def test_two_copies_one_leads_and_the_other_takes_over(
+    api_server: ApiServerProcess, client: Client, tmp_path: Path
+) -> None:
+    first = _manager(api_server, tmp_path / "first").start()
+    second = _manager(api_server, tmp_path / "second").start(wait_leading=False)
+    try:
+        holder = await _holder(client)
+        assert holder, "the leader holds the Lease"
+        await asyncio.sleep(FAST_ELECTION["lease_duration_seconds"] + 2)
+        assert not second.leading_since(), "the second copy must not act while the first leads"
+        assert await _holder(client) == holder
+
+        # SIGKILL: no release; the second waits out the lease, then leads
+        assert first.process is not None
+        first.process.send_signal(signal.SIGKILL)
+        first.process.wait(timeout=30)
+        second.wait_leading(DEADLINE)
+        assert await _holder(client) not in ("", holder)
+
+        # a leader stopped cleanly releases the Lease: a new copy takes over at once
+        third = _manager(api_server, tmp_path / "third").start(wait_leading=False)
+        try:
+            second.stop()
+            third.wait_leading(DEADLINE)
+            assert "lease released" in second.log_path.read_text()
+        finally:
+            third.stop()
+    finally:
+        first.stop()
+        second.stop()
+
+
+def test_bad_configuration_is_refused_before_starting(tmp_path: Path) -> None:
+    unknown = run_cli(
+        "--data-dir", str(tmp_path), "--set", "controllers.enabled=*,-nope", "controllers"
+    )
+    assert unknown.returncode == 2 and "nope" in unknown.stderr
+    options = run_cli(
+        "--data-dir",
+        str(tmp_path),
+        "--set",
+        "controllers.options={namespace: {recheck_seconds: soon}}",
+        "controllers",
+    )
+    assert options.returncode == 2 and "controllers.options.namespace" in options.stderr
+    election = run_cli(
+        "--data-dir",
+        str(tmp_path),
+        "--set",
+        "leader_election.renew_deadline_seconds=20",
+        "controllers",
+    )
+    assert election.returncode == 2 and "renew deadline" in election.stderr
