@@ -42,6 +42,7 @@ from typing import Any
 import aiohttp
 import orjson
 import yaml
+from call_times import CallTimes
 from runtime_floors import (
     LOAD_REPEATS,
     collect_garbage,
@@ -56,7 +57,7 @@ from targets import Target, format_ratio, ratio, report
 from navarch.assembly import assemble
 from navarch.client.kubeconfig import load_kubeconfig
 from navarch.config import load_config
-from navarch.runtime import ContainerConfig, Runtime, SandboxConfig
+from navarch.runtime import ContainerConfig, Runtime, RuntimeFault, SandboxConfig
 from navarch.runtime.labels import container_labels, sandbox_labels
 from navarch.testing.apiserver import ApiServerProcess
 from navarch.testing.containerd import ContainerdProcess
@@ -91,6 +92,7 @@ class Counts:
 class RunOptions:
     keep: bool  # keep every process's log
     agent_log: str  # the agents' log level (DEBUG: each pod's steps, with pods.json)
+    call_times: bool  # time each daemon call of the sequential create+starts
 
 
 FULL = Counts(50, 20, 50, 100, 200, 20, 30.0)
@@ -144,11 +146,13 @@ async def runtime_figures(
     archive: Path,
     counts: Counts,
     before_load: Callable[[], Awaitable[None]] | None = None,
+    calls: CallTimes | None = None,
 ) -> dict[str, Any]:
     """Image load, sandbox create, container create+start (one after another and in
     parallel) and stop+remove, in seconds per operation. ``before_load`` runs untimed
     before each load (containerd: collect the removed image's content, so that each
-    load starts from nothing, as its floor's does)."""
+    load starts from nothing, as its floor's does). ``calls`` records the daemon
+    client's calls during the sequential create+starts."""
     loads = []
     for attempt in range(LOAD_REPEATS):
         if attempt:
@@ -178,6 +182,8 @@ async def runtime_figures(
             command=COMMAND,
             labels=container_labels(NODE, "default", uid, uid, "main", 0),
         )
+        if calls is not None:
+            calls.recording = into == "seq"
         started = time.perf_counter()
         container_id = await asyncio.wait_for(
             runtime.create_container(sandbox_id, config, sandbox), CALL_LIMIT
@@ -185,6 +191,8 @@ async def runtime_figures(
         containers.append(container_id)
         await asyncio.wait_for(runtime.start_container(container_id), CALL_LIMIT)
         figures.setdefault(into, []).append(time.perf_counter() - started)
+        if calls is not None:
+            calls.recording = False
 
     try:
         # Untimed: a first sandbox may build and load the pause image once.
@@ -196,14 +204,27 @@ async def runtime_figures(
         began = time.perf_counter()
         await asyncio.gather(*(container(*pair, "par") for pair in made))
         figures["par wall"] = time.perf_counter() - began
+        if calls is not None and figures.get("seq"):
+            figures["call times"] = calls.lines(len(figures["seq"]), sum(figures["seq"]))
     finally:
+        # A runtime's error here is a finding to print, not the end of the run: the
+        # rest is still torn down (and measured), the failure counted and shown.
+        errors = figures.setdefault("errors", [])
         for container_id in containers:
             started = time.perf_counter()
-            await asyncio.wait_for(runtime.stop_container(container_id, 0), CALL_LIMIT)
-            await asyncio.wait_for(runtime.remove_container(container_id), CALL_LIMIT)
+            try:
+                await asyncio.wait_for(runtime.stop_container(container_id, 0), CALL_LIMIT)
+                await asyncio.wait_for(runtime.remove_container(container_id), CALL_LIMIT)
+            except RuntimeFault as exc:
+                errors.append(f"stop+remove: {exc!r}")
+                continue
             figures.setdefault("teardown", []).append(time.perf_counter() - started)
         for sandbox_id in sandboxes:
-            seconds, _ = await timed(runtime.remove_sandbox(sandbox_id))
+            try:
+                seconds, _ = await timed(runtime.remove_sandbox(sandbox_id))
+            except RuntimeFault as exc:
+                errors.append(f"sandbox remove: {exc!r}")
+                continue
             figures.setdefault("sandbox remove", []).append(seconds)
     return figures
 
@@ -659,6 +680,14 @@ def print_table(results: dict[str, dict[str, Any]], counts: Counts) -> None:
         )
         if index == 0:
             print("-" * (sum(widths) + 2 * len(widths)))
+    for runtime in RUNTIMES:
+        if results[runtime].get("call times"):
+            print(f"{runtime}: daemon calls in {counts.sequential} sequential create+starts")
+            print("\n".join(results[runtime]["call times"]))
+    for runtime in RUNTIMES:
+        errors = results[runtime].get("errors") or []
+        if errors:
+            print(f"{runtime}: {len(errors)} teardown call(s) failed, not timed: {errors[0]}")
     print(
         "floors: docker CLI = docker load / run -d --network none / stop -t 0 + rm; "
         "ctr = ctr images import / run -d --log-uri file:// / tasks delete -f + "
@@ -711,11 +740,16 @@ async def measure_runtime(
     archive: Path,
     counts: Counts,
     before_load: Callable[[], Awaitable[None]] | None = None,
+    *,
+    call_times: bool = False,
 ) -> dict[str, Any]:
     print(f"  {name}: runtime operations…", file=sys.stderr)
     runtime = await build_runtime(name, options, root / f"runtime-{name}")
+    calls = CallTimes() if call_times else None
+    if calls is not None and not calls.install(runtime):
+        calls = None  # sim: no daemon
     try:
-        return await runtime_figures(runtime, archive, counts, before_load)
+        return await runtime_figures(runtime, archive, counts, before_load, calls)
     finally:
         await runtime.close()
 
@@ -789,7 +823,9 @@ async def docker_phase(
     try:
         dockerd.start()
         options = {"socket": dockerd.socket_url}
-        results["docker"] = await measure_runtime("docker", options, root, archive, counts)
+        results["docker"] = await measure_runtime(
+            "docker", options, root, archive, counts, call_times=run.call_times
+        )
         print("  docker CLI: the same operations…", file=sys.stderr)
         cli = docker_cli(dockerd.socket_url, root / "docker-cli")
         results[FLOORS["docker"]] = await docker_floor(cli, archive, COMMAND, counts)
@@ -828,7 +864,13 @@ async def containerd_phase(
         )
         ctr = ctr_cli(containerd.socket_path, namespace)
         results["containerd"] = await measure_runtime(
-            "containerd", options, root, archive, counts, lambda: collect_garbage(ctr)
+            "containerd",
+            options,
+            root,
+            archive,
+            counts,
+            lambda: collect_garbage(ctr),
+            call_times=run.call_times,
         )
         assert containerd.process is not None
         try:
@@ -864,9 +906,15 @@ async def main() -> None:
         help="the agents' log level: DEBUG logs each pod's steps (sandbox created, "
         "container started, status written) to set beside system-*/pods.json with --keep",
     )
+    parser.add_argument(
+        "--call-times",
+        action="store_true",
+        help="time each call of the docker and containerd plugins to their daemon during "
+        "the sequential create+starts, printed below the table (bench/call_times.py)",
+    )
     args = parser.parse_args()
     counts = QUICK if args.quick else FULL
-    run = RunOptions(args.keep, args.agent_log)
+    run = RunOptions(args.keep, args.agent_log, args.call_times)
     results: dict[str, dict[str, Any]] = {}
     root = Path(tempfile.mkdtemp(prefix="navarch-bench-runtime-"))
     try:
