@@ -155,18 +155,25 @@ def _scheduler(config) -> int:
 
     assembly = assemble(config)
     assembly.check(["scheduler"])
+    _check_election(config)
     return run_daemon(lambda stop: until_stopped(run_scheduler(assembly), stop))
 
 
+def _check_election(config) -> None:
+    from navarch.client.leaderelection import ElectionTimes
+
+    try:
+        ElectionTimes.from_config(config)
+    except ValueError as exc:
+        raise ConfigError(f"leader_election: {exc}") from None
+
+
 def _controllers(config) -> int:
-    from navarch.controllers.daemon import election_times, run_controller_manager
+    from navarch.controllers.daemon import run_controller_manager
 
     assembly = assemble(config)
     assembly.check(["controllers"])
-    try:
-        election_times(assembly)
-    except ValueError as exc:
-        raise ConfigError(f"leader_election: {exc}") from None
+    _check_election(config)
     return run_daemon(lambda stop: until_stopped(run_controller_manager(assembly), stop))
 
 

@@ -22,7 +22,10 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import os
+import socket
 import time
+import uuid
 from collections.abc import Callable, Coroutine
 from typing import Any
 
@@ -33,6 +36,7 @@ from navarch import api
 from navarch.api.timefmt import micro_time
 from navarch.client.client import Client
 from navarch.client.errors import AlreadyExists, ApiException, Conflict, NotFound
+from navarch.config import Config
 
 LEASE_DURATION = 15.0
 RENEW_DEADLINE = 10.0
@@ -47,6 +51,15 @@ class ElectionTimes:
     renew_deadline: float = RENEW_DEADLINE
     retry_period: float = RETRY_PERIOD
 
+    @classmethod
+    def from_config(cls, config: Config) -> ElectionTimes:
+        """From the ``leader_election.*`` settings; ValueError when they do not fit."""
+        return cls(
+            lease_duration=config["leader_election.lease_duration_seconds"],
+            renew_deadline=config["leader_election.renew_deadline_seconds"],
+            retry_period=config["leader_election.retry_period_seconds"],
+        )
+
     def __attrs_post_init__(self) -> None:
         if not 0 < self.retry_period < self.renew_deadline < self.lease_duration:
             raise ValueError(
@@ -54,6 +67,12 @@ class ElectionTimes:
                 f"deadline ({self.renew_deadline:g}s) < lease duration "
                 f"({self.lease_duration:g}s)"
             )
+
+
+def identity() -> str:
+    """Who this copy is, in its Lease and its Events: host name and a unique suffix
+    (two copies on one machine are two candidates), as Kubernetes names them."""
+    return f"{socket.gethostname()}_{uuid.uuid4().hex[:8]}_{os.getpid()}"
 
 
 class LeaderElector:

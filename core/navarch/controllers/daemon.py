@@ -7,20 +7,11 @@ from loguru import logger
 
 from navarch.assembly import Assembly
 from navarch.client import Client, wait_for_api
-from navarch.client.leaderelection import ElectionTimes, LeaderElector
-from navarch.controllers.manager import ControllerManager, identity
+from navarch.client.leaderelection import ElectionTimes, LeaderElector, identity
+from navarch.controllers.manager import ControllerManager
 from navarch.scheduler.daemon import kubeconfig_path
 
 LEASE_NAME = "navarch-controller-manager"
-
-
-def election_times(assembly: Assembly) -> ElectionTimes:
-    config = assembly.config
-    return ElectionTimes(
-        lease_duration=config["leader_election.lease_duration_seconds"],
-        renew_deadline=config["leader_election.renew_deadline_seconds"],
-        retry_period=config["leader_election.retry_period_seconds"],
-    )
 
 
 async def run_controller_manager(assembly: Assembly) -> None:
@@ -29,7 +20,7 @@ async def run_controller_manager(assembly: Assembly) -> None:
     logger.bind(component="controller-manager", identity=instance, controllers=enabled).info(
         "starting"
     )
-    times = election_times(assembly)  # checked before waiting on anything
+    times = ElectionTimes.from_config(assembly.config)  # checked before waiting on anything
     kubeconfig = await wait_for_api(kubeconfig_path(assembly), component="controller-manager")
     async with assembly.running("controllers"), Client(kubeconfig) as client:
         manager = ControllerManager(assembly, client, instance)

@@ -10,9 +10,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import os
-import socket
-import uuid
 
 from loguru import logger
 
@@ -29,12 +26,6 @@ RESTART_FIRST = 1.0
 RESTART_CAP = 30.0
 
 log = logger.bind(component="controller-manager")
-
-
-def identity() -> str:
-    """Who this copy is, in its Lease and its Events: host name and a unique suffix
-    (two copies on one machine are two candidates), as Kubernetes names them."""
-    return f"{socket.gethostname()}_{uuid.uuid4().hex[:8]}_{os.getpid()}"
 
 
 class ControllerManager:

@@ -1,4 +1,6 @@
-"""``navarch scheduler``: the scheduler as a daemon, an API client like any other."""
+"""``navarch scheduler``: the scheduler as a daemon, an API client like any other,
+scheduling only while it holds the ``navarch-scheduler`` Lease when
+``leader_election.enabled`` (several copies: one schedules)."""
 
 from __future__ import annotations
 
@@ -8,7 +10,10 @@ from loguru import logger
 
 from navarch.assembly import Assembly
 from navarch.client import Client, wait_for_api
+from navarch.client.leaderelection import ElectionTimes, LeaderElector, identity
 from navarch.scheduler.scheduler import Scheduler
+
+LEASE_NAME = "navarch-scheduler"
 
 
 def kubeconfig_path(assembly: Assembly) -> Path:
@@ -31,4 +36,13 @@ async def run_scheduler(assembly: Assembly) -> None:
     # Started before the API server (or before it wrote the kubeconfig), it waits.
     kubeconfig = await wait_for_api(kubeconfig_path(assembly), component="scheduler")
     async with assembly.running("scheduler"), Client(kubeconfig) as client:
-        await Scheduler(client, assembly.pm, weights).run()
+
+        async def lead() -> None:
+            await Scheduler(client, assembly.pm, weights).run()
+
+        if not assembly.config["leader_election.enabled"]:
+            await lead()
+            return
+        times = ElectionTimes.from_config(assembly.config)
+        elector = LeaderElector(client, LEASE_NAME, identity(), times=times)
+        await elector.run(lead)
