@@ -332,6 +332,9 @@ class ContainerOps(RuntimeState):
         self, labels: Mapping[str, str] | None = None, sandbox_id: str | None = None
     ) -> list[ContainerStatus]:
         self._watch()
+        # One tasks.List for all (the agent lists every second): only a task seen
+        # stopped costs more calls (its reaping).
+        tasks = {task.container_id: task for task in await self.client.list_tasks()}
         result = []
         for record in await self.client.list_containers():
             try:
@@ -342,7 +345,13 @@ class ContainerOps(RuntimeState):
                 continue
             if not labels_match(state["labels"], labels):
                 continue
-            state = await self._reap(record.id, state)
+            task = tasks.get(record.id)
+            if task is not None and task.status == TASK_STOPPED:
+                state = await self._reap(record.id, state)
+            elif task is not None:
+                state["task"] = task.status
+                if task.status == TASK_RUNNING:
+                    self._attach(record.id)
             result.append(self._container_status(state))
         return result
 
