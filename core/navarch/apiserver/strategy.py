@@ -15,6 +15,9 @@ A strategy answers:
   (pods on a node: their agent); None removes at once.
 * ``removes_without_finalizers``: an object marked for deletion goes once its last
   finalizer is gone (pods wait for their agent instead).
+* ``garbage_collection``: what a delete without a propagation policy does to the
+  object's dependents (:mod:`navarch.apiserver.propagation`); ``Unsupported`` for kinds
+  the garbage collector does not watch.
 """
 
 from __future__ import annotations
@@ -25,6 +28,7 @@ from typing import Any
 from navarch import api
 from navarch.api.errors import FieldError
 from navarch.apiserver import errors
+from navarch.apiserver.propagation import DELETE_DEPENDENTS, UNSUPPORTED
 
 Obj = dict[str, Any]
 NAMESPACE_FINALIZER = "kubernetes"
@@ -36,6 +40,7 @@ class Strategy:
     has_status = False
     tracks_generation = False
     removes_without_finalizers = True
+    garbage_collection = UNSUPPORTED
     initial_status: Obj | None = None
 
     def prepare_for_create(self, obj: Obj) -> None:
@@ -98,6 +103,7 @@ class WorkloadStrategy(Strategy):
 
     has_status = True
     tracks_generation = True
+    garbage_collection = DELETE_DEPENDENTS  # apps/v1's default: Background
     initial_status: Obj = {}
 
 
@@ -133,6 +139,7 @@ class PodStrategy(Strategy):
     has_status = True
     tracks_generation = True
     removes_without_finalizers = False  # the agent confirms, or the grace period ends
+    garbage_collection = DELETE_DEPENDENTS
     initial_status: Obj = {"phase": "Pending"}
 
     def validate_update(self, new: Any, old: Any) -> list[FieldError]:
