@@ -31,8 +31,8 @@ import yaml
 from navarch import api
 from navarch.client import Client
 from navarch.runtime import labels
-from navarch.testing.containerd import ContainerdProcess
-from navarch.testing.daemon import unmount_under
+from navarch.testing.containerd import ContainerdProcess, containerd_problem
+from navarch.testing.daemon import require_or_skip, unmount_under
 from navarch.testing.images import BUSYBOX_IMAGE, busybox_archive
 from navarch_runtime_containerd import ContainerdClient, import_image_archive
 from tests.agent.conftest import DEADLINE, eventually, pod_body
@@ -49,15 +49,7 @@ def as_dict(obj: Any) -> dict[str, Any]:
 @pytest.fixture
 def containerd(tmp_path: Path) -> Iterator[ContainerdProcess]:
     """A private containerd, not started: each test starts (and stops) it itself."""
-    reason = None
-    if not os.access("/usr/bin/containerd", os.X_OK):
-        reason = "/usr/bin/containerd is missing: install Debian's containerd (make system-deps)"
-    elif os.geteuid() != 0:
-        reason = "containerd needs root"
-    if reason is not None:
-        if os.environ.get("CI") == "true":
-            pytest.fail(reason)
-        pytest.skip(reason)
+    require_or_skip(containerd_problem())
     process = ContainerdProcess(tmp_path / "containerd")
     try:
         yield process

@@ -26,7 +26,8 @@ from navarch.agent.agent import Agent
 from navarch.agent.daemon import streaming_for
 from navarch.client import load_kubeconfig
 from navarch.runtime import ContainerState, labels
-from navarch.testing.dockerd import DockerdProcess
+from navarch.testing.daemon import require_or_skip
+from navarch.testing.dockerd import DockerdProcess, dockerd_problem
 from navarch.testing.images import BUSYBOX_IMAGE, busybox_archive
 from navarch.testing.registry import RegistryProcess, push_archive
 from tests.agent.conftest import (
@@ -44,15 +45,7 @@ pytestmark = pytest.mark.daemon
 
 @pytest.fixture(scope="module")
 def dockerd() -> Iterator[DockerdProcess]:
-    problem = None
-    if not os.access("/usr/sbin/dockerd", os.X_OK):
-        problem = "/usr/sbin/dockerd is missing: install Debian's docker.io (make system-deps)"
-    elif os.geteuid() != 0:
-        problem = "dockerd needs root"
-    if problem is not None:
-        if os.environ.get("CI") == "true":
-            pytest.fail(problem)
-        pytest.skip(problem)
+    require_or_skip(dockerd_problem())
     directory = Path(tempfile.mkdtemp(prefix="na", dir="/tmp"))  # short: socket path limit
     with DockerdProcess(directory) as process:
         yield process

@@ -15,7 +15,7 @@ import signal
 import tarfile
 import tempfile
 import uuid
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator
 from pathlib import Path
 
 import pytest
@@ -23,7 +23,11 @@ import pytest_asyncio
 
 from navarch.runtime import ImageLoadError, NotFound, Unavailable
 from navarch.runtime.archive import canonical_json, sha256_digest, write_image_archive
-from navarch.testing.containerd import ContainerdProcess, containerd_config
+from navarch.testing.containerd import (
+    ContainerdProcess,
+    containerd_config,
+    start_private_containerd,
+)
 from navarch.testing.images import BUSYBOX_IMAGE, busybox_archive
 from navarch_runtime_containerd import (
     AlreadyExists,
@@ -33,32 +37,6 @@ from navarch_runtime_containerd import (
 )
 
 pytestmark = pytest.mark.daemon
-
-
-def _cannot_run_containerd() -> str | None:
-    if not os.access("/usr/bin/containerd", os.X_OK):
-        return "/usr/bin/containerd is missing: install Debian's containerd (make system-deps)"
-    if os.geteuid() != 0:
-        return "containerd needs root"
-    return None
-
-
-def _start(directory: Path) -> ContainerdProcess:
-    reason = _cannot_run_containerd()
-    if reason is not None:
-        if os.environ.get("CI") == "true":
-            pytest.fail(reason)
-        pytest.skip(reason)
-    return ContainerdProcess(directory).start()
-
-
-@pytest.fixture(scope="module")
-def containerd(tmp_path_factory) -> Iterator[ContainerdProcess]:
-    process = _start(tmp_path_factory.mktemp("containerd"))
-    try:
-        yield process
-    finally:
-        process.remove()
 
 
 @pytest_asyncio.fixture
@@ -333,7 +311,7 @@ async def test_docker_only_archive_is_refused_by_name(
 
 
 async def test_a_stopped_daemon_is_unavailable(tmp_path: Path) -> None:
-    process = await asyncio.to_thread(_start, tmp_path / "containerd")
+    process = await asyncio.to_thread(start_private_containerd, tmp_path / "containerd")
     try:
         async with ContainerdClient(process.socket_path, timeout=5.0) as client:
             assert (await client.version()).version
@@ -363,7 +341,7 @@ async def _wait_stopped(pid: int) -> None:
 async def test_a_hung_daemon_is_unavailable_at_the_call_deadline(tmp_path: Path) -> None:
     """A daemon that accepts but never answers (stopped with SIGSTOP): the call's own
     deadline ends it, as Unavailable rather than a hang."""
-    process = await asyncio.to_thread(_start, tmp_path / "containerd")
+    process = await asyncio.to_thread(start_private_containerd, tmp_path / "containerd")
     assert process.process is not None
     pid = process.process.pid
     try:

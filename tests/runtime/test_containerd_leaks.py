@@ -23,24 +23,20 @@ this machine:
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import hashlib
 import os
 import tarfile
 import time
 import uuid
-from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
-import pytest_asyncio
 from loguru import logger
 
 from navarch.runtime import ImageLoadError, NotFound
 from navarch.runtime.types import ContainerConfig, ContainerState, LogOptions, SandboxConfig
-from navarch.testing.containerd import ContainerdProcess
-from navarch.testing.daemon import unmount_under
+from navarch.testing.containerd import ContainerdProcess, start_private_containerd
 from navarch.testing.images import BUSYBOX_IMAGE, busybox_archive
 from navarch_runtime_containerd import ContainerdOptions, ContainerdRuntime
 
@@ -54,46 +50,9 @@ RUNC_ROOT = Path("/run/containerd/runc")
 SHIM_SOCKETS = Path("/run/containerd/s")
 
 
-def _start_containerd(directory: Path) -> ContainerdProcess:
-    reason = None
-    if not os.access("/usr/bin/containerd", os.X_OK):
-        reason = "/usr/bin/containerd is missing: install Debian's containerd (make system-deps)"
-    elif os.geteuid() != 0:
-        reason = "containerd needs root"
-    if reason is not None:
-        if os.environ.get("CI") == "true":
-            pytest.fail(reason)
-        pytest.skip(reason)
-    return ContainerdProcess(directory).start()
-
-
-@pytest.fixture(scope="module")
-def containerd(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ContainerdProcess]:
-    process = _start_containerd(tmp_path_factory.mktemp("containerd"))
-    try:
-        yield process
-    finally:
-        process.remove()
-
-
-@pytest_asyncio.fixture
-async def runtime(
-    containerd: ContainerdProcess, tmp_path: Path
-) -> AsyncIterator[ContainerdRuntime]:
-    options = ContainerdOptions(
-        socket=str(containerd.socket_path), namespace=f"t{uuid.uuid4().hex[:12]}"
-    )
-    runtime = ContainerdRuntime(options, tmp_path / "data")
-    try:
-        yield runtime
-    finally:
-        try:
-            for sandbox in await runtime.list_sandboxes():
-                with contextlib.suppress(NotFound):
-                    await runtime.remove_sandbox(sandbox.id)
-        finally:
-            await runtime.close()
-            unmount_under((runtime.data_dir,))  # what a failed removal left (netns mounts)
+@pytest.fixture
+def runtime(containerd_runtime: ContainerdRuntime) -> ContainerdRuntime:
+    return containerd_runtime
 
 
 # --- counting -------------------------------------------------------------------------
@@ -314,7 +273,7 @@ async def test_removing_the_daemon_ends_the_shims_it_left(
     """A test that fails before removing its pods must not leave a shim and a sleeping
     container behind: ContainerdProcess.remove ends them (containerd's own stop does
     not: shims outlive it)."""
-    process = await asyncio.to_thread(_start_containerd, tmp_path / "containerd")
+    process = await asyncio.to_thread(start_private_containerd, tmp_path / "containerd")
     runtime = ContainerdRuntime(
         ContainerdOptions(socket=str(process.socket_path), namespace="left"), tmp_path / "data"
     )

@@ -11,10 +11,9 @@ import asyncio
 import base64
 import hashlib
 import json
-import os
 import tarfile
 import uuid
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
 
@@ -25,12 +24,11 @@ from aiohttp import web
 from navarch.runtime import ImagePullError
 from navarch.runtime.archive import go_architecture
 from navarch.runtime.types import ContainerState, RegistryAuth
-from navarch.testing.containerd import ContainerdProcess
 from navarch.testing.daemon import free_port
 from navarch.testing.images import busybox_archive
 from navarch.testing.registry import RegistryProcess, push_archive
 from navarch.testing.runtime import Pods, read_logs, text, wait_for_state
-from navarch_runtime_containerd import ContainerdOptions, ContainerdRuntime
+from navarch_runtime_containerd import ContainerdRuntime
 from navarch_runtime_containerd.pull import pull_image
 from navarch_runtime_containerd.reference import (
     ImageReference,
@@ -87,38 +85,9 @@ def test_plain_http_only_for_loopback() -> None:
 # --- daemons ----------------------------------------------------------------------------
 
 
-@pytest.fixture(scope="module")
-def containerd(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ContainerdProcess]:
-    reason = None
-    if not os.access("/usr/bin/containerd", os.X_OK):
-        reason = "/usr/bin/containerd is missing: install Debian's containerd (make system-deps)"
-    elif os.geteuid() != 0:
-        reason = "containerd needs root"
-    if reason is not None:
-        if os.environ.get("CI") == "true":
-            pytest.fail(reason)
-        pytest.skip(reason)
-    process = ContainerdProcess(tmp_path_factory.mktemp("containerd")).start()
-    try:
-        yield process
-    finally:
-        process.remove()
-
-
-@pytest_asyncio.fixture
-async def runtime(
-    containerd: ContainerdProcess, tmp_path: Path
-) -> AsyncIterator[ContainerdRuntime]:
-    options = ContainerdOptions(
-        socket=str(containerd.socket_path), namespace=f"t{uuid.uuid4().hex[:12]}"
-    )
-    runtime = ContainerdRuntime(options, tmp_path / "data")
-    try:
-        yield runtime
-    finally:
-        for sandbox in await runtime.list_sandboxes():
-            await runtime.remove_sandbox(sandbox.id)
-        await runtime.close()
+@pytest.fixture
+def runtime(containerd_runtime: ContainerdRuntime) -> ContainerdRuntime:
+    return containerd_runtime
 
 
 @pytest.fixture(scope="module")

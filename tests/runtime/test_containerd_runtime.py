@@ -50,39 +50,9 @@ from navarch_runtime_containerd import ContainerdOptions, ContainerdRuntime
 pytestmark = pytest.mark.daemon
 
 
-@pytest.fixture(scope="module")
-def containerd(tmp_path_factory) -> Iterator[ContainerdProcess]:
-    reason = None
-    if not os.access("/usr/bin/containerd", os.X_OK):
-        reason = "/usr/bin/containerd is missing: install Debian's containerd (make system-deps)"
-    elif os.geteuid() != 0:
-        reason = "containerd needs root"
-    if reason is not None:
-        if os.environ.get("CI") == "true":
-            pytest.fail(reason)
-        pytest.skip(reason)
-    process = ContainerdProcess(tmp_path_factory.mktemp("containerd")).start()
-    try:
-        yield process
-    finally:
-        process.remove()
-
-
-@pytest_asyncio.fixture
-async def runtime(
-    containerd: ContainerdProcess, tmp_path: Path
-) -> AsyncIterator[ContainerdRuntime]:
-    options = ContainerdOptions(
-        socket=str(containerd.socket_path), namespace=f"t{uuid.uuid4().hex[:12]}"
-    )
-    runtime = ContainerdRuntime(options, tmp_path / "data")
-    try:
-        yield runtime
-    finally:
-        # remove_sandbox takes its containers (tasks too: shims outlive containerd)
-        for sandbox in await runtime.list_sandboxes():
-            await runtime.remove_sandbox(sandbox.id)
-        await runtime.close()
+@pytest.fixture
+def runtime(containerd_runtime: ContainerdRuntime) -> ContainerdRuntime:
+    return containerd_runtime
 
 
 async def test_version(runtime: ContainerdRuntime) -> None:

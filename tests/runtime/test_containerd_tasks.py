@@ -36,24 +36,6 @@ from navarch_runtime_containerd.resolve import resolve_image
 pytestmark = pytest.mark.daemon
 
 
-@pytest.fixture(scope="module")
-def containerd(tmp_path_factory) -> Iterator[ContainerdProcess]:
-    reason = None
-    if not os.access("/usr/bin/containerd", os.X_OK):
-        reason = "/usr/bin/containerd is missing: install Debian's containerd (make system-deps)"
-    elif os.geteuid() != 0:
-        reason = "containerd needs root"
-    if reason is not None:
-        if os.environ.get("CI") == "true":
-            pytest.fail(reason)
-        pytest.skip(reason)
-    process = ContainerdProcess(tmp_path_factory.mktemp("containerd")).start()
-    try:
-        yield process
-    finally:
-        process.remove()
-
-
 @pytest_asyncio.fixture
 async def client(
     containerd: ContainerdProcess, tmp_path_factory

@@ -31,7 +31,8 @@ from navarch.runtime import (
 )
 from navarch.runtime.archive import write_image_archive
 from navarch.runtime.labels import sandbox_labels
-from navarch.testing.dockerd import DockerdProcess, engine_get
+from navarch.testing.daemon import require_or_skip
+from navarch.testing.dockerd import DockerdProcess, dockerd_problem, engine_get
 from navarch.testing.images import BUSYBOX_IMAGE, busybox_archive
 from navarch.testing.registry import RegistryProcess, push_archive
 from navarch.testing.runtime import (
@@ -49,21 +50,9 @@ from navarch_runtime_docker.pause import write_pause_archive
 pytestmark = pytest.mark.daemon
 
 
-def _cannot_run_dockerd() -> str | None:
-    if not os.access("/usr/sbin/dockerd", os.X_OK):
-        return "/usr/sbin/dockerd is missing: install Debian's docker.io (make system-deps)"
-    if os.geteuid() != 0:
-        return "dockerd needs root"
-    return None
-
-
 @pytest.fixture(scope="module")
 def dockerd() -> Iterator[DockerdProcess]:
-    reason = _cannot_run_dockerd()
-    if reason is not None:
-        if os.environ.get("CI") == "true":
-            pytest.fail(reason)
-        pytest.skip(reason)
+    require_or_skip(dockerd_problem())
     # A short directory: the socket's path must fit a unix socket address.
     directory = Path(tempfile.mkdtemp(prefix="nd", dir="/tmp"))
     process = DockerdProcess(directory)

@@ -30,7 +30,7 @@ import tempfile
 from pathlib import Path
 from typing import Self
 
-from navarch.testing.daemon import DaemonProcess, unmount_under
+from navarch.testing.daemon import DaemonProcess, require_or_skip, unmount_under
 
 CONTAINERD = "/usr/bin/containerd"
 _MAX_SOCKET_PATH = 107
@@ -69,6 +69,22 @@ def containerd_config(*, root: Path, state: Path, socket_path: Path, opt: Path) 
         '\n[plugins."io.containerd.internal.v1.opt"]\n'
         f'  path = "{opt}"\n'
     )
+
+
+def containerd_problem(containerd: str = CONTAINERD) -> str | None:
+    """Why a private containerd cannot run on this machine; None when it can."""
+    if not os.access(containerd, os.X_OK):
+        return f"{containerd} is missing: install Debian's containerd (make system-deps)"
+    if os.geteuid() != 0:
+        return "containerd needs root"
+    return None
+
+
+def start_private_containerd(directory: Path) -> ContainerdProcess:
+    """A private containerd under ``directory``, started; a test that cannot have one
+    fails under CI=true and is skipped elsewhere."""
+    require_or_skip(containerd_problem())
+    return ContainerdProcess(directory).start()
 
 
 class ContainerdProcess(DaemonProcess):

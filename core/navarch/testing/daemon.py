@@ -13,6 +13,20 @@ from pathlib import Path
 from typing import Self
 
 
+def require_or_skip(problem: str | None) -> None:
+    """A test's daemon cannot run here (``problem`` says why): fail under CI=true, where
+    every daemon must run, skip elsewhere. Nothing when ``problem`` is None."""
+    import os
+
+    import pytest
+
+    if problem is None:
+        return
+    if os.environ.get("CI") == "true":
+        pytest.fail(problem)
+    pytest.skip(problem)
+
+
 def free_port() -> int:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))

@@ -56,6 +56,15 @@ def engine_get(socket_path: Path, path: str, timeout: float = 5.0) -> tuple[int,
         return response.status, body.decode(errors="replace")
 
 
+def dockerd_problem(dockerd: str = DOCKERD) -> str | None:
+    """Why a private dockerd cannot run on this machine; None when it can."""
+    if not os.access(dockerd, os.X_OK):
+        return f"{dockerd} is missing: install Debian's docker.io (make system-deps)"
+    if os.geteuid() != 0:
+        return "dockerd needs root"
+    return None
+
+
 class DockerdProcess(DaemonProcess):
     """dockerd without bridge or iptables rules: containers get ``none``, ``host`` or
     another container's network, which is all the runtime plugin uses."""

@@ -1,0 +1,47 @@
+"""The containerd tests' shared fixtures: one private containerd per test module, and
+a ContainerdRuntime in a containerd namespace and data_dir of its own per test."""
+
+from __future__ import annotations
+
+import contextlib
+import uuid
+from collections.abc import AsyncIterator, Iterator
+from pathlib import Path
+
+import pytest
+import pytest_asyncio
+
+from navarch.runtime import NotFound
+from navarch.testing.containerd import ContainerdProcess, start_private_containerd
+from navarch.testing.daemon import unmount_under
+from navarch_runtime_containerd import ContainerdOptions, ContainerdRuntime
+
+
+@pytest.fixture(scope="module")
+def containerd(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ContainerdProcess]:
+    process = start_private_containerd(tmp_path_factory.mktemp("containerd"))
+    try:
+        yield process
+    finally:
+        process.remove()
+
+
+@pytest_asyncio.fixture
+async def containerd_runtime(
+    containerd: ContainerdProcess, tmp_path: Path
+) -> AsyncIterator[ContainerdRuntime]:
+    options = ContainerdOptions(
+        socket=str(containerd.socket_path), namespace=f"t{uuid.uuid4().hex[:12]}"
+    )
+    runtime = ContainerdRuntime(options, tmp_path / "data")
+    try:
+        yield runtime
+    finally:
+        try:
+            # remove_sandbox takes its containers (tasks too: shims outlive containerd)
+            for sandbox in await runtime.list_sandboxes():
+                with contextlib.suppress(NotFound):
+                    await runtime.remove_sandbox(sandbox.id)
+        finally:
+            await runtime.close()
+            unmount_under((runtime.data_dir,))  # what a failed removal left (netns mounts)
