@@ -4,7 +4,7 @@ any third party's would be (this module is one of the core's default plugins).""
 from __future__ import annotations
 
 from navarch import hookimpl
-from navarch.controllers import namespace, podtermination
+from navarch.controllers import deployment, namespace, nodelifecycle, podtermination, replicaset
 from navarch.registry import ControllerFactory, Register
 
 
@@ -12,3 +12,10 @@ from navarch.registry import ControllerFactory, Register
 def navarch_register_controllers(register: Register[ControllerFactory]) -> None:
     register(namespace.NAME, namespace.NamespaceController, options=namespace.NamespaceOptions)
     register(podtermination.NAME, podtermination.PodTerminationController)
+    register(deployment.NAME, deployment.DeploymentController)
+    register(replicaset.NAME, replicaset.ReplicaSetController, options=replicaset.ReplicaSetOptions)
+    register(
+        nodelifecycle.NAME,
+        nodelifecycle.NodeLifecycleController,
+        options=nodelifecycle.NodeLifecycleOptions,
+    )
