@@ -22,7 +22,7 @@ SYSTEM_PACKAGES := etcd-server docker.io containerd runc docker-registry busybox
 help:
 	@echo "make up      run a Navarch cluster on the embedded defaults"
 	@echo "make test    install what the tests need, lint, and run every test"
-	@echo "make bench   run every benchmark: store, API server, scheduler, runtimes (tables, targets met or not)"
+	@echo "make bench   run every benchmark: store, API server, scheduler, runtimes, controllers (tables, targets met or not)"
 	@echo "             make bench BENCH_ARGS=--quick for a smoke run of each"
 	@echo "make lint    ruff check + format check + mypy (types)"
 	@echo "make format  apply ruff's fixes and formatting"
@@ -66,6 +66,7 @@ bench: sync system-deps
 	$(UV) run --no-sync python bench/api.py $(BENCH_ARGS)
 	$(UV) run --no-sync python bench/scheduler.py $(BENCH_ARGS)
 	$(UV) run --no-sync python bench/runtime.py $(BENCH_ARGS)
+	$(UV) run --no-sync python bench/controllers.py $(BENCH_ARGS)
 
 up: sync
 	@echo "make up: not yet. The API server, store and scheduler work today" \

@@ -244,7 +244,9 @@ class AgentProcess(DaemonProcess):
         *,
         simulate: int = 0,
         log_level: str = "WARNING",
+        prefix: str = "sim",
     ):
+        self.prefix = prefix
         self.directory = directory
         self.log_path = directory / "agent.log"
         self.kubeconfig = kubeconfig
@@ -263,7 +265,7 @@ class AgentProcess(DaemonProcess):
             "capacity": {"cpu": "4", "memory": "8Gi", "pods": "110"},
         }
         if self.simulate:
-            agent.update(simulate=self.simulate, simulate_prefix="sim")
+            agent.update(simulate=self.simulate, simulate_prefix=self.prefix)
         else:
             agent["node_name"] = f"{NODE}-{self.runtime}"
         config = {

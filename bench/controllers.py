@@ -1,0 +1,372 @@
+"""Controllers benchmark: a Deployment of many replicas on simulated nodes, its rolling
+update, and a node failure, through a private API server, scheduler, controller
+manager and agents on the simulated runtime.
+
+    uv run python bench/controllers.py [--quick]
+
+100 simulated nodes are run by 10 agent processes of 10 nodes each, so that one
+process killed (SIGKILL) is 10 nodes failing at once, with their pods. Measured:
+
+* a Deployment of 1,000 replicas: created -> every replica Running (on a pod watch);
+* a rolling update of it (a new image): the update -> every replica Running the new
+  template and the Deployment's status complete;
+* failure: one agent process (10 nodes, ~100 pods) SIGKILLed -> 1,000 replicas Running
+  on live nodes again; printed beside the node-lifecycle settings that decide it
+  (lease renewal, grace, tolerationSeconds);
+* the controller manager's CPU seconds and resident memory.
+
+Everything runs on 127.0.0.1; every loop is bounded in count and time; every process
+started here is stopped by pid.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import contextlib
+import signal
+import ssl
+import sys
+import tempfile
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import aiohttp
+import orjson
+from runtime import AgentProcess, rss_mib
+from scheduler import SchedulerProcess, cpu_seconds
+from targets import Target, report
+
+from navarch.client.kubeconfig import load_kubeconfig
+from navarch.testing.apiserver import ApiServerProcess
+from navarch.testing.controllermanager import ControllerManagerProcess
+
+IMAGE = "127.0.0.1:5000/bench:{version}"
+SCRIPT = "trap 'exit 0' TERM; sleep 3600 & wait"
+LIMIT = 600.0  # any one phase, seconds
+LOG = {"level": "WARNING", "format": "json"}
+
+
+@dataclass(frozen=True)
+class Counts:
+    agents: int
+    nodes_per_agent: int
+    replicas: int
+
+
+FULL = Counts(agents=10, nodes_per_agent=10, replicas=1000)
+QUICK = Counts(agents=3, nodes_per_agent=4, replicas=60)
+
+
+def deployment(replicas: int, version: int) -> dict[str, Any]:
+    return {
+        "apiVersion": "apps/v1",
+        "kind": "Deployment",
+        "metadata": {"name": "bench", "namespace": "default"},
+        "spec": {
+            "replicas": replicas,
+            "selector": {"matchLabels": {"app": "bench"}},
+            "strategy": {
+                "type": "RollingUpdate",
+                "rollingUpdate": {"maxSurge": "25%", "maxUnavailable": "25%"},
+            },
+            "template": {
+                "metadata": {"labels": {"app": "bench"}},
+                "spec": {
+                    "terminationGracePeriodSeconds": 1,
+                    "containers": [
+                        {
+                            "name": "main",
+                            "image": IMAGE.format(version=version),
+                            "command": ["sh", "-c", SCRIPT],
+                            "resources": {"requests": {"cpu": "10m", "memory": "16Mi"}},
+                        }
+                    ],
+                },
+            },
+        },
+    }
+
+
+@dataclass
+class PodView:
+    """The pods of the default namespace as one watch sees them."""
+
+    phase: dict[str, str] = field(default_factory=dict)
+    node: dict[str, str] = field(default_factory=dict)
+    image: dict[str, str] = field(default_factory=dict)
+    terminating: set[str] = field(default_factory=set)
+    changed: asyncio.Event = field(default_factory=asyncio.Event)
+
+    def apply(self, kind: str, obj: dict[str, Any]) -> None:
+        name = obj["metadata"]["name"]
+        if kind == "DELETED":
+            for table in (self.phase, self.node, self.image):
+                table.pop(name, None)
+            self.terminating.discard(name)
+        else:
+            self.phase[name] = (obj.get("status") or {}).get("phase", "")
+            self.node[name] = obj["spec"].get("nodeName") or ""
+            self.image[name] = obj["spec"]["containers"][0]["image"]
+            if obj["metadata"].get("deletionTimestamp"):
+                self.terminating.add(name)
+        self.changed.set()
+
+    def running(self, *, image: str | None = None, dead: frozenset[str] = frozenset()) -> int:
+        return sum(
+            1
+            for name, phase in self.phase.items()
+            if phase == "Running"
+            and name not in self.terminating
+            and self.node.get(name) not in dead
+            and (image is None or self.image.get(name) == image)
+        )
+
+
+class Api:
+    def __init__(self, server: ApiServerProcess):
+        config = load_kubeconfig(server.kubeconfig)
+        self.url = server.url
+        context = ssl.create_default_context(cadata=config.ca_data.decode())
+        self.session = aiohttp.ClientSession(
+            connector=aiohttp.TCPConnector(ssl=context, limit=16),
+            headers={"Authorization": f"Bearer {config.token}"},
+        )
+        self.pods = PodView()
+        self._watch: asyncio.Task[None] | None = None
+
+    async def call(self, method: str, path: str, body: Any = None, **headers: str) -> Any:
+        data = orjson.dumps(body) if body is not None else None
+        kwargs: dict[str, Any] = {"data": data}
+        if data is not None:
+            kwargs["headers"] = {"Content-Type": headers.get("content_type", "application/json")}
+        async with self.session.request(method, f"{self.url}{path}", **kwargs) as response:
+            payload = orjson.loads(await response.read())
+            if response.status >= 300:
+                raise RuntimeError(f"{method} {path}: HTTP {response.status}: {payload}")
+            return payload
+
+    async def watch_pods(self) -> None:
+        listed = await self.call("GET", "/api/v1/namespaces/default/pods")
+        for item in listed["items"]:
+            self.pods.apply("ADDED", item)
+        revision = listed["metadata"]["resourceVersion"]
+        self._watch = asyncio.create_task(self._read(revision))
+
+    async def _read(self, revision: str) -> None:
+        url = f"{self.url}/api/v1/namespaces/default/pods?watch=1&resourceVersion={revision}"
+        timeout = aiohttp.ClientTimeout(total=None, sock_read=None)
+        async with self.session.get(url, timeout=timeout) as response:
+            async for line in response.content:
+                event = orjson.loads(line)
+                if event["type"] in ("ADDED", "MODIFIED", "DELETED"):
+                    self.pods.apply(event["type"], event["object"])
+
+    async def until(self, check: Any, limit: float = LIMIT) -> float | None:
+        """Seconds until ``check()`` holds (looked at on every pod event), None past
+        ``limit``."""
+        began = time.perf_counter()
+        deadline = began + limit
+        while not check():
+            left = deadline - time.perf_counter()
+            if left <= 0:
+                return None
+            self.pods.changed.clear()
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self.pods.changed.wait(), min(left, 1.0))
+        return time.perf_counter() - began
+
+    async def ready_nodes(self) -> int:
+        items = (await self.call("GET", "/api/v1/nodes"))["items"]
+        return sum(
+            any(
+                c["type"] == "Ready" and c["status"] == "True"
+                for c in (n.get("status") or {}).get("conditions") or []
+            )
+            for n in items
+        )
+
+    async def deployment_done(self, generation_at_least: int, replicas: int) -> bool:
+        body = await self.call("GET", "/apis/apps/v1/namespaces/default/deployments/bench")
+        status = body.get("status") or {}
+        return (
+            (status.get("observedGeneration") or 0) >= generation_at_least
+            and status.get("updatedReplicas") == replicas
+            and status.get("availableReplicas") == replicas
+            and status.get("replicas") == replicas
+        )
+
+    async def close(self) -> None:
+        if self._watch is not None:
+            self._watch.cancel()
+            await asyncio.gather(self._watch, return_exceptions=True)
+        await self.session.close()
+
+
+def node_lifecycle_settings() -> str:
+    """What decides how fast a dead node's pods come back, as configured by default."""
+    from navarch.config import SETTINGS
+
+    agent = {s.key: s.default for s in SETTINGS if s.key.startswith("agent.lease")}
+    parts = [f"lease renewed every {agent['agent.lease_renew_seconds']} s"]
+    try:
+        from navarch.controllers.nodelifecycle import NodeLifecycleOptions
+    except ImportError:
+        return ", ".join(parts) + "; node-lifecycle controller not installed"
+    defaults = NodeLifecycleOptions()
+    for name in ("node_monitor_grace_seconds",):
+        if hasattr(defaults, name):
+            parts.append(f"{name} {getattr(defaults, name)}")
+    for setting in SETTINGS:
+        if "toleration" in setting.key:
+            parts.append(f"{setting.key} {setting.default}")
+    return ", ".join(parts)
+
+
+async def run(root: Path, counts: Counts, quick: bool) -> bool:
+    nodes = counts.agents * counts.nodes_per_agent
+    figures: dict[str, Any] = {}
+    with ApiServerProcess(root / "api", settings={"log": LOG}) as server:
+        scheduler = SchedulerProcess(root / "scheduler", server.kubeconfig, "spread").start()
+        manager = ControllerManagerProcess(
+            root / "controllers", server.kubeconfig, settings={"log": LOG}
+        )
+        agents = [
+            AgentProcess(
+                root / f"agent-{index}",
+                server.kubeconfig,
+                "sim",
+                {},
+                simulate=counts.nodes_per_agent,
+                prefix=f"sim{index}",
+            )
+            for index in range(counts.agents)
+        ]
+        api = Api(server)
+        try:
+            manager.start(timeout=60)
+            for agent in agents:
+                agent.start()
+            began = time.perf_counter()
+            while await api.ready_nodes() < nodes:
+                for agent in agents:
+                    agent.check()
+                if time.perf_counter() - began > LIMIT:
+                    raise RuntimeError(f"{nodes} nodes not Ready in {LIMIT:g}s")
+                await asyncio.sleep(0.5)
+            await asyncio.sleep(2.0)  # the scheduler's node cache catches up
+            await api.watch_pods()
+            cpu_before = cpu_seconds(manager.process.pid) if manager.process else 0.0
+
+            # 1. the Deployment, created -> every replica Running
+            print(f"  a Deployment of {counts.replicas:,} replicas on {nodes} nodes…", flush=True)
+            await api.call(
+                "POST",
+                "/apis/apps/v1/namespaces/default/deployments",
+                deployment(counts.replicas, 1),
+            )
+            figures["scale up"] = await api.until(lambda: api.pods.running() >= counts.replicas)
+
+            # 2. the rolling update: a new image
+            print("  its rolling update…", flush=True)
+            new_image = IMAGE.format(version=2)
+            patch = {
+                "spec": {
+                    "template": {"spec": {"containers": [{"name": "main", "image": new_image}]}}
+                }
+            }
+            began = time.perf_counter()
+            await api.call(
+                "PATCH",
+                "/apis/apps/v1/namespaces/default/deployments/bench",
+                patch,
+                content_type="application/strategic-merge-patch+json",
+            )
+            updated = await api.until(
+                lambda: (
+                    api.pods.running(image=new_image) >= counts.replicas
+                    and len(api.pods.phase) == counts.replicas
+                )
+            )
+            if updated is not None:
+                deadline = time.perf_counter() + LIMIT
+                while not await api.deployment_done(2, counts.replicas):
+                    if time.perf_counter() > deadline:
+                        updated = None
+                        break
+                    await asyncio.sleep(0.2)
+            figures["rolling update"] = None if updated is None else time.perf_counter() - began
+
+            # 3. one agent process (its nodes, their pods) killed
+            victim = agents[0]
+            dead = frozenset(f"{victim.prefix}-{n}" for n in range(counts.nodes_per_agent))
+            on_dead = sum(1 for name, node in api.pods.node.items() if node in dead)
+            print(f"  SIGKILL one agent: {len(dead)} nodes, {on_dead} pods…", flush=True)
+            assert victim.process is not None
+            victim.process.send_signal(signal.SIGKILL)
+            victim.process.wait(timeout=30)
+            figures["failover"] = await api.until(
+                lambda: api.pods.running(dead=dead) >= counts.replicas
+            )
+            figures["failover pods"] = on_dead
+            if manager.process is not None:
+                figures["cm cpu"] = cpu_seconds(manager.process.pid) - cpu_before
+                figures["cm rss"] = rss_mib(manager.process.pid)
+        finally:
+            await api.close()
+            for agent in agents:
+                agent.stop()
+            manager.stop()
+            scheduler.stop()
+    return print_figures(figures, counts, quick)
+
+
+def _seconds(value: float | None) -> str:
+    return "not reached" if value is None else f"{value:.1f} s"
+
+
+def print_figures(figures: dict[str, Any], counts: Counts, quick: bool) -> bool:
+    nodes = counts.agents * counts.nodes_per_agent
+    print()
+    print(
+        f"Controllers benchmark ({'quick' if quick else 'full'}): {nodes} simulated nodes "
+        f"in {counts.agents} agent processes, 2 cores shared by every process"
+    )
+    rows = [
+        (f"Deployment of {counts.replicas:,}: created -> all Running", figures.get("scale up")),
+        ("rolling update (new image) -> complete", figures.get("rolling update")),
+        (
+            f"one agent killed ({counts.nodes_per_agent} nodes, "
+            f"{figures.get('failover pods', 0)} pods) -> all Running again",
+            figures.get("failover"),
+        ),
+    ]
+    print()
+    for label, seconds in rows:
+        print(f"{label:<64} {_seconds(seconds)}")
+    print(f"  failover decided by: {node_lifecycle_settings()}")
+    print(
+        f"controller manager: {figures.get('cm cpu', 0.0):.1f} CPU s over the run, "
+        f"RSS {figures.get('cm rss', 0.0):.0f} MiB"
+    )
+    targets = [
+        Target(f"{counts.replicas:,} replicas Running", figures.get("scale up"), "<=", 10.0, " s"),
+        Target("failover, all replicas Running again", figures.get("failover"), "<=", 30.0, " s"),
+    ]
+    return report(targets, quick=quick)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--quick", action="store_true", help="smaller counts (a smoke run)")
+    args = parser.parse_args()
+    counts = QUICK if args.quick else FULL
+    with tempfile.TemporaryDirectory(prefix="navarch-bench-controllers-") as root:
+        ok = asyncio.run(run(Path(root), counts, args.quick))
+    sys.exit(0 if ok else 1)
+
+
+if __name__ == "__main__":
+    main()
