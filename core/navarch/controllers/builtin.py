@@ -4,7 +4,14 @@ any third party's would be (this module is one of the core's default plugins).""
 from __future__ import annotations
 
 from navarch import hookimpl
-from navarch.controllers import deployment, namespace, nodelifecycle, podtermination, replicaset
+from navarch.controllers import (
+    deployment,
+    garbagecollector,
+    namespace,
+    nodelifecycle,
+    podtermination,
+    replicaset,
+)
 from navarch.registry import ControllerFactory, Register
 
 
@@ -12,6 +19,7 @@ from navarch.registry import ControllerFactory, Register
 def navarch_register_controllers(register: Register[ControllerFactory]) -> None:
     register(namespace.NAME, namespace.NamespaceController, options=namespace.NamespaceOptions)
     register(podtermination.NAME, podtermination.PodTerminationController)
+    register(garbagecollector.NAME, garbagecollector.GarbageCollector)
     register(deployment.NAME, deployment.DeploymentController)
     register(replicaset.NAME, replicaset.ReplicaSetController, options=replicaset.ReplicaSetOptions)
     register(
