@@ -1,0 +1,238 @@
+"""The ReplicaSet controller with everything real: an API server, ``navarch
+controllers``, ``navarch scheduler`` and ``navarch agent --runtime sim --simulate 3``.
+A ReplicaSet of 5 gets 5 Running, Ready pods; pods deleted at random are replaced
+without ever more than 5 active (checked on every watch event); ``kubectl scale``
+to 8, then to 2, is followed."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import random
+import shutil
+import subprocess
+import sys
+import time
+from collections.abc import AsyncIterator, Awaitable, Callable
+from pathlib import Path
+from typing import Any
+
+import pytest
+import pytest_asyncio
+import yaml
+
+from navarch import api
+from navarch.client import Client
+from navarch.client.informer import Informer
+from navarch.controllers.owners import controller_of
+from navarch.controllers.replicaset_pods import is_active
+from navarch.testing.apiserver import ApiServerProcess
+from navarch.testing.controllermanager import ControllerManagerProcess
+from navarch.testing.daemon import DaemonProcess
+
+DEADLINE = 60.0
+NO_ELECTION = {"enabled": False}  # one copy of each: nothing to wait for
+
+
+class NavarchProcess(DaemonProcess):
+    """``navarch <command>`` with a configuration file of its own under ``directory``."""
+
+    def __init__(self, directory: Path, command: str, config: dict[str, Any]):
+        self.directory = directory
+        self.command = command
+        self.config = config
+        self.log_path = directory / f"{command}.log"
+
+    def start(self) -> NavarchProcess:
+        self.directory.mkdir(parents=True, exist_ok=True)
+        path = self.directory / f"{self.command}.yaml"
+        path.write_text(yaml.safe_dump(self.config))
+        env = {k: v for k, v in os.environ.items() if not k.startswith("NAVARCH_")}
+        command = [sys.executable, "-m", "navarch.cli.navarch", "--config", str(path)]
+        self._launch_until_ready(
+            [*command, self.command], env, lambda: True, 30.0, f"navarch {self.command}", "start"
+        )
+        return self
+
+
+@pytest.fixture(scope="module")
+def cluster(tmp_path_factory: pytest.TempPathFactory):
+    root = tmp_path_factory.mktemp("rs-cluster")
+    with ApiServerProcess(root / "apiserver") as server:
+        common = {
+            "kubeconfig": str(server.kubeconfig),
+            "log": {"format": "json", "level": "INFO"},
+            "leader_election": NO_ELECTION,
+        }
+        scheduler = NavarchProcess(
+            root / "scheduler", "scheduler", {**common, "data_dir": str(root / "scheduler")}
+        )
+        agent = NavarchProcess(
+            root / "agent",
+            "agent",
+            {
+                **common,
+                "data_dir": str(root / "agent" / "data"),
+                "runtime": {"name": "sim", "options": {}},
+                "agent": {
+                    "node_ip": "127.0.0.1",
+                    "address": "127.0.0.1",
+                    "port": 0,
+                    "lease_renew_seconds": 1,
+                    "simulate": 3,
+                    "simulate_prefix": "rs-sim",
+                    "capacity": {"cpu": "4", "memory": "8Gi", "pods": "110"},
+                },
+            },
+        )
+        manager = ControllerManagerProcess(
+            root / "controllers",
+            server.kubeconfig,
+            settings={
+                "leader_election": NO_ELECTION,
+                "controllers": {"enabled": ["replicaset", "pod-termination"]},
+            },
+        )
+        daemons: list[DaemonProcess] = []
+        try:
+            for daemon in (scheduler, agent, manager):
+                daemons.append(daemon.start())
+            yield server, daemons
+        finally:
+            for daemon in reversed(daemons):
+                daemon.stop()
+
+
+@pytest.fixture
+def kubectl(cluster):
+    server, _ = cluster
+    binary = shutil.which("kubectl")
+    if binary is None:
+        pytest.fail("kubectl is not installed on this machine; this test needs it")
+
+    def run(*args: str) -> str:
+        result = subprocess.run(
+            [binary, "--kubeconfig", str(server.kubeconfig), *args],
+            capture_output=True,
+            text=True,
+            timeout=60,
+        )
+        assert result.returncode == 0, f"kubectl {' '.join(args)}: {result.stderr}"
+        return result.stdout
+
+    return run
+
+
+@pytest_asyncio.fixture
+async def client(cluster) -> AsyncIterator[Client]:
+    server, _ = cluster
+    async with Client.from_kubeconfig(server.kubeconfig) as client:
+        yield client
+
+
+def _replicaset(replicas: int) -> dict[str, Any]:
+    labels = {"app": "web"}
+    return {
+        "apiVersion": "apps/v1",
+        "kind": "ReplicaSet",
+        "metadata": {"name": "web", "namespace": "default"},
+        "spec": {
+            "replicas": replicas,
+            "selector": {"matchLabels": labels},
+            "template": {
+                "metadata": {"labels": labels},
+                "spec": {
+                    "terminationGracePeriodSeconds": 1,
+                    "containers": [{"name": "web", "image": "127.0.0.1:5000/web:1"}],
+                },
+            },
+        },
+    }
+
+
+async def _eventually(
+    check: Callable[[], Awaitable[bool]], what: str, daemons: list[DaemonProcess]
+) -> None:
+    deadline = time.monotonic() + DEADLINE
+    while time.monotonic() < deadline:
+        if await check():
+            return
+        await asyncio.sleep(0.2)
+    logs = "\n".join(f"--- {d.log_path.name}\n{d.log_tail()}" for d in daemons)
+    raise AssertionError(f"never: {what}\n{logs}")
+
+
+class PodCounter:
+    """Every watch event about the ReplicaSet's pods: the most active ones ever seen."""
+
+    def __init__(self, client: Client, uid: str):
+        self.uid = uid
+        self.informer = Informer(client.pods, "default", label_selector="app=web")
+        self.informer.add_handler(
+            on_add=lambda pod: self.count(),
+            on_update=lambda old, new: self.count(),
+            on_delete=lambda pod: self.count(),
+        )
+        self.most = 0
+        self.events = 0
+
+    def active(self) -> list[Any]:
+        return [
+            p
+            for p in self.informer.list()
+            if is_active(p) and (ref := controller_of(p)) is not None and ref.uid == self.uid
+        ]
+
+    def running(self) -> list[Any]:
+        return [p for p in self.active() if p.status and p.status.phase == "Running"]
+
+    def count(self) -> None:
+        self.events += 1
+        self.most = max(self.most, len(self.active()))
+
+
+async def test_a_replicaset_keeps_its_pods_and_follows_kubectl_scale(
+    cluster, client: Client, kubectl
+) -> None:
+    _, daemons = cluster
+    created = await client.replicasets.create(_replicaset(5), "default")
+    counter = PodCounter(client, created.metadata.uid)
+    watching = asyncio.create_task(counter.informer.run())
+    try:
+        await counter.informer.wait_synced(DEADLINE)
+
+        async def settled(replicas: int) -> bool:
+            rs = api.dump(await client.replicasets.get("web", "default"))
+            status = rs.get("status") or {}
+            return (
+                len(counter.running()) == replicas
+                and len(counter.active()) == replicas
+                and status.get("replicas") == replicas
+                and status.get("readyReplicas") == replicas
+                and status.get("availableReplicas") == replicas
+                and status.get("observedGeneration") == rs["metadata"]["generation"]
+            )
+
+        await _eventually(lambda: settled(5), "5 Running, Ready pods", daemons)
+        assert counter.most == 5
+
+        # pods deleted at random: replaced, never more than 5 active at any event
+        rng = random.Random(13)
+        for round_ in range(4):
+            victims = rng.sample(counter.active(), 2 if round_ == 3 else 1)
+            for victim in victims:
+                await client.pods.delete(victim.name, "default")
+            await _eventually(lambda: settled(5), f"5 Running again (round {round_})", daemons)
+        assert counter.most == 5, f"{counter.most} active pods at once"
+        assert counter.events > 20  # the check did run on the watch's events
+
+        kubectl("scale", "rs", "web", "--replicas=8")
+        await _eventually(lambda: settled(8), "scaled to 8 Running", daemons)
+        kubectl("scale", "rs", "web", "--replicas=2")
+        await _eventually(lambda: settled(2), "scaled to 2 Running", daemons)
+        events = kubectl("get", "events", "--field-selector", "involvedObject.name=web")
+        assert "SuccessfulCreate" in events and "SuccessfulDelete" in events
+    finally:
+        watching.cancel()
+        await asyncio.gather(watching, return_exceptions=True)
+        await client.replicasets.delete("web", "default")
