@@ -22,6 +22,7 @@ from navarch.controllers import deployment_rolling as rolling
 from navarch.controllers import deployment_status as status_of
 from navarch.controllers.base import QueueController
 from navarch.controllers.context import ControllerContext
+from navarch.controllers.owners import controller_of, owner_reference
 
 NAME = "deployment"
 SCALING_REPLICA_SET = "ScalingReplicaSet"
@@ -34,33 +35,6 @@ def _plain(obj: Any) -> dict[str, Any]:
 
 def _meta(obj: dict[str, Any]) -> dict[str, Any]:
     return obj.setdefault("metadata", {})
-
-
-def _controller_ref(obj: Any) -> Any:
-    """The ownerReference with controller=true (model or dict), or None.
-    (A private stand-in for owners.controller_of, which the ReplicaSet controller's
-    helper was writing when this was.)"""
-    if isinstance(obj, dict):
-        for ref in (obj.get("metadata") or {}).get("ownerReferences") or ():
-            if ref.get("controller"):
-                return ref
-        return None
-    for ref in (obj.metadata.owner_references if obj.metadata else None) or ():
-        if ref.controller:
-            return ref
-    return None
-
-
-def _owner_reference(deployment: dict[str, Any]) -> dict[str, Any]:
-    meta = deployment["metadata"]
-    return {
-        "apiVersion": "apps/v1",
-        "kind": "Deployment",
-        "name": meta["name"],
-        "uid": meta["uid"],
-        "controller": True,
-        "blockOwnerDeletion": True,
-    }
 
 
 class DeploymentController(QueueController):
@@ -84,19 +58,19 @@ class DeploymentController(QueueController):
     # --- handlers: a ReplicaSet or pod change queues its Deployment -----------------
 
     def _rs_changed(self, rs: Any) -> None:
-        ref = _controller_ref(rs)
+        ref = controller_of(rs)
         if ref is not None and ref.kind == "Deployment":
             self.queue.add(f"{rs.namespace}/{ref.name}")
 
     def _rs_updated(self, old: Any, new: Any) -> None:
         self._rs_changed(new)
-        before = _controller_ref(old)
-        if before is not None and before != _controller_ref(new):
+        before = controller_of(old)
+        if before is not None and before != controller_of(new):
             self._rs_changed(old)
 
     def _pod_deleted(self, pod: Any) -> None:
         """A Recreate rollout waits for the old pods to be gone."""
-        ref = _controller_ref(pod)
+        ref = controller_of(pod)
         if ref is None or ref.kind != "ReplicaSet":
             return
         rs = self.replicasets.get(f"{pod.namespace}/{ref.name}")
@@ -146,7 +120,7 @@ class _Sync:
         uid = _meta(self.d).get("uid")
         owned = []
         for rs in self.c.replicasets.by_index("namespace", self.ns):
-            ref = _controller_ref(rs)
+            ref = controller_of(rs)
             if ref is not None and ref.kind == "Deployment" and ref.uid == uid:
                 owned.append(_plain(rs))
         return owned
@@ -262,7 +236,7 @@ class _Sync:
                 "name": name,
                 "namespace": self.ns,
                 "labels": dict(tmeta["labels"]),
-                "ownerReferences": [_owner_reference(self.d)],
+                "ownerReferences": [owner_reference(self.cached)],
             },
             "spec": {"replicas": 0, "selector": selector, "template": template},
         }
@@ -300,11 +274,12 @@ class _Sync:
         the hash collides with someone else's ReplicaSet: count the collision, which
         changes the hash next time, and look again."""
         try:
-            existing = _plain(await self.c.client.replicasets.get(name, self.ns))
+            found = await self.c.client.replicasets.get(name, self.ns)
         except NotFound:
             raise RuntimeError(f"replica set {name} existed and then did not; retrying") from None
-        ref = _controller_ref(existing)
-        ours = ref is not None and ref.get("uid") == self.d["metadata"]["uid"]
+        ref = controller_of(found)
+        ours = ref is not None and ref.uid == self.d["metadata"]["uid"]
+        existing = _plain(found)
         if ours and history.same_template(existing["spec"].get("template"), template):
             return existing
         status = copy.deepcopy(self.d.get("status") or {})
@@ -537,7 +512,7 @@ class _Sync:
             return True
         uids = {rs["metadata"]["uid"] for rs in old}
         for pod in self.c.pods.by_index("namespace", self.ns):
-            ref = _controller_ref(pod)
+            ref = controller_of(pod)
             if ref is None or ref.uid not in uids:
                 continue
             phase = pod.status.phase if pod.status else None
