@@ -92,6 +92,22 @@ SETTINGS: tuple[Setting, ...] = (
     Setting(
         "api.max_inflight", "int", 400, "Requests served at once before answering 429.", minimum=1
     ),
+    Setting(
+        "admission.default_not_ready_toleration_seconds",
+        "int",
+        10,
+        "Seconds a pod created without its own toleration of the node.kubernetes.io/"
+        "not-ready NoExecute taint tolerates it (DefaultTolerationSeconds; Kubernetes: 300).",
+        minimum=0,
+    ),
+    Setting(
+        "admission.default_unreachable_toleration_seconds",
+        "int",
+        10,
+        "Seconds a pod created without its own toleration of the node.kubernetes.io/"
+        "unreachable NoExecute taint tolerates it (DefaultTolerationSeconds; Kubernetes: 300).",
+        minimum=0,
+    ),
     Setting("store.name", "str", "lmdb", "Store backend, by registered name."),
     Setting("store.options", "mapping", {}, "Options handed to the store backend."),
     Setting(

@@ -32,6 +32,7 @@ DEFAULT_PLUGINS: tuple[str, ...] = (
     "navarch.admission",
     "navarch.apiserver.authz",
     "navarch.apiserver.noderestriction",
+    "navarch.apiserver.defaulttolerationseconds",
     "navarch.scheduler.filters",
     "navarch.controllers.builtin",
 )
