@@ -363,3 +363,25 @@ async def test_pod_events_queue_the_owner_or_every_matching_replicaset() -> None
     assert await _drain(controller) == {"default/web"}
     cluster.add(_pod("orphan"))
     assert await _drain(controller) == {"default/web", "default/web2"}
+
+
+async def test_a_graceful_deletion_is_seen_when_its_deletion_timestamp_shows() -> None:
+    """Bound pods are not removed at once: their deletionTimestamp, seen by the pod
+    handler, is what satisfies the deletions; they are no replicas from then on."""
+    cluster = FakeCluster()
+    cluster.add(_rs(replicas=1))
+    ref = _ref(cluster)
+    now = time.time()
+    cluster.add(*(_pod(f"p{i}", ref, ready_at=now - 60, created=now - i) for i in range(3)))
+    controller = _controller(cluster)
+    await controller.sync("default/web")
+    deleted = sorted(n for v, _, n in cluster.verbs("pods") if v == "delete")
+    assert deleted == ["p0", "p1"]  # the newer two
+    assert all(cluster.get("pods", n)["metadata"].get("deletionTimestamp") for n in deleted)
+    await controller.sync("default/web")  # the cache has not seen it yet: nothing more
+    assert len(cluster.verbs("pods")) == 2
+    cluster.sync_informers()
+    assert controller.expectations.satisfied("default/web")
+    await controller.sync("default/web")
+    assert len(cluster.verbs("pods")) == 2  # the two terminating pods are not replaced
+    assert cluster.get("replicasets", "web")["status"]["replicas"] == 1

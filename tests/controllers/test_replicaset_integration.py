@@ -162,6 +162,10 @@ async def _eventually(
     raise AssertionError(f"never: {what}\n{logs}")
 
 
+async def _true(value: bool) -> bool:
+    return value
+
+
 class PodCounter:
     """Every watch event about the ReplicaSet's pods: the most active ones ever seen."""
 
@@ -175,6 +179,7 @@ class PodCounter:
         )
         self.most = 0
         self.events = 0
+        self.ever_owned: set[str] = set()
 
     def active(self) -> list[Any]:
         return [
@@ -188,7 +193,9 @@ class PodCounter:
 
     def count(self) -> None:
         self.events += 1
-        self.most = max(self.most, len(self.active()))
+        active = self.active()
+        self.most = max(self.most, len(active))
+        self.ever_owned.update(p.name for p in active)
 
 
 async def test_a_replicaset_keeps_its_pods_and_follows_kubectl_scale(
@@ -232,6 +239,21 @@ async def test_a_replicaset_keeps_its_pods_and_follows_kubectl_scale(
         await _eventually(lambda: settled(2), "scaled to 2 Running", daemons)
         events = kubectl("get", "events", "--field-selector", "involvedObject.name=web")
         assert "SuccessfulCreate" in events and "SuccessfulDelete" in events
+
+        # an orphan that matches is adopted (and, one too many, a pod goes)
+        orphan = _replicaset(1)["spec"]["template"]
+        await client.pods.create({**orphan, "metadata": {**orphan["metadata"], "name": "orphan"}})
+        await _eventually(lambda: _true("orphan" in counter.ever_owned), "adopted", daemons)
+        await _eventually(lambda: settled(2), "2 Running after the adoption", daemons)
+        # a pod relabelled out of the selector is released, and replaced
+        released = counter.active()[0].name
+        kubectl("label", "pod", released, "app=other", "--overwrite")
+
+        async def orphaned() -> bool:
+            return controller_of(await client.pods.get(released, "default")) is None
+
+        await _eventually(orphaned, "the relabelled pod released", daemons)
+        await _eventually(lambda: settled(2), "2 Running after the release", daemons)
     finally:
         watching.cancel()
         await asyncio.gather(watching, return_exceptions=True)

@@ -114,13 +114,15 @@ class UIDTrackingExpectations(ControllerExpectations):
     """Expectations whose deletions name the objects deleted (their keys): a deletion
     is observed once per object, whatever the number of events about it."""
 
-    def __init__(self, *args: object, **kwargs: object):
-        super().__init__(*args, **kwargs)  # type: ignore[arg-type]
+    def __init__(
+        self, timeout: float = EXPECTATIONS_TIMEOUT, clock: Callable[[], float] = time.monotonic
+    ):
+        super().__init__(timeout, clock)
         self._deleting: dict[str, set[str]] = {}
 
     def expect_deletions(
         self, key: str, count: int | None = None, *, of: Iterable[str] = ()
-    ) -> None:  # type: ignore[override]
+    ) -> None:
         """Expect the deletion of the objects keyed ``of`` (``count`` defaults to
         their number)."""
         keys = set(of)
@@ -128,7 +130,7 @@ class UIDTrackingExpectations(ControllerExpectations):
             self._deleting[key] = keys
         super().expect_deletions(key, len(keys) if count is None else count)
 
-    def deletion_observed(self, key: str, deleted: str | None = None) -> None:  # type: ignore[override]
+    def deletion_observed(self, key: str, deleted: str | None = None) -> None:
         """The informer saw object ``deleted`` go (or start going): count it if it
         was one of those expected."""
         with self._lock:

@@ -22,7 +22,7 @@ import attrs
 from navarch import api
 from navarch.api.apps_v1 import ReplicaSet
 from navarch.api.core_v1 import Pod
-from navarch.api.meta import OwnerReference
+from navarch.api.meta import ObjectMeta, OwnerReference, TopLevel
 from navarch.api.selectors import Selector
 from navarch.client.client import JSON_PATCH
 from navarch.client.errors import ApiException, Conflict, NotFound
@@ -62,6 +62,11 @@ class SyncFailed(Exception):
         self.reason = reason
         self.message = message
         self.succeeded = succeeded
+
+
+def _meta(obj: TopLevel) -> ObjectMeta:
+    """An object's metadata (the API server always sends it; an empty one otherwise)."""
+    return obj.metadata if obj.metadata is not None else ObjectMeta()
 
 
 async def slow_start(count: int, call: Callable[[], Awaitable[Any]], initial: int = 1) -> int:
@@ -116,7 +121,7 @@ class ReplicaSetController(QueueController):
         ):
             return None
         rs = self.replicasets.get(f"{namespace}/{ref.name}")
-        if rs is None or rs.metadata.uid != ref.uid:
+        if rs is None or _meta(rs).uid != ref.uid:
             return None
         return rs.key()
 
@@ -131,7 +136,7 @@ class ReplicaSetController(QueueController):
         return keys
 
     def _pod_added(self, pod: Pod) -> None:
-        if pod.metadata.deletion_timestamp:
+        if _meta(pod).deletion_timestamp:
             # seen for the first time already going (a re-list): a deletion
             self._pod_deleted(pod)
             return
@@ -146,10 +151,10 @@ class ReplicaSetController(QueueController):
             self.queue.add(key)
 
     def _pod_updated(self, old: Pod, new: Pod) -> None:
-        if old.metadata.resource_version == new.metadata.resource_version:
+        if _meta(old).resource_version == _meta(new).resource_version:
             return  # a re-list's copy of the same version
         labels_changed = pods_of.labels_of(old) != pods_of.labels_of(new)
-        if new.metadata.deletion_timestamp:
+        if _meta(new).deletion_timestamp:
             # a graceful deletion started: as good as deleted for the expectations
             self._pod_deleted(new)
             if labels_changed:
@@ -191,7 +196,7 @@ class ReplicaSetController(QueueController):
             self.expectations.delete(key)
             return None
         log = self.log.bind(replicaset=key)
-        acts = self.expectations.satisfied(key) and not rs.metadata.deletion_timestamp
+        acts = self.expectations.satisfied(key) and not _meta(rs).deletion_timestamp
         selector = pods_of.selector_of(rs)
         if selector is None:
             log.warning("the ReplicaSet's selector is missing or invalid: it selects no pods")
@@ -219,13 +224,13 @@ class ReplicaSetController(QueueController):
     async def _claim(self, rs: ReplicaSet, selector: Selector, pods: list[Pod]) -> list[Pod]:
         owned: list[Pod] = []
         errors: list[ApiException] = []
-        deleting = bool(rs.metadata.deletion_timestamp)
+        deleting = bool(_meta(rs).deletion_timestamp)
         may_adopt: bool | None = None
         for pod in pods:
             ref = controller_of(pod)
             matches = selector.matches(pods_of.labels_of(pod))
             if ref is not None:
-                if ref.uid != rs.metadata.uid:
+                if ref.uid != _meta(rs).uid:
                     continue  # another controller's
                 if matches:
                     owned.append(pod)
@@ -261,14 +266,14 @@ class ReplicaSetController(QueueController):
             fresh = await self.client.replicasets.get(rs.name, rs.namespace)
         except NotFound:
             return False
-        return fresh.metadata.uid == rs.metadata.uid and not fresh.metadata.deletion_timestamp
+        return _meta(fresh).uid == _meta(rs).uid and not _meta(fresh).deletion_timestamp
 
     async def _adopt(self, rs: ReplicaSet, pod: Pod) -> Pod:
-        refs = pod.metadata.owner_references
+        refs = _meta(pod).owner_references
         ref = owner_reference(rs)
         patch = [
             # the pod of that name now may be another pod: adopt only the one looked at
-            {"op": "test", "path": "/metadata/uid", "value": pod.metadata.uid},
+            {"op": "test", "path": "/metadata/uid", "value": _meta(pod).uid},
             {"op": "add", "path": "/metadata/ownerReferences/-", "value": ref}
             if refs
             else {"op": "add", "path": "/metadata/ownerReferences", "value": [ref]},
@@ -281,16 +286,14 @@ class ReplicaSetController(QueueController):
 
     async def _release(self, rs: ReplicaSet, pod: Pod) -> None:
         index = next(
-            i
-            for i, ref in enumerate(pod.metadata.owner_references or ())
-            if ref.uid == rs.metadata.uid
+            i for i, ref in enumerate(_meta(pod).owner_references or ()) if ref.uid == _meta(rs).uid
         )
         patch = [
-            {"op": "test", "path": "/metadata/uid", "value": pod.metadata.uid},
+            {"op": "test", "path": "/metadata/uid", "value": _meta(pod).uid},
             {
                 "op": "test",
                 "path": f"/metadata/ownerReferences/{index}/uid",
-                "value": rs.metadata.uid,
+                "value": _meta(rs).uid,
             },
             {"op": "remove", "path": f"/metadata/ownerReferences/{index}"},
         ]
@@ -345,7 +348,7 @@ class ReplicaSetController(QueueController):
         async def delete_one(pod: Pod) -> ApiException | None:
             try:
                 # by uid: a new pod under the same name is not the one ranked here
-                await self.client.pods.delete(pod.name, pod.namespace, uid=pod.metadata.uid)
+                await self.client.pods.delete(pod.name, pod.namespace, uid=_meta(pod).uid)
             except ApiException as exc:
                 self.expectations.deletion_observed(key, pod.key())  # will never be seen
                 if isinstance(exc, NotFound | Conflict):
