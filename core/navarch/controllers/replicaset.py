@@ -186,7 +186,8 @@ class ReplicaSetController(QueueController):
 
     def _min_ready(self, key: str) -> int:
         rs = self.replicasets.get(key)
-        return ((rs.spec.min_ready_seconds if rs and rs.spec else None) or 0) if rs else 0
+        spec = rs.spec if rs is not None else None
+        return (spec.min_ready_seconds if spec is not None else None) or 0
 
     # --- the sync -----------------------------------------------------------------------
 
