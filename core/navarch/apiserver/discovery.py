@@ -15,6 +15,7 @@ _SUBRESOURCE_VERBS = {
     "status": ["get", "patch", "update"],
     "scale": ["get", "patch", "update"],
     "binding": ["create"],
+    "eviction": ["create"],
     "finalize": ["update"],
     "log": ["get"],
     "exec": ["create", "get"],
@@ -116,6 +117,8 @@ def resource_list(group: str, version: str) -> dict[str, Any] | None:
             }
             if sub == "scale":
                 entry.update(group="autoscaling", version="v1", kind="Scale")
+            if sub == "eviction":  # kubectl drain looks for this group/version to evict
+                entry.update(group="policy", version="v1", kind="Eviction")
             if sub in _SUBRESOURCE_KINDS:
                 entry["kind"] = _SUBRESOURCE_KINDS[sub]
             entries.append(entry)

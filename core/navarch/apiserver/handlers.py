@@ -11,6 +11,7 @@ from aiohttp import web
 
 from navarch.apiserver import apply, authz, errors, httpio, patch, requestinfo
 from navarch.apiserver.apply import writes as field_management
+from navarch.apiserver.eviction import EvictionREST
 from navarch.apiserver.fieldselectors import parse_label_selector
 from navarch.apiserver.namespaces import NamespaceLifecycle
 from navarch.apiserver.objects import Obj, WriteContext, now
@@ -25,6 +26,7 @@ class ResourceHandlers:
         self.storage = storage
         self.namespaces = namespaces
         self.binding = BindingREST(storage)
+        self.eviction = EvictionREST(storage)
         self.scale = ScaleREST(storage)
 
     async def handle(self, request: web.Request, info: RequestInfo) -> web.StreamResponse:
@@ -36,6 +38,11 @@ class ResourceHandlers:
             if info.verb != "create":
                 raise errors.method_not_allowed(request.method, request.path)
             return await self.binding.create(request, info, ctx)
+        if info.subresource == "eviction":
+            if info.verb != "create":
+                raise errors.method_not_allowed(request.method, request.path)
+            await self._check_access(request, res, info)
+            return await self.eviction.create(request, info, ctx)
         if info.subresource == "scale":
             if info.verb == "get":
                 return httpio.json_response(await self.scale.get(info))

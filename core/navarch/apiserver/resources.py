@@ -20,7 +20,7 @@ class Resource:
     plural: str
     kind_cls: type[TopLevel]
     short_names: tuple[str, ...] = ()
-    subresources: tuple[str, ...] = ()  # "status", "binding", "scale", "log", "exec"
+    subresources: tuple[str, ...] = ()  # "status", "binding", "eviction", "scale", "log", "exec"
     has_status: bool = False  # status is a subresource: the main resource ignores it
 
     @property
@@ -47,7 +47,15 @@ class Resource:
 
 RESOURCES: tuple[Resource, ...] = (
     Resource("", "v1", "namespaces", Namespace, ("ns",), ("status", "finalize"), has_status=True),
-    Resource("", "v1", "pods", Pod, ("po",), ("status", "binding", "log", "exec"), has_status=True),
+    Resource(
+        "",
+        "v1",
+        "pods",
+        Pod,
+        ("po",),
+        ("status", "binding", "eviction", "log", "exec"),
+        has_status=True,
+    ),
     Resource("", "v1", "nodes", Node, ("no",), ("status",), has_status=True),
     Resource("", "v1", "events", Event, ("ev",)),
     Resource(
