@@ -18,9 +18,12 @@ a pod's entries go when it is bound (the scheduler) or deleted.
 
 from __future__ import annotations
 
+import asyncio
 import time
+import weakref
 from collections import OrderedDict
 from datetime import UTC, datetime
+from typing import Any
 
 import attrs
 from loguru import logger
@@ -65,6 +68,12 @@ class EventRecorder:
     _recorded: OrderedDict[tuple[str, str], dict[tuple[str, str], _Recorded]] = attrs.field(
         factory=OrderedDict, init=False
     )
+    # One writer at a time per Event: two records of one reason at once (a controller
+    # creating pods in a batch) would otherwise both create it, or count up from the
+    # same count. Held only while in use (weak values).
+    _locks: weakref.WeakValueDictionary[tuple[Any, ...], asyncio.Lock] = attrs.field(
+        factory=weakref.WeakValueDictionary, init=False
+    )
 
     async def record(
         self,
@@ -82,12 +91,18 @@ class EventRecorder:
         tells apart Events of one reason about different parts of the pod (the agent's
         "Started" of each container)."""
         pod_key = (_namespace(pod), _identity(pod))
-        now = rfc3339_now()
-        seen = self._recorded.get(pod_key, {}).get((type_, reason + about))
+        lock_key = (*pod_key, type_, reason + about)
+        lock = self._locks.get(lock_key)
+        if lock is None:
+            lock = self._locks[lock_key] = asyncio.Lock()
         try:
-            if seen is None or not await self._count_up(pod, seen, message, now):
-                name = await self._create(pod, type_, reason, message, action, now)
-                self._recorded.setdefault(pod_key, {})[(type_, reason + about)] = _Recorded(name, 1)
+            async with lock:
+                now = rfc3339_now()
+                seen = self._recorded.get(pod_key, {}).get((type_, reason + about))
+                if seen is None or not await self._count_up(pod, seen, message, now):
+                    name = await self._create(pod, type_, reason, message, action, now)
+                    recorded = self._recorded.setdefault(pod_key, {})
+                    recorded[(type_, reason + about)] = _Recorded(name, 1)
         except ApiException as exc:
             logger.bind(
                 component=self.component, pod=pod.key(), reason=reason, error=str(exc)
