@@ -111,10 +111,10 @@ class GarbageCollector(QueueController):
         obj = await self._live(plural, cached)
         if obj is None or obj.metadata.deletion_timestamp:
             return
-        solid, gone, waiting = [], [], []
+        by_state: dict[str, list[Any]] = {"solid": [], "gone": [], "waiting": []}
         for ref in obj.metadata.owner_references or ():
-            state = await self._owner_state(obj, ref)
-            {"solid": solid, "gone": gone, "waiting": waiting}[state].append(ref)
+            by_state[await self._owner_state(obj, ref)].append(ref)
+        solid, gone, waiting = by_state["solid"], by_state["gone"], by_state["waiting"]
         log = self.log.bind(object=_key(plural, obj))
         if solid:
             dropped = {ref.uid for ref in gone + waiting}
