@@ -19,12 +19,14 @@ from navarch.controllers.deployment_history import (
     REVISION,
     REVISION_HISTORY,
     fnv32a,
+    same_template,
     template_hash,
 )
 from navarch.testing.controllers import FakeCluster
 
 KEY = "default/web"
 NEW = "127.0.0.1:5000/web:2"
+_IMAGE_1 = "127.0.0.1:5000/web:1"
 
 
 def _template(image: str = "127.0.0.1:5000/web:1") -> dict[str, Any]:
@@ -569,3 +571,35 @@ async def test_status_sums_the_replica_sets() -> None:
     cluster.sync_informers()
     await controller.sync(KEY)
     assert condition(cluster, "Available")["reason"] == "MinimumReplicasAvailable"
+
+
+def test_an_empty_value_is_no_difference_between_templates() -> None:
+    """kubectl rollout undo sends the ReplicaSet's template with ``resources: {}``:
+    it is still that ReplicaSet's template (no third ReplicaSet)."""
+    stored = _template()
+    from_kubectl = copy.deepcopy(stored)
+    from_kubectl["spec"]["containers"][0]["resources"] = {}
+    from_kubectl["metadata"]["labels"][HASH_LABEL] = "abc"
+    assert same_template(stored, from_kubectl)
+    assert not same_template(stored, _template("127.0.0.1:5000/web:2"))
+
+
+async def test_old_pods_not_yet_removed_count_against_the_surge() -> None:
+    """An old ReplicaSet scaled down whose pods are still there (its status says so)
+    leaves no room: replicas + maxSurge bounds the pods that exist."""
+    cluster = FakeCluster()
+    cluster.add(_deployment(4, surge=1, unavailable=1))
+    controller = _controller(cluster)
+    await controller.sync(KEY)
+    settle(cluster)
+    change(cluster, template=_template(NEW))
+    await controller.sync(KEY)  # new at 1, old down to 3
+    cluster.sync_informers()
+    assert [by_image(cluster)[i]["spec"]["replicas"] for i in (NEW, _IMAGE_1)] == [1, 3]
+    old = by_image(cluster)[_IMAGE_1]
+    old["status"].update(replicas=4, availableReplicas=4)  # its 4th pod not gone yet
+    by_image(cluster)[NEW]["status"] = {"replicas": 1, "availableReplicas": 1}
+    cluster.sync_informers()
+    await controller.sync(KEY)
+    cluster.sync_informers()
+    assert by_image(cluster)[NEW]["spec"]["replicas"] == 1  # 4 + 1 pods exist: no room

@@ -473,7 +473,9 @@ class _Sync:
             old_now.append(rs)
         if cleaned >= budget:
             return scaled
-        for name, size in rolling.available_scale_down(self.d, [new, *old_now], old_now).items():
+        every = [new, *old_now]
+        limit = budget - cleaned
+        for name, size in rolling.available_scale_down(self.d, every, old_now, limit).items():
             rs = next(r for r in old_now if r["metadata"]["name"] == name)
             changed, stored = await self.scale_rs(rs, size)
             self._remember(stored)

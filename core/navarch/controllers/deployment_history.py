@@ -73,7 +73,19 @@ def without_hash(template: dict[str, Any] | None) -> dict[str, Any]:
 
 
 def same_template(a: dict[str, Any] | None, b: dict[str, Any] | None) -> bool:
-    return without_hash(a) == without_hash(b)
+    """Equal but for the hash label, an empty value counting as absent: kubectl's
+    ``rollout undo`` sends ``resources: {}`` where the stored template has none, and
+    Kubernetes' semantic equality of the Go structs sees no difference either."""
+    return _pruned(without_hash(a)) == _pruned(without_hash(b))
+
+
+def _pruned(value: Any) -> Any:
+    if isinstance(value, dict):
+        pruned = {k: _pruned(v) for k, v in value.items()}
+        return {k: v for k, v in pruned.items() if v not in (None, {}, [])}
+    if isinstance(value, list):
+        return [_pruned(item) for item in value]
+    return value
 
 
 def revision_of(obj: dict[str, Any]) -> int:

@@ -47,6 +47,21 @@ def status_count(obj: dict[str, Any], field: str) -> int:
     return int((obj.get("status") or {}).get(field) or 0)
 
 
+def pods_of(rs: dict[str, Any]) -> int:
+    """The pods a ReplicaSet may have now: its spec, or more while its controller has
+    not yet removed what a scale-down asked (status.replicas still counts them).
+    Kubernetes counts the spec alone; counting both keeps replicas + maxSurge a bound
+    on the pods that really exist, whatever the ReplicaSet controller's lag."""
+    return max(replicas_of(rs), status_count(rs, "replicas"))
+
+
+def available_of(rs: dict[str, Any]) -> int:
+    """Available replicas that will stay: never more than the spec (the pods above it
+    are about to be removed), so a status written before a scale-down is not counted
+    on."""
+    return min(status_count(rs, "availableReplicas"), replicas_of(rs))
+
+
 def fenceposts(deployment: dict[str, Any]) -> tuple[int, int]:
     """(maxSurge, maxUnavailable) of a RollingUpdate Deployment, resolved against its
     replicas. Both 0 would let nothing move: maxUnavailable becomes 1 then (the API
@@ -84,7 +99,7 @@ def new_rs_target(
     if strategy_type(deployment) != ROLLING_UPDATE:
         return desired
     current_new = replicas_of(new_rs) if new_rs is not None else 0
-    total = sum(replicas_of(rs) for rs in all_rs)
+    total = sum(pods_of(rs) for rs in all_rs)
     room = desired + max_surge(deployment) - total
     if room <= 0:
         return current_new
@@ -99,7 +114,7 @@ def max_old_scale_down(
     min_available = replicas_of(deployment) - max_unavailable(deployment)
     new_unavailable = 0
     if new_rs is not None:
-        new_unavailable = replicas_of(new_rs) - status_count(new_rs, "availableReplicas")
+        new_unavailable = replicas_of(new_rs) - available_of(new_rs)
     total = sum(replicas_of(rs) for rs in all_rs)
     return total - min_available - new_unavailable
 
@@ -113,7 +128,7 @@ def unhealthy_cleanup(old_rs: Sequence[dict[str, Any]], budget: int) -> dict[str
         if removed >= budget:
             break
         replicas = replicas_of(rs)
-        unhealthy = replicas - status_count(rs, "availableReplicas")
+        unhealthy = replicas - available_of(rs)
         if replicas == 0 or unhealthy <= 0:
             continue
         count = min(budget - removed, unhealthy)
@@ -123,13 +138,18 @@ def unhealthy_cleanup(old_rs: Sequence[dict[str, Any]], budget: int) -> dict[str
 
 
 def available_scale_down(
-    deployment: dict[str, Any], all_rs: Sequence[dict[str, Any]], old_rs: Sequence[dict[str, Any]]
+    deployment: dict[str, Any],
+    all_rs: Sequence[dict[str, Any]],
+    old_rs: Sequence[dict[str, Any]],
+    limit: int | None = None,
 ) -> dict[str, int]:
     """New sizes of old ReplicaSets scaled down by as many available replicas as are
-    above replicas - maxUnavailable (oldest ReplicaSet first)."""
+    above replicas - maxUnavailable (oldest ReplicaSet first), and at most ``limit``."""
     min_available = replicas_of(deployment) - max_unavailable(deployment)
-    available = sum(status_count(rs, "availableReplicas") for rs in all_rs)
+    available = sum(available_of(rs) for rs in all_rs)
     budget = available - min_available
+    if limit is not None:
+        budget = min(budget, limit)
     sizes: dict[str, int] = {}
     removed = 0
     for rs in sorted(old_rs, key=_created):
