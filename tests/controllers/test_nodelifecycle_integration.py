@@ -8,7 +8,8 @@ default (Lease renewed every 5 s, 15 s grace, 10 s default tolerations).
 * One agent SIGKILLed: its node turns Ready=Unknown with the unreachable NoExecute
   taint, its pods are evicted, and the ReplicaSet's replacements run on the two other
   nodes. The seconds it took are printed (docs/controllers.md explains them), never
-  asserted: the deadline is generous and bounded.
+  asserted: the deadline is generous and bounded. Started again, the node is Ready and
+  loses the taints.
 """
 
 from __future__ import annotations
@@ -294,3 +295,14 @@ async def test_a_killed_node_has_its_pods_moved(cluster, client: Client) -> None
     assert (UNREACHABLE, "NoExecute") in {(t.key, t.effect) for t in node.spec.taints}
     reasons = {e.reason for e in (await client.events.list("default")).items}
     assert "TaintManagerEviction" in reasons
+
+    # The node comes back: Ready again, it loses the taints; nothing of the old pods runs
+    daemons[victim].start()
+
+    async def recovered() -> bool:
+        node = await client.nodes.get(victim)
+        ready = next(c for c in node.status.conditions if c.type == "Ready")
+        ours = [t for t in node.spec.taints or () if t.key.startswith("node.kubernetes.io/")]
+        return ready.status == "True" and not ours
+
+    await _eventually(recovered, f"{victim} Ready and untainted again", daemons)
