@@ -92,7 +92,8 @@ class DeploymentController(QueueController):
         run = _Sync(self, cached, d)
         all_rs = run.owned_replicasets()
         if _meta(d).get("deletionTimestamp"):
-            return await run.status_only(all_rs)
+            await run.status_only(all_rs)
+            return None
         await run.check_paused()
         if (d.get("spec") or {}).get("paused"):
             return await run.scale_only(all_rs)
