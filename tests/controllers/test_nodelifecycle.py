@@ -255,29 +255,34 @@ async def test_all_nodes_unreachable_stops_evictions() -> None:
         _lease("n1"),
         _node("n2"),
         _lease("n2"),
-        _pod("bare", "n2"),
+        _pod("on-tainted", "n1"),
     )
-    await controller.sync("node:n1")
+    await controller.sync("node:n1")  # first seen: a full grace from now
     await controller.sync("node:n2")
-    cluster.actions.clear()
     clock.now += GRACE + 1  # every lease expired: we are the ones cut off
     await controller.sync("node:n1")
     await controller.sync("node:n2")
     assert controller._state == "FullDisruption"
     cluster.sync_informers()
+    # n1 still carries its old NoExecute taint until it is looked at again: no eviction
+    assert await controller.sync("pod:default/on-tainted") == 5.0
+    assert ("delete", "default", "on-tainted") not in cluster.verbs("pods")
+    await controller.sync("node:n1")  # queued again when the state changed
+    cluster.sync_informers()
     for n in ("n1", "n2"):
         assert _ready(cluster, n)["status"] == "Unknown"
         assert _taints(cluster, n) == {(UNREACHABLE, "NoSchedule")}  # no NoExecute
-    assert await controller.sync("pod:default/bare") is None
-    assert ("delete", "default", "bare") not in cluster.verbs("pods")
+    assert await controller.sync("pod:default/on-tainted") is None
+    assert cluster.get("pods", "on-tainted")["metadata"].get("deletionTimestamp") is None
 
 
 def test_disruption_states() -> None:
-    assert disruption(["True", "True", "Unknown"], 0.55) == "Normal"
-    assert disruption(["True", "Unknown", "Unknown"], 0.55) == "Normal"  # two: not more
-    assert disruption(["True", "True", "Unknown", "Unknown", "False"], 0.55) == "PartialDisruption"
-    assert disruption(["Unknown", "False"], 0.55) == "FullDisruption"
-    assert disruption([], 0.55) == "Normal"
+    assert disruption(2, 1, 0.55) == "Normal"
+    assert disruption(1, 2, 0.55) == "Normal"  # two not Ready: not more than two
+    assert disruption(2, 3, 0.55) == "PartialDisruption"
+    assert disruption(3, 3, 0.55) == "Normal"  # 50 % < 55 %
+    assert disruption(0, 2, 0.55) == "FullDisruption"
+    assert disruption(0, 0, 0.55) == "Normal"
 
 
 def test_token_bucket() -> None:

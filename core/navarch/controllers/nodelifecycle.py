@@ -120,6 +120,8 @@ class NodeLifecycleController(QueueController):
         self.pods = context.informers.informer("pods")
         self.pods.add_index(NODE_INDEX, _node_of)
         self._seen: dict[str, _Seen] = {}
+        # node -> whether its last sync judged it Ready (what the disruption state counts)
+        self._healthy: dict[str, bool] = {}
         self._bucket = TokenBucket()
         self._state = NORMAL
         # pod uid -> when this controller first saw the pod on a NoExecute-tainted node
@@ -130,7 +132,11 @@ class NodeLifecycleController(QueueController):
         self.leases.add_handler(
             on_add=self._lease_changed, on_update=lambda old, new: self._lease_changed(new)
         )
-        self.pods.add_handler(on_add=self._pod_changed, on_update=lambda o, n: self._pod_changed(n))
+        self.pods.add_handler(
+            on_add=self._pod_changed,
+            on_update=lambda old, new: self._pod_changed(new),
+            on_delete=self._pod_deleted,
+        )
 
     # --- handlers: changes become keys --------------------------------------------------
 
@@ -147,9 +153,13 @@ class NodeLifecycleController(QueueController):
         self.queue.add(NODE_PREFIX + lease.name)
 
     def _pod_changed(self, pod: Any) -> None:
-        node = self.nodes.get(_node_of(pod)[0]) if _node_of(pod) else None
+        bound = _node_of(pod)
+        node = self.nodes.get(bound[0]) if bound else None
         if node is not None and _no_execute(node):
             self.queue.add(POD_PREFIX + pod.key())
+
+    def _pod_deleted(self, pod: Any) -> None:
+        self._tainted_since.pop(pod.metadata.uid, None)
 
     async def sync(self, key: str) -> float | None:
         if key.startswith(NODE_PREFIX):
@@ -185,12 +195,15 @@ class NodeLifecycleController(QueueController):
         node = self.nodes.get(name)
         if node is None:
             self._seen.pop(name, None)
+            self._healthy.pop(name, None)
+            self._update_disruption()
             return None
         grace = self.options.node_monitor_grace_seconds
         silent = self.observe(node)
         if silent > grace:
             await self._mark_unknown(node)
         ready = self.ready_state(node)
+        self._healthy[name] = ready == "True"
         self._update_disruption()
         wait = await self._converge_taints(node, taint_key_for(ready))
         again = self.options.node_monitor_period_seconds
@@ -252,9 +265,14 @@ class NodeLifecycleController(QueueController):
                 continue
 
     def _update_disruption(self) -> None:
-        state = disruption(
-            (self.ready_state(n) for n in self.nodes.list()), self.options.unhealthy_threshold
-        )
+        """Recount from every node's last judgement (O(nodes), no API call); on a change
+        of state every node is looked at again, its NoExecute taints following it."""
+        if len(self._healthy) < len(self.nodes.cache):  # nodes not synced yet: judge them
+            for node in self.nodes.list():
+                if node.name not in self._healthy:
+                    self._healthy[node.name] = self.ready_state(node) == "True"
+        ready = sum(self._healthy.values())
+        state = disruption(ready, len(self._healthy) - ready, self.options.unhealthy_threshold)
         if state != self._state:
             self.log.bind(was=self._state, now=state).warning(
                 {
@@ -265,6 +283,8 @@ class NodeLifecycleController(QueueController):
                 }[state]
             )
             self._state = state
+            for name in self._healthy:
+                self.queue.add(NODE_PREFIX + name)
 
     def _eviction_rate(self) -> float:
         if self._state == PARTIAL_DISRUPTION:
@@ -323,6 +343,9 @@ class NodeLifecycleController(QueueController):
         if not taints:
             self._tainted_since.pop(uid, None)
             return None
+        if self._state == FULL_DISRUPTION:
+            # The taints are being taken off; evicting now would empty the cluster.
+            return self.options.node_monitor_period_seconds
         tolerations = tuple((pod.spec.tolerations if pod.spec else None) or ())
         if not untolerated(taints, tolerations):
             seconds = toleration_seconds(taints, tolerations)

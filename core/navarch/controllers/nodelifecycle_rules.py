@@ -7,7 +7,7 @@ the NoExecute taints (Kubernetes' node eviction rate limiter).
 from __future__ import annotations
 
 import math
-from collections.abc import Iterable, Sequence
+from collections.abc import Sequence
 from typing import Any
 
 import attrs
@@ -36,17 +36,12 @@ def taint_key_for(ready: str | None) -> str | None:
     return None
 
 
-def disruption(ready_states: Iterable[str | None], threshold: float) -> str:
-    """Kubernetes' ComputeZoneState: no node Ready while some are not → full disruption
-    (this controller is the one cut off: evicting would empty the cluster); more than
-    two not Ready and at least ``threshold`` of them → partial disruption (evictions
-    slow to the secondary rate); else normal."""
-    ready = not_ready = 0
-    for state in ready_states:
-        if state == "True":
-            ready += 1
-        else:
-            not_ready += 1
+def disruption(ready: int, not_ready: int, threshold: float) -> str:
+    """Kubernetes' ComputeZoneState from the counts of Ready and not Ready nodes: none
+    Ready while some are not → full disruption (this controller is the one cut off:
+    evicting would empty the cluster); more than two not Ready and at least
+    ``threshold`` of them → partial disruption (evictions slow to the secondary rate);
+    else normal."""
     if ready == 0 and not_ready > 0:
         return FULL_DISRUPTION
     if not_ready > 2 and not_ready / (ready + not_ready) >= threshold:
