@@ -603,3 +603,52 @@ async def test_old_pods_not_yet_removed_count_against_the_surge() -> None:
     await controller.sync(KEY)
     cluster.sync_informers()
     assert by_image(cluster)[NEW]["spec"]["replicas"] == 1  # 4 + 1 pods exist: no room
+
+
+# --- claiming ReplicaSets --------------------------------------------------------------------
+
+
+def _orphan(name: str, labels: dict[str, str], image: str = _IMAGE_1) -> dict[str, Any]:
+    template = _template(image)
+    template["metadata"]["labels"] = dict(labels)
+    return {
+        "apiVersion": "apps/v1",
+        "kind": "ReplicaSet",
+        "metadata": {"name": name, "namespace": "default", "labels": dict(labels)},
+        "spec": {"replicas": 2, "selector": {"matchLabels": dict(labels)}, "template": template},
+        "status": {"replicas": 2, "availableReplicas": 2, "observedGeneration": 1},
+    }
+
+
+async def test_a_matching_orphan_replica_set_is_adopted_and_reused() -> None:
+    """An orphan of the Deployment's template (its Deployment was deleted with
+    --cascade=orphan and created again) is adopted: no new ReplicaSet, no new pods."""
+    cluster = FakeCluster()
+    cluster.add(_deployment(2), _orphan("web-old", {"app": "web", HASH_LABEL: "x"}))
+    cluster.add(_orphan("other", {"app": "other"}))
+    await _controller(cluster).sync(KEY)
+    adopted = cluster.get("replicasets", "web-old")
+    [ref] = adopted["metadata"]["ownerReferences"]
+    assert (ref["uid"], ref["controller"]) == ("d-uid", True)
+    assert "ownerReferences" not in cluster.get("replicasets", "other")["metadata"]
+    assert [rs["metadata"]["name"] for rs in replicasets(cluster)] == ["other", "web-old"]
+    assert adopted["metadata"]["annotations"][REVISION] == "1"
+
+
+async def test_a_replica_set_that_no_longer_matches_is_released() -> None:
+    cluster = FakeCluster()
+    cluster.add(_deployment(2))
+    controller = _controller(cluster)
+    await controller.sync(KEY)
+    [rs] = replicasets(cluster)
+    rs["metadata"]["labels"] = {"app": "moved"}  # relabelled by hand
+    cluster.sync_informers()
+    # released; its name is the template's hash, so the new one collides first
+    with pytest.raises(RuntimeError, match="not this template"):
+        await controller.sync(KEY)
+    released = cluster.get("replicasets", rs["metadata"]["name"])
+    assert released["metadata"]["ownerReferences"] == []
+    assert status(cluster)["collisionCount"] == 1
+    cluster.sync_informers()
+    await controller.sync(KEY)
+    assert len(replicasets(cluster)) == 2  # the template has a ReplicaSet again

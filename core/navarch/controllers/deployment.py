@@ -17,6 +17,7 @@ from typing import Any
 
 from navarch import api
 from navarch.client.errors import AlreadyExists, NotFound
+from navarch.controllers import deployment_claim as claiming
 from navarch.controllers import deployment_history as history
 from navarch.controllers import deployment_rolling as rolling
 from navarch.controllers import deployment_status as status_of
@@ -59,8 +60,15 @@ class DeploymentController(QueueController):
 
     def _rs_changed(self, rs: Any) -> None:
         ref = controller_of(rs)
-        if ref is not None and ref.kind == "Deployment":
-            self.queue.add(f"{rs.namespace}/{ref.name}")
+        if ref is not None:
+            if ref.kind == "Deployment":
+                self.queue.add(f"{rs.namespace}/{ref.name}")
+            return
+        # an orphan: the Deployments that would adopt it
+        for d in self.deployments.by_index("namespace", rs.namespace):
+            selector = claiming.selector_of(d)
+            if selector is not None and selector.matches(rs.labels):
+                self.enqueue(d)
 
     def _rs_updated(self, old: Any, new: Any) -> None:
         self._rs_changed(new)
@@ -84,13 +92,21 @@ class DeploymentController(QueueController):
         if cached is None:
             return None  # its ReplicaSets go with it (garbage collection, ownerReferences)
         d = _plain(cached)
-        log = self.log.bind(deployment=key)
-        selector = (d.get("spec") or {}).get("selector") or {}
-        if not selector.get("matchLabels") and not selector.get("matchExpressions"):
-            log.warning("a Deployment with an empty selector selects every pod: left alone")
+        if claiming.selector_of(cached) is None:
+            self.log.bind(deployment=key).warning(
+                "a Deployment without a valid, non-empty selector: left alone"
+            )
             return None
         run = _Sync(self, cached, d)
-        all_rs = run.owned_replicasets()
+        all_rs = [
+            _plain(rs)
+            for rs in await claiming.claim(
+                self.client,
+                cached,
+                self.replicasets.by_index("namespace", cached.namespace),
+                run.log,
+            )
+        ]
         if _meta(d).get("deletionTimestamp"):
             await run.status_only(all_rs)
             return None
@@ -116,15 +132,6 @@ class _Sync:
         self.log = controller.log.bind(deployment=cached.key())
         # the ReplicaSets as this sync wrote them (the caches are a step behind)
         self._written: dict[str, dict[str, Any]] = {}
-
-    def owned_replicasets(self) -> list[dict[str, Any]]:
-        uid = _meta(self.d).get("uid")
-        owned = []
-        for rs in self.c.replicasets.by_index("namespace", self.ns):
-            ref = controller_of(rs)
-            if ref is not None and ref.kind == "Deployment" and ref.uid == uid:
-                owned.append(_plain(rs))
-        return owned
 
     # --- writes -------------------------------------------------------------------
 
@@ -345,9 +352,7 @@ class _Sync:
 
     def current(self, all_rs: list[dict[str, Any]]) -> list[dict[str, Any]]:
         """The owned ReplicaSets as this sync last wrote them."""
-        fresh = {rs["metadata"]["name"]: rs for rs in self.owned_replicasets()}
-        fresh.update(self._written)
-        return [fresh.get(rs["metadata"]["name"], rs) for rs in all_rs] + [
+        return [self._written.get(rs["metadata"]["name"], rs) for rs in all_rs] + [
             rs
             for name, rs in self._written.items()
             if name not in {r["metadata"]["name"] for r in all_rs}
