@@ -61,6 +61,7 @@ NODE_INDEX = "spec.nodeName"
 NODE_PREFIX, POD_PREFIX = "node:", "pod:"
 UNKNOWN_REASON = "NodeStatusUnknown"
 UNKNOWN_MESSAGE = "Kubelet stopped posting node status."
+CONFLICT_RETRY_SECONDS = 0.2
 
 
 @attrs.frozen(kw_only=True)
@@ -201,7 +202,7 @@ class NodeLifecycleController(QueueController):
         grace = self.options.node_monitor_grace_seconds
         silent = self.observe(node)
         if silent > grace:
-            await self._mark_unknown(node)
+            node = await self._mark_unknown(node)  # the taints go on top of this version
         ready = self.ready_state(node)
         self._healthy[name] = ready == "True"
         self._update_disruption()
@@ -211,10 +212,11 @@ class NodeLifecycleController(QueueController):
             again = min(again, grace - silent + 0.01)
         return min(again, wait) if wait else again
 
-    async def _mark_unknown(self, node: Any) -> None:
+    async def _mark_unknown(self, node: Any) -> Any:
+        """Every condition Unknown (once); the node as written."""
         conditions = _conditions_dump(node)
         if all(c.get("status") == "Unknown" for c in conditions) and conditions:
-            return
+            return node
         now = rfc3339()
         changed = []
         for condition in conditions or [{"type": "Ready"}]:
@@ -231,12 +233,13 @@ class NodeLifecycleController(QueueController):
             "metadata": {"resourceVersion": node.metadata.resource_version},
             "status": {"conditions": changed},
         }
-        await self.client.nodes.patch(node.name, body, subresource="status")
+        written = await self.client.nodes.patch(node.name, body, subresource="status")
         self.log.bind(node=node.name).warning("node stopped posting status: Ready=Unknown")
         await self.context.recorder.record(
             node, "Normal", "NodeNotReady", f"Node {node.name} status is now: NodeNotReady"
         )
         await self._mark_pods_not_ready(node.name)
+        return written
 
     async def _mark_pods_not_ready(self, node_name: str) -> None:
         """Kubernetes' MarkPodsNotReady: the pods of a silent node are not Ready."""
@@ -322,6 +325,11 @@ class NodeLifecycleController(QueueController):
             await self.client.nodes.patch(node.name, body)
         except NotFound:
             return 0.0
+        except Conflict:
+            # The cache is behind a write (often our own status write): look again soon
+            # rather than decide on a stale node. The precondition is what keeps a stale
+            # view from taking off a taint just added.
+            return CONFLICT_RETRY_SECONDS
         self.log.bind(
             node=node.name,
             added=sorted(f"{k}:{e}" for k, e in set(wanted) - set(ours)),
