@@ -93,6 +93,8 @@ class NodeReporter:
     _transition: dict[str, str] = attrs.field(factory=dict)
     _version: RuntimeVersion | None = None
     _changed: asyncio.Event = attrs.field(factory=asyncio.Event)
+    # when a heartbeat last reached the API server (monotonic)
+    _heard_at: float = attrs.field(factory=time.monotonic)
 
     @property
     def log(self) -> Any:
@@ -103,10 +105,16 @@ class NodeReporter:
         await self.check_runtime()
         await self.register()
         while True:
+            if time.monotonic() - self._heard_at > 2 * self.lease_renew_seconds:
+                # Unheard for a while (a partition, a stalled process): the node
+                # lifecycle controller may have marked the Node Unknown meanwhile, which
+                # our last written status cannot show: write it again, changed or not.
+                self._written = None
             try:
                 await self.renew_lease()
                 await self.check_runtime()
                 await self.write_status()
+                self._heard_at = time.monotonic()
             except ApiException as exc:
                 self.log.bind(error=str(exc)).warning("node heartbeat failed; retrying")
             with contextlib.suppress(TimeoutError):
