@@ -25,7 +25,8 @@ from navarch.controllers.replicaset_pods import is_active
 from navarch.testing.apiserver import ApiServerProcess
 from navarch.testing.controllermanager import ControllerManagerProcess
 from navarch.testing.daemon import DaemonProcess
-from tests.controllers.test_replicaset_integration import DEADLINE, NavarchProcess, _eventually
+from navarch.testing.navarchprocess import NavarchProcess
+from navarch.testing.waiting import DEADLINE, eventually
 
 NO_ELECTION = {"enabled": False}
 REPLICAS, SURGE, UNAVAILABLE = 6, 2, 1
@@ -199,7 +200,7 @@ async def test_a_deployment_rolls_and_kubectl_rollout_works(deploy_cluster, clie
                 and bounds.images() == {image}
             )
 
-        await _eventually(lambda: rolled_out(IMAGE_1), "6 available pods of web:1", daemons)
+        await eventually(lambda: rolled_out(IMAGE_1), "6 available pods of web:1", daemons)
         assert bounds.most <= REPLICAS + SURGE
         kubectl("rollout", "status", "deployment/web", "--timeout=60s")
 
@@ -208,7 +209,7 @@ async def test_a_deployment_rolls_and_kubectl_rollout_works(deploy_cluster, clie
         kubectl("set", "image", "deployment/web", f"web={IMAGE_2}")
         kubectl("annotate", "deployment/web", "kubernetes.io/change-cause=to web:2", "--overwrite")
         kubectl("rollout", "status", "deployment/web", "--timeout=60s")
-        await _eventually(lambda: rolled_out(IMAGE_2), "6 available pods of web:2", daemons)
+        await eventually(lambda: rolled_out(IMAGE_2), "6 available pods of web:2", daemons)
         assert bounds.events > 10, "the watch saw the rollout"
         assert bounds.fewest_available >= REPLICAS - UNAVAILABLE, bounds.fewest_available
         assert bounds.most <= REPLICAS + SURGE, bounds.most
@@ -220,7 +221,7 @@ async def test_a_deployment_rolls_and_kubectl_rollout_works(deploy_cluster, clie
         # undo: the template of revision 1 back, as revision 3
         kubectl("rollout", "undo", "deployment/web")
         kubectl("rollout", "status", "deployment/web", "--timeout=60s")
-        await _eventually(lambda: rolled_out(IMAGE_1), "web:1 back after undo", daemons)
+        await eventually(lambda: rolled_out(IMAGE_1), "web:1 back after undo", daemons)
         d = api.dump(await client.deployments.get("web", "default"))
         assert d["spec"]["template"]["spec"]["containers"][0]["image"] == IMAGE_1
         assert d["metadata"]["annotations"]["deployment.kubernetes.io/revision"] == "3"
@@ -231,11 +232,11 @@ async def test_a_deployment_rolls_and_kubectl_rollout_works(deploy_cluster, clie
 
         # undo --to-revision=2, then restart: a new template (restartedAt) rolls
         kubectl("rollout", "undo", "deployment/web", "--to-revision=2")
-        await _eventually(lambda: rolled_out(IMAGE_2), "web:2 back after undo", daemons)
+        await eventually(lambda: rolled_out(IMAGE_2), "web:2 back after undo", daemons)
         before = {p.metadata.uid for p in bounds.pods()}
         kubectl("rollout", "restart", "deployment/web")
         kubectl("rollout", "status", "deployment/web", "--timeout=60s")
-        await _eventually(lambda: rolled_out(IMAGE_2), "restarted", daemons)
+        await eventually(lambda: rolled_out(IMAGE_2), "restarted", daemons)
         assert not before & {p.metadata.uid for p in bounds.pods()}, "every pod replaced"
         assert len((await client.replicasets.list("default")).items) == 3
 
@@ -248,14 +249,14 @@ async def test_a_deployment_rolls_and_kubectl_rollout_works(deploy_cluster, clie
             pods = bounds.pods()
             return len(pods) == n and sum(map(_available, pods)) == n and bounds.images() == {image}
 
-        await _eventually(lambda: scaled(4, IMAGE_2), "paused and scaled to 4", daemons)
+        await eventually(lambda: scaled(4, IMAGE_2), "paused and scaled to 4", daemons)
         paused = _kubectl(
             server, "rollout", "status", "deployment/web", "--timeout=2s", check=False
         )
         assert paused.returncode != 0 or "paused" in paused.stdout + paused.stderr
         kubectl("rollout", "resume", "deployment/web")
         kubectl("rollout", "status", "deployment/web", "--timeout=60s")
-        await _eventually(lambda: scaled(4, IMAGE_1), "resumed: 4 of web:1", daemons)
+        await eventually(lambda: scaled(4, IMAGE_1), "resumed: 4 of web:1", daemons)
         events = kubectl("get", "events", "--field-selector", "involvedObject.kind=Deployment")
         assert "ScalingReplicaSet" in events
     finally:

@@ -15,8 +15,7 @@ import asyncio
 import json
 import shutil
 import subprocess
-import time
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator
 from typing import Any
 
 import pytest
@@ -26,6 +25,7 @@ from navarch.client import Client
 from navarch.client.errors import NotFound
 from navarch.testing.apiserver import ApiServerProcess
 from navarch.testing.controllermanager import ControllerManagerProcess
+from navarch.testing.waiting import eventually
 
 DEADLINE = 60.0
 IMAGE = "127.0.0.1:5000/web:1"
@@ -126,17 +126,6 @@ async def _replicaset_with_pods(
     return rs.metadata.uid
 
 
-async def _eventually(
-    check: Callable[[], Awaitable[bool]], what: str, manager: ControllerManagerProcess
-) -> None:
-    deadline = time.monotonic() + DEADLINE
-    while time.monotonic() < deadline:
-        if await check():
-            return
-        await asyncio.sleep(0.2)
-    raise AssertionError(f"never: {what}\n--- controllers.log\n{manager.log_tail()}")
-
-
 async def _pods(client: Client, app: str) -> list[Any]:
     return list((await client.pods.list("default", label_selector=f"app={app}")).items)
 
@@ -160,7 +149,7 @@ async def test_cascade_background_deletes_the_pods_after_the_replicaset(
     async def pods_gone() -> bool:
         return not await _pods(client, "bg")
 
-    await _eventually(pods_gone, "the ReplicaSet's pods deleted", manager)
+    await eventually(pods_gone, "the ReplicaSet's pods deleted", [manager])
 
 
 async def test_cascade_orphan_keeps_the_pods_without_their_references(
@@ -174,7 +163,7 @@ async def test_cascade_orphan_keeps_the_pods_without_their_references(
         pods = await _pods(client, "orph")
         return len(pods) == 2 and all(not p.metadata.owner_references for p in pods)
 
-    await _eventually(orphaned, "both pods kept, without ownerReferences", manager)
+    await eventually(orphaned, "both pods kept, without ownerReferences", [manager])
     assert not await _exists(client, "replicasets", "orph")
     await asyncio.sleep(1.0)  # the collector has nothing left to do with them …
     assert len(await _pods(client, "orph")) == 2  # … and deletes none
@@ -191,7 +180,7 @@ async def test_cascade_foreground_keeps_the_replicaset_until_its_pods_are_gone(
         pods = await _pods(client, "fg")
         return [p.name for p in pods] == ["fg-0"] and bool(pods[0].metadata.deletion_timestamp)
 
-    await _eventually(only_the_held_pod_left, "the pods deleted but the held one", manager)
+    await eventually(only_the_held_pod_left, "the pods deleted but the held one", [manager])
     rs = json.loads(kubectl("get", "rs", "fg", "-o", "json"))
     assert rs["metadata"]["uid"] == uid
     assert rs["metadata"]["deletionTimestamp"]
@@ -202,4 +191,4 @@ async def test_cascade_foreground_keeps_the_replicaset_until_its_pods_are_gone(
     async def replicaset_gone() -> bool:
         return not await _exists(client, "replicasets", "fg")
 
-    await _eventually(replicaset_gone, "the ReplicaSet released once its pods are gone", manager)
+    await eventually(replicaset_gone, "the ReplicaSet released once its pods are gone", [manager])

@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import asyncio
 import signal
-import time
 from collections.abc import AsyncIterator, Awaitable, Callable
 from pathlib import Path
 
@@ -19,6 +18,7 @@ from navarch.client import Client
 from navarch.client.errors import NotFound
 from navarch.testing.apiserver import ApiServerProcess
 from navarch.testing.controllermanager import ControllerManagerProcess
+from navarch.testing.waiting import eventually
 from tests.conftest import run_cli
 
 DEADLINE = 60.0
@@ -52,15 +52,6 @@ def _manager(api_server: ApiServerProcess, directory: Path, **settings: object):
     )
 
 
-async def _eventually(check: Callable[[], Awaitable[bool]], what: str) -> None:
-    deadline = time.monotonic() + DEADLINE
-    while time.monotonic() < deadline:
-        if await check():
-            return
-        await asyncio.sleep(0.2)
-    raise AssertionError(f"never: {what}")
-
-
 def _pod(name: str, node: str = "nowhere") -> dict:
     return {
         "apiVersion": "v1",
@@ -89,11 +80,11 @@ async def test_namespace_emptied_and_removed_and_expired_pods_removed(
         # the pod is bound to a node no agent runs: it goes when its grace period ends
         await client.pods.create(_pod("orphan"), namespace="default")
         await client.pods.delete("orphan", "default", grace_period_seconds=1)
-        await _eventually(
+        await eventually(
             lambda: _gone(lambda: client.pods.get("orphan", "default")),
             "the pod past its grace period is removed",
         )
-        await _eventually(
+        await eventually(
             lambda: _gone(lambda: client.namespaces.get("doomed")),
             "the namespace is emptied and removed",
         )

@@ -14,57 +14,29 @@ default (Lease renewed every 5 s, 15 s grace, 10 s default tolerations).
 
 from __future__ import annotations
 
-import asyncio
-import os
+import functools
 import shutil
-import signal
 import subprocess
-import sys
 import time
-from collections.abc import AsyncIterator, Awaitable, Callable
-from pathlib import Path
+from collections.abc import AsyncIterator
 from typing import Any
 
 import pytest
 import pytest_asyncio
-import yaml
 
 from navarch.client import Client
 from navarch.controllers.nodelifecycle_rules import UNREACHABLE
+from navarch.testing import waiting
 from navarch.testing.apiserver import ApiServerProcess
 from navarch.testing.controllermanager import ControllerManagerProcess
 from navarch.testing.daemon import DaemonProcess
+from navarch.testing.navarchprocess import NavarchProcess
 
 DEADLINE = 90.0
+# a failover takes its grace and tolerations first: a longer wait than the default
+eventually = functools.partial(waiting.eventually, deadline=DEADLINE)
 NODES = ("fo-0", "fo-1", "fo-2")
 NO_ELECTION = {"enabled": False}
-
-
-class NavarchProcess(DaemonProcess):
-    """``navarch <command>`` with a configuration file of its own under ``directory``."""
-
-    def __init__(self, directory: Path, command: str, config: dict[str, Any]):
-        self.directory = directory
-        self.command = command
-        self.config = config
-        self.log_path = directory / f"{command}.log"
-
-    def start(self) -> NavarchProcess:
-        self.directory.mkdir(parents=True, exist_ok=True)
-        path = self.directory / f"{self.command}.yaml"
-        path.write_text(yaml.safe_dump(self.config))
-        env = {k: v for k, v in os.environ.items() if not k.startswith("NAVARCH_")}
-        command = [sys.executable, "-m", "navarch.cli.navarch", "--config", str(path)]
-        self._launch_until_ready(
-            [*command, self.command], env, lambda: True, 30.0, f"navarch {self.command}", "start"
-        )
-        return self
-
-    def kill(self) -> None:
-        """SIGKILL: the node dies outright, nothing is cleaned up or released."""
-        assert self.process is not None
-        self.process.send_signal(signal.SIGKILL)
-        self.process.wait(timeout=10)
 
 
 @pytest.fixture(scope="module")
@@ -163,19 +135,6 @@ def _replicaset(name: str, replicas: int) -> dict[str, Any]:
     }
 
 
-async def _eventually(
-    check: Callable[[], Awaitable[bool]], what: str, daemons: dict[str, DaemonProcess]
-) -> float:
-    """Seconds until ``check`` held (bounded by DEADLINE; on failure every log's tail)."""
-    start = time.monotonic()
-    while time.monotonic() - start < DEADLINE:
-        if await check():
-            return time.monotonic() - start
-        await asyncio.sleep(0.2)
-    logs = "\n".join(f"--- {name}\n{d.log_tail()}" for name, d in daemons.items())
-    raise AssertionError(f"never: {what}\n{logs}")
-
-
 async def _pods(client: Client, app: str) -> list[Any]:
     return list((await client.pods.list("default", label_selector=f"app={app}")).items)
 
@@ -204,13 +163,13 @@ async def _nodes_ready(client: Client) -> bool:
 
 async def test_cordon_uncordon_and_drain(cluster, client: Client, kubectl) -> None:
     _, daemons = cluster
-    await _eventually(lambda: _nodes_ready(client), "three nodes Ready", daemons)
+    await eventually(lambda: _nodes_ready(client), "three nodes Ready", daemons)
     await client.replicasets.create(_replicaset("drained", 6))
 
     async def all_running() -> bool:
         return len(_running(await _pods(client, "drained"), NODES)) == 6
 
-    await _eventually(all_running, "6 pods Running", daemons)
+    await eventually(all_running, "6 pods Running", daemons)
     pods = await _pods(client, "drained")
     target = max(NODES, key=lambda n: sum(p.spec.node_name == n for p in pods))
     await client.pods.create(  # a pod of no controller: only --force drains it
@@ -248,7 +207,7 @@ async def test_cordon_uncordon_and_drain(cluster, client: Client, kubectl) -> No
     async def replaced() -> bool:
         return len(_running(await _pods(client, "drained"), others)) == 6
 
-    await _eventually(replaced, "the drained pods replaced on the other nodes", daemons)
+    await eventually(replaced, "the drained pods replaced on the other nodes", daemons)
     assert "loner" not in {p.name for p in (await client.pods.list("default")).items}
     kubectl("uncordon", target)
     await client.replicasets.delete("drained", "default")
@@ -256,13 +215,13 @@ async def test_cordon_uncordon_and_drain(cluster, client: Client, kubectl) -> No
 
 async def test_a_killed_node_has_its_pods_moved(cluster, client: Client) -> None:
     _, daemons = cluster
-    await _eventually(lambda: _nodes_ready(client), "three nodes Ready", daemons)
+    await eventually(lambda: _nodes_ready(client), "three nodes Ready", daemons)
     await client.replicasets.create(_replicaset("web", 6))
 
     async def all_running() -> bool:
         return len(_running(await _pods(client, "web"), NODES)) == 6
 
-    await _eventually(all_running, "6 pods Running", daemons)
+    await eventually(all_running, "6 pods Running", daemons)
     pods = await _pods(client, "web")
     victim = max(NODES, key=lambda n: sum(p.spec.node_name == n for p in pods))
     doomed = {p.metadata.uid for p in pods if p.spec.node_name == victim}
@@ -276,12 +235,12 @@ async def test_a_killed_node_has_its_pods_moved(cluster, client: Client) -> None
         current = {p.metadata.uid: p for p in await _pods(client, "web")}
         return all(uid not in current or current[uid].metadata.deletion_timestamp for uid in doomed)
 
-    evicted_after = await _eventually(evicted, f"{victim}'s pods evicted", daemons)
+    evicted_after = await eventually(evicted, f"{victim}'s pods evicted", daemons)
 
     async def replaced() -> bool:
         return len(_running(await _pods(client, "web"), others)) == 6
 
-    await _eventually(replaced, "6 pods Running on the surviving nodes", daemons)
+    await eventually(replaced, "6 pods Running on the surviving nodes", daemons)
     moved_after = time.monotonic() - killed_at
     print(
         f"\nfailover: agent of {victim} SIGKILLed; its {len(doomed)} pods evicted after "
@@ -305,4 +264,4 @@ async def test_a_killed_node_has_its_pods_moved(cluster, client: Client) -> None
         ours = [t for t in node.spec.taints or () if t.key.startswith("node.kubernetes.io/")]
         return ready.status == "True" and not ours
 
-    await _eventually(recovered, f"{victim} Ready and untainted again", daemons)
+    await eventually(recovered, f"{victim} Ready and untainted again", daemons)

@@ -7,19 +7,14 @@ to 8, then to 2, is followed."""
 from __future__ import annotations
 
 import asyncio
-import os
 import random
 import shutil
 import subprocess
-import sys
-import time
-from collections.abc import AsyncIterator, Awaitable, Callable
-from pathlib import Path
+from collections.abc import AsyncIterator
 from typing import Any
 
 import pytest
 import pytest_asyncio
-import yaml
 
 from navarch import api
 from navarch.client import Client
@@ -29,30 +24,11 @@ from navarch.controllers.replicaset_pods import is_active
 from navarch.testing.apiserver import ApiServerProcess
 from navarch.testing.controllermanager import ControllerManagerProcess
 from navarch.testing.daemon import DaemonProcess
+from navarch.testing.navarchprocess import NavarchProcess
+from navarch.testing.waiting import eventually
 
 DEADLINE = 60.0
 NO_ELECTION = {"enabled": False}  # one copy of each: nothing to wait for
-
-
-class NavarchProcess(DaemonProcess):
-    """``navarch <command>`` with a configuration file of its own under ``directory``."""
-
-    def __init__(self, directory: Path, command: str, config: dict[str, Any]):
-        self.directory = directory
-        self.command = command
-        self.config = config
-        self.log_path = directory / f"{command}.log"
-
-    def start(self) -> NavarchProcess:
-        self.directory.mkdir(parents=True, exist_ok=True)
-        path = self.directory / f"{self.command}.yaml"
-        path.write_text(yaml.safe_dump(self.config))
-        env = {k: v for k, v in os.environ.items() if not k.startswith("NAVARCH_")}
-        command = [sys.executable, "-m", "navarch.cli.navarch", "--config", str(path)]
-        self._launch_until_ready(
-            [*command, self.command], env, lambda: True, 30.0, f"navarch {self.command}", "start"
-        )
-        return self
 
 
 @pytest.fixture(scope="module")
@@ -150,18 +126,6 @@ def _replicaset(replicas: int) -> dict[str, Any]:
     }
 
 
-async def _eventually(
-    check: Callable[[], Awaitable[bool]], what: str, daemons: list[DaemonProcess]
-) -> None:
-    deadline = time.monotonic() + DEADLINE
-    while time.monotonic() < deadline:
-        if await check():
-            return
-        await asyncio.sleep(0.2)
-    logs = "\n".join(f"--- {d.log_path.name}\n{d.log_tail()}" for d in daemons)
-    raise AssertionError(f"never: {what}\n{logs}")
-
-
 async def _true(value: bool) -> bool:
     return value
 
@@ -220,7 +184,7 @@ async def test_a_replicaset_keeps_its_pods_and_follows_kubectl_scale(
                 and status.get("observedGeneration") == rs["metadata"]["generation"]
             )
 
-        await _eventually(lambda: settled(5), "5 Running, Ready pods", daemons)
+        await eventually(lambda: settled(5), "5 Running, Ready pods", daemons)
         assert counter.most == 5
 
         # pods deleted at random: replaced, never more than 5 active at any event
@@ -229,22 +193,22 @@ async def test_a_replicaset_keeps_its_pods_and_follows_kubectl_scale(
             victims = rng.sample(counter.active(), 2 if round_ == 3 else 1)
             for victim in victims:
                 await client.pods.delete(victim.name, "default")
-            await _eventually(lambda: settled(5), f"5 Running again (round {round_})", daemons)
+            await eventually(lambda: settled(5), f"5 Running again (round {round_})", daemons)
         assert counter.most == 5, f"{counter.most} active pods at once"
         assert counter.events > 20  # the check did run on the watch's events
 
         kubectl("scale", "rs", "web", "--replicas=8")
-        await _eventually(lambda: settled(8), "scaled to 8 Running", daemons)
+        await eventually(lambda: settled(8), "scaled to 8 Running", daemons)
         kubectl("scale", "rs", "web", "--replicas=2")
-        await _eventually(lambda: settled(2), "scaled to 2 Running", daemons)
+        await eventually(lambda: settled(2), "scaled to 2 Running", daemons)
         events = kubectl("get", "events", "--field-selector", "involvedObject.name=web")
         assert "SuccessfulCreate" in events and "SuccessfulDelete" in events
 
         # an orphan that matches is adopted (and, one too many, a pod goes)
         orphan = _replicaset(1)["spec"]["template"]
         await client.pods.create({**orphan, "metadata": {**orphan["metadata"], "name": "orphan"}})
-        await _eventually(lambda: _true("orphan" in counter.ever_owned), "adopted", daemons)
-        await _eventually(lambda: settled(2), "2 Running after the adoption", daemons)
+        await eventually(lambda: _true("orphan" in counter.ever_owned), "adopted", daemons)
+        await eventually(lambda: settled(2), "2 Running after the adoption", daemons)
         # a pod relabelled out of the selector is released, and replaced
         released = counter.active()[0].name
         kubectl("label", "pod", released, "app=other", "--overwrite")
@@ -252,8 +216,8 @@ async def test_a_replicaset_keeps_its_pods_and_follows_kubectl_scale(
         async def orphaned() -> bool:
             return controller_of(await client.pods.get(released, "default")) is None
 
-        await _eventually(orphaned, "the relabelled pod released", daemons)
-        await _eventually(lambda: settled(2), "2 Running after the release", daemons)
+        await eventually(orphaned, "the relabelled pod released", daemons)
+        await eventually(lambda: settled(2), "2 Running after the release", daemons)
     finally:
         watching.cancel()
         await asyncio.gather(watching, return_exceptions=True)
