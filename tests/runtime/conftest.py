@@ -1,5 +1,6 @@
-"""The containerd tests' shared fixtures: one private containerd per test module, and
-a ContainerdRuntime in a containerd namespace and data_dir of its own per test."""
+"""The runtime tests' shared fixtures: one private containerd per test module, a
+ContainerdRuntime in a containerd namespace and data_dir of its own per test, and a
+private registry holding busybox."""
 
 from __future__ import annotations
 
@@ -14,7 +15,19 @@ import pytest_asyncio
 from navarch.runtime import NotFound
 from navarch.testing.containerd import ContainerdProcess, start_private_containerd
 from navarch.testing.daemon import unmount_under
+from navarch.testing.images import busybox_archive
+from navarch.testing.registry import RegistryProcess, push_archive
 from navarch_runtime_containerd import ContainerdOptions, ContainerdRuntime
+
+
+@pytest.fixture(scope="module")
+def registry_image(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    """busybox in a private docker-registry on 127.0.0.1 (no credentials needed): what
+    the conformance suite's pull tests pull."""
+    with RegistryProcess(tmp_path_factory.mktemp("docker-registry")) as registry:
+        archive = busybox_archive(tmp_path_factory.getbasetemp())
+        push_archive(registry.host, archive, "navarch/busybox", "1")
+        yield f"{registry.host}/navarch/busybox:1"
 
 
 @pytest.fixture(scope="module")

@@ -12,7 +12,6 @@ import asyncio
 import os
 import time
 import uuid
-from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -35,7 +34,6 @@ from navarch.runtime.types import (
 )
 from navarch.testing.containerd import ContainerdProcess
 from navarch.testing.images import BUSYBOX_IMAGE, busybox_archive
-from navarch.testing.registry import RegistryProcess, push_archive
 from navarch.testing.runtime import (
     EXEC_STDIN,
     MEMORY_LIMITS,
@@ -350,32 +348,13 @@ class TestContainerdConformance(RuntimeConformance):
             {REAL_PROCESSES, NETWORK_NAMESPACES, EXEC_STDIN, MEMORY_LIMITS, OOM_DETECTION, PULL}
         )
 
-    @pytest.fixture(scope="class")
-    def registry_image(self, tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
-        """busybox in a private docker-registry on 127.0.0.1 (no credentials needed)."""
-        with RegistryProcess(tmp_path_factory.mktemp("docker-registry")) as registry:
-            archive = busybox_archive(tmp_path_factory.getbasetemp())
-            push_archive(registry.host, archive, "navarch/busybox", "1")
-            yield f"{registry.host}/navarch/busybox:1"
-
     @pytest.fixture
     def pull_image(self, registry_image: str) -> str:  # type: ignore[override]
         return registry_image
 
-    @pytest_asyncio.fixture
-    async def runtime(  # type: ignore[override]
-        self, containerd: ContainerdProcess, tmp_path: Path
-    ) -> AsyncIterator[ContainerdRuntime]:
-        options = ContainerdOptions(
-            socket=str(containerd.socket_path), namespace=f"t{uuid.uuid4().hex[:12]}"
-        )
-        runtime = ContainerdRuntime(options, tmp_path / "data")
-        try:
-            yield runtime
-        finally:
-            for sandbox in await runtime.list_sandboxes():
-                await runtime.remove_sandbox(sandbox.id)
-            await runtime.close()
+    @pytest.fixture
+    def runtime(self, containerd_runtime: ContainerdRuntime) -> ContainerdRuntime:  # type: ignore[override]
+        return containerd_runtime
 
     @pytest_asyncio.fixture
     async def test_image(  # type: ignore[override]

@@ -77,14 +77,6 @@ def loaded_busybox(dockerd: DockerdProcess, tmp_path_factory) -> str:
     return BUSYBOX_IMAGE
 
 
-@pytest.fixture(scope="module")
-def registry_image(tmp_path_factory) -> Iterator[str]:
-    with RegistryProcess(tmp_path_factory.mktemp("docker-registry")) as registry:
-        archive = busybox_archive(tmp_path_factory.getbasetemp())
-        push_archive(registry.host, archive, "navarch/busybox", "1")
-        yield f"{registry.host}/navarch/busybox:1"
-
-
 class TestDockerConformance(RuntimeConformance):
     runtime_name = "docker"
 
