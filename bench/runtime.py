@@ -72,6 +72,7 @@ COMMAND = ("sh", "-c", SCRIPT)
 NODE = "bench-node"
 CALL_LIMIT = 120.0  # one runtime call (runtime_floors.py bounds each CLI run)
 POD_LIMIT = 120.0  # one pod, created -> Running
+CREATE_ATTEMPTS = 20  # a pod create answered 429 (server at its in-flight limit)
 PHASE_LIMIT = 900.0  # many pods at once (4,000 simulated)
 RUNTIMES = ("sim", "docker", "containerd")
 FLOORS = {"docker": "docker CLI", "containerd": "ctr"}  # each real runtime's floor
@@ -360,12 +361,19 @@ class Api:
     async def create(self, names: list[str]) -> None:
         async def one(name: str) -> None:
             self.created[name] = time.perf_counter()
-            async with self.session.post(
-                f"{self.url}/api/v1/namespaces/default/pods", data=pod_body(name)
-            ) as response:
-                await response.read()
-                if response.status != 201:
-                    raise RuntimeError(f"create {name}: HTTP {response.status}")
+            # A server at its in-flight limit answers 429 with Retry-After: come back
+            # then, as client-go does (bounded: a server that never takes it is a failure).
+            for _ in range(CREATE_ATTEMPTS):
+                async with self.session.post(
+                    f"{self.url}/api/v1/namespaces/default/pods", data=pod_body(name)
+                ) as response:
+                    await response.read()
+                    if response.status == 201:
+                        return
+                    if response.status != 429:
+                        raise RuntimeError(f"create {name}: HTTP {response.status}")
+                    await asyncio.sleep(float(response.headers.get("Retry-After", "1")))
+            raise RuntimeError(f"create {name}: still 429 after {CREATE_ATTEMPTS} attempts")
 
         for start in range(0, len(names), 64):
             await asyncio.gather(*(one(n) for n in names[start : start + 64]))

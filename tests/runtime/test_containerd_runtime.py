@@ -165,7 +165,11 @@ async def _until_output(runtime: ContainerdRuntime, container_id: str, needle: s
 async def test_container_runs_in_its_pod_to_its_exit_code(
     runtime: ContainerdRuntime, pod: tuple[str, SandboxConfig]
 ) -> None:
-    labels = {"navarch.io/container-name": "main", "example.com/odd": "a b=c, d"}
+    labels = {
+        "navarch.io/container-name": "main",
+        "example.com/odd": 'a b=c, d "quoted" \\ back',
+        "example.com/empty": "",
+    }
     container_id = await _container(
         runtime,
         pod,
@@ -182,9 +186,16 @@ async def test_container_runs_in_its_pod_to_its_exit_code(
     # the pod's namespace: loopback only, up (IFF_UP|IFF_LOOPBACK)
     assert await _output(runtime, container_id) == "web-0\nlo\n0x9\n"
     assert await _output(runtime, container_id, STDERR) == "oops\n"
-    [listed] = await runtime.list_containers({"example.com/odd": "a b=c, d"})
-    assert listed.id == container_id and listed.state == ContainerState.EXITED
+    # filtered by containerd (the label's quotes and backslash escaped), and on the
+    # state file for what containerd does not keep (an empty value)
+    for wanted in (
+        {"example.com/odd": labels["example.com/odd"]},
+        {"example.com/odd": labels["example.com/odd"], "example.com/empty": ""},
+    ):
+        [listed] = await runtime.list_containers(wanted)
+        assert listed.id == container_id and listed.state == ContainerState.EXITED
     assert await runtime.list_containers({"example.com/odd": "other"}) == []
+    assert await runtime.list_containers({"example.com/empty": "x"}) == []
     await runtime.remove_container(container_id)
     with pytest.raises(NotFound):
         await runtime.container_status(container_id)

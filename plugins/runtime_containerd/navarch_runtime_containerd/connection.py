@@ -25,11 +25,13 @@ import grpc
 from loguru import logger
 
 from navarch.runtime.errors import RuntimeFault
+from navarch_runtime_containerd.defaults import (
+    DEFAULT_NAMESPACE,
+    DEFAULT_SNAPSHOTTER,
+    DEFAULT_TIMEOUT,
+)
 from navarch_runtime_containerd.errors import map_error
 
-DEFAULT_NAMESPACE = "navarch"
-DEFAULT_SNAPSHOTTER = "overlayfs"
-DEFAULT_TIMEOUT = 10.0
 # Streams of content and layer unpacking move whole blobs: a longer deadline.
 TRANSFER_TIMEOUT = 300.0
 # Below containerd's default 16 MiB message limit, with room for the envelope.

@@ -10,7 +10,7 @@ from typing import Any
 
 import attrs
 
-from navarch_runtime_containerd.client import (
+from navarch_runtime_containerd.defaults import (
     DEFAULT_NAMESPACE,
     DEFAULT_SNAPSHOTTER,
     DEFAULT_TIMEOUT,

@@ -40,9 +40,10 @@ from navarch_runtime_containerd.records import (
     TASK_CREATED,
     TASK_RUNNING,
     TASK_STOPPED,
+    TaskProcess,
 )
 from navarch_runtime_containerd.resolve import resolve_image
-from navarch_runtime_containerd.state import RuntimeState, labels_match
+from navarch_runtime_containerd.state import RuntimeState, label_filter, labels_match
 from navarch_runtime_containerd.users import (
     UserError,
     layer_directories,
@@ -53,6 +54,8 @@ from navarch_runtime_containerd.users import (
 from navarch_runtime_containerd.watcher import TaskEventWatcher
 
 LOG_FILE = "container.log"
+# Up to this many containers' tasks are read one by one; more with one tasks.List.
+FEW_TASKS = 4
 # How often a followed log looks for new lines while its container runs.
 FOLLOW_POLL = 0.1
 
@@ -332,11 +335,13 @@ class ContainerOps(RuntimeState):
         self, labels: Mapping[str, str] | None = None, sandbox_id: str | None = None
     ) -> list[ContainerStatus]:
         self._watch()
-        # One tasks.List for all (the agent lists every second): only a task seen
-        # stopped costs more calls (its reaping).
-        tasks = {task.container_id: task for task in await self.client.list_tasks()}
+        # containerd filters by label (a pod's worker asks for its pod's containers
+        # only, so it must not read every container's record and state); a label
+        # with an empty value is not kept by containerd: checked below, on the state.
+        records = await self.client.list_containers(label_filter(labels))
+        tasks = await self._tasks_of([record.id for record in records])
         result = []
-        for record in await self.client.list_containers():
+        for record in records:
             try:
                 state = self._read_container(record.id)
             except NotFound:
@@ -354,6 +359,17 @@ class ContainerOps(RuntimeState):
                     self._attach(record.id)
             result.append(self._container_status(state))
         return result
+
+    async def _tasks_of(self, container_ids: list[str]) -> dict[str, TaskProcess]:
+        """The tasks of these containers: a few asked for one by one, more with one
+        tasks.List (the agent's relist of the whole node, every second)."""
+        if len(container_ids) > FEW_TASKS:
+            return {task.container_id: task for task in await self.client.list_tasks()}
+        tasks = {}
+        for container_id in container_ids:
+            with contextlib.suppress(NotFound):
+                tasks[container_id] = await self.client.get_task(container_id)
+        return tasks
 
     async def logs(self, container_id: str, options: LogOptions) -> AsyncIterator[LogLine]:
         """The output in the order it was read, each line with the time it was read;

@@ -84,5 +84,20 @@ def write_json(path: Path, document: Mapping[str, Any]) -> None:
     os.replace(temporary, path)
 
 
+def label_filter(wanted: Mapping[str, str] | None) -> list[str]:
+    """containerd's filter for containers carrying every label of ``wanted`` (empty:
+    all); a label whose value is empty is left out (containerd does not keep one)."""
+    terms = [
+        f'labels."{_quoted(key)}"=="{_quoted(value)}"'
+        for key, value in (wanted or {}).items()
+        if value
+    ]
+    return [",".join(terms)] if terms else []
+
+
+def _quoted(text: str) -> str:
+    return text.replace("\\", "\\\\").replace('"', '\\"')
+
+
 def labels_match(labels: Mapping[str, str], wanted: Mapping[str, str] | None) -> bool:
     return all(labels.get(key) == value for key, value in (wanted or {}).items())
