@@ -6,11 +6,17 @@ All of it is read from containerd's content store: the image record points at a
 manifest (or, for a multi-platform image, an index whose entry for this machine's
 platform is taken), the manifest at the config, and the config lists the layers'
 diff IDs, whose chain IDs name the snapshots the import or pull committed.
+
+What a manifest resolves to is kept (a bounded cache keyed by the record's target
+digest in a daemon's namespace): content is addressed by its digest, so it never
+changes, and it stays as long as an image record names it — which the record read
+first proves. Every container creation and image check then costs one call.
 """
 
 from __future__ import annotations
 
 import json
+from collections import OrderedDict
 from typing import Any
 
 import attrs
@@ -21,11 +27,17 @@ from navarch_runtime_containerd.client import ContainerdClient
 from navarch_runtime_containerd.errors import ContainerdError
 from navarch_runtime_containerd.importer import chain_ids
 from navarch_runtime_containerd.ocispec import ImageConfig
+from navarch_runtime_containerd.records import ImageRecord
 
 _INDEX_TYPES = {
     "application/vnd.oci.image.index.v1+json",
     "application/vnd.docker.distribution.manifest.list.v2+json",
 }
+
+
+# What target digests resolved to, least recently used first.
+MAX_RESOLVED = 256
+_RESOLVED: OrderedDict[tuple[str, str, str], ResolvedImage] = OrderedDict()
 
 
 @attrs.frozen
@@ -39,7 +51,25 @@ class ResolvedImage:
 async def resolve_image(client: ContainerdClient, name: str) -> ResolvedImage:
     """Raises NotFound (kind ``image``) when containerd has no image ``name``, and
     ContainerdError when its manifest cannot be followed to a config."""
-    record = await client.get_image(name)
+    return await resolve_record(client, await client.get_image(name))
+
+
+async def resolve_record(client: ContainerdClient, record: ImageRecord) -> ResolvedImage:
+    """What the image record ``record`` (just read) resolves to."""
+    key = (client.address, client.namespace, record.target.digest)
+    resolved = _RESOLVED.get(key)
+    if resolved is None:
+        resolved = await _follow(client, record)
+        _RESOLVED[key] = resolved
+        while len(_RESOLVED) > MAX_RESOLVED:
+            _RESOLVED.popitem(last=False)
+    else:
+        _RESOLVED.move_to_end(key)
+    return attrs.evolve(resolved, name=record.name)
+
+
+async def _follow(client: ContainerdClient, record: ImageRecord) -> ResolvedImage:
+    name = record.name
     manifest = await _json(client, record.target.digest)
     if record.target.media_type in _INDEX_TYPES or "manifests" in manifest:
         manifest = await _json(client, _platform_manifest(name, manifest))

@@ -50,7 +50,7 @@ from navarch_runtime_containerd.importer import import_image_archive
 from navarch_runtime_containerd.ocispec import exec_process
 from navarch_runtime_containerd.pull import pull_image as pull_from_registry
 from navarch_runtime_containerd.records import ImageRecord
-from navarch_runtime_containerd.resolve import resolve_image
+from navarch_runtime_containerd.resolve import resolve_record
 from navarch_runtime_containerd.runtime_sandboxes import SandboxOps
 
 
@@ -89,7 +89,7 @@ class ContainerdRuntime(SandboxOps):
         groups: dict[str, list[ImageRecord]] = {}
         for record in await self.client.list_images():
             try:
-                resolved = await resolve_image(self.client, record.name)
+                resolved = await resolve_record(self.client, record)
             except NotFound:
                 continue  # its content is gone (collected): not an image we hold
             groups.setdefault(resolved.config_digest, []).append(record)
