@@ -18,9 +18,10 @@ STARTED = "controllers starting"
 
 class ControllerManagerProcess(DaemonProcess):
     """``settings`` are configuration sections merged into the file (``controllers``,
-    ``leader_election`` …). ``start(wait_leading=False)`` returns once the process
-    runs, without waiting for it to lead (a second copy never does while the first
-    holds the Lease)."""
+    ``leader_election`` …; the log level must stay INFO or finer: readiness is the
+    INFO line saying the controllers started). ``start(wait_leading=False)`` returns
+    once the process runs, without waiting for it to lead (a second copy never does
+    while the first holds the Lease)."""
 
     def __init__(
         self, directory: Path, kubeconfig: Path, *, settings: dict[str, Any] | None = None
