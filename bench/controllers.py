@@ -230,8 +230,9 @@ async def run(root: Path, counts: Counts, quick: bool) -> bool:
     figures: dict[str, Any] = {}
     with ApiServerProcess(root / "api", settings={"log": LOG}) as server:
         scheduler = SchedulerProcess(root / "scheduler", server.kubeconfig, "spread").start()
+        # INFO: its readiness is the "controllers starting" line
         manager = ControllerManagerProcess(
-            root / "controllers", server.kubeconfig, settings={"log": LOG}
+            root / "controllers", server.kubeconfig, settings={"log": {**LOG, "level": "INFO"}}
         )
         agents = [
             AgentProcess(
@@ -267,7 +268,10 @@ async def run(root: Path, counts: Counts, quick: bool) -> bool:
                 "/apis/apps/v1/namespaces/default/deployments",
                 deployment(counts.replicas, 1),
             )
+            cpu_at = _cpu(server, scheduler, manager, agents)
             figures["scale up"] = await api.until(lambda: api.pods.running() >= counts.replicas)
+            after = _cpu(server, scheduler, manager, agents)
+            figures["scale up cpu"] = {name: after[name] - cpu_at[name] for name in after}
 
             # 2. the rolling update: a new image
             print("  its rolling update…", flush=True)
@@ -323,6 +327,25 @@ async def run(root: Path, counts: Counts, quick: bool) -> bool:
     return print_figures(figures, counts, quick)
 
 
+def _cpu(
+    server: ApiServerProcess,
+    scheduler: SchedulerProcess,
+    manager: ControllerManagerProcess,
+    agents: list[AgentProcess],
+) -> dict[str, float]:
+    """CPU seconds used so far by each daemon (the agents summed)."""
+
+    def used(process: Any) -> float:
+        return cpu_seconds(process.pid) if process is not None and process.poll() is None else 0.0
+
+    return {
+        "API server": used(server.process),
+        "scheduler": used(scheduler.process),
+        "controllers": used(manager.process),
+        "agents": sum(used(agent.process) for agent in agents),
+    }
+
+
 def _seconds(value: float | None) -> str:
     return "not reached" if value is None else f"{value:.1f} s"
 
@@ -346,6 +369,11 @@ def print_figures(figures: dict[str, Any], counts: Counts, quick: bool) -> bool:
     print()
     for label, seconds in rows:
         print(f"{label:<64} {_seconds(seconds)}")
+    cpu = figures.get("scale up cpu") or {}
+    print(
+        "  CPU s during the scale-up: "
+        + " / ".join(f"{name} {seconds:.1f}" for name, seconds in cpu.items())
+    )
     print(f"  failover decided by: {node_lifecycle_settings()}")
     print(
         f"controller manager: {figures.get('cm cpu', 0.0):.1f} CPU s over the run, "

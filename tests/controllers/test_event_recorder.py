@@ -1,6 +1,6 @@
 """The event recorder under concurrency: records of one reason about one object at
 the same time (a controller creating a batch of pods) make one Event, counted up
-once per record."""
+once per record, the records that came while it was being written written together."""
 
 from __future__ import annotations
 
@@ -44,4 +44,8 @@ async def test_concurrent_records_of_one_reason_make_one_event_counted_up() -> N
     stored = cluster.stored("events", "default")
     assert len(stored) == 1
     assert stored[0]["count"] == 5
+    # written together: the first record's create, then one count-up for the four
+    # that came while it was being written
+    assert [verb for verb, _, _ in cluster.verbs("events")] == ["create", "patch"]
+    assert stored[0]["message"] == "Created pod: web-4"
     assert stored[0]["involvedObject"]["kind"] == "ReplicaSet"

@@ -74,6 +74,8 @@ class EventRecorder:
     _locks: weakref.WeakValueDictionary[tuple[Any, ...], asyncio.Lock] = attrs.field(
         factory=weakref.WeakValueDictionary, init=False
     )
+    # Event -> [records not written yet, the latest message]
+    _pending: dict[tuple[Any, ...], list[Any]] = attrs.field(factory=dict, init=False)
 
     async def record(
         self,
@@ -86,23 +88,33 @@ class EventRecorder:
         about: str = "",
     ) -> None:
         """Record that ``reason`` happened to ``pod`` (or any object; best effort: a
-        failure is logged at
-        DEBUG, never raised, since the decision it describes stands anyway). ``about``
-        tells apart Events of one reason about different parts of the pod (the agent's
-        "Started" of each container)."""
+        failure is logged at DEBUG, never raised, since the decision it describes
+        stands anyway). ``about`` tells apart Events of one reason about different
+        parts of the pod (the agent's "Started" of each container).
+
+        Records of one Event that arrive while it is being written are written
+        together, as one count-up with the latest message (a ReplicaSet creating 500
+        pods at once writes its SuccessfulCreate Event a few times, not 500)."""
         pod_key = (_namespace(pod), _identity(pod))
         lock_key = (*pod_key, type_, reason + about)
+        pending = self._pending.setdefault(lock_key, [0, message])
+        pending[0] += 1
+        pending[1] = message
         lock = self._locks.get(lock_key)
         if lock is None:
             lock = self._locks[lock_key] = asyncio.Lock()
         try:
             async with lock:
+                batch = self._pending.pop(lock_key, None)
+                if batch is None:
+                    return  # written with an earlier record's batch
+                count, message = batch
                 now = rfc3339_now()
                 seen = self._recorded.get(pod_key, {}).get((type_, reason + about))
-                if seen is None or not await self._count_up(pod, seen, message, now):
-                    name = await self._create(pod, type_, reason, message, action, now)
+                if seen is None or not await self._count_up(pod, seen, message, now, count):
+                    name = await self._create(pod, type_, reason, message, action, now, count)
                     recorded = self._recorded.setdefault(pod_key, {})
-                    recorded[(type_, reason + about)] = _Recorded(name, 1)
+                    recorded[(type_, reason + about)] = _Recorded(name, count)
         except ApiException as exc:
             logger.bind(
                 component=self.component, pod=pod.key(), reason=reason, error=str(exc)
@@ -116,18 +128,27 @@ class EventRecorder:
         """The object is bound or gone: its Events will not be counted up again."""
         self._recorded.pop((_namespace(pod), _identity(pod)), None)
 
-    async def _count_up(self, pod: TopLevel, seen: _Recorded, message: str, now: str) -> bool:
+    async def _count_up(
+        self, pod: TopLevel, seen: _Recorded, message: str, now: str, count: int = 1
+    ) -> bool:
         """Patch the existing Event; False when it is gone (deleted or expired)."""
-        patch = {"count": seen.count + 1, "lastTimestamp": now, "message": message}
+        patch = {"count": seen.count + count, "lastTimestamp": now, "message": message}
         try:
             await self.client.events.patch(seen.name, patch, _namespace(pod))
         except NotFound:
             return False
-        seen.count += 1
+        seen.count += count
         return True
 
     async def _create(
-        self, pod: TopLevel, type_: str, reason: str, message: str, action: str, now: str
+        self,
+        pod: TopLevel,
+        type_: str,
+        reason: str,
+        message: str,
+        action: str,
+        now: str,
+        count: int = 1,
     ) -> str:
         # Kubernetes names an Event after its object and the time in hex nanoseconds.
         name = f"{pod.name}.{time.time_ns():x}"
@@ -151,7 +172,7 @@ class EventRecorder:
             "reportingInstance": self.instance,
             "firstTimestamp": now,
             "lastTimestamp": now,
-            "count": 1,
+            "count": count,
         }
         await self.client.events.create(event, namespace=_namespace(pod))
         return name
