@@ -1,8 +1,8 @@
 """``navarch controllers`` as a process against a private API server: the loops that
 left the API server (a deleted namespace emptied and removed; a pod whose grace
 period ran out removed), leader election between two copies (exactly one acts; the
-other takes over when the leader is killed, at once when it is stopped cleanly), and
-configuration errors refused before anything starts."""
+other takes over when the leader is killed, at once when it is stopped cleanly) — the
+scheduler's too — and configuration errors refused before anything starts."""
 
 from __future__ import annotations
 
@@ -18,6 +18,7 @@ from navarch.client import Client
 from navarch.client.errors import NotFound
 from navarch.testing.apiserver import ApiServerProcess
 from navarch.testing.controllermanager import ControllerManagerProcess
+from navarch.testing.navarchprocess import NavarchProcess
 from navarch.testing.waiting import eventually
 from tests.conftest import run_cli
 
@@ -57,7 +58,10 @@ def _pod(name: str, node: str = "nowhere") -> dict:
         "apiVersion": "v1",
         "kind": "Pod",
         "metadata": {"name": name},
-        "spec": {"nodeName": node, "containers": [{"name": "c", "image": "127.0.0.1:5000/a:1"}]},
+        "spec": {
+            **({"nodeName": node} if node else {}),
+            "containers": [{"name": "c", "image": "127.0.0.1:5000/a:1"}],
+        },
     }
 
 
@@ -151,3 +155,61 @@ def test_bad_configuration_is_refused_before_starting(tmp_path: Path) -> None:
         "controllers",
     )
     assert election.returncode == 2 and "renew deadline" in election.stderr
+
+
+def _node(name: str) -> dict:
+    return {
+        "apiVersion": "v1",
+        "kind": "Node",
+        "metadata": {"name": name},
+        "status": {
+            "allocatable": {"cpu": "4", "memory": "8Gi", "pods": "110"},
+            "capacity": {"cpu": "4", "memory": "8Gi", "pods": "110"},
+            "conditions": [{"type": "Ready", "status": "True"}],
+        },
+    }
+
+
+async def _bound(client: Client, name: str) -> bool:
+    pod = await client.pods.get(name, "default")
+    return bool(pod.spec.node_name)
+
+
+async def test_two_schedulers_one_binds_and_the_other_takes_over(
+    api_server: ApiServerProcess, client: Client, tmp_path: Path
+) -> None:
+    """The scheduler elects its leader the same way (Lease navarch-scheduler)."""
+    config = {
+        "kubeconfig": str(api_server.kubeconfig),
+        "log": {"format": "json", "level": "INFO"},
+        "leader_election": FAST_ELECTION,
+    }
+    schedulers = [
+        NavarchProcess(tmp_path / name, "scheduler", {**config, "data_dir": str(tmp_path / name)})
+        for name in ("first", "second")
+    ]
+    try:
+        schedulers[0].start()
+        await client.nodes.create(_node("le-node"))
+
+        async def holder() -> str:
+            try:
+                lease = await client.leases.get("navarch-scheduler", "kube-system")
+            except NotFound:
+                return ""
+            return lease.spec.holder_identity or ""
+
+        await eventually(holder, "the first scheduler holds the Lease", schedulers)
+        leader = await holder()
+        schedulers[1].start()
+        await client.pods.create(_pod("le-1", node=""), namespace="default")
+        await eventually(lambda: _bound(client, "le-1"), "le-1 bound by the leader", schedulers)
+        assert await holder() == leader  # the second only waits
+
+        schedulers[0].kill()  # no release: the second waits the lease out, then leads
+        await client.pods.create(_pod("le-2", node=""), namespace="default")
+        await eventually(lambda: _bound(client, "le-2"), "le-2 bound by the new leader", schedulers)
+        assert await holder() not in ("", leader)
+    finally:
+        for scheduler in schedulers:
+            scheduler.stop()
