@@ -9,7 +9,6 @@ and ``scale`` work unchanged."""
 from __future__ import annotations
 
 import asyncio
-import shutil
 import subprocess
 from collections.abc import AsyncIterator
 from typing import Any
@@ -23,12 +22,15 @@ from navarch.client.informer import Informer
 from navarch.controllers.owners import controller_of
 from navarch.controllers.replicaset_pods import is_active
 from navarch.testing.apiserver import ApiServerProcess
-from navarch.testing.controllermanager import ControllerManagerProcess
+from navarch.testing.cluster import (
+    Kubectl,
+    controllers_process,
+    scheduler_process,
+    sim_agent_process,
+)
 from navarch.testing.daemon import DaemonProcess
-from navarch.testing.navarchprocess import NavarchProcess
 from navarch.testing.waiting import DEADLINE, eventually
 
-NO_ELECTION = {"enabled": False}
 REPLICAS, SURGE, UNAVAILABLE = 6, 2, 1
 IMAGE_1, IMAGE_2 = "127.0.0.1:5000/web:1", "127.0.0.1:5000/web:2"
 
@@ -37,43 +39,16 @@ IMAGE_1, IMAGE_2 = "127.0.0.1:5000/web:1", "127.0.0.1:5000/web:2"
 def deploy_cluster(tmp_path_factory: pytest.TempPathFactory):
     root = tmp_path_factory.mktemp("deploy-cluster")
     with ApiServerProcess(root / "apiserver") as server:
-        common = {
-            "kubeconfig": str(server.kubeconfig),
-            "log": {"format": "json", "level": "INFO"},
-            "leader_election": NO_ELECTION,
-        }
-        scheduler = NavarchProcess(
-            root / "scheduler", "scheduler", {**common, "data_dir": str(root / "scheduler")}
-        )
-        agent = NavarchProcess(
-            root / "agent",
-            "agent",
-            {
-                **common,
-                "data_dir": str(root / "agent" / "data"),
-                "runtime": {"name": "sim", "options": {}},
-                "agent": {
-                    "node_ip": "127.0.0.1",
-                    "address": "127.0.0.1",
-                    "port": 0,
-                    "lease_renew_seconds": 1,
-                    "simulate": 3,
-                    "simulate_prefix": "deploy-sim",
-                    "capacity": {"cpu": "4", "memory": "8Gi", "pods": "110"},
-                },
-            },
-        )
-        manager = ControllerManagerProcess(
-            root / "controllers",
-            server.kubeconfig,
-            settings={
-                "leader_election": NO_ELECTION,
-                "controllers": {"enabled": ["deployment", "replicaset", "pod-termination"]},
-            },
-        )
+        controllers = ["deployment", "replicaset", "pod-termination"]
         daemons: list[DaemonProcess] = []
         try:
-            for daemon in (scheduler, agent, manager):
+            for daemon in (
+                scheduler_process(root, server),
+                sim_agent_process(
+                    root, server, nodes=3, prefix="deploy-sim", lease_renew_seconds=1
+                ),
+                controllers_process(root, server, controllers),
+            ):
                 daemons.append(daemon.start())
             yield server, daemons
         finally:
@@ -82,15 +57,7 @@ def deploy_cluster(tmp_path_factory: pytest.TempPathFactory):
 
 
 def _kubectl(server: Any, *args: str, check: bool = True) -> subprocess.CompletedProcess[str]:
-    binary = shutil.which("kubectl")
-    if binary is None:
-        pytest.fail("kubectl is not installed on this machine; this test needs it")
-    result = subprocess.run(
-        [binary, "--kubeconfig", str(server.kubeconfig), *args],
-        capture_output=True,
-        text=True,
-        timeout=90,
-    )
+    result = Kubectl(server.kubeconfig, timeout=90).run(*args)
     if check:
         assert result.returncode == 0, f"kubectl {' '.join(args)}: {result.stderr}"
     return result

@@ -13,8 +13,6 @@ from __future__ import annotations
 
 import asyncio
 import json
-import shutil
-import subprocess
 from collections.abc import AsyncIterator
 from typing import Any
 
@@ -24,10 +22,9 @@ import pytest_asyncio
 from navarch.client import Client
 from navarch.client.errors import NotFound
 from navarch.testing.apiserver import ApiServerProcess
-from navarch.testing.controllermanager import ControllerManagerProcess
+from navarch.testing.cluster import Kubectl, controllers_process
 from navarch.testing.waiting import eventually
 
-DEADLINE = 60.0
 IMAGE = "127.0.0.1:5000/web:1"
 HOLD = "example.com/hold"
 
@@ -36,14 +33,7 @@ HOLD = "example.com/hold"
 def cluster(tmp_path_factory: pytest.TempPathFactory):
     root = tmp_path_factory.mktemp("gc-cluster")
     with ApiServerProcess(root / "apiserver") as server:
-        manager = ControllerManagerProcess(
-            root / "controllers",
-            server.kubeconfig,
-            settings={
-                "leader_election": {"enabled": False},
-                "controllers": {"enabled": ["garbage-collector"]},
-            },
-        )
+        manager = controllers_process(root, server, ["garbage-collector"])
         manager.start()
         try:
             yield server, manager
@@ -52,23 +42,9 @@ def cluster(tmp_path_factory: pytest.TempPathFactory):
 
 
 @pytest.fixture
-def kubectl(cluster):
+def kubectl(cluster) -> Kubectl:
     server, _ = cluster
-    binary = shutil.which("kubectl")
-    if binary is None:
-        pytest.fail("kubectl is not installed on this machine; this test needs it")
-
-    def run(*args: str) -> str:
-        result = subprocess.run(
-            [binary, "--kubeconfig", str(server.kubeconfig), *args],
-            capture_output=True,
-            text=True,
-            timeout=60,
-        )
-        assert result.returncode == 0, f"kubectl {' '.join(args)}: {result.stderr}"
-        return result.stdout
-
-    return run
+    return Kubectl(server.kubeconfig, timeout=60)
 
 
 @pytest_asyncio.fixture

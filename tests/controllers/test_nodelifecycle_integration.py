@@ -15,8 +15,6 @@ default (Lease renewed every 5 s, 15 s grace, 10 s default tolerations).
 from __future__ import annotations
 
 import functools
-import shutil
-import subprocess
 import time
 from collections.abc import AsyncIterator
 from typing import Any
@@ -28,56 +26,31 @@ from navarch.client import Client
 from navarch.controllers.nodelifecycle_rules import UNREACHABLE
 from navarch.testing import waiting
 from navarch.testing.apiserver import ApiServerProcess
-from navarch.testing.controllermanager import ControllerManagerProcess
+from navarch.testing.cluster import (
+    Kubectl,
+    controllers_process,
+    scheduler_process,
+    sim_agent_process,
+)
 from navarch.testing.daemon import DaemonProcess
-from navarch.testing.navarchprocess import NavarchProcess
 
 DEADLINE = 90.0
 # a failover takes its grace and tolerations first: a longer wait than the default
 eventually = functools.partial(waiting.eventually, deadline=DEADLINE)
 NODES = ("fo-0", "fo-1", "fo-2")
-NO_ELECTION = {"enabled": False}
 
 
 @pytest.fixture(scope="module")
 def cluster(tmp_path_factory: pytest.TempPathFactory):
     root = tmp_path_factory.mktemp("failover")
     with ApiServerProcess(root / "apiserver") as server:
-        common = {
-            "kubeconfig": str(server.kubeconfig),
-            "log": {"format": "json", "level": "INFO"},
-            "leader_election": NO_ELECTION,
-        }
+        controllers = ["node-lifecycle", "replicaset", "pod-termination"]
         daemons: dict[str, DaemonProcess] = {
-            "scheduler": NavarchProcess(
-                root / "scheduler", "scheduler", {**common, "data_dir": str(root / "scheduler")}
-            ),
-            "controllers": ControllerManagerProcess(
-                root / "controllers",
-                server.kubeconfig,
-                settings={
-                    "leader_election": NO_ELECTION,
-                    "controllers": {"enabled": ["node-lifecycle", "replicaset", "pod-termination"]},
-                },
-            ),
+            "scheduler": scheduler_process(root, server),
+            "controllers": controllers_process(root, server, controllers),
         }
         for node in NODES:
-            daemons[node] = NavarchProcess(
-                root / node,
-                "agent",
-                {
-                    **common,
-                    "data_dir": str(root / node / "data"),
-                    "runtime": {"name": "sim", "options": {}},
-                    "agent": {
-                        "node_name": node,
-                        "node_ip": "127.0.0.1",
-                        "address": "127.0.0.1",
-                        "port": 0,
-                        "capacity": {"cpu": "4", "memory": "8Gi", "pods": "110"},
-                    },
-                },
-            )
+            daemons[node] = sim_agent_process(root, server, node_name=node)
         started: list[DaemonProcess] = []
         try:
             for daemon in daemons.values():
@@ -98,21 +71,8 @@ async def client(cluster) -> AsyncIterator[Client]:
 @pytest.fixture
 def kubectl(cluster):
     server, _ = cluster
-    binary = shutil.which("kubectl")
-    if binary is None:
-        pytest.fail("kubectl is not installed on this machine; this test needs it")
-
-    def run(*args: str) -> str:
-        result = subprocess.run(
-            [binary, "--kubeconfig", str(server.kubeconfig), *args],
-            capture_output=True,
-            text=True,
-            timeout=120,
-        )
-        assert result.returncode == 0, f"kubectl {' '.join(args)}: {result.stderr}"
-        return result.stdout + result.stderr
-
-    return run
+    run = Kubectl(server.kubeconfig)
+    return lambda *args: run(*args, stderr=True)
 
 
 def _replicaset(name: str, replicas: int) -> dict[str, Any]:

@@ -8,8 +8,6 @@ from __future__ import annotations
 
 import asyncio
 import random
-import shutil
-import subprocess
 from collections.abc import AsyncIterator
 from typing import Any
 
@@ -22,56 +20,29 @@ from navarch.client.informer import Informer
 from navarch.controllers.owners import controller_of
 from navarch.controllers.replicaset_pods import is_active
 from navarch.testing.apiserver import ApiServerProcess
-from navarch.testing.controllermanager import ControllerManagerProcess
+from navarch.testing.cluster import (
+    Kubectl,
+    controllers_process,
+    scheduler_process,
+    sim_agent_process,
+)
 from navarch.testing.daemon import DaemonProcess
-from navarch.testing.navarchprocess import NavarchProcess
 from navarch.testing.waiting import eventually
 
 DEADLINE = 60.0
-NO_ELECTION = {"enabled": False}  # one copy of each: nothing to wait for
 
 
 @pytest.fixture(scope="module")
 def cluster(tmp_path_factory: pytest.TempPathFactory):
     root = tmp_path_factory.mktemp("rs-cluster")
     with ApiServerProcess(root / "apiserver") as server:
-        common = {
-            "kubeconfig": str(server.kubeconfig),
-            "log": {"format": "json", "level": "INFO"},
-            "leader_election": NO_ELECTION,
-        }
-        scheduler = NavarchProcess(
-            root / "scheduler", "scheduler", {**common, "data_dir": str(root / "scheduler")}
-        )
-        agent = NavarchProcess(
-            root / "agent",
-            "agent",
-            {
-                **common,
-                "data_dir": str(root / "agent" / "data"),
-                "runtime": {"name": "sim", "options": {}},
-                "agent": {
-                    "node_ip": "127.0.0.1",
-                    "address": "127.0.0.1",
-                    "port": 0,
-                    "lease_renew_seconds": 1,
-                    "simulate": 3,
-                    "simulate_prefix": "rs-sim",
-                    "capacity": {"cpu": "4", "memory": "8Gi", "pods": "110"},
-                },
-            },
-        )
-        manager = ControllerManagerProcess(
-            root / "controllers",
-            server.kubeconfig,
-            settings={
-                "leader_election": NO_ELECTION,
-                "controllers": {"enabled": ["replicaset", "pod-termination"]},
-            },
-        )
         daemons: list[DaemonProcess] = []
         try:
-            for daemon in (scheduler, agent, manager):
+            for daemon in (
+                scheduler_process(root, server),
+                sim_agent_process(root, server, nodes=3, prefix="rs-sim", lease_renew_seconds=1),
+                controllers_process(root, server, ["replicaset", "pod-termination"]),
+            ):
                 daemons.append(daemon.start())
             yield server, daemons
         finally:
@@ -80,23 +51,9 @@ def cluster(tmp_path_factory: pytest.TempPathFactory):
 
 
 @pytest.fixture
-def kubectl(cluster):
+def kubectl(cluster) -> Kubectl:
     server, _ = cluster
-    binary = shutil.which("kubectl")
-    if binary is None:
-        pytest.fail("kubectl is not installed on this machine; this test needs it")
-
-    def run(*args: str) -> str:
-        result = subprocess.run(
-            [binary, "--kubeconfig", str(server.kubeconfig), *args],
-            capture_output=True,
-            text=True,
-            timeout=60,
-        )
-        assert result.returncode == 0, f"kubectl {' '.join(args)}: {result.stderr}"
-        return result.stdout
-
-    return run
+    return Kubectl(server.kubeconfig, timeout=60)
 
 
 @pytest_asyncio.fixture
