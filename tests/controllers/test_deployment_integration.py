@@ -9,6 +9,8 @@ and ``scale`` work unchanged."""
 from __future__ import annotations
 
 import asyncio
+import functools
+import random
 import subprocess
 from collections.abc import AsyncIterator
 from typing import Any
@@ -21,6 +23,7 @@ from navarch.client import Client
 from navarch.client.informer import Informer
 from navarch.controllers.owners import controller_of
 from navarch.controllers.replicaset_pods import is_active
+from navarch.testing import waiting
 from navarch.testing.apiserver import ApiServerProcess
 from navarch.testing.cluster import (
     Kubectl,
@@ -29,9 +32,11 @@ from navarch.testing.cluster import (
     sim_agent_process,
 )
 from navarch.testing.daemon import DaemonProcess
-from navarch.testing.waiting import DEADLINE, eventually
 
 REPLICAS, SURGE, UNAVAILABLE = 6, 2, 1
+# generous: each step waits on several daemons sharing a busy machine's 2 cores
+DEADLINE = 120.0
+eventually = functools.partial(waiting.eventually, deadline=DEADLINE)
 IMAGE_1, IMAGE_2 = "127.0.0.1:5000/web:1", "127.0.0.1:5000/web:2"
 
 
@@ -226,6 +231,20 @@ async def test_a_deployment_rolls_and_kubectl_rollout_works(deploy_cluster, clie
         await eventually(lambda: scaled(4, IMAGE_1), "resumed: 4 of web:1", daemons)
         events = kubectl("get", "events", "--field-selector", "involvedObject.kind=Deployment")
         assert "ScalingReplicaSet" in events
+
+        # a Deployment of 10 keeps 10 running while its pods are deleted at random,
+        # never more than 10 at once (checked on every pod watch event)
+        kubectl("scale", "deployment/web", "--replicas=10")
+        await eventually(lambda: scaled(10, IMAGE_1), "scaled to 10", daemons)
+        bounds.most = 0
+        chance = random.Random(13)  # the same deletions on every run
+        for round_ in range(4):
+            for pod in chance.sample(bounds.pods(), 3):
+                await client.pods.delete(pod.name, "default")
+            await eventually(
+                lambda: scaled(10, IMAGE_1), f"10 running again (round {round_})", daemons
+            )
+        assert bounds.most <= 10, bounds.most
     finally:
         watching.cancel()
         await asyncio.gather(watching, return_exceptions=True)
