@@ -4,6 +4,7 @@ bookmarks, and a watcher too slow to keep up."""
 from __future__ import annotations
 
 import asyncio
+import socket
 import ssl
 
 import aiohttp
@@ -39,6 +40,13 @@ async def client(api_server):
     client = Client.from_kubeconfig(api_server.kubeconfig)
     yield client
     await client.close()
+
+
+def _small_receive_buffer(addr_info: tuple) -> socket.socket:
+    family, kind, proto, _, _ = addr_info
+    sock = socket.socket(family, kind, proto)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 1 << 16)
+    return sock
 
 
 def _event(name: str) -> dict:
@@ -85,8 +93,12 @@ async def test_slow_watcher_is_closed_with_an_error_event(api_server, client):
     current = (await client.events.list("default")).resource_version
     headers = {"Authorization": f"Bearer {config.token}"}
     url = f"{api_server.url}/api/v1/namespaces/default/events?watch=1&resourceVersion={current}"
+    # A small, fixed receive buffer: the kernel would otherwise grow it (tcp_rmem's
+    # maximum, 32 MiB here) until it held every event, and the server's queue would
+    # never fill (the test then waited for an end that never came).
+    connector = aiohttp.TCPConnector(socket_factory=_small_receive_buffer)
     async with (
-        aiohttp.ClientSession() as session,
+        aiohttp.ClientSession(connector=connector) as session,
         session.get(url, headers=headers, ssl=context, read_bufsize=2**16) as response,
     ):
         assert response.status == 200
@@ -103,8 +115,9 @@ async def test_slow_watcher_is_closed_with_an_error_event(api_server, client):
                 )
             )
         lines = []
-        async for line in response.content:
-            lines.append(orjson.loads(line))
+        async with asyncio.timeout(120):  # bounded: a stream that never ends fails
+            async for line in response.content:
+                lines.append(orjson.loads(line))
         # Meanwhile other clients were served normally (the writes above succeeded).
     assert lines[-1]["type"] == "ERROR"
     assert lines[-1]["object"]["code"] == 410
