@@ -44,7 +44,6 @@ session). No test asserts on timing: waits are on conditions, with generous dead
 
 from __future__ import annotations
 
-import asyncio
 import secrets
 from collections.abc import AsyncIterator, Sequence
 from pathlib import Path
@@ -64,15 +63,14 @@ from navarch.runtime.errors import (
     StartError,
 )
 from navarch.runtime.types import (
-    STDERR,
     STDOUT,
     ContainerState,
-    LogOptions,
     SandboxState,
 )
 
 # The helpers live in runtime_support; they are re-exported here, where runtimes'
 # own tests have always imported them from.
+from navarch.testing.runtime_processes import ProcessConformance
 from navarch.testing.runtime_support import (
     ALL_FEATURES,
     EXEC_STDIN,
@@ -122,9 +120,11 @@ __all__ = [
 ]
 
 
-class RuntimeConformance:
+class RuntimeConformance(ProcessConformance):
     """Contract tests; a subclass supplies ``runtime`` and ``test_image`` and declares
-    its ``runtime_name`` and ``features``."""
+    its ``runtime_name`` and ``features``. Images, sandboxes, containers and logs are
+    here; exec, resources, the pod's network and concurrency in
+    :class:`~navarch.testing.runtime_processes.ProcessConformance`, its base."""
 
     runtime_name: str = ""
     # What a registry answers for a tag it does not hold (the distribution API's
@@ -466,201 +466,9 @@ class RuntimeConformance:
         assert listed.finished_at is not None
         assert text(await read_logs(runtime, status.id)) == "done\n"
 
-    # --- logs --------------------------------------------------------------------------
-
-    async def test_logs_stdout_and_stderr(self, runtime: Runtime, pods: Pods):
-        status = await pods.run_until_exit("echo out1; echo err1 >&2; echo out2")
-        lines = await read_logs(runtime, status.id)
-        assert text(lines, STDOUT) == "out1\nout2\n"
-        assert text(lines, STDERR) == "err1\n"
-        assert all(line.data.endswith(b"\n") for line in lines)
-        times = [line.time for line in lines]
-        assert times == sorted(times)
-
-    async def test_logs_tail(self, runtime: Runtime, pods: Pods):
-        status = await pods.run_until_exit("echo one; echo two; echo three; echo four")
-        assert text(await read_logs(runtime, status.id, LogOptions(tail=2))) == "three\nfour\n"
-        assert text(await read_logs(runtime, status.id, LogOptions(tail=0))) == ""
-
-    async def test_logs_since(self, runtime: Runtime, pods: Pods):
-        status = await pods.run_until_exit("echo one; sleep 1; echo two; sleep 1; echo three")
-        lines = await read_logs(runtime, status.id)
-        assert text(lines) == "one\ntwo\nthree\n"
-        # Between the first two lines (a second apart), so no rounding of a time
-        # decides the answer.
-        since = (lines[0].time + lines[1].time) / 2
-        got = await read_logs(runtime, status.id, LogOptions(since=since))
-        assert text(got) == "two\nthree\n"
-        assert all(line.time >= since for line in got)
-
-    async def test_logs_follow_until_exit(self, runtime: Runtime, pods: Pods):
-        container_id = await pods.run("echo first; sleep 2; echo second")
-        lines = await read_logs(runtime, container_id, LogOptions(follow=True))
-        assert text(lines) == "first\nsecond\n"
-        # Following ends because the container exited.
-        status = await runtime.container_status(container_id)
-        assert status.state == ContainerState.EXITED
-
-    async def test_logs_of_missing_container_is_not_found(self, runtime: Runtime):
-        with pytest.raises(NotFound):
-            await read_logs(runtime, "navarch-no-such-container")
-
-    # --- exec ----------------------------------------------------------------------
-
-    async def _sleeper(self, runtime: Runtime, pods: Pods) -> str:
-        container_id = await pods.run(SLEEPER)
-        await wait_for_output(runtime, container_id, "ready")
-        return container_id
-
-    async def test_exec_output_and_exit_code(self, runtime: Runtime, pods: Pods):
-        container_id = await self._sleeper(runtime, pods)
-        session = await runtime.exec(container_id, ["sh", "-c", "echo out; echo err >&2; exit 5"])
-        try:
-            out, err = await asyncio.wait_for(_drain(session.output()), WAIT_SECONDS)
-            assert (out, err) == (b"out\n", b"err\n")
-            assert await asyncio.wait_for(session.wait(), WAIT_SECONDS) == 5
-        finally:
-            await session.close()
-
-    @requires(EXEC_STDIN)
-    async def test_exec_stdin(self, runtime: Runtime, pods: Pods):
-        container_id = await self._sleeper(runtime, pods)
-        session = await runtime.exec(container_id, ["cat"], stdin=True)
-        try:
-            await session.write_stdin(b"hello\n")
-            await session.write_stdin(b"again\n")
-            await session.close_stdin()
-            out, _ = await asyncio.wait_for(_drain(session.output()), WAIT_SECONDS)
-            assert out == b"hello\nagain\n"
-            assert await asyncio.wait_for(session.wait(), WAIT_SECONDS) == 0
-        finally:
-            await session.close()
-
-    @requires(REAL_PROCESSES, EXEC_STDIN)
-    async def test_tty_exec_and_resize(self, runtime: Runtime, pods: Pods):
-        container_id = await self._sleeper(runtime, pods)
-        session = await runtime.exec(
-            container_id, ["sh", "-c", "test -t 0 && echo on-a-tty; cat"], stdin=True, tty=True
-        )
-        try:
-            await session.resize(120, 40)
-            # ^D at the start of a line: end of input on a terminal.
-            await session.write_stdin(b"typed\n\x04")
-            out, err = await asyncio.wait_for(_drain(session.output()), WAIT_SECONDS)
-            assert err == b""  # a terminal is one stream
-            assert b"on-a-tty" in out and b"typed" in out
-            assert await asyncio.wait_for(session.wait(), WAIT_SECONDS) == 0
-        finally:
-            await session.close()
-
-    @requires(REAL_PROCESSES)
-    async def test_tty_container_logs(self, runtime: Runtime, pods: Pods):
-        status = await pods.run_until_exit("echo one; echo two >&2", tty=True)
-        lines = await read_logs(runtime, status.id)
-        # A terminal merges both streams into one, with its line endings.
-        assert [line.data for line in lines] == [b"one\r\n", b"two\r\n"]
-        assert all(line.stream == STDOUT for line in lines)
-
-    async def test_exec_sync(self, runtime: Runtime, pods: Pods):
-        container_id = await self._sleeper(runtime, pods)
-        result = await runtime.exec_sync(
-            container_id, ["sh", "-c", "echo out; echo err >&2; exit 3"], timeout=WAIT_SECONDS
-        )
-        assert (result.exit_code, result.stdout, result.stderr) == (3, b"out\n", b"err\n")
-        ok = await runtime.exec_sync(container_id, ["true"], timeout=WAIT_SECONDS)
-        assert ok.exit_code == 0
-
-    async def test_exec_sync_timeout(self, runtime: Runtime, pods: Pods):
-        container_id = await self._sleeper(runtime, pods)
-        with pytest.raises(TimeoutError):
-            await runtime.exec_sync(container_id, ["sleep", "600"], timeout=1)
-        # The container itself goes on.
-        status = await runtime.container_status(container_id)
-        assert status.state == ContainerState.RUNNING
-
-    # --- resources -----------------------------------------------------------------
-
-    async def test_limits_are_accepted(self, runtime: Runtime, pods: Pods):
-        status = await pods.run_until_exit(
-            "echo limited", memory_limit_bytes=64 << 20, cpu_limit_millis=500
-        )
-        assert status.exit_code == 0
-        assert text(await read_logs(runtime, status.id)) == "limited\n"
-
-    @requires(REAL_PROCESSES, MEMORY_LIMITS)
-    async def test_memory_limit_applied(self, runtime: Runtime, pods: Pods):
-        limit = 64 << 20
-        container_id = await self._sleeper_with(runtime, pods, memory_limit_bytes=limit)
-        result = await runtime.exec_sync(
-            container_id,
-            [
-                "sh",
-                "-c",
-                "cat /sys/fs/cgroup/memory.max 2>/dev/null"
-                " || cat /sys/fs/cgroup/memory/memory.limit_in_bytes",
-            ],
-            timeout=WAIT_SECONDS,
-        )
-        assert result.exit_code == 0 and int(result.stdout.strip()) == limit
-
-    @requires(REAL_PROCESSES, MEMORY_LIMITS, OOM_DETECTION)
-    async def test_oom_killed(self, runtime: Runtime, pods: Pods):
-        # dd's block buffer (256 MiB) is filled from /dev/zero: far above the limit.
-        status = await pods.run_until_exit(
-            "dd if=/dev/zero of=/dev/null bs=256M count=1", memory_limit_bytes=16 << 20
-        )
-        assert status.reason == "OOMKilled", status
-        assert status.exit_code == 137
-
-    async def _sleeper_with(self, runtime: Runtime, pods: Pods, **fields: Any) -> str:
-        container_id = await pods.run(SLEEPER, **fields)
-        await wait_for_output(runtime, container_id, "ready")
-        return container_id
-
-    # --- the pod's network -----------------------------------------------------------
-
-    @requires(REAL_PROCESSES, NETWORK_NAMESPACES)
-    async def test_containers_of_a_sandbox_share_the_network(self, runtime: Runtime, pods: Pods):
-        port = 20000 + secrets.randbelow(20000)
-        sandbox_id = await pods.sandbox()
-        server = await pods.container(sandbox_id, "server", command=("nc", "-l", "-p", str(port)))
-        # The client retries until the server listens (no sleep-and-hope).
-        await pods.container(
-            sandbox_id,
-            "client",
-            **sh(
-                f"for i in $(seq 1 600); do echo through-loopback | nc 127.0.0.1 {port}"
-                " && exit 0; sleep 0.1; done; exit 1"
-            ),
-        )
-        assert "through-loopback" in await wait_for_output(runtime, server, "through-loopback")
-
-    # --- concurrency ---------------------------------------------------------------
-
-    async def test_parallel_creates(self, runtime: Runtime, pods: Pods):
-        sandbox_id = await pods.sandbox()
-        names = [f"c{index}" for index in range(10)]
-        ids = await asyncio.gather(
-            *(pods.container(sandbox_id, name, **sh(f"echo {name}")) for name in names)
-        )
-        assert len(set(ids)) == len(ids)
-        for name, container_id in zip(names, ids, strict=True):
-            status = await wait_for_state(runtime, container_id, ContainerState.EXITED)
-            assert (status.name, status.exit_code) == (name, 0)
-            assert text(await read_logs(runtime, container_id)) == f"{name}\n"
-        listed = await runtime.list_containers(pods.labels_of(sandbox_id))
-        assert {container.id for container in listed} == set(ids)
-
     # --- helpers -------------------------------------------------------------------
 
     @staticmethod
     async def _remove_tags(runtime: Runtime, tags: Sequence[str]) -> None:
         for tag in tags:
             await runtime.remove_image(tag)
-
-
-async def _drain(output: AsyncIterator[tuple[str, bytes]]) -> tuple[bytes, bytes]:
-    out, err = bytearray(), bytearray()
-    async for stream, data in output:
-        (err if stream == STDERR else out).extend(data)
-    return bytes(out), bytes(err)
