@@ -11,8 +11,6 @@ from navarch.apiserver.objects import WriteContext
 from navarch.apiserver.propagation import FOREGROUND_FINALIZER, ORPHAN_FINALIZER
 from navarch.apiserver.resources import BY_PATH
 from navarch.apiserver.storage import Storage
-from navarch.plugins import build_plugin_manager
-from navarch_store_lmdb import LmdbStore
 
 PODS = BY_PATH[("", "v1", "pods")]
 REPLICASETS = BY_PATH[("apps", "v1", "replicasets")]
@@ -46,13 +44,6 @@ def pod(name: str, **spec) -> dict:
         "metadata": {"name": name},
         "spec": {"containers": [{"name": "main", "image": "127.0.0.1:5000/app:1"}], **spec},
     }
-
-
-@pytest.fixture
-async def storage(tmp_path):
-    store = LmdbStore.open(tmp_path)
-    yield Storage(store, build_plugin_manager(entry_points=False))
-    await store.close()
 
 
 async def gone(storage: Storage, res, name: str) -> bool:

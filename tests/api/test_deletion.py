@@ -11,9 +11,6 @@ from navarch.admission import DELETE, handles
 from navarch.api import errors as field_errors
 from navarch.apiserver.errors import ApiError
 from navarch.apiserver.resources import BY_PATH
-from navarch.apiserver.storage import Storage
-from navarch.plugins import build_plugin_manager
-from navarch_store_lmdb import LmdbStore
 
 PODS = BY_PATH[("", "v1", "pods")]
 
@@ -25,13 +22,6 @@ def pod(name: str, **spec) -> dict:
         "metadata": {"name": name},
         "spec": {"containers": [{"name": "main", "image": "127.0.0.1:5000/app:1"}], **spec},
     }
-
-
-@pytest.fixture
-async def storage(tmp_path):
-    store = LmdbStore.open(tmp_path)
-    yield Storage(store, build_plugin_manager(entry_points=False))
-    await store.close()
 
 
 async def test_a_pod_goes_once_its_last_finalizer_is_removed(storage):
