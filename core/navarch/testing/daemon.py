@@ -4,6 +4,7 @@ unmounting what it left, resident memory, and the tail of its log."""
 
 from __future__ import annotations
 
+import os
 import signal
 import socket
 import subprocess
@@ -16,9 +17,7 @@ from typing import Self
 def require_or_skip(problem: str | None) -> None:
     """A test's daemon cannot run here (``problem`` says why): fail under CI=true, where
     every daemon must run, skip elsewhere. Nothing when ``problem`` is None."""
-    import os
-
-    import pytest
+    import pytest  # here, not at the top: the benchmarks use this module without pytest
 
     if problem is None:
         return
