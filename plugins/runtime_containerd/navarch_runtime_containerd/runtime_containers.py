@@ -54,6 +54,8 @@ from navarch_runtime_containerd.users import (
 from navarch_runtime_containerd.watcher import TaskEventWatcher
 
 LOG_FILE = "container.log"
+# How long an exited container's output may take to drain before its task is deleted.
+OUTPUT_DRAIN_SECONDS = 2.0
 # Up to this many containers' tasks are read one by one; more with one tasks.List.
 FEW_TASKS = 4
 # How often a followed log looks for new lines while its container runs.
@@ -187,6 +189,13 @@ class ContainerOps(RuntimeState):
                 oom_killed=bool(state.get("oom_killed") or kills),
             )
             self._write_container(state)
+            # Deleting the task closes the shim's copy of the process's output: first
+            # let the last of it through (our reader sees the FIFO's end), bounded,
+            # since a process's child may hold its output open for ever.
+            copier = self._copiers.get(container_id)
+            if copier is not None:
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(copier.done.wait(), OUTPUT_DRAIN_SECONDS)
             with contextlib.suppress(NotFound):
                 await self.client.delete_task(container_id)
             return state
