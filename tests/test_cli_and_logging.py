@@ -24,13 +24,13 @@ def test_navarch_version():
 
 def test_navctl_is_installed_and_answers():
     result = subprocess.run(
-        [sys.executable, "-m", "navarch.cli.navctl", "version"],
+        [sys.executable, "-m", "navarch.cli.navctl", "version", "--client"],
         capture_output=True,
         text=True,
         timeout=60,
     )
     assert result.returncode == 0
-    assert result.stdout.strip() == f"navctl {__version__}"
+    assert result.stdout.strip() == f"Client Version: navctl {__version__}"
 
 
 def test_json_log_lines_carry_bound_fields():

@@ -1,0 +1,5 @@
+"""``python -m navarch.cli.navctl``."""
+
+from navarch.cli.navctl import main
+
+raise SystemExit(main())

@@ -1,0 +1,172 @@
+"""What every navctl command shares: the global flags (kubeconfig, context,
+namespace), the API connection, resource names as kubectl accepts them, and running
+a command with its errors turned into one clear line."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import sys
+from collections.abc import Awaitable, Callable
+from typing import Any
+
+import attrs
+
+from navarch.apiserver.resources import RESOURCES, Resource
+from navarch.cli.navctl.failures import CliError, describe_api_error
+from navarch.client import ApiException, Client, KubeConfig, KubeConfigError, load_kubeconfig
+
+Command = Callable[["Session", argparse.Namespace], Awaitable[int]]
+
+# One retry: a CLI should say at once that nothing answers, not back off for minutes.
+CLI_RETRIES = 1
+
+
+def _global_flags(parser: argparse.ArgumentParser, *, suppress: bool) -> None:
+    default = argparse.SUPPRESS if suppress else None
+    group = parser.add_argument_group("connection")
+    group.add_argument(
+        "--kubeconfig",
+        default=default,
+        help="kubeconfig file (default: $KUBECONFIG, then ~/.kube/config)",
+    )
+    group.add_argument("--context", default=default, help="kubeconfig context to use")
+    group.add_argument(
+        "-n", "--namespace", default=default, help="namespace (default: the context's)"
+    )
+    group.add_argument(
+        "--request-timeout",
+        type=float,
+        default=argparse.SUPPRESS if suppress else 30.0,
+        metavar="SECONDS",
+        help="give up on one API call after this long (default 30)",
+    )
+
+
+def add_global_flags(parser: argparse.ArgumentParser) -> None:
+    """On the top-level parser: ``navctl -n kube-system get pods``."""
+    _global_flags(parser, suppress=False)
+
+
+def add_command(
+    commands: argparse._SubParsersAction,
+    name: str,
+    run: Command,
+    *,
+    help: str,
+    aliases: tuple[str, ...] = (),
+    **kwargs: Any,
+) -> argparse.ArgumentParser:
+    """Add a command whose parser also takes the global flags after the verb
+    (``navctl get pods -n kube-system``), as kubectl does."""
+    parser = commands.add_parser(name, help=help, aliases=list(aliases), **kwargs)
+    _global_flags(parser, suppress=True)
+    parser.set_defaults(run=run)
+    return parser
+
+
+def add_subcommand_group(
+    commands: argparse._SubParsersAction, name: str, *, help: str
+) -> argparse._SubParsersAction:
+    """A verb with actions (``navctl rollout status …``, ``navctl config view``)."""
+    parser = commands.add_parser(name, help=help)
+    return parser.add_subparsers(dest=f"{name}_action", required=True, metavar="ACTION")
+
+
+@attrs.define
+class Session:
+    """The connection and defaults one navctl invocation works with."""
+
+    kubeconfig_path: str | None
+    context: str | None
+    namespace_flag: str | None
+    timeout: float
+    _config: KubeConfig | None = None
+    _client: Client | None = None
+
+    @classmethod
+    def from_args(cls, args: argparse.Namespace) -> Session:
+        return cls(args.kubeconfig, args.context, args.namespace, args.request_timeout)
+
+    @property
+    def config(self) -> KubeConfig:
+        if self._config is None:
+            try:
+                self._config = load_kubeconfig(self.kubeconfig_path, self.context)
+            except KubeConfigError as exc:
+                raise CliError(
+                    f"{exc}\nStart a cluster with `navarch up` (it writes an admin "
+                    "kubeconfig and prints its path), then pass --kubeconfig FILE or set "
+                    "KUBECONFIG."
+                ) from None
+        return self._config
+
+    @property
+    def namespace(self) -> str:
+        """-n, else the context's namespace, else ``default``."""
+        return self.namespace_flag or self.config.namespace or "default"
+
+    @property
+    def client(self) -> Client:
+        if self._client is None:
+            self._client = Client(self.config, retries=CLI_RETRIES, timeout=self.timeout)
+        return self._client
+
+    async def close(self) -> None:
+        if self._client is not None:
+            await self._client.close()
+
+    async def request(self, method: str, path: str, **kwargs: Any) -> Any:
+        """A raw API call (wire dicts in and out)."""
+        return await self.client.request(method, path, **kwargs)
+
+
+def resource_path(res: Resource, namespace: str | None, name: str = "", sub: str = "") -> str:
+    """The URL path of a collection, an object or its subresource."""
+    base = f"/apis/{res.group}/{res.version}" if res.group else f"/api/{res.version}"
+    if res.namespaced and namespace:
+        base += f"/namespaces/{namespace}"
+    path = f"{base}/{res.plural}"
+    if name:
+        path += f"/{name}"
+    if sub:
+        path += f"/{sub}"
+    return path
+
+
+def find_resource(word: str) -> Resource:
+    """A resource by plural, singular, short name or kind, case-insensitively, as
+    kubectl accepts them (``po``, ``pod``, ``pods``, ``Pod``, ``deployments.apps``)."""
+    wanted = word.lower()
+    plural, _, group = wanted.partition(".")
+    for res in RESOURCES:
+        names = {res.plural, res.kind.lower(), *res.short_names}
+        if plural in names and (not group or group == res.group):
+            return res
+    known = ", ".join(
+        f"{r.plural} ({', '.join(r.short_names)})" if r.short_names else r.plural for r in RESOURCES
+    )
+    raise CliError(f'the server doesn\'t have a resource type "{word}"; known types: {known}')
+
+
+def dispatch(args: argparse.Namespace) -> int:
+    """Run the chosen command; errors a user can act on become one line on stderr."""
+    session = Session.from_args(args)
+
+    async def run() -> int:
+        try:
+            return await args.run(session, args)
+        finally:
+            await session.close()
+
+    try:
+        return asyncio.run(run())
+    except CliError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+    except ApiException as exc:
+        print(describe_api_error(exc), file=sys.stderr)
+    except KeyboardInterrupt:
+        return 130
+    except BrokenPipeError:  # `navctl get pods | head`
+        return 0
+    return 1
