@@ -135,10 +135,14 @@ class Client:
         body: Any = None,
         params: dict[str, str] | None = None,
         content_type: str = "application/json",
+        headers: dict[str, str] | None = None,
     ) -> Any:
-        """One API call with retries; returns the decoded JSON answer or raises ApiException."""
+        """One API call with retries; returns the decoded JSON answer or raises ApiException.
+        ``headers`` are added to this request only (``Accept`` for a server-side Table)."""
         data = orjson.dumps(body) if body is not None else None
-        headers = {"Content-Type": content_type} if data is not None else {}
+        headers = dict(headers or {})
+        if data is not None:
+            headers["Content-Type"] = content_type
         for attempt in range(self.retries + 1):
             try:
                 async with self.session().request(
@@ -173,10 +177,14 @@ class Client:
                 await asyncio.sleep(retry_delay(attempt))
         raise AssertionError("unreachable")
 
-    async def stream(self, path: str, params: dict[str, str]) -> AsyncIterator[dict[str, Any]]:
+    async def stream(
+        self, path: str, params: dict[str, str], headers: dict[str, str] | None = None
+    ) -> AsyncIterator[dict[str, Any]]:
         """The lines of a watch response, decoded; ends when the server closes it."""
         timeout = aiohttp.ClientTimeout(total=None, sock_read=None)
-        async with self.session().get(path, params=params, timeout=timeout) as response:
+        async with self.session().get(
+            path, params=params, headers=headers, timeout=timeout
+        ) as response:
             if response.status >= 400:
                 raise errors.from_status(
                     response.status, _status_of(response.status, await response.read())
