@@ -1,0 +1,69 @@
+"""What a verb's positional words name, as kubectl reads them: ``pods``, ``pods web db``,
+``pods,deploy``, ``all``, ``pod/web deploy/api``."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import attrs
+
+from navarch.apiserver.resources import Resource
+from navarch.cli.navctl.failures import CliError
+from navarch.cli.navctl.session import find_resource
+
+# kubectl's "all" category, limited to what this server serves (in kubectl's order).
+ALL = ("pods", "deployments", "replicasets")
+
+
+@attrs.frozen
+class Target:
+    """One resource type and the names asked for (empty: every object)."""
+
+    res: Resource
+    names: tuple[str, ...] = ()
+
+
+def parse_targets(words: Sequence[str]) -> list[Target]:
+    """``["pods", "web"]`` → pods web; ``["pod/web", "deploy/api"]`` → one Target per
+    word; ``["pods,deploy"]`` and ``["all"]`` → several types."""
+    if not words:
+        raise CliError(
+            "you must specify the type of resource to get; known types: "
+            + ", ".join((*ALL, "nodes", "events", "namespaces", "leases"))
+        )
+    if any("/" in word for word in words):
+        targets = []
+        for word in words:
+            kind, slash, name = word.partition("/")
+            if not slash or not kind or not name:
+                raise CliError(
+                    f"there is no need to specify a resource type as a separate argument when "
+                    f'passing arguments in resource/name form (e.g. "pod/web"): got "{word}"'
+                )
+            targets.append(Target(find_resource(kind), (name,)))
+        return targets
+    kinds, names = words[0], tuple(words[1:])
+    resources = [find_resource(k) for k in _expand(kinds.split(","))]
+    if names and len(resources) > 1:
+        raise CliError(
+            f'names ({" ".join(names)}) can be given with one resource type only, not "{kinds}"'
+        )
+    return [Target(res, names) for res in resources]
+
+
+def _expand(kinds: Sequence[str]) -> list[str]:
+    out: list[str] = []
+    for kind in kinds:
+        for word in ALL if kind.lower() == "all" else (kind,):
+            if word not in out:
+                out.append(word)
+    return out
+
+
+def single_target(words: Sequence[str], verb: str) -> tuple[Resource, list[str]]:
+    """TYPE NAME… or TYPE/NAME… of one type (label, annotate, scale, describe)."""
+    targets = parse_targets(words)
+    if len({t.res for t in targets}) != 1:
+        raise CliError(f"{verb} takes objects of one resource type at a time")
+    names = [n for t in targets for n in t.names]
+    return targets[0].res, names
