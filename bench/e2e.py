@@ -92,12 +92,17 @@ def median(values: list[float | None]) -> float | None:
 # --- Navarch ------------------------------------------------------------------------------
 
 
-async def navarch_startup(cluster: Cluster, replicas: int) -> float | None:
-    """Create the Deployment: seconds from the call until ``replicas`` pods Running."""
+async def navarch_startup(
+    cluster: Cluster, replicas: int, stages: list[tuple[float, float, float]] | None = None
+) -> float | None:
+    """Create the Deployment: seconds from the call until ``replicas`` pods Running.
+    ``stages`` gets when the last pod was created, bound and Running."""
     api = cluster.api
     began = time.perf_counter()
     await api.call("POST", DEPLOYMENTS, deployment(BUSYBOX_IMAGE, COMMAND, replicas))
     done = await api.until(lambda: len(api.view.running()) >= replicas, LIMIT)
+    if stages is not None:
+        stages.append(api.view.stages(began))
     return None if done is None else time.perf_counter() - began
 
 
@@ -177,7 +182,7 @@ async def docker_phase(
 ) -> dict[str, Any]:
     """Navarch's docker runtime and Swarm side by side on one dockerd, round after
     round; the container kills; then the node failure on 3 agents."""
-    figures: dict[str, Any] = {"navarch": [], "swarm": []}
+    figures: dict[str, Any] = {"navarch": [], "navarch stages": [], "swarm": []}
     dockerd = IsolatedDockerd(dockerd_directory())
     engine: Engine | None = None
     try:
@@ -197,7 +202,9 @@ async def docker_phase(
             for index in range(counts.rounds):
                 last = index == counts.rounds - 1
                 print(f"  round {index + 1}: Navarch (docker)…", file=sys.stderr)
-                figures["navarch"].append(await navarch_startup(cluster, counts.replicas))
+                figures["navarch"].append(
+                    await navarch_startup(cluster, counts.replicas, figures["navarch stages"])
+                )
                 if last:
                     print(f"  Navarch: {counts.killed} containers killed…", file=sys.stderr)
                     figures["navarch kill"] = await navarch_kill(cluster, docker, counts)
@@ -235,6 +242,7 @@ async def containerd_phase(root: Path, archive: Path, counts: Counts) -> dict[st
     node = "e2e-containerd"
     cluster_root = root / "navarch-containerd"
     startups: list[float | None] = []
+    stages: list[tuple[float, float, float]] = []
     try:
         containerd.start()
         runtime = await build_runtime("containerd", options, root / "image-import")
@@ -246,7 +254,7 @@ async def containerd_phase(root: Path, archive: Path, counts: Counts) -> dict[st
             await warm_up(cluster, BUSYBOX_IMAGE, COMMAND)
             for index in range(counts.rounds):
                 print(f"  round {index + 1}: Navarch (containerd)…", file=sys.stderr)
-                startups.append(await navarch_startup(cluster, counts.replicas))
+                startups.append(await navarch_startup(cluster, counts.replicas, stages))
                 await delete_deployment(cluster, LIMIT)
     finally:
         if containerd.process is not None and containerd.process.poll() is None:
@@ -254,7 +262,7 @@ async def containerd_phase(root: Path, archive: Path, counts: Counts) -> dict[st
         containerd.remove()  # ends the shims left serving it, by pid
         unmount_under((root,))
         await remove_cgroups([namespace])
-    return {"navarch": startups}
+    return {"navarch": startups, "navarch stages": stages}
 
 
 # --- the report ---------------------------------------------------------------------------
@@ -336,6 +344,12 @@ def print_table(docker: dict[str, Any], containerd: dict[str, Any], counts: Coun
         if index == 0:
             print("-" * (sum(widths) + 2 * len(widths)))
     print()
+    for name, figures in (("docker", docker), ("containerd", containerd)):
+        print(
+            f"  Navarch ({name}), each round: the last pod created / bound / Running at "
+            + ", ".join(" / ".join(f"{s:.2f}" for s in st) for st in figures["navarch stages"])
+            + " s after the create call"
+        )
     print(f"  placement before the failure: {failure.get('placement', {})}")
     print(f"  Navarch's failover is decided by: {node_lifecycle_settings()}")
     print(

@@ -77,6 +77,10 @@ class Replica:
     node: str = ""
     terminating: bool = False
     container_id: str = ""  # "<runtime>://<id>" of the running container, "" if none
+    # when the watch first saw it, first saw it bound, first saw it Running (perf_counter)
+    seen: float = 0.0
+    bound: float | None = None
+    running_since: float | None = None
 
 
 @dataclass
@@ -94,16 +98,39 @@ class ReplicaView:
         if kind == "DELETED":
             self.pods.pop(name, None)
         else:
+            now = time.perf_counter()
+            before = self.pods.get(name) or Replica(seen=now)
             status = obj.get("status") or {}
             statuses = status.get("containerStatuses") or []
             running = statuses and "running" in (statuses[0].get("state") or {})
-            self.pods[name] = Replica(
+            replica = Replica(
                 phase=status.get("phase", ""),
                 node=obj["spec"].get("nodeName") or "",
                 terminating=bool(metadata.get("deletionTimestamp")),
                 container_id=statuses[0].get("containerID", "") if running else "",
+                seen=before.seen,
+                bound=before.bound,
+                running_since=before.running_since,
             )
+            if replica.node and replica.bound is None:
+                replica.bound = now
+            if replica.phase == "Running" and replica.running_since is None:
+                replica.running_since = now
+            self.pods[name] = replica
         self.changed.set()
+
+    def stages(self, began: float) -> tuple[float, float, float]:
+        """Seconds after ``began`` at which the last pod was first seen, bound, Running."""
+
+        def last(times: list[float | None]) -> float:
+            return max((t for t in times if t is not None), default=began) - began
+
+        pods = self.pods.values()
+        return (
+            last([p.seen for p in pods]),
+            last([p.bound for p in pods]),
+            last([p.running_since for p in pods]),
+        )
 
     def running(self, dead: frozenset[str] = frozenset()) -> list[str]:
         """Names of the pods Running (not being deleted) on nodes not in ``dead``."""
