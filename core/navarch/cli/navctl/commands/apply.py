@@ -59,12 +59,15 @@ def register(commands: argparse._SubParsersAction) -> None:
     )
     add_file_flag(create, required=False)
     kinds = create.add_subparsers(dest="create_kind", metavar="KIND")
-    deployment = kinds.add_parser("deployment", aliases=["deploy"], help="a Deployment")
+    # Through add_command, so the global flags are taken after the kind too.
+    deployment = add_command(
+        kinds, "deployment", run_create, help="a Deployment", aliases=("deploy",)
+    )
     deployment.add_argument("name", metavar="NAME")
     deployment.add_argument("--image", required=True, help="the container image")
     deployment.add_argument("--replicas", type=int, default=1, help="how many pods (default 1)")
     deployment.add_argument("--port", type=int, help="the container port to declare")
-    namespace = kinds.add_parser("namespace", aliases=["ns"], help="a Namespace")
+    namespace = add_command(kinds, "namespace", run_create, help="a Namespace", aliases=("ns",))
     namespace.add_argument("name", metavar="NAME")
 
 
