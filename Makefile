@@ -17,7 +17,7 @@ BENCH_ARGS ?=
 # replaced, since an image holds that one binary and nothing else).
 SYSTEM_PACKAGES := etcd-server docker.io containerd runc docker-registry busybox-static
 
-.PHONY: help tools system-deps sync lint format test bench up
+.PHONY: help tools system-deps up-deps sync lint format test bench up
 
 help:
 	@echo "make up      run a Navarch cluster on the embedded defaults"
@@ -68,8 +68,29 @@ bench: sync system-deps
 	$(UV) run --no-sync python bench/runtime.py $(BENCH_ARGS)
 	$(UV) run --no-sync python bench/controllers.py $(BENCH_ARGS)
 
-up: sync
-	@echo "make up: not yet. The API server, store and scheduler work today" \
-		"(see README.md, 'What works today'); the node agent and the controllers" \
-		"are still missing, and the all-in-one 'navarch up' arrives with them." >&2
-	@exit 1
+# What `navarch up` needs beyond Python: a container runtime and the static busybox its
+# demo image is built from. As root, Debian's containerd and runc are installed when
+# missing (navarch up then starts a containerd of the cluster's own); otherwise
+# navarch up uses a running Docker or says what to install.
+UP_PACKAGES := containerd runc busybox-static
+UP_ARGS ?=
+
+up-deps:
+	@if [ "$$(id -u)" = 0 ]; then \
+		missing=""; \
+		command -v containerd >/dev/null 2>&1 || missing="$$missing containerd"; \
+		[ -x /usr/sbin/runc ] || command -v runc >/dev/null 2>&1 || missing="$$missing runc"; \
+		{ [ -x /usr/bin/busybox ] && ! ldd /usr/bin/busybox >/dev/null 2>&1; } \
+			|| missing="$$missing busybox-static"; \
+		if [ -n "$$missing" ]; then \
+			echo "installing Debian packages:$$missing"; \
+			export DEBIAN_FRONTEND=noninteractive; \
+			apt-get update -q && apt-get install -y -q --no-install-recommends $$missing; \
+		fi; \
+	else \
+		echo "not root: installing no system packages (navarch up says what it lacks)"; \
+	fi
+
+# `make up UP_ARGS="--nodes 5"`; Ctrl-C stops it, `uv run navarch down` removes it.
+up: sync up-deps
+	$(UV) run --no-sync navarch up $(UP_ARGS)

@@ -101,3 +101,22 @@ def _format_exception(exception: Any) -> list[str]:
     import traceback
 
     return traceback.format_exception(exception.type, exception.value, exception.traceback)
+
+
+def add_file_log(path: str, level: str = "INFO", fmt: str = "text") -> None:
+    """Also write every record at ``level`` or above to the file ``path`` (appended):
+    ``navarch up`` keeps its terminal for what a user must see and logs the rest there."""
+    if fmt == "json":
+        stream = open(path, "a", buffering=1)  # noqa: SIM115 - open as long as the process
+        logger.add(_json_sink(stream), level=level, format="{message}", diagnose=False)
+    else:
+        # rotated by size, the last few kept: a cluster left up for weeks stays bounded
+        logger.add(
+            path,
+            level=level,
+            format=_text_format,
+            colorize=False,
+            diagnose=False,
+            rotation="50 MB",
+            retention=3,
+        )

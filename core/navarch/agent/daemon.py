@@ -6,9 +6,11 @@ from __future__ import annotations
 
 import asyncio
 import inspect
+from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import Any
 
+import attrs
 from loguru import logger
 
 from navarch.agent.agent import Agent, AgentSettings
@@ -37,8 +39,9 @@ def settings_from(assembly: Assembly, *, simulated: bool) -> AgentSettings:
     )
 
 
-def identities(assembly: Assembly) -> list[NodeIdentity]:
-    """The node(s) this process runs, from the configuration (errors name the key)."""
+def identities(assembly: Assembly, names: list[str] | None = None) -> list[NodeIdentity]:
+    """The node(s) this process runs, from the configuration (errors name the key), or
+    the nodes ``names`` with the configured labels, taints and capacity."""
     config = assembly.config
     machine = read_machine()
     taints = [parse_taint(t) for t in config["agent.taints"]]
@@ -46,10 +49,10 @@ def identities(assembly: Assembly) -> list[NodeIdentity]:
     node_labels = {str(k): str(v) for k, v in config["agent.labels"].items()}
     ip = config["agent.node_ip"] or default_node_ip()
     count = config["agent.simulate"]
-    if count:
+    if names is None and count:
         prefix = config["agent.simulate_prefix"]
         names = [f"{prefix}-{i}" for i in range(count)]
-    else:
+    elif names is None:
         names = [config["agent.node_name"] or machine.hostname]
     return [
         NodeIdentity(name, ip, machine, dict(capacity), dict(node_labels), list(taints))
@@ -83,10 +86,20 @@ def streaming_for(kubeconfig: KubeConfig, settings: AgentSettings) -> Any:
     return start
 
 
-async def run_agents(assembly: Assembly) -> None:
-    simulated = bool(assembly.config["agent.simulate"])
+async def run_agents(
+    assembly: Assembly,
+    nodes: list[NodeIdentity] | None = None,
+    *,
+    prepare: Callable[[Runtime], Awaitable[None]] | None = None,
+) -> None:
+    """Run the configured agents, or (``navarch up``) the given ``nodes``: real agents
+    with their own streaming port (a free one each) and data directory. ``prepare``
+    runs on each agent's runtime before the agent starts (``up`` imports its demo
+    image there)."""
+    simulated = bool(assembly.config["agent.simulate"]) and nodes is None
     settings = settings_from(assembly, simulated=simulated)
-    nodes = identities(assembly)
+    nodes = nodes if nodes is not None else identities(assembly)
+    several_real = len(nodes) > 1 and not simulated
     logger.bind(component="agent", nodes=len(nodes), runtime=assembly.config["runtime.name"]).info(
         "starting"
     )
@@ -99,20 +112,32 @@ async def run_agents(assembly: Assembly) -> None:
         Client(kubeconfig, max_connections=connections) as client,
     ):
         agents = []
-        for identity in nodes:
-            runtime = await make_runtime(assembly, identity.name)
-            agents.append(
-                Agent(
-                    client,
-                    runtime,
-                    identity,
-                    settings,
-                    runtime_name=assembly.config["runtime.name"],
-                    streaming=None if simulated else streaming_for(kubeconfig, settings),
-                )
-            )
+        runtimes: list[Runtime] = []
         try:
+            for identity in nodes:
+                runtime = await make_runtime(assembly, identity.name)
+                runtimes.append(runtime)
+                if prepare is not None:
+                    await prepare(runtime)
+                own = settings
+                if several_real:
+                    # one port and one serving certificate directory per agent
+                    own = attrs.evolve(
+                        settings,
+                        port=0,
+                        data_dir=(settings.data_dir or Path(".")) / identity.name,
+                    )
+                agents.append(
+                    Agent(
+                        client,
+                        runtime,
+                        identity,
+                        own,
+                        runtime_name=assembly.config["runtime.name"],
+                        streaming=None if simulated else streaming_for(kubeconfig, own),
+                    )
+                )
             await asyncio.gather(*(agent.run() for agent in agents))
         finally:
-            for agent in agents:
-                await agent.runtime.close()
+            for runtime in runtimes:
+                await runtime.close()

@@ -5,6 +5,7 @@ navarch plugins [-o json]
 navarch config show [-o yaml|json]
 navarch config check
 navarch server | scheduler | controllers | agent [--runtime NAME] [--simulate N]
+navarch up [--nodes N] [--runtime NAME] | down [--purge]
 """
 
 from __future__ import annotations
@@ -25,6 +26,7 @@ from navarch.cli.common import (
     run_daemon,
     until_stopped,
 )
+from navarch.cli.up import add_up_commands, down, up
 from navarch.config import ConfigError, reference_table
 from navarch.plugins import describe_plugins
 
@@ -75,6 +77,7 @@ def build_parser() -> argparse.ArgumentParser:
         help="run N agents in this process (nodes <agent.simulate_prefix>-0 …), usually "
         "with --runtime sim",
     )
+    add_up_commands(commands)
     token = commands.add_parser("token", help="manage the API server's bearer tokens")
     token_commands = token.add_subparsers(dest="token_command", required=True, metavar="ACTION")
     add = token_commands.add_parser("add", help="add a user and print its new token")
@@ -113,6 +116,10 @@ def _dispatch(args: argparse.Namespace) -> int:
         return _controllers(config)
     if args.command == "agent":
         return _agent(config)
+    if args.command == "up":
+        return up(config, args)
+    if args.command == "down":
+        return down(config, args)
     if args.command == "token":
         token = server.token_file(config).add(args.role, args.name)
         if args.output == "kubeconfig":

@@ -31,53 +31,10 @@ from pathlib import Path
 from typing import Self
 
 from navarch.testing.daemon import DaemonProcess, require_or_skip, unmount_under
+from navarch.up.containerd import containerd_config, containerd_problem
 
 CONTAINERD = "/usr/bin/containerd"
 _MAX_SOCKET_PATH = 107
-# Plugins a test daemon must not load: CRI (a server for the kubelet, a streaming
-# port, CNI), and snapshotters needing file systems or devices the test lacks.
-_DISABLED_PLUGINS = (
-    "io.containerd.grpc.v1.cri",
-    "io.containerd.snapshotter.v1.aufs",
-    "io.containerd.snapshotter.v1.btrfs",
-    "io.containerd.snapshotter.v1.devmapper",
-    "io.containerd.snapshotter.v1.zfs",
-    "io.containerd.tracing.processor.v1.otlp",
-    "io.containerd.internal.v1.tracing",
-)
-
-
-def containerd_config(*, root: Path, state: Path, socket_path: Path, opt: Path) -> str:
-    """A containerd 1.6 configuration (version 2) for a private daemon."""
-    disabled = ", ".join(f'"{name}"' for name in _DISABLED_PLUGINS)
-    return (
-        "version = 2\n"
-        f'root = "{root}"\n'
-        f'state = "{state}"\n'
-        f"disabled_plugins = [{disabled}]\n"
-        "\n[grpc]\n"
-        f'  address = "{socket_path}"\n'
-        '  tcp_address = ""\n'
-        "\n[ttrpc]\n"
-        f'  address = "{socket_path}.ttrpc"\n'
-        # no debug socket and no metrics listener: nothing outside the test's paths
-        "\n[debug]\n"
-        '  address = ""\n'
-        '  level = "info"\n'
-        "\n[metrics]\n"
-        '  address = ""\n'
-        '\n[plugins."io.containerd.internal.v1.opt"]\n'
-        f'  path = "{opt}"\n'
-    )
-
-
-def containerd_problem(containerd: str = CONTAINERD) -> str | None:
-    """Why a private containerd cannot run on this machine; None when it can."""
-    if not os.access(containerd, os.X_OK):
-        return f"{containerd} is missing: install Debian's containerd (make system-deps)"
-    if os.geteuid() != 0:
-        return "containerd needs root"
-    return None
 
 
 def start_private_containerd(directory: Path) -> ContainerdProcess:

@@ -9,9 +9,11 @@ import signal
 import socket
 import subprocess
 import time
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import Self
+
+from navarch.up.mounts import unmount_under
 
 
 def require_or_skip(problem: str | None) -> None:
@@ -106,16 +108,4 @@ class DaemonProcess:
         self.stop()
 
 
-def unmount_under(roots: Iterable[Path]) -> None:
-    """Lazily unmount every mount point under ``roots`` (or at one), deepest first: what
-    a daemon stopped hard leaves (snapshot and overlay mounts, shm, netns), so that its
-    directory can be removed."""
-    prefixes = tuple(str(root) + "/" for root in roots)
-    try:
-        lines = Path("/proc/self/mountinfo").read_text().splitlines()
-    except OSError:
-        return
-    points = [line.split()[4] for line in lines if len(line.split()) > 4]
-    ours = [p for p in points if p.startswith(prefixes) or p + "/" in prefixes]
-    for point in sorted(set(ours), key=len, reverse=True):
-        subprocess.run(["umount", "-l", point], capture_output=True, check=False)
+__all__ = ["DaemonProcess", "free_port", "require_or_skip", "unmount_under"]

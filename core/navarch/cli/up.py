@@ -1,0 +1,136 @@
+"""``navarch up`` and ``navarch down``: the one-command cluster (core/navarch/up/)."""
+
+from __future__ import annotations
+
+import argparse
+import os
+import shutil
+import sys
+from pathlib import Path
+
+import attrs
+
+from navarch.assembly import assemble
+from navarch.cli.common import run_daemon
+from navarch.config import Config
+from navarch.logs import add_file_log, configure_logging
+from navarch.up.cluster import DEFAULT_NODES, UpReady, run_up
+from navarch.up.demo import DEMO_IMAGES
+
+LOG_FILE = "navarch.log"
+
+
+def add_up_commands(commands: argparse._SubParsersAction) -> None:
+    up = commands.add_parser(
+        "up",
+        help="run a whole cluster on this machine in one process: API server, scheduler, "
+        "controllers and N node agents on a container runtime found here",
+    )
+    up.add_argument(
+        "--nodes", type=int, default=DEFAULT_NODES, help=f"node agents (default {DEFAULT_NODES})"
+    )
+    up.add_argument(
+        "--runtime",
+        help="containerd, docker or sim (default: a running containerd, else one of the "
+        "cluster's own when containerd is installed, else a running Docker)",
+    )
+    down = commands.add_parser("down", help="stop a navarch up cluster and remove its containers")
+    down.add_argument(
+        "--purge",
+        action="store_true",
+        help="also remove the demo images and the data directory (store, keys, containerd)",
+    )
+
+
+def up_data_dir(config: Config) -> Config:
+    """Root keeps the configured data directory (/var/lib/navarch by default); another
+    user, left with the default, gets ~/.local/share/navarch, which it can write."""
+    if os.geteuid() == 0 or config.sources["data_dir"] != "default":
+        return config
+    home = Path(os.environ.get("XDG_DATA_HOME") or Path.home() / ".local" / "share")
+    values = {**config.values, "data_dir": str(home / "navarch")}
+    return attrs.evolve(config, values=values, sources={**config.sources, "data_dir": "navarch up"})
+
+
+def up(config: Config, args: argparse.Namespace) -> int:
+    if args.nodes < 1:
+        print("navarch: error: --nodes must be at least 1", file=sys.stderr)
+        return 2
+    config = up_data_dir(config)
+    data_dir = Path(config["data_dir"])
+    data_dir.mkdir(parents=True, exist_ok=True, mode=0o700)
+    log_file = data_dir / LOG_FILE
+    # The terminal shows warnings and the banner; everything else goes to the log file,
+    # unless a log level was asked for.
+    if config.sources["log.level"] == "default":
+        configure_logging("WARNING", config["log.format"])
+    add_file_log(str(log_file), config["log.level"], config["log.format"])
+    return run_daemon(
+        lambda stop: run_up(
+            assemble,
+            config,
+            nodes=args.nodes,
+            forced_runtime=args.runtime,
+            stop=stop,
+            on_ready=print_banner,
+            log_file=log_file,
+        )
+    )
+
+
+def down(config: Config, args: argparse.Namespace) -> int:
+    import asyncio
+
+    from navarch.up.down import run_down
+
+    config = up_data_dir(config)
+    result = asyncio.run(run_down(assemble, config, purge=args.purge))
+    print(
+        f"navarch down: removed {result.containers} containers and {result.sandboxes} pod "
+        f"sandboxes of the cluster in {result.data_dir}"
+    )
+    if result.purged:
+        print(f"navarch down: removed {result.data_dir} and the demo images")
+    else:
+        print(
+            "The objects stay in the store: `navarch up` runs them again; "
+            "`navarch down --purge` forgets everything."
+        )
+    return 0
+
+
+def print_banner(ready: UpReady) -> None:
+    navctl = _tool("navctl")
+    runtime = f"{ready.runtime.name} ({ready.runtime.why})" if ready.runtime.why else ""
+    lines = [
+        f"Navarch is up: {len(ready.nodes)} nodes ({', '.join(ready.nodes)}) on {runtime}",
+        f"  API server    {ready.server_url}",
+        f"  kubeconfig    {ready.kubeconfig}   (navctl and kubectl read it)",
+        f"  data          {ready.data_dir}",
+    ]
+    if ready.log_file is not None:
+        lines.append(f"  log           {ready.log_file}")
+    lines += [
+        f"  demo images   {', '.join(DEMO_IMAGES)}   (on every node; no registry needed)",
+        "",
+        "Next, in another terminal:",
+        f"  export KUBECONFIG={ready.kubeconfig}",
+        f"  {navctl} get nodes",
+        f"  {navctl} create deployment hello --image={DEMO_IMAGES[0]} --replicas=3 -- sleep 3600",
+        f"  {navctl} get pods -o wide",
+        "  (docs/tutorial.md goes on from here; examples/ holds more manifests)",
+        "",
+        "Ctrl-C stops the cluster; its containers keep running and the next `navarch up` "
+        "adopts them.",
+        "`navarch down` removes the containers; `navarch down --purge` also the data.",
+    ]
+    print("\n".join(lines), flush=True)
+
+
+def _tool(name: str) -> str:
+    """``name`` when the shell finds this installation's copy, else its full path."""
+    ours = Path(sys.argv[0]).resolve().parent / name
+    found = shutil.which(name)
+    if found and Path(found).resolve() == ours.resolve():
+        return name
+    return str(ours) if ours.exists() else name

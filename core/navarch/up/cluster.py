@@ -1,0 +1,175 @@
+"""``navarch up``: a whole cluster in one process — the API server on the embedded
+store, the scheduler, the controller manager and N node agents on one container
+runtime — for trying Navarch on one machine.
+
+Everything listens on 127.0.0.1 only. The agents run as nodes ``node-1`` … ``node-N``
+on the same runtime (each finds its own containers by the node label), each with a
+streaming port of its own for ``logs`` and ``exec``. Leader election is off: one
+process holds the data directory (the store's lock refuses a second).
+
+Stopping (Ctrl-C, SIGTERM) stops the agents, the controllers and the scheduler,
+then the API server; containers keep running, as they do when a kubelet stops. The
+next ``navarch up`` on the same data directory adopts them. ``navarch down`` removes
+them (:mod:`navarch.up.down`).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import os
+from collections.abc import Callable, Coroutine
+from pathlib import Path
+from typing import Any
+
+import attrs
+from loguru import logger
+
+from navarch.agent.daemon import identities, run_agents
+from navarch.apiserver import server
+from navarch.assembly import Assembly
+from navarch.config import Config
+from navarch.controllers.daemon import run_controller_manager
+from navarch.runtime import Runtime
+from navarch.scheduler.daemon import run_scheduler
+from navarch.up.demo import import_demo_images
+from navarch.up.runtimes import RuntimeChoice, choose_runtime, private_containerd
+from navarch.up.state import UpState
+
+DEFAULT_NODES = 3
+
+log = logger.bind(component="up")
+
+
+@attrs.frozen
+class UpReady:
+    """What ``navarch up`` tells its user once the cluster answers."""
+
+    data_dir: Path
+    kubeconfig: Path
+    server_url: str
+    runtime: RuntimeChoice
+    nodes: tuple[str, ...]
+    log_file: Path | None
+
+
+def node_names(count: int) -> tuple[str, ...]:
+    return tuple(f"node-{i}" for i in range(1, count + 1))
+
+
+def up_config(config: Config, choice: RuntimeChoice) -> Config:
+    """The configuration every part of ``up`` runs with: the chosen runtime, nodes
+    and their streaming servers on 127.0.0.1, no leader election, the data
+    directory's admin kubeconfig."""
+    values = {
+        **config.values,
+        "runtime.name": choice.name,
+        "runtime.options": choice.options,
+        "agent.node_ip": config["agent.node_ip"] or "127.0.0.1",
+        "agent.address": "127.0.0.1",
+        "leader_election.enabled": False,
+        "kubeconfig": "",
+    }
+    sources = {**config.sources}
+    for key in ("runtime.name", "runtime.options", "leader_election.enabled", "kubeconfig"):
+        sources[key] = "navarch up"
+    return attrs.evolve(config, values=values, sources=sources)
+
+
+async def run_up(
+    assembly_for: Callable[[Config], Assembly],
+    config: Config,
+    *,
+    nodes: int,
+    forced_runtime: str | None,
+    stop: asyncio.Event,
+    on_ready: Callable[[UpReady], None],
+    log_file: Path | None = None,
+) -> None:
+    """Run the cluster until ``stop`` is set; ``on_ready`` is called once it answers."""
+    data_dir = Path(config["data_dir"])
+    previous = UpState.load(data_dir)
+    names = previous.nodes if previous is not None and previous.nodes else node_names(nodes)
+    if previous is not None and len(previous.nodes) != nodes:
+        log.bind(nodes=list(previous.nodes)).warning(
+            "this cluster was started with other nodes; keeping them (navarch down to change)"
+        )
+    choice = await choose_runtime(assembly_for(config), forced_runtime, previous)
+    config = up_config(config, choice)
+    assembly = assembly_for(config)
+    state = UpState(choice.name, choice.options, choice.private_containerd, names, os.getpid())
+    state.save(data_dir)
+    log.bind(runtime=choice.name, why=choice.why, nodes=list(names)).info("starting the cluster")
+    try:
+        await _serve_cluster(assembly, names, stop, on_ready, choice, log_file)
+    finally:
+        attrs.evolve(state, pid=None).save(data_dir)
+        if choice.private_containerd:
+            # its shims keep the containers running until the next up
+            await asyncio.to_thread(private_containerd(data_dir).stop)
+
+
+async def _serve_cluster(
+    assembly: Assembly,
+    names: tuple[str, ...],
+    stop: asyncio.Event,
+    on_ready: Callable[[UpReady], None],
+    choice: RuntimeChoice,
+    log_file: Path | None,
+) -> None:
+    config = assembly.config
+    data_dir = Path(config["data_dir"])
+    api_started = asyncio.Event()
+    api_stop = asyncio.Event()
+    api = asyncio.ensure_future(server.serve(assembly, started=api_started, stop=api_stop))
+    await _first(api, api_started.wait())
+
+    async def prepare(runtime: Runtime) -> None:
+        await import_demo_images(runtime, data_dir / "images")
+
+    parts: dict[str, Coroutine[Any, Any, None]] = {
+        "scheduler": run_scheduler(assembly),
+        "controllers": run_controller_manager(assembly),
+        "agents": run_agents(assembly, identities(assembly, list(names)), prepare=prepare),
+    }
+    tasks = {name: asyncio.ensure_future(work) for name, work in parts.items()}
+    on_ready(
+        UpReady(
+            data_dir,
+            data_dir / "admin.kubeconfig",
+            server.server_url(config),
+            choice,
+            names,
+            log_file,
+        )
+    )
+    stopping = asyncio.ensure_future(stop.wait())
+    try:
+        done, _ = await asyncio.wait(
+            [api, stopping, *tasks.values()], return_when=asyncio.FIRST_COMPLETED
+        )
+        for name, task in tasks.items():
+            if task in done and not task.cancelled() and task.exception() is not None:
+                raise task.exception()  # type: ignore[misc]
+            if task in done:
+                log.bind(part=name).warning("a part of the cluster ended; stopping")
+    finally:
+        log.info("stopping the cluster")
+        stopping.cancel()
+        for task in tasks.values():
+            task.cancel()
+        await asyncio.gather(*tasks.values(), return_exceptions=True)
+        api_stop.set()
+        with contextlib.suppress(asyncio.CancelledError):
+            await api
+        log.info("the cluster stopped; its containers keep running (navarch down removes them)")
+
+
+async def _first(task: asyncio.Future[None], started: Coroutine[Any, Any, Any]) -> None:
+    """Wait until ``started`` finishes, or raise what ``task`` failed with first."""
+    waiting = asyncio.ensure_future(started)
+    await asyncio.wait([task, waiting], return_when=asyncio.FIRST_COMPLETED)
+    if not waiting.done():
+        waiting.cancel()
+        await task  # raises its error
+        raise RuntimeError("the API server stopped before it was ready")

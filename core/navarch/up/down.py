@@ -1,0 +1,131 @@
+"""``navarch down [--purge]``: stop a ``navarch up`` cluster and remove its containers.
+
+The ``up`` process (its pid in ``up.json``) is asked to stop with SIGTERM; then every
+sandbox and container labelled with one of the cluster's nodes is stopped and removed
+from the runtime it ran on (the cluster's own containerd is started for that when it
+was stopped). The objects stay in the store: the next ``navarch up`` runs the
+Deployments again. ``--purge`` also removes the demo images and the data directory:
+the store, the keys, the cluster's containerd and its images.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import os
+import shutil
+import signal
+from collections.abc import Callable
+from pathlib import Path
+
+import attrs
+from loguru import logger
+
+from navarch.agent.daemon import make_runtime
+from navarch.assembly import Assembly
+from navarch.config import Config
+from navarch.runtime import Runtime, labels
+from navarch.runtime.errors import NotFound
+from navarch.startup import StartupError
+from navarch.up.cluster import up_config
+from navarch.up.demo import DEMO_IMAGES
+from navarch.up.mounts import unmount_under
+from navarch.up.runtimes import RuntimeChoice, private_containerd, start_runtime
+from navarch.up.state import UpState
+
+UP_STOP_SECONDS = 60.0
+STOP_GRACE_SECONDS = 10
+
+log = logger.bind(component="down")
+
+
+@attrs.frozen
+class DownResult:
+    containers: int
+    sandboxes: int
+    purged: bool
+    data_dir: Path
+
+
+async def run_down(
+    assembly_for: Callable[[Config], Assembly], config: Config, *, purge: bool
+) -> DownResult:
+    data_dir = Path(config["data_dir"])
+    state = UpState.load(data_dir)
+    if state is None:
+        raise StartupError(
+            f"no navarch up cluster in {data_dir} (no up.json); pass the --data-dir it was "
+            "started with"
+        )
+    await _stop_up(state)
+    choice = RuntimeChoice(state.runtime, state.runtime_options, state.private_containerd)
+    assembly = assembly_for(up_config(config, choice))
+    containers = sandboxes = 0
+    if choice.name != "sim":  # simulated containers ended with the up process
+        await start_runtime(assembly, choice)
+        for node in state.nodes:
+            # a runtime keeps its own records (sandboxes, logs) under the node's
+            # directory: each node's are removed through its own runtime instance
+            runtime = await make_runtime(assembly, node)
+            try:
+                removed = await _remove_node(runtime, node)
+                containers, sandboxes = containers + removed[0], sandboxes + removed[1]
+                if purge:
+                    for image in DEMO_IMAGES:
+                        with contextlib.suppress(NotFound):
+                            await runtime.remove_image(image)
+            finally:
+                await runtime.close()
+    if choice.private_containerd:
+        await asyncio.to_thread(private_containerd(data_dir).stop)
+    if purge:
+        await asyncio.to_thread(_purge, data_dir)
+    log.bind(containers=containers, sandboxes=sandboxes, purged=purge).info("cluster down")
+    return DownResult(containers, sandboxes, purge, data_dir)
+
+
+async def _stop_up(state: UpState) -> None:
+    pid = state.running_pid()
+    if pid is None:
+        return
+    log.bind(pid=pid).info("stopping navarch up")
+    os.kill(pid, signal.SIGTERM)
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + UP_STOP_SECONDS
+    while Path(f"/proc/{pid}").exists() and loop.time() < deadline:
+        await asyncio.sleep(0.2)
+    if Path(f"/proc/{pid}").exists():
+        raise StartupError(
+            f"navarch up (pid {pid}) did not stop within {UP_STOP_SECONDS:.0f} s; stop it "
+            "(kill it) and run navarch down again"
+        )
+
+
+async def _remove_node(runtime: Runtime, node: str) -> tuple[int, int]:
+    """Stop and remove every container and sandbox of ``node``; how many of each."""
+    containers = sandboxes = 0
+    mine = {labels.NODE: node}
+    found = await runtime.list_containers(mine)
+    await asyncio.gather(
+        *(runtime.stop_container(c.id, STOP_GRACE_SECONDS) for c in found),
+        return_exceptions=True,
+    )
+    for container in found:
+        with contextlib.suppress(NotFound):
+            await runtime.remove_container(container.id)
+            containers += 1
+    for sandbox in await runtime.list_sandboxes(mine):
+        with contextlib.suppress(NotFound):
+            await runtime.remove_sandbox(sandbox.id)
+            sandboxes += 1
+    return containers, sandboxes
+
+
+def _purge(data_dir: Path) -> None:
+    """Remove the data directory, unmounting first what the cluster's containerd left
+    mounted under it (snapshots of a hard stop, network namespaces)."""
+    unmount_under([data_dir.resolve()])
+    socket_dir = private_containerd(data_dir).socket_path.parent
+    shutil.rmtree(data_dir, ignore_errors=True)
+    if socket_dir.name.startswith("navarch-") and socket_dir.parent == Path("/run"):
+        shutil.rmtree(socket_dir, ignore_errors=True)
