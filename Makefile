@@ -14,8 +14,10 @@ BENCH_ARGS ?=
 # Docker 20.10 (dockerd and its client /usr/bin/docker) with containerd and runc, the
 # image registry the pull tests push to, and the static busybox the test images are
 # built from (no public registry is needed; Debian's dynamically linked "busybox" is
-# replaced, since an image holds that one binary and nothing else).
-SYSTEM_PACKAGES := etcd-server docker.io containerd runc docker-registry busybox-static
+# replaced, since an image holds that one binary and nothing else), and the CNI
+# plugins containerd's CRI plugin sets pods' loopback up with (the cri runtime's tests).
+SYSTEM_PACKAGES := etcd-server docker.io containerd runc docker-registry busybox-static \
+	containernetworking-plugins
 
 .PHONY: help tools system-deps up-deps sync lint format test bench up
 
@@ -38,6 +40,7 @@ system-deps:
 	command -v containerd >/dev/null 2>&1 || missing="$$missing containerd"; \
 	[ -x /usr/sbin/runc ] || command -v runc >/dev/null 2>&1 || missing="$$missing runc"; \
 	[ -x /usr/bin/docker-registry ] || missing="$$missing docker-registry"; \
+	[ -x /usr/lib/cni/loopback ] || missing="$$missing containernetworking-plugins"; \
 	{ [ -x /usr/bin/busybox ] && ! ldd /usr/bin/busybox >/dev/null 2>&1; } \
 		|| missing="$$missing busybox-static"; \
 	if [ -n "$$missing" ]; then \
