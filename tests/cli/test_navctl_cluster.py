@@ -1,6 +1,6 @@
 """navctl's resource verbs on a cluster whose pods run: an API server, ``navarch
-scheduler``, ``navarch controllers`` and an agent on the simulated runtime (two
-nodes). ``apply --wait`` returns once the pods are ready, ``describe`` shows the
+scheduler``, ``navarch controllers`` (the garbage collector too, so deleting a
+Deployment takes its pods) and an agent on the simulated runtime (two nodes). ``apply --wait`` returns once the pods are ready, ``describe`` shows the
 scheduler's decision and the pod's events, ``get -w`` prints rows as pods change,
 ``delete`` waits until the pods are gone."""
 
