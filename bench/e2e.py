@@ -5,7 +5,8 @@ Navarch on containerd, then a node failure.
 
 1. One private dockerd (in a network namespace of its own: bench/e2e_swarm.py says
    why), the busybox image loaded into it from a local archive (never pulled). On it,
-   round after round: Navarch (API server, scheduler, controller manager and one
+   round after round (who goes first alternates; each waits until the other's
+   containers are gone): Navarch (API server, scheduler, controller manager and one
    agent process on its docker runtime) creates a Deployment of N hostNetwork
    replicas, timed from the create call until the pod watch sees all N Running; then
    Docker Swarm (a one-node swarm on the same daemon) creates a service of N
@@ -67,6 +68,7 @@ from navarch.testing.images import BUSYBOX_IMAGE, busybox_archive
 COMMAND = ["sh", "-c", "trap 'exit 0' TERM; sleep 3600 & wait"]
 LIMIT = 180.0  # any one wait: all Running, all gone
 SPEEDUP = 3.0  # the target: Swarm's seconds / Navarch's, to N Running
+NAVARCH_LABEL = f"{labels.MANAGED}=true"  # on every sandbox and container an agent made
 FAILOVER_LIMIT = 30.0  # seconds, as bench/controllers.py: 15 s grace + 10 s toleration + slack
 
 
@@ -146,14 +148,6 @@ async def node_failure(cluster: Cluster, counts: Counts) -> dict[str, Any]:
     return figures
 
 
-async def remove_navarch_containers(docker: Cli) -> None:
-    """What Navarch's agents left on the dockerd (a killed agent's pods run on):
-    removed, so that the next measurement starts from an empty daemon."""
-    _, out = await docker.run("ps", "-aq", "--filter", f"label={labels.MANAGED}=true")
-    if out.split():
-        await docker.run("rm", "-f", *out.split())
-
-
 # --- Swarm --------------------------------------------------------------------------------
 
 
@@ -174,6 +168,45 @@ async def swarm_kill(swarm: Swarm, docker: Cli, counts: Counts) -> float | None:
     return None if done is None else time.perf_counter() - began
 
 
+async def navarch_round(
+    cluster: Cluster,
+    docker: Cli,
+    engine: Engine,
+    counts: Counts,
+    figures: dict[str, Any],
+    last: bool,
+) -> None:
+    """One startup of the Deployment (the last round: then K containers killed), and
+    its removal, until the dockerd holds none of its containers."""
+    startup = await navarch_startup(cluster, counts.replicas, figures["navarch stages"])
+    figures["navarch"].append(startup)
+    if last:
+        running = await engine.containers(NAVARCH_LABEL)
+        figures["navarch containers"] = len(running)
+        print(f"  Navarch: {counts.killed} containers killed…", file=sys.stderr)
+        figures["navarch kill"] = await navarch_kill(cluster, docker, counts)
+    await delete_deployment(cluster, LIMIT)
+    await engine.until_no_containers(NAVARCH_LABEL, LIMIT)
+
+
+async def swarm_round(
+    swarm: Swarm,
+    spec: dict[str, Any],
+    docker: Cli,
+    counts: Counts,
+    figures: dict[str, Any],
+    last: bool,
+) -> None:
+    """One startup of the service (the last round: then K containers killed), and its
+    removal, until the dockerd holds none of its containers."""
+    figures["swarm"].append(await swarm_startup(swarm, spec, counts.replicas))
+    if last:
+        figures["swarm containers"] = len(await swarm.containers())
+        print(f"  Swarm: {counts.killed} containers killed…", file=sys.stderr)
+        figures["swarm kill"] = await swarm_kill(swarm, docker, counts)
+    await swarm.remove_service(LIMIT)
+
+
 # --- the phases ---------------------------------------------------------------------------
 
 
@@ -192,6 +225,7 @@ async def docker_phase(
         options = {"socket": dockerd.socket_url}
         engine = Engine(dockerd.socket_path)
         swarm = Swarm(engine)
+        spec: dict[str, Any] = {}
         if not skip_swarm:
             await swarm.init()
             spec = service_spec(BUSYBOX_IMAGE, COMMAND, counts.replicas, await swarm.host_network())
@@ -199,25 +233,18 @@ async def docker_phase(
             cluster
         ):
             await warm_up(cluster, BUSYBOX_IMAGE, COMMAND)
+            await engine.until_no_containers(NAVARCH_LABEL, LIMIT)
             for index in range(counts.rounds):
                 last = index == counts.rounds - 1
-                print(f"  round {index + 1}: Navarch (docker)…", file=sys.stderr)
-                figures["navarch"].append(
-                    await navarch_startup(cluster, counts.replicas, figures["navarch stages"])
-                )
-                if last:
-                    print(f"  Navarch: {counts.killed} containers killed…", file=sys.stderr)
-                    figures["navarch kill"] = await navarch_kill(cluster, docker, counts)
-                await delete_deployment(cluster, LIMIT)
-                if skip_swarm:
-                    continue
-                print(f"  round {index + 1}: Docker Swarm…", file=sys.stderr)
-                figures["swarm"].append(await swarm_startup(swarm, spec, counts.replicas))
-                if last:
-                    print(f"  Swarm: {counts.killed} containers killed…", file=sys.stderr)
-                    figures["swarm kill"] = await swarm_kill(swarm, docker, counts)
-                await swarm.remove_service(LIMIT)
-        await remove_navarch_containers(docker)
+                # Swarm first every other round: neither always follows the other's
+                # teardown, nor meets the machine's load at the same point.
+                turns = ["navarch"] if skip_swarm else ["navarch", "swarm"]
+                for turn in turns if index % 2 == 0 else reversed(turns):
+                    print(f"  round {index + 1}: {turn}…", file=sys.stderr)
+                    if turn == "navarch":
+                        await navarch_round(cluster, docker, engine, counts, figures, last)
+                    else:
+                        await swarm_round(swarm, spec, docker, counts, figures, last)
         if not skip_swarm:
             await swarm.leave()
         nodes = [f"e2e-node-{index}" for index in range(counts.nodes)]
@@ -349,6 +376,12 @@ def print_table(docker: dict[str, Any], containerd: dict[str, Any], counts: Coun
             f"  Navarch ({name}), each round: the last pod created / bound / Running at "
             + ", ".join(" / ".join(f"{s:.2f}" for s in st) for st in figures["navarch stages"])
             + " s after the create call"
+        )
+    if "navarch containers" in docker:
+        print(
+            f"  containers running on the dockerd with {n} replicas up: Navarch "
+            f"{docker['navarch containers']} (a pause sandbox per pod, hostNetwork too, "
+            f"and the app), Swarm {docker.get('swarm containers', 'n/a')}"
         )
     print(f"  placement before the failure: {failure.get('placement', {})}")
     print(f"  Navarch's failover is decided by: {node_lifecycle_settings()}")

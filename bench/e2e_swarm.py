@@ -38,7 +38,7 @@ from navarch.testing.dockerd import DockerdProcess
 SERVICE = "bench"
 POLL = 0.05  # seconds between two looks at the tasks
 API = "/v1.41"  # Docker 20.10's Engine API
-SERVICE_LABEL = "com.docker.swarm.service.name"
+TASK_LABEL = f"com.docker.swarm.service.name={SERVICE}"  # on each task's container
 
 
 class IsolatedDockerd(DockerdProcess):
@@ -69,6 +69,20 @@ class Engine:
             if response.status >= 300:
                 raise RuntimeError(f"{method} {path}: HTTP {response.status}: {raw[:500]!r}")
             return orjson.loads(raw) if raw else None
+
+    async def containers(self, label: str, *, stopped: bool = False) -> list[dict[str, Any]]:
+        """Containers labelled ``label`` ("key=value"): running ones, or all."""
+        filters = orjson.dumps({"label": [label]}).decode()
+        params = {"filters": filters, **({"all": "1"} if stopped else {})}
+        return await self.call("GET", "/containers/json", **params)
+
+    async def until_no_containers(self, label: str, limit: float) -> None:
+        """Wait (bounded) until no container labelled ``label`` is left, even stopped."""
+        deadline = time.perf_counter() + limit
+        while await self.containers(label, stopped=True):
+            if time.perf_counter() > deadline:
+                raise RuntimeError(f"containers labelled {label} still there after {limit:g}s")
+            await asyncio.sleep(0.2)
 
     async def close(self) -> None:
         await self.session.close()
@@ -131,16 +145,14 @@ class Swarm:
             await asyncio.sleep(POLL)
         return None
 
+    async def containers(self) -> list[dict[str, Any]]:
+        """The service's running containers."""
+        return await self.engine.containers(TASK_LABEL)
+
     async def remove_service(self, limit: float) -> None:
         """Remove the service and wait (bounded) until its containers are gone."""
         await self.engine.call("DELETE", f"/services/{SERVICE}")
-        filters = orjson.dumps({"label": [f"{SERVICE_LABEL}={SERVICE}"]}).decode()
-        deadline = time.perf_counter() + limit
-        while time.perf_counter() < deadline:
-            if not await self.engine.call("GET", "/containers/json", all="1", filters=filters):
-                return
-            await asyncio.sleep(0.2)
-        raise RuntimeError(f"service {SERVICE}'s containers still there after {limit:g}s")
+        await self.engine.until_no_containers(TASK_LABEL, limit)
 
     async def leave(self) -> None:
         await self.engine.call("POST", "/swarm/leave", force="1")
