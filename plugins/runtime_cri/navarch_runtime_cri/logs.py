@@ -25,6 +25,7 @@ import os
 from collections import deque
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 from pathlib import Path
+from typing import BinaryIO
 
 from navarch.runtime.types import STDERR, STDOUT, LogLine, LogOptions
 
@@ -93,44 +94,71 @@ async def read_log(
     """The lines of the log at ``path`` per ``options``; with ``follow``, goes on
     reading until ``running()`` says the container stopped and the file holds no
     more (one last read after that: the runtime writes the output out before it
-    reports the exit). ``terminal``: the container has one (lines end in CRLF)."""
+    reports the exit). A file renamed away (rotated) is read to its end, then the new
+    one at ``path`` from its start. ``terminal``: the container has one (lines end in
+    CRLF)."""
     parser = LogParser(terminal)
-    data, offset, identity = await asyncio.to_thread(_read_from, path, 0, None)
-    lines = list(parser.feed(data))
-    if options.since is not None:
-        lines = [line for line in lines if line.time >= options.since]
-    if options.tail is not None:
-        lines = list(deque(lines, maxlen=options.tail)) if options.tail > 0 else []
-    for line in lines:
-        yield line
-    if not options.follow:
-        return
-    last_look = False
-    while True:
-        data, offset, identity = await asyncio.to_thread(_read_from, path, offset, identity)
-        for line in parser.feed(data):
-            if options.since is None or line.time >= options.since:
-                yield line
-        if data:
-            continue
-        if last_look:
+    with _LogFile(path) as log:
+        lines = list(parser.feed(await asyncio.to_thread(log.read)))
+        if options.since is not None:
+            lines = [line for line in lines if line.time >= options.since]
+        if options.tail is not None:
+            lines = list(deque(lines, maxlen=options.tail)) if options.tail > 0 else []
+        for line in lines:
+            yield line
+        if not options.follow:
             return
-        if not await running():
-            last_look = True  # one more read: what was written before the exit
-            continue
-        await asyncio.sleep(_FOLLOW_POLL)
+        last_look = False
+        while True:
+            data = await asyncio.to_thread(log.read)
+            for line in parser.feed(data):
+                if options.since is None or line.time >= options.since:
+                    yield line
+            if data:
+                continue
+            if await asyncio.to_thread(log.reopen_if_rotated):
+                continue
+            if last_look:
+                return
+            if not await running():
+                last_look = True  # one more read: what was written before the exit
+                continue
+            await asyncio.sleep(_FOLLOW_POLL)
 
 
-def _read_from(path: Path, offset: int, identity: int | None) -> tuple[bytes, int, int | None]:
-    """What the log holds past ``offset``; a file replaced (rotated: a new inode) is
-    read from its start."""
-    try:
-        with open(path, "rb") as file:
-            inode = os.fstat(file.fileno()).st_ino
-            if identity is not None and inode != identity:
-                offset = 0
-            file.seek(offset)
-            data = file.read()
-    except FileNotFoundError:
-        return b"", offset, identity
-    return data, offset + len(data), inode
+class _LogFile:
+    """The log file at ``path``, kept open between reads so that a rotation (the
+    file renamed away, a new one made at ``path``) loses nothing of the old one."""
+
+    def __init__(self, path: Path):
+        self.path = path
+        self._file: BinaryIO | None = None
+
+    def __enter__(self) -> _LogFile:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        if self._file is not None:
+            self._file.close()
+
+    def read(self) -> bytes:
+        if self._file is None:
+            try:
+                self._file = open(self.path, "rb")  # noqa: SIM115 (kept open: see above)
+            except FileNotFoundError:
+                return b""
+        return self._file.read()
+
+    def reopen_if_rotated(self) -> bool:
+        """Switch to the file now at ``path`` when it is another one (call once the
+        open one is read to its end); whether it switched."""
+        try:
+            now = os.stat(self.path).st_ino
+        except FileNotFoundError:
+            return False
+        if self._file is not None and os.fstat(self._file.fileno()).st_ino == now:
+            return False
+        if self._file is not None:
+            self._file.close()
+        self._file = None
+        return True
