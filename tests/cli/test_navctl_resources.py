@@ -8,6 +8,13 @@ output stable (the cluster module covers running pods)."""
 from __future__ import annotations
 
 import json
+import os
+import queue
+import signal
+import subprocess
+import sys
+import threading
+import time
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
@@ -305,3 +312,55 @@ def test_delete_by_name_label_file_and_all(navctl, tmp_path):
     assert code == 1 and 'pods "a" not found' in err
     code, _, err = navctl.run("delete", "pods")
     assert code == 1 and "no name was specified" in err
+
+
+# --- watch ---------------------------------------------------------------------------------------
+
+WATCH_WITH_SHORT_REQUESTS = (
+    "import sys; import navarch.cli.navctl.commands.get as get; get.WATCH_SECONDS = 1; "
+    "from navarch.cli.navctl import main; raise SystemExit(main(sys.argv[1:]))"
+)
+
+
+def test_get_watch_carries_on_when_the_server_ends_a_watch(navctl, tmp_path):
+    """Each watch request lasts 1 s here; the rows of changes made seconds apart
+    still arrive, and the command runs until Ctrl-C."""
+    navctl("apply", "-f", manifest(tmp_path / "p.yaml", pod("watched")))
+    env = {k: v for k, v in os.environ.items() if not k.startswith("NAVARCH_")}
+    watcher = subprocess.Popen(
+        [
+            sys.executable,
+            "-c",
+            WATCH_WITH_SHORT_REQUESTS,
+            *("get", "pods", "-w", "--show-labels", "--kubeconfig", str(navctl.kubeconfig)),
+            *("-n", navctl.ns),
+        ],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        env=env,
+    )
+    lines: queue.Queue[str] = queue.Queue()
+    threading.Thread(target=lambda: [lines.put(x) for x in watcher.stdout], daemon=True).start()
+    seen: list[str] = []
+
+    def row_with(text: str) -> None:
+        deadline = time.monotonic() + 60
+        while not any(text in line for line in seen):
+            assert time.monotonic() < deadline, f"no row with {text} in {seen}"
+            try:
+                seen.append(lines.get(timeout=1))
+            except queue.Empty:
+                assert watcher.poll() is None, f"navctl ended: {watcher.stderr.read()}"
+
+    try:
+        row_with("app=watched")
+        for step in range(3):
+            time.sleep(1.5)  # longer than one watch request: the next change needs a new one
+            navctl("label", "pod", "watched", f"step={step}", "--overwrite")
+            row_with(f"step={step}")
+        assert watcher.poll() is None
+    finally:
+        watcher.send_signal(signal.SIGINT)
+        watcher.wait(timeout=30)
+    assert seen[0].split() == ["NAME", "READY", "STATUS", "RESTARTS", "AGE", "LABELS"]

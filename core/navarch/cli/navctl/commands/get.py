@@ -22,6 +22,10 @@ from navarch.cli.navctl.session import Session, add_command, resource_path
 from navarch.cli.navctl.targets import Target, parse_targets
 from navarch.client import ApiException
 
+# How long one watch request may last (timeoutSeconds); None leaves it to the server's
+# limit. navctl carries on with a new request from the last revision either way.
+WATCH_SECONDS: int | None = None
+
 
 def register(commands: argparse._SubParsersAction) -> None:
     parser = add_command(
@@ -214,22 +218,29 @@ async def _watch(session: Session, args: argparse.Namespace, targets: list[Targe
         for item in listed.get("items") or []:
             _print_watched_object(_typed(item, res), args.output)
     revision = str((listed.get("metadata") or {}).get("resourceVersion") or "")
-    params.update(watch="1", resourceVersion=revision, allowWatchBookmarks="false")
-    async for event in session.client.stream(path, params, headers=headers):
-        kind, obj = event.get("type"), event.get("object") or {}
-        if kind == "ERROR":
-            raise CliError(f"the watch ended: {obj.get('message') or obj}")
-        if kind == "BOOKMARK":
-            continue
-        if not tables:
-            _print_watched_object(_typed(obj, res), args.output)
-            continue
-        view.take_columns(obj)
-        lines = view.render([obj]) if header_pending else view.render_more(obj)
-        header_pending = False
-        for line in lines:
-            print(line, flush=True)
-    return 0
+    # The server ends a watch after its longest allowed time; carry on from the last
+    # revision seen, as a user watching expects (Ctrl-C is the only way out).
+    while True:
+        params.update(watch="1", resourceVersion=revision, allowWatchBookmarks="true")
+        if WATCH_SECONDS:
+            params["timeoutSeconds"] = str(WATCH_SECONDS)
+        async for event in session.client.stream(path, params, headers=headers):
+            kind, obj = event.get("type"), event.get("object") or {}
+            if kind == "ERROR":
+                raise CliError(
+                    f"the watch ended: {obj.get('message') or obj} (run the command again)"
+                )
+            revision = str((obj.get("metadata") or {}).get("resourceVersion") or revision)
+            if kind == "BOOKMARK":
+                continue
+            if not tables:
+                _print_watched_object(_typed(obj, res), args.output)
+                continue
+            view.take_columns(obj)
+            lines = view.render([obj]) if header_pending else view.render_more(obj)
+            header_pending = False
+            for line in lines:
+                print(line, flush=True)
 
 
 def _print_watched_object(obj: dict[str, Any], output: str) -> None:
