@@ -23,7 +23,12 @@ import yaml
 
 from navarch.cli.navctl import main
 from navarch.testing.apiserver import ApiServerProcess
-from navarch.testing.cluster import controllers_process, scheduler_process, sim_agent_process
+from navarch.testing.cluster import (
+    Kubectl,
+    controllers_process,
+    scheduler_process,
+    sim_agent_process,
+)
 from navarch.testing.daemon import DaemonProcess
 
 DEADLINE = 120.0  # generous: several daemons share a busy machine's 2 cores
@@ -143,6 +148,10 @@ def test_apply_wait_then_get_describe_and_delete(navctl, tmp_path):
     assert len(rows) == 4
     assert all(row.split()[1:3] == ["1/1", "Running"] for row in rows[1:])
     assert {row.split()[6] for row in rows[1:]} <= set(NODES)
+    kubectl = Kubectl(navctl.kubeconfig)
+    for args in (("get", "pods", "-o", "wide"), ("get", "rs"), ("get", "nodes")):
+        theirs = kubectl(*args, "-n", navctl.ns)
+        assert _without_ages(navctl(*args)) == _without_ages(theirs), args
 
     name = _pod_names(navctl, "app=web")[0]
     described = navctl("describe", "pod", name)
@@ -163,6 +172,11 @@ def test_apply_wait_then_get_describe_and_delete(navctl, tmp_path):
         'deployment.apps "web" deleted\n'
     )
     eventually(lambda: _no_pods(navctl, "app=web"))
+
+
+def _without_ages(text: str) -> list[list[str]]:
+    """Rows split on whitespace without AGE-like cells (a second may pass between runs)."""
+    return [[c for c in line.split() if not c[:-1].isdigit()] for line in text.splitlines()]
 
 
 def _no_pods(navctl: Navctl, selector: str) -> None:
