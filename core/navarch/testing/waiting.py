@@ -6,10 +6,12 @@ from __future__ import annotations
 import asyncio
 import time
 from collections.abc import Awaitable, Callable, Iterable, Mapping
+from typing import TypeVar
 
 from navarch.testing.daemon import DaemonProcess
 
 DEADLINE = 60.0
+T = TypeVar("T")
 
 
 async def eventually(
@@ -27,8 +29,34 @@ async def eventually(
         if await check():
             return time.monotonic() - start
         await asyncio.sleep(every)
+    raise AssertionError(f"never, in {deadline:g} s: {what}\n{_logs(daemons)}")
+
+
+def until(
+    check: Callable[[], T],
+    what: str,
+    daemons: Mapping[str, DaemonProcess] | Iterable[DaemonProcess] = (),
+    *,
+    deadline: float = DEADLINE,
+    every: float = 1.0,
+) -> T:
+    """The first true value ``check()`` returns (polled, blocking: for tests that drive
+    command-line tools); past ``deadline`` seconds an AssertionError naming ``what``,
+    the last value seen and the tail of each daemon's log."""
+    start = time.monotonic()
+    last: T | None = None
+    while time.monotonic() - start < deadline:
+        last = check()
+        if last:
+            return last
+        time.sleep(every)
+    raise AssertionError(
+        f"never, in {deadline:g} s: {what} (last seen: {last!r})\n{_logs(daemons)}"
+    )
+
+
+def _logs(daemons: Mapping[str, DaemonProcess] | Iterable[DaemonProcess]) -> str:
     named = (
         daemons.items() if isinstance(daemons, Mapping) else ((d.log_path.name, d) for d in daemons)
     )
-    logs = "\n".join(f"--- {name}\n{daemon.log_tail()}" for name, daemon in named)
-    raise AssertionError(f"never, in {deadline:g} s: {what}\n{logs}")
+    return "\n".join(f"--- {name}\n{daemon.log_tail()}" for name, daemon in named)
