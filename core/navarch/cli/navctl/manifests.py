@@ -7,6 +7,7 @@ document (``web.yaml (document 2): …``) rather than leaving the user to count.
 
 from __future__ import annotations
 
+import argparse
 import sys
 from collections.abc import Iterable
 from pathlib import Path
@@ -17,6 +18,7 @@ import yaml
 
 from navarch.apiserver.resources import RESOURCES, Resource
 from navarch.cli.navctl.failures import CliError
+from navarch.cli.navctl.session import Session
 
 MANIFEST_SUFFIXES = (".yaml", ".yml", ".json")
 STDIN = "-"
@@ -144,3 +146,29 @@ def with_namespace(obj: dict[str, Any], namespace: str | None) -> dict[str, Any]
     if namespace is None:
         return obj
     return {**obj, "metadata": {**(obj.get("metadata") or {}), "namespace": namespace}}
+
+
+def add_file_flag(parser: argparse.ArgumentParser, *, required: bool) -> None:
+    parser.add_argument(
+        "-f",
+        "--filename",
+        action="append",
+        required=required,
+        metavar="FILE",
+        help="a manifest file, a directory of them, or - for stdin (repeatable)",
+    )
+
+
+def placed(session: Session, doc: Document) -> tuple[Resource, str | None, dict[str, Any]]:
+    """A document's resource, namespace and object with that namespace filled in."""
+    res = resource_for(doc)
+    ns = namespace_for(doc, res, session.namespace, session.namespace_flag)
+    return res, ns, with_namespace(doc.obj, ns)
+
+
+def read_placed(
+    session: Session, paths: list[str]
+) -> list[tuple[Document, Resource, str | None, dict[str, Any]]]:
+    """Every document, checked before anything is written (a typo in the third document
+    should not leave the first two applied and the user guessing)."""
+    return [(doc, *placed(session, doc)) for doc in read_documents(paths)]

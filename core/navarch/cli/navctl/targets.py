@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import argparse
 from collections.abc import Sequence
 
 import attrs
@@ -67,3 +68,13 @@ def single_target(words: Sequence[str], verb: str) -> tuple[Resource, list[str]]
         raise CliError(f"{verb} takes objects of one resource type at a time")
     names = [n for t in targets for n in t.names]
     return targets[0].res, names
+
+
+def list_params(args: argparse.Namespace) -> dict[str, str]:
+    """The list query of ``-l`` and ``--field-selector`` (when the verb has them)."""
+    params = {}
+    if getattr(args, "selector", None):
+        params["labelSelector"] = args.selector
+    if getattr(args, "field_selector", None):
+        params["fieldSelector"] = args.field_selector
+    return params

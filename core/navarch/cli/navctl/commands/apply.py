@@ -15,14 +15,9 @@ from typing import Any
 
 from navarch.apiserver.resources import Resource
 from navarch.cli.navctl.failures import CliError, describe_api_error
-from navarch.cli.navctl.manifests import (
-    Document,
-    namespace_for,
-    read_documents,
-    resource_for,
-    with_namespace,
-)
+from navarch.cli.navctl.manifests import add_file_flag, read_placed, with_namespace
 from navarch.cli.navctl.printing import object_name
+from navarch.cli.navctl.progress import wait_ready
 from navarch.cli.navctl.session import (
     Session,
     add_command,
@@ -71,32 +66,6 @@ def register(commands: argparse._SubParsersAction) -> None:
     namespace.add_argument("name", metavar="NAME")
 
 
-def add_file_flag(parser: argparse.ArgumentParser, *, required: bool) -> None:
-    parser.add_argument(
-        "-f",
-        "--filename",
-        action="append",
-        required=required,
-        metavar="FILE",
-        help="a manifest file, a directory of them, or - for stdin (repeatable)",
-    )
-
-
-def placed(session: Session, doc: Document) -> tuple[Resource, str | None, dict[str, Any]]:
-    """A document's resource, namespace and object with that namespace filled in."""
-    res = resource_for(doc)
-    ns = namespace_for(doc, res, session.namespace, session.namespace_flag)
-    return res, ns, with_namespace(doc.obj, ns)
-
-
-def read_placed(
-    session: Session, paths: list[str]
-) -> list[tuple[Document, Resource, str | None, dict[str, Any]]]:
-    """Every document, checked before anything is written (a typo in the third document
-    should not leave the first two applied and the user guessing)."""
-    return [(doc, *placed(session, doc)) for doc in read_documents(paths)]
-
-
 # --- apply -------------------------------------------------------------------------------------
 
 
@@ -113,8 +82,6 @@ async def run_apply(session: Session, args: argparse.Namespace) -> int:
         print(f"{object_name(res, doc.name)} {outcome}")
         applied.append(written)
     if args.wait and applied:
-        from navarch.cli.navctl.progress import wait_ready
-
         sys.stdout.flush()
         if not await wait_ready(session, applied, args.timeout):
             failed = True

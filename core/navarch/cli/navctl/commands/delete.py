@@ -13,12 +13,11 @@ import attrs
 
 from navarch.apiserver.resources import Resource
 from navarch.cli.navctl.arguments import parse_bool, parse_duration
-from navarch.cli.navctl.commands.apply import add_file_flag, read_placed
-from navarch.cli.navctl.commands.get import list_params
 from navarch.cli.navctl.failures import CliError, describe_api_error
+from navarch.cli.navctl.manifests import add_file_flag, read_placed
 from navarch.cli.navctl.printing import qualified_kind
 from navarch.cli.navctl.session import Session, add_command, resource_path
-from navarch.cli.navctl.targets import parse_targets
+from navarch.cli.navctl.targets import list_params, parse_targets
 from navarch.client import ApiException
 
 CASCADE = {

@@ -12,12 +12,11 @@ from collections.abc import Awaitable, Callable
 from typing import Any
 
 from navarch.apiserver.resources import Resource
-from navarch.cli.navctl.commands.get import list_params
 from navarch.cli.navctl.describe_text import NONE, Text, add_events, mapping_lines
 from navarch.cli.navctl.failures import CliError, describe_api_error
 from navarch.cli.navctl.printing import age
 from navarch.cli.navctl.session import Session, add_command, find_resource, resource_path
-from navarch.cli.navctl.targets import single_target
+from navarch.cli.navctl.targets import list_params, single_target
 from navarch.client import ApiException
 from navarch.scheduler.decision import DECISION_ANNOTATION
 

@@ -19,7 +19,7 @@ from navarch.cli.navctl.printing import (
     without_managed_fields,
 )
 from navarch.cli.navctl.session import Session, add_command, resource_path
-from navarch.cli.navctl.targets import Target, parse_targets
+from navarch.cli.navctl.targets import Target, list_params, parse_targets
 from navarch.client import ApiException
 
 # How long one watch request may last (timeoutSeconds); None leaves it to the server's
@@ -67,15 +67,6 @@ def add_selector_flags(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--field-selector", help="field selector (status.phase=Running, spec.nodeName=n1 …)"
     )
-
-
-def list_params(args: argparse.Namespace) -> dict[str, str]:
-    params = {}
-    if getattr(args, "selector", None):
-        params["labelSelector"] = args.selector
-    if getattr(args, "field_selector", None):
-        params["fieldSelector"] = args.field_selector
-    return params
 
 
 def namespace_of(session: Session, res: Resource, all_namespaces: bool) -> str | None:

@@ -11,11 +11,10 @@ from typing import Any
 
 import attrs
 
-from navarch.cli.navctl.commands.get import list_params
 from navarch.cli.navctl.failures import CliError, describe_api_error
 from navarch.cli.navctl.printing import object_name
 from navarch.cli.navctl.session import Session, add_command, resource_path
-from navarch.cli.navctl.targets import single_target
+from navarch.cli.navctl.targets import list_params, single_target
 from navarch.client import ApiException
 from navarch.client.client import MERGE_PATCH
 
