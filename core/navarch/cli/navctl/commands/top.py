@@ -25,6 +25,8 @@ def register(commands: argparse._SubParsersAction) -> None:
         "nodes",
         run_nodes,
         help=f"per node: CPU and memory requested by its pods vs allocatable ({NOTE})",
+        description=f"Per node: CPU and memory requested by its pods against its allocatable "
+        f"({NOTE}).",
         aliases=("node", "no"),
     )
     nodes.add_argument("names", nargs="*", metavar="NODE", help="only these nodes")
@@ -33,6 +35,7 @@ def register(commands: argparse._SubParsersAction) -> None:
         "pods",
         run_pods,
         help=f"per pod: CPU and memory requested ({NOTE})",
+        description=f"Per pod: CPU and memory requested ({NOTE}).",
         aliases=("pod", "po"),
     )
     pods.add_argument("names", nargs="*", metavar="POD", help="only these pods")
