@@ -7,9 +7,21 @@ Enable it in a top-level ``conftest.py``::
 
     pytest_plugins = ["navarch.testing.runtime_report"]
 
-``--runtime-report PATH`` also writes the table as Markdown. With ``CI=true`` in the
-environment, a conformance test skipped for any reason but ``n/a`` fails instead: CI
-must not pass because a daemon was missing.
+``--navarch-runtimes docker,containerd,cri`` compares those runtimes: only their
+conformance tests run (the other runtimes' are deselected; tests that are not
+conformance tests are left alone), and the table's columns come in that order. A
+runtime named there with no conformance test collected is a usage error.
+
+``--runtime-report PATH`` also writes the table as Markdown: the whole file, or, when
+the file holds the markers ``<!-- runtime-report:begin -->`` and
+``<!-- runtime-report:end -->``, only what is between them (so the command that makes
+the table keeps docs/runtimes.md current)::
+
+    pytest tests/runtime --navarch-runtimes docker,containerd,cri \
+        --runtime-report docs/runtimes.md
+
+With ``CI=true`` in the environment, a conformance test skipped for any reason but
+``n/a`` fails instead: CI must not pass because a daemon was missing.
 """
 
 from __future__ import annotations
@@ -23,6 +35,8 @@ import pytest
 from navarch.testing.runtime import NOT_APPLICABLE, RuntimeConformance
 
 PASS, FAIL, NA, SKIP = "pass", "FAIL", "n/a", "skip"
+BEGIN_MARKER = "<!-- runtime-report:begin -->"
+END_MARKER = "<!-- runtime-report:end -->"
 # A later phase's outcome replaces an earlier one only if it ranks higher.
 _RANK = {PASS: 0, NA: 1, SKIP: 2, FAIL: 3}
 
@@ -40,9 +54,10 @@ def skip_reason(report: pytest.TestReport) -> str:
 class RuntimeReport:
     """Outcomes by test and runtime, in the order tests ran."""
 
-    def __init__(self) -> None:
+    def __init__(self, runtimes: list[str] | None = None) -> None:
         self.outcomes: dict[str, dict[str, str]] = {}
-        self.runtimes: list[str] = []
+        # the columns, in the order asked for (--navarch-runtimes) or first seen
+        self.runtimes: list[str] = list(runtimes or [])
 
     def record(self, test: str, runtime: str, outcome: str) -> None:
         if runtime not in self.runtimes:
@@ -76,6 +91,23 @@ class RuntimeReport:
         return "\n".join(lines) + "\n"
 
 
+def write_markdown(path: Path, table: str) -> None:
+    """Write ``table`` to ``path``: between the markers when the file has them, else
+    the whole file."""
+    old = path.read_text() if path.exists() else ""
+    begin, end = old.find(BEGIN_MARKER), old.find(END_MARKER)
+    if 0 <= begin < end:
+        head = old[: begin + len(BEGIN_MARKER)]
+        path.write_text(f"{head}\n{table}{old[end:]}")
+    else:
+        path.write_text(table)
+
+
+def requested_runtimes(config: pytest.Config) -> list[str]:
+    value = config.getoption("--navarch-runtimes") or ""
+    return [name.strip() for name in value.split(",") if name.strip()]
+
+
 _report_key = pytest.StashKey[RuntimeReport]()
 
 
@@ -86,12 +118,47 @@ def pytest_addoption(parser: pytest.Parser) -> None:
         metavar="PATH",
         default=None,
         help="write the runtime conformance table (a row per test, a column per runtime) "
-        "to PATH as Markdown",
+        f"to PATH as Markdown (between {BEGIN_MARKER} and {END_MARKER} when PATH has them)",
+    )
+    group.addoption(
+        "--navarch-runtimes",
+        metavar="NAMES",
+        default=None,
+        help="compare these runtimes (comma-separated, e.g. docker,containerd,cri): run "
+        "only their conformance tests, one column each in this order",
     )
 
 
 def pytest_configure(config: pytest.Config) -> None:
-    config.stash[_report_key] = RuntimeReport()
+    config.stash[_report_key] = RuntimeReport(requested_runtimes(config))
+
+
+def pytest_collection_modifyitems(
+    session: pytest.Session, config: pytest.Config, items: list[pytest.Item]
+) -> None:
+    wanted = requested_runtimes(config)
+    if not wanted:
+        return
+    kept, deselected, found = [], [], set()
+    for item in items:
+        runtime = _runtime_of(item)
+        if runtime is not None and runtime not in wanted:
+            deselected.append(item)
+            continue
+        if runtime is not None:
+            found.add(runtime)
+        kept.append(item)
+    missing = [name for name in wanted if name not in found]
+    if missing:
+        known = sorted({r for r in map(_runtime_of, items) if r is not None})
+        raise pytest.UsageError(
+            f"--navarch-runtimes: no conformance tests collected for {', '.join(missing)} "
+            f"(collected: {', '.join(known) or 'none'}; are their test files on the "
+            "command line?)"
+        )
+    if deselected:
+        config.hook.pytest_deselected(items=deselected)
+        items[:] = kept
 
 
 def _runtime_of(item: pytest.Item) -> str | None:
@@ -139,5 +206,5 @@ def pytest_terminal_summary(
         terminalreporter.write_line(line)
     path = config.getoption("--runtime-report")
     if path:
-        Path(path).write_text(report.markdown())
+        write_markdown(Path(path), report.markdown())
         terminalreporter.write_line(f"runtime conformance report written to {path}")
