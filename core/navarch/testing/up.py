@@ -105,14 +105,18 @@ class UpProcess(DaemonProcess):
             "--runtime",
             self.runtime,
         ]
+        # the log is appended to: only this start's banner counts
+        offset = self.log_path.stat().st_size if self.log_path.exists() else 0
         self._launch_until_ready(
-            command, _clean_env(), self._ready, timeout, "navarch up", "its banner"
+            command, _clean_env(), lambda: self._ready(offset), timeout, "navarch up", "its banner"
         )
         return self
 
-    def _ready(self) -> bool:
+    def _ready(self, offset: int) -> bool:
         try:
-            return READY_BANNER in self.log_path.read_text(errors="replace")
+            with open(self.log_path, "rb") as log:
+                log.seek(offset)
+                return READY_BANNER.encode() in log.read()
         except OSError:
             return False
 
