@@ -48,7 +48,8 @@ def test_not_a_conformance_test():
 
 DOC = """# Runtimes
 
-Some words.
+Some words, naming the markers `<!-- runtime-report:end -->` and
+`<!-- runtime-report:begin -->` in prose: only lines of their own count.
 
 <!-- runtime-report:begin -->
 | old | table |

@@ -27,6 +27,7 @@ With ``CI=true`` in the environment, a conformance test skipped for any reason b
 from __future__ import annotations
 
 import os
+import re
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -91,16 +92,23 @@ class RuntimeReport:
         return "\n".join(lines) + "\n"
 
 
+# The markers count only on lines of their own: a document may mention them in prose.
+_BETWEEN_MARKERS = re.compile(
+    rf"^({re.escape(BEGIN_MARKER)}[ \t]*\n).*?^({re.escape(END_MARKER)}[ \t]*)$",
+    re.MULTILINE | re.DOTALL,
+)
+
+
 def write_markdown(path: Path, table: str) -> None:
-    """Write ``table`` to ``path``: between the markers when the file has them, else
-    the whole file."""
+    """Write ``table`` to ``path``: between the markers (each on a line of its own)
+    when the file has them, else the whole file."""
     old = path.read_text() if path.exists() else ""
-    begin, end = old.find(BEGIN_MARKER), old.find(END_MARKER)
-    if 0 <= begin < end:
-        head = old[: begin + len(BEGIN_MARKER)]
-        path.write_text(f"{head}\n{table}{old[end:]}")
-    else:
+    found = _BETWEEN_MARKERS.search(old)
+    if found is None:
         path.write_text(table)
+        return
+    start, end = found.end(1), found.start(2)
+    path.write_text(old[:start] + table + old[end:])
 
 
 def requested_runtimes(config: pytest.Config) -> list[str]:
