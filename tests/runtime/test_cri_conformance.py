@@ -18,6 +18,7 @@ from navarch.runtime.types import ContainerState
 from navarch.testing.cri import CriContainerdProcess
 from navarch.testing.images import BUSYBOX_IMAGE, busybox_archive
 from navarch.testing.runtime import (
+    EXEC_STDIN,
     MEMORY_LIMITS,
     NETWORK_NAMESPACES,
     OOM_DETECTION,
@@ -38,9 +39,9 @@ __all__ = ["cri_containerd", "cri_runtime"]
 
 pytestmark = pytest.mark.daemon
 
-# What CRI can do over its streaming protocol v4: everything but closing an exec's
-# stdin alone (so EXEC_STDIN is not declared: its tests are n/a).
-CRI_FEATURES = frozenset({REAL_PROCESSES, NETWORK_NAMESPACES, MEMORY_LIMITS, OOM_DETECTION, PULL})
+CRI_FEATURES = frozenset(
+    {REAL_PROCESSES, NETWORK_NAMESPACES, EXEC_STDIN, MEMORY_LIMITS, OOM_DETECTION, PULL}
+)
 
 
 class TestCriConformance(RuntimeConformance):

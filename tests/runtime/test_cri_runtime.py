@@ -2,8 +2,8 @@
 (what the conformance suite does not cover): Version and ImageFsInfo, the plugin's
 registration and options, an endpoint that is missing or refuses, a registry that
 refuses, logs removed with their container and sandbox, a log rotated through
-ReopenContainerLog while followed, exec on a terminal over the streaming server (and
-why stdin cannot be closed alone), the sandbox's network namespace."""
+ReopenContainerLog while followed, exec over the streaming server (SPDY: large
+output, stdin closed alone, a terminal's size), the sandbox's network namespace."""
 
 from __future__ import annotations
 
@@ -169,36 +169,49 @@ async def test_a_followed_log_goes_on_after_reopen_container_log(
     assert "first" not in text(await read_logs(cri_runtime, container_id))
 
 
-async def test_exec_on_a_terminal_with_resize_and_stdin_not_closable(
+async def test_exec_over_spdy_large_output_stdin_terminal_size(
     cri_runtime: CriRuntime, pods: Pods
 ) -> None:
+    """Through the streaming server: output far beyond SPDY's initial 64 KiB window,
+    stdin closed on its own, the terminal's size set by a resize, an exit code read
+    without reading the output."""
     container_id = await pods.run(SLEEPER)
     await wait_for_output(cri_runtime, container_id, "ready")
-    session = await cri_runtime.exec(
-        container_id,
-        ["sh", "-c", "test -t 0 && echo on-a-tty; stty size; cat"],
-        stdin=True,
-        tty=True,
-    )
+    session = await cri_runtime.exec(container_id, ["sh", "-c", "head -c 1000000 /dev/zero"])
     try:
-        await session.resize(120, 40)
-        await asyncio.sleep(0)  # the resize goes out before stdin
-        # ^D at the start of a line: end of input on a terminal
-        await session.write_stdin(b"typed\n\x04")
-        output = b"".join([data async for _, data in session.output()])
-        assert b"on-a-tty" in output and b"typed" in output, output
+        received = sum([len(data) async for _, data in session.output()])
+        assert received == 1_000_000
         assert await asyncio.wait_for(session.wait(), 60) == 0
     finally:
         await session.close()
 
-    session = await cri_runtime.exec(container_id, ["cat"], stdin=True)
+    session = await cri_runtime.exec(container_id, ["wc", "-c"], stdin=True)
     try:
-        with pytest.raises(InvalidConfig, match="cannot close stdin"):
-            await session.close_stdin()
+        for _ in range(10):
+            await session.write_stdin(b"x" * 10_000)
+        await session.close_stdin()
+        output = b"".join([data async for _, data in session.output()])
+        assert output.strip() == b"100000"
+        with pytest.raises(InvalidConfig):
+            await session.write_stdin(b"after the end")
     finally:
         await session.close()
 
-    session = await cri_runtime.exec(container_id, ["sh", "-c", "exit 9"])
+    # the resize and stdin streams are served apart: wait for the size, bounded
+    script = (
+        "for i in $(seq 1 600); do [ \"$(stty size 2>/dev/null)\" = '45 123' ] && "
+        "echo sized && exit 0; sleep 0.1; done; stty size; exit 1"
+    )
+    session = await cri_runtime.exec(container_id, ["sh", "-c", script], stdin=True, tty=True)
+    try:
+        await session.resize(123, 45)
+        output = b"".join([data async for _, data in session.output()])
+        assert b"sized" in output, output
+        assert await asyncio.wait_for(session.wait(), 60) == 0
+    finally:
+        await session.close()
+
+    session = await cri_runtime.exec(container_id, ["sh", "-c", "echo unread; exit 9"])
     assert await asyncio.wait_for(session.wait(), 60) == 9
     await session.close()
 

@@ -1,32 +1,26 @@
 """An exec through the CRI runtime's streaming server: ``Exec`` answers with a URL
 (containerd and CRI-O serve it on a port of their own, 127.0.0.1 by default), and
-the client connects to it once, as the kubelet would, over a websocket speaking
-Kubernetes' channel protocol ``v4.channel.k8s.io``: each binary message starts with
-its channel's number — 0 stdin, 1 stdout, 2 stderr, 3 the exit status (a Kubernetes
-``Status`` as JSON), 4 terminal resizes (``{"Width": …, "Height": …}``).
-
-What v4 cannot do is close stdin alone (only v5, which containerd 1.6's streaming
-server does not speak, can): :meth:`CriExec.close_stdin` says so rather than
-hanging; a terminal's end of input is a ^D written to stdin.
+the client connects to it once, as the kubelet does, over SPDY/3.1 (spdy.py)
+speaking Kubernetes' remote command protocol ``v4.channel.k8s.io``: a stream per
+channel — the exit status (a Kubernetes ``Status`` as JSON), stdin, stdout, stderr,
+terminal resizes (``{"Width": …, "Height": …}``) — and stdin closed on its own (FIN)
+when the caller's input ends.
 """
 
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import json
 from collections.abc import AsyncIterator
 
-import aiohttp
 from loguru import logger
 
 from navarch.runtime.errors import InvalidConfig, RuntimeFault
 from navarch.runtime.types import STDERR, STDOUT
+from navarch_runtime_cri.spdy import SpdyConnection
 
-PROTOCOL = "v4.channel.k8s.io"
-STDIN, OUT, ERR, STATUS, RESIZE = 0, 1, 2, 3, 4
-_STREAMS = {OUT: STDOUT, ERR: STDERR}
-_CONNECT_TIMEOUT = 30.0
+_STREAM_ERROR, _STREAM_STDIN, _STREAM_STDOUT = "error", "stdin", "stdout"
+_STREAM_STDERR, _STREAM_RESIZE = "stderr", "resize"
 
 
 def exit_code_of(status: dict) -> int:
@@ -47,95 +41,98 @@ class CriExec:
         self.url = url
         self.stdin = stdin
         self.tty = tty
-        self._session: aiohttp.ClientSession | None = None
-        self._socket: aiohttp.ClientWebSocketResponse | None = None
+        self._conn: SpdyConnection | None = None
+        self._ids: dict[str, int] = {}
+        self._names: dict[int, str] = {}
+        self._status = bytearray()
         self._exit: asyncio.Future[int] = asyncio.get_running_loop().create_future()
+        self._stdin_closed = False
         self._log = logger.bind(exec_url=url)
 
     async def connect(self) -> CriExec:
-        # the streaming server is the runtime's own, on loopback: no proxy applies
-        self._session = aiohttp.ClientSession(trust_env=False)
-        try:
-            self._socket = await self._session.ws_connect(
-                self.url,
-                protocols=(PROTOCOL,),
-                timeout=aiohttp.ClientWSTimeout(ws_close=10),
-                max_msg_size=0,
-                autoping=True,
-            )
-        except (aiohttp.ClientError, TimeoutError) as exc:
-            await self._session.close()
-            raise RuntimeFault(
-                f"exec: the runtime's streaming server at {self.url}: {exc}"
-            ) from exc
-        if self._socket.protocol != PROTOCOL:
-            await self.close()
-            raise RuntimeFault(
-                f"exec: the streaming server at {self.url} does not speak {PROTOCOL}"
-            )
+        self._conn = await SpdyConnection.upgrade(self.url)
+        wanted = [_STREAM_ERROR]
+        if self.stdin:
+            wanted.append(_STREAM_STDIN)
+        wanted.append(_STREAM_STDOUT)
+        if self.tty:
+            wanted.append(_STREAM_RESIZE)  # a terminal merges stderr into stdout
+        else:
+            wanted.append(_STREAM_STDERR)
+        for name in wanted:
+            stream_id = await self._conn.open_stream({"streamtype": name})
+            self._ids[name], self._names[stream_id] = stream_id, name
         return self
 
+    def _connection(self) -> SpdyConnection:
+        if self._conn is None:
+            raise RuntimeFault("exec: not connected (or already closed)")
+        return self._conn
+
     async def write_stdin(self, data: bytes) -> None:
-        if not self.stdin:
-            raise InvalidConfig("exec was started without stdin")
-        assert self._socket is not None
-        await self._socket.send_bytes(bytes([STDIN]) + data)
+        if not self.stdin or self._stdin_closed:
+            raise InvalidConfig("exec's stdin is not open")
+        await self._connection().send(self._ids[_STREAM_STDIN], data)
 
     async def close_stdin(self) -> None:
-        raise InvalidConfig(
-            "the CRI streaming protocol (v4.channel.k8s.io) cannot close stdin alone; "
-            "on a terminal, write ^D (\\x04) to end input"
-        )
+        if self.stdin and not self._stdin_closed:
+            self._stdin_closed = True
+            await self._connection().send(self._ids[_STREAM_STDIN], b"", fin=True)
 
     async def resize(self, width: int, height: int) -> None:
         if not self.tty:
             return  # no terminal to resize
-        assert self._socket is not None
         size = json.dumps({"Width": width, "Height": height}).encode()
-        await self._socket.send_bytes(bytes([RESIZE]) + size)
+        await self._connection().send(self._ids[_STREAM_RESIZE], size)
 
     async def output(self) -> AsyncIterator[tuple[str, bytes]]:
-        assert self._socket is not None
-        async for message in self._socket:
-            if message.type != aiohttp.WSMsgType.BINARY or not message.data:
-                continue
-            channel, data = message.data[0], message.data[1:]
-            if channel in _STREAMS and data:
-                yield _STREAMS[channel], data
-            elif channel == STATUS and data:
-                self._settle(data)
-        if not self._exit.done():
-            # the server closed without a status: the process is gone, how is unknown
-            self._exit.set_exception(
-                RuntimeFault(
-                    f"exec: the streaming server at {self.url} closed without an exit status"
-                )
-            )
+        """Output chunks until every output stream ended; the exit status comes on
+        the error stream, read alongside."""
+        conn = self._connection()
+        open_outputs = {self._ids[n] for n in (_STREAM_STDOUT, _STREAM_STDERR) if n in self._ids}
+        error_open = True
+        while open_outputs or error_open:
+            frame = await conn.read_frame()
+            if frame is None:
+                break
+            stream_id, data, fin = frame
+            name = self._names.get(stream_id)
+            if name == _STREAM_STDOUT and data:
+                yield STDOUT, data
+            elif name == _STREAM_STDERR and data:
+                yield STDERR, data
+            elif name == _STREAM_ERROR:
+                self._status += data
+            if fin:
+                open_outputs.discard(stream_id)
+                if name == _STREAM_ERROR:
+                    error_open = False
+        self._settle()
 
-    def _settle(self, data: bytes) -> None:
+    def _settle(self) -> None:
         if self._exit.done():
             return
+        if not self._status:
+            # the error stream ended empty: the process exited 0 (protocol v1's way)
+            self._exit.set_result(0)
+            return
         try:
-            self._exit.set_result(exit_code_of(json.loads(data)))
-        except (ValueError, RuntimeFault) as exc:
-            self._exit.set_exception(
-                exc if isinstance(exc, RuntimeFault) else RuntimeFault(f"exec: {exc}")
-            )
+            self._exit.set_result(exit_code_of(json.loads(bytes(self._status))))
+        except RuntimeFault as exc:
+            self._exit.set_exception(exc)
+        except ValueError as exc:
+            self._exit.set_exception(RuntimeFault(f"exec: an unreadable exit status: {exc}"))
 
     async def wait(self) -> int:
         if not self._exit.done():
-            # nobody read the output: drain it here, the status comes after it
+            # nobody read the output: drain it here, the status comes with it
             async for _ in self.output():
                 pass
         return await self._exit
 
     async def close(self) -> None:
-        socket, self._socket = self._socket, None
-        if socket is not None:
-            with contextlib.suppress(Exception):
-                await socket.close()
-        session, self._session = self._session, None
-        if session is not None:
-            await session.close()
+        conn, self._conn = self._conn, None
+        if conn is not None:
+            await conn.close()
         if not self._exit.done():
             self._exit.cancel()
