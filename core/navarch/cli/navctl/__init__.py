@@ -33,7 +33,11 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: list[str] | None = None) -> int:
     parser = build_parser()
-    return dispatch(parser.parse_args(argv))
+    try:
+        args = parser.parse_args(argv)
+    except SystemExit as exc:  # argparse: 2 for a bad flag; kubectl says 1
+        return 1 if exc.code == 2 else int(exc.code or 0)
+    return dispatch(args)
 
 
 if __name__ == "__main__":

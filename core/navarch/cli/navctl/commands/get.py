@@ -108,9 +108,9 @@ async def _print_objects(session: Session, args: argparse.Namespace, targets: li
                 "GET", resource_path(target.res, ns), params=list_params(args)
             )
             objects += [_typed(item, target.res) for item in listed.get("items") or []]
-    if not objects and not asked_by_name:
+    if not objects and not asked_by_name and args.output == "name":
         print(no_resources_message(session, targets, args.all_namespaces), file=sys.stderr)
-    elif objects:
+    elif objects or not asked_by_name:  # -o json|yaml of nothing: an empty List, as kubectl
         single = asked_by_name and len(targets) == 1 and len(targets[0].names) == 1
         print_objects(objects, args.output, sys.stdout, single=single)
     return 1 if failed else 0
