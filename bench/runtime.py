@@ -1,5 +1,6 @@
-"""Runtime benchmark: the runtime plugins sim, docker and containerd side by side in one
-run, each real one with its daemon's bare CLI on the same private daemon as its floor.
+"""Runtime benchmark: the runtime plugins sim, docker, containerd and cri (containerd
+through its CRI plugin) side by side in one run, docker and containerd each with its
+daemon's bare CLI on the same private daemon as its floor.
 
     uv run python bench/runtime.py [--quick]      (or: make bench)
 
@@ -8,7 +9,9 @@ it): image load from the busybox archive; sandbox create; container create+start
 p50/p99, one after another and in parallel; stop+remove. The floors (what each row
 runs is in runtime_floors.py) are Debian's ``docker`` client (``docker run -d
 --network none``) on the private dockerd and Debian's ``ctr`` (``ctr run -d``) on a
-private containerd, in a containerd namespace of its own. Then pod startup through
+private containerd, in a containerd namespace of its own; cri runs on a private
+containerd of its own with its CRI plugin on (navarch.testing.cri), beside the
+containerd runtime's figures. Then pod startup through
 the whole system: a private API server, a scheduler and an agent process on that
 runtime, pod created -> Running seen on a watch, p50/p99, one pod after another; the
 agent's resident memory with many pods running; and 200 simulated nodes x 20 pods in
@@ -61,6 +64,7 @@ from navarch.runtime import ContainerConfig, Runtime, RuntimeFault, SandboxConfi
 from navarch.runtime.labels import container_labels, sandbox_labels
 from navarch.testing.apiserver import ApiServerProcess
 from navarch.testing.containerd import ContainerdProcess
+from navarch.testing.cri import CRI_NAMESPACE, CriContainerdProcess
 from navarch.testing.daemon import DaemonProcess, unmount_under
 from navarch.testing.dockerd import DockerdProcess
 from navarch.testing.images import BUSYBOX_IMAGE, busybox_archive
@@ -74,7 +78,7 @@ CALL_LIMIT = 120.0  # one runtime call (runtime_floors.py bounds each CLI run)
 POD_LIMIT = 120.0  # one pod, created -> Running
 CREATE_ATTEMPTS = 20  # a pod create answered 429 (server at its in-flight limit)
 PHASE_LIMIT = 900.0  # many pods at once (4,000 simulated)
-RUNTIMES = ("sim", "docker", "containerd")
+RUNTIMES = ("sim", "docker", "containerd", "cri")
 FLOORS = {"docker": "docker CLI", "containerd": "ctr"}  # each real runtime's floor
 
 
@@ -900,6 +904,37 @@ async def containerd_phase(
     return results
 
 
+async def cri_phase(root: Path, archive: Path, counts: Counts, run: RunOptions) -> dict[str, Any]:
+    """The cri runtime and pods on a private containerd with its CRI plugin, removed
+    afterwards with its shims. No floor of its own: beside the containerd runtime's
+    figures (and its ctr floor) it shows what going through CRI costs."""
+    results: dict[str, Any] = {}
+    containerd = CriContainerdProcess(root / "cri-containerd")
+    options = {"endpoint": containerd.endpoint}
+    try:
+        containerd.start()
+        results["cri"] = await measure_runtime(
+            "cri", options, root, archive, counts, call_times=run.call_times
+        )
+        assert containerd.process is not None
+        try:
+            results["cri system"] = await measure_system(
+                "cri", options, root, counts, containerd.process.pid, run.agent_log
+            )
+        finally:
+            data_dir = root / "system-cri" / "agent" / "data" / "runtime"
+            await clear_node("cri", options, data_dir / f"{NODE}-cri")
+    finally:
+        if run.keep:
+            with contextlib.suppress(OSError):
+                shutil.copy(containerd.log_path, root / "cri-containerd.log")
+        containerd.remove()  # ends the shims left serving it, by pid
+        unmount_under((root,))
+        # the CRI plugin's containers' cgroups (cgroupfs: /k8s.io/<id>)
+        await remove_cgroups([CRI_NAMESPACE])
+    return results
+
+
 # --- main -------------------------------------------------------------------------------
 
 
@@ -933,6 +968,7 @@ async def main() -> None:
         results["sim system"] = await measure_system("sim", {}, root, counts, None, run.agent_log)
         results.update(await docker_phase(root, archive, counts, run))
         results.update(await containerd_phase(root, archive, counts, run))
+        results.update(await cri_phase(root, archive, counts, run))
         nodes, per_node = counts.sim_nodes, counts.pods_per_node
         print(f"  {nodes} simulated nodes x {per_node} pods…", file=sys.stderr)
         simulated = await simulated_figures(root / "simulated", counts)
@@ -945,7 +981,8 @@ async def main() -> None:
     print()
     print(
         f"Runtime benchmark ({'quick' if args.quick else 'full'}): busybox from a local archive, "
-        f"private dockerd and containerd, {os.cpu_count()} cores shared by every process; "
+        f"private dockerd and containerd (and one with CRI), {os.cpu_count()} cores shared "
+        "by every process; "
         f"load average {os.getloadavg()[0]:.2f} at the end"
     )
     print()
@@ -964,6 +1001,14 @@ async def main() -> None:
             else f"{simulated['cpu per heartbeat'] * 1000:.2f} ms"
         )
     )
+    cri_p99 = p99_ms(results["cri system"]["startup"])
+    containerd_p99 = p99_ms(containerd_system["startup"])
+    if cri_p99 is not None and containerd_p99 is not None:
+        print(
+            f"  info     pod startup p99 on cri (containerd's CRI plugin) {cri_p99:,.0f} ms, "
+            f"on containerd's own API {containerd_p99:,.0f} ms "
+            f"({format_ratio(ratio(cri_p99, containerd_p99))})"
+        )
     print(
         f"  info     agent RSS with {counts.memory_pods} pods on containerd: "
         f"{containerd_system['agent rss']:,.0f} MiB "
