@@ -123,7 +123,7 @@ def _raw_terminal(enabled: bool) -> Iterator[None]:
     fd = sys.stdin.fileno()
     saved = termios.tcgetattr(fd)
     try:
-        tty.setraw(fd)
+        tty.setraw(fd, termios.TCSANOW)  # not TCSAFLUSH: keep what was typed ahead
         yield
     finally:
         termios.tcsetattr(fd, termios.TCSADRAIN, saved)
@@ -133,14 +133,16 @@ async def _session(ws: aiohttp.ClientWebSocketResponse, *, stdin: bool, tty: boo
     v5 = ws.protocol == "v5.channel.k8s.io"
     loop = asyncio.get_running_loop()
     tasks: list[asyncio.Future[Any]] = []
-    if stdin:
-        tasks.append(asyncio.ensure_future(_send_stdin(ws, v5)))
     if tty:
+        # The size first: the agent applies messages in order, so what we type next
+        # already meets a terminal of our size.
         await _send_size(ws)
         with contextlib.suppress(NotImplementedError, RuntimeError):
             loop.add_signal_handler(
                 signal.SIGWINCH, lambda: tasks.append(asyncio.ensure_future(_send_size(ws)))
             )
+    if stdin:
+        tasks.append(asyncio.ensure_future(_send_stdin(ws, v5)))
     try:
         return await _receive(ws)
     finally:
