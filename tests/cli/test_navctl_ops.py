@@ -30,6 +30,7 @@ from navarch.testing import waiting
 from navarch.testing.apiserver import ApiServerProcess
 from navarch.testing.cluster import controllers_process, scheduler_process, sim_agent_process
 from navarch.testing.daemon import DaemonProcess
+from tests.cli.terminal import navctl_on_a_terminal
 
 DEADLINE = 120.0  # generous: several daemons share a busy machine's 2 cores
 eventually = functools.partial(waiting.eventually, deadline=DEADLINE)
@@ -231,6 +232,28 @@ async def test_rollout_verbs_act_as_kubectls(cluster, client: Client, ns: str, n
     assert d["status"]["updatedReplicas"] == 2
 
 
+async def test_rollout_status_on_a_terminal_draws_a_bar(cluster, client: Client, ns: str):
+    """A Deployment whose pods can never be placed (no node has the label) stays at 0 of
+    2: on a terminal that is a bar with a count, not a line per change."""
+    server, _ = cluster
+    stuck = deployment("stuck", 2, IMAGE_1)
+    stuck["spec"]["template"]["spec"]["nodeSelector"] = {"navctl-test": "nowhere"}
+    await client.deployments.create(stuck, ns)
+    code, seen = await asyncio.to_thread(
+        navctl_on_a_terminal,
+        server.kubeconfig,
+        "-n",
+        ns,
+        "rollout",
+        "status",
+        "deployment/stuck",
+        "--timeout=5s",
+    )
+    assert code == 1, seen
+    assert "0/2" in seen and "\u2501" in seen, seen  # rich's count and bar
+    assert "timed out waiting for the condition" in seen
+
+
 async def test_rollout_errors_name_the_object(navctl: Navctl):
     missing = await asyncio.to_thread(navctl.run, "rollout", "status", "deployment/nope")
     assert missing.returncode == 1
@@ -359,6 +382,22 @@ async def test_logs_follow_streams_new_lines(cluster, client: Client, ns: str, n
         if process.returncode is None:
             process.terminate()
         await asyncio.wait_for(process.wait(), DEADLINE)
+
+
+async def test_logs_previous_shows_the_instance_before_a_restart(
+    cluster, client: Client, ns: str, navctl: Navctl
+):
+    _, daemons = cluster
+    await client.pods.create(pod("flaky", shell("flaky", "echo attempt; exit 1")), ns)
+
+    async def restarted() -> bool:
+        found = await client.request("GET", f"/api/v1/namespaces/{ns}/pods/flaky")
+        statuses = (found.get("status") or {}).get("containerStatuses") or []
+        return bool(statuses) and statuses[0].get("restartCount", 0) >= 1
+
+    await eventually(restarted, "pod flaky restarted once", daemons)
+    previous = await asyncio.to_thread(navctl.run, "logs", "flaky", "--previous")
+    assert (previous.returncode, previous.stdout) == (0, "attempt\n"), previous.stderr
 
 
 async def test_exec_runs_a_command_with_its_exit_code_and_stdin(

@@ -9,15 +9,9 @@ size is the one navctl's own terminal has (sent on the resize channel)."""
 from __future__ import annotations
 
 import asyncio
-import fcntl
 import os
-import pty
-import select
-import struct
 import subprocess
 import sys
-import termios
-import time
 import uuid
 from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
@@ -34,6 +28,7 @@ from navarch.testing.images import BUSYBOX_IMAGE, busybox_archive
 from navarch_runtime_containerd import ContainerdClient, import_image_archive
 from tests.agent.conftest import DEADLINE, eventually, pod_body
 from tests.agent.test_agent_containerd import AgentProcess
+from tests.cli.terminal import navctl_on_a_terminal
 
 pytestmark = pytest.mark.daemon
 
@@ -83,52 +78,6 @@ def navctl(kubeconfig: Path, *args: str, stdin: bytes = b"") -> subprocess.Compl
         timeout=DEADLINE,
         env=env,
     )
-
-
-def navctl_on_a_terminal(
-    kubeconfig: Path, *args: str, rows: int, columns: int, typed: bytes
-) -> tuple[int, str]:
-    """navctl with a pseudo-terminal of ``rows`` x ``columns`` as its stdin, stdout and
-    stderr, ``typed`` on its keyboard; its exit code and everything it wrote there."""
-    controller, terminal = pty.openpty()
-    fcntl.ioctl(terminal, termios.TIOCSWINSZ, struct.pack("HHHH", rows, columns, 0, 0))
-    env = {k: v for k, v in os.environ.items() if not k.startswith("NAVARCH_")}
-    env.update(COLUMNS=str(columns), LINES=str(rows))
-    process = subprocess.Popen(
-        [sys.executable, "-m", "navarch.cli.navctl", "--kubeconfig", str(kubeconfig), *args],
-        stdin=terminal,
-        stdout=terminal,
-        stderr=terminal,
-        env=env,
-        close_fds=True,
-    )
-    os.close(terminal)
-    os.write(controller, typed)
-    output = bytearray()
-    deadline = time.monotonic() + DEADLINE
-    try:
-        while time.monotonic() < deadline:
-            ready, _, _ = select.select([controller], [], [], 1.0)
-            if not ready:
-                if process.poll() is not None:
-                    break
-                continue
-            try:
-                chunk = os.read(controller, 4096)
-            except OSError:  # EIO: every copy of the terminal is closed
-                break
-            if not chunk:
-                break
-            output += chunk
-        else:
-            raise AssertionError(f"navctl did not end: it wrote {bytes(output)!r}")
-        code = process.wait(timeout=DEADLINE)
-    finally:
-        os.close(controller)
-        if process.poll() is None:
-            process.kill()
-            process.wait()
-    return code, output.decode(errors="replace")
 
 
 async def test_exec_and_logs_in_a_real_container(

@@ -18,6 +18,7 @@ prints.
 from __future__ import annotations
 
 import asyncio
+import re
 import sys
 import time
 from collections.abc import AsyncIterator
@@ -27,6 +28,7 @@ import attrs
 from loguru import logger
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TaskID, TextColumn
+from rich.table import Column
 
 from navarch.apiserver.resources import Resource
 from navarch.cli.navctl.failures import CliError
@@ -216,6 +218,9 @@ class PlainReporter:
         pass
 
 
+_WAITING_PREFIX = re.compile(r'^Waiting for deployment "[^"]*" rollout to finish: ')
+
+
 @attrs.define
 class RichReporter:
     """A bar per object on a terminal, its message beside it."""
@@ -225,20 +230,27 @@ class RichReporter:
     _tasks: dict[str, TaskID] = attrs.field(factory=dict)
 
     def __attrs_post_init__(self) -> None:
+        # The name, bar and count keep their width; the message takes what is left.
         self._progress = Progress(
-            TextColumn("{task.fields[key]}"),
-            BarColumn(),
-            MofNCompleteColumn(),
-            TextColumn("{task.description}"),
+            TextColumn("{task.fields[key]}", table_column=Column(no_wrap=True)),
+            BarColumn(bar_width=24),
+            MofNCompleteColumn(table_column=Column(no_wrap=True)),
+            TextColumn(
+                "{task.description}",
+                table_column=Column(ratio=1, no_wrap=True, overflow="ellipsis"),
+            ),
             console=Console(file=self.out),
+            expand=True,
         )
         self._progress.start()
 
     def show(self, key: str, state: Readiness) -> None:
+        # the key already names the Deployment: show the part that changes
+        message = _WAITING_PREFIX.sub("", state.message)
         if key not in self._tasks:
-            self._tasks[key] = self._progress.add_task(state.message, total=state.total, key=key)
+            self._tasks[key] = self._progress.add_task(message, total=state.total, key=key)
         self._progress.update(
-            self._tasks[key], description=state.message, completed=state.current, total=state.total
+            self._tasks[key], description=message, completed=state.current, total=state.total
         )
 
     def close(self) -> None:
