@@ -11,7 +11,6 @@ from __future__ import annotations
 from typing import Any
 
 import grpc
-from loguru import logger
 
 from navarch.runtime.errors import RuntimeFault
 from navarch_runtime_cri.defaults import DEFAULT_TIMEOUT
@@ -45,7 +44,6 @@ class CriConnection:
         self.endpoint = endpoint
         self.timeout = timeout
         self._channel: grpc.aio.Channel | None = None
-        self._log = logger.bind(cri=endpoint)
 
     async def close(self) -> None:
         channel, self._channel = self._channel, None

@@ -10,6 +10,7 @@ from collections.abc import Awaitable, Callable
 from pathlib import Path
 
 import grpc
+from loguru import logger
 
 from navarch.runtime.archive import read_archive_manifest
 from navarch.runtime.errors import (
@@ -17,7 +18,7 @@ from navarch.runtime.errors import (
     ImagePullError,
     InvalidConfig,
     NotFound,
-    Unavailable,
+    RuntimeFault,
 )
 from navarch.runtime.types import ImageRef, RegistryAuth
 from navarch_runtime_cri._proto import cri_subset_pb2 as pb
@@ -124,11 +125,13 @@ class ImageOps:
             await self._run(self.options.image_load_command, archive=str(archive.resolve()))
         except ToolError as exc:
             raise ImageLoadError(str(archive), str(exc)) from None
-        except Unavailable:
-            raise
         names = [tag for _, tags in images for tag in tags]
         wanted = names or [image_id for image_id, _ in images]
-        await self._settle(lambda: self._names_present(wanted), f"{archive}'s images not listed")
+        try:
+            await self._settle(lambda: self._names_present(wanted), "its images not listed")
+        except RuntimeFault as exc:
+            raise ImageLoadError(str(archive), f"loaded, but {exc.message}") from None
+        logger.bind(archive=str(archive), images=wanted).debug("image archive loaded")
         refs = [await self.image_status(name) for name in wanted]
         return list({ref.id: ref for ref in refs if ref is not None}.values())
 
@@ -150,5 +153,5 @@ class ImageOps:
         deadline = time.monotonic() + _SETTLE_SECONDS
         while not await done():
             if time.monotonic() > deadline:
-                raise ImageLoadError("", f"{what} after {_SETTLE_SECONDS:g}s")
+                raise RuntimeFault(f"{what} by the CRI runtime after {_SETTLE_SECONDS:g}s")
             await asyncio.sleep(0.05)

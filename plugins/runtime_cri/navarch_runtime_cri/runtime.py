@@ -26,6 +26,7 @@ from collections.abc import AsyncIterator, Awaitable, Callable, Mapping, Sequenc
 from pathlib import Path
 from typing import Any, TypeVar
 
+import attrs
 import grpc
 from loguru import logger
 
@@ -128,6 +129,9 @@ class CriRuntime(ImageOps):
                 f"the CRI runtime could not run the pod sandbox of {config.namespace}/"
                 f"{config.name}: {refusal_message(exc)}"
             ) from None
+        self._log.bind(sandbox=reply.pod_sandbox_id, pod=f"{config.namespace}/{config.name}").debug(
+            "sandbox running"
+        )
         return str(reply.pod_sandbox_id)
 
     async def stop_sandbox(self, sandbox_id: str) -> None:
@@ -280,8 +284,8 @@ class CriRuntime(ImageOps):
     async def _status_of(self, item: pb.Container) -> ContainerStatus:
         status = await self._status_reply(item.id)
         image_id = await self._image_id(status.image_ref or item.image_ref)
-        converted = container_status(status, image_id)
-        return ContainerStatus(**{**_fields(converted), "sandbox_id": item.pod_sandbox_id})
+        # CRI's status does not name the sandbox; its list entry does
+        return attrs.evolve(container_status(status, image_id), sandbox_id=item.pod_sandbox_id)
 
     async def _image_id(self, image_ref: str) -> str:
         """The image id (``sha256:…``, its config digest) for CRI's image_ref, which
@@ -391,12 +395,6 @@ class CriRuntime(ImageOps):
                 raise self.conn.error(exc, "ExecSync", "container", container_id) from None
             raise RuntimeFault(f"exec {list(command)} failed: {details}") from None
         return ExecResult(reply.exit_code, reply.stdout, reply.stderr)
-
-
-def _fields(status: ContainerStatus) -> dict:
-    import attrs
-
-    return attrs.asdict(status, recurse=False)
 
 
 def _remove_logs(paths: list[str], directory: Path | None) -> None:
