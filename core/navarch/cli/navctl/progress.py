@@ -294,8 +294,8 @@ async def wait_ready(
     session: Session, objects: list[dict[str, Any]], timeout: float, out: TextIO | None = None
 ) -> bool:
     """Wait until every object is ready (see the module's rules), showing progress on
-    ``out`` (stdout by default). False when one failed or the time ran out; the
-    objects still waiting are named on ``out``."""
+    ``out`` (stdout by default); ``timeout`` 0 or less waits for ever. False when one
+    failed or the time ran out; the objects still waiting are named on ``out``."""
     out = out or sys.stdout
     targets: list[tuple[Resource, str | None, str, str]] = []
     for obj in objects:
@@ -314,7 +314,7 @@ async def wait_ready(
         for res, ns, name, key in targets
     }
     try:
-        await asyncio.wait(tasks.values(), timeout=max(timeout, 0.0))
+        await asyncio.wait(tasks.values(), timeout=timeout if timeout > 0 else None)
     finally:
         for task in tasks.values():
             task.cancel()

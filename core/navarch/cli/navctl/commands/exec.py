@@ -62,10 +62,8 @@ async def run(session: Session, args: argparse.Namespace) -> int:
     res, name = split_target([args.target], default="pods")
     if res.kind != "Pod":
         name = await pod_of(session, res.kind, name)
-    pod = await session.request(
-        "GET",
-        resource_path(res if res.kind == "Pod" else find_resource("pods"), session.namespace, name),
-    )
+    pods = find_resource("pods")
+    pod = await session.request("GET", resource_path(pods, session.namespace, name))
     container = args.container or _only_container(pod)
     tty_wanted = args.tty and sys.stdin.isatty()
     if args.tty and not tty_wanted:
@@ -77,7 +75,7 @@ async def run(session: Session, args: argparse.Namespace) -> int:
     params += [("container", container), ("stdout", "true")]
     params += [("stdin", "true")] if args.stdin else []
     params += [("tty", "true")] if tty_wanted else [("stderr", "true")]
-    path = resource_path(find_resource("pods"), session.namespace, name, "exec")
+    path = resource_path(pods, session.namespace, name, "exec")
     try:
         ws = await session.client.session().ws_connect(
             path,
