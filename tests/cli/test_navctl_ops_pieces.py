@@ -5,10 +5,12 @@ from __future__ import annotations
 import pytest
 
 from navarch.cli.navctl.arguments import parse_duration, split_target
+from navarch.cli.navctl.commands import nodes
 from navarch.cli.navctl.commands.logs import label_selector
 from navarch.cli.navctl.commands.nodes import plan_drain
 from navarch.cli.navctl.commands.top import memory_text, percent, table
 from navarch.cli.navctl.failures import CliError
+from navarch.client import ApiException
 
 
 def test_durations_as_kubectl_takes_them():
@@ -75,3 +77,34 @@ def test_selectors_and_top_cells():
     assert memory_text(256 * 1024 * 1024) == "256Mi"
     assert percent(500, 4000) == "12%" and percent(1, 0) == "<unknown>"
     assert table([["NAME", "CPU"], ["node-1", "5m"]]) == "NAME     CPU\nnode-1   5m"
+
+
+class _RefusingOnce:
+    """A Session stand-in: the first eviction answered 429 (a disruption budget), the
+    second accepted; then the pod is gone."""
+
+    def __init__(self) -> None:
+        self.calls: list[tuple[str, str]] = []
+        self.evictions = 0
+
+    async def request(self, method: str, path: str, **kwargs):
+        self.calls.append((method, path))
+        if method == "POST":
+            self.evictions += 1
+            if self.evictions == 1:
+                raise ApiException(429, {"reason": "TooManyRequests", "message": "budget"})
+            assert kwargs["body"]["deleteOptions"] == {"gracePeriodSeconds": 3}
+            return {"kind": "Status", "code": 201}
+        raise ApiException(404, {"reason": "NotFound", "message": "gone"})
+
+
+async def test_an_eviction_refused_with_429_is_retried(monkeypatch, capsys):
+    monkeypatch.setattr(nodes, "EVICTION_RETRY_SECONDS", 0.0)
+    session = _RefusingOnce()
+    pod = _pod("web-1", owner="ReplicaSet")
+    pod["metadata"]["uid"] = "u1"
+    await nodes._evict_and_wait(session, pod, 3, None, 0)  # type: ignore[arg-type]
+    assert session.evictions == 2
+    out, err = capsys.readouterr()
+    assert out == "evicting pod default/web-1\npod/web-1 evicted\n"
+    assert 'error when evicting pods/"web-1" -n "default" (will retry after 0s): budget' in err
