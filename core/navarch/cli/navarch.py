@@ -5,7 +5,7 @@ navarch plugins [-o json]
 navarch config show [-o yaml|json]
 navarch config check
 navarch server | scheduler | controllers | agent [--runtime NAME] [--simulate N]
-navarch up [--nodes N] [--runtime NAME] | down [--purge]
+navarch up [--nodes N] [--runtime NAME] | join NAME | down [--purge]
 """
 
 from __future__ import annotations
@@ -26,7 +26,7 @@ from navarch.cli.common import (
     run_daemon,
     until_stopped,
 )
-from navarch.cli.up import add_up_commands, down, up
+from navarch.cli.up import add_up_commands, down, join, up
 from navarch.config import ConfigError, reference_table
 from navarch.plugins import describe_plugins
 
@@ -120,6 +120,8 @@ def _dispatch(args: argparse.Namespace) -> int:
         return up(config, args)
     if args.command == "down":
         return down(config, args)
+    if args.command == "join":
+        return join(config, args)
     if args.command == "token":
         token = server.token_file(config).add(args.role, args.name)
         if args.output == "kubeconfig":

@@ -34,6 +34,12 @@ def add_up_commands(commands: argparse._SubParsersAction) -> None:
         help="containerd, docker or sim (default: a running containerd, else one of the "
         "cluster's own when containerd is installed, else a running Docker)",
     )
+    join = commands.add_parser(
+        "join",
+        help="run one more node for the navarch up cluster of this data directory, in "
+        "this process (kill it to see its pods move)",
+    )
+    join.add_argument("name", help="the new node's name, e.g. node-4")
     down = commands.add_parser("down", help="stop a navarch up cluster and remove its containers")
     down.add_argument(
         "--purge",
@@ -76,6 +82,27 @@ def up(config: Config, args: argparse.Namespace) -> int:
             log_file=log_file,
         )
     )
+
+
+def join(config: Config, args: argparse.Namespace) -> int:
+    from navarch.agent.daemon import run_agents
+    from navarch.cli.common import until_stopped
+    from navarch.up.join import forget_pid, join_config, record_pid
+
+    config = join_config(up_data_dir(config), args.name)
+    assembly = assemble(config)
+    assembly.check(["runtime"])
+    directory = Path(config["data_dir"])
+    record_pid(directory)
+    print(
+        f"{args.name} joins the cluster on {config['runtime.name']} (state in {directory}); "
+        "Ctrl-C stops it, kill -9 makes it die as a machine does",
+        flush=True,
+    )
+    try:
+        return run_daemon(lambda stop: until_stopped(run_agents(assembly), stop))
+    finally:
+        forget_pid(directory)
 
 
 def down(config: Config, args: argparse.Namespace) -> int:

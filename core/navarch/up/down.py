@@ -29,6 +29,7 @@ from navarch.runtime.errors import NotFound
 from navarch.startup import StartupError
 from navarch.up.cluster import up_config
 from navarch.up.demo import DEMO_IMAGES
+from navarch.up.join import stop_worker, worker_dir, worker_names
 from navarch.up.mounts import unmount_under
 from navarch.up.runtimes import RuntimeChoice, private_containerd, start_runtime
 from navarch.up.state import UpState
@@ -57,16 +58,23 @@ async def run_down(
             f"no navarch up cluster in {data_dir} (no up.json); pass the --data-dir it was "
             "started with"
         )
+    workers = worker_names(data_dir)
+    for name in workers:  # first: a running agent would start its containers again
+        await asyncio.to_thread(stop_worker, worker_dir(data_dir, name))
     await _stop_up(state)
     choice = RuntimeChoice(state.runtime, state.runtime_options, state.private_containerd)
     assembly = assembly_for(up_config(config, choice))
     containers = sandboxes = 0
     if choice.name != "sim":  # simulated containers ended with the up process
         await start_runtime(assembly, choice)
-        for node in state.nodes:
+        nodes = [(node, assembly) for node in state.nodes] + [
+            (name, assembly_for(_in_dir(assembly.config, worker_dir(data_dir, name))))
+            for name in workers
+        ]
+        for node, owner in nodes:
             # a runtime keeps its own records (sandboxes, logs) under the node's
             # directory: each node's are removed through its own runtime instance
-            runtime = await make_runtime(assembly, node)
+            runtime = await make_runtime(owner, node)
             try:
                 removed = await _remove_node(runtime, node)
                 containers, sandboxes = containers + removed[0], sandboxes + removed[1]
@@ -82,6 +90,10 @@ async def run_down(
         await asyncio.to_thread(_purge, data_dir)
     log.bind(containers=containers, sandboxes=sandboxes, purged=purge).info("cluster down")
     return DownResult(containers, sandboxes, purge, data_dir)
+
+
+def _in_dir(config: Config, directory: Path) -> Config:
+    return attrs.evolve(config, values={**config.values, "data_dir": str(directory)})
 
 
 async def _stop_up(state: UpState) -> None:

@@ -13,6 +13,7 @@ from __future__ import annotations
 import argparse
 import importlib
 import pkgutil
+import sys
 
 from navarch.cli.navctl import commands as commands_package
 from navarch.cli.navctl.session import add_global_flags, dispatch
@@ -33,10 +34,21 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: list[str] | None = None) -> int:
     parser = build_parser()
+    words = list(sys.argv[1:] if argv is None else argv)
+    # What follows "--" is a container's command (exec, create deployment), parsed by
+    # no one: argparse's own "--" handling does not reach into subcommands.
+    after: list[str] = []
+    if "--" in words:
+        at = words.index("--")
+        words, after = words[:at], words[at + 1 :]
     try:
-        args = parser.parse_args(argv)
+        args = parser.parse_args(words)
+        if after and not getattr(args, "takes_command", False):
+            parser.error(f"unexpected arguments after --: {' '.join(after)}")
     except SystemExit as exc:  # argparse: 2 for a bad flag; kubectl says 1
         return 1 if exc.code == 2 else int(exc.code or 0)
+    if after:
+        args.command = [*args.command, *after]
     return dispatch(args)
 
 

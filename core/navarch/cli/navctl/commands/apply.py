@@ -62,6 +62,13 @@ def register(commands: argparse._SubParsersAction) -> None:
     deployment.add_argument("--image", required=True, help="the container image")
     deployment.add_argument("--replicas", type=int, default=1, help="how many pods (default 1)")
     deployment.add_argument("--port", type=int, help="the container port to declare")
+    deployment.add_argument(
+        "command",
+        nargs="*",
+        metavar="-- COMMAND [ARG…]",
+        help="the container's command, after -- (as kubectl create deployment)",
+    )
+    deployment.set_defaults(takes_command=True)
     namespace = add_command(kinds, "namespace", run_create, help="a Namespace", aliases=("ns",))
     namespace.add_argument("name", metavar="NAME")
 
@@ -122,7 +129,8 @@ async def run_create(session: Session, args: argparse.Namespace) -> int:
     if args.create_kind and args.filename:
         raise CliError("give either -f FILE or a kind to create (deployment, namespace), not both")
     if args.create_kind in ("deployment", "deploy"):
-        obj = deployment_manifest(args.name, args.image, args.replicas, args.port)
+        command = args.command[1:] if args.command[:1] == ["--"] else args.command
+        obj = deployment_manifest(args.name, args.image, args.replicas, args.port, command)
         return await _create_objects(session, [(find_resource("deployments"), obj, "")])
     if args.create_kind in ("namespace", "ns"):
         obj = {"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": args.name}}
@@ -157,10 +165,14 @@ async def _create_objects(
     return 1 if failed else 0
 
 
-def deployment_manifest(name: str, image: str, replicas: int, port: int | None) -> dict[str, Any]:
+def deployment_manifest(
+    name: str, image: str, replicas: int, port: int | None, command: list[str] | None = None
+) -> dict[str, Any]:
     """What ``kubectl create deployment`` builds: label ``app=NAME`` on the pods and as
-    the selector, one container named after the image."""
+    the selector, one container named after the image (with ``command`` when given)."""
     container: dict[str, Any] = {"name": container_name(image), "image": image}
+    if command:
+        container["command"] = list(command)
     if port is not None:
         container["ports"] = [{"containerPort": port}]
     labels = {"app": name}

@@ -49,8 +49,9 @@ def register(commands: argparse._SubParsersAction) -> None:
     )
     parser.add_argument("target", metavar="POD", help="POD, pod/NAME or deploy/NAME")
     parser.add_argument(
-        "command", nargs=argparse.REMAINDER, metavar="-- COMMAND", help="the command and arguments"
+        "command", nargs="*", metavar="-- COMMAND", help="the command and arguments"
     )
+    parser.set_defaults(takes_command=True)
 
 
 async def run(session: Session, args: argparse.Namespace) -> int:
