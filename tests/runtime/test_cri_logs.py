@@ -59,6 +59,18 @@ async def _all(path: Path, options: LogOptions, running: bool = False) -> list[L
     return [line async for line in read_log(path, options, still)]
 
 
+async def test_lines_come_in_time_order_across_streams(tmp_path: Path) -> None:
+    """The runtime's two stream readers can write a line after a later line of the
+    other stream: lines are given in the order they were read from the process."""
+    path = tmp_path / "0.log"
+    late = _record(1000.2, "out2")
+    early = _record(1000.1, "err1").replace(b" stdout ", b" stderr ")
+    path.write_bytes(_record(1000.0, "out1") + late + early)
+    lines = await _all(path, LogOptions())
+    assert [line.data for line in lines] == [b"out1\n", b"err1\n", b"out2\n"]
+    assert [line.data for line in await _all(path, LogOptions(tail=1))] == [b"out2\n"]
+
+
 async def test_tail_and_since(tmp_path: Path) -> None:
     path = tmp_path / "0.log"
     path.write_bytes(b"".join(_record(1000.0 + i, f"line {i}") for i in range(5)))

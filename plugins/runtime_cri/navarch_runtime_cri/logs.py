@@ -23,7 +23,7 @@ import asyncio
 import datetime as dt
 import os
 from collections import deque
-from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterable, Iterator
 from pathlib import Path
 from typing import BinaryIO
 
@@ -99,7 +99,7 @@ async def read_log(
     CRLF)."""
     parser = LogParser(terminal)
     with _LogFile(path) as log:
-        lines = list(parser.feed(await asyncio.to_thread(log.read)))
+        lines = _in_time_order(parser.feed(await asyncio.to_thread(log.read)))
         if options.since is not None:
             lines = [line for line in lines if line.time >= options.since]
         if options.tail is not None:
@@ -111,7 +111,7 @@ async def read_log(
         last_look = False
         while True:
             data = await asyncio.to_thread(log.read)
-            for line in parser.feed(data):
+            for line in _in_time_order(parser.feed(data)):
                 if options.since is None or line.time >= options.since:
                     yield line
             if data:
@@ -124,6 +124,13 @@ async def read_log(
                 last_look = True  # one more read: what was written before the exit
                 continue
             await asyncio.sleep(_FOLLOW_POLL)
+
+
+def _in_time_order(lines: Iterable[LogLine]) -> list[LogLine]:
+    """Lines by time, stable. The runtime copies stdout and stderr into the one file
+    from two readers, each stamping a line when it reads it: a line of one stream can
+    land in the file after a later line of the other."""
+    return sorted(lines, key=lambda line: line.time)
 
 
 class _LogFile:
