@@ -27,6 +27,7 @@ from navarch.runtime import (
     LogOptions,
     RegistryAuth,
     SandboxConfig,
+    SandboxState,
     Unavailable,
 )
 from navarch.runtime.archive import write_image_archive
@@ -163,6 +164,40 @@ async def test_host_network_sandbox_uses_the_host_namespace(
     pid = inspect(dockerd, container_id)["State"]["Pid"]
     assert namespace(pid, "net") == namespace(os.getpid(), "net")
     assert (await runtime.sandbox_status(sandbox_id)).netns_path == ""  # the agent's own
+
+
+async def test_host_network_sandbox_is_a_record_with_no_process(
+    dockerd: DockerdProcess, runtime: DockerRuntime, pods: Pods
+):
+    """A hostNetwork pod costs one container start, not two: its sandbox is created,
+    never started, and stopping it is said by its name (specs.py)."""
+    sandbox_id = await pods.sandbox(host_network=True)
+    record = inspect(dockerd, sandbox_id)
+    assert record["State"]["Status"] == "created" and record["State"]["Pid"] == 0
+    container_id = await pods.container(sandbox_id, **sh(SLEEPER))
+    await wait_for_output(runtime, container_id, "ready")
+    host_config = inspect(dockerd, container_id)["HostConfig"]
+    assert (host_config["NetworkMode"], host_config["IpcMode"]) == ("host", "private")
+    labels = pods.labels_of(sandbox_id)
+    assert [s.state for s in await runtime.list_sandboxes(labels)] == [SandboxState.READY]
+
+    await runtime.stop_sandbox(sandbox_id)
+    assert (await runtime.container_status(container_id)).state == ContainerState.EXITED
+    # The same object (its inspections cached) and a fresh one (a restarted agent).
+    fresh = DockerRuntime(DockerOptions(socket=dockerd.socket_url))
+    try:
+        for seen_by in (runtime, fresh):
+            listed = await seen_by.list_sandboxes(labels)
+            assert [s.state for s in listed] == [SandboxState.NOT_READY]
+            assert (await seen_by.sandbox_status(sandbox_id)).state == SandboxState.NOT_READY
+    finally:
+        await fresh.close()
+    await runtime.stop_sandbox(sandbox_id)  # stopping it again is no error
+    with pytest.raises(CreateError, match="stopped"):
+        await pods.container(sandbox_id, "late", **sh(SLEEPER))
+    await runtime.remove_sandbox(sandbox_id)
+    assert await runtime.list_sandboxes(labels) == []
+    assert await runtime.list_containers(labels) == []
 
 
 async def test_limits_visible_in_docker_inspect(

@@ -19,11 +19,18 @@ from navarch.runtime import (
     PortMapping,
     RegistryAuth,
     SandboxConfig,
+    SandboxState,
 )
 from navarch_runtime_docker.images import registry_auth_header, split_reference
 from navarch_runtime_docker.options import DockerOptions
-from navarch_runtime_docker.specs import INTERNAL, container_body, sandbox_body
-from navarch_runtime_docker.status import container_status
+from navarch_runtime_docker.specs import (
+    INTERNAL,
+    RECORD,
+    STOPPED_SUFFIX,
+    container_body,
+    sandbox_body,
+)
+from navarch_runtime_docker.status import container_status, sandbox_status
 from navarch_runtime_docker.streams import format_time, frames, parse_time
 
 
@@ -120,8 +127,39 @@ def test_sandbox_without_pod_network_refuses_host_ports():
     # Kubernetes' default hostname: the pod's name (at most 63 characters).
     _, unnamed = sandbox_body(SandboxConfig("p" * 70, "d", "u"), "pause", "none")
     assert unnamed["Hostname"] == "p" * 63
-    _, host = sandbox_body(SandboxConfig("w", "d", "u", host_network=True), "pause", "none")
-    assert host["HostConfig"]["NetworkMode"] == "host" and "Hostname" not in host
+
+
+def test_host_network_sandbox_is_a_record_and_its_containers_use_the_host():
+    _, record = sandbox_body(SandboxConfig("w", "d", "u", host_network=True), "pause", "none")
+    # Never started (the runtime creates it only): no namespace held, no hostname.
+    assert record["Labels"][RECORD] == "true" and "Hostname" not in record
+    assert record["HostConfig"]["NetworkMode"] == "none"
+    assert "IpcMode" not in record["HostConfig"]
+    _, body = container_body(
+        "sb", ContainerConfig("c", "img"), SANDBOX, "json-file", in_record=True
+    )
+    host = body["HostConfig"]
+    assert (host["NetworkMode"], host["IpcMode"]) == ("host", "private")
+    assert body["Labels"][INTERNAL + "sandbox-id"] == "sb"
+
+
+def test_record_sandbox_is_ready_until_renamed_stopped():
+    labels = {RECORD: "true", INTERNAL + "host-network": "true"}
+    never_started = {"Status": "created", "Running": False, "Pid": 0}
+    info = {
+        "Id": "sb",
+        "Name": "/navarch_POD_w",
+        "Created": "2026-11-28T01:00:00.000000001Z",
+        "Config": {"Labels": labels},
+        "State": never_started,
+    }
+    ready = sandbox_status(info)
+    assert ready.state == SandboxState.READY and ready.host_network and ready.netns_path == ""
+    stopped = sandbox_status({**info, "Name": "/navarch_POD_w" + STOPPED_SUFFIX})
+    assert stopped.state == SandboxState.NOT_READY
+    # A pause sandbox (no record label) still follows its process.
+    pause = sandbox_status({**info, "Config": {"Labels": {INTERNAL + "host-network": "true"}}})
+    assert pause.state == SandboxState.NOT_READY
 
 
 def _inspected(state: dict, labels: dict | None = None) -> dict:

@@ -29,6 +29,7 @@ from navarch.runtime import (
     RegistryAuth,
     RuntimeVersion,
     SandboxConfig,
+    SandboxState,
     SandboxStatus,
     StartError,
 )
@@ -112,11 +113,12 @@ class DockerRuntime:
         return [ident for ident, _ in await self._list_rows(filters)]
 
     async def _list_rows(self, filters: str) -> list[tuple[str, str]]:
-        """(id, state) of every object the filters match."""
+        """(id, state) of every object the filters match; the state includes the name
+        (a stopped record changes only that, see specs.py)."""
         rows = await self.engine.call(
             "GET", "/containers/json", params={"all": 1, "filters": filters}
         )
-        return [(row["Id"], str(row.get("State", ""))) for row in rows]
+        return [(row["Id"], _row_state(row)) for row in rows]
 
     async def _inspect_listed(self, kind: str, rows: list[tuple[str, str]]) -> list[dict[str, Any]]:
         """Inspect what the list found, reusing an inspection while the state the list
@@ -185,6 +187,7 @@ class DockerRuntime:
         )
         log = self._log.bind(pod=f"{config.namespace}/{config.name}", uid=config.uid)
         created: dict[str, Any] | None = None
+        # (A record is made of the sandbox image too: the engine needs one to create.)
         for _ in range(2):
             await self.pause.ensure()
             try:
@@ -200,6 +203,10 @@ class DockerRuntime:
         if created is None:
             raise CreateError(f"sandbox: {failure.message}")
         sandbox_id = created["Id"]
+        if config.host_network:
+            # A record (specs.py): nothing to start.
+            log.bind(sandbox=sandbox_id[:12]).info("host-network sandbox recorded")
+            return sandbox_id
         try:
             await self.engine.call("POST", f"/containers/{sandbox_id}/start")
         except EngineError as err:
@@ -214,10 +221,26 @@ class DockerRuntime:
         )
 
     async def stop_sandbox(self, sandbox_id: str) -> None:
-        await self._inspect(specs.SANDBOX, sandbox_id)
+        info = await self._inspect(specs.SANDBOX, sandbox_id)
         members = await self._members(sandbox_id)
         await asyncio.gather(*(self._stop_quietly(ident) for ident in members))
-        await self._stop(sandbox_id, 0)
+        if not specs.is_record(info["Config"].get("Labels")):
+            await self._stop(sandbox_id, 0)
+            return
+        name = str(info.get("Name", "")).lstrip("/")
+        if not name.endswith(specs.STOPPED_SUFFIX):
+            await self._rename(sandbox_id, name + specs.STOPPED_SUFFIX)
+
+    async def _rename(self, ident: str, name: str) -> None:
+        try:
+            await self.engine.call(
+                "POST", f"/containers/{path_part(ident)}/rename", params={"name": name}
+            )
+        except EngineError as err:
+            if err.status == 404:
+                raise NotFound(specs.SANDBOX, ident) from err
+            raise
+        self._inspected.pop(ident, None)
 
     async def _stop_quietly(self, ident: str) -> None:
         with contextlib.suppress(NotFound):
@@ -244,8 +267,14 @@ class DockerRuntime:
     async def create_container(
         self, sandbox_id: str, config: ContainerConfig, sandbox: SandboxConfig
     ) -> str:
-        await self._inspect(specs.SANDBOX, sandbox_id)
-        name, body = specs.container_body(sandbox_id, config, sandbox, self.options.log_driver)
+        held = await self._inspect(specs.SANDBOX, sandbox_id)
+        in_record = specs.is_record(held["Config"].get("Labels"))
+        if in_record and status.sandbox_status(held).state != SandboxState.READY:
+            # A pause sandbox's stopped namespace fails the start; a record says so here.
+            raise CreateError(f"sandbox {sandbox_id[:12]} is stopped")
+        name, body = specs.container_body(
+            sandbox_id, config, sandbox, self.options.log_driver, in_record=in_record
+        )
         try:
             created = await self.engine.call(
                 "POST", "/containers/create", params={"name": name}, body=body
@@ -312,5 +341,13 @@ MAX_CACHED_INSPECTIONS = 4096
 
 
 def _state_of(info: dict[str, Any]) -> str:
-    """The state the engine's list shows (``State.Status``: created, running, exited …)."""
-    return str((info.get("State") or {}).get("Status", ""))
+    """What :func:`_row_state` says of the same object, from its inspection."""
+    status = str((info.get("State") or {}).get("Status", ""))
+    return f"{status} {info.get('Name', '')}"
+
+
+def _row_state(row: dict[str, Any]) -> str:
+    """The state the engine's list shows (``State``: created, running, exited …) and
+    the name (``/name``, as an inspection spells it)."""
+    names = row.get("Names") or [""]
+    return f"{row.get('State', '')} {names[0]}"

@@ -1,10 +1,16 @@
 """What the runtime asks the engine for: ``POST /containers/create`` bodies for a pod's
 sandbox and its containers, as dockershim built them.
 
-The sandbox is a pause container holding the pod's network namespace (``none``: only
-loopback; ``host`` for hostNetwork; or a docker network) and a shareable IPC
+The sandbox of a pod with a network of its own is a pause container holding the
+network namespace (``none``: only loopback; or a docker network) and a shareable IPC
 namespace; each container joins both with ``container:<sandbox id>``, so the pod's
 containers reach each other on localhost and share the sandbox's hostname.
+
+A hostNetwork pod has no namespace to hold: its sandbox is a *record*, a container
+created and never started (its labels are the sandbox's, ``docker ps -a`` shows it),
+and each container uses ``host`` networking itself, as containerd's runtime does. One
+start per pod less: starts are what dockerd spends its time on. A stopped record is
+renamed with :data:`STOPPED_SUFFIX` (an engine object's labels cannot change).
 
 Besides the agent's labels (stored verbatim), every object carries a few of our own
 under :data:`INTERNAL` (what it is, its sandbox, its attempt, its annotations);
@@ -28,6 +34,8 @@ ATTEMPT = INTERNAL + "attempt"
 NAME = INTERNAL + "name"
 ANNOTATIONS = INTERNAL + "annotations"
 HOST_NETWORK = INTERNAL + "host-network"
+RECORD = INTERNAL + "record"  # "true": a sandbox that is a record, never started
+STOPPED_SUFFIX = "_stopped"  # the name of a record once stop_sandbox stopped it
 SANDBOX, CONTAINER = "sandbox", "container"
 
 # Kubernetes' conversion: 1 CPU is 1024 shares, never below the kernel's minimum of 2.
@@ -72,6 +80,13 @@ def sandbox_body(config: SandboxConfig, image: str, pod_network: str) -> tuple[s
         ANNOTATIONS: json.dumps(dict(config.annotations), sort_keys=True),
         HOST_NETWORK: "true" if config.host_network else "false",
     }
+    name = _name("POD", config.name, config.namespace, config.uid[:8], str(config.attempt))
+    if config.host_network:
+        # A record: never started, so it needs no network (none: were someone to start
+        # it by hand, it would touch nothing of the host's).
+        labels[RECORD] = "true"
+        record_config = {"NetworkMode": "none", "RestartPolicy": {"Name": "no"}}
+        return name, {"Image": image, "Labels": labels, "HostConfig": record_config}
     host_config: dict[str, Any] = {
         "NetworkMode": network,
         # Containers join it with IpcMode container:<id>, which needs "shareable".
@@ -79,9 +94,8 @@ def sandbox_body(config: SandboxConfig, image: str, pod_network: str) -> tuple[s
         "RestartPolicy": {"Name": "no"},
     }
     body: dict[str, Any] = {"Image": image, "Labels": labels, "HostConfig": host_config}
-    if not config.host_network:
-        # Kubernetes' default: a pod's hostname is its name (at most 63 characters).
-        body["Hostname"] = (config.hostname or config.name)[:63]
+    # Kubernetes' default: a pod's hostname is its name (at most 63 characters).
+    body["Hostname"] = (config.hostname or config.name)[:63]
     if network not in ("none", "host"):
         exposed: dict[str, dict] = {}
         bindings: dict[str, list[dict[str, str]]] = {}
@@ -94,8 +108,11 @@ def sandbox_body(config: SandboxConfig, image: str, pod_network: str) -> tuple[s
                 )
         body["ExposedPorts"] = exposed
         host_config["PortBindings"] = bindings
-    name = _name("POD", config.name, config.namespace, config.uid[:8], str(config.attempt))
     return name, body
+
+
+def is_record(labels: Mapping[str, str] | None) -> bool:
+    return (labels or {}).get(RECORD) == "true"
 
 
 def container_body(
@@ -103,7 +120,11 @@ def container_body(
     config: ContainerConfig,
     sandbox: SandboxConfig,
     log_driver: str,
+    *,
+    in_record: bool = False,
 ) -> tuple[str, dict]:
+    """``in_record``: the sandbox is a record (hostNetwork), there is no namespace to
+    join: the host's network, and an IPC namespace of the container's own."""
     labels = {
         **config.labels,
         KIND: CONTAINER,
@@ -113,8 +134,8 @@ def container_body(
         ANNOTATIONS: json.dumps(dict(config.annotations), sort_keys=True),
     }
     host_config: dict[str, Any] = {
-        "NetworkMode": f"container:{sandbox_id}",
-        "IpcMode": f"container:{sandbox_id}",
+        "NetworkMode": "host" if in_record else f"container:{sandbox_id}",
+        "IpcMode": "private" if in_record else f"container:{sandbox_id}",
         "RestartPolicy": {"Name": "no"},
         "LogConfig": {"Type": log_driver, "Config": {}},
     }

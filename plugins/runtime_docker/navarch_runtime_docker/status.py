@@ -11,7 +11,9 @@ from navarch_runtime_docker.specs import (
     HOST_NETWORK,
     NAME,
     SANDBOX_ID,
+    STOPPED_SUFFIX,
     annotations_of,
+    is_record,
     user_labels,
 )
 from navarch_runtime_docker.streams import parse_time
@@ -31,7 +33,11 @@ def sandbox_status(info: dict[str, Any]) -> SandboxStatus:
     labels = info["Config"].get("Labels") or {}
     networks = (info.get("NetworkSettings") or {}).get("Networks") or {}
     ip = next((n.get("IPAddress") for n in networks.values() if n.get("IPAddress")), "")
-    running = bool(info["State"].get("Running"))
+    if is_record(labels):
+        # Never started: ready until stop_sandbox renamed it (see specs.py).
+        running = not str(info.get("Name", "")).endswith(STOPPED_SUFFIX)
+    else:
+        running = bool(info["State"].get("Running"))
     host_network = labels.get(HOST_NETWORK) == "true"
     return SandboxStatus(
         id=info["Id"],
