@@ -1,7 +1,7 @@
 """CriRuntime's own behaviour against containerd's CRI plugin in a private containerd
 (what the conformance suite does not cover): Version and ImageFsInfo, the plugin's
 registration and options, an endpoint that is missing or refuses, a registry that
-refuses, logs removed with their container and sandbox, a log rotated through
+refuses or wants credentials, logs removed with their container and sandbox, a log rotated through
 ReopenContainerLog while followed, exec over the streaming server (SPDY: large
 output, stdin closed alone, a terminal's size), the sandbox's network namespace."""
 
@@ -21,6 +21,7 @@ from navarch.runtime import ImagePullError, InvalidConfig, NotFound, Runtime, Un
 from navarch.runtime.types import ContainerState, LogOptions
 from navarch.testing.cri import CriContainerdProcess
 from navarch.testing.images import BUSYBOX_IMAGE, busybox_archive
+from navarch.testing.registry import RegistryProcess, push_archive
 from navarch.testing.runtime import (
     SLEEPER,
     Pods,
@@ -231,3 +232,24 @@ async def test_the_sandbox_has_a_network_namespace_with_loopback_only(
         if ":" in line
     ]
     assert interfaces == ["lo"], interfaces
+
+
+async def test_pull_with_credentials_and_without(
+    cri_runtime: CriRuntime, cri_containerd: CriContainerdProcess, tmp_path: Path
+) -> None:
+    """The pull's credentials reach the registry through CRI's AuthConfig; without
+    them the pull is an ImagePullError with the runtime's words."""
+    with RegistryProcess(tmp_path / "registry", htpasswd={"navarch": "s3cret"}) as registry:
+        push_archive(
+            registry.host, busybox_archive(tmp_path), "navarch/private", "1", registry.auth
+        )
+        cri_containerd.trust_plain_http(registry.host)
+        image = f"{registry.host}/navarch/private:1"
+        with pytest.raises(ImagePullError) as info:
+            await cri_runtime.pull_image(image)
+        assert "401" in info.value.reason or "unauthorized" in info.value.reason.lower()
+        assert await cri_runtime.image_status(image) is None
+        ref = await cri_runtime.pull_image(image, registry.auth)
+        assert image in ref.tags and ref.id.startswith("sha256:")
+        await cri_runtime.remove_image(image)
+        assert await cri_runtime.image_status(image) is None
