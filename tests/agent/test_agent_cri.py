@@ -5,27 +5,41 @@ runtime's name and version; an image the registry lacks is ErrImagePull with the
 runtime's words; a command that does not exist is RunContainerError; the CRI
 endpoint missing (containerd not started yet, then stopped under the agent) turns
 the Node NotReady with the runtime's message, and Ready again once it is back, the
-running pod kept."""
+running pod kept; and the real kubectl's logs (--previous too) and exec (-i with
+the end of its input) reach the CRI runtime."""
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
+import shutil
 from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 from typing import Any
 
+import attrs
 import pytest
 import pytest_asyncio
 
 from navarch import api
-from navarch.client import Client
+from navarch.agent.agent import Agent
+from navarch.agent.daemon import streaming_for
+from navarch.client import Client, load_kubeconfig
 from navarch.runtime import ContainerState, labels
 from navarch.testing.cri import CriContainerdProcess, cri_problem
 from navarch.testing.daemon import require_or_skip
 from navarch.testing.images import BUSYBOX_IMAGE, busybox_archive
 from navarch.testing.registry import RegistryProcess, push_archive
 from navarch_runtime_cri import CriRuntime
-from tests.agent.conftest import build_runtime, eventually, pod_body, running_agent
+from tests.agent.conftest import (
+    DEADLINE,
+    FAST,
+    build_runtime,
+    eventually,
+    identity,
+    pod_body,
+    running_agent,
+)
 
 pytestmark = pytest.mark.daemon
 
@@ -187,3 +201,91 @@ async def test_endpoint_missing_then_stopped_is_not_ready_and_recovers(
             return await runtime.list_sandboxes({labels.NODE: node}) == []
 
         await eventually(gone, "the pod's sandbox removed")
+
+
+async def _kubectl(kubeconfig: Path, *args: str, stdin: bytes | None = None):  # type: ignore[no-untyped-def]
+    binary = shutil.which("kubectl")
+    if binary is None:
+        pytest.fail("kubectl is not installed on this machine; this test needs it")
+    process = await asyncio.create_subprocess_exec(
+        binary,
+        "--kubeconfig",
+        str(kubeconfig),
+        *args,
+        stdin=asyncio.subprocess.PIPE if stdin is not None else asyncio.subprocess.DEVNULL,
+        stdout=asyncio.subprocess.PIPE,
+        stderr=asyncio.subprocess.PIPE,
+    )
+    async with asyncio.timeout(DEADLINE):
+        out, err = await process.communicate(stdin)
+    return process.returncode, out.decode(), err.decode()
+
+
+async def test_kubectl_logs_previous_and_exec_on_cri(
+    client: Client,
+    containerd: CriContainerdProcess,
+    runtime: CriRuntime,
+    api_server: Any,
+    tmp_path: Path,
+) -> None:
+    """The real kubectl through the API server and the agent's port to the CRI
+    runtime: logs (--tail, --previous of a restarted container), exec with its exit
+    code, and exec -i whose command reads to the end of its input."""
+    await asyncio.to_thread(containerd.start)
+    await runtime.load_image(busybox_archive(tmp_path))
+    settings = attrs.evolve(FAST, address="127.0.0.1", port=0, data_dir=tmp_path / "agent")
+    agent = Agent(
+        client,
+        runtime,
+        identity("cri-kubectl"),
+        settings,
+        streaming=streaming_for(load_kubeconfig(api_server.kubeconfig), settings),
+    )
+    task = asyncio.create_task(agent.run())
+    kubeconfig = api_server.kubeconfig
+    try:
+        script = "echo first; echo second; trap 'exit 0' TERM; while true; do sleep 1; done"
+        await client.pods.create(
+            pod_body("cri-talk", "cri-kubectl", image=BUSYBOX_IMAGE, command=["sh", "-c", script])
+        )
+        crash = "echo run at $(date +%s%N); exit 3"
+        await client.pods.create(
+            pod_body("cri-crash", "cri-kubectl", image=BUSYBOX_IMAGE, command=["sh", "-c", crash])
+        )
+
+        async def logged() -> str | None:
+            code, out, _ = await _kubectl(kubeconfig, "logs", "cri-talk")
+            return out if code == 0 and "second" in out else None
+
+        assert await eventually(logged, "kubectl logs") == "first\nsecond\n"
+        code, out, err = await _kubectl(kubeconfig, "logs", "cri-talk", "--tail=1")
+        assert (code, out) == (0, "second\n"), err
+        code, out, err = await _kubectl(
+            kubeconfig, "exec", "cri-talk", "--", "sh", "-c", "echo $((6*7)); exit 5"
+        )
+        assert out == "42\n" and code == 5, err
+        code, out, err = await _kubectl(
+            kubeconfig, "exec", "-i", "cri-talk", "--", "wc", "-l", stdin=b"a\nb\nc\n"
+        )
+        assert (code, out.strip()) == (0, "3"), err
+
+        async def restarted() -> dict[str, Any] | None:
+            cs = await _status(client, "cri-crash")
+            return cs if cs.get("restartCount", 0) >= 1 else None
+
+        await eventually(restarted, "cri-crash restarted")
+        code, previous, err = await _kubectl(kubeconfig, "logs", "cri-crash", "--previous")
+        assert code == 0 and previous.startswith("run at "), (previous, err)
+
+        # the current instance's log is its own (another time), once it wrote it
+        async def current() -> str | None:
+            code, out, _ = await _kubectl(kubeconfig, "logs", "cri-crash")
+            return out if code == 0 and out.startswith("run at ") and out != previous else None
+
+        await eventually(current, "the restarted instance's own log")
+        for name in ("cri-talk", "cri-crash"):
+            await client.pods.delete(name, "default", grace_period_seconds=0)
+    finally:
+        task.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await task
