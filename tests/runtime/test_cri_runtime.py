@@ -1,9 +1,10 @@
 """CriRuntime's own behaviour against containerd's CRI plugin in a private containerd
 (what the conformance suite does not cover): Version and ImageFsInfo, the plugin's
 registration and options, an endpoint that is missing or refuses, a registry that
-refuses or wants credentials, logs removed with their container and sandbox, a log rotated through
-ReopenContainerLog while followed, exec over the streaming server (SPDY: large
-output, stdin closed alone, a terminal's size), the sandbox's network namespace."""
+refuses or wants credentials, logs removed with their container and sandbox, a log
+rotated through ReopenContainerLog while followed, exec over the streaming server
+(SPDY: large output, stdin closed alone, a terminal's size), the sandbox's network
+namespace (while it is ready)."""
 
 from __future__ import annotations
 
@@ -232,6 +233,13 @@ async def test_the_sandbox_has_a_network_namespace_with_loopback_only(
         if ":" in line
     ]
     assert interfaces == ["lo"], interfaces
+    # read again (from the runtime's short status): the same namespace
+    assert (await cri_runtime.sandbox_status(sandbox_id)).netns_path == status.netns_path
+    [listed] = await cri_runtime.list_sandboxes(pods.labels_of(sandbox_id))
+    assert listed.netns_path == status.netns_path
+    await cri_runtime.stop_sandbox(sandbox_id)  # its network torn down: no namespace
+    stopped = await cri_runtime.sandbox_status(sandbox_id)
+    assert stopped.netns_path == "" and not os.path.exists(status.netns_path)
 
 
 async def test_pull_with_credentials_and_without(

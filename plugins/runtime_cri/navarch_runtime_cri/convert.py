@@ -152,9 +152,7 @@ def is_loopback(ip: str) -> bool:
     return ip.startswith("127.") or ip == "::1"
 
 
-def sandbox_status(
-    status: pb.PodSandboxStatus, info: Mapping[str, str] | None = None
-) -> SandboxStatus:
+def sandbox_status(status: pb.PodSandboxStatus, netns: str = "") -> SandboxStatus:
     host_network = status.linux.namespaces.options.network == pb.NODE
     ip = status.network.ip
     return SandboxStatus(
@@ -166,7 +164,7 @@ def sandbox_status(
         # a loopback-only pod network reports the pod's loopback: no pod IP
         ip="" if host_network or is_loopback(ip) else ip,
         host_network=host_network,
-        netns_path="" if host_network else netns_path(info or {}),
+        netns_path="" if host_network else netns,
     )
 
 

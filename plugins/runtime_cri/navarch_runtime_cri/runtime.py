@@ -54,6 +54,7 @@ from navarch_runtime_cri.convert import (
     TTY_ANNOTATION,
     container_config,
     container_status,
+    netns_path,
     sandbox_config,
     sandbox_log_directory,
     sandbox_status,
@@ -79,6 +80,7 @@ class CriRuntime(ImageOps):
         self.data_dir = Path(data_dir)
         self.log_root = self.data_dir / "pods"
         self.conn = CriConnection(options.endpoint, timeout=options.timeout)
+        self._netns: dict[str, str] = {}  # sandbox id -> its network namespace's path
         self._log = logger.bind(cri=options.endpoint)
 
     def _call(
@@ -156,8 +158,16 @@ class CriRuntime(ImageOps):
         return reply
 
     async def sandbox_status(self, sandbox_id: str) -> SandboxStatus:
-        reply = await self._sandbox_reply(sandbox_id, verbose=True)
-        return sandbox_status(reply.status, reply.info)
+        """PodSandboxStatus; verbose (the runtime's JSON, with the network namespace's
+        path) only the first time: a ready sandbox keeps its namespace, and the agent
+        reads every sandbox's status at each relist. A stopped one has none."""
+        netns = self._netns.get(sandbox_id)
+        reply = await self._sandbox_reply(sandbox_id, verbose=netns is None)
+        if reply.status.state != pb.SANDBOX_READY:
+            return sandbox_status(reply.status)  # stopped: its network is torn down
+        if netns is None:
+            netns = self._netns[sandbox_id] = netns_path(reply.info)
+        return sandbox_status(reply.status, netns)
 
     async def list_sandboxes(self, labels: Mapping[str, str] | None = None) -> list[SandboxStatus]:
         request = pb.ListPodSandboxRequest(
@@ -181,6 +191,7 @@ class CriRuntime(ImageOps):
             "sandbox",
             sandbox_id,
         )
+        self._netns.pop(sandbox_id, None)
         metadata = reply.status.metadata
         directory = sandbox_log_directory(
             self.log_root, metadata.namespace, metadata.name, metadata.uid
