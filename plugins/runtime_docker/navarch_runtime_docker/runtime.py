@@ -228,19 +228,23 @@ class DockerRuntime:
             await self._stop(sandbox_id, 0)
             return
         name = str(info.get("Name", "")).lstrip("/")
-        if not name.endswith(specs.STOPPED_SUFFIX):
-            await self._rename(sandbox_id, name + specs.STOPPED_SUFFIX)
-
-    async def _rename(self, ident: str, name: str) -> None:
+        if name.endswith(specs.STOPPED_SUFFIX):
+            return
+        self._inspected.pop(sandbox_id, None)
         try:
             await self.engine.call(
-                "POST", f"/containers/{path_part(ident)}/rename", params={"name": name}
+                "POST",
+                f"/containers/{path_part(sandbox_id)}/rename",
+                params={"name": name + specs.STOPPED_SUFFIX},
             )
         except EngineError as err:
             if err.status == 404:
-                raise NotFound(specs.SANDBOX, ident) from err
-            raise
-        self._inspected.pop(ident, None)
+                raise NotFound(specs.SANDBOX, sandbox_id) from err
+            # Two stops at once (a shorter grace period arriving mid-stop): the other
+            # renamed it first, and the engine refuses the same name again.
+            again = await self._inspect(specs.SANDBOX, sandbox_id)
+            if not str(again.get("Name", "")).endswith(specs.STOPPED_SUFFIX):
+                raise
 
     async def _stop_quietly(self, ident: str) -> None:
         with contextlib.suppress(NotFound):
