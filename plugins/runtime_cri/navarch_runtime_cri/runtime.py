@@ -67,6 +67,7 @@ from navarch_runtime_cri.streaming import CriExec
 
 # Statuses read at once for a list (CRI's lists carry no exit codes nor times).
 _STATUS_READS = 16
+_KNOWN_DIGESTS = 1024  # image ids kept by repository digest (a node's images, and more)
 _Item = TypeVar("_Item")
 _Status = TypeVar("_Status")
 
@@ -81,6 +82,7 @@ class CriRuntime(ImageOps):
         self.log_root = self.data_dir / "pods"
         self.conn = CriConnection(options.endpoint, timeout=options.timeout)
         self._netns: dict[str, str] = {}  # sandbox id -> its network namespace's path
+        self._image_ids: dict[str, str] = {}  # repository digest -> image id
         self._log = logger.bind(cri=options.endpoint)
 
     def _call(
@@ -303,11 +305,20 @@ class CriRuntime(ImageOps):
         is the id or a repository digest."""
         if image_ref.startswith("sha256:") or not image_ref:
             return image_ref
+        known = self._image_ids.get(image_ref)
+        if known is not None:
+            return known
         try:
             ref = await self.image_status(image_ref)
         except NotFound:
             return ""
-        return ref.id if ref is not None else ""
+        if ref is None:
+            return ""
+        if "@sha256:" in image_ref:  # a digest names one image for good
+            if len(self._image_ids) >= _KNOWN_DIGESTS:
+                self._image_ids.clear()
+            self._image_ids[image_ref] = ref.id
+        return ref.id
 
     async def list_containers(
         self, labels: Mapping[str, str] | None = None, sandbox_id: str | None = None
