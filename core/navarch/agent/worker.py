@@ -432,7 +432,9 @@ class PodWorker:
             # Kubernetes moves a deleted pod to a terminal phase before it goes, so a pod
             # kept by a finalizer does not read Running forever.
             final = await self.agent.runtime.list_containers({labels.POD_UID: self.uid})
-            await self.write_status(self.pod, None, final, terminal=True)
+            # The watch may have said it is gone meanwhile: nothing left to write to.
+            if self.pod is not None:
+                await self.write_status(self.pod, None, final, terminal=True)
         for sandbox in sandboxes:
             await self._remove_sandbox(sandbox.id)
         self.agent.probes.forget(self.uid)
