@@ -15,7 +15,7 @@ import pytest
 
 ROOT = Path(__file__).parent.parent
 TUTORIAL = ROOT / "docs" / "tutorial.md"
-SECTION = "## 4. Write your first plugin"
+SECTION = "## 9. Write your first plugin"
 
 
 def _section() -> str:
