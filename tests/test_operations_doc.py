@@ -12,6 +12,7 @@ from pathlib import Path
 import pytest
 
 from navarch.testing.containerd import ContainerdProcess, start_private_containerd
+from navarch.testing.daemon import unmount_under
 from navarch.testing.images import busybox_archive
 from tests.doc_session import ROOT, Terminal, page_commands, run_page
 
@@ -51,4 +52,6 @@ def test_a_master_and_two_workers_run_as_the_page_says(
     try:
         run_page(terminal, commands)
     finally:
-        terminal.close()
+        terminal.close()  # the agents stop; their pods' containers are the fixture's
+        # their pods' network namespaces are bind-mounted under the agents' directories
+        unmount_under([terminal.home])

@@ -27,7 +27,7 @@ from typing import Any, Self
 import orjson
 import yaml
 
-from navarch.testing.daemon import DaemonProcess, free_port
+from navarch.testing.daemon import DaemonProcess, free_port, unmount_under
 from navarch.testing.navarchprocess import NavarchProcess
 
 READY_BANNER = "Navarch is up"
@@ -153,6 +153,8 @@ class UpProcess(DaemonProcess):
             result = self.down()
             if result.returncode != 0:
                 raise RuntimeError(f"navarch down --purge failed: {result.stderr}")
+        # what a joined agent's pods left mounted (network namespaces), if any
+        unmount_under([self.directory])
 
 
 class ClusterCli:
