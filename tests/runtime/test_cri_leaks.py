@@ -11,9 +11,8 @@ Counted before and after:
   records, tasks, active snapshots (the pause and container root file systems);
 * the CRI plugin's own directories (a directory per sandbox and container under the
   private containerd's root and state);
-* network namespaces containerd made for the pods (``/var/run/netns/cni-*``: the CRI
-  plugin's default place, on this machine) and mounts under the private containerd's
-  root and state and /var/run/netns;
+* network namespaces containerd made for the pods (under the private containerd's
+  state: ``netns_mounts_under_state_dir``) and mounts under its root and state;
 * shim processes serving this containerd (found by their command line in /proc);
 * what this process holds open under the runtime's ``data_dir``.
 """
@@ -45,7 +44,6 @@ CYCLES = 200
 # Cycles run in this many lanes at once: a busy agent's pace, and quicker on 2 cores.
 LANES = 4
 SLEEPER = "trap 'exit 0' TERM; echo ready; sleep 100000 & wait"
-NETNS = Path("/var/run/netns")
 
 
 def _tree(root: Path) -> list[str]:
@@ -111,12 +109,8 @@ async def _counts(runtime: CriRuntime, containerd: CriContainerdProcess) -> dict
         "containerd tasks": _ctr(containerd, "tasks", "ls"),
         "active snapshots": sorted(line for line in snapshots if "Active" in line),
         **{str(d.relative_to(containerd.directory)): _entries(d) for d in cri_dirs},
-        "pod netns": [name for name in _entries(NETNS) if name.startswith("cni-")],
+        "pod netns": _entries(containerd.state / "io.containerd.grpc.v1.cri" / "netns"),
         "mounts": _mount_points_under(containerd.root, containerd.state),
-        # only containerd's: other tests on this machine may have namespaces there
-        "pod netns mounts": [
-            point for point in _mount_points_under(NETNS) if Path(point).name.startswith("cni-")
-        ],
         "shims": containerd.shim_pids(CRI_NAMESPACE),
     }
 

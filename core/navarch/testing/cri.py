@@ -108,6 +108,9 @@ def cri_containerd_config(
         "  enable_selinux = false\n"
         "  disable_apparmor = true\n"
         "  restrict_oom_score_adj = true\n"
+        # the pods' network namespaces under the private state, not /var/run/netns:
+        # removing the daemon's directory removes them too
+        "  netns_mounts_under_state_dir = true\n"
         f"\n[{cri}.containerd]\n"
         '  snapshotter = "overlayfs"\n'
         '  default_runtime_name = "runc"\n'
