@@ -35,6 +35,19 @@ class Resource:
     def group_version(self) -> str:
         return f"{self.group}/{self.version}" if self.group else self.version
 
+    def url_path(self, namespace: str | None = None, name: str = "", subresource: str = "") -> str:
+        """The URL path of the collection (in ``namespace``), an object or its
+        subresource: ``/apis/apps/v1/namespaces/default/deployments/web/scale``."""
+        base = f"/apis/{self.group}/{self.version}" if self.group else f"/api/{self.version}"
+        if self.namespaced and namespace:
+            base += f"/namespaces/{namespace}"
+        path = f"{base}/{self.plural}"
+        if name:
+            path += f"/{name}"
+        if subresource:
+            path += f"/{subresource}"
+        return path
+
     def store_prefix(self, namespace: str = "") -> bytes:
         base = f"/registry/{self.group or 'core'}/{self.plural}/"
         return (base + f"{namespace}/" if namespace else base).encode()

@@ -204,16 +204,7 @@ class ResourceClient:
     # --- paths -------------------------------------------------------------------------
 
     def path(self, namespace: str | None = None, name: str = "", subresource: str = "") -> str:
-        res = self.res
-        base = f"/apis/{res.group}/{res.version}" if res.group else f"/api/{res.version}"
-        if res.namespaced and namespace:
-            base += f"/namespaces/{namespace}"
-        path = f"{base}/{res.plural}"
-        if name:
-            path += f"/{name}"
-        if subresource:
-            path += f"/{subresource}"
-        return path
+        return self.res.url_path(namespace, name, subresource)
 
     def _ns(self, namespace: str | None, obj: Any = None) -> str | None:
         if not self.res.namespaced:

@@ -123,15 +123,7 @@ class Session:
 
 def resource_path(res: Resource, namespace: str | None, name: str = "", sub: str = "") -> str:
     """The URL path of a collection, an object or its subresource."""
-    base = f"/apis/{res.group}/{res.version}" if res.group else f"/api/{res.version}"
-    if res.namespaced and namespace:
-        base += f"/namespaces/{namespace}"
-    path = f"{base}/{res.plural}"
-    if name:
-        path += f"/{name}"
-    if sub:
-        path += f"/{sub}"
-    return path
+    return res.url_path(namespace, name, sub)
 
 
 def find_resource(word: str) -> Resource:
