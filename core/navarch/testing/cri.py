@@ -28,9 +28,11 @@ Needs root, Debian's containerd and containernetworking-plugins, and busybox-sta
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import subprocess
+import time
 from pathlib import Path
 from typing import Self
 
@@ -256,6 +258,27 @@ class CriContainerdProcess(ContainerdProcess):
             timeout=120,
         )
 
+    def remove(self) -> None:
+        """As ContainerdProcess.remove, and the cgroups of the CRI plugin's containers
+        and sandboxes killed with their shims (runc never got to delete them):
+        ``/sys/fs/cgroup/*/k8s.io/<id>``, the CRI plugin's cgroupfs layout."""
+        ids = self._container_ids()
+        super().remove()
+        remove_cgroups(ids)
+
+    def _container_ids(self) -> list[str]:
+        if self.process is None or self.process.poll() is not None:
+            return []
+        try:
+            done = subprocess.run(
+                [CTR, "--address", str(self.socket_path), "--namespace", CRI_NAMESPACE,
+                 "containers", "ls", "--quiet"],
+                capture_output=True, text=True, timeout=30, check=True,
+            )  # fmt: skip
+        except (OSError, subprocess.SubprocessError):
+            return []
+        return done.stdout.split()
+
     def trust_plain_http(self, host: str) -> None:
         """Let containerd pull from the registry at ``host`` (``127.0.0.1:PORT``) over
         plain HTTP: a ``hosts.toml`` in the registry configuration directory, read at
@@ -269,3 +292,20 @@ class CriContainerdProcess(ContainerdProcess):
             f'[host."http://{host}"]\n'
             '  capabilities = ["pull", "resolve"]\n'
         )
+
+
+def remove_cgroups(ids: list[str], attempts: int = 20) -> None:
+    """Remove the (empty) cgroup directories ``k8s.io/<id>`` in every hierarchy; a
+    killed process leaves its cgroup soon after, so a few bounded retries."""
+    for _ in range(attempts):
+        left = [
+            path
+            for container_id in ids
+            for path in Path("/sys/fs/cgroup").glob(f"*/{CRI_NAMESPACE}/{container_id}")
+        ]
+        for path in left:
+            with contextlib.suppress(OSError):
+                path.rmdir()
+        if not any(path.exists() for path in left):
+            return
+        time.sleep(0.25)
