@@ -9,6 +9,7 @@ from __future__ import annotations
 import argparse
 from collections.abc import Sequence
 
+from navarch.api.core_v1 import Pod
 from navarch.cli.navctl.session import Session, add_command, add_subcommand_group
 from navarch.scheduler.nodeinfo import NodeInfo, PodRequest
 
@@ -66,7 +67,7 @@ def percent(part: int, whole: int) -> str:
     return f"{part * 100 // whole}%" if whole else "<unknown>"
 
 
-async def _running_pods(session: Session, namespace: str | None) -> list[PodRequest]:
+async def _running_pods(session: Session, namespace: str | None) -> list[Pod]:
     """Pods holding their requests: bound and not finished."""
     fields = "status.phase!=Succeeded,status.phase!=Failed"
     listed = await session.client.pods.list(namespace or "", field_selector=fields)
@@ -74,12 +75,12 @@ async def _running_pods(session: Session, namespace: str | None) -> list[PodRequ
 
 
 async def run_nodes(session: Session, args: argparse.Namespace) -> int:
-    nodes = (await session.client.nodes.list()).items
+    nodes = list((await session.client.nodes.list()).items)
     if args.names:
         nodes = [n for n in nodes if n.name in args.names]
     infos = {n.name: NodeInfo.of(n) for n in nodes}
     for pod in await _running_pods(session, None):
-        info = infos.get(pod.spec.node_name)
+        info = infos.get(pod.spec.node_name if pod.spec is not None else "")
         if info is not None:
             info.add(PodRequest.of(pod))
     rows = [["NAME", "CPU(requests)", "CPU%", "MEMORY(requests)", "MEMORY%"]]
@@ -105,16 +106,16 @@ async def run_pods(session: Session, args: argparse.Namespace) -> int:
     namespace = None if args.all_namespaces else session.namespace
     pods = await _running_pods(session, namespace)
     if args.names:
-        pods = [p for p in pods if p.metadata.name in args.names]
+        pods = [p for p in pods if p.name in args.names]
     header = ["NAME", "CPU(requests)", "MEMORY(requests)"]
     if args.all_namespaces:
         header.insert(0, "NAMESPACE")
     rows = [header]
-    for pod in sorted(pods, key=lambda p: (p.metadata.namespace or "", p.metadata.name)):
+    for pod in sorted(pods, key=lambda p: (p.namespace or "", p.name)):
         request = PodRequest.of(pod)
-        row = [pod.metadata.name, cpu_text(request.cpu), memory_text(request.memory)]
+        row = [pod.name, cpu_text(request.cpu), memory_text(request.memory)]
         if args.all_namespaces:
-            row.insert(0, pod.metadata.namespace or "")
+            row.insert(0, pod.namespace or "")
         rows.append(row)
     if len(rows) == 1:
         where = "" if args.all_namespaces else f" in {session.namespace} namespace"
