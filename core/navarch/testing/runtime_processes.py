@@ -188,7 +188,10 @@ class ProcessConformance:
     async def test_containers_of_a_sandbox_share_the_network(self, runtime: Runtime, pods: Pods):
         port = 20000 + secrets.randbelow(20000)
         sandbox_id = await pods.sandbox()
-        server = await pods.container(sandbox_id, "server", command=("nc", "-l", "-p", str(port)))
+        # The server's stdin is held open: busybox's ``nc -l`` half-closes the
+        # connection as soon as its stdin (a container's /dev/null) ends, and a client
+        # that sees that before it read its own stdin exits 0 having sent nothing.
+        server = await pods.container(sandbox_id, "server", **sh(f"sleep 3600 | nc -l -p {port}"))
         # The client retries until the server listens (no sleep-and-hope).
         await pods.container(
             sandbox_id,
