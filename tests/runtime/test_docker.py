@@ -25,6 +25,7 @@ from navarch.runtime import (
     ImageLoadError,
     ImagePullError,
     LogOptions,
+    NotFound,
     RegistryAuth,
     SandboxConfig,
     SandboxState,
@@ -199,6 +200,33 @@ async def test_host_network_sandbox_is_a_record_with_no_process(
     await runtime.remove_sandbox(sandbox_id)
     assert await runtime.list_sandboxes(labels) == []
     assert await runtime.list_containers(labels) == []
+
+
+async def test_starting_a_container_it_created_is_one_engine_call(
+    dockerd: DockerdProcess, runtime: DockerRuntime, pods: Pods
+):
+    sandbox_id = await pods.sandbox(host_network=True)
+    made = await pods.container(sandbox_id, start=False, **sh(SLEEPER))
+    calls: list[tuple[str, str]] = []
+    call = runtime.engine.call
+
+    async def counted(method: str, path: str, **kwargs):
+        calls.append((method, path))
+        return await call(method, path, **kwargs)
+
+    runtime.engine.call = counted  # type: ignore[method-assign]
+    await runtime.start_container(made)
+    assert calls == [("POST", f"/containers/{made}/start")]
+    # Another object (a restarted agent) checks what it is given first.
+    other = await pods.container(sandbox_id, "other", start=False, **sh(SLEEPER))
+    fresh = DockerRuntime(DockerOptions(socket=dockerd.socket_url))
+    try:
+        with pytest.raises(NotFound):
+            await fresh.start_container(sandbox_id)  # a sandbox is no container
+        await fresh.start_container(other)
+        await wait_for_output(fresh, other, "ready")
+    finally:
+        await fresh.close()
 
 
 async def test_limits_visible_in_docker_inspect(
