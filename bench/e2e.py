@@ -380,8 +380,9 @@ def print_table(docker: dict[str, Any], containerd: dict[str, Any], counts: Coun
     if "navarch containers" in docker:
         print(
             f"  containers running on the dockerd with {n} replicas up: Navarch "
-            f"{docker['navarch containers']} (a pause sandbox per pod, hostNetwork too, "
-            f"and the app), Swarm {docker.get('swarm containers', 'n/a')}"
+            f"{docker['navarch containers']} (the app; a hostNetwork pod's sandbox "
+            "is a container created but never started), "
+            f"Swarm {docker.get('swarm containers', 'n/a')}"
         )
     print(f"  placement before the failure: {failure.get('placement', {})}")
     print(f"  Navarch's failover is decided by: {node_lifecycle_settings()}")
