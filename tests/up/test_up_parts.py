@@ -4,7 +4,11 @@ socket, and the configuration every part runs with."""
 
 from __future__ import annotations
 
+import asyncio
 import os
+import subprocess
+import sys
+import time
 from pathlib import Path
 
 import pytest
@@ -12,9 +16,9 @@ import pytest
 from navarch.assembly import assemble
 from navarch.config import load_config
 from navarch.startup import StartupError
-from navarch.up import runtimes
+from navarch.up import down, runtimes
 from navarch.up.cluster import node_names, up_config
-from navarch.up.containerd import PrivateContainerd, containerd_config
+from navarch.up.containerd import PrivateContainerd, alive, containerd_config
 from navarch.up.join import join_config
 from navarch.up.runtimes import RuntimeChoice, choose_runtime
 from navarch.up.state import UpState
@@ -128,3 +132,30 @@ def test_join_needs_an_up_cluster_and_a_new_name(tmp_path):
     assert joined["runtime.name"] == "sim"
     assert Path(joined["kubeconfig"]).is_file()
     assert oct(os.stat(Path(joined["data_dir"])).st_mode & 0o777) == "0o700"
+
+
+async def test_down_sees_a_stopped_up_that_its_parent_has_not_reaped(tmp_path):
+    """`navarch up` started by a program (a test, a supervisor) stays a zombie until
+    that program reaps it: down must take it for stopped, not wait a minute."""
+    script = tmp_path / "navarch"
+    script.write_text(f"#!{sys.executable}\nimport time\ntime.sleep(120)\n")
+    script.chmod(0o755)
+    process = subprocess.Popen([str(script), "up"])
+    try:
+        state = UpState("sim", {}, False, ("node-1",), process.pid)
+        await until_async(lambda: state.running_pid() == process.pid)
+        started = time.monotonic()
+        await down._stop_up(state)  # SIGTERM; it ends, unreaped
+        assert time.monotonic() - started < down.UP_STOP_SECONDS
+        assert not alive(process.pid)
+        assert Path(f"/proc/{process.pid}").exists()  # a zombie, still
+    finally:
+        process.kill()
+        process.wait(timeout=30)
+
+
+async def until_async(check, seconds: float = 30.0) -> None:
+    deadline = time.monotonic() + seconds
+    while not check():
+        assert time.monotonic() < deadline, "never"
+        await asyncio.sleep(0.05)

@@ -28,6 +28,7 @@ from navarch.runtime import Runtime, labels
 from navarch.runtime.errors import NotFound
 from navarch.startup import StartupError
 from navarch.up.cluster import up_config
+from navarch.up.containerd import alive
 from navarch.up.demo import DEMO_IMAGES
 from navarch.up.join import stop_worker, worker_dir, worker_names
 from navarch.up.mounts import unmount_under
@@ -104,9 +105,9 @@ async def _stop_up(state: UpState) -> None:
     os.kill(pid, signal.SIGTERM)
     loop = asyncio.get_running_loop()
     deadline = loop.time() + UP_STOP_SECONDS
-    while Path(f"/proc/{pid}").exists() and loop.time() < deadline:
+    while alive(pid) and loop.time() < deadline:
         await asyncio.sleep(0.2)
-    if Path(f"/proc/{pid}").exists():
+    if alive(pid):
         raise StartupError(
             f"navarch up (pid {pid}) did not stop within {UP_STOP_SECONDS:.0f} s; stop it "
             "(kill it) and run navarch down again"

@@ -22,6 +22,7 @@ from navarch.apiserver import server
 from navarch.apiserver.datadir import make_private_dir, write_atomically
 from navarch.config import Config
 from navarch.startup import StartupError
+from navarch.up.containerd import alive
 from navarch.up.state import UpState
 
 PID_FILE = "agent.pid"
@@ -94,7 +95,7 @@ def stop_worker(directory: Path) -> None:
     with contextlib.suppress(ProcessLookupError):
         os.kill(pid, signal.SIGTERM)
     deadline = time.monotonic() + STOP_SECONDS
-    while Path(f"/proc/{pid}").exists() and time.monotonic() < deadline:
+    while alive(pid) and time.monotonic() < deadline:
         time.sleep(0.1)
-    if Path(f"/proc/{pid}").exists():
+    if alive(pid):
         raise StartupError(f"the agent of {directory.name} (pid {pid}) did not stop; kill it")
