@@ -29,6 +29,7 @@ import yaml
 
 from navarch.testing.daemon import DaemonProcess, free_port, unmount_under
 from navarch.testing.navarchprocess import NavarchProcess
+from navarch.up.join import worker_dir
 
 READY_BANNER = "Navarch is up"
 CLI_TIMEOUT = 180.0
@@ -130,14 +131,15 @@ class UpProcess(DaemonProcess):
         result = self.navarch("token", "add", "--role", "node", "--name", name, "-o", "kubeconfig")
         if result.returncode != 0:
             raise RuntimeError(f"navarch token add: {result.stderr}")
-        directory = self.directory / name
+        # where `navarch join` keeps a worker: `navarch down` removes its containers too
+        directory = worker_dir(self.data_dir, name)
         directory.mkdir(parents=True, exist_ok=True)
         kubeconfig = directory / "node.kubeconfig"
         kubeconfig.write_text(result.stdout)
         state = self.state()
         config = {
             "kubeconfig": str(kubeconfig),
-            "data_dir": str(directory / "data"),
+            "data_dir": str(directory),
             "log": {"format": "json", "level": "INFO"},
             "runtime": {"name": state["runtime"], "options": state["runtime_options"]},
             "agent": {"node_name": name, "node_ip": "127.0.0.1", "address": "127.0.0.1", "port": 0},
