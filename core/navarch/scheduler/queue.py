@@ -28,6 +28,7 @@ class _Entry:
     attempts: int = 0
     not_before: float = 0.0
     parked_at: float = 0.0
+    popped_in: int = 0  # the cluster's change count when this pod was taken to schedule
 
 
 class SchedulingQueue:
@@ -37,6 +38,7 @@ class SchedulingQueue:
         self._waiting: set[str] = set()  # in back-off or parked as unschedulable
         self._counter = itertools.count()
         self._wakeup = asyncio.Event()
+        self._changes = 0  # how often the cluster changed in a way that can free room
 
     def add(self, key: str, priority: int = 0) -> None:
         """A pending pod (new, or changed): schedule it as soon as its turn comes."""
@@ -65,12 +67,18 @@ class SchedulingQueue:
         entry.not_before = time.monotonic() + min(
             MAX_BACKOFF, INITIAL_BACKOFF * 2 ** (entry.attempts - 1)
         )
-        entry.parked_at = time.monotonic() if unschedulable else 0.0
+        # Parked only if nothing changed while it was being scheduled: a node that came
+        # (or room that was freed) during its cycle was not seen by the filters, and
+        # the change's wake-up passed it by, since it was not waiting then.
+        # (Kubernetes' scheduling queue keeps a "move request cycle" for the same race.)
+        stale = entry.popped_in != self._changes
+        entry.parked_at = time.monotonic() if unschedulable and not stale else 0.0
         self._waiting.add(key)
         self._wakeup.set()
 
     def cluster_changed(self) -> None:
         """A node was added or freed, or a pod went: parked pods may fit now."""
+        self._changes += 1
         for key in self._waiting:
             entry = self._entries.get(key)
             if entry is not None:
@@ -88,6 +96,7 @@ class SchedulingQueue:
                 _, arrival, key = heapq.heappop(self._active)
                 entry = self._entries.get(key)
                 if entry is not None and entry.arrival == arrival and key not in self._waiting:
+                    entry.popped_in = self._changes
                     return key
             self._wakeup.clear()
             timeout = self._next_due()
