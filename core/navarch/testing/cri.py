@@ -39,6 +39,7 @@ from typing import Self
 from navarch.runtime.archive import busybox_files, write_image_archive
 from navarch.testing.containerd import ContainerdProcess, containerd_problem
 from navarch.testing.daemon import free_port, require_or_skip
+from navarch.up.containerd import DISABLED_PLUGINS, containerd_config
 
 # Where Debian's containernetworking-plugins puts the plugins.
 CNI_PLUGINS = Path("/usr/lib/cni")
@@ -47,14 +48,8 @@ PAUSE_IMAGE = "navarch.test/pause:1"
 CTR = "/usr/bin/ctr"
 # Plugins the CRI daemon does without: snapshotters needing file systems or devices a
 # test lacks, tracing.
-_DISABLED_PLUGINS = (
-    "io.containerd.snapshotter.v1.aufs",
-    "io.containerd.snapshotter.v1.btrfs",
-    "io.containerd.snapshotter.v1.devmapper",
-    "io.containerd.snapshotter.v1.zfs",
-    "io.containerd.tracing.processor.v1.otlp",
-    "io.containerd.internal.v1.tracing",
-)
+# The private daemon's usual set, less the CRI plugin this daemon is for.
+_DISABLED_PLUGINS = tuple(name for name in DISABLED_PLUGINS if name != "io.containerd.grpc.v1.cri")
 
 
 def cri_problem() -> str | None:
@@ -84,25 +79,11 @@ def cri_containerd_config(
     stream_port: int,
 ) -> str:
     """A containerd 1.6 configuration (version 2) for a private daemon with CRI."""
-    disabled = ", ".join(f'"{name}"' for name in _DISABLED_PLUGINS)
     cri = 'plugins."io.containerd.grpc.v1.cri"'
-    return (
-        "version = 2\n"
-        f'root = "{root}"\n'
-        f'state = "{state}"\n'
-        f"disabled_plugins = [{disabled}]\n"
-        "\n[grpc]\n"
-        f'  address = "{socket_path}"\n'
-        '  tcp_address = ""\n'
-        "\n[ttrpc]\n"
-        f'  address = "{socket_path}.ttrpc"\n'
-        "\n[debug]\n"
-        '  address = ""\n'
-        '  level = "info"\n'
-        "\n[metrics]\n"
-        '  address = ""\n'
-        '\n[plugins."io.containerd.internal.v1.opt"]\n'
-        f'  path = "{opt}"\n'
+    base = containerd_config(
+        root=root, state=state, socket_path=socket_path, opt=opt, disabled_plugins=_DISABLED_PLUGINS
+    )
+    return base + (
         f"\n[{cri}]\n"
         f'  sandbox_image = "{PAUSE_IMAGE}"\n'
         '  stream_server_address = "127.0.0.1"\n'
