@@ -19,7 +19,7 @@ BENCH_ARGS ?=
 SYSTEM_PACKAGES := etcd-server docker.io containerd runc docker-registry busybox-static \
 	containernetworking-plugins
 
-.PHONY: help tools system-deps up-deps sync lint format test bench up
+.PHONY: help tools system-deps up-deps sync plugin-layer-cache lint format test bench up
 
 help:
 	@echo "make up      run a Navarch cluster on the embedded defaults"
@@ -61,7 +61,14 @@ format: sync
 	$(UV) run --no-sync ruff check --fix .
 	$(UV) run --no-sync ruff format .
 
-test: lint system-deps
+# tests/test_tutorial.py runs the tutorial's `uv run --with-editable ../my-policy`
+# offline; uv resolves that layer from index metadata that `uv sync --locked` never
+# fetches. Resolving a plugin of the same shape here (with the network) fills uv's
+# cache — an empty one on a fresh machine included. tests/fixtures/layer_plugin says more.
+plugin-layer-cache: sync
+	$(UV) run --no-sync --quiet --with-editable tests/fixtures/layer_plugin navarch version >/dev/null
+
+test: lint system-deps plugin-layer-cache
 	$(UV) run --no-sync pytest $(PYTEST_ARGS)
 
 bench: sync system-deps

@@ -62,7 +62,8 @@ def _run(command: str, plugin: Path) -> subprocess.CompletedProcess[str]:
     command = command.replace("../my-policy", shlex.quote(str(plugin)))
     env = {k: v for k, v in os.environ.items() if not k.startswith("NAVARCH_")}
     # Never touch the shared environment or the network: the workspace is synced and
-    # uv's cache holds every package (make sync filled it).
+    # uv's cache holds every package and the index metadata the layer is resolved from
+    # (make test's plugin-layer-cache step filled it, on a fresh machine too).
     env |= {"UV_NO_SYNC": "1", "UV_OFFLINE": "1", "VIRTUAL_ENV": str(Path(sys.prefix))}
     env["PATH"] = f"{Path(sys.executable).parent}{os.pathsep}{env.get('PATH', '')}"
     return subprocess.run(
