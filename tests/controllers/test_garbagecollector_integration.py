@@ -11,7 +11,6 @@ with ownerReferences to the ReplicaSet) and kubectl's ``delete --cascade``:
 
 from __future__ import annotations
 
-import asyncio
 import json
 from collections.abc import AsyncIterator
 from typing import Any
@@ -141,8 +140,16 @@ async def test_cascade_orphan_keeps_the_pods_without_their_references(
 
     await eventually(orphaned, "both pods kept, without ownerReferences", [manager])
     assert not await _exists(client, "replicasets", "orph")
-    await asyncio.sleep(1.0)  # the collector has nothing left to do with them …
-    assert len(await _pods(client, "orph")) == 2  # … and deletes none
+    # Proof the collector looked after the orphaning: a later ReplicaSet deleted in the
+    # background has its pods collected, so the orphans' events were handled before…
+    await _replicaset_with_pods(client, "after-orph", 1)
+    kubectl("delete", "rs", "after-orph", "--cascade=background", "--wait=false")
+
+    async def later_pods_gone() -> bool:
+        return not await _pods(client, "after-orph")
+
+    await eventually(later_pods_gone, "a later ReplicaSet's pods collected", [manager])
+    assert len(await _pods(client, "orph")) == 2  # … and the orphans were kept
 
 
 async def test_cascade_foreground_keeps_the_replicaset_until_its_pods_are_gone(
