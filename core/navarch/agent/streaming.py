@@ -8,7 +8,8 @@ here (:mod:`navarch.apiserver.podproxy`); kubelet's paths::
     GET /exec/{namespace}/{pod}/{container}?command=sh&command=-c&command=..&stdin=true
         -> WebSocket, subprotocol v5.channel.k8s.io (or v4.channel.k8s.io)
 
-The remote-command protocol: every binary message starts with a channel byte —
+The remote-command protocol: every message (binary, or text as the official Python
+client sends stdin) starts with a channel byte —
 0 stdin, 1 stdout, 2 stderr (client <- agent), 3 error, 4 resize (JSON
 ``{"Width": w, "Height": h}``); v5 adds 255 close (``[255, 0]``: the client's stdin
 ended). When the command ends the agent sends a ``Status`` on channel 3 —
@@ -272,9 +273,10 @@ async def _run_session(ws: web.WebSocketResponse, session: Any, want: dict[str, 
 
     async def input() -> None:
         async for message in ws:
-            if message.type != aiohttp.WSMsgType.BINARY or not message.data:
+            payload = _frame_bytes(message)
+            if not payload:
                 continue
-            channel, data = message.data[0], message.data[1:]
+            channel, data = payload[0], payload[1:]
             if channel == STDIN and want["stdin"]:
                 if data:
                     await session.write_stdin(data)
@@ -304,6 +306,18 @@ async def _run_session(ws: web.WebSocketResponse, session: Any, want: dict[str, 
                 await task
         with contextlib.suppress(Exception):
             await session.close()
+
+
+def _frame_bytes(message: aiohttp.WSMessage) -> bytes:
+    """A client message's bytes, channel byte first. Text frames carry channels too: the
+    official Python client's ``write_stdin`` sends a ``str`` as a TEXT frame
+    (``chr(0) + data``), and Kubernetes' channel protocol reads a text frame's UTF-8
+    bytes exactly as a binary frame's. Anything else (ping, close) carries none."""
+    if message.type == aiohttp.WSMsgType.BINARY:
+        return bytes(message.data)
+    if message.type == aiohttp.WSMsgType.TEXT:
+        return str(message.data).encode()
+    return b""
 
 
 def _size(data: bytes) -> tuple[int, int] | None:
