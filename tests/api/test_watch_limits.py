@@ -15,6 +15,7 @@ import pytest_asyncio
 from navarch.client import Client, Gone
 from navarch.client.kubeconfig import load_kubeconfig
 from navarch.testing.apiserver import ApiServerProcess
+from navarch.testing.waiting import eventually
 
 
 @pytest.fixture(scope="module")
@@ -61,11 +62,27 @@ def _event(name: str) -> dict:
     }
 
 
+async def _compacted_past(client: Client, page) -> None:
+    """Wait until history holds nothing from before ``page`` (a list taken earlier):
+    its continue token is refused as too old once compaction (every 0.2 s) went past."""
+
+    async def refused() -> bool:
+        try:
+            await client.events.list("default", limit=5, continue_token=page.continue_token)
+        except Gone:
+            return True
+        return False
+
+    await eventually(refused, "history compacted past an earlier list")
+
+
 async def test_watch_from_compacted_history_is_410_gone(client):
     first = await client.events.create(_event("e-first"), namespace="default")
+    await client.events.create(_event("e-second"), namespace="default")
+    page = await client.events.list("default", limit=1)
     for i in range(60):
         await client.events.create(_event(f"e-{i}"), namespace="default")
-    await asyncio.sleep(1.0)  # compaction runs every 0.2 s
+    await _compacted_past(client, page)
     with pytest.raises(Gone) as info:
         async for _ in client.events.watch(
             "default", resource_version=first.metadata.resource_version
@@ -80,9 +97,7 @@ async def test_list_continue_from_compacted_history_is_410(client):
     assert page.continue_token
     for i in range(60):
         await client.events.create(_event(f"later-{i}"), namespace="default")
-    await asyncio.sleep(1.0)
-    with pytest.raises(Gone):
-        await client.events.list("default", limit=5, continue_token=page.continue_token)
+    await _compacted_past(client, page)  # the refusal itself is what is tested
 
 
 async def test_slow_watcher_is_closed_with_an_error_event(api_server, client):

@@ -7,6 +7,7 @@ import time
 from collections import Counter
 
 from navarch.api.quantity import Quantity
+from navarch.testing.waiting import eventually
 
 
 def node(
@@ -191,8 +192,21 @@ async def test_a_burst_of_200_pods_never_overbooks_a_node(client, start_schedule
     await asyncio.gather(
         *(client.pods.create(pod(f"burst-{i}"), namespace="default") for i in range(200))
     )
-    bound = await placements(client, 150, timeout=60)
-    await asyncio.sleep(1.0)  # anything wrongly bound late would show now
+    await placements(client, 150, timeout=60)
+
+    async def all_decided() -> bool:
+        # every pod bound or found unschedulable: the scheduler has looked at all 200,
+        # so a node overbooked late would show now
+        pods = (await client.pods.list("default")).items
+        return len(pods) == 200 and all(
+            p.spec.node_name
+            or any(
+                c.type == "PodScheduled" and c.status == "False" for c in p.status.conditions or ()
+            )
+            for p in pods
+        )
+
+    await eventually(all_decided, "all 200 pods bound or unschedulable")
     bound = await placements(client, 150)
     per_node = Counter(bound.values())
     assert len(bound) == 150 and per_node == {"t1": 50, "t2": 50, "t3": 50}
