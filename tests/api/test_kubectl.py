@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 import json
+import select
 import shutil
 import subprocess
-import time
 from pathlib import Path
 
 import pytest
@@ -110,10 +110,16 @@ def test_watch_sees_changes_then_delete(kubectl, api_server):
         text=True,
     )
     try:
-        time.sleep(1.5)
+        # kubectl lists before it watches: the pod printed means the watch follows from
+        # the list's version, so the changes below are after it
+        assert watch.stdout is not None
+        ready, _, _ = select.select([watch.stdout], [], [], 30)
+        assert ready, "kubectl get -w printed nothing in 30 s"
+        first = watch.stdout.readline()
         kubectl("label", "pod", "goproxy", "watched=yes")
         kubectl("delete", "pod", "goproxy")
         out, _ = watch.communicate(timeout=30)
+        out = first + out
     finally:
         if watch.poll() is None:
             watch.kill()
