@@ -1,4 +1,13 @@
-"""API errors: each becomes a Kubernetes ``Status`` with the right code and reason."""
+"""API errors: each becomes a Kubernetes ``Status`` with the right code and reason.
+
+``details`` is filled as apimachinery's constructors fill it (NewNotFound,
+NewAlreadyExists, NewConflict, NewForbidden, NewInvalid, NewMethodNotSupported,
+NewInternalError, NewGenericServerResponse for an unknown path): clients read it
+without checking it is there — kubectl debug reads ``details.name`` of a 404 to tell a
+missing pod from a server without the pods/ephemeralcontainers subresource, and
+panicked on a Status without ``details``. Errors whose Kubernetes constructor has none
+(NewBadRequest, NewUnauthorized, NewResourceExpired, NewServiceUnavailable) have none.
+"""
 
 from __future__ import annotations
 
@@ -40,7 +49,7 @@ class ApiError(Exception):
             "message": self.message,
             "reason": self.reason,
         }
-        if self.details:
+        if self.details is not None:  # present even when empty, as Kubernetes sends {}
             status["details"] = {k: v for k, v in self.details.items() if v not in ("", None)}
         status["code"] = self.code
         return status
@@ -104,14 +113,22 @@ def not_found(resource: str, group: str, name: str) -> ApiError:
 
 
 def path_not_found(path: str) -> ApiError:
-    return ApiError(404, "NotFound", f"the server could not find the requested resource ({path})")
+    # Kubernetes' answer for a path it does not serve: empty details, so a client can
+    # tell it from a named object that is missing (details.name set).
+    return ApiError(
+        404,
+        "NotFound",
+        f"the server could not find the requested resource ({path})",
+        details={},
+    )
 
 
-def method_not_allowed(method: str, path: str) -> ApiError:
+def method_not_allowed(method: str, path: str, resource: str = "", group: str = "") -> ApiError:
     return ApiError(
         405,
         "MethodNotAllowed",
         f"the server does not allow this method on the requested resource ({method} {path})",
+        details={"group": group, "kind": resource},
     )
 
 
@@ -134,11 +151,14 @@ def already_assigned(pod: str, node: str) -> ApiError:
     )
 
 
-def names_exhausted(generate_name: str, attempts: int) -> ApiError:
+def names_exhausted(
+    generate_name: str, attempts: int, resource: str = "", group: str = ""
+) -> ApiError:
     return ApiError(
         409,
         "AlreadyExists",
         f"{attempts} names generated from {generate_name!r} were all taken; retry the request",
+        details=_details(resource, group, generate_name, retryAfterSeconds=1),
     )
 
 
@@ -195,7 +215,7 @@ def unavailable(message: str) -> ApiError:
 
 
 def internal(message: str) -> ApiError:
-    return ApiError(500, "InternalError", message)
+    return ApiError(500, "InternalError", message, details={"causes": [{"message": message}]})
 
 
 def invalid(kind: str, group: str, name: str, causes: list[dict[str, str]]) -> ApiError:
