@@ -22,9 +22,9 @@ On top of those, what Kubernetes adds (CRI):
   variable of the config replacing the image's of the same name in place, the new
   ones appended in the config's order;
 * a read-only cgroup file system at ``/sys/fs/cgroup``;
-* cpu: shares from the request (``millis * 1024 / 1000``, at least 2), a CFS quota
-  from the limit over a 100 ms period (``millis * 100``, at least 1 ms); memory: the
-  limit in bytes;
+* cpu: shares from the request and a CFS quota from the limit over a 100 ms period,
+  as every runtime computes them (:mod:`navarch.runtime.cpu`); memory: the limit in
+  bytes;
 * host network: no network namespace and no UTS namespace (the pod shares the
   node's hostname, as Kubernetes does), otherwise the network namespace at the
   pod's path.
@@ -37,6 +37,7 @@ from typing import Any
 
 import attrs
 
+from navarch.runtime.cpu import CFS_PERIOD_US, cfs_quota, cpu_shares
 from navarch.runtime.types import ContainerConfig
 from navarch_runtime_containerd.users import ProcessUser
 
@@ -86,10 +87,6 @@ READONLY_PATHS = (
     "/proc/sys",
     "/proc/sysrq-trigger",
 )
-
-CFS_PERIOD_US = 100_000
-MIN_CFS_QUOTA_US = 1_000
-MIN_CPU_SHARES = 2
 
 
 def _mount(destination: str, type_: str, source: str, *options: str) -> dict[str, Any]:
@@ -160,14 +157,6 @@ def merge_env(image_env: Iterable[str], overrides: Iterable[tuple[str, str]]) ->
     for name, value in overrides:
         merged[name] = value  # a dict keeps the first insertion's position
     return [f"{name}={value}" for name, value in merged.items()]
-
-
-def cpu_shares(request_millis: int) -> int:
-    return max(MIN_CPU_SHARES, request_millis * 1024 // 1000)
-
-
-def cfs_quota(limit_millis: int, period_us: int = CFS_PERIOD_US) -> int:
-    return max(MIN_CFS_QUOTA_US, limit_millis * period_us // 1000)
 
 
 def resources(config: ContainerConfig) -> dict[str, Any]:

@@ -8,6 +8,7 @@ import json
 from collections.abc import Mapping
 from pathlib import Path
 
+from navarch.runtime.cpu import CFS_PERIOD_US, cfs_quota, cpu_shares
 from navarch.runtime.types import (
     ContainerConfig,
     ContainerState,
@@ -26,8 +27,6 @@ IMAGE_ANNOTATION = "navarch.io/cri-image"
 # Whether the container has a terminal (its log's lines then end in CRLF, see logs.py).
 TTY_ANNOTATION = "navarch.io/cri-tty"
 _OWN_ANNOTATIONS = (IMAGE_ANNOTATION, TTY_ANNOTATION)
-CPU_PERIOD = 100_000  # microseconds: the kubelet's CFS period
-_MIN_SHARES = 2
 _CONTAINER_STATES = {
     pb.CONTAINER_CREATED: ContainerState.CREATED,
     pb.CONTAINER_RUNNING: ContainerState.RUNNING,
@@ -84,11 +83,11 @@ def container_config(config: ContainerConfig, sandbox: SandboxConfig) -> pb.Cont
     if config.memory_limit_bytes is not None:
         resources.memory_limit_in_bytes = config.memory_limit_bytes
     if config.cpu_limit_millis is not None:
-        resources.cpu_period = CPU_PERIOD
-        resources.cpu_quota = config.cpu_limit_millis * CPU_PERIOD // 1000
+        resources.cpu_period = CFS_PERIOD_US
+        resources.cpu_quota = cfs_quota(config.cpu_limit_millis)
     request = config.cpu_request_millis or config.cpu_limit_millis
     if request is not None:
-        resources.cpu_shares = max(_MIN_SHARES, request * 1024 // 1000)
+        resources.cpu_shares = cpu_shares(request)
     network = pb.NODE if sandbox.host_network else pb.POD
     return pb.ContainerConfig(
         metadata=pb.ContainerMetadata(name=config.name, attempt=config.attempt),

@@ -26,6 +26,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from navarch.runtime import ContainerConfig, InvalidConfig, SandboxConfig
+from navarch.runtime.cpu import cpu_shares
 
 INTERNAL = "navarch.docker/"
 KIND = INTERNAL + "kind"
@@ -38,8 +39,6 @@ RECORD = INTERNAL + "record"  # "true": a sandbox that is a record, never starte
 STOPPED_SUFFIX = "_stopped"  # the name of a record once stop_sandbox stopped it
 SANDBOX, CONTAINER = "sandbox", "container"
 
-# Kubernetes' conversion: 1 CPU is 1024 shares, never below the kernel's minimum of 2.
-SHARES_PER_CPU, MIN_SHARES = 1024, 2
 _NAME_UNSAFE = re.compile(r"[^a-zA-Z0-9_.-]")
 
 
@@ -60,10 +59,6 @@ def _name(*parts: str) -> str:
     a random suffix, since the agent may create the same attempt again after a crash."""
     joined = "_".join(_NAME_UNSAFE.sub("-", part) for part in parts if part)
     return f"navarch_{joined}_{secrets.token_hex(4)}"
-
-
-def cpu_shares(millis: int) -> int:
-    return max(MIN_SHARES, millis * SHARES_PER_CPU // 1000)
 
 
 def sandbox_body(config: SandboxConfig, image: str, pod_network: str) -> tuple[str, dict]:
