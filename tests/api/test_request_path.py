@@ -15,22 +15,11 @@ import pytest
 from navarch.client import Conflict, NotFound
 from navarch.client.client import JSON_PATCH, MERGE_PATCH, STRATEGIC_MERGE_PATCH
 from navarch.client.kubeconfig import load_kubeconfig
+from navarch.testing.waiting import eventually
 
 from .test_api import deployment, pod, raw
 
 DEADLINE = 60.0
-
-
-async def _eventually(check, deadline: float = DEADLINE):
-    """Poll ``check`` (an async callable returning a truthy value) until it holds."""
-    loop = asyncio.get_running_loop()
-    end = loop.time() + deadline
-    while True:
-        result = await check()
-        if result:
-            return result
-        assert loop.time() < end, "condition not met before the deadline"
-        await asyncio.sleep(0.1)
 
 
 async def test_patches_without_version_never_conflict_under_concurrent_writers(client):
@@ -192,14 +181,14 @@ async def test_watch_of_a_gone_client_is_closed(api_server, client):
         ssl=context,
     )
     assert response.status == 200
-    await _eventually(lambda: _gt(_open_watches(api_server), before))
+    await eventually(lambda: _gt(_open_watches(api_server), before), "the watch counted open")
     response.close()
     await session.close()
 
     async def closed():
         return await _open_watches(api_server) <= before
 
-    await _eventually(closed)
+    await eventually(closed, "the closed watch no longer counted")
 
 
 async def _gt(value, than):

@@ -8,7 +8,6 @@ import asyncio
 import contextlib
 import shutil
 import subprocess
-import time
 from pathlib import Path
 
 import pytest
@@ -18,6 +17,7 @@ from navarch.api import dump, load
 from navarch.assembly import assemble
 from navarch.config import load_config
 from navarch.controllers.manager import ControllerManager
+from navarch.testing.waiting import eventually
 
 ROOT = Path(__file__).parent.parent.parent
 README = (ROOT / "README.md").read_text()
@@ -52,15 +52,6 @@ def kubectl(api_server):
     return run
 
 
-async def eventually(check, timeout: float = 30):
-    deadline = time.monotonic() + timeout
-    while True:
-        value = await check()
-        if value or time.monotonic() > deadline:
-            return value
-        await asyncio.sleep(0.2)
-
-
 async def test_the_walkthrough_binds_the_pod_then_explains_why_it_cannot(
     client, start_scheduler, kubectl
 ):
@@ -81,10 +72,10 @@ async def _walkthrough(client, kubectl) -> None:
     await kubectl("apply", "-f", "examples/node.yaml")
     await kubectl("apply", "-f", "examples/pod.yaml")
 
-    async def node_name():
-        return await kubectl("get", "pod", "web", "-o", "jsonpath={.spec.nodeName}")
+    async def bound_to_the_worker():
+        return await kubectl("get", "pod", "web", "-o", "jsonpath={.spec.nodeName}") == "worker-1"
 
-    assert await eventually(node_name) == "worker-1"
+    await eventually(bound_to_the_worker, "pod web bound to worker-1")
     described = await kubectl("describe", "pod", "web")
     assert "scheduler.navarch.io/decision" in described
     assert "worker-1 chosen: the only feasible node" in described
@@ -101,5 +92,5 @@ async def _walkthrough(client, kubectl) -> None:
         scheduled = conditions.get("PodScheduled")
         return scheduled is not None and scheduled.message == expected
 
-    assert await eventually(reason)
+    await eventually(reason, "pod web unschedulable, saying why")
     assert expected in await kubectl("describe", "pod", "web")
