@@ -14,7 +14,7 @@ import sys
 import threading
 import time
 import uuid
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -30,6 +30,7 @@ from navarch.testing.cluster import (
     sim_agent_process,
 )
 from navarch.testing.daemon import DaemonProcess
+from navarch.testing.waiting import until_passes
 
 DEADLINE = 120.0  # generous: several daemons share a busy machine's 2 cores
 NODES = ("cli-sim-0", "cli-sim-1")
@@ -119,19 +120,6 @@ def _pod(name: str, **spec: Any) -> dict[str, Any]:
     }
 
 
-def eventually(check: Callable[[], Any]) -> Any:
-    """``check()``'s value once it stops failing an assertion (navctl runs its own event
-    loop, so these tests are synchronous)."""
-    deadline = time.monotonic() + DEADLINE
-    while True:
-        try:
-            return check()
-        except AssertionError:
-            if time.monotonic() > deadline:
-                raise
-        time.sleep(0.3)
-
-
 def _pod_names(navctl: Navctl, selector: str) -> list[str]:
     out = navctl("get", "pods", "-l", selector, "-o", "name")
     return [line.removeprefix("pod/") for line in out.split()]
@@ -171,7 +159,7 @@ def test_apply_wait_then_get_describe_and_delete(navctl, tmp_path):
     assert navctl("delete", "deploy", "web", "--timeout", "120s") == (
         'deployment.apps "web" deleted\n'
     )
-    eventually(lambda: _no_pods(navctl, "app=web"))
+    until_passes(lambda: _no_pods(navctl, "app=web"), "no pods of web left", deadline=DEADLINE)
 
 
 def _without_ages(text: str) -> list[list[str]]:
@@ -194,7 +182,7 @@ def test_describe_shows_why_a_pod_fits_nowhere(navctl, tmp_path):
         assert "FailedScheduling" in out[out.index("Events:") :]
         return out
 
-    out = eventually(explained)
+    out = until_passes(explained, "the pod explained", deadline=DEADLINE)
     assert "Scheduling:" in out and "Unschedulable: 0/2 nodes are available" in out
     assert navctl("delete", "pod", "stuck") == 'pod "stuck" deleted\n'
 

@@ -55,6 +55,29 @@ def until(
     )
 
 
+def until_passes(
+    check: Callable[[], T],
+    what: str,
+    daemons: Mapping[str, DaemonProcess] | Iterable[DaemonProcess] = (),
+    *,
+    deadline: float = DEADLINE,
+    every: float = 0.3,
+) -> T:
+    """``check()``'s value once it stops failing an assertion (polled, blocking: for
+    tests whose checks are assertions on a command's output); past ``deadline`` seconds
+    the last AssertionError, with ``what`` and the tail of each daemon's log."""
+    start = time.monotonic()
+    while True:
+        try:
+            return check()
+        except AssertionError as failed:
+            if time.monotonic() - start > deadline:
+                raise AssertionError(
+                    f"never, in {deadline:g} s: {what}: {failed}\n{_logs(daemons)}"
+                ) from failed
+        time.sleep(every)
+
+
 def _logs(daemons: Mapping[str, DaemonProcess] | Iterable[DaemonProcess]) -> str:
     named = (
         daemons.items() if isinstance(daemons, Mapping) else ((d.log_path.name, d) for d in daemons)
