@@ -182,7 +182,9 @@ def navarch_register_controllers(register: Register[ControllerFactory]) -> None:
     work-queue factory, an event recorder, its options from ``controllers.options``
     structured into ``Cls``, a bound logger) and returns a controller whose ``run()``
     coroutine reconciles until cancelled (:class:`navarch.controllers.QueueController`
-    gives the usual shape). The core's own controllers register through this hook
+    gives the usual shape). A ``run()`` that fails or returns is called again on the
+    same controller after a back-off, so it must leave the controller able to run
+    again. The core's own controllers register through this hook
     too. ``controllers.enabled`` lists which run (``"*"`` for every registered one).
     Results: none.
     """

@@ -2,11 +2,13 @@
 left the API server (a deleted namespace emptied and removed; a pod whose grace
 period ran out removed), leader election between two copies (exactly one acts; the
 other takes over when the leader is killed, at once when it is stopped cleanly) — the
-scheduler's too — and configuration errors refused before anything starts."""
+scheduler's too — configuration errors refused before anything starts, and a
+controller whose ``run()`` failed working again once the manager restarted it."""
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import signal
 from collections.abc import AsyncIterator, Awaitable, Callable
 from pathlib import Path
@@ -14,8 +16,15 @@ from pathlib import Path
 import pytest
 import pytest_asyncio
 
+from navarch import hookimpl
+from navarch.assembly import Assembly
 from navarch.client import Client
 from navarch.client.errors import NotFound
+from navarch.config import load_config
+from navarch.controllers import ControllerContext, QueueController
+from navarch.controllers.manager import ControllerManager
+from navarch.plugins import build_plugin_manager
+from navarch.registry import collect
 from navarch.testing.apiserver import ApiServerProcess
 from navarch.testing.controllermanager import ControllerManagerProcess
 from navarch.testing.navarchprocess import NavarchProcess
@@ -213,3 +222,84 @@ async def test_two_schedulers_one_binds_and_the_other_takes_over(
     finally:
         for scheduler in schedulers:
             scheduler.stop()
+
+
+class FailsOnce(QueueController):
+    """Records the namespaces it syncs; its first ``run()`` fails once it synced one,
+    as a controller's own helper loop beside its workers might."""
+
+    def __init__(self, context: ControllerContext):
+        super().__init__(context)
+        context.informers.informer("namespaces").add_handler(
+            on_add=self.enqueue, on_update=lambda old, new: self.enqueue(new)
+        )
+        self.runs = 0
+        self.synced: list[str] = []
+
+    async def sync(self, key: str) -> float | None:
+        self.synced.append(key)
+        return None
+
+    async def run(self) -> None:
+        self.runs += 1
+        if self.runs > 1:
+            await super().run()
+            return
+
+        async def helper() -> None:
+            await eventually(lambda: _true(bool(self.synced)), "the first run synced a key")
+            raise RuntimeError("the helper loop failed")
+
+        async with asyncio.TaskGroup() as group:
+            group.create_task(super().run())
+            group.create_task(helper())
+
+
+async def _true(value: bool) -> bool:
+    return value
+
+
+class _FailsOncePlugin:
+    def __init__(self) -> None:
+        self.built: list[FailsOnce] = []
+
+    @hookimpl
+    def navarch_register_controllers(self, register):  # type: ignore[no-untyped-def]
+        def factory(context: ControllerContext) -> FailsOnce:
+            self.built.append(FailsOnce(context))
+            return self.built[-1]
+
+        register("fails-once", factory)
+
+
+async def test_a_controller_whose_run_failed_reconciles_after_its_restart(
+    api_server: ApiServerProcess, client: Client
+) -> None:
+    """issue 21 item 3: the manager restarts a failed ``run()``; the restarted
+    controller must still receive and sync keys (its queue was shut down for good)."""
+    plugin = _FailsOncePlugin()
+    pm = build_plugin_manager(entry_points=False)
+    pm.register(plugin, name="fails-once")
+    config = load_config(file=None, env={}, overrides=["controllers.enabled=fails-once"])
+    manager = ControllerManager(Assembly(config, pm, collect(pm)), client, "test")
+    await client.namespaces.create(
+        {"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": "restart-before"}}
+    )
+    leading = asyncio.create_task(manager.lead())
+    try:
+        await eventually(lambda: _true(len(plugin.built) == 1), "the controller is built")
+        controller = plugin.built[0]
+        await eventually(lambda: _true(controller.runs >= 2), "the failed run is restarted")
+        await client.namespaces.create(
+            {"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": "restart-after"}}
+        )
+        await eventually(
+            lambda: _true("restart-after" in controller.synced),
+            "the restarted controller syncs a namespace created after its failure",
+        )
+        assert "restart-before" in controller.synced
+        assert not leading.done()
+    finally:
+        leading.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await leading

@@ -45,6 +45,11 @@ class QueueController:
         raise NotImplementedError
 
     async def run(self) -> None:
+        """Sync keys until cancelled. The controller manager calls ``run()`` again on
+        the same controller after it failed, so the queue outlives a run: it is never
+        shut down here (a shut-down queue drops every ``add``, and the informer
+        handlers that fill it stay registered across runs), and a key whose sync a
+        stop interrupted is queued again for the next run."""
         await self.context.informers.wait_synced()
         self.log.info("started")
         workers = [
@@ -54,7 +59,6 @@ class QueueController:
         try:
             await asyncio.gather(*workers)
         finally:
-            self.queue.shut_down()
             for worker in workers:
                 worker.cancel()
             for worker in workers:
@@ -70,6 +74,7 @@ class QueueController:
             try:
                 again = await self.sync(key)
             except asyncio.CancelledError:
+                self.queue.add(key)  # unfinished: the next run syncs it (done() requeues it)
                 raise
             except Exception as exc:  # one bad object never stops the loop
                 failures = self.queue.failures(key)

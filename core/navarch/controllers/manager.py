@@ -2,8 +2,13 @@
 factories around one client, one set of shared informers and one event recorder,
 and runs them — only while this copy leads, when several run (leader election).
 
-A controller whose ``run()`` fails is logged and started again after a back-off
-(1 s doubling to 30 s): one broken loop never takes the others down.
+A controller whose ``run()`` fails (or returns) is logged and its ``run()`` called
+again after a back-off (1 s doubling to 30 s): one broken loop never takes the others
+down. It is the same controller object: its informer handlers stay registered on the
+shared informers and keep feeding it, so ``run()`` must leave it able to run again
+(:class:`navarch.controllers.QueueController` keeps its work queue across runs). It
+is not rebuilt from its factory because a new one's handlers would not see the
+objects already cached, and the old one's would stay registered.
 """
 
 from __future__ import annotations
