@@ -177,6 +177,17 @@ def test_explain_walks_the_schemas(kubectl):
     assert "KIND:     Deployment" in v2 or "KIND:       Deployment" in v2
 
 
+def test_explain_prints_kubernetes_descriptions(kubectl):
+    """Issue 21 item 7: every field said <no description>."""
+    for output in ("plaintext", "plaintext-openapiv2"):
+        image = kubectl("explain", "pods.spec.containers.image", f"--output={output}").stdout
+        assert "Container image name." in image, image
+        replicas = kubectl("explain", "deployment.spec.replicas", f"--output={output}").stdout
+        assert "Number of desired pods." in replicas, replicas
+    fields = kubectl("explain", "deployment.spec").stdout
+    assert "<no description>" not in fields, fields
+
+
 def test_describe_pod_shows_its_events(kubectl):
     uid = kubectl("get", "pod", "web-1", "-o", "jsonpath={.metadata.uid}").stdout
     now = dt.datetime.now(dt.UTC).strftime("%Y-%m-%dT%H:%M:%SZ")

@@ -8,6 +8,7 @@ from google.protobuf import descriptor_pb2, descriptor_pool, message_factory
 from navarch.api.kinds import KINDS
 from navarch.apiserver import discovery, openapi, openapi_proto
 from navarch.apiserver.resources import RESOURCES
+from tools import openapi_descriptions
 
 
 def _refs(value):
@@ -38,7 +39,7 @@ def test_schemas_follow_the_model_with_types_required_fields_and_merge_keys():
     schemas = openapi.schemas()
     container = schemas["io.k8s.api.core.v1.Container"]
     assert container["required"] == ["name"]
-    assert container["properties"]["image"] == {"type": "string"}
+    assert container["properties"]["image"]["type"] == "string"
     assert container["properties"]["ports"]["x-kubernetes-patch-merge-key"] == "containerPort"
     env = container["properties"]["env"]
     assert env["type"] == "array" and env["x-kubernetes-patch-strategy"] == "merge"
@@ -240,3 +241,51 @@ def test_list_types_follow_kubernetes_and_node_taints_are_atomic():
     assert host_ips["x-kubernetes-list-type"] == "atomic"  # as in Kubernetes: merge, atomic
     v2 = openapi.document_v2()["definitions"]["io.k8s.api.core.v1.NodeSpec"]
     assert v2["properties"]["taints"]["x-kubernetes-list-type"] == "atomic"
+
+
+# --- descriptions (issue 21 item 7) ------------------------------------------------------------
+
+
+def test_fields_carry_kubernetes_descriptions_in_v3_v2_and_protobuf():
+    schemas = openapi.schemas()
+    image = schemas["io.k8s.api.core.v1.Container"]["properties"]["image"]
+    assert image["description"].startswith("Container image name.")
+    replicas = schemas["io.k8s.api.apps.v1.DeploymentSpec"]["properties"]["replicas"]
+    assert replicas["description"].startswith("Number of desired pods.")
+    pod = schemas["io.k8s.api.core.v1.Pod"]
+    assert pod["description"].startswith("Pod is a collection of containers")
+    # A reference with a description: wrapped in allOf in v3, a sibling in v2.
+    spec = pod["properties"]["spec"]
+    assert spec["allOf"] == [{"$ref": "#/components/schemas/io.k8s.api.core.v1.PodSpec"}]
+    assert spec["description"]
+    v2 = openapi.document_v2()["definitions"]
+    assert v2["io.k8s.api.core.v1.Pod"]["properties"]["spec"]["$ref"] == (
+        "#/definitions/io.k8s.api.core.v1.PodSpec"
+    )
+    v2_image = v2["io.k8s.api.core.v1.Container"]["properties"]["image"]
+    assert v2_image["description"] == image["description"]
+    assert image["description"].encode() in openapi.document_v2_protobuf()
+    # A field Navarch keeps without acting on it says both.
+    claims = schemas["io.k8s.api.core.v1.ResourceRequirements"]["properties"]["claims"]
+    assert claims["description"].startswith("Claims lists the names of resources")
+    assert claims["description"].endswith("Navarch does not act on it.")
+
+
+def test_every_field_of_a_kubernetes_definition_is_described():
+    schemas = openapi.schemas()
+    undescribed = [
+        f"{name}.{wire}"
+        for name, schema in schemas.items()
+        if openapi_descriptions.client_class(name) is not None
+        for wire, prop in schema.get("properties", {}).items()
+        if not prop.get("description")
+    ]
+    assert undescribed == []
+
+
+def test_the_descriptions_file_is_what_the_generator_writes():
+    """Stale after a model change: run tools/openapi_descriptions.py."""
+    fresh = openapi_descriptions.extract(openapi.model_schemas())
+    committed = orjson.loads(openapi.DESCRIPTIONS.read_bytes())
+    assert committed["definitions"] == fresh["definitions"]
+    assert "Apache License 2.0" in committed["about"]

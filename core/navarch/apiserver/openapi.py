@@ -19,15 +19,19 @@ What kubectl does with them:
 The schemas are generated from the object model (the attrs classes of ``navarch.api``):
 one definition per model class, named as Kubernetes names it
 (``io.k8s.api.core.v1.PodSpec``), each top-level kind tagged with
-``x-kubernetes-group-version-kind``.
+``x-kubernetes-group-version-kind``. Their descriptions are Kubernetes' own
+(``openapi_descriptions.json``, written by ``tools/openapi_descriptions.py`` from the
+official Python client's models, Apache-2.0): ``kubectl explain`` prints them.
 """
 
 from __future__ import annotations
 
+import copy
 import functools
 import hashlib
 import types
 import typing
+from pathlib import Path
 from typing import Any
 
 import attrs
@@ -99,6 +103,7 @@ _KIND_DOCS = {
     "Lease": "Lease defines a lease concept (node heartbeats, leader election).",
 }
 _KEPT = "Stored and returned as given; Navarch does not act on it."
+DESCRIPTIONS = Path(__file__).with_name("openapi_descriptions.json")
 _PATCH_TYPES = (patch.JSON, patch.MERGE, patch.STRATEGIC, "application/apply-patch+yaml")
 _QUERY = ("dryRun", "fieldManager", "fieldValidation", "pretty")
 
@@ -119,12 +124,63 @@ def _camel(name: str) -> str:
 
 @functools.cache
 def schemas() -> dict[str, dict[str, Any]]:
-    """Every definition, v3 form (``$ref`` to ``#/components/schemas/``), by name."""
+    """Every definition, v3 form (``$ref`` to ``#/components/schemas/``), by name, with
+    Kubernetes' descriptions."""
+    described = _descriptions()
+    return {
+        name: _describe(schema, described.get(name, {}), described)
+        for name, schema in model_schemas().items()
+    }
+
+
+@functools.cache
+def model_schemas() -> dict[str, dict[str, Any]]:
+    """The definitions as the object model gives them, before Kubernetes' descriptions
+    (what ``tools/openapi_descriptions.py`` looks the descriptions up for)."""
     out: dict[str, dict[str, Any]] = {}
     for cls in KINDS:
         _define(cls, out)
         _define(LIST_KINDS[cls], out)
     return dict(sorted(out.items()))
+
+
+def _descriptions() -> dict[str, Any]:
+    try:
+        data = orjson.loads(DESCRIPTIONS.read_bytes())
+    except FileNotFoundError:  # a broken install: schemas without descriptions still work
+        return {}
+    definitions: dict[str, Any] = data["definitions"]
+    return definitions
+
+
+def _describe(
+    schema: dict[str, Any], described: dict[str, Any], everything: dict[str, Any]
+) -> dict[str, Any]:
+    """``schema`` with the definition's and its fields' descriptions. A description
+    beside a reference goes in an allOf wrapper (OpenAPI 3 ignores a ``$ref``'s
+    siblings), as in Kubernetes' own documents. A reference whose field has no
+    description of its own (the client's models drop those) takes its type's: what
+    ``kubectl explain`` prints for the field itself."""
+    schema = copy.deepcopy(schema)
+    if described.get("description"):
+        schema["description"] = described["description"]
+    fields = described.get("fields", {})
+    for wire, prop in schema.get("properties", {}).items():
+        text = fields.get(wire) or _type_description(prop, everything)
+        if not text:
+            continue
+        if prop.get("description") == _KEPT:
+            text = f"{text}\n\n{_KEPT}"
+        if "$ref" in prop:
+            prop["allOf"] = [{"$ref": prop.pop("$ref")}]
+        prop["description"] = text
+    return schema
+
+
+def _type_description(prop: dict[str, Any], everything: dict[str, Any]) -> str:
+    ref = prop.get("$ref") or next((r["$ref"] for r in prop.get("allOf", ())), "")
+    found: str = everything.get(ref.removeprefix(V3_REF), {}).get("description", "")
+    return found
 
 
 def _define(cls: type, out: dict[str, dict[str, Any]]) -> str:
