@@ -1,4 +1,6 @@
-"""Shared fixtures: the third-party demo plugin, installed as a real distribution."""
+"""Shared fixtures: the third-party demo plugin, installed as a real distribution, and
+one private API server per test module with a client of it (a directory's conftest may
+override ``client`` to add set-up, or ``api_server`` for settings of its own)."""
 
 from __future__ import annotations
 
@@ -9,6 +11,10 @@ import sys
 from pathlib import Path
 
 import pytest
+import pytest_asyncio
+
+from navarch.client import Client
+from navarch.testing.apiserver import ApiServerProcess
 
 FIXTURES = Path(__file__).parent / "fixtures"
 
@@ -21,6 +27,20 @@ def _uv() -> str:
     if found is None:
         pytest.fail("uv is not installed; run 'make test', which installs it")
     return found
+
+
+@pytest.fixture(scope="module")
+def api_server(tmp_path_factory):
+    """A real ``navarch server`` process on LMDB, on a port of its own."""
+    with ApiServerProcess(tmp_path_factory.mktemp("apiserver")) as server:
+        yield server
+
+
+@pytest_asyncio.fixture
+async def client(api_server):
+    client = Client.from_kubeconfig(api_server.kubeconfig)
+    yield client
+    await client.close()
 
 
 @pytest.fixture(scope="session")

@@ -1,4 +1,5 @@
-"""An API server per module and a running scheduler per test."""
+"""A running scheduler per test, on the module's API server (tests/conftest.py) emptied
+of nodes and pods before each test."""
 
 from __future__ import annotations
 
@@ -12,15 +13,8 @@ from navarch.client import Client
 from navarch.plugins import build_plugin_manager
 from navarch.registry import collect
 from navarch.scheduler.scheduler import Scheduler
-from navarch.testing.apiserver import ApiServerProcess
 
 _namespaces = itertools.count()
-
-
-@pytest.fixture(scope="module")
-def api_server(tmp_path_factory):
-    with ApiServerProcess(tmp_path_factory.mktemp("apiserver-sched")) as server:
-        yield server
 
 
 @pytest_asyncio.fixture
