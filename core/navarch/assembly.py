@@ -16,6 +16,7 @@ import attrs
 import pluggy
 from loguru import logger
 
+from navarch.components import COMPONENTS
 from navarch.config import Config
 from navarch.options import OptionsError, options_table
 from navarch.plugins import build_plugin_manager, call_all
@@ -118,7 +119,10 @@ class Assembly:
     @asynccontextmanager
     async def running(self, component: str) -> AsyncIterator[None]:
         """Call ``navarch_startup`` on entry and ``navarch_shutdown`` on exit (always,
-        also after an error or a cancellation), for the daemon named ``component``."""
+        also after an error or a cancellation), for the daemon named ``component`` (one
+        of :data:`navarch.components.COMPONENTS`, the values plugins are promised)."""
+        if component not in COMPONENTS:
+            raise ValueError(f"unknown component {component!r}: one of {', '.join(COMPONENTS)}")
         args = {"config": self.config, "pm": self.pm, "component": component}
         try:
             await call_all(self.pm, "navarch_startup", **args)

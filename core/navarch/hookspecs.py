@@ -57,11 +57,15 @@ def navarch_startup(
 ) -> Awaitable[None] | None:
     """A daemon is starting: open connections, start background tasks, check settings.
 
-    Called once per daemon process before it serves or schedules anything, inside its
-    event loop. ``component`` names the daemon (``"apiserver"``, ``"scheduler"``, later
-    ``"controller-manager"`` and ``"agent"``) so a plugin can act in one only; ``config``
-    is the effective configuration, ``pm`` the plugin manager. An exception stops the
-    daemon from starting. Results: all, *awaited*.
+    Called once per daemon before it serves or schedules anything, inside its event
+    loop. ``component`` names the daemon, one of ``navarch.components.COMPONENTS``:
+    ``"apiserver"`` (``navarch server``), ``"scheduler"``, ``"controller-manager"``
+    (``navarch controllers``) or ``"agent"`` (``navarch agent``, one call for all the
+    nodes of a process), so a plugin can act in one only. A process may run several
+    daemons: ``navarch up`` runs all four in one process, so a plugin gets one call per
+    component there (three of them concurrently). ``config`` is the effective
+    configuration, ``pm`` the plugin manager. An exception stops the daemon from
+    starting. Results: all, *awaited*.
     """
 
 
@@ -71,8 +75,8 @@ def navarch_shutdown(
 ) -> Awaitable[None] | None:
     """A daemon is stopping (after a signal or an error): close what startup opened.
 
-    Called once, after the daemon stopped serving, with the same arguments as
-    ``navarch_startup``, also when start-up failed part way (so make it safe to call
+    Called once per ``navarch_startup`` call, after that daemon stopped serving, with
+    the same arguments (``component`` included), also when start-up failed part way (so make it safe to call
     twice or without a start). An exception is logged and does not stop the daemon
     from exiting. Results: all, *awaited*.
     """

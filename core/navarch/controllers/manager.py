@@ -22,6 +22,7 @@ from navarch.assembly import Assembly
 from navarch.client.client import Client
 from navarch.client.events import EventRecorder
 from navarch.client.sharedinformers import SharedInformerFactory
+from navarch.components import CONTROLLER_MANAGER
 from navarch.controllers.context import ControllerContext
 from navarch.options import structure_options
 from navarch.registry import Controller
@@ -30,7 +31,7 @@ COMPONENT = "navarch-controller-manager"
 RESTART_FIRST = 1.0
 RESTART_CAP = 30.0
 
-log = logger.bind(component="controller-manager")
+log = logger.bind(component=CONTROLLER_MANAGER)
 
 
 class ControllerManager:
