@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import asyncio
 import time
+import uuid
 import weakref
 from collections import OrderedDict
 from datetime import UTC, datetime
@@ -29,6 +30,7 @@ import attrs
 from loguru import logger
 
 from navarch.api.meta import TopLevel
+from navarch.api.names import dns1123_subdomain
 from navarch.client.client import Client
 from navarch.client.errors import ApiException, NotFound
 
@@ -150,8 +152,7 @@ class EventRecorder:
         now: str,
         count: int = 1,
     ) -> str:
-        # Kubernetes names an Event after its object and the time in hex nanoseconds.
-        name = f"{pod.name}.{time.time_ns():x}"
+        name = event_name(pod.name, time.time_ns())
         event = {
             "apiVersion": "v1",
             "kind": "Event",
@@ -176,6 +177,16 @@ class EventRecorder:
         }
         await self.client.events.create(event, namespace=_namespace(pod))
         return name
+
+
+def event_name(object_name: str, unix_nano: int) -> str:
+    """An Event's name as client-go's recorder makes it (``GenerateEventName``): the
+    object's name, ``.``, the time in hex nanoseconds. When that is not a valid name —
+    an object named with 253 characters, the most a name may have, leaves no room for
+    the suffix (kubernetes/kubernetes#127594) — a random UUID instead, so such an
+    object still gets its Events."""
+    name = f"{object_name}.{unix_nano:x}"
+    return name if not dns1123_subdomain(name) else str(uuid.uuid4())
 
 
 def _namespace(obj: TopLevel) -> str:
