@@ -46,6 +46,12 @@ def add_up_commands(commands: argparse._SubParsersAction) -> None:
         action="store_true",
         help="also remove the demo images and the data directory (store, keys, containerd)",
     )
+    down.add_argument(
+        "-v",
+        "--verbose",
+        action="store_true",
+        help="log each step on the terminal (INFO); by default it shows warnings only",
+    )
 
 
 def up_data_dir(config: Config) -> Config:
@@ -111,10 +117,17 @@ def down(config: Config, args: argparse.Namespace) -> int:
     from navarch.up.down import run_down
 
     config = up_data_dir(config)
+    # A command run at a terminal prints its result, not its log: warnings only, unless
+    # -v or a log level was asked for.
+    if args.verbose:
+        configure_logging(_at_least_info(config["log.level"]), config["log.format"])
+    elif config.sources["log.level"] == "default":
+        configure_logging("WARNING", config["log.format"])
     result = asyncio.run(run_down(assemble, config, purge=args.purge))
     print(
-        f"navarch down: removed {result.containers} containers and {result.sandboxes} pod "
-        f"sandboxes of the cluster in {result.data_dir}"
+        f"navarch down: removed {_count(result.containers, 'container')} and "
+        f"{_count(result.sandboxes, 'pod sandbox', 'pod sandboxes')} of the cluster in "
+        f"{result.data_dir}"
     )
     if result.purged:
         print(f"navarch down: removed {result.data_dir} and the demo images")
@@ -130,7 +143,8 @@ def print_banner(ready: UpReady) -> None:
     navctl = _tool("navctl")
     runtime = f"{ready.runtime.name} ({ready.runtime.why})" if ready.runtime.why else ""
     lines = [
-        f"Navarch is up: {len(ready.nodes)} nodes ({', '.join(ready.nodes)}) on {runtime}",
+        f"Navarch is up: {_count(len(ready.nodes), 'node')} ({', '.join(ready.nodes)}) "
+        f"on {runtime}",
         f"  API server    {ready.server_url}",
         f"  kubeconfig    {ready.kubeconfig}   (navctl and kubectl read it)",
         f"  data          {ready.data_dir}",
@@ -152,6 +166,17 @@ def print_banner(ready: UpReady) -> None:
         "`navarch down` removes the containers; `navarch down --purge` also the data.",
     ]
     print("\n".join(lines), flush=True)
+
+
+def _count(n: int, one: str, many: str | None = None) -> str:
+    """``1 node``, ``3 nodes``."""
+    return f"{n} {one if n == 1 else (many or one + 's')}"
+
+
+def _at_least_info(level: str) -> str:
+    """``level`` when it shows INFO already (DEBUG, TRACE), else INFO."""
+    verbose = ("TRACE", "DEBUG", "INFO")
+    return level if level in verbose else "INFO"
 
 
 def _tool(name: str) -> str:

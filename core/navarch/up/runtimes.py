@@ -19,6 +19,7 @@ import attrs
 from loguru import logger
 
 from navarch.assembly import Assembly
+from navarch.config import Config
 from navarch.startup import StartupError
 from navarch.up.containerd import PrivateContainerd, containerd_problem
 from navarch.up.state import UpState
@@ -63,12 +64,66 @@ def private_containerd(data_dir: Path) -> PrivateContainerd:
     return PrivateContainerd(Path(data_dir) / "containerd")
 
 
+def options_owner(config: Config, forced: str | None) -> str:
+    """The runtime ``runtime.options`` are meant for: the one ``runtime.name`` names
+    when it was set, else the one ``--runtime`` forces (``navarch up --runtime docker
+    --set runtime.options=…`` means Docker's options), else ``runtime.name``'s default."""
+    if forced and config.sources["runtime.name"] == "default":
+        return forced
+    return str(config["runtime.name"])
+
+
+def unused_options(
+    config: Config, forced: str | None, previous: UpState | None, choice: RuntimeChoice
+) -> str | None:
+    """Why the ``runtime.options`` the user set are not what the cluster runs with, in
+    words that say what to do; None when they are used (or none were set)."""
+    configured = dict(config["runtime.options"])
+    where = config.sources["runtime.options"]
+    if where == "default" or not configured or choice.options == configured:
+        return None
+    if previous is not None:
+        return (
+            f"runtime.options (from {where}) are not used: this cluster runs on "
+            f"{choice.name} with the options it was started with ({choice.options}); run "
+            "`navarch down` first to start it afresh with other options"
+        )
+    owner = options_owner(config, forced)
+    if owner != choice.name:
+        return (
+            f"runtime.options (from {where}) are for runtime {owner!r} (runtime.name, from "
+            f"{config.sources['runtime.name']}), and navarch up runs on {choice.name}: they "
+            f"are not used. To use them, set runtime.name={choice.name} as well (or pass "
+            f"--runtime {choice.name})"
+        )
+    if choice.private_containerd and "socket" in configured:
+        return (
+            f"runtime.options.socket {configured['socket']} (from {where}) does not answer: "
+            f"navarch up started the cluster's own containerd at {choice.options['socket']} "
+            "instead. Start containerd on that socket first, or leave runtime.options.socket "
+            "out"
+        )
+    return None
+
+
 async def choose_runtime(
     assembly: Assembly, forced: str | None, previous: UpState | None
 ) -> RuntimeChoice:
-    """The runtime to run on (starting the cluster's own containerd when that is it)."""
+    """The runtime to run on (starting the cluster's own containerd when that is it).
+    A warning says so when the ``runtime.options`` the user set are not used."""
+    choice = await _choose_runtime(assembly, forced, previous)
+    problem = unused_options(assembly.config, forced, previous, choice)
+    if problem is not None:
+        log.bind(setting="runtime.options").warning(problem)
+    return choice
+
+
+async def _choose_runtime(
+    assembly: Assembly, forced: str | None, previous: UpState | None
+) -> RuntimeChoice:
     config = assembly.config
     configured = dict(config["runtime.options"])
+    owner = options_owner(config, forced)
     data_dir = Path(config["data_dir"])
     if previous is not None:
         if forced and forced != previous.runtime:
@@ -85,10 +140,11 @@ async def choose_runtime(
         )
         return await start_runtime(assembly, choice)
     if forced == "sim":
-        return RuntimeChoice("sim", configured, why="--runtime sim (simulated containers)")
+        options = configured if owner == "sim" else {}
+        return RuntimeChoice("sim", options, why="--runtime sim (simulated containers)")
     tried: list[str] = []
     if forced in (None, "containerd"):
-        options = configured if config["runtime.name"] == "containerd" else {}
+        options = configured if owner == "containerd" else {}
         problem = await answers(assembly, "containerd", options)
         if problem is None:
             return RuntimeChoice("containerd", options, why="containerd answers on its socket")
@@ -104,15 +160,16 @@ async def choose_runtime(
             return await start_runtime(assembly, choice)
         tried.append(f"a containerd of the cluster's own: {cannot}")
     if forced in (None, "docker"):
-        options = configured if config["runtime.name"] == "docker" else {}
+        options = configured if owner == "docker" else {}
         problem = await answers(assembly, "docker", options)
         if problem is None:
             return RuntimeChoice("docker", options, why="Docker answers on its socket")
         tried.append(f"docker: {problem}")
     if forced not in (None, "containerd", "docker"):
-        problem = await answers(assembly, forced, configured)
+        options = configured if owner == forced else {}
+        problem = await answers(assembly, forced, options)
         if problem is None:
-            return RuntimeChoice(forced, configured, why=f"--runtime {forced}")
+            return RuntimeChoice(forced, options, why=f"--runtime {forced}")
         tried.append(f"{forced}: {problem}")
     raise StartupError(
         "no container runtime can be had:\n  - "
