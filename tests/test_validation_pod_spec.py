@@ -244,10 +244,25 @@ BAD = [
         "spec.initContainers[0].name",
         "FieldValueDuplicate",
     ),
+    # (a pod created with ephemeral containers: refused by the pod strategy on create,
+    # tests/api/test_ephemeral_containers.py; a running pod's are checked here)
     (
-        pod(ephemeralContainers=[{"name": "debug", "image": "busybox"}]),
-        "spec.ephemeralContainers",
+        pod(
+            ephemeralContainers=[
+                {"name": "debug", "image": "busybox", "ports": [{"containerPort": 80}]}
+            ]
+        ),
+        "spec.ephemeralContainers[0].ports",
         "FieldValueForbidden",
+    ),
+    (
+        pod(
+            ephemeralContainers=[
+                {"name": "debug", "image": "busybox", "targetContainerName": "nope"}
+            ]
+        ),
+        "spec.ephemeralContainers[0].targetContainerName",
+        "FieldValueNotFound",
     ),
     # environment
     (

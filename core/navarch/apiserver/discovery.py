@@ -19,6 +19,7 @@ _SUBRESOURCE_VERBS = {
     "finalize": ["update"],
     "log": ["get"],
     "exec": ["create", "get"],
+    "ephemeralcontainers": ["get", "patch", "update"],
 }
 # The kind discovery names for a subresource whose body is not the resource itself.
 _SUBRESOURCE_KINDS = {"binding": "Binding", "exec": "PodExecOptions"}

@@ -40,7 +40,7 @@ from navarch.apiserver.objects import (
     now,
 )
 from navarch.apiserver.resources import Resource
-from navarch.apiserver.strategy import for_resource
+from navarch.apiserver.strategy import PARTIAL_SUBRESOURCES, for_resource
 from navarch.store import DELETE, AlreadyExists, Compacted, Conflict, Store, StoreError
 
 GENERATE_NAME_ATTEMPTS = 8  # Kubernetes retries a generated name that is taken
@@ -166,7 +166,12 @@ class Storage:
         for attempt in range(GENERATE_NAME_ATTEMPTS if generated else 1):
             if generated:
                 metadata["name"] = metadata["generateName"] + objects.random_suffix()
-            _, admitted, warnings = admit_write(self.pm, res, obj, CREATE, None, ctx)
+            typed, admitted, warnings = admit_write(self.pm, res, obj, CREATE, None, ctx)
+            problems = strategy.validate_create(typed)
+            if problems:
+                raise errors.from_invalid_object(
+                    InvalidObject(res.kind, admitted["metadata"]["name"], problems), res.group
+                )
             self._settle_fields(res, None, admitted, sent_fields, ctx)
             name = admitted["metadata"]["name"]
             if ctx.dry_run:
@@ -297,7 +302,7 @@ class Storage:
         new["metadata"]["name"] = name
         # managedFields as the write set them, before a subresource keeps only its part
         sent_fields = field_management.lift(new)
-        if ctx.subresource in ("status", "finalize"):
+        if ctx.subresource in PARTIAL_SUBRESOURCES:
             new = strategy.prepare_for_subresource_update(ctx.subresource, new, old)
         else:
             meta, old_meta = new["metadata"], old["metadata"]
@@ -323,10 +328,13 @@ class Storage:
             ctx,
             ignored_before=frozenset(old_decoding.ignored),
         )
-        if not ctx.subresource:
-            problems = strategy.validate_update(typed, old_typed)
-            if problems:
-                raise errors.from_invalid_object(InvalidObject(res.kind, name, problems), res.group)
+        problems = (
+            strategy.validate_subresource_update(ctx.subresource, typed, old_typed)
+            if ctx.subresource
+            else strategy.validate_update(typed, old_typed)
+        )
+        if problems:
+            raise errors.from_invalid_object(InvalidObject(res.kind, name, problems), res.group)
         if strategy.tracks_generation and strategy.spec_changed(typed, old_typed):
             admitted["metadata"]["generation"] = old["metadata"].get("generation", 0) + 1
         self._settle_fields(res, old, admitted, sent_fields, ctx)

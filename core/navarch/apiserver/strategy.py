@@ -8,8 +8,11 @@ A strategy answers:
   when status is a subresource).
 * ``prepare_for_subresource_update(sub, new, old)``: keep everything but what the
   subresource owns (status; a namespace's finalizers).
+* ``validate_create(new)``: rules of a create only (a pod's ephemeral containers).
 * ``validate_update(new, old)``: rules that compare the two decoded, defaulted objects
   (the pod update rule).
+* ``validate_subresource_update(sub, new, old)``: the same for a write through a
+  subresource (a pod's ephemeral containers may be added, never changed or removed).
 * ``tracks_generation``: whether ``metadata.generation`` counts spec changes.
 * ``grace_period(obj, requested)``: how long a delete waits for someone to confirm it
   (pods on a node: their agent); None removes at once.
@@ -27,11 +30,14 @@ from typing import Any
 
 from navarch import api
 from navarch.api.errors import FieldError
+from navarch.api.validation import ephemeral
 from navarch.apiserver import errors
 from navarch.apiserver.propagation import DELETE_DEPENDENTS, UNSUPPORTED
 
 Obj = dict[str, Any]
 NAMESPACE_FINALIZER = "kubernetes"
+# Subresources that write one part of the object (the rest is kept from the old one).
+PARTIAL_SUBRESOURCES = frozenset({"status", "finalize", "ephemeralcontainers"})
 
 
 class Strategy:
@@ -66,9 +72,23 @@ class Strategy:
             spec = {**(old.get("spec") or {})}
             spec["finalizers"] = list((new.get("spec") or {}).get("finalizers") or [])
             merged["spec"] = spec
+        elif subresource == "ephemeralcontainers":
+            spec = {**(old.get("spec") or {})}
+            wanted = (new.get("spec") or {}).get("ephemeralContainers")
+            if wanted:
+                spec["ephemeralContainers"] = wanted
+            else:
+                spec.pop("ephemeralContainers", None)
+            merged["spec"] = spec
         return merged
 
+    def validate_create(self, new: Any) -> list[FieldError]:
+        return []
+
     def validate_update(self, new: Any, old: Any) -> list[FieldError]:
+        return []
+
+    def validate_subresource_update(self, subresource: str, new: Any, old: Any) -> list[FieldError]:
         return []
 
     def spec_changed(self, new: Any, old: Any) -> bool:
@@ -142,8 +162,16 @@ class PodStrategy(Strategy):
     garbage_collection = DELETE_DEPENDENTS
     initial_status: Obj = {"phase": "Pending"}
 
+    def validate_create(self, new: Any) -> list[FieldError]:
+        return ephemeral.forbidden_on_create(new)
+
     def validate_update(self, new: Any, old: Any) -> list[FieldError]:
         return api.pod_update_errors(old, new)
+
+    def validate_subresource_update(self, subresource: str, new: Any, old: Any) -> list[FieldError]:
+        if subresource == "ephemeralcontainers":
+            return ephemeral.ephemeral_update_errors(old, new)
+        return []
 
     def grace_period(self, obj: Obj, requested: Any) -> int | None:
         """Seconds a pod bound to a node is given to stop (None: delete at once)."""

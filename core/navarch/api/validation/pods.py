@@ -24,6 +24,7 @@ from navarch.api.pod_kept import PodSecurityContext
 from navarch.api.schema import join
 from navarch.api.validation.containers import validate_container, validate_kept_container_fields
 from navarch.api.validation.dns import DNS_POLICIES, validate_dns, validate_ip
+from navarch.api.validation.ephemeral import validate_ephemeral_containers
 from navarch.api.validation.ports import validate_host_ports
 from navarch.api.validation.scheduling import (
     validate_node_affinity,
@@ -98,13 +99,13 @@ def validate_kept_pod_fields(spec: PodSpec, path: str, *, template: bool) -> Err
         errs += validate_kept_container_fields(
             container, f"{init_path}[{i}]", volumes, spec, init=True
         )
-    if spec.ephemeral_containers:
-        detail = (
-            "ephemeral containers not allowed in pod template"
-            if template
-            else "cannot be set on create"
-        )
+    # A pod gets them through pods/ephemeralcontainers, once running (a pod's create
+    # refuses them: navarch.api.validation.ephemeral.forbidden_on_create).
+    if spec.ephemeral_containers and template:
+        detail = "ephemeral containers not allowed in pod template"
         errs.append(errors.forbidden(join(path, "ephemeralContainers"), detail))
+    elif spec.ephemeral_containers:
+        errs += validate_ephemeral_containers(spec, path)
     errs += validate_host_ports(spec, path)
     for attr, wire, check in _POD_SCALARS:
         value = getattr(spec, attr)
