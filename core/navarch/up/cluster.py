@@ -10,7 +10,8 @@ process holds the data directory (the store's lock refuses a second).
 Stopping (Ctrl-C, SIGTERM) stops the agents, the controllers and the scheduler,
 then the API server; containers keep running, as they do when a kubelet stops. The
 next ``navarch up`` on the same data directory adopts them. ``navarch down`` removes
-them (:mod:`navarch.up.down`).
+them (:mod:`navarch.up.down`). While it runs, ``up`` starts the cluster's own
+containerd again when it dies (:mod:`navarch.up.supervise`).
 """
 
 from __future__ import annotations
@@ -33,8 +34,9 @@ from navarch.controllers.daemon import run_controller_manager
 from navarch.runtime import Runtime
 from navarch.scheduler.daemon import run_scheduler
 from navarch.up.demo import import_demo_images
-from navarch.up.runtimes import RuntimeChoice, choose_runtime, private_containerd
+from navarch.up.runtimes import RuntimeChoice, answers, choose_runtime, private_containerd
 from navarch.up.state import UpState
+from navarch.up.supervise import supervise_containerd
 
 DEFAULT_NODES = 3
 
@@ -132,6 +134,11 @@ async def _serve_cluster(
         "controllers": run_controller_manager(assembly),
         "agents": run_agents(assembly, identities(assembly, list(names)), prepare=prepare),
     }
+    if choice.private_containerd:
+        # nobody else brings the cluster's own containerd back when it dies
+        parts["containerd"] = supervise_containerd(
+            private_containerd(data_dir), lambda: answers(assembly, choice.name, choice.options)
+        )
     tasks = {name: asyncio.ensure_future(work) for name, work in parts.items()}
     on_ready(
         UpReady(

@@ -87,6 +87,7 @@ class PrivateContainerd:
         self.directory = Path(directory)
         self.containerd = containerd
         self._process: subprocess.Popen[bytes] | None = None  # when started here
+        self._seen_pid: int | None = None  # the last pid found running, to reap it
 
     @property
     def socket_path(self) -> Path:
@@ -120,7 +121,10 @@ class PrivateContainerd:
             pid = int(self.pid_file.read_text().strip())
         except (OSError, ValueError):
             return None
-        return pid if _is_containerd(pid, self.directory / "config.toml") else None
+        if not _is_containerd(pid, self.directory / "config.toml"):
+            return None
+        self._seen_pid = pid
+        return pid
 
     def start(self) -> int:
         """Launch it (detached) and return its pid; the caller waits until it answers.
@@ -167,6 +171,14 @@ class PrivateContainerd:
             return self._process.poll() is not None
         return self.pid() is None
 
+    def reap(self) -> None:
+        """Collect the exit status of the containerd that ended, when it was a child of
+        this process (a previous ``up`` may have started it), so no zombie is left."""
+        if self._process is not None:
+            self._process.poll()
+        elif self._seen_pid is not None:
+            _reap(self._seen_pid)
+
     def stop(self, timeout: float = 15.0) -> None:
         """SIGTERM (SIGKILL after ``timeout``); its shims and containers stay."""
         pid = self.pid()
@@ -184,6 +196,41 @@ class PrivateContainerd:
         _reap(pid)
         self.pid_file.unlink(missing_ok=True)
         log.bind(pid=pid).info("stopped the cluster's containerd")
+
+    def leftover_processes(self) -> list[int]:
+        """Processes still running in this containerd's state directory: shims (their
+        working directory is their container's bundle there) and container processes
+        (their root is the bundle's rootfs). Found by where they run, not by name, so
+        that another containerd's shims are never taken for ours."""
+        state = str(self.state.resolve()) + "/"
+        found = []
+        for entry in Path("/proc").iterdir():
+            if not entry.name.isdigit() or int(entry.name) == os.getpid():
+                continue
+            for link in ("cwd", "root"):
+                with contextlib.suppress(OSError):
+                    if (os.readlink(entry / link) + "/").startswith(state):
+                        found.append(int(entry.name))
+                        break
+        return sorted(pid for pid in found if alive(pid))
+
+    def end_leftovers(self, timeout: float = 10.0) -> list[int]:
+        """SIGKILL what :meth:`leftover_processes` finds, once containerd itself is
+        stopped and every container was stopped through it with its grace period: the
+        shims of a containerd that died are not its children, and nothing else ends
+        them. Returns their pids."""
+        leftovers = self.leftover_processes()
+        for pid in leftovers:
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(pid, signal.SIGKILL)
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline and any(alive(pid) for pid in leftovers):
+            time.sleep(0.05)
+        if leftovers:
+            log.bind(pids=leftovers).warning(
+                "ended processes left in the cluster's containerd state directory"
+            )
+        return leftovers
 
 
 def _is_containerd(pid: int, config: Path) -> bool:
