@@ -12,7 +12,19 @@ Always, a container that exits 1 at once (back-off 10 s doubling):
 * sync 4: attempt 2, next wait 20 s … ``restartCount`` is the newest attempt.
 
 Deletion: every container is stopped with the pod's grace period (SIGTERM, then
-SIGKILL), the sandbox removed, and the deletion confirmed to the API server."""
+SIGKILL), the sandbox removed, and the deletion confirmed to the API server.
+
+Cancellation (the kubelet's pod workers): a sync works on one snapshot of the pod,
+taken when it starts, and never reads the worker's newer copy halfway. The pod's
+deletion (a deletionTimestamp, or the object gone) cancels a sync in flight — an
+image pull, a create, a start — rather than waiting for it: nothing is started from
+the stale snapshot, and the next sync stops the pod. Stopping itself is never
+cancelled; a shorter grace period arriving meanwhile cuts it short instead.
+
+State: what the worker keeps of its pod lives on it (waiting reasons, pulls, the last
+copy seen); what the agent's shared parts keep by uid (probes, back-off, status,
+Events, the relist's view) is dropped in one place, :meth:`Agent.forget`, when the
+worker is done."""
 
 from __future__ import annotations
 
@@ -25,6 +37,7 @@ from typing import TYPE_CHECKING, Any
 import attrs
 from loguru import logger
 
+from navarch.agent.admission import Admission, admit
 from navarch.agent.podspec import (
     EnvError,
     container_config,
@@ -43,7 +56,6 @@ from navarch.agent.stopping import (
     termination_grace,
 )
 from navarch.api.timefmt import parse_rfc3339
-from navarch.client.errors import ApiException, NotFound
 from navarch.runtime import (
     ContainerState,
     ContainerStatus,
