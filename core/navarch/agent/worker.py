@@ -12,19 +12,7 @@ Always, a container that exits 1 at once (back-off 10 s doubling):
 * sync 4: attempt 2, next wait 20 s … ``restartCount`` is the newest attempt.
 
 Deletion: every container is stopped with the pod's grace period (SIGTERM, then
-SIGKILL), the sandbox removed, and the deletion confirmed to the API server.
-
-Cancellation (the kubelet's pod workers): a sync works on one snapshot of the pod,
-taken when it starts, and never reads the worker's newer copy halfway. The pod's
-deletion (a deletionTimestamp, or the object gone) cancels a sync in flight — an
-image pull, a create, a start — rather than waiting for it: nothing is started from
-the stale snapshot, and the next sync stops the pod. Stopping itself is never
-cancelled; a shorter grace period arriving meanwhile cuts it short instead.
-
-State: what the worker keeps of its pod lives on it (waiting reasons, pulls, the last
-copy seen); what the agent's shared parts keep by uid (probes, back-off, status,
-Events, the relist's view) is dropped in one place, :meth:`Agent.forget`, when the
-worker is done."""
+SIGKILL), the sandbox removed, and the deletion confirmed to the API server."""
 
 from __future__ import annotations
 
@@ -56,6 +44,7 @@ from navarch.agent.stopping import (
     termination_grace,
 )
 from navarch.api.timefmt import parse_rfc3339
+from navarch.client.errors import ApiException, NotFound
 from navarch.runtime import (
     ContainerState,
     ContainerStatus,
@@ -87,6 +76,7 @@ class PodWorker:
     pulls: ImagePulls = attrs.field(init=False)
     key: str = ""  # namespace/name, kept for logs once the pod object is gone
     written: dict[str, Any] | None = None
+    admission: Admission | None = None  # None: not decided yet
     _wake: asyncio.Event = attrs.field(factory=asyncio.Event)
     _next_sync: float = RESYNC_SECONDS
     task: asyncio.Task[None] | None = None
@@ -157,6 +147,8 @@ class PodWorker:
             # pod changes (its deletion) instead of resyncing every few seconds.
             await self.stop_all(instances, sandboxes, grace=termination_grace(pod))
             self._next_sync = PARKED_SECONDS
+            return False
+        if not await admit(self, sandboxes, instances):
             return False
         if await self.past_deadline(pod, sandboxes, instances):
             return False
