@@ -1,7 +1,9 @@
 """Logging set-up, done once by each entry point (libraries only call ``logger``).
 
 ``text`` gives readable lines on a terminal; ``json`` gives one JSON object a line
-with the bound key/values as top-level fields, for log collectors.
+with the bound key/values as top-level fields, for log collectors. Either way every
+record is redacted first (:func:`navarch.redaction.redact_log_record`): secrets a
+message or a bound value carries are masked.
 
 Libraries stay silent until an entry point calls :func:`configure_logging`: the core
 disables ``navarch`` on import, and each plugin package calls
@@ -19,6 +21,8 @@ from typing import TYPE_CHECKING, Any, TextIO
 
 import orjson
 from loguru import logger
+
+from navarch.redaction import redact_log_record, redact_text
 
 if TYPE_CHECKING:
     from loguru import Record
@@ -52,6 +56,8 @@ def configure_logging(level: str = "INFO", fmt: str = "text", sink: TextIO | Non
     global _configured
     sink = sink or sys.stderr
     logger.remove()
+    # Every record, on every sink: no token, password or private key reaches a log.
+    logger.configure(patcher=redact_log_record)
     _configured = True
     for package in _navarch_packages() | _quieted:
         logger.enable(package)
@@ -90,7 +96,7 @@ def _json_sink(stream: TextIO):
             **record["extra"],
         }
         if record["exception"] is not None:
-            line["exception"] = "".join(_format_exception(record["exception"]))
+            line["exception"] = redact_text("".join(_format_exception(record["exception"])))
         stream.write(orjson.dumps(line, default=str).decode() + "\n")
         stream.flush()
 

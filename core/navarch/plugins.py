@@ -5,7 +5,8 @@ registered exactly like third-party ones, so the core runs on its own hooks.
 ``NAVARCH_DISABLE_PLUGINS`` (or ``plugins.disabled``) blocks plugins by name before
 they load, except the :data:`ESSENTIAL_PLUGINS` (pytest's "essential plugins": the
 object model's validation must not be switched off by accident);
-``NAVARCH_TRACE_HOOKS`` (or ``plugins.trace``) logs every hook call.
+``NAVARCH_TRACE_HOOKS`` (or ``plugins.trace``) logs every hook call at DEBUG, its
+arguments and result redacted (:mod:`navarch.redaction`).
 
 :func:`call_first` and :func:`call_all` are the one rule for hooks the core awaits.
 """
@@ -14,7 +15,7 @@ from __future__ import annotations
 
 import importlib
 import inspect
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping, Sequence
 from importlib import metadata
 from types import ModuleType
 from typing import Any
@@ -22,9 +23,11 @@ from typing import Any
 import attrs
 import pluggy
 from loguru import logger
+from pluggy import HookImpl
 
 from navarch import hookspecs
 from navarch.hookspecs import PROJECT_NAME
+from navarch.redaction import redact, redact_text
 
 ENTRY_POINT_GROUP = PROJECT_NAME
 # Module paths of the core's own plugins, registered under these same names.
@@ -87,9 +90,40 @@ def build_plugin_manager(
                 "asked to disable a plugin that is not installed"
             )
     if trace:
-        pm.trace.root.setwriter(lambda text: log.debug(text.rstrip()))
-        pm.enable_tracing()
+        trace_hook_calls(pm)
     return pm
+
+
+def trace_hook_calls(pm: pluggy.PluginManager) -> None:
+    """Log every hook call and its outcome at DEBUG, arguments and results redacted.
+
+    Not pluggy's own ``enable_tracing``: it turns the arguments into text first, and
+    then a bearer token among ``navarch_authenticate``'s headers can no longer be told
+    from any other header value."""
+
+    def before(hook_name: str, impls: Sequence[HookImpl], kwargs: Mapping[str, Any]) -> None:
+        log.bind(
+            hook=hook_name,
+            plugins=[impl.plugin_name for impl in impls],
+            arguments=redact(dict(kwargs)),
+        ).debug("hook {} called", hook_name)
+
+    def after(
+        outcome: pluggy.Result[Any],
+        hook_name: str,
+        impls: Sequence[HookImpl],
+        kwargs: Mapping[str, Any],
+    ) -> None:
+        if outcome.exception is not None:
+            log.bind(hook=hook_name, error=redact_text(repr(outcome.exception))).debug(
+                "hook {} raised", hook_name
+            )
+        else:
+            log.bind(hook=hook_name, result=redact(outcome.get_result())).debug(
+                "hook {} returned", hook_name
+            )
+
+    pm.add_hookcall_monitoring(before, after)
 
 
 def _load_entry_point(pm: pluggy.PluginManager, name: str, dist: str) -> None:

@@ -20,6 +20,7 @@ from aiohttp import web
 from loguru import logger
 
 from navarch import __version__
+from navarch.api.limits import MAX_REQUEST_BODY_BYTES
 from navarch.apiserver import (
     accessreview,
     auth,
@@ -46,7 +47,7 @@ from navarch.store import Store
 
 log = logger.bind(component="apiserver")
 
-MAX_BODY_BYTES = 3 * 1024 * 1024
+MAX_BODY_BYTES = MAX_REQUEST_BODY_BYTES
 UNAUTHENTICATED_PATHS = frozenset({"/healthz", "/livez", "/readyz", "/version"})
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 

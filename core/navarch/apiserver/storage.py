@@ -39,6 +39,7 @@ from navarch.apiserver.objects import (
     check_body,
     now,
 )
+from navarch.apiserver.objectsize import encode_within_limit
 from navarch.apiserver.resources import Resource
 from navarch.apiserver.strategy import PARTIAL_SUBRESOURCES, for_resource
 from navarch.store import DELETE, AlreadyExists, Compacted, Conflict, Store, StoreError
@@ -174,12 +175,11 @@ class Storage:
                 )
             self._settle_fields(res, None, admitted, sent_fields, ctx)
             name = admitted["metadata"]["name"]
+            value = encode_within_limit(res, admitted)
             if ctx.dry_run:
                 return Written(admitted, warnings)
             try:
-                revision = await self.store.create(
-                    res.store_key(namespace, name), codec.encode(admitted)
-                )
+                revision = await self.store.create(res.store_key(namespace, name), value)
             except StoreError as exc:
                 if isinstance(exc, AlreadyExists) and generated:
                     if attempt < GENERATE_NAME_ATTEMPTS - 1:
@@ -225,15 +225,18 @@ class Storage:
             if written is None:  # nothing changed: no write, as Kubernetes does
                 return Written(current)
             admitted, warnings = written
+            # An object on its way out is not size-checked: it must stay removable.
+            removing = self._may_remove(res, admitted)
+            value = b"" if removing else encode_within_limit(res, admitted, ctx.subresource)
             if ctx.dry_run:
                 admitted["metadata"]["resourceVersion"] = read_version
                 return Written(admitted, warnings)
-            if self._may_remove(res, admitted):
+            if removing:
                 deleted = await self.store.delete(key, int(read_version))
                 admitted["metadata"]["resourceVersion"] = str(deleted.mod_revision)
                 self.deleting(res, admitted, removed=True)
             else:
-                revision = await self.store.update(key, codec.encode(admitted), int(read_version))
+                revision = await self.store.update(key, value, int(read_version))
                 admitted["metadata"]["resourceVersion"] = str(revision)
             return Written(admitted, warnings)
 

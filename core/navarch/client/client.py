@@ -21,9 +21,11 @@ from typing import Any, cast
 import aiohttp
 import attrs
 import orjson
+from aiohttp.http_exceptions import LineTooLong
 from loguru import logger
 
 from navarch import api
+from navarch.api.limits import MAX_WATCH_LINE_BYTES
 from navarch.api.meta import TopLevel
 from navarch.apiserver.resources import RESOURCES, Resource
 from navarch.client import errors
@@ -189,7 +191,7 @@ class Client:
                 raise errors.from_status(
                     response.status, _status_of(response.status, await response.read())
                 )
-            async for line in response.content:
+            while line := await _read_line(response.content, path):
                 if line.strip():
                     yield orjson.loads(line)
 
@@ -443,6 +445,27 @@ def _status_of(code: int, payload: bytes) -> dict[str, Any]:
     except orjson.JSONDecodeError:
         pass
     return {"kind": "Status", "code": code, "message": payload.decode(errors="replace")[:500]}
+
+
+async def _read_line(content: aiohttp.StreamReader, path: str) -> bytes:
+    """The next line of a watch (b"" at its end). aiohttp's own line iterator stops at
+    twice its read buffer (512 KiB) and raises an error no caller expects, ending the
+    process that watched: a line may be as long as an event around the largest object
+    the API server stores."""
+    try:
+        return await content.readline(max_line_length=MAX_WATCH_LINE_BYTES)
+    except LineTooLong:
+        log.bind(path=path, limit=MAX_WATCH_LINE_BYTES).error("watch event too large; dropped")
+        raise errors.EventTooLarge(
+            413,
+            {
+                "kind": "Status",
+                "code": 413,
+                "reason": "WatchEventTooLarge",
+                "message": f"a watch event of {path} is larger than {MAX_WATCH_LINE_BYTES} "
+                "bytes (the API server's object limit allows no such event); list again",
+            },
+        ) from None
 
 
 def _jitter(delay: float) -> float:

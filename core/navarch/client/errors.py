@@ -34,6 +34,11 @@ class Gone(ApiException):
     """The resourceVersion is too old: list again, then watch from the list's version."""
 
 
+class EventTooLarge(ApiException):
+    """A watch sent a line longer than any event the API server's object limit allows
+    (another server, or an object stored before the limit): the watch ends; list again."""
+
+
 class Invalid(ApiException):
     @property
     def causes(self) -> list[dict[str, Any]]:

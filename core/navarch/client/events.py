@@ -33,6 +33,7 @@ from navarch.api.meta import TopLevel
 from navarch.api.names import dns1123_subdomain
 from navarch.client.client import Client
 from navarch.client.errors import ApiException, NotFound
+from navarch.redaction import redact_text
 
 # client-go's event cache size: enough for every pod a scheduler has trouble with at
 # once; the least recent are forgotten (and get a fresh Event if they come back).
@@ -97,6 +98,7 @@ class EventRecorder:
         Records of one Event that arrive while it is being written are written
         together, as one count-up with the latest message (a ReplicaSet creating 500
         pods at once writes its SuccessfulCreate Event a few times, not 500)."""
+        message = redact_text(message)  # an error quoted in a message may carry a token
         pod_key = (_namespace(pod), _identity(pod))
         lock_key = (*pod_key, type_, reason + about)
         pending = self._pending.setdefault(lock_key, [0, message])

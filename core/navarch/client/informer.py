@@ -131,6 +131,16 @@ class Informer:
                     "informer error; retrying"
                 )
                 await asyncio.sleep(self.resync_backoff)
+            except asyncio.CancelledError:
+                raise
+            except Exception as exc:
+                # As client-go's reflector: whatever one watch or list did (a line it
+                # could not decode, say), the informer lists again and keeps going; the
+                # process that relies on it must not end over one object.
+                log.bind(resource=self.resource.res.plural, error=repr(exc)).opt(
+                    exception=exc
+                ).error("informer failed; listing again")
+                await asyncio.sleep(self.resync_backoff)
 
     async def _relist(self) -> None:
         items: list[Any] = []
