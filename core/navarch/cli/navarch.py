@@ -5,7 +5,7 @@ navarch plugins [-o json]
 navarch config show [-o yaml|json]
 navarch config check
 navarch server | scheduler | controllers | agent [--runtime NAME] [--simulate N]
-navarch up [--nodes N] [--runtime NAME] | join NAME | down [--purge]
+navarch up [--nodes N] [--runtime NAME] | join NAME | down [--purge] [-v]
 """
 
 from __future__ import annotations

@@ -6,8 +6,10 @@ containerd (nor Docker's).
 It runs in a session of its own, so a Ctrl-C meant for ``navarch up`` reaches it only
 through ``up``'s orderly stop, and it outlives a ``navarch up`` that was killed: the
 next ``up`` finds it answering and carries on with it. Its pid is kept in
-``containerd.pid``; only that pid is ever signalled. The shims (one per pod) outlive
-containerd itself, so containers keep running while it restarts.
+``containerd.pid``; only that pid is signalled while the cluster runs. The shims (one
+per container) outlive containerd itself, so containers keep running while it
+restarts; ``navarch down`` ends those still running in its state directory once
+everything was removed through it (:meth:`PrivateContainerd.end_leftovers`).
 """
 
 from __future__ import annotations

@@ -6,6 +6,10 @@ root; else a Docker answering at its configured socket. ``--runtime NAME`` force
 (``containerd`` still starts the cluster's own when none answers). A cluster started
 before keeps the runtime it was started on, since its containers run there. When
 nothing can be had, the error says what to install.
+
+``runtime.options`` are the options of the runtime ``runtime.name`` names when it was
+set, else of the one ``--runtime`` forces; options the cluster ends up not running
+with are named in a warning, never dropped silently (:func:`unused_options`).
 """
 
 from __future__ import annotations
