@@ -1,7 +1,11 @@
 """Images before a container: pulled per ``imagePullPolicy``, with the kubelet's
 back-off and its Events (Pulling, Pulled, Failed, BackOff, ErrImageNeverPull). One
 :class:`ImagePulls` per pod worker; what it could not do comes back as the waiting
-reason the container then shows."""
+reason the container then shows.
+
+An image that is no image reference (``../../etc``, ``Busybox``) is never looked up
+nor pulled: the container waits with ``InvalidImageName`` and the kubelet's message,
+and no back-off applies (nothing will change until the pod's image does)."""
 
 from __future__ import annotations
 
@@ -12,6 +16,7 @@ import attrs
 from loguru import logger
 
 from navarch.agent.status import Waiting
+from navarch.api.imageref import InvalidImageReference, parse_image_reference
 from navarch.runtime import ImagePullError
 
 if TYPE_CHECKING:
@@ -39,6 +44,14 @@ class ImagePulls:
         """``current``: the container's waiting reason now (a BackOff Event is recorded
         once per back-off, not on every look)."""
         agent, name, image = self.agent, container.name, container.image
+        invalid = _invalid_reference(image)
+        if invalid is not None:
+            if current is None or current.reason != "InvalidImageName":  # once, not per sync
+                agent.event(pod, WARNING, "InspectFailed", invalid, name)
+                logger.bind(component="agent", node=agent.node_name, image=image).warning(
+                    "invalid image name"
+                )
+            return Pulled(False, Waiting("InvalidImageName", invalid))
         policy = container.image_pull_policy or "IfNotPresent"
         if policy != "Always" and await agent.runtime.image_status(image) is not None:
             if name not in self._present_said:
@@ -79,3 +92,15 @@ class ImagePulls:
         shown = f"{took * 1000:.0f}ms" if took < 1 else f"{took:.3f}s"
         agent.event(pod, NORMAL, "Pulled", f'Successfully pulled image "{image}" in {shown}', name)
         return Pulled(True)
+
+
+def _invalid_reference(image: str) -> str | None:
+    """The kubelet's message for an image that is no reference; None for a valid one."""
+    try:
+        parse_image_reference(image)
+    except InvalidImageReference as exc:
+        return (
+            f'Failed to apply default image tag "{image}": '
+            f'couldn\'t parse image name "{image}": {exc}'
+        )
+    return None

@@ -13,6 +13,7 @@ import math
 from fractions import Fraction
 from typing import Any
 
+from navarch.api.imageref import DEFAULT_TAG, InvalidImageReference, parse_image_reference
 from navarch.api.pod_kept import VOLUME_SOURCES
 from navarch.api.quantity import Quantity, QuantityError
 
@@ -199,17 +200,14 @@ def _child_or_empty(parent: dict[str, Any], key: str) -> dict[str, Any]:
 
 
 def image_pull_policy(image: str) -> str:
-    """``Always`` for ``:latest`` or no tag, else ``IfNotPresent`` (digests included).
-
-    The tag is what follows the last ':' after the last '/', so a registry port
-    ("127.0.0.1:5000/app") is not mistaken for a tag.
-    """
-    if "@" in image:
+    """Kubernetes' default: ``Always`` when the tag is ``latest`` (named, or implied by
+    neither a tag nor a digest), else ``IfNotPresent``. An image that does not parse
+    gets ``IfNotPresent`` too: the agent reports it as InvalidImageName, never pulls."""
+    try:
+        reference = parse_image_reference(image)
+    except InvalidImageReference:
         return "IfNotPresent"
-    last = image.rsplit("/", 1)[-1]
-    if ":" not in last:
-        return "Always"
-    return "Always" if last.rsplit(":", 1)[1] == "latest" else "IfNotPresent"
+    return "Always" if reference.tag_or_default == DEFAULT_TAG else "IfNotPresent"
 
 
 def _default_template(spec: dict[str, Any]) -> None:
