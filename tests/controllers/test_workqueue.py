@@ -56,10 +56,14 @@ async def test_rate_limited_back_off_doubles_per_key_and_forget_resets() -> None
 
 
 def test_token_bucket_allows_a_burst_then_paces() -> None:
-    bucket = TokenBucket(rate=10.0, burst=3)
+    now = [100.0]  # the bucket's clock stands still unless the test moves it
+    bucket = TokenBucket(rate=10.0, burst=3, clock=lambda: now[0])
     assert [bucket.reserve() for _ in range(3)] == [0.0, 0.0, 0.0]
-    assert bucket.reserve() == pytest.approx(0.1, abs=0.01)
-    assert bucket.reserve() == pytest.approx(0.2, abs=0.01)
+    assert bucket.reserve() == pytest.approx(0.1)
+    assert bucket.reserve() == pytest.approx(0.2)
+    now[0] += 1.0  # a second later: 10 tokens earned, 2 owed, at most 3 saved
+    assert [bucket.reserve() for _ in range(3)] == [0.0, 0.0, 0.0]
+    assert bucket.reserve() == pytest.approx(0.1)
 
 
 async def test_shut_down_ends_waiting_workers() -> None:

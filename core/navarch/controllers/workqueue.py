@@ -20,6 +20,7 @@ from __future__ import annotations
 import asyncio
 import time
 from collections import deque
+from collections.abc import Callable
 
 import attrs
 
@@ -36,15 +37,17 @@ class TokenBucket:
 
     rate: float
     burst: int
+    clock: Callable[[], float] = time.monotonic
     _tokens: float = attrs.field(init=False)
-    _at: float = attrs.field(init=False, factory=time.monotonic)
+    _at: float = attrs.field(init=False)
 
     def __attrs_post_init__(self) -> None:
         self._tokens = float(self.burst)
+        self._at = self.clock()
 
     def reserve(self) -> float:
         """Take a token; the seconds to wait before using it (0: now)."""
-        now = time.monotonic()
+        now = self.clock()
         self._tokens = min(self.burst, self._tokens + (now - self._at) * self.rate)
         self._at = now
         self._tokens -= 1
