@@ -22,6 +22,7 @@ from loguru import logger
 from navarch.agent.backoff import Backoff
 from navarch.agent.node import NodeIdentity, NodeReporter
 from navarch.agent.probes import ProbeManager
+from navarch.agent.statusmanager import StatusManager
 from navarch.agent.worker import PodWorker
 from navarch.client import Client
 from navarch.client.events import EventRecorder
@@ -42,6 +43,10 @@ class AgentSettings:
     relist_seconds: float = 1.0
     backoff_initial_seconds: float = 10.0
     backoff_max_seconds: float = 300.0
+    # A pod is looked at at least this often, changes or not (jittered ±20%).
+    pod_resync_seconds: float = 10.0
+    # Every pod's status on the API server is compared with the agent's this often.
+    status_reconcile_seconds: float = 10.0
     address: str = "0.0.0.0"
     port: int | None = 10250  # None: no logs/exec port (simulated nodes)
     data_dir: Path | None = None
@@ -62,7 +67,8 @@ class Agent:
     backoff: Backoff = attrs.field(init=False)
     informer: Informer = attrs.field(init=False)
     events: EventRecorder = attrs.field(init=False)
-    _pulls: dict[str, asyncio.Future[None]] = attrs.field(factory=dict)
+    status: StatusManager = attrs.field(init=False)
+    _pulls: dict[str, asyncio.Task[None]] = attrs.field(factory=dict)
     _recording: set[asyncio.Task[None]] = attrs.field(factory=set)
     _seen: dict[str, tuple[tuple[str, str], ...]] = attrs.field(factory=dict)
     _relists: int = 0
@@ -88,6 +94,12 @@ class Agent:
             self.client.pods, field_selector=f"spec.nodeName={self.identity.name}"
         )
         self.informer.add_handler(self._on_add, self._on_update, self._on_delete)
+        self.status = StatusManager(
+            self.client,
+            self.informer.get,
+            name,
+            reconcile_seconds=s.status_reconcile_seconds,
+        )
 
     @property
     def node_name(self) -> str:
@@ -96,6 +108,11 @@ class Agent:
     @property
     def node_ip(self) -> str:
         return self.identity.ip
+
+    @property
+    def relists(self) -> int:
+        """How many relists finished (a test waits for one to have looked)."""
+        return self._relists
 
     @property
     def log(self) -> Any:
@@ -110,6 +127,7 @@ class Agent:
         tasks = [asyncio.create_task(self.node.run(), name=f"node {self.node_name}")]
         try:
             tasks.append(asyncio.create_task(self.informer.run(), name="pods informer"))
+            tasks.append(asyncio.create_task(self.status.run(), name="pod status"))
             await self.informer.wait_synced()
             self.log.bind(pods=len(self.informer.cache)).info("pods bound here listed")
             tasks.append(asyncio.create_task(self._relist_loop(), name="relist"))
@@ -118,7 +136,8 @@ class Agent:
             self.log.bind(pods=len(self.workers)).info(
                 "agent stopping; containers keep running and are adopted on restart"
             )
-            for task in [*tasks, *(w.task for w in self.workers.values() if w.task)]:
+            workers = [w.task for w in self.workers.values() if w.task]
+            for task in [*tasks, *workers, *self._pulls.values()]:
                 task.cancel()
             self.probes.close()
             with contextlib.suppress(Exception):
@@ -147,22 +166,25 @@ class Agent:
         return version
 
     async def pull(self, image: str) -> None:
-        """Pull ``image`` once however many pods ask at the same time."""
+        """Pull ``image`` once however many pods ask at the same time. The pull is
+        nobody's own: a pod whose sync is cancelled (deleted meanwhile) stops waiting,
+        and the others still get the image."""
         pending = self._pulls.get(image)
-        if pending is not None:
-            return await asyncio.shield(pending)
-        future: asyncio.Future[None] = asyncio.get_running_loop().create_future()
-        self._pulls[image] = future
-        try:
-            self.log.bind(image=image).info("pulling image")
-            await self.runtime.pull_image(image)
-            future.set_result(None)
-        except BaseException as exc:
-            future.set_exception(exc)
-            future.exception()  # retrieved: no "never retrieved" warning without waiters
-            raise
-        finally:
+        if pending is None:
+            pending = asyncio.create_task(self._pull(image), name=f"pull {image}")
+            self._pulls[image] = pending
+            pending.add_done_callback(lambda done: self._pulled(image, done))
+        await asyncio.shield(pending)
+
+    async def _pull(self, image: str) -> None:
+        self.log.bind(image=image).info("pulling image")
+        await self.runtime.pull_image(image)
+
+    def _pulled(self, image: str, done: asyncio.Task[None]) -> None:
+        if self._pulls.get(image) is done:
             del self._pulls[image]
+        if not done.cancelled():
+            done.exception()  # retrieved: no "never retrieved" warning without waiters
 
     # --- pods bound here -------------------------------------------------------------
 
@@ -183,9 +205,36 @@ class Agent:
             self._finished[worker.uid] = None
             while len(self._finished) > MAX_FINISHED_REMEMBERED:
                 self._finished.popitem(last=False)
+            # The one place a finished pod's state goes, whichever way it ended.
+            self.forget(worker)
         finally:
             if self.workers.get(worker.uid) is worker:
                 del self.workers[worker.uid]
+
+    def forget(self, worker: PodWorker) -> None:
+        """Drop everything the agent keeps about the worker's pod: its probes, back-off
+        timers, status, Events' counts and the relist's view of its containers."""
+        uid = worker.uid
+        self.probes.forget(uid)
+        self.backoff.forget_prefix(uid)
+        self.status.forget(uid)
+        self._seen.pop(uid, None)
+        if worker.last_seen is not None:
+            self.events.forget(worker.last_seen)
+
+    def remembers(self, pod: Any) -> list[str]:
+        """What the agent still keeps about ``pod`` (empty once it is forgotten): for
+        debugging and the tests."""
+        uid = pod.metadata.uid
+        kept = {
+            "worker": uid in self.workers,
+            "probes": self.probes.holds(uid),
+            "backoff": self.backoff.holds_prefix(uid),
+            "status": self.status.holds(uid),
+            "relist": uid in self._seen,
+            "events": self.events.remembers(pod),
+        }
+        return sorted(what for what, held in kept.items() if held)
 
     def _on_add(self, pod: Any) -> None:
         worker = self._worker_for(pod)
@@ -201,9 +250,10 @@ class Agent:
         if _beyond_status(old, new):
             worker.update(new)
         else:
-            # Our own status write coming back (as the kubelet, a status-only change
-            # is no reason to sync: the worker already acted on what it wrote).
+            # A status-only change is no reason to sync (the kubelet's rule): our own
+            # write coming back, or another writer's, which the status manager undoes.
             worker.pod = new
+        self.status.reconcile(new)
 
     def _on_delete(self, pod: Any) -> None:
         worker = self.workers.get(pod.metadata.uid)
@@ -251,7 +301,10 @@ class Agent:
                 self._wake_uid(uid)
         for uid in list(self._seen):
             if uid not in by_uid:
+                # Every container of the pod vanished (removed behind the agent's back,
+                # or with its sandbox): as much a change as an exit.
                 del self._seen[uid]
+                self._wake_uid(uid)
         bound = self._bound_here()
         orphans = [c for c in containers if c.labels.get(labels.POD_UID) not in bound]
         self._relists += 1

@@ -53,3 +53,6 @@ class Backoff:
     def forget_prefix(self, prefix: str) -> None:
         for key in [k for k in self._entries if k.startswith(prefix)]:
             del self._entries[key]
+
+    def holds_prefix(self, prefix: str) -> bool:
+        return any(k.startswith(prefix) for k in self._entries)

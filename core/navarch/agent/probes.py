@@ -126,6 +126,9 @@ class ProbeManager:
                 return f"{kind.capitalize()} probe failed: {state.message}"
         return ""
 
+    def holds(self, uid: str) -> bool:
+        return any(k[0] == uid for k in self._probes)
+
     def forget(self, uid: str) -> None:
         for key in [k for k in self._probes if k[0] == uid]:
             self._stop(self._probes.pop(key))

@@ -12,7 +12,19 @@ Always, a container that exits 1 at once (back-off 10 s doubling):
 * sync 4: attempt 2, next wait 20 s … ``restartCount`` is the newest attempt.
 
 Deletion: every container is stopped with the pod's grace period (SIGTERM, then
-SIGKILL), the sandbox removed, and the deletion confirmed to the API server."""
+SIGKILL), the sandbox removed, and the deletion confirmed to the API server.
+
+Cancellation (the kubelet's pod workers): a sync works on one snapshot of the pod,
+taken when it starts, and never reads the worker's newer copy halfway. The pod's
+deletion (a deletionTimestamp, or the object gone) cancels a sync in flight — an
+image pull, a create, a start — rather than waiting for it: nothing is started from
+the stale snapshot, and the next sync stops the pod. Stopping itself is never
+cancelled; a shorter grace period arriving meanwhile cuts it short instead.
+
+State: what the worker keeps of its pod lives on it (waiting reasons, pulls, the last
+copy seen); what the agent's shared parts keep by uid (probes, back-off, status,
+Events, the relist's view) is dropped in one place, :meth:`Agent.forget`, when the
+worker is done."""
 
 from __future__ import annotations
 
@@ -44,7 +56,6 @@ from navarch.agent.stopping import (
     termination_grace,
 )
 from navarch.api.timefmt import parse_rfc3339
-from navarch.client.errors import ApiException, NotFound
 from navarch.runtime import (
     ContainerState,
     ContainerStatus,
@@ -62,7 +73,6 @@ if TYPE_CHECKING:
     from navarch.agent.agent import Agent
 
 NORMAL, WARNING = "Normal", "Warning"
-RESYNC_SECONDS = 10.0  # a pod is looked at at least this often, changes or not
 PARKED_SECONDS = 3600.0  # a finished pod: only its deletion (a watch event) matters
 KEEP_INSTANCES = 2  # per container: the current one and the previous (logs --previous)
 
@@ -75,16 +85,23 @@ class PodWorker:
     waiting: dict[str, Waiting] = attrs.field(factory=dict)
     pulls: ImagePulls = attrs.field(init=False)
     key: str = ""  # namespace/name, kept for logs once the pod object is gone
-    written: dict[str, Any] | None = None
+    last_seen: Any = None  # the newest Pod ever seen (still there once ``pod`` is None)
     admission: Admission | None = None  # None: not decided yet
     _wake: asyncio.Event = attrs.field(factory=asyncio.Event)
-    _next_sync: float = RESYNC_SECONDS
+    _next_sync: float = 0.0
+    _syncing: asyncio.Task[bool] | None = None  # a sync that a deletion cancels
     task: asyncio.Task[None] | None = None
 
     def __attrs_post_init__(self) -> None:
         self.pulls = ImagePulls(self.agent)
         if self.pod is not None:
             self.key = pod_key(self.pod)
+            self.last_seen = self.pod
+
+    @property
+    def written(self) -> dict[str, Any] | None:
+        """The pod's status as this agent last set it (the status manager's copy)."""
+        return self.agent.status.get(self.uid)
 
     @property
     def log(self) -> Any:
@@ -94,21 +111,30 @@ class PodWorker:
         self._wake.set()
 
     def update(self, pod: Any) -> None:
-        self.pod = pod
+        self.pod = self.last_seen = pod
+        if _deleting(pod):
+            self._cancel_sync()
         self.wake()
 
     def removed(self) -> None:
         """The pod is gone from the API server (deleted, or bound elsewhere)."""
         self.pod = None
+        self._cancel_sync()
         self.wake()
+
+    def _cancel_sync(self) -> None:
+        if self._syncing is not None and not self._syncing.done():
+            self.log.info("pod deleted: cancelling its sync in flight")
+            self._syncing.cancel()
 
     async def run(self) -> None:
         failures = 0
+        resync = self.agent.settings.pod_resync_seconds
         while True:
             # Jittered, so thousands of pods started together do not resync in step.
-            self._next_sync = RESYNC_SECONDS * random.uniform(0.8, 1.2)
+            self._next_sync = resync * random.uniform(0.8, 1.2)
             try:
-                if await self.sync():
+                if await self._sync_once():
                     return
                 failures = 0
             except Unavailable as exc:
@@ -129,23 +155,46 @@ class PodWorker:
 
     # --- one sync ------------------------------------------------------------------
 
-    async def sync(self) -> bool:
-        """Converge once; True when the worker is done (the pod is gone for good)."""
+    async def _sync_once(self) -> bool:
+        """One sync of the pod as it is now; True when the worker is done."""
+        pod = self.pod
+        if _deleting(pod):
+            return await self.terminate(pod)
+        self._syncing = asyncio.create_task(self.sync(pod), name=f"sync {self.key}")
+        try:
+            return await self._syncing
+        except asyncio.CancelledError:
+            current = asyncio.current_task()
+            if current is not None and current.cancelling():
+                raise  # the worker itself is stopping (the agent is)
+            return False  # the pod's deletion cancelled it: the next sync stops the pod
+        finally:
+            self._syncing = None
+
+    async def terminate(self, pod: Any) -> bool:
+        """Stop the pod and confirm its deletion (``pod`` None: the API server no
+        longer has it). True: the worker is done."""
         runtime = self.agent.runtime
         mine = {labels.POD_UID: self.uid}
         sandboxes = await runtime.list_sandboxes(mine)
         instances = await runtime.list_containers(mine)
-        pod = self.pod
-        if pod is None or pod.metadata.deletion_timestamp:
-            await self.kill(pod, sandboxes, instances)
-            if pod is not None:
-                await self.confirm_deletion(pod)
-            return True
+        await self.kill(pod, sandboxes, instances)
+        if pod is not None:
+            await self.confirm_deletion(pod)
+        return True
+
+    async def sync(self, pod: Any) -> bool:
+        """Converge the runtime to ``pod`` (not being deleted) once; cancelled when
+        the pod is deleted meanwhile. False: the worker goes on."""
+        runtime = self.agent.runtime
+        mine = {labels.POD_UID: self.uid}
+        sandboxes = await runtime.list_sandboxes(mine)
+        instances = await runtime.list_containers(mine)
         phase = pod.status.phase if pod.status is not None else None
         if phase in TERMINAL_PHASES:
             # Finished: nothing to run again. Stop what is left, then sleep until the
             # pod changes (its deletion) instead of resyncing every few seconds.
-            await self.stop_all(instances, sandboxes, grace=termination_grace(pod))
+            await self.stop_all(pod, instances, sandboxes, grace=termination_grace(pod))
             self._next_sync = PARKED_SECONDS
             return False
         if not await admit(self, sandboxes, instances):
@@ -192,7 +241,7 @@ class PodWorker:
             return False
         message = "Pod was active on the node longer than the specified deadline"
         self.agent.event(pod, NORMAL, "DeadlineExceeded", message)
-        await self.stop_all(instances, sandboxes, termination_grace(pod), hooks=True)
+        await self.stop_all(pod, instances, sandboxes, termination_grace(pod), hooks=True)
         final = await self.agent.runtime.list_containers({labels.POD_UID: self.uid})
         await self.write_status(pod, None, final, failure=("DeadlineExceeded", message))
         return True
@@ -270,8 +319,8 @@ class PodWorker:
         latest = mine[0] if mine else None
         here = latest is not None and latest.sandbox_id == sandbox.id
         if latest is not None and latest.state == ContainerState.CREATED:
-            if here:
-                await self.start(latest.id, name)  # created by an agent that died before start
+            if here:  # created by an agent that died before starting it
+                await self.start(pod, latest.id, name)
                 return
             with contextlib.suppress(RuntimeNotFound):  # never started, in a dead sandbox
                 await runtime.remove_container(latest.id)
@@ -334,7 +383,7 @@ class PodWorker:
                 return
             self.agent.backoff.next(key)
         attempt = latest.attempt + 1 if latest is not None else self._restarts_so_far(pod, name)
-        if not await self.ensure_image(container):
+        if not await self.ensure_image(pod, container):
             return
         # Keep the previous instance (``logs --previous``) and no older one.
         for old in mine[KEEP_INSTANCES - 1 :]:
@@ -366,7 +415,7 @@ class PodWorker:
             self._sync_in(self.agent.backoff.next(f"{self.uid}/{name}/create"))
             return
         self.agent.event(pod, NORMAL, "Created", f"Created container {name}", name)
-        await self.start(cid, name)
+        await self.start(pod, cid, name)
 
     def _is_waiting(self, name: str, reason: str) -> bool:
         waiting = self.waiting.get(name)
@@ -384,8 +433,7 @@ class PodWorker:
                 return int(status.get("restartCount") or 0) + 1
         return 0
 
-    async def start(self, cid: str, name: str) -> None:
-        pod = self.pod
+    async def start(self, pod: Any, cid: str, name: str) -> None:
         try:
             await self.agent.runtime.start_container(cid)
         except StartError as exc:
@@ -398,11 +446,11 @@ class PodWorker:
         self.agent.event(pod, NORMAL, "Started", f"Started container {name}", name)
         self.log.bind(container=name, id=cid).info("container started")
 
-    async def ensure_image(self, container: Any) -> bool:
+    async def ensure_image(self, pod: Any, container: Any) -> bool:
         """Pull per imagePullPolicy; False (with the waiting reason set) when the image
         is not there to run."""
         name = container.name
-        outcome = await self.pulls.ensure(self.pod, container, self.waiting.get(name))
+        outcome = await self.pulls.ensure(pod, container, self.waiting.get(name))
         if outcome.waiting is not None:
             self.waiting[name] = outcome.waiting
         if outcome.retry_in is not None:
@@ -416,9 +464,10 @@ class PodWorker:
     ) -> None:
         """Stop the pod (preStop hooks, SIGTERM, SIGKILL after the grace period), write its
         final status, remove it from the runtime. A shorter grace period arriving while
-        it stops (``kubectl delete --grace-period=0 --force``) cuts the wait short."""
+        it stops (``kubectl delete --grace-period=0 --force``) cuts the wait short: the
+        one place a sync reads the worker's newest copy (``self.pod``), on purpose."""
         grace = deletion_grace(pod) if pod is not None else 0
-        stopping = asyncio.create_task(self.stop_all(instances, sandboxes, grace, hooks=True))
+        stopping = asyncio.create_task(self.stop_all(pod, instances, sandboxes, grace, hooks=True))
         while not stopping.done():
             self._wake.clear()
             woken = asyncio.create_task(self._wake.wait())
@@ -430,7 +479,7 @@ class PodWorker:
             if shorter < grace:
                 self.log.bind(grace=shorter, was=grace).info("grace period shortened")
                 grace = shorter
-                await self.stop_all(instances, sandboxes, grace)  # alongside the first
+                await self.stop_all(pod, instances, sandboxes, grace)  # alongside the first
         await stopping
         if pod is not None and self.pod is not None:
             # Kubernetes moves a deleted pod to a terminal phase before it goes, so a pod
@@ -439,12 +488,9 @@ class PodWorker:
             # The watch may have said it is gone meanwhile: nothing left to write to.
             if self.pod is not None:
                 await self.write_status(self.pod, None, final, terminal=True)
+                await self.agent.status.flush(self.uid)  # on the object before it goes
         for sandbox in sandboxes:
             await self._remove_sandbox(sandbox.id)
-        self.agent.probes.forget(self.uid)
-        self.agent.backoff.forget_prefix(self.uid)
-        if pod is not None:
-            self.agent.events.forget(pod)
         self.log.bind(grace=grace).info("pod stopped and removed from the runtime")
 
     async def _remove_sandbox(self, sandbox_id: str) -> None:
@@ -457,12 +503,13 @@ class PodWorker:
 
     async def stop_all(
         self,
+        pod: Any,
         instances: list[ContainerStatus],
         sandboxes: list[SandboxStatus],
         grace: float,
         hooks: bool = False,
     ) -> None:
-        await stop_containers(self.agent, self.pod, instances, sandboxes, grace, hooks)
+        await stop_containers(self.agent, pod, instances, sandboxes, grace, hooks)
 
     # --- status --------------------------------------------------------------------
 
@@ -474,8 +521,10 @@ class PodWorker:
         terminal: bool = False,
         failure: tuple[str, str] | None = None,
     ) -> None:
-        """``terminal``: the pod is being removed, nothing will run again (its phase
-        becomes Succeeded or Failed); ``failure``: (reason, message) that failed it."""
+        """Hand the pod's status to the status manager, which writes it (the only
+        writer). ``terminal``: the pod is being removed, nothing will run again (its
+        phase becomes Succeeded or Failed); ``failure``: (reason, message) that failed
+        it."""
         agent = self.agent
         view = pod_view(
             agent,
@@ -488,22 +537,11 @@ class PodWorker:
             terminal=terminal,
             failure=failure,
         )
-        status = pod_status(view)
-        if status == self.written:
-            return  # coalesced: one write per change, not per sync
-        meta = pod.metadata
-        try:
-            await agent.client.pods.patch(
-                meta.name, {"status": status}, meta.namespace, subresource="status"
-            )
-        except NotFound:
-            return  # deleted meanwhile; the watch will say so
-        except ApiException as exc:
-            self.log.bind(error=str(exc)).warning("pod status write failed; will retry")
-            self._sync_in(2.0)
-            return
-        self.written = status
-        self.log.bind(phase=status["phase"]).debug("pod status written")
+        agent.status.set(pod, pod_status(view))
+
+
+def _deleting(pod: Any) -> bool:
+    return pod is None or bool(pod.metadata.deletion_timestamp)
 
 
 def _newest(instances: list[ContainerStatus], name: str) -> ContainerStatus | None:

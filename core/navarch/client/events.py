@@ -132,6 +132,10 @@ class EventRecorder:
         """The object is bound or gone: its Events will not be counted up again."""
         self._recorded.pop((_namespace(pod), _identity(pod)), None)
 
+    def remembers(self, pod: TopLevel) -> bool:
+        """Whether Events of the object are remembered (to be counted up)."""
+        return (_namespace(pod), _identity(pod)) in self._recorded
+
     async def _count_up(
         self, pod: TopLevel, seen: _Recorded, message: str, now: str, count: int = 1
     ) -> bool:
