@@ -78,6 +78,14 @@ SETTINGS: tuple[Setting, ...] = (
         "api.max_inflight", "int", 400, "Requests served at once before answering 429.", minimum=1
     ),
     Setting(
+        "api.max_list_bytes_in_flight",
+        "int",
+        512 * 1024 * 1024,
+        "Bytes of list bodies held at once (read, being sent); a list that would go above "
+        "it while another is served gets 429 with Retry-After. A list alone may exceed it.",
+        minimum=1,
+    ),
+    Setting(
         "admission.default_not_ready_toleration_seconds",
         "int",
         10,

@@ -37,6 +37,7 @@ from navarch.apiserver import (
 from navarch.apiserver.fieldselectors import parse as parse_field_selector
 from navarch.apiserver.fieldselectors import parse_label_selector
 from navarch.apiserver.handlers import ResourceHandlers
+from navarch.apiserver.listbudget import ListBudget, ListResponse
 from navarch.apiserver.metrics import Metrics
 from navarch.apiserver.namespaces import NamespaceLifecycle
 from navarch.apiserver.requestinfo import RequestInfo
@@ -55,6 +56,7 @@ Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 @attrs.define
 class ServerSettings:
     max_inflight: int = 400
+    max_list_bytes_in_flight: int = 512 * 1024 * 1024  # see listbudget
     watch_buffer: int = 1000  # events queued for one watcher before it is closed as too slow
     bookmark_seconds: float = 10.0
     max_watch_seconds: int = 1800
@@ -73,7 +75,9 @@ class Api:
         self.store = TimedStore(store, self.metrics)
         self.storage = Storage(self.store, pm)
         self.namespaces = NamespaceLifecycle(self.storage)
-        self.handlers = ResourceHandlers(self.storage, self.namespaces)
+        self.handlers = ResourceHandlers(
+            self.storage, self.namespaces, ListBudget(self.settings.max_list_bytes_in_flight)
+        )
         self.watches = Watches(
             self.storage,
             self.metrics,
@@ -272,7 +276,11 @@ class Api:
         if info.verb in ("get", "list") and not info.subresource:
             tables = printers.TableRequest.of(request.headers.get("Accept"), request.query)
         response = await self.handlers.handle(request, info)
-        body = response.body if isinstance(response, web.Response) else None
+        if isinstance(response, ListResponse) and tables is not None:
+            body: Any = response.listed.to_bytes()  # a Table is built whole from the list
+            response.reservation.release()
+        else:
+            body = response.body if isinstance(response, web.Response) else None
         if tables is not None and response.status == 200 and isinstance(body, bytes) and info.res:
             table = tables.of_body(info.res, body)
             return web.Response(body=table, headers={"Content-Type": tables.content_type})

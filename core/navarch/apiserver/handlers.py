@@ -13,6 +13,7 @@ from navarch.apiserver import apply, authz, errors, httpio, patch, requestinfo
 from navarch.apiserver.apply import writes as field_management
 from navarch.apiserver.eviction import EvictionREST
 from navarch.apiserver.fieldselectors import parse_label_selector
+from navarch.apiserver.listbudget import ListBudget, ListResponse
 from navarch.apiserver.namespaces import NamespaceLifecycle
 from navarch.apiserver.objects import Obj, WriteContext, now
 from navarch.apiserver.requestinfo import RequestInfo
@@ -22,8 +23,9 @@ from navarch.apiserver.subresources import PATCH_TYPES, BindingREST, ScaleREST
 
 
 class ResourceHandlers:
-    def __init__(self, storage: Storage, namespaces: NamespaceLifecycle):
+    def __init__(self, storage: Storage, namespaces: NamespaceLifecycle, list_budget: ListBudget):
         self.storage = storage
+        self.list_budget = list_budget
         self.namespaces = namespaces
         self.binding = BindingREST(storage)
         self.eviction = EvictionREST(storage)
@@ -70,17 +72,25 @@ class ResourceHandlers:
             return await self.delete(request, res, info, ctx)
         raise errors.method_not_allowed(request.method, request.path)
 
-    async def list(self, request: web.Request, res: Resource, info: RequestInfo) -> web.Response:
+    async def list(
+        self, request: web.Request, res: Resource, info: RequestInfo
+    ) -> web.StreamResponse:
         query = request.query
-        result = await self.storage.list_raw(
-            res,
-            info.namespace,
-            label_selector=parse_label_selector(query.get("labelSelector")),
-            field_selector=request[requestinfo.FIELDS],
-            limit=httpio.int_query(query, "limit", 0),
-            continue_token=query.get("continue") or None,
-        )
-        return httpio.raw_response(result.to_bytes())
+        reservation = self.list_budget.reservation()
+        try:
+            result = await self.storage.list_raw(
+                res,
+                info.namespace,
+                label_selector=parse_label_selector(query.get("labelSelector")),
+                field_selector=request[requestinfo.FIELDS],
+                limit=httpio.int_query(query, "limit", 0),
+                continue_token=query.get("continue") or None,
+                reserve=reservation.take,
+            )
+        except BaseException:
+            reservation.release()
+            raise
+        return ListResponse(result, reservation, request.path)
 
     async def create(
         self, request: web.Request, res: Resource, info: RequestInfo, ctx: WriteContext

@@ -61,8 +61,12 @@ class RawList:
         return {"kind": self.kind, "apiVersion": self.api_version, "metadata": self.metadata}
 
     def to_bytes(self) -> bytes:
-        head = orjson.dumps(self.head())
-        return head[:-1] + b',"items":[' + b",".join(self.items) + b"]}\n"
+        head, tail = self.framing()
+        return head + b",".join(self.items) + tail
+
+    def framing(self) -> tuple[bytes, bytes]:
+        """The bytes before the first item and after the last."""
+        return orjson.dumps(self.head())[:-1] + b',"items":[', b"]}\n"
 
 
 @attrs.frozen

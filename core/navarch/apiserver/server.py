@@ -216,7 +216,10 @@ async def serve(
             serving = open_serving_certificate(config)
             resources.callback(serving.close)
             ssl_context = serving.context()
-        settings = settings or ServerSettings(max_inflight=config["api.max_inflight"])
+        settings = settings or ServerSettings(
+            max_inflight=config["api.max_inflight"],
+            max_list_bytes_in_flight=config["api.max_list_bytes_in_flight"],
+        )
         api = Api(store, assembly.pm, tokens, settings)
         # Discovery's serverAddressByClientCIDRs names the advertised address, as
         # kube-apiserver's does, never a wildcard.

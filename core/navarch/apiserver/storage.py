@@ -105,9 +105,11 @@ class Storage:
         field_selector: FieldSelector | None = None,
         limit: int = 0,
         continue_token: str | None = None,
+        reserve: Callable[[int], None] | None = None,
     ) -> RawList:
         """The List with each item as its stored JSON bytes (resourceVersion spliced in):
-        without selectors no object is decoded at all, which keeps large lists fast."""
+        without selectors no object is decoded at all, which keeps large lists fast.
+        ``reserve(n)`` is told the bytes of each page kept, and may refuse by raising."""
         prefix = res.store_prefix(namespace)
         start, revision = (None, None)
         if continue_token:
@@ -125,6 +127,7 @@ class Storage:
                     revision=revision,
                 )
                 revision = page.revision
+                kept = len(items)
                 for kv in page.items:
                     if filtering and not selected(codec.decode(kv), label_selector, field_selector):
                         continue
@@ -132,6 +135,8 @@ class Storage:
                         more, next_start = True, kv.key
                         break
                     items.append(codec.raw_with_version(kv))
+                if reserve is not None:
+                    reserve(sum(len(item) for item in items[kept:]))
                 if more or not page.more:
                     break
                 start = page.continue_from

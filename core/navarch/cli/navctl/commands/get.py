@@ -25,6 +25,9 @@ from navarch.client import ApiException
 # How long one watch request may last (timeoutSeconds); None leaves it to the server's
 # limit. navctl carries on with a new request from the last revision either way.
 WATCH_SECONDS: int | None = None
+# Lists are read in pages of this many objects, as kubectl's --chunk-size: a large list
+# never has to be built, sent and held whole (the server's list budget, issue 29).
+CHUNK_SIZE = 500
 
 
 def register(commands: argparse._SubParsersAction) -> None:
@@ -104,9 +107,7 @@ async def _print_objects(session: Session, args: argparse.Namespace, targets: li
                     continue
                 objects.append(_typed(obj, target.res))
         else:
-            listed = await session.request(
-                "GET", resource_path(target.res, ns), params=list_params(args)
-            )
+            listed = await list_in_chunks(session, resource_path(target.res, ns), list_params(args))
             objects += [_typed(item, target.res) for item in listed.get("items") or []]
     if not objects and not asked_by_name and args.output == "name":
         print(no_resources_message(session, targets, args.all_namespaces), file=sys.stderr)
@@ -114,6 +115,30 @@ async def _print_objects(session: Session, args: argparse.Namespace, targets: li
         single = asked_by_name and len(targets) == 1 and len(targets[0].names) == 1
         print_objects(objects, args.output, sys.stdout, single=single)
     return 1 if failed else 0
+
+
+async def list_in_chunks(
+    session: Session,
+    path: str,
+    params: dict[str, str],
+    headers: dict[str, str] | None = None,
+) -> dict[str, Any]:
+    """The whole list (or Table) at one revision, asked for CHUNK_SIZE objects at a time
+    and following ``continue`` as kubectl does; one answer, its items or rows joined."""
+    listed = await session.request(
+        "GET", path, params={**params, "limit": str(CHUNK_SIZE)}, headers=headers
+    )
+    field = "rows" if "rows" in listed else "items"
+    collected = list(listed.get(field) or [])
+    while token := (listed.get("metadata") or {}).get("continue"):
+        listed = await session.request(
+            "GET",
+            path,
+            params={**params, "limit": str(CHUNK_SIZE), "continue": token},
+            headers=headers,
+        )
+        collected += listed.get(field) or []
+    return {**listed, field: collected, "metadata": {**(listed.get("metadata") or {})}}
 
 
 def _typed(obj: dict[str, Any], res: Resource) -> dict[str, Any]:
@@ -152,11 +177,8 @@ async def _print_tables(session: Session, args: argparse.Namespace, targets: lis
                     failed = True
         else:
             tables.append(
-                await session.request(
-                    "GET",
-                    resource_path(target.res, ns),
-                    params=list_params(args),
-                    headers=TABLE_HEADERS,
+                await list_in_chunks(
+                    session, resource_path(target.res, ns), list_params(args), TABLE_HEADERS
                 )
             )
         if not any(t.get("rows") for t in tables):
@@ -196,7 +218,7 @@ async def _watch(session: Session, args: argparse.Namespace, targets: list[Targe
     tables = args.output not in ("yaml", "json", "name")
     headers = TABLE_HEADERS if tables else None
     path = resource_path(res, ns)
-    listed = await session.request("GET", path, params=params, headers=headers)
+    listed = await list_in_chunks(session, path, params, headers)
     view = _view(args, res, several_types=False)
     header_pending = True
     if tables:
