@@ -27,12 +27,16 @@ class KubeConfig:
     def ssl_context(self) -> ssl.SSLContext | None:
         if not self.server.startswith("https://"):
             return None
-        context = ssl.create_default_context()
         if self.insecure:
+            context = ssl.create_default_context()
             context.check_hostname = False
             context.verify_mode = ssl.CERT_NONE
         elif self.ca_data:
-            context.load_verify_locations(cadata=self.ca_data.decode())
+            # The cluster's CA alone, as client-go trusts it (not the system's CAs too:
+            # loading those costs ~20 ms, a sixth of a navctl run, and trusts more).
+            context = ssl.create_default_context(cadata=self.ca_data.decode())
+        else:
+            context = ssl.create_default_context()
         return context
 
 

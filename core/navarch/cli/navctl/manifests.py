@@ -11,14 +11,16 @@ import argparse
 import sys
 from collections.abc import Iterable
 from pathlib import Path
-from typing import Any, TextIO
+from typing import TYPE_CHECKING, Any, TextIO
 
 import attrs
 import yaml
 
-from navarch.apiserver.resources import RESOURCES, Resource
 from navarch.cli.navctl.failures import CliError
 from navarch.cli.navctl.session import Session
+
+if TYPE_CHECKING:
+    from navarch.apiserver.resources import Resource
 
 MANIFEST_SUFFIXES = (".yaml", ".yml", ".json")
 STDIN = "-"
@@ -112,6 +114,8 @@ def _objects(data: Any, source: str, index: int) -> list[Document]:
 def resource_for(doc: Document) -> Resource:
     """The served resource of a document's apiVersion and kind, or kubectl's "no matches
     for kind" naming the file and document."""
+    from navarch.apiserver.resources import RESOURCES  # the object model: not for --help
+
     api_version = str(doc.obj.get("apiVersion"))
     group, _, version = api_version.rpartition("/")
     kind = doc.obj.get("kind")

@@ -12,13 +12,15 @@ from __future__ import annotations
 import datetime as dt
 import json
 from collections.abc import Iterable, Sequence
-from typing import Any, TextIO
+from typing import TYPE_CHECKING, Any, TextIO
 
 import attrs
 import yaml
 
 from navarch.apiserver.printers.durations import UNKNOWN, human_duration, parse_time
-from navarch.apiserver.resources import BY_KIND, Resource
+
+if TYPE_CHECKING:
+    from navarch.apiserver.resources import Resource
 
 # The server-side Table, as kubectl asks for it (v1 only: our server speaks it).
 TABLE_ACCEPT = "application/json;as=Table;v=v1;g=meta.k8s.io"
@@ -47,6 +49,8 @@ def object_name(res: Resource, name: str) -> str:
 
 def resource_of(obj: dict[str, Any]) -> Resource | None:
     """The resource an object (wire dict) belongs to, by its kind; None when unserved."""
+    from navarch.apiserver.resources import BY_KIND  # the object model: not for --help
+
     return BY_KIND.get(str(obj.get("kind") or ""))
 
 

@@ -22,20 +22,19 @@ import re
 import sys
 import time
 from collections.abc import AsyncIterator
-from typing import Any, Protocol, TextIO
+from typing import TYPE_CHECKING, Any, Protocol, TextIO
 
 import attrs
-from loguru import logger
-from rich.console import Console
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TaskID, TextColumn
-from rich.table import Column
 
-from navarch.apiserver.resources import Resource
 from navarch.cli.navctl.failures import CliError
 from navarch.cli.navctl.session import Session, find_resource, resource_path
 from navarch.client import ApiException
 
-log = logger.bind(component="navctl.progress")
+if TYPE_CHECKING:
+    from rich.progress import Progress, TaskID
+
+    from navarch.apiserver.resources import Resource
+
 
 # A watch is re-opened at least this often, so a server that never ends one cannot
 # hold a wait past its deadline by more than this.
@@ -180,7 +179,11 @@ async def follow(
                 elif kind == "DELETED":
                     yield None
         except (ApiException, OSError, TimeoutError) as exc:
-            log.bind(name=name, error=repr(exc)).debug("watch ended; reading again")
+            from loguru import logger  # here: `navctl --help` imports this module
+
+            logger.bind(component="navctl.progress", name=name, error=repr(exc)).debug(
+                "watch ended; reading again"
+            )
             await asyncio.sleep(RESUME_DELAY)
 
 
@@ -230,6 +233,11 @@ class RichReporter:
     _tasks: dict[str, TaskID] = attrs.field(factory=dict)
 
     def __attrs_post_init__(self) -> None:
+        # rich is imported here, for a terminal only: a pipe never needs it.
+        from rich.console import Console
+        from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn
+        from rich.table import Column
+
         # The name, bar and count keep their width; the message takes what is left.
         self._progress = Progress(
             TextColumn("{task.fields[key]}", table_column=Column(no_wrap=True)),

@@ -8,13 +8,21 @@ import argparse
 import asyncio
 import sys
 from collections.abc import Awaitable, Callable
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import attrs
 
-from navarch.apiserver.resources import RESOURCES, Resource
 from navarch.cli.navctl.failures import CliError, describe_api_error
-from navarch.client import ApiException, Client, KubeConfig, KubeConfigError, load_kubeconfig
+from navarch.client.errors import ApiException
+
+if TYPE_CHECKING:
+    from navarch.apiserver.resources import Resource
+    from navarch.cli.navctl.transport import Transport
+    from navarch.client.client import Client
+    from navarch.client.kubeconfig import KubeConfig
+
+# What a verb needs is imported where it is used, not here: every verb imports this
+# module, and `navctl version` must not pay for aiohttp or the object model.
 
 Command = Callable[["Session", argparse.Namespace], Awaitable[int]]
 
@@ -83,6 +91,7 @@ class Session:
     timeout: float
     _config: KubeConfig | None = None
     _client: Client | None = None
+    _transport: Transport | None = None
 
     @classmethod
     def from_args(cls, args: argparse.Namespace) -> Session:
@@ -91,6 +100,8 @@ class Session:
     @property
     def config(self) -> KubeConfig:
         if self._config is None:
+            from navarch.client.kubeconfig import KubeConfigError, load_kubeconfig
+
             try:
                 self._config = load_kubeconfig(self.kubeconfig_path, self.context)
             except KubeConfigError as exc:
@@ -108,17 +119,42 @@ class Session:
 
     @property
     def client(self) -> Client:
+        """The API client, for streams (watch, logs, exec) and typed calls."""
         if self._client is None:
+            from navarch.client.client import Client
+
             self._client = Client(self.config, retries=CLI_RETRIES, timeout=self.timeout)
         return self._client
 
+    @property
+    def transport(self) -> Transport:
+        """Plain requests without aiohttp (see :mod:`navarch.cli.navctl.transport`)."""
+        if self._transport is None:
+            from navarch.cli.navctl.transport import Transport
+
+            self._transport = Transport(self.config, self.timeout)
+        return self._transport
+
     async def close(self) -> None:
+        if self._transport is not None:
+            self._transport.close()
         if self._client is not None:
             await self._client.close()
 
     async def request(self, method: str, path: str, **kwargs: Any) -> Any:
-        """A raw API call (wire dicts in and out)."""
-        return await self.client.request(method, path, **kwargs)
+        """A raw API call (wire dicts in and out), as ``Client.request`` makes it: the
+        first attempt without aiohttp; one that settles nothing (no answer, or an
+        answer the client retries) goes to the Client after its back-off, and the
+        Client retries it as it retries any call."""
+        from navarch.cli.navctl.transport import HandOff
+
+        try:
+            return await self.transport.request(method, path, **kwargs)
+        except HandOff as handoff:
+            from navarch.client.client import retry_delay
+
+            await asyncio.sleep(retry_delay(0, handoff.retry_after))
+            return await self.client.request(method, path, **kwargs)
 
 
 def resource_path(res: Resource, namespace: str | None, name: str = "", sub: str = "") -> str:
@@ -129,6 +165,8 @@ def resource_path(res: Resource, namespace: str | None, name: str = "", sub: str
 def find_resource(word: str) -> Resource:
     """A resource by plural, singular, short name or kind, case-insensitively, as
     kubectl accepts them (``po``, ``pod``, ``pods``, ``Pod``, ``deployments.apps``)."""
+    from navarch.apiserver.resources import RESOURCES
+
     wanted = word.lower()
     plural, _, group = wanted.partition(".")
     for res in RESOURCES:

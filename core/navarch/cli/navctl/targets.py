@@ -5,12 +5,15 @@ from __future__ import annotations
 
 import argparse
 from collections.abc import Sequence
+from typing import TYPE_CHECKING
 
 import attrs
 
-from navarch.apiserver.resources import Resource
 from navarch.cli.navctl.failures import CliError
 from navarch.cli.navctl.session import find_resource
+
+if TYPE_CHECKING:
+    from navarch.apiserver.resources import Resource
 
 # kubectl's "all" category, limited to what this server serves (in kubectl's order).
 ALL = ("pods", "deployments", "replicasets")

@@ -11,9 +11,8 @@ from __future__ import annotations
 
 import argparse
 import sys
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from navarch.apiserver.resources import Resource
 from navarch.cli.navctl.failures import CliError, describe_api_error
 from navarch.cli.navctl.manifests import add_file_flag, read_placed, with_namespace
 from navarch.cli.navctl.printing import object_name
@@ -25,6 +24,9 @@ from navarch.cli.navctl.session import (
     resource_path,
 )
 from navarch.client import ApiException
+
+if TYPE_CHECKING:
+    from navarch.apiserver.resources import Resource
 
 APPLY_PATCH = "application/apply-patch+yaml"
 FIELD_MANAGER = "navctl"

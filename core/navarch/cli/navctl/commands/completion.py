@@ -9,8 +9,6 @@ from __future__ import annotations
 
 import argparse
 
-import shtab
-
 from navarch.cli.navctl.session import Session, add_command
 
 SHELLS = ("bash", "zsh")
@@ -23,6 +21,8 @@ def register(commands: argparse._SubParsersAction) -> None:
 
 def script(shell: str) -> str:
     """The completion script for ``shell`` (bash or zsh)."""
+    import shtab
+
     from navarch.cli.navctl import build_parser  # the whole parser, this verb included
 
     return shtab.complete(build_parser(), shell=shell)

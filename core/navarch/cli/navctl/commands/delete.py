@@ -7,11 +7,10 @@ import argparse
 import asyncio
 import sys
 import time
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import attrs
 
-from navarch.apiserver.resources import Resource
 from navarch.cli.navctl.arguments import parse_bool, parse_duration
 from navarch.cli.navctl.failures import CliError, describe_api_error
 from navarch.cli.navctl.manifests import add_file_flag, read_placed
@@ -19,6 +18,9 @@ from navarch.cli.navctl.printing import qualified_kind
 from navarch.cli.navctl.session import Session, add_command, resource_path
 from navarch.cli.navctl.targets import list_params, parse_targets
 from navarch.client import ApiException
+
+if TYPE_CHECKING:
+    from navarch.apiserver.resources import Resource
 
 CASCADE = {
     "background": "Background",

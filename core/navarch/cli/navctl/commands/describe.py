@@ -9,9 +9,8 @@ from __future__ import annotations
 import argparse
 import sys
 from collections.abc import Awaitable, Callable
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from navarch.apiserver.resources import Resource
 from navarch.cli.navctl.describe_text import NONE, Text, add_events, mapping_lines
 from navarch.cli.navctl.failures import CliError, describe_api_error
 from navarch.cli.navctl.printing import age
@@ -19,6 +18,9 @@ from navarch.cli.navctl.session import Session, add_command, find_resource, reso
 from navarch.cli.navctl.targets import list_params, single_target
 from navarch.client import ApiException
 from navarch.scheduler.decision import DECISION_ANNOTATION
+
+if TYPE_CHECKING:
+    from navarch.apiserver.resources import Resource
 
 # kubectl's "Non-terminated Pods" of a node.
 RUNNING_PHASES = "status.phase!=Succeeded,status.phase!=Failed"

@@ -22,16 +22,20 @@ import sys
 import termios
 import tty
 from collections.abc import Iterator
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import aiohttp
 import orjson
 
 from navarch.cli.navctl.arguments import split_target
 from navarch.cli.navctl.commands.logs import pod_of
 from navarch.cli.navctl.failures import CliError, describe_api_error
 from navarch.cli.navctl.session import Session, add_command, find_resource, resource_path
-from navarch.client import ApiException
+from navarch.client.errors import ApiException
+
+if TYPE_CHECKING:
+    import aiohttp
+
+# aiohttp is imported by the functions that use it: `navctl --help` imports this module.
 
 PROTOCOLS = ("v5.channel.k8s.io", "v4.channel.k8s.io")
 STDIN, STDOUT, STDERR, ERROR, RESIZE, CLOSE = 0, 1, 2, 3, 4, 255
@@ -55,6 +59,8 @@ def register(commands: argparse._SubParsersAction) -> None:
 
 
 async def run(session: Session, args: argparse.Namespace) -> int:
+    import aiohttp
+
     command = list(args.command)
     if command[:1] == ["--"]:
         command = command[1:]
@@ -157,6 +163,8 @@ async def _session(ws: aiohttp.ClientWebSocketResponse, *, stdin: bool, tty: boo
 
 async def _receive(ws: aiohttp.ClientWebSocketResponse) -> int:
     """Write stdout and stderr as they come; the exit code from the error channel."""
+    import aiohttp
+
     code: int | None = None
     async for message in ws:
         if message.type != aiohttp.WSMsgType.BINARY or not message.data:

@@ -5,9 +5,8 @@ from __future__ import annotations
 
 import argparse
 import sys
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from navarch.apiserver.resources import Resource
 from navarch.cli.navctl.failures import CliError, describe_api_error
 from navarch.cli.navctl.printing import (
     OUTPUT_FORMATS,
@@ -21,6 +20,9 @@ from navarch.cli.navctl.printing import (
 from navarch.cli.navctl.session import Session, add_command, resource_path
 from navarch.cli.navctl.targets import Target, list_params, parse_targets
 from navarch.client import ApiException
+
+if TYPE_CHECKING:
+    from navarch.apiserver.resources import Resource
 
 # How long one watch request may last (timeoutSeconds); None leaves it to the server's
 # limit. navctl carries on with a new request from the last revision either way.

@@ -13,14 +13,12 @@ import argparse
 import sys
 from typing import Any
 
-import aiohttp
 import orjson
 
 from navarch.cli.navctl.arguments import parse_duration, split_target
 from navarch.cli.navctl.failures import CliError
 from navarch.cli.navctl.session import Session, add_command, find_resource, resource_path
-from navarch.client import ApiException
-from navarch.client.errors import from_status
+from navarch.client.errors import ApiException, from_status
 
 
 def register(commands: argparse._SubParsersAction) -> None:
@@ -68,6 +66,8 @@ async def run(session: Session, args: argparse.Namespace) -> int:
 
 async def stream_to(session: Session, path: str, params: dict[str, str], out: Any) -> None:
     """Copy a text stream from the server as it comes (no read timeout: ``-f`` waits)."""
+    import aiohttp  # here, not above: `navctl --help` imports this module
+
     timeout = aiohttp.ClientTimeout(total=None, sock_connect=session.timeout, sock_read=None)
     try:
         async with session.client.session().get(path, params=params, timeout=timeout) as response:

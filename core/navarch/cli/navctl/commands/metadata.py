@@ -16,7 +16,8 @@ from navarch.cli.navctl.printing import object_name
 from navarch.cli.navctl.session import Session, add_command, resource_path
 from navarch.cli.navctl.targets import list_params, single_target
 from navarch.client import ApiException
-from navarch.client.client import MERGE_PATCH
+
+MERGE_PATCH = "application/merge-patch+json"
 
 
 @attrs.frozen

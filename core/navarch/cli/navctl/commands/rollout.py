@@ -16,9 +16,8 @@ import argparse
 import copy
 import sys
 from datetime import UTC, datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from navarch.apiserver.resources import Resource
 from navarch.cli.navctl.arguments import parse_bool, parse_duration, split_target
 from navarch.cli.navctl.failures import CliError
 from navarch.cli.navctl.progress import deployment_readiness, rollout_status
@@ -30,6 +29,9 @@ from navarch.cli.navctl.session import (
     resource_path,
 )
 from navarch.controllers.deployment_history import CHANGE_CAUSE, HASH_LABEL, NOT_COPIED, REVISION
+
+if TYPE_CHECKING:
+    from navarch.apiserver.resources import Resource
 
 MERGE_PATCH = "application/merge-patch+json"
 STRATEGIC_PATCH = "application/strategic-merge-patch+json"

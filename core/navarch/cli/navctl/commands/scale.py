@@ -11,7 +11,8 @@ from navarch.cli.navctl.printing import object_name
 from navarch.cli.navctl.session import Session, add_command, resource_path
 from navarch.cli.navctl.targets import single_target
 from navarch.client import ApiException
-from navarch.client.client import MERGE_PATCH
+
+MERGE_PATCH = "application/merge-patch+json"
 
 
 def register(commands: argparse._SubParsersAction) -> None:

@@ -8,10 +8,15 @@ from __future__ import annotations
 
 import argparse
 from collections.abc import Sequence
+from typing import TYPE_CHECKING
 
-from navarch.api.core_v1 import Pod
 from navarch.cli.navctl.session import Session, add_command, add_subcommand_group
-from navarch.scheduler.nodeinfo import NodeInfo, PodRequest
+
+if TYPE_CHECKING:
+    from navarch.api.core_v1 import Pod
+
+# The scheduler's NodeInfo (and the object model with it) is imported by the verbs
+# that add requests up: `navctl --help` imports this module.
 
 MIB = 1024 * 1024
 NOTE = "requests, not usage: Navarch has no metrics server"
@@ -75,6 +80,8 @@ async def _running_pods(session: Session, namespace: str | None) -> list[Pod]:
 
 
 async def run_nodes(session: Session, args: argparse.Namespace) -> int:
+    from navarch.scheduler.nodeinfo import NodeInfo, PodRequest
+
     nodes = list((await session.client.nodes.list()).items)
     if args.names:
         nodes = [n for n in nodes if n.name in args.names]
@@ -103,6 +110,8 @@ async def run_nodes(session: Session, args: argparse.Namespace) -> int:
 
 
 async def run_pods(session: Session, args: argparse.Namespace) -> int:
+    from navarch.scheduler.nodeinfo import PodRequest
+
     namespace = None if args.all_namespaces else session.namespace
     pods = await _running_pods(session, namespace)
     if args.names:

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import argparse
 
-from navarch import __version__
+import navarch
 from navarch.cli.navctl.session import Session, add_command
-from navarch.client import ApiException
+from navarch.client.errors import ApiException
 
 
 def register(commands: argparse._SubParsersAction) -> None:
@@ -17,7 +17,7 @@ def register(commands: argparse._SubParsersAction) -> None:
 
 
 async def run(session: Session, args: argparse.Namespace) -> int:
-    print(f"Client Version: navctl {__version__}")
+    print(f"Client Version: navctl {navarch.__version__}")
     if args.client:
         return 0
     try:
