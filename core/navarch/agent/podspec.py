@@ -10,6 +10,7 @@ from collections.abc import Mapping
 from fractions import Fraction
 from typing import Any
 
+import attrs
 import orjson
 
 from navarch.api.quantity import Quantity
@@ -53,12 +54,12 @@ def container_config(
     resolved = (
         env if env is not None else tuple((e.name, e.value or "") for e in container.env or ())
     )
-    values = dict(resolved)
+    command, args = expanded_command(container, resolved)
     return ContainerConfig(
         name=container.name,
         image=container.image,
-        command=tuple(expand(part, values) for part in container.command or ()),
-        args=tuple(expand(part, values) for part in container.args or ()),
+        command=command,
+        args=args,
         env=resolved,
         working_dir=container.working_dir or "",
         labels={
@@ -98,9 +99,17 @@ def _ports(container: Any) -> tuple[PortMapping, ...]:
     )
 
 
+MAX_HOSTNAME = 63  # a DNS label; the kernel's limit is 64 bytes with the NUL
+
+
 def _hostname(pod: Any) -> str:
-    # Kubernetes: spec.hostname when given, else the pod's name (at most 63 characters).
-    return (pod.spec.hostname or pod.metadata.name)[:63]
+    """Kubernetes' GeneratePodHostNameAndDomain: spec.hostname when given, else the
+    pod's name, cut to 63 characters — and then without the ``-`` and ``.`` the cut
+    left at its end (a 253-character name whose 63rd is ``.`` is no hostname)."""
+    hostname = pod.spec.hostname or pod.metadata.name
+    if len(hostname) <= MAX_HOSTNAME:
+        return hostname
+    return hostname[:MAX_HOSTNAME].rstrip("-.")
 
 
 class EnvError(ValueError):
@@ -110,18 +119,72 @@ class EnvError(ValueError):
 _VARIABLE = re.compile(r"\$\$|\$\(([A-Za-z_][A-Za-z0-9_.-]*)\)")
 _SUBSCRIPT = re.compile(r"^metadata\.(labels|annotations)\['(.+)'\]$")
 
+# What ``$(NAME)`` expansion may build for one container: its environment (NAME=value),
+# command and args together, in characters. Expansion is Kubernetes' (each reference
+# from variables defined before it, never recursively), yet a chain still doubles at
+# every step: ``B=$(A)$(A)``, ``C=$(B)$(B)`` … 24 steps of a 6 KiB spec make 33 MB.
+# Kubernetes has no bound of its own: the kubelet builds it all and the CRI's 16 MiB
+# gRPC message refuses it. Linux refuses it earlier still: execve takes at most ARG_MAX
+# (a quarter of the default 8 MiB stack, 2 MiB) of arguments and environment. So 2 MiB:
+# no container that could have started is refused, and the agent stops expanding as
+# soon as the bound is passed (its memory stays bounded too).
+MAX_EXPANDED_SIZE = 2 * 1024 * 1024
 
-def expand(text: str, values: Mapping[str, str]) -> str:
+
+@attrs.define
+class ExpansionBudget:
+    """What is left of :data:`MAX_EXPANDED_SIZE` for one container."""
+
+    left: int = MAX_EXPANDED_SIZE
+
+    def take(self, size: int, what: str) -> None:
+        if size > self.left:
+            raise EnvError(
+                f"{what}: expanding $(VAR) references makes the container's env, command "
+                f"and args longer than {MAX_EXPANDED_SIZE} characters (each variable that "
+                f"references an earlier one twice doubles it); shorten them"
+            )
+        self.left -= size
+
+
+def expand(
+    text: str, values: Mapping[str, str], budget: ExpansionBudget | None = None, what: str = ""
+) -> str:
     """Kubernetes' ``$(NAME)`` references: replaced when NAME is defined, left as they
-    are otherwise; ``$$`` is a literal ``$``."""
-
-    def one(match: re.Match[str]) -> str:
+    are otherwise; ``$$`` is a literal ``$``. With a ``budget``, the result's size is
+    taken from it, and an :class:`EnvError` naming ``what`` is raised the moment it
+    would not fit (before the oversized string is built)."""
+    pieces: list[str] = []
+    size, position = 0, 0
+    for match in _VARIABLE.finditer(text):
         name = match.group(1)
-        if name is None:
-            return "$"
-        return values.get(name, match.group(0))
+        value = "$" if name is None else values.get(name, match.group(0))
+        pieces += (text[position : match.start()], value)
+        size += match.start() - position + len(value)
+        position = match.end()
+        if budget is not None and size > budget.left:
+            budget.take(size, what)  # raises
+    pieces.append(text[position:])
+    size += len(text) - position
+    if budget is not None:
+        budget.take(size, what)
+    return "".join(pieces)
 
-    return _VARIABLE.sub(one, text)
+
+def expanded_command(
+    container: Any, env: tuple[tuple[str, str], ...], budget: ExpansionBudget | None = None
+) -> tuple[tuple[str, ...], tuple[str, ...]]:
+    """The container's command and args with ``$(NAME)`` expanded from ``env``, within
+    ``budget`` (a fresh one counting ``env`` when None)."""
+    if budget is None:
+        budget = ExpansionBudget()
+        budget.take(sum(len(name) + 1 + len(value) for name, value in env), "env")
+    values = dict(env)
+
+    def each(field: str, parts: Any) -> tuple[str, ...]:
+        return tuple(expand(p, values, budget, f"{field}[{i}]") for i, p in enumerate(parts or ()))
+
+    return each("command", container.command), each("args", container.args)
 
 
 def resolve_env(
@@ -129,12 +192,15 @@ def resolve_env(
 ) -> tuple[tuple[str, str], ...]:
     """The container's environment in order: literal values (with ``$(NAME)`` of
     earlier ones expanded) and the downward API (``fieldRef``, ``resourceFieldRef``).
-    ConfigMaps and Secrets are not served yet: such a reference is an EnvError."""
+    ConfigMaps and Secrets are not served yet: such a reference is an EnvError, and so
+    is an environment, command and args that expand past :data:`MAX_EXPANDED_SIZE`."""
     resolved: dict[str, str] = {}
+    budget = ExpansionBudget()
     for var in container.env or ():
         source = var.value_from
+        budget.take(len(var.name) + 1, f"env {var.name}")
         if source is None:
-            resolved[var.name] = expand(var.value or "", resolved)
+            resolved[var.name] = expand(var.value or "", resolved, budget, f"env {var.name}")
         elif source.field_ref is not None:
             resolved[var.name] = _field(pod, source.field_ref.field_path or "", host_ip, pod_ip)
         elif source.resource_field_ref is not None:
@@ -145,7 +211,11 @@ def resolve_env(
                 f"env {var.name}: {kind} references are not supported yet (Navarch does not "
                 f"serve ConfigMaps or Secrets); set the value in the pod spec instead"
             )
-    return tuple(resolved.items())
+        if source is not None:
+            budget.take(len(resolved[var.name]), f"env {var.name}")
+    env = tuple(resolved.items())
+    expanded_command(container, env, budget)  # the command and args must fit as well
+    return env
 
 
 def _field(pod: Any, path: str, host_ip: str, pod_ip: str) -> str:
