@@ -78,6 +78,7 @@ bench: sync system-deps
 	$(UV) run --no-sync python bench/runtime.py $(BENCH_ARGS)
 	$(UV) run --no-sync python bench/controllers.py $(BENCH_ARGS)
 	$(UV) run --no-sync python bench/e2e.py $(BENCH_ARGS)
+	$(UV) run --no-sync python bench/navctl_startup.py $(BENCH_ARGS)
 
 # What `navarch up` needs beyond Python: a container runtime and the static busybox its
 # demo image is built from. As root, Debian's containerd and runc are installed when
