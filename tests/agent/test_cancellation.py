@@ -163,9 +163,10 @@ async def test_nothing_of_a_deleted_pod_is_kept(client, runtime):
         uid = pod.metadata.uid
 
         async def ready() -> bool:
-            conditions = (as_dict(await client.pods.get("forgotten", "default"))["status"]).get(
-                "conditions"
-            ) or []
+            conditions = (
+                (as_dict(await client.pods.get("forgotten", "default"))["status"]).get("conditions")
+                or []
+            )
             return {"type": "Ready", "status": "True"} in [
                 {"type": c["type"], "status": c["status"]} for c in conditions
             ]
