@@ -10,6 +10,7 @@ next list is complete: its body as long as its Content-Length, every object in i
 from __future__ import annotations
 
 import asyncio
+import socket
 import ssl
 from collections.abc import AsyncIterator
 
@@ -47,25 +48,41 @@ async def session(api_server) -> AsyncIterator[tuple[aiohttp.ClientSession, str,
         yield http, config.token or "", context
 
 
-async def test_a_large_list_is_whole_or_refused_with_429(api_server, session):
-    http, token, context = session
+async def make_pods(api_server: ApiServerProcess) -> None:
+    """The pods of the list (each test may run in a process of its own with its own
+    server; the module's tests share them otherwise)."""
     async with Client.from_kubeconfig(api_server.kubeconfig) as client:
+        existing = {pod.metadata.name for pod in (await client.pods.list("default")).items}
         await asyncio.gather(
             *(
                 client.pods.create(
                     {
-                        "metadata": {"name": f"p{i:03d}", "annotations": {"pad": "x" * PAD}},
+                        "metadata": {"name": name, "annotations": {"pad": "x" * PAD}},
                         "spec": {"containers": [{"name": "c", "image": "127.0.0.1:5000/a:1"}]},
                     },
                     "default",
                 )
-                for i in range(PODS)
+                for name in (f"p{i:03d}" for i in range(PODS))
+                if name not in existing
             )
         )
+
+
+async def test_a_large_list_is_whole_or_refused_with_429(api_server, session):
+    http, token, context = session
+    await make_pods(api_server)
     url = f"{api_server.url}/api/v1/namespaces/default/pods"
 
     # A client that asks and never reads past the status line.
-    reader, writer = await asyncio.open_connection("127.0.0.1", api_server.port, ssl=context)
+    # Its receive buffer is small, so the server cannot write the body away into the
+    # kernel's buffers (the sender's side holds at most tcp_wmem's 4 MiB of the 8 MiB).
+    raw = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    raw.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
+    raw.setblocking(False)
+    await asyncio.get_running_loop().sock_connect(raw, ("127.0.0.1", api_server.port))
+    reader, writer = await asyncio.open_connection(
+        sock=raw, ssl=context, server_hostname="127.0.0.1"
+    )
     writer.write(
         f"GET /api/v1/namespaces/default/pods HTTP/1.1\r\nHost: 127.0.0.1\r\n"
         f"Authorization: Bearer {token}\r\nAccept: application/json\r\n\r\n".encode()
@@ -104,6 +121,7 @@ async def test_a_large_list_is_whole_or_refused_with_429(api_server, session):
 
 async def test_navarch_client_lists_while_the_budget_is_spent_retrying_429(api_server):
     """Navarch's client retries 429 after Retry-After: concurrent lists all succeed."""
+    await make_pods(api_server)
     async with Client.from_kubeconfig(api_server.kubeconfig, retries=30) as client:
         lists = await asyncio.gather(*(client.pods.list("default") for _ in range(4)))
     assert [len(listed.items) for listed in lists] == [PODS] * 4
