@@ -140,6 +140,7 @@ def test_a_run_registers_its_verb_only_and_help_every_verb():
         (["-nkube-system", "logs", "web"], "logs"),
         (["--request-timeout", "soon", "get", "pods"], None),  # the whole parser says why
         (["--help"], None),
+        (["-h", "get"], None),  # the top-level help, of every verb
         ([], None),
     ],
 )

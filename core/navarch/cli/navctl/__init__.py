@@ -56,13 +56,14 @@ def verb_of(words: list[str]) -> str | None:
     none or the global flags are wrong (the whole parser then says what is wrong)."""
     finder = _VerbFinder(add_help=False)
     add_global_flags(finder)
+    finder.add_argument("-h", "--help", action="store_true")
     finder.add_argument("verb", nargs="?")
     finder.add_argument("rest", nargs=argparse.REMAINDER)
     try:
         found, _ = finder.parse_known_args(words)
     except _NotUnderstood:
         return None
-    return found.verb
+    return None if found.help else found.verb  # navctl -h get: the help of every verb
 
 
 def main(argv: list[str] | None = None) -> int:
