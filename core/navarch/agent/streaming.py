@@ -29,7 +29,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -86,6 +86,7 @@ async def serve_streaming(
     address: str,
     port: int,
     data_dir: Path,
+    extra_routes: Callable[[web.Application, AccessChecker], None] | None = None,
 ) -> StreamingServer:
     """Start serving logs and exec for ``node_name``'s containers on ``address:port``
     (port 0: any free port) over HTTPS; the certificate lives in ``data_dir/pki``.
@@ -101,6 +102,8 @@ async def serve_streaming(
     app.router.add_route("*", "/exec/{namespace}/{pod}/{container}", handlers.exec)
     app.router.add_route("*", "/exec/{namespace}/{pod}", handlers.exec)
     app.router.add_get("/healthz", handlers.healthz)
+    if extra_routes is not None:  # the agent's /metrics (navarch.agent.metrics)
+        extra_routes(app, access)
     # handler_cancellation: a client that goes away stops a followed log at once,
     # rather than at the container's next line.
     runner = web.AppRunner(
