@@ -5,7 +5,7 @@ the conformance suite every runtime passes, ours and third parties'.
 """
 
 from navarch.runtime import labels
-from navarch.runtime.contract import ExecSession, Runtime
+from navarch.runtime.contract import AttachSession, ExecSession, Runtime
 from navarch.runtime.errors import (
     CreateError,
     ImageLoadError,
@@ -37,6 +37,7 @@ from navarch.runtime.types import (
 __all__ = [
     "STDERR",
     "STDOUT",
+    "AttachSession",
     "ContainerConfig",
     "ContainerState",
     "ContainerStatus",

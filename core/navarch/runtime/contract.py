@@ -34,6 +34,10 @@ Rules every runtime keeps (``navarch.testing.runtime`` checks them):
 * A call the daemon cannot answer raises :class:`Unavailable`; the runtime object
   stays usable and works again once the daemon is back (it reconnects by itself).
 * ``logs`` keeps each container's output after it exits, until it is removed.
+* ``attach`` joins the streams of a container's own process (``kubectl attach``,
+  ``kubectl debug -it``): output from the moment of attaching (what came before is
+  in ``logs``), stdin when the container was created with ``stdin``. Detaching
+  (``close``) never stops the container; several attaches may be open at once.
 * All methods are coroutines, safe to call concurrently from one event loop.
 """
 
@@ -78,6 +82,37 @@ class ExecSession(Protocol):
 
     async def close(self) -> None:
         """Release the session (kills nothing that already ended)."""
+        ...
+
+
+@runtime_checkable
+class AttachSession(Protocol):
+    """Streams of a running container's own process (what ``kubectl attach`` drives):
+    the same shape as :class:`ExecSession`, but the process is the container's, so
+    ``wait`` gives the container's exit code and ``close`` only detaches. With a
+    ``tty`` container there is one output stream (stdout)."""
+
+    async def write_stdin(self, data: bytes) -> None: ...
+
+    async def close_stdin(self) -> None:
+        """This attach sends no more input. The container's stdin is closed only when
+        it was created with ``stdin_once`` (Kubernetes' rule); else a later attach
+        may write to it again."""
+        ...
+
+    def output(self) -> AsyncIterator[tuple[str, bytes]]:
+        """``(STDOUT | STDERR, bytes)`` chunks from now until the container's output
+        ends (it exited)."""
+        ...
+
+    async def resize(self, width: int, height: int) -> None: ...
+
+    async def wait(self) -> int:
+        """The container's exit code, once it exited."""
+        ...
+
+    async def close(self) -> None:
+        """Detach; the container runs on."""
         ...
 
 
@@ -177,4 +212,13 @@ class Runtime(Protocol):
         self, container_id: str, command: Sequence[str], timeout: float
     ) -> ExecResult:
         """Run ``command`` to completion (probes); a timeout raises TimeoutError."""
+        ...
+
+    async def attach(
+        self, container_id: str, *, stdin: bool = False, tty: bool = False
+    ) -> AttachSession:
+        """Attach to the running container's own process (see the rules above).
+        ``stdin`` on a container created without it raises RuntimeFault saying so; a
+        runtime that cannot attach at all raises RuntimeFault naming what to use
+        instead (``logs -f``)."""
         ...

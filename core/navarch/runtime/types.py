@@ -97,7 +97,15 @@ class ContainerConfig:
     """One container to create in a sandbox. ``command`` replaces the image's
     entrypoint and ``args`` its cmd, as in a Kubernetes container (empty: the
     image's). ``env`` keeps the order given. Limits: ``None`` is unlimited.
-    ``attempt`` is the restart count this instance stands for."""
+    ``attempt`` is the restart count this instance stands for.
+
+    ``stdin`` keeps the container's standard input open for :meth:`Runtime.attach`
+    (``stdin_once``: the first attach that closes it closes it for good); ``tty``
+    runs it on a terminal. ``target_container_id``: the id of a running container of
+    the same sandbox whose process (pid) namespace this one joins, as an ephemeral
+    container's ``targetContainerName`` asks (``kubectl debug --target``); "" for a
+    namespace of its own. A runtime that cannot share one creates the container in
+    its own namespace and logs a warning saying so; it never refuses it for that."""
 
     name: str
     image: str
@@ -115,6 +123,7 @@ class ContainerConfig:
     stdin_once: bool = False
     tty: bool = False
     attempt: int = 0
+    target_container_id: str = ""
 
 
 class ContainerState(enum.Enum):

@@ -8,6 +8,7 @@ import asyncio
 import math
 import time
 from collections.abc import Callable
+from typing import TYPE_CHECKING
 
 from navarch.runtime.types import (
     STDOUT,
@@ -18,11 +19,16 @@ from navarch.runtime.types import (
 )
 from navarch_runtime_sim.behaviour import Behaviour
 from navarch_runtime_sim.execs import SimExecSession
+from navarch_runtime_sim.interactive import InteractiveShell
 from navarch_runtime_sim.shell import EXIT_KILL, EXIT_TERM, Exit, Process, Sleep, Step
+
+if TYPE_CHECKING:
+    from navarch_runtime_sim.attach import SimAttachSession
 
 
 class SimContainer:
     __slots__ = (
+        "attaches",
         "behaviour",
         "config",
         "created_at",
@@ -37,6 +43,7 @@ class SimContainer:
         "reason",
         "removed",
         "sandbox_id",
+        "shell",
         "started_at",
         "state",
         "timer",
@@ -64,6 +71,8 @@ class SimContainer:
         self.timer: asyncio.TimerHandle | None = None
         self.waiters: list[asyncio.Future[None]] = []
         self.execs: set[SimExecSession] = set()
+        self.attaches: set[SimAttachSession] = set()
+        self.shell: InteractiveShell | None = None  # a shell reading its stdin
         self.removed = False
 
     def status(self) -> ContainerStatus:
@@ -93,6 +102,8 @@ class SimContainer:
         now = time.time()
         for line in data.splitlines(keepends=True):
             self.logs.append(LogLine(now, stream, line))
+        for session in self.attaches:
+            session.put(stream, data)
         self._wake()
 
     def changed(self) -> asyncio.Future[None]:
@@ -109,9 +120,9 @@ class SimContainer:
 
     # --- running ---------------------------------------------------------------------
 
-    def start(self, process: Process | None) -> None:
+    def start(self, process: Process | None, shell: InteractiveShell | None = None) -> None:
         """Running from now: the configured exit, else the acted-out ``process``, else
-        until stopped."""
+        the interactive ``shell`` (reading :meth:`feed`), else until stopped."""
         self.state, self.started_at = ContainerState.RUNNING, time.time()
         if self.behaviour.output:
             self.write(STDOUT, self.behaviour.output.encode())
@@ -120,7 +131,35 @@ class SimContainer:
         elif process is not None:
             self.process = process
             self._advance(process.run())
+        elif shell is not None:
+            self.shell = shell
         self._wake()
+
+    # --- stdin (an interactive shell reads it; anything else ignores it) ----------------
+
+    def feed(self, data: bytes) -> None:
+        if self.shell is None or self.state != ContainerState.RUNNING:
+            return
+        self.shell.feed(data)
+        if self.process is None:
+            self._next_line()
+
+    def close_stdin(self) -> None:
+        if self.shell is None or self.state != ContainerState.RUNNING:
+            return
+        self.shell.close()
+        if self.process is None:
+            self._next_line()
+
+    def _next_line(self) -> None:
+        """Run the shell's next waiting line; with none and its input ended, it exits."""
+        assert self.shell is not None
+        process = self.shell.next_process()
+        if process is not None:
+            self.process = process
+            self._advance(process.run())
+        elif self.shell.end_of_input:
+            self.exit(self.shell.status)
 
     def _configured_exit(self) -> None:
         self.timer = None
@@ -133,6 +172,12 @@ class SimContainer:
 
     def _advance(self, step: Step) -> None:
         if isinstance(step, Exit):
+            process = self.process
+            if self.shell is not None and process is not None and not process.exited:
+                # One line of an interactive shell done: the shell reads the next.
+                self.shell.status, self.process = step.code, None
+                self._next_line()
+                return
             self.exit(step.code)
         else:
             self._schedule(step, self._resume)
@@ -178,6 +223,9 @@ class SimContainer:
         self.message = message
         for session in list(self.execs):
             session.finish(EXIT_KILL)
+        for attached in list(self.attaches):
+            attached.finish(code)
+        self.attaches.clear()
         self._wake()
 
     def discard(self) -> None:

@@ -45,9 +45,11 @@ from navarch.runtime.types import (
 )
 from navarch_runtime_sim import behaviour as behaviours
 from navarch_runtime_sim import shell
+from navarch_runtime_sim.attach import SimAttachSession
 from navarch_runtime_sim.containers import SimContainer
 from navarch_runtime_sim.execs import SimExecSession, is_cat
 from navarch_runtime_sim.images import ImageStore, pulled, read_archive
+from navarch_runtime_sim.interactive import InteractiveShell
 from navarch_runtime_sim.options import SimOptions
 
 VERSION = "0.1.0"
@@ -194,6 +196,14 @@ class SimRuntime:
         image = self._images.find(config.image)
         if image is None:
             raise CreateError(f"image {config.image!r} is not present: pull or load it first")
+        target = config.target_container_id
+        if target and (
+            target not in held.containers or held.containers[target].state != ContainerState.RUNNING
+        ):
+            raise CreateError(
+                f"container {config.name!r}: the target container {target} whose process "
+                "namespace it would share is not running in its sandbox"
+            )
         behaviour = behaviours.resolve(
             self.options,
             config.image,
@@ -222,7 +232,8 @@ class SimRuntime:
             container.started_at = time.time()
             container.exit(EXIT_START_ERROR, "StartError", message)
             raise StartError(message)
-        container.start(self._process(container))
+        interactive = self._interactive(container)
+        container.start(None if interactive else self._process(container), interactive)
 
     def _missing_program(self, container: SimContainer) -> str:
         argv = (*container.config.command, *container.config.args)
@@ -249,6 +260,30 @@ class SimRuntime:
             return None
         return shell.Process(
             commands, container.write, env=env, workdir=config.working_dir, lookup=lookup
+        )
+
+    def _interactive(self, container: SimContainer) -> InteractiveShell | None:
+        """A bare shell with its stdin open reads its commands from it (attach)."""
+        config = container.config
+        argv = (*config.command, *config.args)
+        if not config.stdin or len(argv) != 1 or argv[0].rsplit("/", 1)[-1] not in shell.SHELLS:
+            return None
+
+        def processes() -> list[str]:
+            # The shell's pid namespace: the target container's when it shares one.
+            target = self._containers.get(config.target_container_id)
+            seen = []
+            if target is not None and target.state == ContainerState.RUNNING:
+                target_argv = (*target.config.command, *target.config.args)
+                seen.append(" ".join(target_argv) or target.config.image)
+            return [*seen, argv[0], "ps"]
+
+        return InteractiveShell(
+            container.write,
+            env=dict(config.env),
+            workdir=config.working_dir,
+            lookup=self._lookup(container),
+            processes=processes,
         )
 
     async def stop_container(self, container_id: str, grace: float) -> None:
@@ -351,6 +386,20 @@ class SimRuntime:
             )
 
         return SimExecSession.acting(process)
+
+    async def attach(
+        self, container_id: str, *, stdin: bool = False, tty: bool = False
+    ) -> SimAttachSession:
+        self._check()
+        container = self._running(container_id)
+        if stdin and not container.config.stdin:
+            raise RuntimeFault(
+                f"container {container.config.name!r} was not created with stdin open: "
+                "attach without stdin"
+            )
+        session = SimAttachSession(container, stdin)
+        container.attaches.add(session)
+        return session
 
     def probe_answer(self, container_id: str, kind: str) -> bool | None:
         """Answer an httpGet or tcpSocket probe (the agent's ``ProbeAnswers``): simulated

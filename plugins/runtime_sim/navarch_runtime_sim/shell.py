@@ -263,10 +263,12 @@ class Process:
         "_lookup",
         "_next",
         "_pending_trap",
+        "_processes",
         "_status",
         "_trap",
         "_workdir",
         "_write",
+        "exited",
     )
 
     def __init__(
@@ -277,8 +279,14 @@ class Process:
         env: Mapping[str, str],
         workdir: str,
         lookup: Lookup,
+        processes: Callable[[], Sequence[str]] | None = None,
     ):
+        """``processes``: the command lines of the processes this one sees (its pid
+        namespace, itself last), which makes ``ps`` a command it acts out (an
+        interactive shell's)."""
         self._commands, self._write = list(commands), write
+        self._processes = processes
+        self.exited = False  # ended by ``exit`` (not by running out of commands)
         self._env, self._workdir, self._lookup = env, workdir or "/", lookup
         self._next, self._status = 0, 0
         self._trap: list[Command] | None = None  # None: default (SIGTERM ends it)
@@ -335,6 +343,7 @@ class Process:
             self._status, self._blocked = 0, "sleep"
             return Sleep(seconds)
         elif name == "exit":
+            self.exited = True
             return Exit(int(args[0]) & 0xFF if args and args[0].isdigit() else self._status)
         elif name == "wait":
             self._status = 0
@@ -354,12 +363,21 @@ class Process:
         elif name == "false":
             self._status = 1
             return None
+        elif name == "ps" and self._processes is not None:
+            self._out(command, ps_table(self._processes()))
         elif name not in BUILTINS:  # checked absent from the image by program()
             self._write(STDERR, f"sh: {name}: not found\n".encode())
             self._status = 127
             return None
         self._status = 0  # true, :, cat (empty input), and the above
         return None
+
+
+def ps_table(command_lines: Sequence[str]) -> str:
+    """busybox ``ps``'s table of these processes (pid 1 first)."""
+    rows = ["PID   USER     TIME  COMMAND\n"]
+    rows += [f"{pid:5d} root      0:00 {line}\n" for pid, line in enumerate(command_lines, 1)]
+    return "".join(rows)
 
 
 def _seconds(args: Sequence[str]) -> float | None:
