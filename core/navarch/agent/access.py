@@ -1,9 +1,10 @@
 """Who may use the agent's streaming port: the API server decides. The agent holds no
 token file; for each request it asks the API server, with the caller's own token,
 whether that token may do it (a SelfSubjectAccessReview: ``get pods/log`` or
-``create pods/exec`` on that namespace and pod), as a kubelet with webhook
-authorisation does. Answers are cached briefly so a burst of requests costs one
-review; a token is kept only as its SHA-256 digest.
+``create pods/exec`` on that namespace and pod, ``get nodes/metrics`` on this node
+for its /metrics), as a kubelet with webhook authorisation does. Answers are cached
+briefly so a burst of requests costs one review; a token is kept only as its SHA-256
+digest.
 """
 
 from __future__ import annotations
@@ -41,38 +42,47 @@ class AccessChecker:
             self._session = None
 
     async def check(
-        self, authorization: str | None, verb: str, subresource: str, namespace: str, name: str
+        self,
+        authorization: str | None,
+        verb: str,
+        subresource: str,
+        namespace: str,
+        name: str,
+        *,
+        resource: str = "pods",
     ) -> None:
-        """Return when the caller may ``verb pods/<subresource>`` on the pod; raise an
+        """Return when the caller may ``verb <resource>/<subresource>`` on the object
+        (a pod; ``nodes`` and namespace "" for the node's /metrics); raise an
         :class:`~navarch.apiserver.errors.ApiError` (401, 403, 503) otherwise."""
         scheme, _, token = (authorization or "").strip().partition(" ")
         token = token.strip()
         if scheme.lower() != "bearer" or not token:
             raise errors.unauthorized()
         digest = hashlib.sha256(token.encode()).hexdigest()
-        key = (digest, verb, subresource, namespace, name)
+        key = (digest, verb, resource, subresource, namespace, name)
         now = time.monotonic()
         cached = self._cache.get(key)
         if cached is not None and cached[0] > now:
             verdict = cached[1]
         else:
-            verdict = await self._review(token, verb, subresource, namespace, name)
+            verdict = await self._review(token, verb, resource, subresource, namespace, name)
             if len(self._cache) > 10_000:  # bounded: drop what has expired
                 self._cache = {k: v for k, v in self._cache.items() if v[0] > now}
             self._cache[key] = (now + self.ttl, verdict)
         if verdict.status == 401:
             raise errors.unauthorized()
         if verdict.status != 200:
+            where = f' in the namespace "{namespace}"' if namespace else ""
             raise errors.ApiError(
                 403,
                 "Forbidden",
-                f'pods "{name}" is forbidden: the token may not {verb} pods/{subresource} in '
-                f'the namespace "{namespace}": {verdict.reason or "denied"}',
-                details={"name": name, "kind": "pods"},
+                f'{resource} "{name}" is forbidden: the token may not {verb} '
+                f"{resource}/{subresource}{where}: {verdict.reason or 'denied'}",
+                details={"name": name, "kind": resource},
             )
 
     async def _review(
-        self, token: str, verb: str, subresource: str, namespace: str, name: str
+        self, token: str, verb: str, resource: str, subresource: str, namespace: str, name: str
     ) -> Verdict:
         body = {
             "apiVersion": "authorization.k8s.io/v1",
@@ -82,7 +92,7 @@ class AccessChecker:
                     "namespace": namespace,
                     "verb": verb,
                     "group": "",
-                    "resource": "pods",
+                    "resource": resource,
                     "subresource": subresource,
                     "name": name,
                 }
@@ -105,7 +115,7 @@ class AccessChecker:
             log.bind(server=self.api.server, error=str(exc)).warning("access review failed")
             raise errors.unavailable(
                 f"cannot ask the API server at {self.api.server} whether the caller may "
-                f"{verb} pods/{subresource}: {exc or type(exc).__name__}"
+                f"{verb} {resource}/{subresource}: {exc or type(exc).__name__}"
             ) from None
         status = answer.get("status") or {}
         if status.get("allowed") is True:

@@ -72,6 +72,9 @@ class Agent:
     _recording: set[asyncio.Task[None]] = attrs.field(factory=set)
     _seen: dict[str, tuple[tuple[str, str], ...]] = attrs.field(factory=dict)
     _relists: int = 0
+    _relist_errors: int = 0
+    # Pod syncs finished (each worker counts its own): for /metrics and the tests.
+    syncs: int = 0
     # Pods whose worker finished (stopped and confirmed): later updates of a pod a
     # finalizer still holds must not start a second worker.
     _finished: OrderedDict[str, None] = attrs.field(factory=OrderedDict)
@@ -113,6 +116,11 @@ class Agent:
     def relists(self) -> int:
         """How many relists finished (a test waits for one to have looked)."""
         return self._relists
+
+    @property
+    def relist_errors(self) -> int:
+        """How many relists the runtime did not answer (it is down, or refused)."""
+        return self._relist_errors
 
     @property
     def log(self) -> Any:
@@ -280,9 +288,11 @@ class Agent:
             try:
                 await self.relist()
             except Unavailable as exc:
+                self._relist_errors += 1
                 self.log.bind(error=exc.message).debug("runtime unavailable")
                 self.node.poke()
             except RuntimeFault as exc:
+                self._relist_errors += 1
                 self.log.bind(error=exc.message).warning("relist failed")
             await asyncio.sleep(self.settings.relist_seconds)
 

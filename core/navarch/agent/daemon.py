@@ -71,6 +71,7 @@ async def make_runtime(assembly: Assembly, node: str) -> Runtime:
 
 def streaming_for(kubeconfig: KubeConfig, settings: AgentSettings) -> Any:
     async def start(agent: Agent) -> Any:
+        from navarch.agent.metrics import add_metrics_route
         from navarch.agent.streaming import serve_streaming
 
         server = await serve_streaming(
@@ -80,6 +81,7 @@ def streaming_for(kubeconfig: KubeConfig, settings: AgentSettings) -> Any:
             settings.address,
             settings.port or 0,
             settings.data_dir or Path("."),
+            extra_routes=lambda app, access: add_metrics_route(app, agent, access),
         )
         return server.port, server.close
 

@@ -95,6 +95,9 @@ class NodeReporter:
     _changed: asyncio.Event = attrs.field(factory=asyncio.Event)
     # when a heartbeat last reached the API server (monotonic)
     _heard_at: float = attrs.field(factory=time.monotonic)
+    # heartbeats tried, and those that failed (for /metrics and the tests)
+    heartbeats: int = 0
+    heartbeat_errors: int = 0
 
     @property
     def log(self) -> Any:
@@ -116,7 +119,9 @@ class NodeReporter:
                 await self.write_status()
                 self._heard_at = time.monotonic()
             except ApiException as exc:
+                self.heartbeat_errors += 1
                 self.log.bind(error=str(exc)).warning("node heartbeat failed; retrying")
+            self.heartbeats += 1
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(self._changed.wait(), self.lease_renew_seconds)
             self._changed.clear()

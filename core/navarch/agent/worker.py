@@ -136,6 +136,7 @@ class PodWorker:
             try:
                 if await self._sync_once():
                     return
+                self.agent.syncs += 1  # navarch_agent_pod_syncs_total
                 failures = 0
             except Unavailable as exc:
                 # The Node's Ready condition (and its log line) says it once for all pods.
