@@ -209,9 +209,10 @@ async def test_a_force_delete_cuts_a_long_grace_period_short(client, tmp_path):
     runtime = build_runtime("sim", {}, tmp_path)
     async with running_agent(client, runtime, "force-1"):
         stubborn = ["sh", "-c", "trap '' TERM; sleep 7200"]  # ignores SIGTERM
-        await client.pods.create(
+        created = await client.pods.create(
             pod_body("stubborn", "force-1", image=BUSYBOX_IMAGE, command=stubborn)
         )
+        uid = as_dict(created)["metadata"]["uid"]
 
         async def running():
             cs = await container_status(client, "stubborn")
@@ -219,7 +220,13 @@ async def test_a_force_delete_cuts_a_long_grace_period_short(client, tmp_path):
 
         await eventually(running, "Running")
         await client.pods.delete("stubborn", "default", grace_period_seconds=3600)
-        await asyncio.sleep(1)  # the agent is now waiting out the hour
+
+        async def stopping():
+            listed = await client.events.list("default", field_selector=f"involvedObject.uid={uid}")
+            return any(as_dict(e)["reason"] == "Killing" for e in listed.items)
+
+        # Killing: the agent is stopping the container, now waiting out the hour
+        await eventually(stopping, "a Killing event (the stop with an hour's grace begun)")
         await client.pods.delete("stubborn", "default", grace_period_seconds=0)
 
         async def gone():

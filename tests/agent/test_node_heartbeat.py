@@ -53,7 +53,14 @@ async def test_status_is_written_again_after_a_partition(client) -> None:
                 ]
             }
         }
-        await asyncio.sleep(2.0)  # several failed heartbeats
+        # several failed heartbeats: past 2 x lease_renew_seconds unheard, so the next
+        # one that reaches the API server writes the status whatever it wrote last
+        failed = reporter.heartbeat_errors
+
+        async def unheard() -> bool:
+            return reporter.heartbeat_errors >= failed + 3
+
+        await eventually(unheard, "three failed heartbeats")
         await client.nodes.patch("heartbeat-1", patch, subresource="status")
         assert await _ready(client, "heartbeat-1") == "Unknown"
         CutOff.cut = False
