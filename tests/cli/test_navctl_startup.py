@@ -25,8 +25,6 @@ from aiohttp import web
 import navarch
 from navarch.cli.navctl import build_parser, commands, verb_of
 from navarch.cli.navctl.session import Session
-from navarch.cli.navctl.transport import RETRIED_STATUSES
-from navarch.client import client as client_module
 from navarch.client.errors import ApiException, NotFound
 from navarch.client.kubeconfig import load_kubeconfig
 from navarch.testing.daemon import free_port
@@ -156,10 +154,6 @@ def test_a_misspelt_verb_still_lists_every_verb(capsys):
 
 
 # --- requests without aiohttp, with the Client's behaviour ----------------------------------
-
-
-def test_the_retried_statuses_are_the_clients():
-    assert RETRIED_STATUSES == client_module._RETRY_CODES
 
 
 class Answers:

@@ -36,7 +36,6 @@ log = logger.bind(component="client")
 MERGE_PATCH = "application/merge-patch+json"
 JSON_PATCH = "application/json-patch+json"
 STRATEGIC_MERGE_PATCH = "application/strategic-merge-patch+json"
-_RETRY_CODES = {429, 500, 502, 503, 504}
 FIRST_BACKOFF = 0.1
 MAX_BACKOFF = 10.0
 
@@ -159,7 +158,7 @@ class Client:
                     if response.status < 400:
                         return orjson.loads(payload) if payload else None
                     status = _status_of(response.status, payload)
-                    if response.status in _RETRY_CODES and attempt < self.retries:
+                    if response.status in errors.RETRIED_STATUSES and attempt < self.retries:
                         retry_after = response.headers.get("Retry-After")
                         await asyncio.sleep(retry_delay(attempt, retry_after))
                         continue
@@ -396,7 +395,7 @@ class ResourceClient:
                     "watch resuming"
                 )
             except errors.ApiException as exc:
-                if exc.code not in _RETRY_CODES:
+                if exc.code not in errors.RETRIED_STATUSES:
                     raise
             await asyncio.sleep(_jitter(delay))
             delay = min(delay * 2, 5.0)

@@ -4,6 +4,10 @@ from __future__ import annotations
 
 from typing import Any
 
+# The answers a request is tried again for (429 with its Retry-After, and the server
+# errors that may pass): the Client's retry loop and navctl's plain transport read this.
+RETRIED_STATUSES = frozenset({429, 500, 502, 503, 504})
+
 
 class ApiException(Exception):
     """A non-success answer; ``status`` is the Kubernetes Status body."""

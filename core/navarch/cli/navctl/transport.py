@@ -7,9 +7,10 @@ of plain requests. Streams (watches, logs, exec) still go through the Client.
 What is the Client's, not copied: the kubeconfig (:func:`load_kubeconfig`'s
 :class:`KubeConfig`), TLS (``KubeConfig.ssl_context()``), the headers it sends, the
 errors (``navarch.client.errors.from_status``) and the retry policy: an attempt that
-gets no answer, or an answer the Client retries (:data:`RETRIED_STATUSES`), raises
-:class:`HandOff`, and the caller gives the request to the Client, which retries it
-with its own back-off (:mod:`navarch.cli.navctl.session`).
+gets no answer, or an answer the Client retries
+(:data:`navarch.client.errors.RETRIED_STATUSES`), raises :class:`HandOff`, and the
+caller gives the request to the Client, which retries it with its own back-off
+(:mod:`navarch.cli.navctl.session`).
 
 Each call runs in a daemon thread while the event loop waits on a future, so verbs
 that wait on several things at once (``drain``, ``apply --wait``) keep doing so, a
@@ -32,10 +33,6 @@ import orjson
 
 from navarch.client import errors
 from navarch.client.kubeconfig import KubeConfig
-
-# The statuses navarch.client.Client retries (tests/cli/test_navctl_startup.py keeps
-# the two equal): 429 with its Retry-After, and the server errors that may pass.
-RETRIED_STATUSES = frozenset({429, 500, 502, 503, 504})
 
 # A kept-alive connection the server has since closed fails like this on reuse, before
 # any answer: the request is sent once more on a new connection (as urllib3 does).
@@ -95,7 +92,7 @@ class Transport:
         )
         if status < 400:
             return orjson.loads(payload) if payload else None
-        if status in RETRIED_STATUSES:
+        if status in errors.RETRIED_STATUSES:
             raise HandOff(f"{method} {path} answered {status}", retry_after)
         raise errors.from_status(status, _status_of(status, payload))
 
