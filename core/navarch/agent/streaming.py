@@ -1,12 +1,15 @@
-"""The agent's streaming port (kubelet's ``:10250``): container logs and exec, over
-HTTPS with a self-signed certificate, for callers whose token the API server allows
-(:mod:`navarch.agent.access`). The API server proxies ``pods/log`` and ``pods/exec``
-here (:mod:`navarch.apiserver.podproxy`); kubelet's paths::
+"""The agent's streaming port (kubelet's ``:10250``): container logs, exec and attach,
+over HTTPS with a self-signed certificate, for callers whose token the API server
+allows (:mod:`navarch.agent.access`). The API server proxies ``pods/log``,
+``pods/exec`` and ``pods/attach`` here (:mod:`navarch.apiserver.podproxy`); kubelet's
+paths::
 
     GET /containerLogs/{namespace}/{pod}/{container}?follow=true&tailLines=10&...
         -> text/plain, the container's output (one runtime line after another)
     GET /exec/{namespace}/{pod}/{container}?command=sh&command=-c&command=..&stdin=true
         -> WebSocket, subprotocol v5.channel.k8s.io (or v4.channel.k8s.io)
+    GET /attach/{namespace}/{pod}/{container}?stdin=true&stdout=true&tty=true
+        -> WebSocket, the same protocol, to the container's own process
 
 The remote-command protocol: every message (binary, or text as the official Python
 client sends stdin) starts with a channel byte —
@@ -17,7 +20,9 @@ ended). When the command ends the agent sends a ``Status`` on channel 3 —
 ``details.causes[{"reason": "ExitCode", "message": "<code>"}]`` (what kubectl turns
 into its own exit code) — then closes the socket normally. Errors found after the
 upgrade (no such container, the runtime refusing) arrive the same way, as a
-``Failure`` Status with the message.
+``Failure`` Status with the message. An attach ends when the container exits, with
+``Success`` whatever its exit code (the kubelet's ``ServeAttach``); the client
+leaving only detaches, the container runs on.
 
 The container is found by the runtime's labels (node, pod namespace and name,
 container name; :mod:`navarch.runtime.labels`), not from the pod spec: the newest
@@ -29,7 +34,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -101,6 +106,8 @@ async def serve_streaming(
     app.router.add_get("/containerLogs/{namespace}/{pod}", handlers.logs)
     app.router.add_route("*", "/exec/{namespace}/{pod}/{container}", handlers.exec)
     app.router.add_route("*", "/exec/{namespace}/{pod}", handlers.exec)
+    app.router.add_route("*", "/attach/{namespace}/{pod}/{container}", handlers.attach)
+    app.router.add_route("*", "/attach/{namespace}/{pod}", handlers.attach)
     app.router.add_get("/healthz", handlers.healthz)
     if extra_routes is not None:  # the agent's /metrics (navarch.agent.metrics)
         extra_routes(app, access)
@@ -198,24 +205,54 @@ class _Handlers:
         await response.write_eof()
         return response
 
-    # --- exec ---------------------------------------------------------------------------
+    # --- exec and attach -------------------------------------------------------------------
 
     async def exec(self, request: web.Request) -> web.StreamResponse:
         namespace, pod = request.match_info["namespace"], request.match_info["pod"]
         await self.access.check(
             request.headers.get("Authorization"), "create", "exec", namespace, pod
         )
-        query = request.query
-        command = query.getall("command", [])
-        want = {s: _flag(query, s, default=False) for s in ("stdin", "stdout", "stderr", "tty")}
+        command = request.query.getall("command", [])
         if not command:
             raise errors.bad_request("you must specify at least one command for the container")
-        if not (want["stdin"] or want["stdout"] or want["stderr"]):
-            raise errors.bad_request("you must specify at least 1 of stdin, stdout, stderr")
+        want = _streams(request)
+
+        async def session(found: ContainerStatus) -> Any:
+            return await self.runtime.exec(found.id, command, stdin=want["stdin"], tty=want["tty"])
+
+        return await self._stream(request, want, session, command)
+
+    async def attach(self, request: web.Request) -> web.StreamResponse:
+        """The container's own process (``kubectl attach``, ``kubectl debug -it``): its
+        output from now on and, with ``stdin``, its input. The socket ends when the
+        container exits, with a ``Success`` Status whatever its exit code (kubelet's
+        ServeAttach); a client that leaves only detaches."""
+        namespace, pod = request.match_info["namespace"], request.match_info["pod"]
+        await self.access.check(
+            request.headers.get("Authorization"), "create", "attach", namespace, pod
+        )
+        want = _streams(request)
+
+        async def session(found: ContainerStatus) -> Any:
+            return await self.runtime.attach(found.id, stdin=want["stdin"], tty=want["tty"])
+
+        return await self._stream(request, want, session, None)
+
+    async def _stream(
+        self,
+        request: web.Request,
+        want: dict[str, bool],
+        open_session: Callable[[ContainerStatus], Awaitable[Any]],
+        command: Sequence[str] | None,
+    ) -> web.StreamResponse:
+        """Upgrade to the remote-command protocol and pump the session ``open_session``
+        starts in the container (``command`` None: an attach)."""
+        namespace, pod = request.match_info["namespace"], request.match_info["pod"]
+        what = "exec" if command is not None else "attach"
         if request.method != "GET" or "websocket" not in request.headers.get("Upgrade", "").lower():
             raise errors.bad_request(
-                "Upgrade request required: exec speaks the WebSocket remote-command protocol "
-                f"({', '.join(PROTOCOLS)})"
+                f"Upgrade request required: {what} speaks the WebSocket remote-command "
+                f"protocol ({', '.join(PROTOCOLS)})"
             )
         wanted = [p.strip() for p in request.headers.get("Sec-WebSocket-Protocol", "").split(",")]
         chosen = next((p for p in wanted if p in PROTOCOLS), None)
@@ -226,7 +263,7 @@ class _Handlers:
             )
         ws = web.WebSocketResponse(protocols=[chosen], max_msg_size=0)
         await ws.prepare(request)
-        session_log = log.bind(namespace=namespace, pod=pod, command=command)
+        session_log = log.bind(namespace=namespace, pod=pod, command=command, what=what)
         try:
             found = await find_container(
                 self.runtime, self.node, namespace, pod, request.match_info.get("container", "")
@@ -237,21 +274,19 @@ class _Handlers:
                     f"(state {found.state.value})"
                 )
             try:
-                session = await self.runtime.exec(
-                    found.id, command, stdin=want["stdin"], tty=want["tty"]
-                )
+                session = await open_session(found)
             except RuntimeNotFound:
                 raise _gone(found, pod) from None
             except RuntimeFault as exc:
-                raise errors.internal(f"cannot exec in the container: {exc.message}") from None
+                raise errors.internal(f"cannot {what} in the container: {exc.message}") from None
             code = await _run_session(ws, session, want)
-            status = _exit_status(command, code)
-            session_log.bind(exit_code=code).info("exec ended")
+            status = _exit_status(command, code) if command is not None else _SUCCESS
+            session_log.bind(exit_code=code).info(f"{what} ended")
         except errors.ApiError as exc:
             status = exc.to_status()
         except RuntimeFault as exc:  # the session failed midway (stdin, wait)
-            session_log.bind(error=exc.message).warning("exec failed")
-            status = errors.internal(f"the exec failed: {exc.message}").to_status()
+            session_log.bind(error=exc.message).warning(f"{what} failed")
+            status = errors.internal(f"the {what} failed: {exc.message}").to_status()
         except ConnectionError:  # the client went away
             return ws
         if not ws.closed:
@@ -259,6 +294,17 @@ class _Handlers:
                 await ws.send_bytes(bytes([ERROR_CH]) + orjson.dumps(status))
         await ws.close()
         return ws
+
+
+_SUCCESS: dict[str, Any] = {"metadata": {}, "status": "Success"}
+
+
+def _streams(request: web.Request) -> dict[str, bool]:
+    query = request.query
+    want = {s: _flag(query, s, default=False) for s in ("stdin", "stdout", "stderr", "tty")}
+    if not (want["stdin"] or want["stdout"] or want["stderr"]):
+        raise errors.bad_request("you must specify at least 1 of stdin, stdout, stderr")
+    return want
 
 
 async def _run_session(ws: web.WebSocketResponse, session: Any, want: dict[str, bool]) -> int:
@@ -333,7 +379,7 @@ def _size(data: bytes) -> tuple[int, int] | None:
 
 def _exit_status(command: Sequence[str], code: int) -> dict[str, Any]:
     if code == 0:
-        return {"metadata": {}, "status": "Success"}
+        return _SUCCESS
     return {
         "metadata": {},
         "status": "Failure",

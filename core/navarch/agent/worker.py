@@ -38,6 +38,7 @@ import attrs
 from loguru import logger
 
 from navarch.agent.admission import Admission, admit
+from navarch.agent.ephemeral import start_ephemeral_containers, with_ephemeral_statuses
 from navarch.agent.podspec import (
     EnvError,
     container_config,
@@ -154,6 +155,10 @@ class PodWorker:
     def _sync_in(self, seconds: float) -> None:
         self._next_sync = max(0.05, min(self._next_sync, seconds))
 
+    def wake_in(self, seconds: float) -> None:
+        """Sync again within ``seconds`` (sooner if something else wakes the worker)."""
+        self._sync_in(seconds)
+
     # --- one sync ------------------------------------------------------------------
 
     async def _sync_once(self) -> bool:
@@ -214,6 +219,7 @@ class PodWorker:
         if await self.initialized(pod, sandbox, instances):
             for container in pod.spec.containers or ():
                 await self.converge_container(pod, sandbox, container, instances)
+        await start_ephemeral_containers(self, pod, sandbox, instances)  # once each
         fresh = await runtime.list_containers(mine)
         await self.write_status(pod, sandbox, fresh)
         # A dead sandbox stays while it holds a container's previous instance (RESTARTS,
@@ -538,7 +544,7 @@ class PodWorker:
             terminal=terminal,
             failure=failure,
         )
-        agent.status.set(pod, pod_status(view))
+        agent.status.set(pod, with_ephemeral_statuses(pod_status(view), view))
 
 
 def _deleting(pod: Any) -> bool:

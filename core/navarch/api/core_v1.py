@@ -99,7 +99,7 @@ class Container(Model):
 
 @model(kubernetes_only=_CONTAINER_KUBERNETES_ONLY)
 class EphemeralContainer(Container):
-    target_container_name: str | None = kept()
+    target_container_name: str | None = wire()  # its pid namespace is shared
 
 
 @model()
@@ -164,7 +164,7 @@ class PodSpec(Model):
     priority: int | None = wire()
     volumes: tuple[Volume, ...] | None = kept()
     init_containers: tuple[Container, ...] | None = wire()  # run by the agent
-    ephemeral_containers: tuple[EphemeralContainer, ...] | None = kept()
+    ephemeral_containers: tuple[EphemeralContainer, ...] | None = wire()  # run by the agent
     active_deadline_seconds: int | None = wire()  # the agent fails the pod after it
     dns_policy: str | None = kept(default="ClusterFirst")
     # The ServiceAccount admission plugin sets both to "default".

@@ -19,10 +19,15 @@ _SUBRESOURCE_VERBS = {
     "finalize": ["update"],
     "log": ["get"],
     "exec": ["create", "get"],
+    "attach": ["create", "get"],
     "ephemeralcontainers": ["get", "patch", "update"],
 }
 # The kind discovery names for a subresource whose body is not the resource itself.
-_SUBRESOURCE_KINDS = {"binding": "Binding", "exec": "PodExecOptions"}
+_SUBRESOURCE_KINDS = {
+    "binding": "Binding",
+    "exec": "PodExecOptions",
+    "attach": "PodAttachOptions",
+}
 
 
 def version(navarch_version: str) -> dict[str, Any]:

@@ -1,4 +1,5 @@
-"""``pods/log`` and ``pods/exec``: the API server checks the pod and the container,
+"""``pods/log``, ``pods/exec`` and ``pods/attach``: the API server checks the pod and
+the container,
 then proxies the request to the agent of the pod's node (kubelet's role), which
 serves them on its own HTTPS port (:mod:`navarch.agent.streaming`):
 
@@ -6,6 +7,8 @@ serves them on its own HTTPS port (:mod:`navarch.agent.streaming`):
       -> GET  https://<node address>:<port>/containerLogs/ns/web/c?follow=true
     GET  /api/v1/namespaces/ns/pods/web/exec?command=sh&stdin=true...   (WebSocket)
       -> GET  https://<node address>:<port>/exec/ns/web/c?command=sh...   (WebSocket)
+    GET  /api/v1/namespaces/ns/pods/web/attach?container=c&stdin=true...  (WebSocket)
+      -> GET  https://<node address>:<port>/attach/ns/web/c?stdin=true...   (WebSocket)
 
 The node's address is its Node's ``status.addresses`` (InternalIP, else Hostname) and
 the port its ``status.daemonEndpoints.kubeletEndpoint.Port``, which the agent
@@ -17,7 +20,7 @@ server does **not** verify the agent's serving certificate (each agent generates
 self-signed one): the connection is encrypted but an attacker who can impersonate a
 node's address could read what is proxied to it. Keep nodes on a trusted network.
 
-Exec speaks the WebSocket remote-command protocol only (``v5.channel.k8s.io``,
+Exec and attach speak the WebSocket remote-command protocol only (``v5.channel.k8s.io``,
 ``v4.channel.k8s.io``: what kubectl 1.30+ uses by default). kubectl falls back to
 SPDY when a WebSocket upgrade fails; that attempt is answered with the same checks
 first (so a bad container name still reads as such), then a 400 saying WebSocket is
@@ -46,7 +49,7 @@ from navarch.apiserver.storage import Storage
 
 log = logger.bind(component="podproxy")
 
-SUBRESOURCES = frozenset({"log", "exec"})
+SUBRESOURCES = frozenset({"log", "exec", "attach"})
 # Long-running: never counted against the in-flight limit (as watches).
 LONG_RUNNING = SUBRESOURCES
 EXEC_PROTOCOLS = ("v5.channel.k8s.io", "v4.channel.k8s.io")
@@ -57,7 +60,7 @@ _CONNECT_TIMEOUT = 10.0
 
 
 class PodProxy:
-    """The two subresources; ``token`` gives the API server's own token (None when the
+    """The subresources; ``token`` gives the API server's own token (None when the
     token file lacks the ``system:apiserver`` user)."""
 
     def __init__(self, storage: Storage, token: Callable[[], str | None]):
@@ -78,11 +81,11 @@ class PodProxy:
             return await self._logs(request, target)
         if request.method not in ("GET", "POST"):
             raise errors.method_not_allowed(request.method, request.path)
-        target = await self._target(info, request.query.get("container", ""), "exec")
-        _check_exec_query(request)
+        target = await self._target(info, request.query.get("container", ""), info.subresource)
+        _check_stream_query(request, command=info.subresource == "exec")
         upgrade = request.headers.get("Upgrade", "").lower()
         if "websocket" in upgrade and request.method == "GET":
-            return await self._exec(request, target)
+            return await self._stream(request, target, info.subresource)
         if upgrade.startswith("spdy"):
             raise errors.bad_request(
                 "this server speaks the WebSocket remote-command protocol only "
@@ -118,7 +121,7 @@ class PodProxy:
                 "agent running?"
             )
         host = f"[{address}]" if ":" in address else address
-        path = "containerLogs" if sub == "log" else "exec"
+        path = "containerLogs" if sub == "log" else sub
         url = f"https://{host}:{port}/{path}/{quote(info.namespace)}/{quote(info.name)}"
         return _Target(node_name, f"{url}/{quote(container)}", f"{host}:{port}")
 
@@ -176,7 +179,7 @@ class PodProxy:
 
     # --- exec ---------------------------------------------------------------------------
 
-    async def _exec(self, request: web.Request, target: _Target) -> web.StreamResponse:
+    async def _stream(self, request: web.Request, target: _Target, sub: str) -> web.StreamResponse:
         wanted = [p.strip() for p in request.headers.get("Sec-WebSocket-Protocol", "").split(",")]
         protocols = [p for p in wanted if p in EXEC_PROTOCOLS]
         if not protocols:
@@ -196,7 +199,7 @@ class PodProxy:
             failure = errors.ApiError(
                 502 if exc.status < 500 else exc.status,
                 "BadGateway" if exc.status < 500 else "ServiceUnavailable",
-                f"the agent of node {target.node} at {target.address} refused the exec "
+                f"the agent of node {target.node} at {target.address} refused the {sub} "
                 f"(HTTP {exc.status} {exc.message})",
             )
         except (aiohttp.ClientError, OSError, TimeoutError) as exc:
@@ -277,6 +280,8 @@ async def _relay(upstream: aiohttp.ClientWebSocketResponse, downstream: web.WebS
 def _container(pod_name: str, spec: dict[str, Any], wanted: str) -> str:
     names = [c.get("name", "") for c in spec.get("containers") or []]
     init_names = [c.get("name", "") for c in spec.get("initContainers") or []]
+    # kubectl debug's container is exec'd into and attached to like any other.
+    ephemeral_names = [c.get("name", "") for c in spec.get("ephemeralContainers") or []]
     if not wanted:
         if len(names) == 1:
             return names[0]
@@ -286,8 +291,10 @@ def _container(pod_name: str, spec: dict[str, Any], wanted: str) -> str:
         )
         if init_names:
             message += f" or one of the init containers: [{' '.join(init_names)}]"
+        if ephemeral_names:
+            message += f" or one of the ephemeral containers: [{' '.join(ephemeral_names)}]"
         raise errors.bad_request(message)
-    if wanted not in names and wanted not in init_names:
+    if wanted not in (*names, *init_names, *ephemeral_names):
         raise errors.bad_request(f"container {wanted} is not valid for pod {pod_name}")
     return wanted
 
@@ -339,9 +346,9 @@ def _log_query(request: web.Request) -> dict[str, str]:
     return out
 
 
-def _check_exec_query(request: web.Request) -> None:
+def _check_stream_query(request: web.Request, *, command: bool) -> None:
     query = request.query
-    if not query.getall("command", []):
+    if command and not query.getall("command", []):
         raise errors.bad_request("you must specify at least one command for the container")
     streams = [query.get(s, "") in ("true", "1", "True") for s in ("stdin", "stdout", "stderr")]
     if not any(streams):

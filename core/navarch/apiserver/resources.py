@@ -66,7 +66,7 @@ RESOURCES: tuple[Resource, ...] = (
         "pods",
         Pod,
         ("po",),
-        ("status", "binding", "eviction", "log", "exec", "ephemeralcontainers"),
+        ("status", "binding", "eviction", "log", "exec", "attach", "ephemeralcontainers"),
         has_status=True,
     ),
     Resource("", "v1", "nodes", Node, ("no",), ("status",), has_status=True),
