@@ -40,6 +40,7 @@ from tests.agent.conftest import (
     pod_body,
     running_agent,
 )
+from tests.agent.looked import relisted
 
 pytestmark = pytest.mark.daemon
 
@@ -166,7 +167,7 @@ async def test_endpoint_missing_then_stopped_is_not_ready_and_recovers(
     client: Client, containerd: CriContainerdProcess, runtime: CriRuntime, tmp_path: Path
 ) -> None:
     node = "cri-faults"
-    async with running_agent(client, runtime, node):
+    async with running_agent(client, runtime, node) as agent:
         # nothing listens on the endpoint yet
         ready = await _until_ready(client, node, "False")
         assert containerd.endpoint.removeprefix("unix://") in ready["message"], ready
@@ -191,7 +192,7 @@ async def test_endpoint_missing_then_stopped_is_not_ready_and_recovers(
         after = await eventually(running, "the pod Running again")
         assert after["containerID"] == before["containerID"], (before, after)
         assert after["restartCount"] == 0, after
-        await asyncio.sleep(3)  # a few relists: nothing may be started twice
+        await relisted(agent)  # the agent looked again: nothing may be started twice
         found = await runtime.list_containers({labels.POD_NAME: "cri-survivor"})
         assert len([c for c in found if c.state == ContainerState.RUNNING]) == 1
 

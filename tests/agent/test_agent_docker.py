@@ -39,6 +39,7 @@ from tests.agent.conftest import (
     pod_body,
     running_agent,
 )
+from tests.agent.looked import RELISTS_FINISHED, SYNCS, counted, relisted
 
 pytestmark = pytest.mark.daemon
 
@@ -175,7 +176,7 @@ async def test_a_spec_docker_cannot_honour_is_reported_and_others_keep_running(c
 
 
 async def test_docker_restarted_under_a_running_agent(client, runtime, dockerd):
-    async with running_agent(client, runtime, "dk-restart"):
+    async with running_agent(client, runtime, "dk-restart") as agent:
         await client.pods.create(pod_body("dk-survivor", "dk-restart", image=BUSYBOX_IMAGE))
         await eventually(lambda: running(client, "dk-survivor"), "Running")
         await asyncio.to_thread(dockerd.restart)
@@ -189,7 +190,7 @@ async def test_docker_restarted_under_a_running_agent(client, runtime, dockerd):
         cs = await eventually(back, "the pod running again and the node Ready")
         # Its history survives the daemon's restart: the count, the last termination.
         assert cs["restartCount"] >= 1 and cs["lastState"].get("terminated"), cs
-        await asyncio.sleep(3)  # a few relists: nothing may be started twice
+        await relisted(agent)  # the agent looked again: nothing may be started twice
         assert len(await running_instances(runtime, "dk-survivor")) == 1
         sandboxes = await runtime.list_sandboxes({labels.POD_NAME: "dk-survivor"})
         assert len([s for s in sandboxes if s.state.value == "ready"]) == 1
@@ -280,7 +281,10 @@ async def test_agent_sigkilled_and_restarted_adopts_its_containers(
             return await renewed_by_new_agent() != first
 
         await eventually(renewed_again, "the restarted agent renewing its lease")
-        await asyncio.sleep(3)  # a few syncs and relists of the new agent
+        # The new agent synced the pod once (where a duplicate would have been started),
+        # then relisted twice more (where it would have been seen).
+        await counted(client, "dk-adopt", SYNCS, 1, since=0)
+        await counted(client, "dk-adopt", RELISTS_FINISHED, 2)
         after = await running_instances(runtime, "dk-kept")
         assert [c.id for c in after] == [c.id for c in before], log.read_text()[-3000:]
         assert (await first_status(client, "dk-kept"))["restartCount"] == 0
