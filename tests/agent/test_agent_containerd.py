@@ -36,6 +36,7 @@ from navarch.testing.daemon import require_or_skip, unmount_under
 from navarch.testing.images import BUSYBOX_IMAGE, busybox_archive
 from navarch_runtime_containerd import ContainerdClient, import_image_archive
 from tests.agent.conftest import DEADLINE, eventually, pod_body
+from tests.agent.looked import HEARTBEATS, RELIST_ERRORS, RELISTS_FINISHED, counted
 
 pytestmark = pytest.mark.daemon
 
@@ -252,7 +253,8 @@ async def test_containerd_restarted_under_a_running_agent(
     await client.pods.delete("cd-doomed", "default", grace_period_seconds=1)
     during = pod_body("cd-during", node, image=BUSYBOX_IMAGE, command=["sh", "-c", TICKER])
     await client.pods.create(during)  # its sandbox and container must wait
-    await asyncio.sleep(3)  # the agent's attempts meet a containerd that is not there
+    # the agent's attempts meet a containerd that is not there: two more of them
+    await counted(client, node, RELIST_ERRORS, 2)
     assert doomed_uid in _sandbox_uids(agent)  # nothing could be done meanwhile
 
     await asyncio.to_thread(containerd.start)
@@ -286,8 +288,8 @@ async def test_containerd_restarted_under_a_running_agent(
 
     await eventually(doomed_gone, "cd-doomed cleaned up once containerd returned")
 
-    # nothing started twice: a few relists later, one record per pod, one task
-    await asyncio.sleep(3)
+    # nothing started twice: two relists later, one record per pod, one task
+    await counted(client, node, RELISTS_FINISHED, 2)
     long_id = _container_id(after)
     assert await _records(inspector, "cd-long") == [long_id], agent.tail()
     assert await _records(inspector, "cd-short") == [_container_id(short_before)]
@@ -328,7 +330,7 @@ async def test_agent_started_before_containerd_waits_and_becomes_ready(
     node = as_dict(await client.nodes.get(agent.node))
     [ready] = [c for c in node["status"]["conditions"] if c["type"] == "Ready"]
     assert "container runtime is down" in ready["message"], ready
-    await asyncio.sleep(2)  # a few heartbeats: still there, still waiting
+    await counted(client, agent.node, HEARTBEATS, 2)  # still there, still waiting
     assert agent.process is not None and agent.process.poll() is None, agent.tail()
     assert await _ready(client, agent.node) == "False"
 
