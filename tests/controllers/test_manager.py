@@ -62,6 +62,29 @@ def _manager(api_server: ApiServerProcess, directory: Path, **settings: object):
     )
 
 
+async def _says(process: ControllerManagerProcess, text: str) -> bool:
+    return process.log_path.exists() and text in process.log_path.read_text()
+
+
+async def _renewed(client: Client, holder: str, times: int) -> None:
+    """Return once ``holder`` renewed the controller manager's Lease ``times`` times
+    (seen as that many new resourceVersions while it holds it)."""
+    seen: set[str] = set()
+    first = ""
+
+    async def renewals() -> bool:
+        nonlocal first
+        lease = await client.leases.get("navarch-controller-manager", "kube-system")
+        assert lease.spec.holder_identity == holder, "the Lease changed hands"
+        version = lease.metadata.resource_version or ""
+        first = first or version
+        if version != first:
+            seen.add(version)
+        return len(seen) >= times
+
+    await eventually(renewals, f"{times} renewals of the Lease by {holder}", deadline=DEADLINE)
+
+
 def _pod(name: str, node: str = "nowhere") -> dict:
     return {
         "apiVersion": "v1",
@@ -119,7 +142,11 @@ async def test_two_copies_one_leads_and_the_other_takes_over(
     try:
         holder = await _holder(client)
         assert holder, "the leader holds the Lease"
-        await asyncio.sleep(FAST_ELECTION["lease_duration_seconds"] + 2)
+        # Proof the second looked: it campaigns (retrying every retry period), and the
+        # first renews the Lease again and again for longer than a lease duration — the
+        # renewals the second watched instead of taking an expired Lease.
+        await eventually(lambda: _says(second, "waiting to lead"), "the second campaigning")
+        await _renewed(client, holder, times=FAST_ELECTION["lease_duration_seconds"] + 2)
         assert not second.leading_since(), "the second copy must not act while the first leads"
         assert await _holder(client) == holder
 
