@@ -126,6 +126,9 @@ class OutputCopier:
     ):
         self.fifos = fifos
         self.done = asyncio.Event()
+        # Attached readers (attaching.py): each gets what is read from now on, and
+        # ``b""`` at each stream's end, besides the log file.
+        self.listeners: set[Callable[[str, bytes], None]] = set()
         self._sink = sink
         self._log_path = log_path
         self._rotation = rotation or Rotation()
@@ -136,6 +139,11 @@ class OutputCopier:
         for stream, fd in fifos.fds.items():
             loop.add_reader(fd, self._readable, stream, fd)
 
+    @property
+    def open_streams(self) -> frozenset[str]:
+        """The streams not ended yet (on a terminal, stderr ends at once)."""
+        return frozenset(self._open)
+
     def _readable(self, stream: str, fd: int) -> None:
         try:
             data = os.read(fd, _READ_SIZE)
@@ -143,6 +151,8 @@ class OutputCopier:
             return
         if self._sink is not None:
             self._sink(stream, data)
+        for listener in list(self.listeners):
+            listener(stream, data)
         if self._log is not None:
             self._write(stream, data)
         if not data:
@@ -201,5 +211,8 @@ class OutputCopier:
         loop = asyncio.get_running_loop()
         for fd in self.fifos.fds.values():
             loop.remove_reader(fd)
+        for stream in self._open:  # attached readers see their streams end
+            for listener in list(self.listeners):
+                listener(stream, b"")
         self._open.clear()
         self._finish(keep_fifos=keep_fifos)

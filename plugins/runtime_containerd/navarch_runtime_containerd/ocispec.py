@@ -27,7 +27,10 @@ On top of those, what Kubernetes adds (CRI):
   bytes;
 * host network: no network namespace and no UTS namespace (the pod shares the
   node's hostname, as Kubernetes does), otherwise the network namespace at the
-  pod's path.
+  pod's path;
+* a target container (``kubectl debug --target``): its pid namespace, by the path
+  of its process's (``/proc/<pid>/ns/pid``), as containerd's CRI does for
+  ``NamespaceMode_TARGET``.
 """
 
 from __future__ import annotations
@@ -175,10 +178,13 @@ def resources(config: ContainerConfig) -> dict[str, Any]:
     return result
 
 
-def namespaces(netns_path: str | None) -> list[dict[str, str]]:
+def namespaces(netns_path: str | None, pid_path: str | None = None) -> list[dict[str, str]]:
     """New pid, ipc, mount namespaces; for a pod network (``netns_path``) also a UTS
-    namespace and the pod's network namespace; for host network (None), neither."""
-    result = [{"type": "pid"}, {"type": "ipc"}, {"type": "mount"}]
+    namespace and the pod's network namespace; for host network (None), neither.
+    ``pid_path``: join that pid namespace (``/proc/<target's pid>/ns/pid``: an
+    ephemeral container sharing its target's processes) instead of a new one."""
+    pid = {"type": "pid", "path": pid_path} if pid_path else {"type": "pid"}
+    result = [pid, {"type": "ipc"}, {"type": "mount"}]
     if netns_path is not None:
         result += [{"type": "uts"}, {"type": "network", "path": netns_path}]
     return result
@@ -192,13 +198,15 @@ def build_spec(
     netns_path: str | None,
     hostname: str = "",
     user: ProcessUser | None = None,
+    pid_path: str | None = None,
 ) -> dict[str, Any]:
     """The whole runtime spec of one container (a JSON-ready dict).
 
     ``cgroups_path`` is the container's cgroup (``/<namespace>/<container id>``, as
     containerd names it); ``netns_path`` the pod's network namespace (None: the
     host's network, and then ``hostname`` is ignored: the node's is used);
-    ``user`` the process's (users.py; None: root).
+    ``user`` the process's (users.py; None: root); ``pid_path`` a pid namespace to
+    join (None: a new one).
     """
     args = process_args(image, config.command, config.args)
     if not args:
@@ -228,7 +236,7 @@ def build_spec(
         "linux": {
             "cgroupsPath": cgroups_path,
             "resources": resources(config),
-            "namespaces": namespaces(netns_path),
+            "namespaces": namespaces(netns_path, pid_path),
             "maskedPaths": list(MASKED_PATHS),
             "readonlyPaths": list(READONLY_PATHS),
         },

@@ -1,12 +1,14 @@
 """A :class:`ContainerdRuntime`'s containers: create, start, stop, remove, status,
-list and logs; a containerd container record and task each, plus a state file and
-a CRI-format log written from the task's output FIFOs (logfile.py).
+list, logs and attach; a containerd container record and task each, plus a state file
+and a CRI-format log written from the task's output FIFOs (logfile.py), and a stdin
+FIFO for a container created with stdin (attaching.py).
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
+import os
 import shutil
 import signal
 import time
@@ -30,6 +32,7 @@ from navarch.runtime.types import (
     LogOptions,
     SandboxConfig,
 )
+from navarch_runtime_containerd.attaching import ContainerdAttach, open_stdin
 from navarch_runtime_containerd.cgroups import oom_kills
 from navarch_runtime_containerd.errors import ContainerdError
 from navarch_runtime_containerd.events import TOPIC_EXIT, TaskEvent
@@ -76,6 +79,7 @@ class ContainerOps(RuntimeState):
             raise CreateError(f"image {config.image!r} is not present on this node") from None
         container_id = uuid.uuid4().hex
         image_user = image.config.user
+        pid_path = await self._target_pid_namespace(config)
         try:
             spec = build_spec(
                 config,
@@ -85,6 +89,7 @@ class ContainerOps(RuntimeState):
                 hostname=pod["hostname"],
                 # a user by name is known once the rootfs is there (below)
                 user=None if needs_lookup(image_user) else numeric_user(image_user),
+                pid_path=pid_path,
             )
         except ValueError as exc:
             raise CreateError(str(exc)) from None
@@ -100,6 +105,8 @@ class ContainerOps(RuntimeState):
                 "image_id": image.config_digest,
                 "attempt": config.attempt,
                 "tty": config.tty,
+                "stdin": config.stdin,
+                "stdin_once": config.stdin_once,
                 # kept here verbatim: containerd drops a label whose value is ""
                 "labels": dict(config.labels),
                 "annotations": dict(config.annotations),
@@ -130,15 +137,36 @@ class ContainerOps(RuntimeState):
             raise CreateError(f"container {config.name!r}: {message}") from exc
         return container_id
 
+    async def _target_pid_namespace(self, config: ContainerConfig) -> str | None:
+        """The pid namespace of the container's target (its running process's), or
+        None when it has none."""
+        target = config.target_container_id
+        if not target:
+            return None
+        try:
+            task = await self.client.get_task(target)
+        except NotFound:
+            task = None
+        if task is None or task.status != TASK_RUNNING or not task.pid:
+            raise CreateError(
+                f"container {config.name!r}: the target container {target} whose process "
+                "namespace it would share is not running"
+            )
+        return f"/proc/{task.pid}/ns/pid"
+
     async def start_container(self, container_id: str) -> None:
         state = self._read_container(container_id)
         directory = self._container_dir(container_id)
         mounts = await self.client.snapshot_mounts(container_id)
         fifos = FifoPair(directory, "main")
+        stdin_fd = open_stdin(directory, create=True) if state.get("stdin") else None
+        if stdin_fd is not None:
+            self._stdins[container_id] = stdin_fd
         try:
             await self.client.create_task(
                 container_id,
                 mounts,
+                stdin=str(directory / "main.stdin.fifo") if stdin_fd is not None else "",
                 stdout=str(fifos.paths[STDOUT]),
                 stderr=str(fifos.paths[STDERR]),
                 # on a terminal the shim copies it to stdout alone (stderr ends at once)
@@ -298,6 +326,9 @@ class ContainerOps(RuntimeState):
     async def _forget(self, container_id: str) -> None:
         """Everything of a container but its task: snapshot, record, directory."""
         self._reap_locks.pop(container_id, None)
+        stdin_fd = self._stdins.pop(container_id, None)
+        if stdin_fd is not None:
+            os.close(stdin_fd)
         copier = self._copiers.pop(container_id, None)
         if copier is not None:
             copier.cancel()
@@ -379,6 +410,42 @@ class ContainerOps(RuntimeState):
             with contextlib.suppress(NotFound):
                 tasks[container_id] = await self.client.get_task(container_id)
         return tasks
+
+    async def attach(
+        self, container_id: str, *, stdin: bool = False, tty: bool = False
+    ) -> ContainerdAttach:
+        state = await self._reap(container_id, self._read_container(container_id))
+        copier = self._copiers.get(container_id)
+        if state["exit_code"] is not None or state.get("task") != TASK_RUNNING or copier is None:
+            raise RuntimeFault(f"container {container_id} is not running")
+        stdin_fd = None
+        if stdin:
+            if not state.get("stdin"):
+                raise RuntimeFault(
+                    f"container {state['name']!r} was not created with stdin open: "
+                    "attach without stdin"
+                )
+            stdin_fd = self._stdins.get(container_id)
+            if stdin_fd is None:  # started before this runtime object: open it again
+                stdin_fd = open_stdin(self._container_dir(container_id), create=False)
+                if stdin_fd is None:
+                    raise RuntimeFault(f"container {container_id} has no stdin FIFO left")
+                self._stdins[container_id] = stdin_fd
+
+        async def exit_code() -> int | None:
+            with contextlib.suppress(NotFound):
+                status = await self.container_status(container_id)
+                return status.exit_code
+            return None
+
+        return ContainerdAttach(
+            self.client,
+            container_id,
+            copier,
+            stdin_fd=stdin_fd,
+            stdin_once=bool(state.get("stdin_once")),
+            exit_code=exit_code,
+        )
 
     async def logs(self, container_id: str, options: LogOptions) -> AsyncIterator[LogLine]:
         """The output in the order it was read, each line with the time it was read;

@@ -42,6 +42,8 @@ class RuntimeState:
         self._containers = self.data_dir / "containers"
         # the output readers of the containers this runtime started
         self._copiers: dict[str, OutputCopier] = {}
+        # the stdin FIFOs (held read-write) of containers created with stdin
+        self._stdins: dict[str, int] = {}
         # the task event listener, started with the first container operation
         self._watcher: TaskEventWatcher | None = None
         self._reap_locks: dict[str, asyncio.Lock] = {}
