@@ -3,7 +3,7 @@ container started twice, a pod cleaned up while the runtime was away): they wait
 the agent's own counters to advance past their value at the moment that matters,
 never for a fixed time.
 
-An agent in this process is read directly (:attr:`Agent.relists`, ``syncs``); an
+An agent in this process is read directly (``Agent.relists``, ``Agent.syncs``); an
 agent process through its ``/metrics`` (:mod:`navarch.agent.metrics`), on the port
 its Node publishes, with the test's admin token."""
 
@@ -34,6 +34,17 @@ async def relisted(agent: Agent, times: int = 2) -> None:
         return agent.relists >= start + times
 
     await eventually(advanced, f"{times} relists of {agent.node_name}'s agent")
+
+
+async def synced(agent: Agent, times: int = 2, since: int | None = None) -> None:
+    """Return once ``agent`` finished ``times`` more pod syncs than now (or than
+    ``since``: 0 for an agent just started)."""
+    start = agent.syncs if since is None else since
+
+    async def advanced() -> bool:
+        return agent.syncs >= start + times
+
+    await eventually(advanced, f"{times} pod syncs of {agent.node_name}'s agent")
 
 
 async def agent_metrics(client: Client, node: str) -> dict[str, float] | None:

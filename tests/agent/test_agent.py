@@ -6,12 +6,14 @@ from __future__ import annotations
 
 import asyncio
 
+import attrs
 import pytest
 
 from navarch import api
 from navarch.runtime import ContainerConfig, SandboxConfig, labels
 from navarch.testing.images import BUSYBOX_IMAGE
 from tests.agent.conftest import FAST, build_runtime, eventually, pod_body, running_agent
+from tests.agent.looked import relisted, synced
 
 IMAGE = BUSYBOX_IMAGE
 
@@ -174,7 +176,10 @@ async def test_a_restarted_agent_adopts_what_runs_instead_of_duplicating(client,
             return status.get("phase") == "Running" and len(agent.workers) == 1
 
         await eventually(settled, "the pod still Running under the new agent")
-        await asyncio.sleep(2 * FAST.relist_seconds + 1)  # several syncs and relists
+        # the new agent synced the pod (where a duplicate would have been started), then
+        # relisted twice (where it would have been seen)
+        await synced(agent, 1, since=0)
+        await relisted(agent)
         after = await runtime.list_containers({labels.POD_NAME: "kept"})
         assert [c.id for c in after] == [c.id for c in before]
         assert await runtime.list_sandboxes({labels.POD_NAME: "kept"}) == sandboxes
@@ -213,7 +218,9 @@ async def test_containers_of_pods_not_bound_here_are_removed(client, runtime):
 
 
 async def test_status_is_written_once_per_change_not_per_sync(client, runtime):
-    async with running_agent(client, runtime, "quiet-1"):
+    # a resync every second: the syncs whose status must not be written come soon
+    settings = attrs.evolve(FAST, pod_resync_seconds=1.0)
+    async with running_agent(client, runtime, "quiet-1", settings) as agent:
         await client.pods.create(pod_body("steady", "quiet-1", image=IMAGE))
 
         async def running():
@@ -222,7 +229,7 @@ async def test_status_is_written_once_per_change_not_per_sync(client, runtime):
 
         pod = await eventually(running, "Running")
         version = pod["metadata"]["resourceVersion"]
-        await asyncio.sleep(4 * FAST.relist_seconds + 2)  # several relists and syncs
+        await synced(agent, 3)  # the one under way, and two after
         again = as_dict(await client.pods.get("steady", "default"))
         assert again["metadata"]["resourceVersion"] == version
         await client.pods.delete("steady", "default", grace_period_seconds=0)
