@@ -35,6 +35,7 @@ from navarch.runtime.types import (
 from navarch.testing.containerd import ContainerdProcess
 from navarch.testing.images import BUSYBOX_IMAGE, busybox_archive
 from navarch.testing.runtime import (
+    ATTACH,
     EXEC_STDIN,
     MEMORY_LIMITS,
     NETWORK_NAMESPACES,
@@ -356,7 +357,15 @@ class TestContainerdConformance(RuntimeConformance):
     @pytest.fixture
     def features(self) -> frozenset[str]:
         return frozenset(
-            {REAL_PROCESSES, NETWORK_NAMESPACES, EXEC_STDIN, MEMORY_LIMITS, OOM_DETECTION, PULL}
+            {
+                REAL_PROCESSES,
+                NETWORK_NAMESPACES,
+                EXEC_STDIN,
+                MEMORY_LIMITS,
+                OOM_DETECTION,
+                PULL,
+                ATTACH,
+            }
         )
 
     @pytest.fixture

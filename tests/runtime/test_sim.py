@@ -24,6 +24,7 @@ from navarch.runtime import (
 )
 from navarch.testing.images import BUSYBOX_IMAGE, busybox_archive
 from navarch.testing.runtime import (
+    ATTACH,
     EXEC_STDIN,
     PULL,
     RuntimeConformance,
@@ -50,7 +51,7 @@ class TestSimConformance(RuntimeConformance):
     def features(self):
         # No real processes, no network namespaces, no cgroups: the simulator acts out
         # a few shell commands only (see navarch_runtime_sim.shell).
-        return frozenset({PULL, EXEC_STDIN})
+        return frozenset({PULL, EXEC_STDIN, ATTACH})
 
     @pytest_asyncio.fixture
     async def runtime(self):

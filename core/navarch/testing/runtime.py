@@ -73,6 +73,7 @@ from navarch.runtime.types import (
 from navarch.testing.runtime_processes import ProcessConformance
 from navarch.testing.runtime_support import (
     ALL_FEATURES,
+    ATTACH,
     EXEC_STDIN,
     MEMORY_LIMITS,
     NETWORK_NAMESPACES,
@@ -97,6 +98,7 @@ from navarch.testing.runtime_support import (
 
 __all__ = [
     "ALL_FEATURES",
+    "ATTACH",
     "EXEC_STDIN",
     "MEMORY_LIMITS",
     "NETWORK_NAMESPACES",

@@ -17,6 +17,7 @@ from navarch.runtime.contract import Runtime
 from navarch.runtime.errors import NotFound
 from navarch.runtime.types import STDERR, STDOUT, ContainerState, LogOptions
 from navarch.testing.runtime_support import (
+    ATTACH,
     EXEC_STDIN,
     MEMORY_LIMITS,
     NETWORK_NAMESPACES,
@@ -105,6 +106,48 @@ class ProcessConformance:
             assert await asyncio.wait_for(session.wait(), WAIT_SECONDS) == 0
         finally:
             await session.close()
+
+    # --- attach (kubectl attach, kubectl debug -it --target) ------------------------------
+
+    @requires(ATTACH)
+    async def test_attach_writes_stdin_and_reads_output_until_exit(
+        self, runtime: Runtime, pods: Pods
+    ):
+        sandbox = await pods.sandbox()
+        container_id = await pods.container(sandbox, command=("sh",), stdin=True)
+        await wait_for_state(runtime, container_id, ContainerState.RUNNING)
+        session = await runtime.attach(container_id, stdin=True)
+        try:
+            await session.write_stdin(b"echo attached\nexit 3\n")
+            out, _ = await asyncio.wait_for(_drain(session.output()), WAIT_SECONDS)
+            assert out == b"attached\n"
+            assert await asyncio.wait_for(session.wait(), WAIT_SECONDS) == 3
+        finally:
+            await session.close()
+
+    @requires(ATTACH)
+    async def test_a_target_shares_its_process_namespace(self, runtime: Runtime, pods: Pods):
+        sandbox = await pods.sandbox()
+        target = await pods.container(sandbox, "main", command=("sleep", "3600"))
+        await wait_for_state(runtime, target, ContainerState.RUNNING)
+        debugger = await pods.container(
+            sandbox, "debugger", command=("sh",), stdin=True, target_container_id=target
+        )
+        await wait_for_state(runtime, debugger, ContainerState.RUNNING)
+        session = await runtime.attach(debugger, stdin=True)
+        try:
+            await session.write_stdin(b"ps\nexit\n")
+            out, _ = await asyncio.wait_for(_drain(session.output()), WAIT_SECONDS)
+            # the target's process is the namespace's first
+            assert any(
+                line.split()[0] == b"1" and line.endswith(b"sleep 3600")
+                for line in out.splitlines()[1:]
+            ), out
+            assert await asyncio.wait_for(session.wait(), WAIT_SECONDS) == 0
+        finally:
+            await session.close()
+        # Detached, the target runs on.
+        assert (await runtime.container_status(target)).state == ContainerState.RUNNING
 
     @requires(REAL_PROCESSES, EXEC_STDIN)
     async def test_tty_exec_and_resize(self, runtime: Runtime, pods: Pods):

@@ -42,8 +42,12 @@ MEMORY_LIMITS = "memory-limits"
 # A container killed for exceeding its memory limit reports reason ``OOMKilled``.
 OOM_DETECTION = "oom-detection"
 
+# ``attach`` to a container's own process, and ``target_container_id`` sharing a
+# running container's pid namespace (kubectl attach, kubectl debug --target).
+ATTACH = "attach"
+
 ALL_FEATURES = frozenset(
-    {REAL_PROCESSES, NETWORK_NAMESPACES, PULL, EXEC_STDIN, MEMORY_LIMITS, OOM_DETECTION}
+    {REAL_PROCESSES, NETWORK_NAMESPACES, PULL, EXEC_STDIN, MEMORY_LIMITS, OOM_DETECTION, ATTACH}
 )
 
 # The reason prefix of a skip for a feature the runtime lacks (the report's "n/a").

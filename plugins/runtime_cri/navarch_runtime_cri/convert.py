@@ -109,10 +109,19 @@ def container_config(config: ContainerConfig, sandbox: SandboxConfig) -> pb.Cont
         linux=pb.LinuxContainerConfig(
             resources=resources,
             security_context=pb.LinuxContainerSecurityContext(
-                namespace_options=pb.NamespaceOption(network=network, pid=pb.CONTAINER)
+                namespace_options=_namespaces(network, config.target_container_id)
             ),
         ),
     )
+
+
+def _namespaces(network: pb.NamespaceMode, target_id: str) -> pb.NamespaceOption:
+    """The container's namespaces: the pod's network, its own pid namespace — or, for
+    an ephemeral container with a target, the target's (CRI's ``TARGET`` mode, which
+    the kubelet sets for ``targetContainerName``)."""
+    if target_id:
+        return pb.NamespaceOption(network=network, pid=pb.TARGET, target_id=target_id)
+    return pb.NamespaceOption(network=network, pid=pb.CONTAINER)
 
 
 def _own_annotations(annotations: Mapping[str, str]) -> dict[str, str]:

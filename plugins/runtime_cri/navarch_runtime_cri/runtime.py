@@ -394,6 +394,15 @@ class CriRuntime(ImageOps):
         )
         return await CriExec(reply.url, stdin=stdin, tty=tty).connect()
 
+    async def attach(self, container_id: str, *, stdin: bool = False, tty: bool = False) -> CriExec:
+        """Not yet: CRI's Attach rpc (a streaming URL, as Exec) is not in this plugin's
+        protocol subset."""
+        raise RuntimeFault(
+            "attach is not supported by the cri runtime plugin yet (CRI's Attach rpc is "
+            "not implemented): read the container's output with kubectl logs -f, or run "
+            "the node on the containerd or sim runtime"
+        )
+
     async def exec_sync(
         self, container_id: str, command: Sequence[str], timeout: float
     ) -> ExecResult:

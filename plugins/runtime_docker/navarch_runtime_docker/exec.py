@@ -105,11 +105,20 @@ async def start_exec(
             raise NotFound("container", container_id) from err
         raise
     exec_id = created["Id"]
+    body = json.dumps({"Detach": False, "Tty": tty}).encode()
+    reader, writer = await hijack(engine, f"/exec/{exec_id}/start", body)
+    return DockerExecSession(engine, exec_id, reader, writer, tty)
+
+
+async def hijack(
+    engine: Engine, path: str, body: bytes = b""
+) -> tuple[asyncio.StreamReader, asyncio.StreamWriter]:
+    """POST ``path`` (under the API prefix) asking the engine to turn the connection
+    into the process's streams (``Upgrade: tcp``); the connection once it has."""
     prefix = await engine.api_prefix()
     reader, writer = await engine.open_raw()
-    body = json.dumps({"Detach": False, "Tty": tty}).encode()
     request = (
-        f"POST {prefix}/exec/{exec_id}/start HTTP/1.1\r\n"
+        f"POST {prefix}{path} HTTP/1.1\r\n"
         f"Host: {engine.host_header}\r\n"
         "Content-Type: application/json\r\n"
         "Connection: Upgrade\r\n"
@@ -134,7 +143,7 @@ async def start_exec(
         if isinstance(err, (ConnectionError, asyncio.IncompleteReadError)):
             raise engine.unavailable(err) from err
         raise
-    return DockerExecSession(engine, exec_id, reader, writer, tty)
+    return reader, writer
 
 
 async def exec_sync(

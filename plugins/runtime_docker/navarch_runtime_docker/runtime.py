@@ -34,6 +34,7 @@ from navarch.runtime import (
     StartError,
 )
 from navarch_runtime_docker import images, specs, status
+from navarch_runtime_docker.attach import DockerAttachSession, attach_container
 from navarch_runtime_docker.engine import Engine, EngineError, path_part
 from navarch_runtime_docker.exec import DockerExecSession, exec_sync, start_exec
 from navarch_runtime_docker.logs import container_logs
@@ -347,6 +348,11 @@ class DockerRuntime:
         self, container_id: str, command: Sequence[str], timeout: float
     ) -> ExecResult:
         return await exec_sync(self.engine, container_id, command, timeout)
+
+    async def attach(
+        self, container_id: str, *, stdin: bool = False, tty: bool = False
+    ) -> DockerAttachSession:
+        return await attach_container(self.engine, container_id, stdin=stdin, tty=tty)
 
 
 MAX_CACHED_INSPECTIONS = 4096

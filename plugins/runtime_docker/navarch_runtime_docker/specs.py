@@ -134,6 +134,9 @@ def container_body(
         "RestartPolicy": {"Name": "no"},
         "LogConfig": {"Type": log_driver, "Config": {}},
     }
+    if config.target_container_id:
+        # An ephemeral container with a target joins the target's pid namespace.
+        host_config["PidMode"] = f"container:{config.target_container_id}"
     if config.cpu_limit_millis is not None:
         host_config["NanoCpus"] = config.cpu_limit_millis * 1_000_000
     # Kubernetes: shares follow the request, or the limit when only that is given.
