@@ -25,8 +25,9 @@ import pytest
 import pytest_asyncio
 import yaml
 
-from navarch.agent.streaming import StreamingServer, serve_streaming
+from navarch.agent.streaming import StreamingServer, find_container, serve_streaming
 from navarch.apiserver import discovery, requestinfo
+from navarch.apiserver.errors import ApiError
 from navarch.apiserver.server import token_file
 from navarch.client import Client
 from navarch.client.errors import AlreadyExists
@@ -569,3 +570,35 @@ async def test_kubectl_auth_can_i(cluster):
 def test_the_api_server_has_its_own_token(cluster):
     rows = (cluster.server.data_dir / "tokens.csv").read_text()
     assert ",system:apiserver,system:apiserver,system:masters" in rows
+
+
+async def test_previous_is_the_last_state_the_agent_reported():
+    """While a crashed container waits out its back-off, the kubelet's ``--previous``
+    is its ``lastState.terminated``: the newest instance, not the one before it (a
+    test once read the instance the agent was about to remove, and got 'not found')."""
+    runtime = FakeRuntime()
+    runtime.add(NODE, "default", "crash", "main", 1, ["run 1"], running=False)
+    newest = runtime.add(NODE, "default", "crash", "main", 2, ["run 2"], running=False)
+    waiting = {
+        "containerStatuses": [
+            {
+                "name": "main",
+                "state": {"waiting": {"reason": "CrashLoopBackOff"}},
+                "lastState": {"terminated": {"exitCode": 1, "containerID": f"sim://{newest}"}},
+            }
+        ]
+    }
+
+    async def previous(reported: Any) -> str:
+        found = await find_container(
+            runtime, NODE, "default", "crash", "main", previous=True, reported=reported
+        )
+        return found.id
+
+    assert await previous(lambda uid: waiting if uid == "uid-1" else None) == newest
+    # nothing reported of the pod yet (an agent just started): the one before the newest
+    assert await previous(lambda uid: None) == "crash-main-1-uid-1"
+    # reported, with no last state: no previous instance, whatever the runtime holds
+    first_run = {"containerStatuses": [{"name": "main", "state": {"running": {}}}]}
+    with pytest.raises(ApiError, match="previous terminated container"):
+        await previous(lambda uid: first_run)

@@ -82,6 +82,7 @@ def streaming_for(kubeconfig: KubeConfig, settings: AgentSettings) -> Any:
             settings.port or 0,
             settings.data_dir or Path("."),
             extra_routes=lambda app, access: add_metrics_route(app, agent, access),
+            reported=agent.status.get,
         )
         return server.port, server.close
 

@@ -34,7 +34,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import time
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -67,6 +67,8 @@ STDIN, STDOUT_CH, STDERR_CH, ERROR_CH, RESIZE_CH, CLOSE_CH = 0, 1, 2, 3, 4, 255
 _TRUE = ("true", "1", "True", "")
 # How long close() lets open streams (a followed log, an exec) finish before dropping them.
 _SHUTDOWN_SECONDS = 2.0
+# The pod status the agent last reported, by pod uid (None: nothing reported yet).
+Reported = Callable[[str], Mapping[str, Any] | None]
 
 
 @attrs.define
@@ -92,15 +94,17 @@ async def serve_streaming(
     port: int,
     data_dir: Path,
     extra_routes: Callable[[web.Application, AccessChecker], None] | None = None,
+    reported: Reported | None = None,
 ) -> StreamingServer:
     """Start serving logs and exec for ``node_name``'s containers on ``address:port``
     (port 0: any free port) over HTTPS; the certificate lives in ``data_dir/pki``.
     ``api`` is the agent's kubeconfig: where to ask whether a caller's token is
-    allowed (its own token is not used for that)."""
+    allowed (its own token is not used for that). ``reported`` gives the pod status the
+    agent last reported, by pod uid: ``logs --previous`` reads its ``lastState``."""
     hosts = [address] if address not in ("", "0.0.0.0", "::") else []
     context = await asyncio.to_thread(serving_context, data_dir, node_name, hosts)
     access = AccessChecker(api)
-    handlers = _Handlers(runtime, node_name, access)
+    handlers = _Handlers(runtime, node_name, access, reported)
     app = web.Application(middlewares=[_errors])
     app.router.add_get("/containerLogs/{namespace}/{pod}/{container}", handlers.logs)
     app.router.add_get("/containerLogs/{namespace}/{pod}", handlers.logs)
@@ -152,8 +156,11 @@ async def _errors(request: web.Request, handler: Any) -> web.StreamResponse:
 
 
 class _Handlers:
-    def __init__(self, runtime: Runtime, node: str, access: AccessChecker):
+    def __init__(
+        self, runtime: Runtime, node: str, access: AccessChecker, reported: Reported | None
+    ):
         self.runtime, self.node, self.access = runtime, node, access
+        self.reported = reported
 
     async def healthz(self, request: web.Request) -> web.Response:
         return web.Response(text="ok")
@@ -172,6 +179,7 @@ class _Handlers:
             pod,
             request.match_info.get("container", ""),
             previous=_flag(query, "previous"),
+            reported=self.reported,
         )
         lines = self.runtime.logs(found.id, options).__aiter__()
         try:
@@ -403,9 +411,13 @@ async def find_container(
     container: str,
     *,
     previous: bool = False,
+    reported: Reported | None = None,
 ) -> ContainerStatus:
     """The pod's container instance on this node: the newest (highest restart count in
-    the pod's newest incarnation), or with ``previous`` the one before it."""
+    the pod's newest incarnation), or with ``previous`` the one its reported status
+    names as ``lastState.terminated`` (the kubelet's rule: while a crashed container
+    waits out its back-off, that is the newest instance), else the one before the
+    newest when the agent has reported nothing of the pod yet."""
     wanted = {
         labels.NODE: node,
         labels.POD_NAMESPACE: namespace,
@@ -447,12 +459,28 @@ async def find_container(
             f"(no instance on node {node}; its containers: {', '.join(names)})"
         )
     if previous:
-        if len(instances) < 2:
+        status = reported(uid) if reported is not None and uid else None
+        if status is not None:
+            last = _last_terminated_id(status, container)
+            chosen = next((c for c in instances if c.id == last), None)
+        else:
+            chosen = instances[1] if len(instances) > 1 else None
+        if chosen is None:
             raise errors.bad_request(
                 f'previous terminated container "{container}" in pod "{pod}" not found'
             )
-        return instances[1]
+        return chosen
     return instances[0]
+
+
+def _last_terminated_id(status: Mapping[str, Any], container: str) -> str:
+    """The runtime's id of the instance ``status`` reports as ``container``'s last end."""
+    for kind in ("containerStatuses", "initContainerStatuses", "ephemeralContainerStatuses"):
+        for entry in status.get(kind) or ():
+            if entry.get("name") == container:
+                terminated = (entry.get("lastState") or {}).get("terminated") or {}
+                return str(terminated.get("containerID") or "").partition("://")[2]
+    return ""
 
 
 def _attempt(status: ContainerStatus) -> int:
