@@ -7,6 +7,10 @@ SHELL := /bin/bash
 # sees a uv that an earlier prerequisite just installed.
 UV = $(shell command -v uv 2>/dev/null || echo "python3 -m uv")
 PYTEST_ARGS ?=
+# Test files run on this many pytest-xdist workers, each file on one worker (its
+# module-scoped daemons are started once). Most tests wait on daemons rather than
+# compute, so more workers than the 2 cores pay; PYTEST_WORKERS=0 runs in one process.
+PYTEST_WORKERS ?= 4
 # `make bench BENCH_ARGS=--quick`: a smoke run of every benchmark (smaller counts).
 BENCH_ARGS ?=
 
@@ -69,7 +73,7 @@ plugin-layer-cache: sync
 	$(UV) run --no-sync --quiet --with-editable tests/fixtures/layer_plugin navarch version >/dev/null
 
 test: lint system-deps plugin-layer-cache
-	$(UV) run --no-sync pytest $(PYTEST_ARGS)
+	$(UV) run --no-sync pytest -n $(PYTEST_WORKERS) --dist loadfile $(PYTEST_ARGS)
 
 bench: sync system-deps
 	$(UV) run --no-sync python bench/store.py $(BENCH_ARGS)

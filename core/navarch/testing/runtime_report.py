@@ -30,6 +30,7 @@ import os
 import re
 from collections.abc import Iterator
 from pathlib import Path
+from typing import cast
 
 import pytest
 
@@ -117,6 +118,7 @@ def requested_runtimes(config: pytest.Config) -> list[str]:
 
 
 _report_key = pytest.StashKey[RuntimeReport]()
+_PROPERTY = "navarch-runtime-conformance"  # user_properties key: (test, runtime, result)
 
 
 def pytest_addoption(parser: pytest.Parser) -> None:
@@ -138,7 +140,8 @@ def pytest_addoption(parser: pytest.Parser) -> None:
 
 
 def pytest_configure(config: pytest.Config) -> None:
-    config.stash[_report_key] = RuntimeReport(requested_runtimes(config))
+    report = config.stash[_report_key] = RuntimeReport(requested_runtimes(config))
+    config.pluginmanager.register(_Recorder(report), "navarch-runtime-report-recorder")
 
 
 def pytest_collection_modifyitems(
@@ -200,7 +203,23 @@ def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]):
     else:
         return
     name = getattr(item, "originalname", None) or item.name
-    item.config.stash[_report_key].record(name, runtime, result)
+    # Recorded from the report, not here: under pytest-xdist this runs in a worker, and
+    # only the report (with its user_properties) reaches the process that prints.
+    report.user_properties.append((_PROPERTY, (name, runtime, result)))
+
+
+class _Recorder:
+    """Records each conformance outcome from its test report, where reports arrive: in
+    the one pytest process, or in pytest-xdist's controller from all workers."""
+
+    def __init__(self, report: RuntimeReport):
+        self.report = report
+
+    def pytest_runtest_logreport(self, report: pytest.TestReport) -> None:
+        for key, value in report.user_properties:
+            if key == _PROPERTY:
+                name, runtime, result = cast("tuple[str, str, str]", value)
+                self.report.record(name, runtime, result)
 
 
 def pytest_terminal_summary(
