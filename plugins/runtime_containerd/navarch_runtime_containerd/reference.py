@@ -1,10 +1,9 @@
-"""Image references as a registry sees them: ``[host[:port]/]repository[:tag][@digest]``.
+"""Image references as a registry sees them: where to ask for a parsed reference.
 
-The rules are Docker's (distribution's reference grammar): the first component is a
-registry host when it has a ``.`` or a ``:``, or is ``localhost``; otherwise the
-image lives on Docker Hub (``docker.io``, served by ``registry-1.docker.io``), where a
-one-component repository is under ``library/``. No tag and no digest means
-``latest``. Examples::
+The grammar (and Docker Hub's defaults: ``docker.io``, ``library/``, ``latest``) is
+core's :mod:`navarch.api.imageref`, the one the agent checks a pod's image with; this
+module adds what a pull needs: Docker Hub's API host, the URL scheme and the name a
+repository digest is written under. Examples::
 
     parse_reference("127.0.0.1:5000/navarch/busybox:1")
     -> registry "127.0.0.1:5000", repository "navarch/busybox", tag "1"
@@ -18,18 +17,12 @@ containerd and Docker do without extra configuration; every other registry over 
 from __future__ import annotations
 
 import ipaddress
-import re
 
 import attrs
 
-DOCKER_HUB = "docker.io"
-DOCKER_HUB_API = "registry-1.docker.io"
-DEFAULT_TAG = "latest"
+from navarch.api.imageref import DOCKER_HUB, InvalidImageReference, parse_image_reference
 
-# One path component of a repository: lower-case alphanumerics and separators.
-_COMPONENT = re.compile(r"[a-z0-9]+(?:(?:[._]|__|-+)[a-z0-9]+)*")
-_TAG = re.compile(r"[\w][\w.-]{0,127}")
-_DIGEST = re.compile(r"(sha256:[0-9a-f]{64}|sha512:[0-9a-f]{128})")
+DOCKER_HUB_API = "registry-1.docker.io"
 
 
 class InvalidReference(ValueError):
@@ -74,34 +67,11 @@ class ImageReference:
 
 def parse_reference(text: str) -> ImageReference:
     """Raises :class:`InvalidReference` for text that is no image reference."""
-    if not text or text != text.strip():
-        raise InvalidReference(f"{text!r} is not an image reference")
-    name, _, digest = text.partition("@")
-    if digest and not _DIGEST.fullmatch(digest):
-        raise InvalidReference(f"{digest!r} is not a sha256 or sha512 digest")
-    tag = ""
-    slash = name.rfind("/")
-    colon = name.rfind(":")
-    if colon > slash:  # a colon after the last slash starts a tag, not a port
-        name, tag = name[:colon], name[colon + 1 :]
-        if not _TAG.fullmatch(tag):
-            raise InvalidReference(f"{tag!r} is not a valid tag")
-    first, _, rest = name.partition("/")
-    if rest and ("." in first or ":" in first or first == "localhost"):
-        registry, repository = first, rest
-    else:
-        registry, repository = DOCKER_HUB, name
-        if "/" not in repository:
-            repository = f"library/{repository}"
-    for component in repository.split("/"):
-        if not _COMPONENT.fullmatch(component):
-            raise InvalidReference(
-                f"{repository!r} is not a valid repository name (lower-case letters, "
-                "digits and separators . _ - between /)"
-            )
-    if not tag and not digest:
-        tag = DEFAULT_TAG
-    return ImageReference(registry, repository, tag, digest)
+    try:
+        parsed = parse_image_reference(text)
+    except InvalidImageReference as exc:
+        raise InvalidReference(f"{text!r} is not an image reference: {exc}") from None
+    return ImageReference(parsed.domain, parsed.path, parsed.tag_or_default, parsed.digest)
 
 
 def is_loopback(registry: str) -> bool:
