@@ -76,9 +76,9 @@ def navarch_shutdown(
     """A daemon is stopping (after a signal or an error): close what startup opened.
 
     Called once per ``navarch_startup`` call, after that daemon stopped serving, with
-    the same arguments (``component`` included), also when start-up failed part way (so make it safe to call
-    twice or without a start). An exception is logged and does not stop the daemon
-    from exiting. Results: all, *awaited*.
+    the same arguments (``component`` included), also when start-up failed part way
+    (so make it safe to call twice or without a start). An exception is logged and
+    does not stop the daemon from exiting. Results: all, *awaited*.
     """
 
 
