@@ -60,9 +60,12 @@ async def run_down(
             "started with"
         )
     workers = worker_names(data_dir)
-    for name in workers:  # first: a running agent would start its containers again
-        await asyncio.to_thread(stop_worker, worker_dir(data_dir, name))
-    await _stop_up(state)
+    # Every agent first (a running one would start its containers again), all at once:
+    # the joined workers and up itself each get their whole stop time side by side.
+    await asyncio.gather(
+        *(asyncio.to_thread(stop_worker, worker_dir(data_dir, name)) for name in workers),
+        _stop_up(state),
+    )
     choice = RuntimeChoice(state.runtime, state.runtime_options, state.private_containerd)
     assembly = assembly_for(up_config(config, choice))
     containers = sandboxes = 0
