@@ -7,8 +7,8 @@ with SIGKILL. Then, through navctl (or the real kubectl): examples/web.yaml with
 replicas runs 2/2/2 and serves HTTP on 127.0.0.1; node-3 dies and its pods run again
 on the other two; a rolling update to navarch.test/demo:2 and a rollback; logs and
 exec; the deployment deleted (node-3 back first, to confirm its pods' end) leaves no
-container in the runtime. Once on containerd with navctl, once with kubectl, once on
-Docker with navctl.
+container in the runtime. Once on containerd with navctl, once on Docker with the
+real kubectl.
 
 Times are printed, never asserted (the benchmark measures them, bench/e2e.py);
 every wait is bounded and generous.
@@ -123,10 +123,11 @@ def runtime_containers(up: UpProcess, dockerd: DockerdProcess | None) -> list[st
     return result.stdout.split()
 
 
+# Each client and each runtime once: what a flow checks of the client does not depend
+# on the runtime under it, nor the reverse (a third flow added no coverage).
 FLOWS = [
     pytest.param("navctl", "containerd", id="navctl-containerd"),
-    pytest.param("kubectl", "containerd", id="kubectl-containerd"),
-    pytest.param("navctl", "docker", id="navctl-docker"),
+    pytest.param("kubectl", "docker", id="kubectl-docker"),
 ]
 
 
