@@ -14,9 +14,10 @@ import orjson
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from navarch.api import KINDS, LIST_KINDS, dump, load
+from navarch.api import dump, load
 from navarch.api.quantity import Quantity
 from navarch.api.schema import Model, _plan
+from navarch.resources.core import CORE_RESOURCES
 
 _text = st.text(max_size=12)
 _int = st.integers(min_value=-(2**53), max_value=2**53)
@@ -89,7 +90,7 @@ PROPERTY = settings(max_examples=150, deadline=None, suppress_health_check=[Heal
 
 
 @PROPERTY
-@given(st.one_of([top_level_strategy(cls) for cls in KINDS]))
+@given(st.one_of([top_level_strategy(res.model) for res in CORE_RESOURCES]))
 def test_serialise_then_parse_is_identity(obj):
     wire = orjson.loads(orjson.dumps(dump(obj)))  # through real JSON bytes
     back = load(wire, defaults=False, check=False).obj
@@ -99,10 +100,10 @@ def test_serialise_then_parse_is_identity(obj):
 
 @PROPERTY
 @given(
-    st.sampled_from(KINDS).flatmap(
-        lambda cls: st.lists(top_level_strategy(cls), max_size=3).map(
-            lambda items: LIST_KINDS[cls](
-                api_version=cls.API_VERSION, kind=f"{cls.KIND}List", items=tuple(items)
+    st.sampled_from(CORE_RESOURCES).flatmap(
+        lambda res: st.lists(top_level_strategy(res.model), max_size=3).map(
+            lambda items: res.list_model(
+                api_version=res.group_version, kind=f"{res.kind}List", items=tuple(items)
             )
         )
     )

@@ -9,6 +9,7 @@ import json
 import re
 from pathlib import Path
 
+import attrs
 import pytest
 from loguru import logger
 
@@ -196,6 +197,26 @@ def _exercise_register_controllers(pm):
     assert controller.context.options == {"x": 1} and controller.context.name == "demo-noop"
 
 
+def _exercise_register_resources(pm):
+    from navarch.apiserver import discovery, openapi
+    from navarch.resources import ResourceClash, ResourceRegistry
+
+    resources = collect(pm).resources
+    gadgets = resources.resolve("gd")
+    assert gadgets is not None and resources.plugin_of(gadgets) == "demo"
+    assert resources.plugin_of(resources.resolve("pods")) == "navarch.resources.core.plugin"
+    info = requestinfo.parse("GET", "/apis/demo.example.com/v1/namespaces/a/gadgets/g", {})
+    assert info.res is gadgets and info.verb == "get"
+    served = discovery.resource_list("demo.example.com", "v1")["resources"]
+    assert served[0]["name"] == "gadgets" and served[0]["shortNames"] == ["gd"]
+    assert openapi.document("demo.example.com", "v1") is not None
+    # a clash names both plugins
+    other = ResourceRegistry()
+    other.add(gadgets, plugin="demo")
+    with pytest.raises(ResourceClash, match=r"'demo'.*'copycat'"):
+        other.add(attrs.evolve(gadgets, plural="widgets"), plugin="copycat")
+
+
 def _exercise_filter(pm):
     nodes = [_node("a"), _node("b", {"demo.example.com/reject": "yes"})]
     results = pm.hook.navarch_filter(pod=_pod(), nodes=nodes, state=CycleState())
@@ -281,6 +302,7 @@ EXERCISES = {
     "navarch_register_runtimes": _exercise_register_runtimes,
     "navarch_register_scheduler_profiles": _exercise_register_scheduler_profiles,
     "navarch_register_controllers": _exercise_register_controllers,
+    "navarch_register_resources": _exercise_register_resources,
     "navarch_filter": _exercise_filter,
     "navarch_score": _exercise_score,
     "navarch_bind": _exercise_bind,

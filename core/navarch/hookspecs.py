@@ -37,6 +37,7 @@ if TYPE_CHECKING:
         ControllerFactory,
         ProfileWeights,
         Register,
+        RegisterResource,
         RuntimeFactory,
         StoreFactory,
     )
@@ -191,6 +192,24 @@ def navarch_register_controllers(register: Register[ControllerFactory]) -> None:
     again. The core's own controllers register through this hook
     too. ``controllers.enabled`` lists which run (``"*"`` for every registered one).
     Results: none.
+    """
+
+
+@hookspec
+def navarch_register_resources(register: RegisterResource) -> None:
+    """Register kinds the API server serves (Kubernetes' generic registry).
+
+    Call ``register(resource)`` with a :class:`navarch.resources.Resource` per kind:
+    group, version, kind, plural, scope, short names, categories, the attrs model
+    (``Resource.for_model(Model, ...)`` reads them from it) or an OpenAPI schema, the
+    strategy (:class:`navarch.resources.Strategy`: status, generation, update and delete
+    rules), subresources, selectable fields and the Table printer. The kind then gets
+    CRUD, watch, Table, discovery and OpenAPI with no change in the core, and the
+    client and navctl resolve it (``client.resource("backups")``). The core's own kinds
+    come in through this hook too (``navarch.resources.core.plugin``). A resource,
+    kind (in one group) or short name registered by two plugins is a start-up error
+    naming both; the same spec again from the same plugin is ignored. Called once per
+    process start-up, before the API server builds its routes. Results: none.
     """
 
 

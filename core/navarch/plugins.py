@@ -32,6 +32,7 @@ from navarch.redaction import redact, redact_text
 ENTRY_POINT_GROUP = PROJECT_NAME
 # Module paths of the core's own plugins, registered under these same names.
 DEFAULT_PLUGINS: tuple[str, ...] = (
+    "navarch.resources.core.plugin",
     "navarch.admission",
     "navarch.apiserver.authz",
     "navarch.apiserver.noderestriction",
@@ -39,8 +40,10 @@ DEFAULT_PLUGINS: tuple[str, ...] = (
     "navarch.scheduler.filters",
     "navarch.controllers.builtin",
 )
-# Core plugins that cannot be disabled: without them nothing checks what is stored.
+# Core plugins that cannot be disabled: without them nothing is served, or nothing checks
+# what is stored.
 ESSENTIAL_PLUGINS: tuple[str, ...] = (
+    "navarch.resources.core.plugin",  # without it nothing is served
     "navarch.admission",
     "navarch.apiserver.authz",
     "navarch.apiserver.noderestriction",
@@ -63,9 +66,9 @@ def build_plugin_manager(
     essential = sorted(set(disabled) & set(ESSENTIAL_PLUGINS))
     if essential:
         raise PluginError(
-            f"plugin {', '.join(essential)} is essential (it validates every object before "
-            "it is stored) and cannot be disabled; remove it from NAVARCH_DISABLE_PLUGINS "
-            "(plugins.disabled)"
+            f"plugin {', '.join(essential)} is essential (it registers the core's kinds, or "
+            "validates or authorises every request) and cannot be disabled; remove it from "
+            "NAVARCH_DISABLE_PLUGINS (plugins.disabled)"
         )
     for name in disabled:
         pm.set_blocked(name)

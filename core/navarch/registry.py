@@ -22,6 +22,8 @@ from navarch.options import structure_options
 
 if TYPE_CHECKING:
     from navarch.controllers.context import ControllerContext
+    from navarch.resources.registry import ResourceRegistry
+    from navarch.resources.spec import Resource
     from navarch.runtime.contract import Runtime
     from navarch.store.contract import Store
 
@@ -32,6 +34,12 @@ class Register(Protocol[T_contra]):
     """The ``register`` callable a registration hook receives."""
 
     def __call__(self, name: str, value: T_contra, /, *, options: type | None = None) -> None: ...
+
+
+class RegisterResource(Protocol):
+    """The ``register`` callable ``navarch_register_resources`` receives."""
+
+    def __call__(self, resource: Resource, /) -> None: ...
 
 
 class StoreFactory(Protocol):
@@ -172,8 +180,11 @@ class Registries:
     runtimes: Registry
     scheduler_profiles: Registry
     controllers: Registry
+    # the process's resource registry (navarch.resources.registry), with every plugin's kinds
+    resources: ResourceRegistry
 
     def all(self) -> tuple[Registry, ...]:
+        """The registries of named factories (the resources are not chosen by name)."""
         return (self.stores, self.runtimes, self.scheduler_profiles, self.controllers)
 
 
@@ -217,4 +228,22 @@ def collect(pm: pluggy.PluginManager) -> Registries:
             caller = pm.subset_hook_caller(hook_name, remove_plugins=others)
 
             caller(register=functools.partial(_register, registry, plugin=impl.plugin_name))
-    return Registries(**registries)
+    return Registries(**registries, resources=collect_resources(pm))
+
+
+def collect_resources(pm: pluggy.PluginManager) -> ResourceRegistry:
+    """Add every plugin's kinds (``navarch_register_resources``) to the process's resource
+    registry, each recorded with its plugin; a clash is a start-up error naming both."""
+    from navarch.resources.registry import registry as resource_registry
+
+    resources = resource_registry()
+    hook_name = "navarch_register_resources"
+    for impl in getattr(pm.hook, hook_name).get_hookimpls():
+        others = [p for p in pm.get_plugins() if p is not impl.plugin]
+        caller = pm.subset_hook_caller(hook_name, remove_plugins=others)
+        caller(register=functools.partial(_add_resource, resources, plugin=impl.plugin_name))
+    return resources
+
+
+def _add_resource(resources: ResourceRegistry, resource: Resource, *, plugin: str) -> None:
+    resources.add(resource, plugin=plugin)

@@ -9,12 +9,8 @@ import pytest
 from navarch.apiserver.errors import ApiError
 from navarch.apiserver.objects import WriteContext
 from navarch.apiserver.propagation import FOREGROUND_FINALIZER, ORPHAN_FINALIZER
-from navarch.apiserver.resources import BY_PATH
 from navarch.apiserver.storage import Storage
-
-PODS = BY_PATH[("", "v1", "pods")]
-REPLICASETS = BY_PATH[("apps", "v1", "replicasets")]
-LEASES = BY_PATH[("coordination.k8s.io", "v1", "leases")]
+from navarch.resources.core import LEASES, PODS, REPLICASETS
 
 
 def replicaset(name: str, finalizers: list[str] | None = None) -> dict:

@@ -10,9 +10,7 @@ from navarch import hookimpl
 from navarch.admission import DELETE, handles
 from navarch.api import errors as field_errors
 from navarch.apiserver.errors import ApiError
-from navarch.apiserver.resources import BY_PATH
-
-PODS = BY_PATH[("", "v1", "pods")]
+from navarch.resources.core import PODS
 
 
 def pod(name: str, **spec) -> dict:

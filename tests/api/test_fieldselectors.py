@@ -6,6 +6,7 @@ import pytest
 
 from navarch.apiserver import fieldselectors
 from navarch.apiserver.errors import ApiError
+from navarch.resources.registry import registry
 
 EVENT = {
     "metadata": {"name": "web-1.17a", "namespace": "default"},
@@ -41,7 +42,11 @@ POD = {
 
 
 def matches(resource: str, text: str, obj: dict) -> bool:
-    return fieldselectors.parse(text, resource).matches(obj)
+    return fieldselectors.parse(text, _res(resource)).matches(obj)
+
+
+def _res(plural: str):
+    return registry().resolve(plural)
 
 
 def test_kubectl_describe_event_selector_matches_the_pods_events():
@@ -114,7 +119,7 @@ def test_escaped_comma_and_equals_in_a_value():
 
 def test_unsupported_field_is_400_naming_it_and_what_is_supported():
     with pytest.raises(ApiError) as caught:
-        fieldselectors.parse("spec.containers=web", "pods")
+        fieldselectors.parse("spec.containers=web", _res("pods"))
     assert caught.value.code == 400
     assert "spec.containers" in caught.value.message
     assert "spec.nodeName" in caught.value.message
@@ -122,11 +127,11 @@ def test_unsupported_field_is_400_naming_it_and_what_is_supported():
 
 def test_a_term_without_operator_is_400():
     with pytest.raises(ApiError) as caught:
-        fieldselectors.parse("reason", "events")
+        fieldselectors.parse("reason", _res("events"))
     assert caught.value.code == 400
 
 
 def test_value_of_reads_equality_terms_only():
-    selector = fieldselectors.parse("spec.nodeName==worker-1,status.phase!=Failed", "pods")
+    selector = fieldselectors.parse("spec.nodeName==worker-1,status.phase!=Failed", _res("pods"))
     assert selector.value_of("spec.nodeName") == "worker-1"
     assert selector.value_of("status.phase") is None

@@ -5,9 +5,8 @@ from __future__ import annotations
 import orjson
 from google.protobuf import descriptor_pb2, descriptor_pool, message_factory
 
-from navarch.api.kinds import KINDS
 from navarch.apiserver import discovery, openapi, openapi_proto
-from navarch.apiserver.resources import RESOURCES
+from navarch.resources.registry import registry
 from tools import openapi_descriptions
 
 
@@ -29,10 +28,9 @@ def test_every_served_kind_and_its_list_has_a_schema_tagged_with_its_gvk():
         for s in openapi.schemas().values()
         for g in s.get("x-kubernetes-group-version-kind", [])
     }
-    for cls in KINDS:
-        group, _, version = cls.API_VERSION.rpartition("/")
-        assert (group, version, cls.KIND) in tagged
-        assert (group, version, f"{cls.KIND}List") in tagged
+    for res in registry():
+        assert (res.group, res.version, res.kind) in tagged
+        assert (res.group, res.version, f"{res.kind}List") in tagged
 
 
 def test_schemas_follow_the_model_with_types_required_fields_and_merge_keys():
@@ -66,7 +64,7 @@ def test_every_reference_resolves():
 
 def test_v3_patch_operations_say_the_server_validates_fields():
     # kubectl's test: a PATCH for the kind that takes fieldValidation.
-    for res in RESOURCES:
+    for res in registry():
         doc = openapi.document(res.group, res.version)
         patches = [
             op["patch"]
@@ -186,7 +184,7 @@ def test_protobuf_varints_and_lengths():
 
 def test_pods_deployments_and_replicasets_are_in_the_all_category():
     in_all = set()
-    for group, version in {(r.group, r.version) for r in RESOURCES}:
+    for group, version in {(r.group, r.version) for r in registry()}:
         for entry in discovery.resource_list(group, version)["resources"]:
             if "all" in entry.get("categories", ()):
                 in_all.add(entry["name"])

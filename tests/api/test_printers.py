@@ -8,11 +8,10 @@ import orjson
 import pytest
 
 from navarch.apiserver import printers
-from navarch.apiserver.resources import BY_PATH
+from navarch.resources.core import PODS
 
 NOW = dt.datetime(2026, 11, 27, 12, 0, 0, tzinfo=dt.UTC)
 CREATED = "2026-11-27T11:54:57Z"  # 5m3s before NOW
-PODS = BY_PATH[("", "v1", "pods")]
 
 
 def ago(seconds: int) -> str:
@@ -508,10 +507,11 @@ def test_table_version_from_accept(accept, version):
 
 
 def test_every_served_kind_has_a_printer_whose_cells_match_its_columns():
-    from navarch.apiserver.resources import RESOURCES
+    from navarch.resources.registry import registry
 
-    for res in RESOURCES:
-        printer = printers.PRINTERS[res.plural]
+    for res in registry():
+        assert res.printer is not None, res.plural
+        printer = res.printer
         assert len(printer.cells({"metadata": {"name": "x"}}, NOW)) == len(printer.columns), (
             res.plural
         )

@@ -7,8 +7,8 @@ from aiohttp.test_utils import TestClient, TestServer
 
 from navarch.apiserver.app import Api
 from navarch.apiserver.auth import TokenFile
-from navarch.apiserver.resources import BY_PATH
 from navarch.plugins import build_plugin_manager
+from navarch.resources.core import NAMESPACES
 from navarch.store import Unavailable
 from navarch_store_lmdb import LmdbStore
 
@@ -32,7 +32,7 @@ async def test_readyz_reports_a_store_that_refuses_writes(tmp_path):
         TokenFile(tmp_path / "t.csv").load_or_create(),
     )
     api.ready = True
-    namespaces = BY_PATH[("", "v1", "namespaces")]
+    namespaces = NAMESPACES
     client = TestClient(TestServer(api.app()))
     await client.start_server()
     try:

@@ -119,13 +119,13 @@ async def test_objects_in_kubernetes_field_order(api_server, client):
 async def test_generated_names_are_retried_on_collision(tmp_path, monkeypatch):
     """Kubernetes retries a generated name that is taken; so does the storage."""
     from navarch.apiserver import objects, storage
-    from navarch.apiserver.resources import BY_PATH
     from navarch.plugins import build_plugin_manager
+    from navarch.resources.core import PODS
     from navarch_store_lmdb import LmdbStore
 
     store = LmdbStore.open(tmp_path)
     try:
-        pods = BY_PATH[("", "v1", "pods")]
+        pods = PODS
         generic = storage.Storage(store, build_plugin_manager(entry_points=False))
         suffixes = iter(["aaaaa", "aaaaa", "aaaaa", "bbbbb"])
         monkeypatch.setattr(objects, "random_suffix", lambda: next(suffixes))

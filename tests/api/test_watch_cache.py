@@ -12,14 +12,12 @@ from aiohttp.test_utils import TestClient, TestServer
 from navarch.apiserver.app import Api, ServerSettings
 from navarch.apiserver.auth import TokenFile
 from navarch.apiserver.errors import ApiError
-from navarch.apiserver.resources import BY_PATH
 from navarch.apiserver.watchcache import Subscription, WatchCache
 from navarch.plugins import build_plugin_manager
+from navarch.resources.core import NAMESPACES, PODS
 from navarch.store import Unavailable
 from navarch_store_lmdb import LmdbStore
 
-PODS = BY_PATH[("", "v1", "pods")]
-NAMESPACES = BY_PATH[("", "v1", "namespaces")]
 DEADLINE = 30.0
 
 

@@ -13,7 +13,6 @@ from pathlib import Path
 import pytest
 import yaml
 
-from navarch.apiserver.resources import BY_KIND
 from navarch.cli.navctl import main
 from navarch.cli.navctl.commands.apply import container_name, deployment_manifest
 from navarch.cli.navctl.commands.config import DATA_OMITTED, REDACTED
@@ -29,6 +28,7 @@ from navarch.cli.navctl.manifests import (
 )
 from navarch.cli.navctl.printing import TableView, age, align, object_name, print_objects
 from navarch.cli.navctl.targets import parse_targets
+from navarch.resources.core import DEPLOYMENTS, PODS
 
 NOW = dt.datetime(2026, 1, 1, 12, 0, 0, tzinfo=dt.UTC)
 
@@ -96,8 +96,8 @@ def test_table_view_namespace_labels_and_kind_prefix():
 
 
 def test_object_names_carry_the_group():
-    assert object_name(BY_KIND["Deployment"], "web") == "deployment.apps/web"
-    assert object_name(BY_KIND["Pod"], "web") == "pod/web"
+    assert object_name(DEPLOYMENTS, "web") == "deployment.apps/web"
+    assert object_name(PODS, "web") == "pod/web"
 
 
 def test_print_objects_name_and_list():

@@ -33,7 +33,7 @@ from navarch.testing.daemon import free_port
 # most of the old start-up time; the object model's loading, rich, pluggy, shtab and
 # loguru are the rest of what the package __init__ files used to pull in.
 NEVER = ("aiohttp", "yarl", "multidict", "rich", "pluggy", "navarch.client.client")
-NO_MODEL = (*NEVER, "navarch.api.core_v1", "navarch.api.loading", "navarch.apiserver.resources")
+NO_MODEL = (*NEVER, "navarch.api.core_v1", "navarch.api.loading", "navarch.resources.core")
 QUICK = (*NO_MODEL, "loguru", "shtab", "importlib.metadata")
 
 _PROBE = """

@@ -26,14 +26,12 @@ from navarch.lazyexports import lazy_exports
 
 if TYPE_CHECKING:
     from navarch.api.errors import FieldError, InvalidObject
-    from navarch.api.kinds import KINDS, LIST_KINDS, UnknownKind
     from navarch.api.loading import Decoding, Loaded, decode, dump, load, merge_errors
     from navarch.api.pod_update import pod_update_errors
     from navarch.api.quantity import Quantity, QuantityError
+    from navarch.resources.registry import UnknownKind
 
 __all__ = [
-    "KINDS",
-    "LIST_KINDS",
     "Decoding",
     "FieldError",
     "InvalidObject",
@@ -53,9 +51,7 @@ __getattr__, __dir__ = lazy_exports(
     {
         "FieldError": "navarch.api.errors",
         "InvalidObject": "navarch.api.errors",
-        "KINDS": "navarch.api.kinds",
-        "LIST_KINDS": "navarch.api.kinds",
-        "UnknownKind": "navarch.api.kinds",
+        "UnknownKind": "navarch.resources.registry",
         "Decoding": "navarch.api.loading",
         "Loaded": "navarch.api.loading",
         "decode": "navarch.api.loading",

@@ -10,7 +10,6 @@ import attrs
 from navarch.api import errors
 from navarch.api.defaults import apply_defaults
 from navarch.api.errors import FieldError, InvalidObject
-from navarch.api.kinds import kind_for
 from navarch.api.meta import TopLevel
 from navarch.api.schema import Decoded, unstructure
 from navarch.api.validation import validate
@@ -37,7 +36,9 @@ def decode(data: Any, *, defaults: bool = True) -> Decoding:
     """Default and decode ``data`` (owned by the call), collecting field errors."""
     if not isinstance(data, dict):
         raise InvalidObject("", None, [errors.type_invalid("", type(data).__name__, "an object")])
-    cls = kind_for(data.get("apiVersion"), data.get("kind"))
+    from navarch.resources.registry import registry  # which kinds exist: plugins say
+
+    cls = registry().model_for(data.get("apiVersion"), data.get("kind"))
     if defaults and issubclass(cls, TopLevel):
         apply_defaults(data, namespaced=cls.NAMESPACED)
     decoded = Decoded()

@@ -23,8 +23,9 @@ from aiohttp import web
 from navarch.apiserver import authz, errors, httpio
 from navarch.apiserver.auth import User
 from navarch.apiserver.requestinfo import RequestInfo
-from navarch.apiserver.resources import RESOURCES, Resource
 from navarch.apiserver.storage import Storage
+from navarch.resources.registry import registry
+from navarch.resources.spec import Resource
 
 GROUP, VERSION, PLURAL = "authorization.k8s.io", "v1", "selfsubjectaccessreviews"
 KIND = "SelfSubjectAccessReview"
@@ -136,7 +137,7 @@ def _attributes(raw: Any) -> dict[str, str]:
 
 
 def _served(group: str, version: str, plural: str) -> Resource | None:
-    for res in RESOURCES:
+    for res in registry():
         if res.group == group and res.plural == plural and version in ("", res.version):
             return res
     return None

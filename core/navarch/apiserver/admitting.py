@@ -19,7 +19,7 @@ from navarch.admission import DELETE, AdmissionRequest, admit
 from navarch.api.errors import UNKNOWN, InvalidObject
 from navarch.apiserver import errors
 from navarch.apiserver.objects import Obj, WriteContext
-from navarch.apiserver.resources import Resource
+from navarch.resources.spec import Resource
 
 STRICT, WARN, IGNORE = "Strict", "Warn", "Ignore"
 FIELD_VALIDATION = (STRICT, WARN, IGNORE)

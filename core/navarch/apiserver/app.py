@@ -184,7 +184,7 @@ class Api:
                 text = request.query.get("fieldSelector")
                 if info.name:  # GET .../pods/<name>?watch=1: a watch of that one object
                     text = ",".join(s for s in (text, f"metadata.name={info.name}") if s)
-                fields = parse_field_selector(text, info.plural)
+                fields = parse_field_selector(text, info.res)
                 request[requestinfo.FIELDS] = fields
             await authz.authorize(self.pm, request[requestinfo.USER], info, fields)
         return await handler(request)
@@ -265,7 +265,7 @@ class Api:
             return self._discovery(request, info)
         if accessreview.handles(info):
             return await self.access_review.create(request, request[requestinfo.USER])
-        if info.subresource in podproxy.SUBRESOURCES and info.plural == "pods":
+        if info.subresource in podproxy.SUBRESOURCES:  # declared by the kind (pods)
             return await self.pod_proxy.handle(request, info)
         if info.verb == "watch":
             fields = request[requestinfo.FIELDS]

@@ -29,8 +29,8 @@ from navarch.apiserver import errors
 from navarch.apiserver.auth import ADMIN, NODE, NODE_LEASE_NAMESPACE, VIEWER, User
 from navarch.apiserver.fieldselectors import FieldSelector
 from navarch.apiserver.requestinfo import RequestInfo
-from navarch.apiserver.resources import Resource
 from navarch.plugins import call_first
+from navarch.resources.spec import Resource
 
 READ_VERBS = frozenset({"get", "list", "watch"})
 _WRITE_VERBS = frozenset({"create", "update", "patch"})

@@ -20,8 +20,8 @@ from navarch.api import selectors
 from navarch.apiserver import codec, errors, propagation
 from navarch.apiserver.fieldselectors import FieldSelector
 from navarch.apiserver.objects import Obj, WriteContext, in_seconds, now
-from navarch.apiserver.resources import Resource
-from navarch.apiserver.strategy import Strategy, for_resource
+from navarch.resources.spec import Resource
+from navarch.resources.strategy import Strategy
 
 if TYPE_CHECKING:
     from navarch.apiserver.storage import Storage
@@ -35,7 +35,7 @@ async def delete(
     options: Obj,
     ctx: WriteContext | None = None,
 ) -> Obj:
-    strategy = for_resource(res.plural)
+    strategy = res.strategy
     key = res.store_key(namespace, name)
     preconditions = options.get("preconditions") or {}
     propagation.check_options(options)

@@ -5,12 +5,10 @@ from __future__ import annotations
 from typing import Any
 
 from navarch.apiserver import accessreview
-from navarch.apiserver.resources import RESOURCES, Resource, groups
+from navarch.resources.registry import registry
+from navarch.resources.spec import Resource, ScalePaths
 
 KUBERNETES_MINOR = "31"  # the Kubernetes API level whose subset Navarch serves
-# Kubernetes puts these in the "all" category, so `kubectl get all` lists them. Services,
-# daemon sets, stateful sets, jobs and cron jobs are in it too, but are not served here.
-CATEGORIES = {"pods": ("all",), "replicasets": ("all",), "deployments": ("all",)}
 _SUBRESOURCE_VERBS = {
     "status": ["get", "patch", "update"],
     "scale": ["get", "patch", "update"],
@@ -66,7 +64,7 @@ def _review_group_doc() -> dict[str, Any]:
 
 
 def api_groups() -> dict[str, Any]:
-    docs = [_group_doc(name, rs) for name, rs in groups().items() if name]
+    docs = [_group_doc(name, rs) for name, rs in registry().groups().items() if name]
     docs.append(_review_group_doc())
     return {"kind": "APIGroupList", "apiVersion": "v1", "groups": docs}
 
@@ -74,7 +72,7 @@ def api_groups() -> dict[str, Any]:
 def api_group(name: str) -> dict[str, Any] | None:
     if name == accessreview.GROUP:
         return {"kind": "APIGroup", "apiVersion": "v1", **_review_group_doc()}
-    resources = groups().get(name)
+    resources = registry().groups().get(name)
     if not name or not resources:
         return None
     return {"kind": "APIGroup", "apiVersion": "v1", **_group_doc(name, resources)}
@@ -88,7 +86,7 @@ def resource_list(group: str, version: str) -> dict[str, Any] | None:
             "groupVersion": f"{group}/{version}",
             "resources": [dict(accessreview.DISCOVERY_ENTRY)],
         }
-    served = [r for r in RESOURCES if r.group == group and r.version == version]
+    served = [r for r in registry() if r.group == group and r.version == version]
     if not served:
         return None
     entries: list[dict[str, Any]] = []
@@ -96,21 +94,12 @@ def resource_list(group: str, version: str) -> dict[str, Any] | None:
         entries.append(
             {
                 "name": r.plural,
-                "singularName": r.kind.lower(),
+                "singularName": r.singular,
                 "namespaced": r.namespaced,
                 "kind": r.kind,
-                "verbs": [
-                    "create",
-                    "delete",
-                    "deletecollection",
-                    "get",
-                    "list",
-                    "patch",
-                    "update",
-                    "watch",
-                ],
+                "verbs": list(r.verbs),
                 "shortNames": list(r.short_names),
-                **({"categories": list(CATEGORIES[r.plural])} if r.plural in CATEGORIES else {}),
+                **({"categories": list(r.categories)} if r.categories else {}),
             }
         )
         for sub in r.subresources:
@@ -137,10 +126,10 @@ def resource_list(group: str, version: str) -> dict[str, Any] | None:
     }
 
 
-def scale_of(obj: dict[str, Any]) -> dict[str, Any]:
-    """The autoscaling/v1 Scale view of a Deployment or ReplicaSet."""
+def scale_of(obj: dict[str, Any], paths: ScalePaths) -> dict[str, Any]:
+    """The autoscaling/v1 Scale view of an object with a scale subresource (a
+    Deployment, a ReplicaSet), its numbers read at the spec's ``paths``."""
     meta = obj["metadata"]
-    match_labels = ((obj.get("spec") or {}).get("selector") or {}).get("matchLabels") or {}
     return {
         "kind": "Scale",
         "apiVersion": "autoscaling/v1",
@@ -149,9 +138,35 @@ def scale_of(obj: dict[str, Any]) -> dict[str, Any]:
             for k in ("name", "namespace", "uid", "resourceVersion", "creationTimestamp")
             if k in meta
         },
-        "spec": {"replicas": (obj.get("spec") or {}).get("replicas", 0)},
+        "spec": {"replicas": _at(obj, paths.spec_replicas) or 0},
         "status": {
-            "replicas": (obj.get("status") or {}).get("replicas", 0),
-            "selector": ",".join(f"{k}={v}" for k, v in sorted(match_labels.items())),
+            "replicas": _at(obj, paths.status_replicas) or 0,
+            "selector": _selector_text(_at(obj, paths.label_selector)),
         },
     }
+
+
+def set_scale(obj: dict[str, Any], paths: ScalePaths, replicas: int) -> None:
+    """Write ``replicas`` at the spec-replicas path of ``obj`` (in place)."""
+    *parents, last = paths.spec_replicas.split(".")
+    node = obj
+    for key in parents:
+        child = node.get(key)
+        node[key] = child = {**child} if isinstance(child, dict) else {}
+        node = child
+    node[last] = replicas
+
+
+def _at(obj: Any, dotted: str) -> Any:
+    for key in dotted.split("."):
+        obj = obj.get(key) if isinstance(obj, dict) else None
+    return obj
+
+
+def _selector_text(selector: Any) -> str:
+    """A label selector as text: as given when it is one (a CRD's status.selector), else
+    a LabelSelector's matchLabels (a Deployment's spec.selector)."""
+    if isinstance(selector, str):
+        return selector
+    match_labels = (selector or {}).get("matchLabels") or {} if isinstance(selector, dict) else {}
+    return ",".join(f"{k}={v}" for k, v in sorted(match_labels.items()))

@@ -1,13 +1,13 @@
 """Field selectors (``?fieldSelector=spec.nodeName=n1,status.phase!=Failed``) on the
-fields Kubernetes supports for each resource.
+fields each resource supports.
 
 Kubernetes lets each resource name the fields a selector may use (its strategy's
 ``GetAttrs``/``ToSelectableFields``); every other field is refused with 400 "field label
-not supported". The tables below are those lists for the kinds Navarch serves, each
-field read from the wire dict as Kubernetes renders it (a missing field is ``""``,
-booleans are ``"true"``/``"false"``). ``kubectl describe`` relies on the event fields:
-it lists a pod's events with ``involvedObject.name=…,involvedObject.namespace=…,
-involvedObject.kind=…,involvedObject.uid=…``.
+not supported". Here each resource spec lists them (``Resource.field_selectors``,
+:mod:`navarch.resources.fields`), each read from the wire dict as Kubernetes renders it
+(a missing field is ``""``, booleans are ``"true"``/``"false"``). ``kubectl describe``
+relies on the event fields: it lists a pod's events with ``involvedObject.name=…,
+involvedObject.namespace=…,involvedObject.kind=…,involvedObject.uid=…``.
 
 Syntax as in ``k8s.io/apimachinery/pkg/fields``: terms separated by ``,``, each
 ``field=value``, ``field==value`` or ``field!=value``; a backslash escapes ``\\``, ``,``
@@ -16,91 +16,19 @@ and ``=`` inside a value.
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from typing import Any
 
 import attrs
 
 from navarch.api import selectors
 from navarch.apiserver.errors import bad_request
-
-Getter = Callable[[dict[str, Any]], str]
-
-
-def _path(*keys: str) -> Getter:
-    """A getter for a nested string field; absent (or null) is ``""``."""
-
-    def get(obj: dict[str, Any]) -> str:
-        value: Any = obj
-        for key in keys:
-            if not isinstance(value, dict):
-                return ""
-            value = value.get(key)
-        if value is None:
-            return ""
-        if isinstance(value, bool):
-            return "true" if value else "false"
-        return str(value)
-
-    return get
+from navarch.resources.fields import COMMON, Getter
+from navarch.resources.spec import Resource
 
 
-def _flag(*keys: str) -> Getter:
-    """A boolean field as Kubernetes selects it: absent is ``false``."""
-    inner = _path(*keys)
-    return lambda obj: inner(obj) or "false"
-
-
-def _pod_ip(obj: dict[str, Any]) -> str:
-    # Kubernetes selects on the first of status.podIPs (the primary IP), which is podIP.
-    status = obj.get("status") or {}
-    ips = status.get("podIPs") or []
-    if ips and isinstance(ips[0], dict) and ips[0].get("ip"):
-        return str(ips[0]["ip"])
-    return str(status.get("podIP") or "")
-
-
-_COMMON: dict[str, Getter] = {
-    "metadata.name": _path("metadata", "name"),
-    "metadata.namespace": _path("metadata", "namespace"),
-}
-_EXTRA: dict[str, dict[str, Getter]] = {
-    "pods": {
-        "spec.nodeName": _path("spec", "nodeName"),
-        "spec.restartPolicy": _path("spec", "restartPolicy"),
-        "spec.schedulerName": _path("spec", "schedulerName"),
-        "spec.serviceAccountName": _path("spec", "serviceAccountName"),
-        "spec.hostNetwork": _flag("spec", "hostNetwork"),
-        "status.phase": _path("status", "phase"),
-        "status.podIP": _pod_ip,
-        "status.nominatedNodeName": _path("status", "nominatedNodeName"),
-    },
-    "nodes": {"spec.unschedulable": _flag("spec", "unschedulable")},
-    "namespaces": {"status.phase": _path("status", "phase")},
-    "events": {
-        **{
-            f"involvedObject.{field}": _path("involvedObject", field)
-            for field in (
-                "kind",
-                "namespace",
-                "name",
-                "uid",
-                "apiVersion",
-                "resourceVersion",
-                "fieldPath",
-            )
-        },
-        "reason": _path("reason"),
-        "reportingComponent": _path("reportingComponent"),
-        "source": _path("source", "component"),
-        "type": _path("type"),
-    },
-}
-
-
-def supported_fields(resource: str) -> tuple[str, ...]:
-    """The field labels a selector on ``resource`` (a plural) may name."""
-    return (*_COMMON, *_EXTRA.get(resource, {}))
+def supported_fields(res: Resource) -> tuple[str, ...]:
+    """The field labels a selector on ``res`` may name."""
+    return (*COMMON, *res.field_selectors)
 
 
 @attrs.frozen
@@ -129,12 +57,12 @@ class FieldSelector:
         return None
 
 
-def parse(text: str | None, resource: str) -> FieldSelector:
-    """Parse a ``fieldSelector`` for ``resource`` (a plural); a term naming a field the
-    resource does not support, or with no operator, is a 400 saying which."""
+def parse(text: str | None, res: Resource) -> FieldSelector:
+    """Parse a ``fieldSelector`` for ``res``; a term naming a field the resource does not
+    support (:attr:`Resource.field_selectors`), or with no operator, is a 400 saying which."""
     if not text:
         return FieldSelector()
-    getters = {**_COMMON, **_EXTRA.get(resource, {})}
+    getters = {**COMMON, **res.field_selectors}
     requirements = []
     for term in _split_terms(text):
         if not term.strip():
@@ -145,7 +73,7 @@ def parse(text: str | None, resource: str) -> FieldSelector:
         field, op, value = parsed
         if field not in getters:
             raise bad_request(
-                f'field label not supported: "{field}" for {resource}; '
+                f'field label not supported: "{field}" for {res.plural}; '
                 f"supported: {', '.join(getters)}"
             )
         requirements.append(FieldRequirement(field, op != "!=", value, getters[field]))

@@ -17,9 +17,9 @@ from navarch.apiserver.listbudget import ListBudget, ListResponse
 from navarch.apiserver.namespaces import NamespaceLifecycle
 from navarch.apiserver.objects import Obj, WriteContext, now
 from navarch.apiserver.requestinfo import RequestInfo
-from navarch.apiserver.resources import Resource
 from navarch.apiserver.storage import Storage
 from navarch.apiserver.subresources import PATCH_TYPES, BindingREST, ScaleREST
+from navarch.resources.spec import Resource
 
 
 class ResourceHandlers:

@@ -7,11 +7,11 @@ import time
 from typing import Any
 
 from navarch.apiserver import errors
-from navarch.apiserver.resources import BY_PATH, Resource
 from navarch.apiserver.storage import Storage
+from navarch.resources.core import NAMESPACES
+from navarch.resources.spec import Resource
 
 NAMESPACE_CACHE_SECONDS = 5.0
-NAMESPACES = BY_PATH[("", "v1", "namespaces")]
 
 
 class NamespaceLifecycle:

@@ -14,7 +14,7 @@ import attrs
 import orjson
 
 from navarch.apiserver import errors
-from navarch.apiserver.resources import Resource
+from navarch.resources.spec import Resource
 
 Obj = dict[str, Any]
 Mutation = Callable[[Obj], Obj | Awaitable[Obj]]

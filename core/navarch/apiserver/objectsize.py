@@ -15,7 +15,7 @@ from __future__ import annotations
 from navarch.api.limits import MAX_OBJECT_BYTES, MAX_WRITE_BYTES
 from navarch.apiserver import codec, errors
 from navarch.apiserver.objects import Obj
-from navarch.apiserver.resources import Resource
+from navarch.resources.spec import Resource
 
 
 def encode_within_limit(res: Resource, obj: Obj, subresource: str = "") -> bytes:

@@ -37,12 +37,12 @@ from typing import Any
 import attrs
 import orjson
 
-from navarch.api.kinds import KINDS, LIST_KINDS
 from navarch.api.quantity import Quantity
 from navarch.api.schema import Model
 from navarch.apiserver import openapi_proto, patch
 from navarch.apiserver.apply import schema as apply_schema
-from navarch.apiserver.resources import RESOURCES, Resource
+from navarch.resources.registry import Change, registry
+from navarch.resources.spec import Resource
 
 V3_REF = "#/components/schemas/"
 V2_REF = "#/definitions/"
@@ -93,15 +93,6 @@ _FIELD_DOCS = {
     "status": "The most recently observed state of the object; written by the system.",
     "items": "The objects of the list.",
 }
-_KIND_DOCS = {
-    "Pod": "Pod is a collection of containers that can run on a host.",
-    "Node": "Node is a worker in the cluster; its agent runs the pods bound to it.",
-    "Namespace": "Namespace provides a scope for names.",
-    "Event": "Event is a report of an event somewhere in the cluster.",
-    "ReplicaSet": "ReplicaSet ensures that a specified number of pod replicas are running.",
-    "Deployment": "Deployment enables declarative updates for Pods and ReplicaSets.",
-    "Lease": "Lease defines a lease concept (node heartbeats, leader election).",
-}
 _KEPT = "Stored and returned as given; Navarch does not act on it."
 DESCRIPTIONS = Path(__file__).with_name("openapi_descriptions.json")
 _PATCH_TYPES = (patch.JSON, patch.MERGE, patch.STRATEGIC, "application/apply-patch+yaml")
@@ -110,8 +101,23 @@ _QUERY = ("dryRun", "fieldManager", "fieldValidation", "pretty")
 
 def definition_name(cls: type) -> str:
     module = getattr(cls, "ITEM", cls).__module__  # a List kind lives beside its items
-    package = _PACKAGES.get(module, _CORE)
+    package = _PACKAGES.get(module) or _plugin_packages().get(module, _CORE)
     return f"{package}.{cls.__name__}"
+
+
+def _plugin_packages() -> dict[str, str]:
+    """A plugin's model module -> the definition prefix of its group-version
+    (``example.navarch.io/v1`` -> ``io.navarch.example.v1``, as Kubernetes names a
+    custom resource's), so its types never take a core name."""
+    return {
+        r.model.__module__: _reversed_group(r)
+        for r in registry()
+        if r.model is not None and r.model.__module__ not in _PACKAGES and r.group
+    }
+
+
+def _reversed_group(res: Resource) -> str:
+    return ".".join([*reversed(res.group.split(".")), res.version])
 
 
 def _camel(name: str) -> str:
@@ -138,10 +144,19 @@ def model_schemas() -> dict[str, dict[str, Any]]:
     """The definitions as the object model gives them, before Kubernetes' descriptions
     (what ``tools/openapi_descriptions.py`` looks the descriptions up for)."""
     out: dict[str, dict[str, Any]] = {}
-    for cls in KINDS:
-        _define(cls, out)
-        _define(LIST_KINDS[cls], out)
+    docs = {r.kind: r.description for r in registry() if r.description}
+    for res in registry():
+        assert res.model is not None and res.list_model is not None  # the registry checks
+        _define(res.model, out, docs)
+        _define(res.list_model, out, docs)
     return dict(sorted(out.items()))
+
+
+def _kind_name(res: Resource, suffix: str = "") -> str:
+    """The definition name of ``res``'s kind (``suffix="List"``: of its List)."""
+    model = res.list_model if suffix else res.model
+    assert model is not None  # the registry serves only kinds with a model
+    return definition_name(model)
 
 
 def _descriptions() -> dict[str, Any]:
@@ -183,7 +198,7 @@ def _type_description(prop: dict[str, Any], everything: dict[str, Any]) -> str:
     return found
 
 
-def _define(cls: type, out: dict[str, dict[str, Any]]) -> str:
+def _define(cls: type, out: dict[str, dict[str, Any]], docs: dict[str, str] | None = None) -> str:
     name = definition_name(cls)
     if name in out:
         return name
@@ -223,10 +238,14 @@ def _define(cls: type, out: dict[str, dict[str, Any]]) -> str:
         kind = gvk["kind"]
         schema.setdefault(
             "description",
-            _KIND_DOCS.get(kind) or f"{kind} is a list of {kind.removesuffix('List')} objects.",
+            (docs or {}).get(kind) or f"{kind} is a list of {kind.removesuffix('List')} objects.",
         )
     out[name] = schema
     return name
+
+
+def _res_gvk(res: Resource) -> dict[str, str]:
+    return {"group": res.group, "kind": res.kind, "version": res.version}
 
 
 def _gvk(cls: type) -> dict[str, str] | None:
@@ -335,8 +354,8 @@ def _collection_path(res: Resource) -> str:
 def _operations(res: Resource, ref: str) -> dict[str, dict[str, Any]]:
     """Path -> method -> (action, body media types or None, response $ref)."""
     kind_ref, list_ref = (
-        ref + definition_name(res.kind_cls),
-        ref + definition_name(LIST_KINDS[res.kind_cls]),
+        ref + _kind_name(res),
+        ref + _kind_name(res, "List"),
     )
     collection = _collection_path(res)
     item = f"{collection}/{{name}}"
@@ -377,10 +396,10 @@ def _v3_operation(res: Resource, action: str, body: Any, response: str | None) -
             }
         },
         "x-kubernetes-action": action,
-        "x-kubernetes-group-version-kind": _gvk(res.kind_cls),
+        "x-kubernetes-group-version-kind": _res_gvk(res),
     }
     if body:
-        schema = {"$ref": V3_REF + definition_name(res.kind_cls)}
+        schema = {"$ref": V3_REF + _kind_name(res)}
         if action == "patch":
             schema = {"type": "object", **_anything()}
         operation["requestBody"] = {"content": {m: {"schema": schema} for m in body}}
@@ -400,7 +419,7 @@ def _v2_operation(res: Resource, action: str, body: Any, response: str | None) -
         if n != "fieldValidation"
     ]
     if body:
-        schema = {"$ref": V2_REF + definition_name(res.kind_cls)}
+        schema = {"$ref": V2_REF + _kind_name(res)}
         if action == "patch":
             schema = {"type": "object"}
         parameters.insert(0, {"name": "body", "in": "body", "required": True, "schema": schema})
@@ -414,7 +433,7 @@ def _v2_operation(res: Resource, action: str, body: Any, response: str | None) -
         "parameters": parameters,
         "responses": {"200": ok},
         "x-kubernetes-action": action,
-        "x-kubernetes-group-version-kind": _gvk(res.kind_cls),
+        "x-kubernetes-group-version-kind": _res_gvk(res),
     }
 
 
@@ -432,7 +451,7 @@ def document(group: str, version: str) -> dict[str, Any] | None:
 
     It holds the schemas of every kind: references cross group-versions (a Deployment's
     pod template is a core/v1 PodTemplateSpec), as in Kubernetes' own documents."""
-    served = [r for r in RESOURCES if (r.group, r.version) == (group, version)]
+    served = [r for r in registry() if (r.group, r.version) == (group, version)]
     if not served:
         return None
     paths: dict[str, Any] = {}
@@ -454,7 +473,7 @@ def document(group: str, version: str) -> dict[str, Any] | None:
 def document_v2(kubernetes_version: str = "v1.31.0") -> dict[str, Any]:
     """The whole API as one OpenAPI (Swagger) 2.0 document (``/openapi/v2``)."""
     paths: dict[str, Any] = {}
-    for res in RESOURCES:
+    for res in registry():
         for path, methods in _operations(res, V2_REF).items():
             paths[path] = {
                 "parameters": [{**p, "type": "string"} for p in _path_parameters(path)],
@@ -477,8 +496,18 @@ def document_v2_protobuf() -> bytes:
 def index() -> dict[str, Any]:
     """``/openapi/v3``: each group-version's document, with a hash that changes with it."""
     paths = {}
-    for group, version in sorted({(r.group, r.version) for r in RESOURCES}):
+    for group, version in sorted({(r.group, r.version) for r in registry()}):
         digest = hashlib.sha256(orjson.dumps(document(group, version))).hexdigest()[:16].upper()
         gv = _gv_path(group, version)
         paths[gv] = {"serverRelativeURL": f"/openapi/v3/{gv}?hash={digest}"}
     return {"paths": paths}
+
+
+def _forget(change: Change, res: Resource) -> None:
+    """A kind came or went (a plugin's, later a CustomResourceDefinition's): every
+    document is built again on its next read."""
+    for cached in (model_schemas, schemas, document, document_v2, document_v2_protobuf):
+        cached.cache_clear()
+
+
+registry().subscribe(_forget)

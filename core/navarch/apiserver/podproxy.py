@@ -44,8 +44,8 @@ from loguru import logger
 
 from navarch.apiserver import errors
 from navarch.apiserver.requestinfo import RequestInfo
-from navarch.apiserver.resources import BY_PATH
 from navarch.apiserver.storage import Storage
+from navarch.resources.core import NODES, PODS
 
 log = logger.bind(component="podproxy")
 
@@ -97,7 +97,7 @@ class PodProxy:
     # --- the pod, its node and the agent's endpoint ---------------------------------------
 
     async def _target(self, info: RequestInfo, container: str, sub: str) -> _Target:
-        pods, nodes = BY_PATH[("", "v1", "pods")], BY_PATH[("", "v1", "nodes")]
+        pods, nodes = PODS, NODES
         pod = await self.storage.get(pods, info.namespace, info.name)
         spec = pod.get("spec") or {}
         container = _container(info.name, spec, container)

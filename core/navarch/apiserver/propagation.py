@@ -22,14 +22,13 @@ from typing import Any
 
 from navarch.apiserver import errors
 
+# A kind's default (Kubernetes' rest.GarbageCollectionPolicy), declared by its strategy.
+from navarch.resources.strategy import ORPHAN_DEPENDENTS, UNSUPPORTED
+
 ORPHAN_FINALIZER = "orphan"
 FOREGROUND_FINALIZER = "foregroundDeletion"
 GC_FINALIZERS = (ORPHAN_FINALIZER, FOREGROUND_FINALIZER)
 
-# A kind's default (Kubernetes' rest.GarbageCollectionPolicy).
-DELETE_DEPENDENTS = "DeleteDependents"
-ORPHAN_DEPENDENTS = "OrphanDependents"
-UNSUPPORTED = "Unsupported"
 
 Obj = dict[str, Any]
 

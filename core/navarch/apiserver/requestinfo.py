@@ -24,7 +24,8 @@ from aiohttp import web
 
 from navarch.apiserver.auth import User
 from navarch.apiserver.fieldselectors import FieldSelector
-from navarch.apiserver.resources import BY_PATH, Resource
+from navarch.resources.registry import registry
+from navarch.resources.spec import Resource
 
 _METHOD_VERBS = {"POST": "create", "PUT": "update", "PATCH": "patch"}
 _METRIC_VERBS = frozenset(
@@ -109,7 +110,7 @@ def parse(method: str, path: str, query: Mapping[str, str]) -> RequestInfo:
         name = tail[0] if tail else ""
         subresource = tail[1] if len(tail) == 2 else ""
 
-    res = BY_PATH.get((group, version, plural))
+    res = registry().get(group, version, plural)
     if res is not None and res.namespaced != bool(namespace) and not malformed:
         # A namespaced kind at the cluster scope is fine for list/watch/deletecollection
         # of every namespace, but never with a name; a cluster kind never has a namespace.

@@ -24,9 +24,9 @@ from navarch.apiserver import auth, errors
 from navarch.apiserver.app import Api, ServerSettings
 from navarch.apiserver.datadir import init_lock, make_private_dir, write_atomically
 from navarch.apiserver.pki import Pki, PkiError, ServingCertificate
-from navarch.apiserver.resources import BY_PATH
 from navarch.assembly import Assembly
 from navarch.config import Config, ConfigError
+from navarch.resources.core import NAMESPACES
 from navarch.startup import (
     StartupError,
     bind_error,
@@ -288,11 +288,10 @@ async def _stop_serving(api: Api, runner: web.AppRunner) -> None:
 
 
 async def _bootstrap(api: Api) -> None:
-    namespaces = BY_PATH[("", "v1", "namespaces")]
     for name in BOOTSTRAP_NAMESPACES:
         try:
             await api.storage.create(
-                namespaces,
+                NAMESPACES,
                 "",
                 {"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": name}},
             )

@@ -1,7 +1,8 @@
 """The generic storage: create, get, list, update, patch, delete and watch for every
 resource (Kubernetes' ``registry/generic/registry.Store``).
 
-What differs per resource comes from its strategy (:mod:`navarch.apiserver.strategy`);
+What differs per resource comes from its strategy (``Resource.strategy``,
+:mod:`navarch.resources.strategy`);
 every write passes the object model (defaults, strict decoding) and admission (the
 core's validation first, then plugins). Every read-modify-write goes through
 :meth:`Storage.guaranteed_update`: read, mutate, compare-and-swap on the revision read,
@@ -40,8 +41,8 @@ from navarch.apiserver.objects import (
     now,
 )
 from navarch.apiserver.objectsize import encode_within_limit
-from navarch.apiserver.resources import Resource
-from navarch.apiserver.strategy import PARTIAL_SUBRESOURCES, for_resource
+from navarch.resources.spec import Resource
+from navarch.resources.strategy import PARTIAL_SUBRESOURCES
 from navarch.store import DELETE, AlreadyExists, Compacted, Conflict, Store, StoreError
 
 GENERATE_NAME_ATTEMPTS = 8  # Kubernetes retries a generated name that is taken
@@ -165,7 +166,7 @@ class Storage:
             metadata.pop(field, None)
         metadata["uid"] = str(uuid.uuid4())
         metadata["creationTimestamp"] = now()
-        strategy = for_resource(res.plural)
+        strategy = res.strategy
         strategy.prepare_for_create(obj)
         sent_fields = field_management.lift(obj)
         generated = not metadata.get("name") and isinstance(metadata.get("generateName"), str)
@@ -283,7 +284,7 @@ class Storage:
     def _may_remove(self, res: Resource, obj: Obj) -> bool:
         """A deleted object goes with its last finalizer, unless it is still within a
         grace period someone must confirm (a pod whose agent is stopping it)."""
-        strategy = for_resource(res.plural)
+        strategy = res.strategy
         meta = obj["metadata"]
         return bool(
             meta.get("deletionTimestamp")
@@ -301,7 +302,7 @@ class Storage:
     async def _prepare_update(
         self, res: Resource, name: str, new: Obj, old: Obj, ctx: WriteContext
     ) -> tuple[Obj, tuple[str, ...]] | None:
-        strategy = for_resource(res.plural)
+        strategy = res.strategy
         body_name = new["metadata"].get("name")
         if body_name and body_name != name:
             raise errors.bad_request(

@@ -12,6 +12,7 @@ from navarch.apiserver import discovery, errors, httpio, patch
 from navarch.apiserver.objects import Obj, WriteContext, now
 from navarch.apiserver.requestinfo import RequestInfo
 from navarch.apiserver.storage import Storage
+from navarch.resources.spec import ScalePaths
 
 PATCH_TYPES = (patch.MERGE, patch.JSON, patch.STRATEGIC)
 
@@ -92,7 +93,10 @@ class ScaleREST:
 
     async def get(self, info: RequestInfo) -> Any:
         assert info.res is not None
-        return discovery.scale_of(await self.storage.get(info.res, info.namespace, info.name))
+        paths = _scale_paths(info)
+        return discovery.scale_of(
+            await self.storage.get(info.res, info.namespace, info.name), paths
+        )
 
     async def update(self, request: web.Request, info: RequestInfo, ctx: WriteContext) -> Any:
         assert info.res is not None
@@ -101,9 +105,10 @@ class ScaleREST:
             raise errors.unsupported_media_type(request.content_type, list(PATCH_TYPES))
         body = await httpio.read_json(request, check_type=not patching)
         name = info.name
+        paths = _scale_paths(info)
 
         def scale(current: Obj) -> Obj:
-            view = discovery.scale_of(current)
+            view = discovery.scale_of(current, paths)
             wanted = patch.apply(request.content_type, view, body) if patching else body
             if not isinstance(wanted, dict):
                 raise errors.bad_request("the Scale must be a JSON object")
@@ -122,7 +127,7 @@ class ScaleREST:
                         }
                     ],
                 )
-            current["spec"] = {**(current.get("spec") or {}), "replicas": replicas}
+            discovery.set_scale(current, paths, replicas)
             # The Scale's resourceVersion, if any, is the workload's: a precondition.
             version = (wanted.get("metadata") or {}).get("resourceVersion")
             if version not in (None, ""):
@@ -130,4 +135,9 @@ class ScaleREST:
             return current
 
         written = await self.storage.guaranteed_update(info.res, info.namespace, name, scale, ctx)
-        return discovery.scale_of(written.obj)
+        return discovery.scale_of(written.obj, paths)
+
+
+def _scale_paths(info: RequestInfo) -> ScalePaths:
+    assert info.res is not None and info.res.scale is not None  # routed: it has scale
+    return info.res.scale

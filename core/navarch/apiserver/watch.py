@@ -29,9 +29,9 @@ from navarch.apiserver.codec import check_revision
 from navarch.apiserver.fieldselectors import FieldSelector
 from navarch.apiserver.metrics import Metrics
 from navarch.apiserver.requestinfo import RequestInfo
-from navarch.apiserver.resources import Resource
 from navarch.apiserver.storage import Storage
 from navarch.apiserver.watchcache import Subscription, WatchCache
+from navarch.resources.spec import Resource
 
 log = logger.bind(component="apiserver")
 CLIENT_CHECK_SECONDS = 2.0  # how often an idle watch looks whether its client is still there

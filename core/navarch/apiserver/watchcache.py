@@ -22,7 +22,7 @@ from loguru import logger
 from navarch.api import selectors
 from navarch.apiserver import codec, errors
 from navarch.apiserver.fieldselectors import FieldSelector, watch_event_type
-from navarch.apiserver.resources import Resource
+from navarch.resources.spec import Resource
 from navarch.store import DELETE, Store
 
 log = logger.bind(component="watchcache")

@@ -213,6 +213,9 @@ def _plugins(assembly, output: str) -> int:
     for registry in assembly.registries.all():
         for entry in registry:
             provided.setdefault(entry.plugin, []).append(f"{registry.kind} {entry.name}")
+    resources = assembly.registries.resources
+    for res in resources:
+        provided.setdefault(resources.plugin_of(res), []).append(f"resource {res.group_resource}")
     if output == "json":
         rows = [
             {

@@ -27,9 +27,10 @@ from loguru import logger
 from navarch import api
 from navarch.api.limits import MAX_WATCH_LINE_BYTES
 from navarch.api.meta import TopLevel
-from navarch.apiserver.resources import RESOURCES, Resource
 from navarch.client import errors
 from navarch.client.kubeconfig import KubeConfig, load_kubeconfig
+from navarch.resources.registry import registry
+from navarch.resources.spec import Resource
 
 log = logger.bind(component="client")
 
@@ -86,8 +87,7 @@ class Client:
         # Each watch holds one connection for as long as it runs: leave room for them.
         self.max_connections = max_connections
         self._session: aiohttp.ClientSession | None = None
-        for res in RESOURCES:
-            setattr(self, res.plural, ResourceClient(self, res))
+        self._clients: dict[Resource, ResourceClient] = {}
 
     pods: ResourceClient
     nodes: ResourceClient
@@ -96,6 +96,29 @@ class Client:
     replicasets: ResourceClient
     deployments: ResourceClient
     leases: ResourceClient
+
+    def resource(self, res: Resource | str) -> ResourceClient:
+        """The client of one resource: a spec, or a name the registry resolves (plural,
+        singular, short name, kind: ``client.resource("deploy")``). Kinds come from the
+        resource registry (:mod:`navarch.resources`), so a plugin's kind needs no change
+        here; ``client.pods`` is ``client.resource("pods")``."""
+        if isinstance(res, str):
+            found = registry().resolve(res)
+            if found is None:
+                known = ", ".join(r.plural for r in registry())
+                raise LookupError(f"no resource {res!r} is registered; known: {known}")
+            res = found
+        client = self._clients.get(res)
+        if client is None:
+            client = self._clients[res] = ResourceClient(self, res)
+        return client
+
+    def __getattr__(self, name: str) -> ResourceClient:
+        # Only plurals: a misspelt attribute must stay an AttributeError.
+        found = registry().resolve(name) if not name.startswith("_") else None
+        if found is None or found.plural != name:
+            raise AttributeError(f"{type(self).__name__!r} object has no attribute {name!r}")
+        return self.resource(found)
 
     @classmethod
     def from_kubeconfig(cls, path: Any = None, context: str | None = None, **kwargs: Any) -> Client:

@@ -29,10 +29,11 @@ from collections.abc import Iterable
 from typing import Any
 
 from navarch.apiserver.propagation import FOREGROUND_FINALIZER, ORPHAN_FINALIZER
-from navarch.apiserver.resources import BY_KIND, Resource
 from navarch.client.errors import NotFound
 from navarch.controllers.base import QueueController
 from navarch.controllers.context import ControllerContext
+from navarch.resources.registry import registry
+from navarch.resources.spec import Resource
 
 NAME = "garbage-collector"
 WATCHED = ("pods", "replicasets", "deployments")
@@ -284,7 +285,7 @@ def _blocks(dependent: Any, owner_uid: str | None) -> bool:
 
 def _resource_of(ref: Any) -> Resource | None:
     """The resource an ownerReference names (its kind, in the group of its apiVersion)."""
-    res = BY_KIND.get(ref.kind or "")
+    res = registry().for_kind(ref.kind or "")
     group = (ref.api_version or "").rpartition("/")[0]
     return res if res is not None and res.group == group else None
 

@@ -15,11 +15,11 @@ from typing import Any
 import attrs
 
 from navarch import api
-from navarch.apiserver.resources import RESOURCES
-from navarch.apiserver.strategy import NAMESPACE_FINALIZER
 from navarch.client.errors import Conflict, NotFound
 from navarch.controllers.base import QueueController
 from navarch.controllers.context import ControllerContext
+from navarch.resources.core.namespaces import NAMESPACE_FINALIZER
+from navarch.resources.registry import registry
 
 NAME = "namespace"
 
@@ -50,7 +50,7 @@ class NamespaceController(QueueController):
         if namespace is None or not namespace.metadata.deletion_timestamp:
             return None
         left = 0
-        for res in RESOURCES:
+        for res in registry():
             if not res.namespaced:
                 continue
             deleted = await getattr(self.client, res.plural).delete_collection(

@@ -8,7 +8,7 @@ from typing import Any
 
 import attrs
 
-from navarch.apiserver.printers.durations import since
+from navarch.printers.durations import since
 
 NONE = "<none>"  # an optional field left unset
 
@@ -77,3 +77,16 @@ NAME_COLUMN = Column(
 AGE_COLUMN = Column(
     "Age", description="Time since the object was created (metadata.creationTimestamp)."
 )
+
+
+def field_printer(*columns: tuple[Column, str]) -> Printer:
+    """A printer of Name, one column per ``(column, "dotted.path")`` and Age: what a kind
+    that has no printer code of its own declares (a CustomResourceDefinition's
+    ``additionalPrinterColumns`` have the same shape). A missing field prints empty."""
+    paths = [tuple(path.split(".")) for _, path in columns]
+
+    def cells(obj: dict[str, Any], now: dt.datetime) -> Cells:
+        values = [get_in(obj, *keys) for keys in paths]
+        return [name_of(obj), *("" if v is None else v for v in values), age_of(obj, now)]
+
+    return Printer((NAME_COLUMN, *(column for column, _ in columns), AGE_COLUMN), cells)

@@ -6,8 +6,8 @@ from __future__ import annotations
 import datetime as dt
 from typing import Any
 
-from navarch.apiserver.printers.cells import Cells, Column, Printer, name_of, wide
-from navarch.apiserver.printers.durations import parse_time, since
+from navarch.printers.cells import Cells, Column, Printer, name_of, wide
+from navarch.printers.durations import parse_time, since
 
 
 def event_cells(event: dict[str, Any], now: dt.datetime) -> Cells:

@@ -6,7 +6,7 @@ from __future__ import annotations
 import datetime as dt
 from typing import Any
 
-from navarch.apiserver.printers.cells import (
+from navarch.printers.cells import (
     AGE_COLUMN,
     NAME_COLUMN,
     NONE,
@@ -19,7 +19,7 @@ from navarch.apiserver.printers.cells import (
     name_of,
     wide,
 )
-from navarch.apiserver.printers.durations import UNKNOWN
+from navarch.printers.durations import UNKNOWN
 
 NODE_ROLE_PREFIX = "node-role.kubernetes.io/"
 NODE_ROLE_LABEL = "kubernetes.io/role"

@@ -6,7 +6,7 @@ from __future__ import annotations
 import datetime as dt
 from typing import Any
 
-from navarch.apiserver.printers.cells import (
+from navarch.printers.cells import (
     AGE_COLUMN,
     NAME_COLUMN,
     NONE,
@@ -19,7 +19,7 @@ from navarch.apiserver.printers.cells import (
     name_of,
     wide,
 )
-from navarch.apiserver.printers.podstatus import pod_summary
+from navarch.printers.podstatus import pod_summary
 
 
 def pod_cells(pod: dict[str, Any], now: dt.datetime) -> Cells:

@@ -5,8 +5,8 @@ from __future__ import annotations
 import datetime as dt
 from typing import Any
 
-from navarch.apiserver.printers.cells import dicts_at, get_in
-from navarch.apiserver.printers.durations import human_duration, parse_time
+from navarch.printers.cells import dicts_at, get_in
+from navarch.printers.durations import human_duration, parse_time
 
 
 def pod_summary(pod: dict[str, Any], now: dt.datetime) -> tuple[str, str, str]:

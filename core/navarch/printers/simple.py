@@ -6,7 +6,7 @@ from __future__ import annotations
 import datetime as dt
 from typing import Any
 
-from navarch.apiserver.printers.cells import (
+from navarch.printers.cells import (
     AGE_COLUMN,
     NAME_COLUMN,
     Cells,

@@ -21,6 +21,12 @@ A strategy answers:
 * ``garbage_collection``: what a delete without a propagation policy does to the
   object's dependents (:mod:`navarch.apiserver.propagation`); ``Unsupported`` for kinds
   the garbage collector does not watch.
+
+A kind's strategy is part of its resource spec (:class:`navarch.resources.Resource`)
+and lives beside the kind (the core's in :mod:`navarch.resources.core`). This module
+imports nothing of the API server, so a client or a plugin can import a spec; a
+strategy that must refuse a request raises :class:`navarch.api.errors.InvalidObject`
+or one of :mod:`navarch.apiserver.errors`' exceptions imported where it is raised.
 """
 
 from __future__ import annotations
@@ -28,16 +34,16 @@ from __future__ import annotations
 import copy
 from typing import Any
 
-from navarch import api
 from navarch.api.errors import FieldError
-from navarch.api.validation import ephemeral
-from navarch.apiserver import errors
-from navarch.apiserver.propagation import DELETE_DEPENDENTS, UNSUPPORTED
 
 Obj = dict[str, Any]
-NAMESPACE_FINALIZER = "kubernetes"
 # Subresources that write one part of the object (the rest is kept from the old one).
 PARTIAL_SUBRESOURCES = frozenset({"status", "finalize", "ephemeralcontainers"})
+# What a delete without a propagation policy does to the object's dependents
+# (Kubernetes' rest.GarbageCollectionPolicy; :mod:`navarch.apiserver.propagation`).
+DELETE_DEPENDENTS = "DeleteDependents"
+ORPHAN_DEPENDENTS = "OrphanDependents"
+UNSUPPORTED = "Unsupported"
 
 
 class Strategy:
@@ -108,95 +114,4 @@ class Strategy:
         """Changes besides deletionTimestamp when a delete has to wait."""
 
 
-class NodeStrategy(Strategy):
-    """A node registers with its status (capacity, addresses): kept on create, as
-    Kubernetes' node strategy does; later only the status subresource changes it."""
-
-    has_status = True
-
-    def prepare_for_create(self, obj: Obj) -> None:
-        pass
-
-
-class WorkloadStrategy(Strategy):
-    """Deployments and ReplicaSets."""
-
-    has_status = True
-    tracks_generation = True
-    garbage_collection = DELETE_DEPENDENTS  # apps/v1's default: Background
-    initial_status: Obj = {}
-
-
-class NamespaceStrategy(Strategy):
-    """A deleted namespace turns Terminating and stays until the namespace controller
-    (:mod:`navarch.controllers.namespace`) has emptied it and removed the
-    ``kubernetes`` finalizer from its spec."""
-
-    has_status = True
-    initial_status: Obj = {"phase": "Active"}
-
-    def prepare_for_create(self, obj: Obj) -> None:
-        super().prepare_for_create(obj)
-        spec = obj.setdefault("spec", {}) or {}
-        obj["spec"] = spec
-        if NAMESPACE_FINALIZER not in (spec.get("finalizers") or []):
-            spec["finalizers"] = [*(spec.get("finalizers") or []), NAMESPACE_FINALIZER]
-
-    def prepare_for_update(self, new: Obj, old: Obj) -> None:
-        super().prepare_for_update(new, old)
-        new["spec"] = copy.deepcopy(old.get("spec"))  # changed only through finalize
-        if new["spec"] is None:
-            new.pop("spec")
-
-    def finalizers(self, obj: Obj) -> list[str]:
-        return [*super().finalizers(obj), *((obj.get("spec") or {}).get("finalizers") or [])]
-
-    def mark_terminating(self, obj: Obj) -> None:
-        obj["status"] = {**(obj.get("status") or {}), "phase": "Terminating"}
-
-
-class PodStrategy(Strategy):
-    has_status = True
-    tracks_generation = True
-    removes_without_finalizers = False  # the agent confirms, or the grace period ends
-    garbage_collection = DELETE_DEPENDENTS
-    initial_status: Obj = {"phase": "Pending"}
-
-    def validate_create(self, new: Any) -> list[FieldError]:
-        return ephemeral.forbidden_on_create(new)
-
-    def validate_update(self, new: Any, old: Any) -> list[FieldError]:
-        return api.pod_update_errors(old, new)
-
-    def validate_subresource_update(self, subresource: str, new: Any, old: Any) -> list[FieldError]:
-        if subresource == "ephemeralcontainers":
-            return ephemeral.ephemeral_update_errors(old, new)
-        return []
-
-    def grace_period(self, obj: Obj, requested: Any) -> int | None:
-        """Seconds a pod bound to a node is given to stop (None: delete at once)."""
-        if not (obj.get("spec") or {}).get("nodeName"):
-            return None
-        if (obj.get("status") or {}).get("phase") in ("Succeeded", "Failed"):
-            return None  # nothing left running to stop
-        if requested is not None:
-            if not isinstance(requested, int) or isinstance(requested, bool) or requested < 0:
-                raise errors.bad_request(
-                    f"gracePeriodSeconds must be a non-negative integer, got {requested!r}"
-                )
-            return requested or None
-        return (obj.get("spec") or {}).get("terminationGracePeriodSeconds", 30) or None
-
-
-STRATEGIES: dict[str, Strategy] = {
-    "pods": PodStrategy(),
-    "namespaces": NamespaceStrategy(),
-    "nodes": NodeStrategy(),
-    "deployments": WorkloadStrategy(),
-    "replicasets": WorkloadStrategy(),
-}
 DEFAULT = Strategy()
-
-
-def for_resource(plural: str) -> Strategy:
-    return STRATEGIES.get(plural, DEFAULT)

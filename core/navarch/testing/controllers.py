@@ -30,13 +30,14 @@ from navarch import api
 from navarch.api.selectors import parse as parse_selector
 from navarch.api.timefmt import rfc3339
 from navarch.apiserver.patch import apply as apply_patch
-from navarch.apiserver.resources import BY_KIND, RESOURCES, Resource
 from navarch.client.client import MERGE_PATCH, Listed
 from navarch.client.errors import AlreadyExists, ApiException, Conflict, NotFound
 from navarch.client.events import EventRecorder
 from navarch.client.informer import Informer
 from navarch.client.sharedinformers import SharedInformerFactory
 from navarch.controllers.context import ControllerContext
+from navarch.resources.registry import registry
+from navarch.resources.spec import Resource
 
 # Kinds whose metadata.generation counts spec changes (as the API server's strategies).
 _GENERATIONS = {"replicasets", "deployments"}
@@ -68,7 +69,8 @@ class FakeCluster:
         """Put objects (model objects or dicts) into the store and the caches."""
         for obj in objects:
             body = copy.deepcopy(api.dump(obj) if not isinstance(obj, dict) else obj)
-            res = BY_KIND[body["kind"]]
+            res = registry().for_kind(body["kind"])
+            assert res is not None, f"no kind {body['kind']!r} is registered"
             meta = body.setdefault("metadata", {})
             if res.namespaced:
                 meta.setdefault("namespace", "default")
@@ -295,7 +297,7 @@ class FakeClient:
     """``client.pods``, ``client.replicasets`` … over a :class:`FakeCluster`."""
 
     def __init__(self, cluster: FakeCluster):
-        for res in RESOURCES:
+        for res in registry():
             setattr(self, res.plural, FakeResource(cluster, res))
 
     def __getattr__(self, name: str) -> Any:
@@ -388,7 +390,7 @@ def _cache_key(obj: dict[str, Any]) -> str:
 
 
 def _by_plural(plural: str) -> Resource:
-    for res in RESOURCES:
+    for res in registry():
         if res.plural == plural:
             return res
     raise KeyError(plural)

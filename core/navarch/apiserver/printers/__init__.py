@@ -17,13 +17,12 @@ The modules:
 
 * ``negotiation``: which Table an ``Accept`` header asks for, and what the request
   path calls (:class:`TableRequest`, the watch writer);
-* ``table``: the Table itself and which printer each resource uses;
-* ``cells`` and ``durations``: columns, printers and the cells every kind shares;
-* ``podstatus``: the READY, STATUS and RESTARTS rules for pods;
-* ``pods``, ``nodes``, ``workloads``, ``events``, ``simple``: each kind's columns.
+* ``table``: the Table itself, in the columns of the resource's printer.
 
-The names below are imported on first use (:mod:`navarch.lazyexports`): navctl reads
-``durations`` without loading the Accept negotiation (and with it aiohttp's web server).
+Each kind's columns are part of its resource spec (``Resource.printer``) and live in
+:mod:`navarch.printers`, which imports nothing of the API server; the names of those
+modules are re-exported here for convenience. They are imported on first use
+(:mod:`navarch.lazyexports`).
 """
 
 from __future__ import annotations
@@ -33,39 +32,37 @@ from typing import TYPE_CHECKING
 from navarch.lazyexports import lazy_exports
 
 if TYPE_CHECKING:
-    from navarch.apiserver.printers.cells import NONE, Cells, Column, Printer
-    from navarch.apiserver.printers.durations import UNKNOWN, human_duration, parse_time, since
-    from navarch.apiserver.printers.events import event_cells
     from navarch.apiserver.printers.negotiation import (
         TableRequest,
         TableWatchWriter,
         table_version,
         wants_table,
     )
-    from navarch.apiserver.printers.nodes import (
+    from navarch.apiserver.printers.table import (
+        INCLUDE_OBJECT,
+        TABLE_GROUP,
+        TABLE_VERSIONS,
+        table,
+    )
+    from navarch.printers.cells import NONE, Cells, Column, Printer
+    from navarch.printers.durations import UNKNOWN, human_duration, parse_time, since
+    from navarch.printers.events import event_cells
+    from navarch.printers.nodes import (
         NODE_ROLE_LABEL,
         NODE_ROLE_PREFIX,
         node_cells,
         node_roles,
     )
-    from navarch.apiserver.printers.pods import pod_cells
-    from navarch.apiserver.printers.podstatus import pod_summary
-    from navarch.apiserver.printers.simple import lease_cells, namespace_cells
-    from navarch.apiserver.printers.table import (
-        INCLUDE_OBJECT,
-        PRINTERS,
-        TABLE_GROUP,
-        TABLE_VERSIONS,
-        table,
-    )
-    from navarch.apiserver.printers.workloads import deployment_cells, replicaset_cells
+    from navarch.printers.pods import pod_cells
+    from navarch.printers.podstatus import pod_summary
+    from navarch.printers.simple import lease_cells, namespace_cells
+    from navarch.printers.workloads import deployment_cells, replicaset_cells
 
 __all__ = [
     "INCLUDE_OBJECT",
     "NODE_ROLE_LABEL",
     "NODE_ROLE_PREFIX",
     "NONE",
-    "PRINTERS",
     "TABLE_GROUP",
     "TABLE_VERSIONS",
     "UNKNOWN",
@@ -94,33 +91,32 @@ __all__ = [
 __getattr__, __dir__ = lazy_exports(
     globals(),
     {
-        "NONE": "navarch.apiserver.printers.cells",
-        "Cells": "navarch.apiserver.printers.cells",
-        "Column": "navarch.apiserver.printers.cells",
-        "Printer": "navarch.apiserver.printers.cells",
-        "UNKNOWN": "navarch.apiserver.printers.durations",
-        "human_duration": "navarch.apiserver.printers.durations",
-        "parse_time": "navarch.apiserver.printers.durations",
-        "since": "navarch.apiserver.printers.durations",
-        "event_cells": "navarch.apiserver.printers.events",
+        "NONE": "navarch.printers.cells",
+        "Cells": "navarch.printers.cells",
+        "Column": "navarch.printers.cells",
+        "Printer": "navarch.printers.cells",
+        "UNKNOWN": "navarch.printers.durations",
+        "human_duration": "navarch.printers.durations",
+        "parse_time": "navarch.printers.durations",
+        "since": "navarch.printers.durations",
+        "event_cells": "navarch.printers.events",
         "TableRequest": "navarch.apiserver.printers.negotiation",
         "TableWatchWriter": "navarch.apiserver.printers.negotiation",
         "table_version": "navarch.apiserver.printers.negotiation",
         "wants_table": "navarch.apiserver.printers.negotiation",
-        "NODE_ROLE_LABEL": "navarch.apiserver.printers.nodes",
-        "NODE_ROLE_PREFIX": "navarch.apiserver.printers.nodes",
-        "node_cells": "navarch.apiserver.printers.nodes",
-        "node_roles": "navarch.apiserver.printers.nodes",
-        "pod_cells": "navarch.apiserver.printers.pods",
-        "pod_summary": "navarch.apiserver.printers.podstatus",
-        "lease_cells": "navarch.apiserver.printers.simple",
-        "namespace_cells": "navarch.apiserver.printers.simple",
+        "NODE_ROLE_LABEL": "navarch.printers.nodes",
+        "NODE_ROLE_PREFIX": "navarch.printers.nodes",
+        "node_cells": "navarch.printers.nodes",
+        "node_roles": "navarch.printers.nodes",
+        "pod_cells": "navarch.printers.pods",
+        "pod_summary": "navarch.printers.podstatus",
+        "lease_cells": "navarch.printers.simple",
+        "namespace_cells": "navarch.printers.simple",
         "INCLUDE_OBJECT": "navarch.apiserver.printers.table",
-        "PRINTERS": "navarch.apiserver.printers.table",
         "TABLE_GROUP": "navarch.apiserver.printers.table",
         "TABLE_VERSIONS": "navarch.apiserver.printers.table",
         "table": "navarch.apiserver.printers.table",
-        "deployment_cells": "navarch.apiserver.printers.workloads",
-        "replicaset_cells": "navarch.apiserver.printers.workloads",
+        "deployment_cells": "navarch.printers.workloads",
+        "replicaset_cells": "navarch.printers.workloads",
     },
 )

@@ -11,7 +11,7 @@ import orjson
 
 from navarch.apiserver.errors import bad_request
 from navarch.apiserver.printers.table import INCLUDE_OBJECT, TABLE_GROUP, TABLE_VERSIONS, table
-from navarch.apiserver.resources import Resource
+from navarch.resources.spec import Resource
 
 # --- content negotiation ------------------------------------------------------------------
 

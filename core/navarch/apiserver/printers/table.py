@@ -1,4 +1,5 @@
-"""The ``meta.k8s.io`` Table of a list of objects, and which printer each resource uses."""
+"""The ``meta.k8s.io`` Table of a list of objects, in the columns of the resource's
+printer (``Resource.printer``; Kubernetes' default Name and Age without one)."""
 
 from __future__ import annotations
 
@@ -6,27 +7,12 @@ import datetime as dt
 from collections.abc import Iterable
 from typing import Any
 
-from navarch.apiserver.printers.cells import Printer
-from navarch.apiserver.printers.events import EVENT_PRINTER
-from navarch.apiserver.printers.nodes import NODE_PRINTER
-from navarch.apiserver.printers.pods import POD_PRINTER
-from navarch.apiserver.printers.simple import DEFAULT_PRINTER, LEASE_PRINTER, NAMESPACE_PRINTER
-from navarch.apiserver.printers.workloads import DEPLOYMENT_PRINTER, REPLICASET_PRINTER
-from navarch.apiserver.resources import Resource
+from navarch.printers.simple import DEFAULT_PRINTER
+from navarch.resources.spec import Resource
 
 TABLE_GROUP = "meta.k8s.io"
 TABLE_VERSIONS = ("v1", "v1beta1")
 INCLUDE_OBJECT = ("None", "Metadata", "Object")
-
-PRINTERS: dict[str, Printer] = {
-    "pods": POD_PRINTER,
-    "nodes": NODE_PRINTER,
-    "deployments": DEPLOYMENT_PRINTER,
-    "replicasets": REPLICASET_PRINTER,
-    "events": EVENT_PRINTER,
-    "namespaces": NAMESPACE_PRINTER,
-    "leases": LEASE_PRINTER,
-}
 
 
 def table(
@@ -51,7 +37,7 @@ def table(
     include = include_object or "Metadata"
     if include not in INCLUDE_OBJECT:
         raise ValueError(f"includeObject must be one of {', '.join(INCLUDE_OBJECT)}")
-    printer = PRINTERS.get(res.plural, DEFAULT_PRINTER)
+    printer = res.printer or DEFAULT_PRINTER
     moment = now or dt.datetime.now(dt.UTC)
     api_version = f"{TABLE_GROUP}/{version}"
     rows = []

@@ -10,8 +10,8 @@ from typing import Any
 
 import attrs
 
-from navarch.apiserver.printers.durations import parse_time
 from navarch.cli.navctl.printing import age, align
+from navarch.printers.durations import parse_time
 
 NONE = "<none>"
 INDENT = "  "

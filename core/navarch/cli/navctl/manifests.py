@@ -20,7 +20,7 @@ from navarch.cli.navctl.failures import CliError
 from navarch.cli.navctl.session import Session
 
 if TYPE_CHECKING:
-    from navarch.apiserver.resources import Resource
+    from navarch.resources.spec import Resource
 
 MANIFEST_SUFFIXES = (".yaml", ".yml", ".json")
 STDIN = "-"
@@ -114,15 +114,14 @@ def _objects(data: Any, source: str, index: int) -> list[Document]:
 def resource_for(doc: Document) -> Resource:
     """The served resource of a document's apiVersion and kind, or kubectl's "no matches
     for kind" naming the file and document."""
-    from navarch.apiserver.resources import RESOURCES  # the object model: not for --help
+    from navarch.resources.registry import registry  # the object model: not for --help
 
     api_version = str(doc.obj.get("apiVersion"))
-    group, _, version = api_version.rpartition("/")
     kind = doc.obj.get("kind")
-    for res in RESOURCES:
-        if res.kind == kind and res.group == group and res.version == version:
-            return res
-    served = ", ".join(f"{r.kind} ({r.group_version})" for r in RESOURCES)
+    res = registry().for_kind(str(kind), api_version)
+    if res is not None:
+        return res
+    served = ", ".join(f"{r.kind} ({r.group_version})" for r in registry())
     raise CliError(
         f'{doc.where}: resource mapping not found for name: "{doc.name}": no matches for '
         f'kind "{kind}" in version "{api_version}"; this server serves {served}'

@@ -17,10 +17,10 @@ from typing import TYPE_CHECKING, Any, TextIO
 import attrs
 import yaml
 
-from navarch.apiserver.printers.durations import UNKNOWN, human_duration, parse_time
+from navarch.printers.durations import UNKNOWN, human_duration, parse_time
 
 if TYPE_CHECKING:
-    from navarch.apiserver.resources import Resource
+    from navarch.resources.spec import Resource
 
 # The server-side Table, as kubectl asks for it (v1 only: our server speaks it).
 TABLE_ACCEPT = "application/json;as=Table;v=v1;g=meta.k8s.io"
@@ -49,9 +49,9 @@ def object_name(res: Resource, name: str) -> str:
 
 def resource_of(obj: dict[str, Any]) -> Resource | None:
     """The resource an object (wire dict) belongs to, by its kind; None when unserved."""
-    from navarch.apiserver.resources import BY_KIND  # the object model: not for --help
+    from navarch.resources.registry import registry  # the object model: not for --help
 
-    return BY_KIND.get(str(obj.get("kind") or ""))
+    return registry().for_kind(str(obj.get("kind") or ""), obj.get("apiVersion"))
 
 
 def align(rows: Sequence[Sequence[str]]) -> list[str]:

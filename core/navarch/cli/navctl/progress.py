@@ -33,7 +33,7 @@ from navarch.client import ApiException
 if TYPE_CHECKING:
     from rich.progress import Progress, TaskID
 
-    from navarch.apiserver.resources import Resource
+    from navarch.resources.spec import Resource
 
 
 # A watch is re-opened at least this often, so a server that never ends one cannot

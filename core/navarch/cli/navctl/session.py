@@ -16,10 +16,10 @@ from navarch.cli.navctl.failures import CliError, describe_api_error
 from navarch.client.errors import ApiException
 
 if TYPE_CHECKING:
-    from navarch.apiserver.resources import Resource
     from navarch.cli.navctl.transport import Transport
     from navarch.client.client import Client
     from navarch.client.kubeconfig import KubeConfig
+    from navarch.resources.spec import Resource
 
 # What a verb needs is imported where it is used, not here: every verb imports this
 # module, and `navctl version` must not pay for aiohttp or the object model.
@@ -165,16 +165,14 @@ def resource_path(res: Resource, namespace: str | None, name: str = "", sub: str
 def find_resource(word: str) -> Resource:
     """A resource by plural, singular, short name or kind, case-insensitively, as
     kubectl accepts them (``po``, ``pod``, ``pods``, ``Pod``, ``deployments.apps``)."""
-    from navarch.apiserver.resources import RESOURCES
+    from navarch.resources.registry import registry
 
-    wanted = word.lower()
-    plural, _, group = wanted.partition(".")
-    for res in RESOURCES:
-        names = {res.plural, res.kind.lower(), *res.short_names}
-        if plural in names and (not group or group == res.group):
-            return res
+    res = registry().resolve(word)
+    if res is not None:
+        return res
     known = ", ".join(
-        f"{r.plural} ({', '.join(r.short_names)})" if r.short_names else r.plural for r in RESOURCES
+        f"{r.plural} ({', '.join(r.short_names)})" if r.short_names else r.plural
+        for r in registry()
     )
     raise CliError(f'the server doesn\'t have a resource type "{word}"; known types: {known}')
 

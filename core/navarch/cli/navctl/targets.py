@@ -13,7 +13,7 @@ from navarch.cli.navctl.failures import CliError
 from navarch.cli.navctl.session import find_resource
 
 if TYPE_CHECKING:
-    from navarch.apiserver.resources import Resource
+    from navarch.resources.spec import Resource
 
 # kubectl's "all" category, limited to what this server serves (in kubectl's order).
 ALL = ("pods", "deployments", "replicasets")

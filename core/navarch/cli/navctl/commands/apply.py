@@ -26,7 +26,7 @@ from navarch.cli.navctl.session import (
 from navarch.client import ApiException
 
 if TYPE_CHECKING:
-    from navarch.apiserver.resources import Resource
+    from navarch.resources.spec import Resource
 
 APPLY_PATCH = "application/apply-patch+yaml"
 FIELD_MANAGER = "navctl"

@@ -20,7 +20,7 @@ from navarch.cli.navctl.targets import list_params, parse_targets
 from navarch.client import ApiException
 
 if TYPE_CHECKING:
-    from navarch.apiserver.resources import Resource
+    from navarch.resources.spec import Resource
 
 CASCADE = {
     "background": "Background",

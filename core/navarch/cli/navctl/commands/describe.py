@@ -20,7 +20,7 @@ from navarch.client import ApiException
 from navarch.scheduler.decision import DECISION_ANNOTATION
 
 if TYPE_CHECKING:
-    from navarch.apiserver.resources import Resource
+    from navarch.resources.spec import Resource
 
 # kubectl's "Non-terminated Pods" of a node.
 RUNNING_PHASES = "status.phase!=Succeeded,status.phase!=Failed"

@@ -22,7 +22,7 @@ from navarch.cli.navctl.targets import Target, list_params, parse_targets
 from navarch.client import ApiException
 
 if TYPE_CHECKING:
-    from navarch.apiserver.resources import Resource
+    from navarch.resources.spec import Resource
 
 # How long one watch request may last (timeoutSeconds); None leaves it to the server's
 # limit. navctl carries on with a new request from the last revision either way.

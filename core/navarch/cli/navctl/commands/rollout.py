@@ -31,7 +31,7 @@ from navarch.cli.navctl.session import (
 from navarch.controllers.deployment_history import CHANGE_CAUSE, HASH_LABEL, NOT_COPIED, REVISION
 
 if TYPE_CHECKING:
-    from navarch.apiserver.resources import Resource
+    from navarch.resources.spec import Resource
 
 MERGE_PATCH = "application/merge-patch+json"
 STRATEGIC_PATCH = "application/strategic-merge-patch+json"

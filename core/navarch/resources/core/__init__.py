@@ -1,0 +1,31 @@
+"""The core's own kinds, registered through ``navarch_register_resources`` like any
+plugin's (the default plugin :mod:`navarch.resources.core.plugin`).
+
+Each kind's module holds everything about how it is served: its spec, its strategy
+(defaults, status and generation handling, update and delete rules), its selectable
+fields and which printer shows it.
+"""
+
+from __future__ import annotations
+
+from navarch.resources.core.events import EVENTS
+from navarch.resources.core.leases import LEASES
+from navarch.resources.core.namespaces import NAMESPACE_FINALIZER, NAMESPACES
+from navarch.resources.core.nodes import NODES
+from navarch.resources.core.pods import PODS
+from navarch.resources.core.workloads import DEPLOYMENTS, REPLICASETS
+
+# In the order discovery lists them.
+CORE_RESOURCES = (NAMESPACES, PODS, NODES, EVENTS, REPLICASETS, DEPLOYMENTS, LEASES)
+
+__all__ = [
+    "CORE_RESOURCES",
+    "DEPLOYMENTS",
+    "EVENTS",
+    "LEASES",
+    "NAMESPACES",
+    "NAMESPACE_FINALIZER",
+    "NODES",
+    "PODS",
+    "REPLICASETS",
+]

@@ -1,0 +1,30 @@
+"""Nodes (``/api/v1/nodes``)."""
+
+from __future__ import annotations
+
+from navarch.api.core_v1 import Node
+from navarch.printers.nodes import NODE_PRINTER
+from navarch.resources.fields import flag
+from navarch.resources.spec import Resource
+from navarch.resources.strategy import Obj, Strategy
+
+
+class NodeStrategy(Strategy):
+    """A node registers with its status (capacity, addresses): kept on create, as
+    Kubernetes' node strategy does; later only the status subresource changes it."""
+
+    has_status = True
+
+    def prepare_for_create(self, obj: Obj) -> None:
+        pass
+
+
+NODES = Resource.for_model(
+    Node,
+    short_names=("no",),
+    subresources=("status",),
+    strategy=NodeStrategy(),
+    field_selectors={"spec.unschedulable": flag("spec", "unschedulable")},
+    printer=NODE_PRINTER,
+    description="Node is a worker in the cluster; its agent runs the pods bound to it.",
+)

@@ -1,0 +1,37 @@
+"""ReplicaSets and Deployments (``/apis/apps/v1``), with their scale subresource."""
+
+from __future__ import annotations
+
+from navarch.api.apps_v1 import Deployment, ReplicaSet
+from navarch.printers.workloads import DEPLOYMENT_PRINTER, REPLICASET_PRINTER
+from navarch.resources.spec import Resource
+from navarch.resources.strategy import DELETE_DEPENDENTS, Obj, Strategy
+
+
+class WorkloadStrategy(Strategy):
+    """Deployments and ReplicaSets."""
+
+    has_status = True
+    tracks_generation = True
+    garbage_collection = DELETE_DEPENDENTS  # apps/v1's default: Background
+    initial_status: Obj = {}
+
+
+REPLICASETS = Resource.for_model(
+    ReplicaSet,
+    short_names=("rs",),
+    categories=("all",),
+    subresources=("status", "scale"),
+    strategy=WorkloadStrategy(),
+    printer=REPLICASET_PRINTER,
+    description="ReplicaSet ensures that a specified number of pod replicas are running.",
+)
+DEPLOYMENTS = Resource.for_model(
+    Deployment,
+    short_names=("deploy",),
+    categories=("all",),
+    subresources=("status", "scale"),
+    strategy=WorkloadStrategy(),
+    printer=DEPLOYMENT_PRINTER,
+    description="Deployment enables declarative updates for Pods and ReplicaSets.",
+)
