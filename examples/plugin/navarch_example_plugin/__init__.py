@@ -1,7 +1,7 @@
 """Navarch's example third-party plugin: the hook implementations Navarch calls.
 
 Each hook hands the work to a small module of its own: ``preferred`` (a score and the
-profile weighing it) and ``restarts`` (a controller).
+profile weighing it), ``restarts`` (a controller) and ``backups`` (a kind of its own).
 """
 
 from __future__ import annotations
@@ -10,10 +10,10 @@ from collections.abc import Sequence
 from typing import Any
 
 from navarch import hookimpl
-from navarch.registry import ControllerFactory, ProfileWeights, Register
+from navarch.registry import ControllerFactory, ProfileWeights, Register, RegisterResource
 from navarch.scheduler import CycleState, ScoreResult
 from navarch.scheduler.nodeinfo import NodeInfo
-from navarch_example_plugin import preferred, restarts
+from navarch_example_plugin import backups, preferred, restarts
 
 
 @hookimpl
@@ -32,3 +32,8 @@ def navarch_register_scheduler_profiles(register: Register[ProfileWeights]) -> N
 @hookimpl
 def navarch_register_controllers(register: Register[ControllerFactory]) -> None:
     register(restarts.NAME, restarts.RestartCounter)
+
+
+@hookimpl
+def navarch_register_resources(register: RegisterResource) -> None:
+    register(backups.BACKUPS)
