@@ -4,6 +4,9 @@ Kubernetes defaults an object while decoding it, so the defaulted object is what
 validated, stored and returned. Navarch does the same on the wire dict (which the
 caller owns: the API server has just parsed it from the request body), which keeps
 the model classes frozen and the rules readable as one table of ``setdefault``s.
+
+Which rules a kind gets is its strategy's choice (``Strategy.default``, beside the kind
+in :mod:`navarch.resources.core`); this module holds the rules, not a table of kinds.
 """
 
 from __future__ import annotations
@@ -26,41 +29,52 @@ DEFAULT_TOKEN_EXPIRATION_SECONDS = 3600
 
 
 def apply_defaults(obj: dict[str, Any], *, namespaced: bool) -> dict[str, Any]:
-    """Default ``obj`` (a top-level object of any served kind) in place and return it."""
+    """Default what every top-level object has (its namespace) in ``obj``, in place, and
+    return it. The kind's own defaults are its strategy's (``Strategy.default``, which
+    calls the functions below for the core's kinds): nothing here tests a kind."""
     metadata = _child(obj, "metadata")
     if namespaced and not metadata.get("namespace"):
         metadata["namespace"] = DEFAULT_NAMESPACE
-    kind = obj.get("kind")
-    if kind == "Pod":
-        spec = _child(obj, "spec")
-        default_pod_spec(spec)
-        _default_pod_only(spec)
-    elif kind == "ReplicaSet":
-        spec = _child(obj, "spec")
-        spec.setdefault("replicas", 1)
-        _default_template(spec)
-    elif kind == "Deployment":
-        spec = _child(obj, "spec")
-        spec.setdefault("replicas", 1)
-        spec.setdefault("revisionHistoryLimit", 10)
-        spec.setdefault("progressDeadlineSeconds", 600)
-        strategy = _child(spec, "strategy")
-        strategy.setdefault("type", "RollingUpdate")
-        if strategy["type"] == "RollingUpdate":
-            rolling = _child(strategy, "rollingUpdate")
-            rolling.setdefault("maxUnavailable", "25%")
-            rolling.setdefault("maxSurge", "25%")
-        _default_template(spec)
-    elif kind == "Namespace":
-        _child(obj, "spec").setdefault("finalizers", ["kubernetes"])
-    elif kind == "Node":
-        status = obj.get("status")
-        if isinstance(status, dict):
-            _round_resource_list(status, "capacity")
-            if isinstance(status.get("capacity"), dict) and status.get("allocatable") is None:
-                status["allocatable"] = dict(status["capacity"])
-            _round_resource_list(status, "allocatable")
     return obj
+
+
+def default_pod(obj: dict[str, Any]) -> None:
+    spec = _child(obj, "spec")
+    default_pod_spec(spec)
+    _default_pod_only(spec)
+
+
+def default_replica_set(obj: dict[str, Any]) -> None:
+    spec = _child(obj, "spec")
+    spec.setdefault("replicas", 1)
+    _default_template(spec)
+
+
+def default_deployment(obj: dict[str, Any]) -> None:
+    spec = _child(obj, "spec")
+    spec.setdefault("replicas", 1)
+    spec.setdefault("revisionHistoryLimit", 10)
+    spec.setdefault("progressDeadlineSeconds", 600)
+    strategy = _child(spec, "strategy")
+    strategy.setdefault("type", "RollingUpdate")
+    if strategy["type"] == "RollingUpdate":
+        rolling = _child(strategy, "rollingUpdate")
+        rolling.setdefault("maxUnavailable", "25%")
+        rolling.setdefault("maxSurge", "25%")
+    _default_template(spec)
+
+
+def default_namespace(obj: dict[str, Any]) -> None:
+    _child(obj, "spec").setdefault("finalizers", ["kubernetes"])
+
+
+def default_node(obj: dict[str, Any]) -> None:
+    status = obj.get("status")
+    if isinstance(status, dict):
+        _round_resource_list(status, "capacity")
+        if isinstance(status.get("capacity"), dict) and status.get("allocatable") is None:
+            status["allocatable"] = dict(status["capacity"])
+        _round_resource_list(status, "allocatable")
 
 
 def _round_resource_list(parent: dict[str, Any], key: str) -> None:

@@ -33,14 +33,20 @@ class Decoding:
 
 
 def decode(data: Any, *, defaults: bool = True) -> Decoding:
-    """Default and decode ``data`` (owned by the call), collecting field errors."""
+    """Default and decode ``data`` (owned by the call), collecting field errors. The
+    kind's model and defaults come from the resource registry (its strategy's
+    ``default``), so a plugin's kind decodes the same way as the core's."""
     if not isinstance(data, dict):
         raise InvalidObject("", None, [errors.type_invalid("", type(data).__name__, "an object")])
     from navarch.resources.registry import registry  # which kinds exist: plugins say
 
-    cls = registry().model_for(data.get("apiVersion"), data.get("kind"))
+    served = registry()
+    cls = served.model_for(data.get("apiVersion"), data.get("kind"))
     if defaults and issubclass(cls, TopLevel):
         apply_defaults(data, namespaced=cls.NAMESPACED)
+        resource = served.for_kind(cls.KIND, cls.API_VERSION)
+        if resource is not None:
+            resource.strategy.default(data)  # the kind's own defaults
     decoded = Decoded()
     obj = decoded.structure(cls, data, "")
     return Decoding(obj, tuple(decoded.ignored), tuple(decoded.errors), _name_of(data))

@@ -3,6 +3,11 @@ RESTUpdateStrategy): the generic storage asks the strategy, it never tests a kin
 
 A strategy answers:
 
+* ``default(obj)``: Kubernetes' defaults of the kind, set on the wire dict before it is
+  decoded (``navarch.api.decode``; what every object gets, its namespace, is set there).
+* ``validate(obj)``: the kind's own rules on the decoded, defaulted object (what every
+  object has, apiVersion, kind and metadata, is checked by ``navarch.api.validation``),
+  with ``validate_name(name)`` the rule its names follow.
 * ``prepare_for_create(obj)``: reset what a client may not set on create (status).
 * ``prepare_for_update(new, old)``: keep what the main resource may not change (status,
   when status is a subresource).
@@ -34,6 +39,7 @@ from __future__ import annotations
 import copy
 from typing import Any
 
+from navarch.api import names
 from navarch.api.errors import FieldError
 
 Obj = dict[str, Any]
@@ -54,6 +60,19 @@ class Strategy:
     removes_without_finalizers = True
     garbage_collection = UNSUPPORTED
     initial_status: Obj | None = None
+
+    def default(self, obj: Obj) -> None:
+        """Set the kind's defaults in ``obj`` (a wire dict the caller owns, not yet
+        decoded: a value of the wrong type is left for decoding to report)."""
+
+    def validate(self, obj: Any) -> list[FieldError]:
+        """The kind's own field errors on the decoded object (empty when valid)."""
+        return []
+
+    def validate_name(self, name: str) -> list[str]:
+        """What is wrong with ``name`` as a name of this kind (Kubernetes' default: a DNS
+        subdomain)."""
+        return names.dns1123_subdomain(name)
 
     def prepare_for_create(self, obj: Obj) -> None:
         if self.has_status:

@@ -3,10 +3,21 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from navarch.api.core_v1 import Event
+from navarch.api.errors import FieldError
+from navarch.api.validation.events import validate_event
 from navarch.printers.events import EVENT_PRINTER
 from navarch.resources.fields import dotted, path
 from navarch.resources.spec import Resource
+from navarch.resources.strategy import Strategy
+
+
+class EventStrategy(Strategy):
+    def validate(self, obj: Any) -> list[FieldError]:
+        return validate_event(obj)
+
 
 EVENTS = Resource.for_model(
     Event,
@@ -28,6 +39,7 @@ EVENTS = Resource.for_model(
         "source": path("source", "component"),
         **dotted("type"),
     },
+    strategy=EventStrategy(),
     printer=EVENT_PRINTER,
     description="Event is a report of an event somewhere in the cluster.",
 )

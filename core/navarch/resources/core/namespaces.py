@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import copy
 
+from navarch.api import names
 from navarch.api.core_v1 import Namespace
+from navarch.api.defaults import default_namespace
 from navarch.printers.simple import NAMESPACE_PRINTER
 from navarch.resources.fields import dotted
 from navarch.resources.spec import Resource
@@ -20,6 +22,12 @@ class NamespaceStrategy(Strategy):
 
     has_status = True
     initial_status: Obj = {"phase": "Active"}
+
+    def default(self, obj: Obj) -> None:
+        default_namespace(obj)
+
+    def validate_name(self, name: str) -> list[str]:
+        return names.dns1123_label(name)  # a namespace name is a DNS label
 
     def prepare_for_create(self, obj: Obj) -> None:
         super().prepare_for_create(obj)

@@ -2,7 +2,12 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from navarch.api.core_v1 import Node
+from navarch.api.defaults import default_node
+from navarch.api.errors import FieldError
+from navarch.api.validation.nodes import validate_node
 from navarch.printers.nodes import NODE_PRINTER
 from navarch.resources.fields import flag
 from navarch.resources.spec import Resource
@@ -14,6 +19,12 @@ class NodeStrategy(Strategy):
     Kubernetes' node strategy does; later only the status subresource changes it."""
 
     has_status = True
+
+    def default(self, obj: Obj) -> None:
+        default_node(obj)
+
+    def validate(self, obj: Any) -> list[FieldError]:
+        return validate_node(obj)
 
     def prepare_for_create(self, obj: Obj) -> None:
         pass

@@ -6,8 +6,10 @@ from typing import Any
 
 from navarch import api
 from navarch.api.core_v1 import Pod
+from navarch.api.defaults import default_pod
 from navarch.api.errors import FieldError
 from navarch.api.validation import ephemeral
+from navarch.api.validation.pods import validate_pod
 from navarch.printers.pods import POD_PRINTER
 from navarch.resources.fields import dotted, flag
 from navarch.resources.spec import Resource
@@ -20,6 +22,12 @@ class PodStrategy(Strategy):
     removes_without_finalizers = False  # the agent confirms, or the grace period ends
     garbage_collection = DELETE_DEPENDENTS
     initial_status: Obj = {"phase": "Pending"}
+
+    def default(self, obj: Obj) -> None:
+        default_pod(obj)
+
+    def validate(self, obj: Any) -> list[FieldError]:
+        return validate_pod(obj)
 
     def validate_create(self, new: Any) -> list[FieldError]:
         return ephemeral.forbidden_on_create(new)
