@@ -43,12 +43,13 @@ class SharedInformerFactory:
         label_selector: str = "",
         field_selector: str = "",
     ) -> Informer:
-        """The shared informer of resource ``plural`` (``"pods"``, ``"replicasets"``…),
-        indexed by namespace (:data:`NAMESPACE_INDEX`)."""
-        key = (plural, namespace, label_selector, field_selector)
+        """The shared informer of resource ``plural`` (``"pods"``, ``"replicasets"``, a
+        plugin's ``"backups"``: any name the resource registry resolves, so ``"bk"``
+        and ``"backups"`` share one), indexed by namespace (:data:`NAMESPACE_INDEX`)."""
+        resource: ResourceClient = self.client.resource(plural)
+        key = (resource.res.plural, namespace, label_selector, field_selector)
         informer = self._informers.get(key)
         if informer is None:
-            resource: ResourceClient = getattr(self.client, plural)
             informer = Informer(
                 resource,
                 namespace,

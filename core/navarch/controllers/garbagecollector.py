@@ -1,10 +1,13 @@
 """The garbage collector: what an owner leaves behind goes after it, as Kubernetes'
 garbage collector does it, by ``metadata.ownerReferences`` (matched by uid).
 
-It watches every kind that owns or is owned in Navarch (pods, ReplicaSets,
-Deployments; namespaces empty themselves through their own controller) and keeps them
-findable by the uids their references name. A work-queue key is one object,
-``plural/namespace/name``; its sync does one of three things:
+It watches every kind whose strategy takes part in garbage collection
+(:attr:`Strategy.garbage_collection` other than ``Unsupported``: the core's pods,
+ReplicaSets and Deployments, and any plugin kind that declares it, such as an
+operator's custom kind owning the pods it makes; namespaces empty themselves through
+their own controller) and keeps them findable by the uids their references name. A
+work-queue key is one object, ``plural/namespace/name``; its sync does one of three
+things:
 
 * the object is being deleted with the ``orphan`` finalizer: every dependent loses its
   reference to it, then the finalizer is removed (the object goes);
@@ -34,16 +37,16 @@ from navarch.controllers.base import QueueController
 from navarch.controllers.context import ControllerContext
 from navarch.resources.registry import registry
 from navarch.resources.spec import Resource
+from navarch.resources.strategy import UNSUPPORTED
 
 NAME = "garbage-collector"
-WATCHED = ("pods", "replicasets", "deployments")
 OWNER_UID_INDEX = "garbage-collector/owner-uid"
 
 
 class GarbageCollector(QueueController):
     def __init__(self, context: ControllerContext):
         super().__init__(context)
-        self.informers = {plural: context.informers.informer(plural) for plural in WATCHED}
+        self.informers = {plural: context.informers.informer(plural) for plural in watched()}
         for plural, informer in self.informers.items():
             informer.add_index(OWNER_UID_INDEX, _owner_uids)
             informer.add_handler(
@@ -256,6 +259,17 @@ class GarbageCollector(QueueController):
             listed = await getattr(self.client, plural).list(namespace or None)
             found += [(plural, item) for item in listed.items if uid in _owner_uids(item)]
         return found
+
+
+def watched() -> tuple[str, ...]:
+    """The plurals of the kinds the collector watches: those whose strategy takes part in
+    garbage collection, as the process's registry (the core's and the installed
+    plugins' kinds) has them when the controller is built."""
+    return tuple(
+        resource.plural
+        for resource in registry()
+        if resource.strategy.garbage_collection != UNSUPPORTED
+    )
 
 
 def _key(plural: str, obj: Any) -> str:

@@ -300,6 +300,13 @@ class FakeClient:
         for res in registry():
             setattr(self, res.plural, FakeResource(cluster, res))
 
+    def resource(self, res: Any) -> Any:
+        """``Client.resource``: a spec or any name the registry resolves."""
+        found = registry().resolve(res) if isinstance(res, str) else res
+        if found is None:
+            raise LookupError(f"no resource {res!r} is registered")
+        return getattr(self, found.plural)
+
     def __getattr__(self, name: str) -> Any:
         raise AttributeError(f"the fake client has no resource {name!r}")
 

@@ -1,7 +1,8 @@
 """Navarch's example third-party plugin: the hook implementations Navarch calls.
 
 Each hook hands the work to a small module of its own: ``preferred`` (a score and the
-profile weighing it), ``restarts`` (a controller) and ``backups`` (a kind of its own).
+profile weighing it), ``restarts`` (a controller), ``backups`` (a kind of its own) and
+``backup_operator`` (the controller that runs that kind: an operator).
 """
 
 from __future__ import annotations
@@ -13,7 +14,7 @@ from navarch import hookimpl
 from navarch.registry import ControllerFactory, ProfileWeights, Register, RegisterResource
 from navarch.scheduler import CycleState, ScoreResult
 from navarch.scheduler.nodeinfo import NodeInfo
-from navarch_example_plugin import backups, preferred, restarts
+from navarch_example_plugin import backup_operator, backups, preferred, restarts
 
 
 @hookimpl
@@ -32,6 +33,11 @@ def navarch_register_scheduler_profiles(register: Register[ProfileWeights]) -> N
 @hookimpl
 def navarch_register_controllers(register: Register[ControllerFactory]) -> None:
     register(restarts.NAME, restarts.RestartCounter)
+    register(
+        backup_operator.NAME,
+        backup_operator.BackupOperator,
+        options=backup_operator.BackupOperatorOptions,
+    )
 
 
 @hookimpl

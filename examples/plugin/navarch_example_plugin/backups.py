@@ -13,6 +13,7 @@ from navarch.api.meta import TopLevel
 from navarch.api.schema import Model, model, wire
 from navarch.printers.cells import Column, field_printer
 from navarch.resources import Resource, Strategy, dotted
+from navarch.resources.strategy import DELETE_DEPENDENTS
 
 
 @model()
@@ -25,9 +26,25 @@ class BackupSpec(Model):
 
 
 @model()
+class BackupCondition(Model):
+    """One observation of the operator's (``Complete``: the backup of the Backup's
+    current spec has finished), in Kubernetes' condition shape."""
+
+    type: str | None = wire()
+    status: str | None = wire()  # "True", "False" or "Unknown"
+    reason: str | None = wire()
+    message: str | None = wire()
+    last_transition_time: str | None = wire()
+
+
+@model()
 class BackupStatus(Model):
-    phase: str | None = wire()
-    last_backup_time: str | None = wire()
+    """Written by the ``backup-operator`` controller through the status subresource."""
+
+    phase: str | None = wire()  # Pending, Running, Succeeded or Failed: its backup pod's
+    observed_generation: int | None = wire()  # the spec generation the status is about
+    last_backup_time: str | None = wire()  # when the last successful backup finished
+    conditions: tuple[BackupCondition, ...] | None = wire()
 
 
 @model()
@@ -41,9 +58,13 @@ class Backup(TopLevel):
 
 
 class BackupStrategy(Strategy):
-    has_status = True  # written only through /status, by whoever runs the backups
+    has_status = True  # written only through /status, by the operator that runs backups
     tracks_generation = True
     initial_status = {"phase": "Pending"}
+    # A delete without a propagation policy deletes the Backup at once and its backup
+    # pods after it (Kubernetes' Background); the garbage collector watches every kind
+    # that declares a policy, so it also sees a Backup go.
+    garbage_collection = DELETE_DEPENDENTS
 
 
 BACKUPS = Resource.for_model(
