@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import json
 import os
-import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -38,22 +37,6 @@ kind: Backup
 metadata: {name: nightly}
 spec: {schedule: "0 3 * * *", target: web, retain: 7}
 """
-
-
-@pytest.fixture(scope="module")
-def plugin_site(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """A directory holding navarch-example-plugin installed from examples/plugin."""
-    uv = shutil.which("uv", path=str(Path(sys.executable).parent)) or shutil.which("uv")
-    if uv is None:
-        pytest.fail("uv is not installed; run 'make test', which installs it")
-    target = tmp_path_factory.mktemp("example-plugin-site")
-    # like tests/conftest.py's demo plugin: a wheel built by hatchling, its dist-info
-    # with the entry point, and no copy of navarch (--no-deps)
-    install = ("pip", "install", "--quiet", "--python", sys.executable, "--no-deps")
-    where = ("--no-build-isolation", "--target", str(target))
-    subprocess.run([uv, *install, *where, str(EXAMPLES / "plugin")], check=True)
-    assert (target / "navarch_example_plugin").is_dir()
-    return target
 
 
 def navarch(*args: str, site: Path | None) -> subprocess.CompletedProcess[str]:
