@@ -80,7 +80,12 @@ def test_v3_patch_operations_say_the_server_validates_fields():
 
 def test_index_lists_each_group_version_with_a_hash():
     paths = openapi.index()["paths"]
-    assert set(paths) == {"api/v1", "apis/apps/v1", "apis/coordination.k8s.io/v1"}
+    assert set(paths) == {
+        "api/v1",
+        "apis/apps/v1",
+        "apis/coordination.k8s.io/v1",
+        "apis/apiextensions.k8s.io/v1",
+    }
     assert paths["api/v1"]["serverRelativeURL"].startswith("/openapi/v3/api/v1?hash=")
 
 

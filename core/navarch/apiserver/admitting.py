@@ -19,7 +19,7 @@ from navarch.admission import DELETE, AdmissionRequest, admit
 from navarch.api.errors import UNKNOWN, InvalidObject
 from navarch.apiserver import errors
 from navarch.apiserver.objects import Obj, WriteContext
-from navarch.resources.spec import Resource
+from navarch.resources.spec import Resource, Unstructured
 
 STRICT, WARN, IGNORE = "Strict", "Warn", "Ignore"
 FIELD_VALIDATION = (STRICT, WARN, IGNORE)
@@ -40,6 +40,8 @@ def admit_write(
 ) -> tuple[Any, Obj, tuple[str, ...]]:
     """The typed object, its wire dict, and the warnings for the client.
     ``ignored_before``: paths of kept-but-ignored fields the stored object had."""
+    if res.unstructured:
+        return _admit_unstructured(pm, res, obj, operation, old, ctx)
     try:
         decoding = api.decode(obj)
     except api.UnknownKind as exc:
@@ -84,13 +86,56 @@ def admit_write(
     return typed, dumped, tuple(warnings)
 
 
+def _admit_unstructured(
+    pm: pluggy.PluginManager, res: Resource, obj: Obj, operation: str, old: Any, ctx: WriteContext
+) -> tuple[Any, Obj, tuple[str, ...]]:
+    """A custom object: the strategy admits the dict (defaults, pruning, its schema),
+    then the admission hooks see it as the dict it is."""
+    strategy = res.strategy
+    assert isinstance(strategy, Unstructured)  # the registry checks
+    try:
+        admitted, warnings = strategy.admit_unstructured(obj, ctx.field_validation)
+    except InvalidObject as exc:
+        raise errors.from_invalid_object(exc, res.group) from None
+    request = AdmissionRequest(
+        operation,
+        res.kind,
+        admitted,
+        old,
+        user=ctx.user,
+        namespace=admitted["metadata"].get("namespace", ""),
+        name=admitted["metadata"].get("name", ""),
+        subresource=ctx.subresource or None,
+        dry_run=ctx.dry_run,
+    )
+    try:
+        result = admit(pm, request)
+    except InvalidObject as exc:
+        raise errors.from_invalid_object(
+            InvalidObject(exc.kind or res.kind, admitted["metadata"].get("name"), exc.errors),
+            res.group,
+        ) from None
+    dumped = result if isinstance(result, dict) else admitted
+    meta = dumped["metadata"]
+    for key in _OMIT_WHEN_EMPTY:
+        if key in meta and not meta[key]:
+            del meta[key]
+    return dumped, dumped, tuple(warnings)
+
+
+def decoded(res: Resource, obj: Obj) -> Any:
+    """What admission and the strategy see of a stored object: the model's instance,
+    or the dict itself for an unstructured resource."""
+    return obj if res.unstructured else api.decode(obj).obj
+
+
 def admit_delete(pm: pluggy.PluginManager, res: Resource, current: Obj, ctx: WriteContext) -> None:
     """DELETE admission: validating plugins see the stored object being deleted."""
     meta = current["metadata"]
     request = AdmissionRequest(
         DELETE,
         res.kind,
-        api.decode(current).obj,
+        decoded(res, current),
         None,
         user=ctx.user,
         namespace=meta.get("namespace", ""),

@@ -34,6 +34,7 @@ from navarch.apiserver import (
     printers,
     requestinfo,
 )
+from navarch.apiserver.crds import CustomResourceDefinitions
 from navarch.apiserver.fieldselectors import parse as parse_field_selector
 from navarch.apiserver.fieldselectors import parse_label_selector
 from navarch.apiserver.handlers import ResourceHandlers
@@ -87,6 +88,8 @@ class Api:
         )
         self.tokens = tokens
         self.pm = pm
+        # Started by the server once the store answers (list, then watch).
+        self.crds = CustomResourceDefinitions(self.storage)
         self.access_review = accessreview.AccessReviewREST(self.storage, pm)
         self.pod_proxy = podproxy.PodProxy(
             self.storage, lambda: tokens.token_for(auth.APISERVER_USER)
@@ -107,6 +110,7 @@ class Api:
     async def close(self) -> None:
         self.begin_shutdown()
         self.pm.unregister(name=self._token_plugin)
+        await self.crds.close()
         await self.watches.close()
         await self.pod_proxy.close()
 

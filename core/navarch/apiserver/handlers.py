@@ -114,8 +114,10 @@ class ResourceHandlers:
         content_type = request.content_type
         if content_type == apply.CONTENT_TYPE:
             return await self.server_side_apply(request, res, info, ctx)
-        if content_type not in PATCH_TYPES:
-            raise errors.unsupported_media_type(content_type, [*PATCH_TYPES, apply.CONTENT_TYPE])
+        if content_type not in patch_types(res):
+            raise errors.unsupported_media_type(
+                content_type, [*patch_types(res), apply.CONTENT_TYPE]
+            )
         body = await httpio.read_json(request, check_type=False)
         await self._check_access(request, res, info)
 
@@ -209,6 +211,15 @@ class ResourceHandlers:
         if authz.needs_object(request[requestinfo.USER], res):
             obj = await self.storage.get(res, info.namespace, info.name)
             authz.authorize_object(request[requestinfo.USER], info.verb, res, obj)
+
+
+def patch_types(res: Resource) -> tuple[str, ...]:
+    """The patch types ``res`` takes: a strategic merge patch needs the model's keyed
+    lists, so unstructured (custom) objects take merge and JSON patches only, as
+    Kubernetes' custom resources do (415 for a strategic merge patch)."""
+    if res.unstructured:
+        return tuple(t for t in PATCH_TYPES if t != patch.STRATEGIC)
+    return PATCH_TYPES
 
 
 def write_context(request: web.Request, info: RequestInfo) -> WriteContext:

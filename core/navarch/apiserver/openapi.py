@@ -51,6 +51,7 @@ _PACKAGES = {
     "navarch.api.meta": _META,
     "navarch.api.apps_v1": "io.k8s.api.apps.v1",
     "navarch.api.coordination_v1": "io.k8s.api.coordination.v1",
+    "navarch.apiextensions.v1": "io.k8s.apiextensions-apiserver.pkg.apis.apiextensions.v1",
 }
 _CORE = "io.k8s.api.core.v1"  # core_v1 and the modules that split it (pod parts)
 
@@ -145,17 +146,97 @@ def model_schemas() -> dict[str, dict[str, Any]]:
     (what ``tools/openapi_descriptions.py`` looks the descriptions up for)."""
     out: dict[str, dict[str, Any]] = {}
     docs = {r.kind: r.description for r in registry() if r.description}
+    from navarch.api.meta import ObjectMeta
+
+    meta = definition_name(ObjectMeta)
     for res in registry():
-        assert res.model is not None and res.list_model is not None  # the registry checks
+        if res.model is None:  # unstructured: the schema it was given (a CRD's)
+            out[_kind_name(res)] = _custom_schema(res, V3_REF + meta)
+            out[_kind_name(res, "List")] = _custom_list_schema(res)
+            continue
+        assert res.list_model is not None  # made from the model
         _define(res.model, out, docs)
         _define(res.list_model, out, docs)
     return dict(sorted(out.items()))
 
 
+def _custom_schema(res: Resource, meta_ref: str) -> dict[str, Any]:
+    """An unstructured kind's schema: its own (a CRD version's openAPIV3Schema) with
+    apiVersion, kind and metadata as every object has them."""
+    schema = copy.deepcopy(dict(res.openapi_schema or {"type": "object"}))
+    properties = schema.setdefault("properties", {})
+    properties["apiVersion"] = {"type": "string"}
+    properties["kind"] = {"type": "string"}
+    properties["metadata"] = {"$ref": meta_ref}
+    schema["type"] = "object"
+    schema["x-kubernetes-group-version-kind"] = [_res_gvk(res)]
+    return schema
+
+
+def _custom_list_schema(res: Resource) -> dict[str, Any]:
+    from navarch.api.meta import ListMeta
+
+    return {
+        "type": "object",
+        "description": f"{res.kind}List is a list of {res.kind}",
+        "required": ["items"],
+        "properties": {
+            "apiVersion": {"type": "string"},
+            "kind": {"type": "string"},
+            "metadata": {"$ref": V3_REF + definition_name(ListMeta)},
+            "items": {"type": "array", "items": {"$ref": V3_REF + _kind_name(res)}},
+        },
+        "x-kubernetes-group-version-kind": [{**_res_gvk(res), "kind": f"{res.kind}List"}],
+    }
+
+
+# What a v2 (Swagger) schema keeps of a v3 one: Kubernetes publishes custom resources'
+# v2 schemas without v3-only keywords (nullable, anyOf, oneOf, not ...).
+_V2_KEYWORDS = frozenset(
+    {
+        "$ref",
+        "type",
+        "format",
+        "description",
+        "properties",
+        "items",
+        "required",
+        "enum",
+        "maximum",
+        "minimum",
+        "maxLength",
+        "minLength",
+        "pattern",
+        "maxItems",
+        "minItems",
+        "x-kubernetes-group-version-kind",
+        "x-kubernetes-preserve-unknown-fields",
+    }
+)
+
+
+def _v2_custom(schema: Any) -> Any:
+    if not isinstance(schema, dict):
+        return schema
+    out: dict[str, Any] = {}
+    for key, value in schema.items():
+        if key not in _V2_KEYWORDS:
+            continue
+        if key == "properties" and isinstance(value, dict):
+            out[key] = {name: _v2_custom(sub) for name, sub in value.items()}
+        elif key == "items":
+            out[key] = _v2_custom(value)
+        else:
+            out[key] = value
+    return out
+
+
 def _kind_name(res: Resource, suffix: str = "") -> str:
     """The definition name of ``res``'s kind (``suffix="List"``: of its List)."""
+    if res.model is None:  # unstructured: named as Kubernetes names a custom resource's
+        return f"{_reversed_group(res)}.{res.kind}{suffix}"
     model = res.list_model if suffix else res.model
-    assert model is not None  # the registry serves only kinds with a model
+    assert model is not None  # made from the model
     return definition_name(model)
 
 
@@ -369,7 +450,7 @@ def _operations(res: Resource, ref: str) -> dict[str, dict[str, Any]]:
         item: {
             "get": ("get", None, kind_ref),
             "put": ("put", json_body, kind_ref),
-            "patch": ("patch", _PATCH_TYPES, kind_ref),
+            "patch": ("patch", _patch_types(res), kind_ref),
             "delete": ("delete", None, None),
         },
     }
@@ -377,9 +458,17 @@ def _operations(res: Resource, ref: str) -> dict[str, dict[str, Any]]:
         paths[f"{item}/status"] = {
             "get": ("get", None, kind_ref),
             "put": ("put", json_body, kind_ref),
-            "patch": ("patch", _PATCH_TYPES, kind_ref),
+            "patch": ("patch", _patch_types(res), kind_ref),
         }
     return paths
+
+
+def _patch_types(res: Resource) -> tuple[str, ...]:
+    """kubectl apply sends a strategic merge patch to a kind whose v3 document lists
+    it; an unstructured kind takes none (Kubernetes' custom resources neither)."""
+    if res.unstructured:
+        return tuple(t for t in _PATCH_TYPES if t != patch.STRATEGIC)
+    return _PATCH_TYPES
 
 
 def _v3_operation(res: Resource, action: str, body: Any, response: str | None) -> dict[str, Any]:
@@ -483,8 +572,17 @@ def document_v2(kubernetes_version: str = "v1.31.0") -> dict[str, Any]:
         "swagger": "2.0",
         "info": {"title": "Navarch", "version": kubernetes_version},
         "paths": paths,
-        "definitions": _v2(schemas()),
+        "definitions": _v2(_v2_definitions()),
     }
+
+
+def _v2_definitions() -> dict[str, Any]:
+    out = dict(schemas())
+    for res in registry():
+        if res.unstructured:
+            name = _kind_name(res)
+            out[name] = _v2_custom(out[name])
+    return out
 
 
 @functools.cache

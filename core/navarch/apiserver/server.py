@@ -227,6 +227,8 @@ async def serve(
         resources.push_async_callback(api.close)
         try:
             await _bootstrap(api)
+            # Custom resources are served from the first request on.
+            await api.crds.start()
         except StoreError as exc:
             raise store_error(config["store.name"], exc) from None
         except errors.ApiError as exc:  # a store error, as the request path reports it

@@ -325,8 +325,12 @@ class Storage:
         new["metadata"].pop("resourceVersion", None)
         if "generation" in old["metadata"]:
             new["metadata"]["generation"] = old["metadata"]["generation"]
-        old_decoding = api.decode(old)
-        old_typed = old_decoding.obj
+        if res.unstructured:  # a custom object: the dict is what admission sees
+            old_typed: Any = copy.deepcopy(old)
+            old_ignored = frozenset[str]()
+        else:
+            old_decoding = api.decode(old)
+            old_typed, old_ignored = old_decoding.obj, frozenset(old_decoding.ignored)
         field_management.lift(new)  # (a subresource's copy of the old object has the old ones)
         typed, admitted, warnings = admit_write(
             self.pm,
@@ -335,7 +339,7 @@ class Storage:
             UPDATE,
             old_typed,
             ctx,
-            ignored_before=frozenset(old_decoding.ignored),
+            ignored_before=old_ignored,
         )
         problems = (
             strategy.validate_subresource_update(ctx.subresource, typed, old_typed)

@@ -10,7 +10,7 @@ keeps them. This module imports nothing of the API server: clients import it.
 from __future__ import annotations
 
 from collections.abc import Mapping
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Protocol, runtime_checkable
 
 import attrs
 
@@ -40,6 +40,20 @@ KNOWN_SUBRESOURCES = frozenset(
 )
 
 
+@runtime_checkable
+class Unstructured(Protocol):
+    """The strategy of a resource without a model (a CustomResourceDefinition's): its
+    objects stay plain dicts, and this admits them — defaults, pruning and validation
+    against its schema — in place of decoding into a model."""
+
+    def admit_unstructured(
+        self, obj: dict[str, Any], field_validation: str
+    ) -> tuple[dict[str, Any], tuple[str, ...]]:
+        """The object to store and the warnings for the client; raises
+        :class:`navarch.api.errors.InvalidObject` with every error."""
+        ...
+
+
 @attrs.frozen
 class ScalePaths:
     """Where the scale subresource finds its numbers (a CRD's ``subresources.scale``):
@@ -56,8 +70,9 @@ class Resource:
     """One served resource. ``model`` is the attrs class objects decode into, and the
     source of its OpenAPI schema (a field typed ``Any`` or ``dict`` is an object with
     any fields); ``printer`` its Table columns (None: Name and Age); ``strategy`` what
-    differs on its write path. ``model`` may be None only once unstructured objects are
-    served (CustomResourceDefinitions): the registry refuses such a spec for now."""
+    differs on its write path. ``model`` is None for unstructured objects (a
+    CustomResourceDefinition's): their strategy is then :class:`Unstructured` and
+    ``openapi_schema`` their OpenAPI v3 schema."""
 
     group: str
     version: str
@@ -77,6 +92,7 @@ class Resource:
     description: str = ""
     scale: ScalePaths | None = None
     verbs: tuple[str, ...] = ALL_VERBS
+    openapi_schema: Mapping[str, Any] | None = None
     list_model: type[Model] | None = attrs.field(
         default=attrs.Factory(
             lambda self: list_kind(self.model) if self.model is not None else None,
@@ -100,6 +116,11 @@ class Resource:
             model=model,
             **fields,
         )
+
+    @property
+    def unstructured(self) -> bool:
+        """Objects stay plain dicts, admitted by the strategy (no model)."""
+        return self.model is None
 
     @property
     def has_status(self) -> bool:
@@ -131,10 +152,12 @@ class Resource:
         if "scale" in self.subresources and self.scale is None:
             out.append("a scale subresource needs its paths (scale=ScalePaths(...))")
         if self.model is None:
-            out.append(
-                "it has no model: serving unstructured objects comes with "
-                "CustomResourceDefinitions; give the attrs class its objects decode into"
-            )
+            if not isinstance(self.strategy, Unstructured):
+                out.append(
+                    "it has no model and its strategy cannot admit unstructured objects: "
+                    "give the attrs class its objects decode into, or a strategy with "
+                    "admit_unstructured (navarch.resources.spec.Unstructured)"
+                )
         elif (
             self.group_version,
             self.kind,

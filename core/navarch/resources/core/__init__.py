@@ -8,6 +8,7 @@ fields and which printer shows it.
 
 from __future__ import annotations
 
+from navarch.apiextensions.served import CUSTOM_RESOURCE_DEFINITIONS
 from navarch.resources.core.events import EVENTS
 from navarch.resources.core.leases import LEASES
 from navarch.resources.core.namespaces import NAMESPACE_FINALIZER, NAMESPACES
@@ -16,7 +17,16 @@ from navarch.resources.core.pods import PODS
 from navarch.resources.core.workloads import DEPLOYMENTS, REPLICASETS
 
 # In the order discovery lists them.
-CORE_RESOURCES = (NAMESPACES, PODS, NODES, EVENTS, REPLICASETS, DEPLOYMENTS, LEASES)
+CORE_RESOURCES = (
+    NAMESPACES,
+    PODS,
+    NODES,
+    EVENTS,
+    REPLICASETS,
+    DEPLOYMENTS,
+    LEASES,
+    CUSTOM_RESOURCE_DEFINITIONS,
+)
 
 __all__ = [
     "CORE_RESOURCES",
