@@ -112,13 +112,19 @@ def _objects(data: Any, source: str, index: int) -> list[Document]:
 
 
 def resource_for(doc: Document) -> Resource:
-    """The served resource of a document's apiVersion and kind, or kubectl's "no matches
-    for kind" naming the file and document."""
+    """The served resource of a document's apiVersion and kind (navctl's registry, else
+    the server's discovery), or kubectl's "no matches for kind" naming the file and
+    document."""
+    from navarch.cli.navctl.discovery import CURRENT
     from navarch.resources.registry import registry  # the object model: not for --help
 
     api_version = str(doc.obj.get("apiVersion"))
     kind = doc.obj.get("kind")
     res = registry().for_kind(str(kind), api_version)
+    if res is not None:
+        return res
+    discovery = CURRENT.get()
+    res = discovery.for_kind(str(kind), api_version) if discovery is not None else None
     if res is not None:
         return res
     served = ", ".join(f"{r.kind} ({r.group_version})" for r in registry())

@@ -48,10 +48,17 @@ def object_name(res: Resource, name: str) -> str:
 
 
 def resource_of(obj: dict[str, Any]) -> Resource | None:
-    """The resource an object (wire dict) belongs to, by its kind; None when unserved."""
+    """The resource an object (wire dict) belongs to, by its kind (navctl's registry,
+    else the server's discovery); None when unserved."""
+    from navarch.cli.navctl.discovery import CURRENT
     from navarch.resources.registry import registry  # the object model: not for --help
 
-    return registry().for_kind(str(obj.get("kind") or ""), obj.get("apiVersion"))
+    kind, api_version = str(obj.get("kind") or ""), obj.get("apiVersion")
+    res = registry().for_kind(kind, api_version)
+    discovery = CURRENT.get()
+    if res is None and discovery is not None and isinstance(api_version, str):
+        res = discovery.for_kind(kind, api_version)
+    return res
 
 
 def align(rows: Sequence[Sequence[str]]) -> list[str]:

@@ -16,6 +16,7 @@ from navarch.cli.navctl.failures import CliError, describe_api_error
 from navarch.client.errors import ApiException
 
 if TYPE_CHECKING:
+    from navarch.cli.navctl.discovery import Discovery
     from navarch.cli.navctl.transport import Transport
     from navarch.client.client import Client
     from navarch.client.kubeconfig import KubeConfig
@@ -92,6 +93,7 @@ class Session:
     _config: KubeConfig | None = None
     _client: Client | None = None
     _transport: Transport | None = None
+    _discovery: Discovery | None = None
 
     @classmethod
     def from_args(cls, args: argparse.Namespace) -> Session:
@@ -135,6 +137,27 @@ class Session:
             self._transport = Transport(self.config, self.timeout)
         return self._transport
 
+    @property
+    def discovery(self) -> Discovery:
+        """The server's resources, for kinds navctl's own registry does not know
+        (:mod:`navarch.cli.navctl.discovery`); fetched on first need, kept for the run."""
+        if self._discovery is None:
+            from navarch.cli.navctl.discovery import Discovery
+
+            self._discovery = Discovery(self._discover)
+        return self._discovery
+
+    def _discover(self, path: str) -> Any:
+        from navarch.cli.navctl.transport import HandOff
+        from navarch.client.errors import NotFound
+
+        try:
+            return self.transport.get_now(path)
+        except NotFound:
+            return None  # a group version no longer served (a CRD just deleted)
+        except HandOff as exc:
+            raise CliError(f"couldn't get the server's resource list: {exc}") from None
+
     async def close(self) -> None:
         if self._transport is not None:
             self._transport.close()
@@ -164,15 +187,24 @@ def resource_path(res: Resource, namespace: str | None, name: str = "", sub: str
 
 def find_resource(word: str) -> Resource:
     """A resource by plural, singular, short name or kind, case-insensitively, as
-    kubectl accepts them (``po``, ``pod``, ``pods``, ``Pod``, ``deployments.apps``)."""
+    kubectl accepts them (``po``, ``pod``, ``pods``, ``Pod``, ``deployments.apps``):
+    from navctl's registry, else from the server's discovery (a kind served only
+    there: a plugin installed on the server, a CustomResourceDefinition)."""
+    from navarch.cli.navctl.discovery import CURRENT
     from navarch.resources.registry import registry
 
     res = registry().resolve(word)
     if res is not None:
         return res
+    discovery = CURRENT.get()
+    served = list(registry())
+    if discovery is not None:
+        res = discovery.resolve(word)
+        if res is not None:
+            return res
+        served += [r for r in discovery if registry().get(r.group, r.version, r.plural) is None]
     known = ", ".join(
-        f"{r.plural} ({', '.join(r.short_names)})" if r.short_names else r.plural
-        for r in registry()
+        f"{r.plural} ({', '.join(r.short_names)})" if r.short_names else r.plural for r in served
     )
     raise CliError(f'the server doesn\'t have a resource type "{word}"; known types: {known}')
 
@@ -182,6 +214,12 @@ def dispatch(args: argparse.Namespace) -> int:
     session = Session.from_args(args)
 
     async def run() -> int:
+        from navarch.cli.navctl.discovery import CURRENT
+
+        # What find_resource consults for kinds only the server knows (asked on first
+        # need). Set in the command's task, so it ends with the run (main() called
+        # in-process, twice, must not see the first run's server).
+        CURRENT.set(session.discovery)
         try:
             return await args.run(session, args)
         finally:

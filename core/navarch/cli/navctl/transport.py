@@ -96,6 +96,16 @@ class Transport:
             raise HandOff(f"{method} {path} answered {status}", retry_after)
         raise errors.from_status(status, _status_of(status, payload))
 
+    def get_now(self, path: str) -> Any:
+        """A GET answered in the calling thread (blocking): discovery, read while a
+        verb's arguments are resolved, before the verb runs anything else. Raises the
+        ``ApiException`` of an error answer, :class:`HandOff` when none came."""
+        target = self._prefix + urllib.parse.quote(path, safe=_PATH_SAFE)
+        status, payload, _ = self._exchange("GET", target, None, dict(self._headers))
+        if status < 400:
+            return orjson.loads(payload) if payload else None
+        raise errors.from_status(status, _status_of(status, payload))
+
     def close(self) -> None:
         with self._lock:
             idle, self._idle = self._idle, []

@@ -12,7 +12,7 @@ from collections.abc import Awaitable, Callable
 from typing import TYPE_CHECKING, Any
 
 from navarch.cli.navctl.describe_text import NONE, Text, add_events, mapping_lines
-from navarch.cli.navctl.failures import CliError, describe_api_error
+from navarch.cli.navctl.failures import describe_api_error
 from navarch.cli.navctl.printing import age
 from navarch.cli.navctl.session import Session, add_command, find_resource, resource_path
 from navarch.cli.navctl.targets import list_params, single_target
@@ -38,10 +38,9 @@ def register(commands: argparse._SubParsersAction) -> None:
 
 async def run(session: Session, args: argparse.Namespace) -> int:
     res, names = single_target(args.words, "describe")
-    describer = DESCRIBERS.get(res.plural)
-    if describer is None:
-        known = ", ".join(sorted(DESCRIBERS))
-        raise CliError(f"describe does not know how to describe {res.plural}; it describes {known}")
+    # a kind with no describer of its own (a plugin's, a custom resource) gets
+    # kubectl's generic one
+    describer = DESCRIBERS.get(res.plural, describe_generic)
     ns = session.namespace if res.namespaced else None
     objects: list[dict[str, Any]] = []
     failed = False
@@ -468,6 +467,62 @@ async def describe_namespace(session: Session, ns: dict[str, Any], text: Text) -
     text.line("No resource quota.")
     text.line("")
     text.line("No LimitRange resource.")
+
+
+async def describe_generic(session: Session, obj: dict[str, Any], text: Text) -> None:
+    """kubectl's describer of an object it has no describer for: its name, labels,
+    annotations, apiVersion and kind, then every other field, nested by indent."""
+    metadata = obj.get("metadata") or {}
+    _metadata(obj, text, namespaced=bool(metadata.get("namespace")))
+    _labels_annotations(obj, text)
+    text.field("API Version", obj.get("apiVersion"))
+    text.field("Kind", obj.get("kind"))
+    rest = {k: v for k, v in metadata.items() if k not in _SHOWN_METADATA}
+    shown = {**{k: v for k, v in obj.items() if k not in ("apiVersion", "kind")}, "metadata": rest}
+    for key in sorted(shown):  # kubectl sorts the fields at every level
+        _content(key, shown[key], text, 0)
+
+
+_SHOWN_METADATA = ("name", "namespace", "labels", "annotations", "managedFields")
+# words kubectl's smartLabelFor writes in capitals
+_ACRONYMS = {"Api": "API", "Id": "ID", "Ip": "IP", "Uid": "UID", "Url": "URL", "Uri": "URI"}
+
+
+def _content(key: str, value: Any, text: Text, indent: int, mark: str = "") -> None:
+    """One field of an object as kubectl's generic describer lays it out: ``Label:``
+    then its fields indented; a list item's first field marked ``- ``."""
+    label = mark + _smart_label(key)
+    if isinstance(value, dict):
+        if not value:
+            return
+        text.line(f"{label}:", indent)
+        for child in sorted(value):
+            _content(child, value[child], text, indent + 1)
+    elif isinstance(value, list):
+        text.line(f"{label}:", indent)
+        for item in value:
+            if isinstance(item, dict):
+                for index, child in enumerate(sorted(item)):
+                    mark = "- " if index == 0 else "  "
+                    _content(child, item[child], text, indent + 1, mark)
+            else:
+                text.line(f"- {item}", indent + 1)
+    else:
+        text.field(label, value if value is not None else "<nil>", indent)
+
+
+def _smart_label(key: str) -> str:
+    """``lastBackupTime`` → ``Last Backup Time`` (kubectl's smartLabelFor)."""
+    words, word = [], ""
+    for char in key:
+        if char.isupper() and word and not word[-1].isupper():
+            words.append(word)
+            word = char
+        else:
+            word += char
+    words.append(word)
+    titled = (w[:1].upper() + w[1:] for w in words if w)
+    return " ".join(_ACRONYMS.get(w, w) for w in titled)
 
 
 DESCRIBERS: dict[str, Describer] = {
