@@ -7,7 +7,7 @@ import time
 from navarch.api.timefmt import rfc3339
 from navarch.controllers.namespace import NamespaceController
 from navarch.controllers.podtermination import PodTerminationController
-from navarch.testing.controllers import FakeCluster
+from navarch.testing.controllers import FakeCluster, FakeResource
 
 
 def _namespace(name: str, *, deleting: bool = False) -> dict:
@@ -87,3 +87,23 @@ async def test_a_new_pod_of_the_same_name_is_never_removed() -> None:
     cluster.objects[("pods", "default", "web-0")] = new  # behind the informer's back
     assert await controller.sync("default/web-0") is None
     assert cluster.get("pods", "web-0")["metadata"]["uid"] == "a-new-pod"
+
+
+async def test_a_deleted_namespace_leaves_each_kinds_grace_period_to_its_strategy(
+    monkeypatch,
+) -> None:
+    # Kubernetes' namespace deleter sends no grace period; the controller once sent 0 to
+    # every kind but pods, a name test that cut short a plugin kind's own grace period.
+    sent: dict[str, object] = {}
+    original = FakeResource.delete_collection
+
+    async def recording(self: FakeResource, namespace: str | None = None, **options: object):
+        sent[self.res.plural] = options.get("grace_period_seconds")
+        return await original(self, namespace, **options)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(FakeResource, "delete_collection", recording)
+    cluster = FakeCluster()
+    cluster.add(_namespace("doomed", deleting=True), _pod("a", "doomed"))
+    await NamespaceController(cluster.context("namespace")).sync("doomed")
+    assert {"pods", "deployments", "leases"} <= set(sent)
+    assert set(sent.values()) == {None}

@@ -53,9 +53,9 @@ class NamespaceController(QueueController):
         for res in registry():
             if not res.namespaced:
                 continue
-            deleted = await getattr(self.client, res.plural).delete_collection(
-                key, grace_period_seconds=None if res.plural == "pods" else 0
-            )
+            # No grace period given: each kind's strategy decides (pods on a node get
+            # theirs; Kubernetes' namespace deleter sends none either).
+            deleted = await getattr(self.client, res.plural).delete_collection(key)
             left += len(deleted.items)
         if left:
             return self.options.recheck_seconds  # pods are stopping on their nodes
