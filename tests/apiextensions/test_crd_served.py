@@ -15,7 +15,7 @@ from typing import Any
 
 import pytest
 import yaml
-from kubernetes import client, config
+from kubernetes import client, config, watch
 from kubernetes.client.rest import ApiException
 
 from navarch.testing.apiserver import ApiServerProcess
@@ -164,6 +164,17 @@ def test_crontab_example_with_kubectl(kubectl, k8s, tmp_path):
     kubectl("apply", "--validate=false", "-f", "-", stdin=yaml.safe_dump(extra))
     stored = json.loads(kubectl("get", "ct", "extra", "-o", "json").stdout)
     assert stored["spec"] == {"cronSpec": "* * * * *", "replicas": 2}
+    extra["metadata"]["name"] = "warned"
+    warned = kubectl("create", "--validate=warn", "-f", "-", stdin=yaml.safe_dump(extra))
+    assert 'unknown field "spec.someRandomField"' in warned.stderr
+    # Server-side apply, twice (the second changes one field).
+    applied = {**extra, "metadata": {"name": "ssa"}, "spec": {"cronSpec": "1 * * * *"}}
+    kubectl("apply", "--server-side", "-f", "-", stdin=yaml.safe_dump(applied))
+    applied["spec"]["replicas"] = 4
+    kubectl("apply", "--server-side", "-f", "-", stdin=yaml.safe_dump(applied))
+    stored = json.loads(kubectl("get", "ct", "ssa", "-o", "json").stdout)
+    assert stored["spec"] == {"cronSpec": "1 * * * *", "replicas": 4}
+    assert stored["metadata"]["generation"] == 2
 
     # Deleting the CRD removes its objects, then the CRD.
     kubectl("delete", "crd", CRONTABS, "--timeout=60s")
@@ -180,12 +191,13 @@ def test_crontab_example_with_kubectl(kubectl, k8s, tmp_path):
 def test_custom_objects_api(k8s):
     extensions = client.ApiextensionsV1Api(k8s)
     name = "widgets.python.example.com"
-    extensions.create_custom_resource_definition(
-        crd("python.example.com", "widgets", "Widget", short_names=["wd"])
-    )
+    widgets_crd = crd("python.example.com", "widgets", "Widget", short_names=["wd"])
+    widgets_crd["spec"]["names"]["categories"] = ["gadgetry"]
+    extensions.create_custom_resource_definition(widgets_crd)
     wait(lambda: established(k8s, name))
     objects = client.CustomObjectsApi(k8s)
     args = ("python.example.com", "v1", "default", "widgets")
+    before = objects.list_namespaced_custom_object(*args)["metadata"]["resourceVersion"]
     body = {
         "apiVersion": "python.example.com/v1",
         "kind": "Widget",
@@ -211,11 +223,26 @@ def test_custom_objects_api(k8s):
     with pytest.raises(ApiException) as gone:
         objects.get_namespaced_custom_object(*args, "w1")
     assert gone.value.status == 404
+    # A watch from before the create sees every change.
+    seen = []
+    for event in watch.Watch().stream(
+        objects.list_namespaced_custom_object,
+        *args,
+        resource_version=before,
+        timeout_seconds=30,
+    ):
+        seen.append((event["type"], event["object"]["metadata"]["name"]))
+        if event["type"] == "DELETED":
+            break
+    assert seen == [("ADDED", "w1"), *[("MODIFIED", "w1")] * 2, ("DELETED", "w1")]
 
     # Discovery and OpenAPI know the kind.
     resource_list = get_json(k8s, "/apis/python.example.com/v1")
     widgets = next(r for r in resource_list["resources"] if r["name"] == "widgets")
     assert widgets["shortNames"] == ["wd"] and widgets["kind"] == "Widget"
+    assert widgets["categories"] == ["gadgetry"] and widgets["namespaced"] is True
+    v2 = get_json(k8s, "/openapi/v2")["definitions"]["com.example.python.v1.Widget"]
+    assert v2["properties"]["spec"]["properties"]["cronSpec"] == {"type": "string"}
     document = get_json(k8s, "/openapi/v3/apis/python.example.com/v1")
     schema = document["components"]["schemas"]["com.example.python.v1.Widget"]
     assert schema["properties"]["spec"]["properties"]["replicas"] == {"type": "integer"}
@@ -288,7 +315,10 @@ def test_bad_crds_are_refused_and_nothing_is_served(k8s):
     with pytest.raises(ApiException) as refused:
         extensions.create_custom_resource_definition(not_structural)
     assert refused.value.status == 422
-    assert "openAPIV3Schema.properties[spec].type: Required value" in refused.value.body
+    assert (
+        "spec.versions[0].schema.openAPIV3Schema.properties[spec].type: Required value"
+        in refused.value.body
+    )
 
     two_versions = crd("bad.example.com", "twos", "Two")
     second = {**two_versions["spec"]["versions"][0], "name": "v2", "storage": False}
