@@ -426,3 +426,73 @@ def test_a_second_api_server_learns_crds_without_restart(tmp_path):
             finally:
                 first.close()
                 second.close()
+
+
+def test_cluster_scoped_custom_objects(k8s):
+    name = "clusterthings.scope.example.com"
+    cluster_crd = crd("scope.example.com", "clusterthings", "ClusterThing")
+    cluster_crd["spec"]["scope"] = "Cluster"
+    client.ApiextensionsV1Api(k8s).create_custom_resource_definition(cluster_crd)
+    wait(lambda: established(k8s, name))
+    objects = client.CustomObjectsApi(k8s)
+    args = ("scope.example.com", "v1", "clusterthings")
+    created = objects.create_cluster_custom_object(
+        *args,
+        {
+            "apiVersion": "scope.example.com/v1",
+            "kind": "ClusterThing",
+            "metadata": {"name": "c1"},
+            "spec": {"replicas": 1},
+        },
+    )
+    assert "namespace" not in created["metadata"]
+    assert [i["metadata"]["name"] for i in objects.list_cluster_custom_object(*args)["items"]] == [
+        "c1"
+    ]
+    objects.delete_cluster_custom_object(*args, "c1")
+    assert objects.list_cluster_custom_object(*args)["items"] == []
+
+
+def test_a_server_started_while_a_crd_terminates_still_serves_its_objects(tmp_path):
+    name = "restarts.restart.example.com"
+    args = ("restart.example.com", "v1", "default", "restarts")
+    held = {
+        "apiVersion": "restart.example.com/v1",
+        "kind": "Restart",
+        "metadata": {"name": "held", "finalizers": ["example.com/hold"]},
+        "spec": {"replicas": 1},
+    }
+    with ApiServerProcess(tmp_path / "server") as server:
+        k8s = config.new_client_from_config(config_file=str(server.kubeconfig))
+        try:
+            client.ApiextensionsV1Api(k8s).create_custom_resource_definition(
+                crd("restart.example.com", "restarts", "Restart")
+            )
+            wait(lambda: established(k8s, name))
+            client.CustomObjectsApi(k8s).create_namespaced_custom_object(*args, held)
+            client.ApiextensionsV1Api(k8s).delete_custom_resource_definition(name)
+            wait(
+                lambda: (
+                    client.CustomObjectsApi(k8s)
+                    .get_namespaced_custom_object(*args, "held")["metadata"]
+                    .get("deletionTimestamp")
+                )
+            )
+        finally:
+            k8s.close()
+    with ApiServerProcess(tmp_path / "server") as server:
+        k8s = config.new_client_from_config(config_file=str(server.kubeconfig))
+        try:
+            objects = client.CustomObjectsApi(k8s)
+            assert objects.get_namespaced_custom_object(*args, "held")["metadata"]["name"]
+            with pytest.raises(ApiException) as refused:
+                objects.create_namespaced_custom_object(
+                    *args, {**held, "metadata": {"name": "new"}}
+                )
+            assert refused.value.status == 405
+            objects.patch_namespaced_custom_object(
+                *args, "held", {"metadata": {"finalizers": None}}
+            )
+            wait(lambda: name not in _crd_names(k8s))
+        finally:
+            k8s.close()

@@ -128,7 +128,7 @@ class CustomResourceDefinitions:
         if obj["metadata"].get("deletionTimestamp"):
             self._terminate(name, obj, res)
             return
-        conflict = None if name in _served else names_conflict(res, name)
+        conflict = names_conflict(res, name)  # a changed CRD may name something taken
         if conflict is None:
             conflict = _serve(name, obj.get("spec"), res)
         if conflict is not None:
@@ -177,6 +177,10 @@ class CustomResourceDefinitions:
     # --- deletion -------------------------------------------------------------------
 
     def _terminate(self, name: str, obj: Obj, res: Resource) -> None:
+        if name not in _served and names_conflict(res, name) is None:
+            # Started while the CRD was terminating: its objects stay readable and
+            # deletable until they are gone, creates are refused (405) as anywhere.
+            _serve(name, obj.get("spec"), res)
         served = _served.get(name)
         if served is not None and isinstance(served[1].strategy, CustomResourceStrategy):
             served[1].strategy.terminating = True
