@@ -133,3 +133,11 @@ async def test_a_new_generation_makes_a_new_pod_and_prunes_beyond_retain(
     status = (cluster.get("backups", "nightly") or {})["status"]
     assert status["observedGeneration"] == 2 and status["phase"] == "Pending"
     assert status["lastBackupTime"] == "2026-12-07T03:00:05Z"  # the last successful one, kept
+
+
+def test_the_shared_informers_serve_the_plugin_kind_by_any_name(operator: ModuleType) -> None:
+    # a short name, the kind or the plural: one informer, one watch, one cache
+    cluster = FakeCluster()
+    backups = cluster.informers.informer("backups")
+    assert cluster.informers.informer("bk") is backups
+    assert cluster.informers.informer("Backup") is backups
