@@ -71,6 +71,16 @@ def test_pod_and_replicaset_rules():
     assert readiness({"kind": "ConfigMap", "metadata": {"name": "c"}}).done
 
 
+def test_rules_are_chosen_by_group_and_kind():
+    # a plugin's kind named Pod in a group of its own is not judged as a pod
+    pending = {"metadata": {"name": "p"}, "spec": {}, "status": {"phase": "Pending"}}
+    assert not readiness({"apiVersion": "v1", "kind": "Pod", **pending}).done
+    assert readiness({"apiVersion": "example.io/v1", "kind": "Pod", **pending}).done
+    unrolled = deployment(observed=1)
+    assert not readiness({"apiVersion": "apps/v1", **unrolled}).done
+    assert readiness({"apiVersion": "example.io/v1", **unrolled}).done
+
+
 def test_piped_output_is_one_plain_line_per_change():
     out = io.StringIO()
     reporter = reporter_for(out)

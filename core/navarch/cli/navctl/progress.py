@@ -131,16 +131,19 @@ def pod_readiness(obj: dict[str, Any]) -> Readiness:
     return Readiness(f"Pending{f' ({detail})' if detail else ''}", 0, 1)
 
 
+# By API group and kind, as kubectl's status viewers: a plugin's kind of the same name
+# in another group is not mistaken for one of these.
 RULES = {
-    "Deployment": deployment_readiness,
-    "ReplicaSet": replicaset_readiness,
-    "Pod": pod_readiness,
+    ("apps", "Deployment"): deployment_readiness,
+    ("apps", "ReplicaSet"): replicaset_readiness,
+    ("", "Pod"): pod_readiness,
 }
 
 
 def readiness(obj: dict[str, Any]) -> Readiness:
     """Where any object stands; kinds without a rule are ready once they exist."""
-    rule = RULES.get(obj.get("kind", ""))
+    group = str(obj.get("apiVersion") or "").rpartition("/")[0]
+    rule = RULES.get((group, obj.get("kind", "")))
     return rule(obj) if rule else Readiness("created", 1, 1, done=True)
 
 

@@ -9,7 +9,7 @@ from __future__ import annotations
 import argparse
 import sys
 from collections.abc import Awaitable, Callable
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from navarch.cli.navctl.describe_text import NONE, Text, add_events, mapping_lines
 from navarch.cli.navctl.failures import describe_api_error
@@ -18,9 +18,6 @@ from navarch.cli.navctl.session import Session, add_command, find_resource, reso
 from navarch.cli.navctl.targets import list_params, single_target
 from navarch.client import ApiException
 from navarch.scheduler.decision import DECISION_ANNOTATION
-
-if TYPE_CHECKING:
-    from navarch.resources.spec import Resource
 
 # kubectl's "Non-terminated Pods" of a node.
 RUNNING_PHASES = "status.phase!=Succeeded,status.phase!=Failed"
@@ -59,26 +56,31 @@ async def run(session: Session, args: argparse.Namespace) -> int:
             print(f"No resources found{where}.", file=sys.stderr)
     for index, obj in enumerate(objects):
         text = Text()
-        await describer(session, obj, text)
-        await _events(session, res, obj, text)
+        await describer(session, obj, text)  # each ends with its Events section
         if index:
             print()
         sys.stdout.write(text.render())
     return 1 if failed else 0
 
 
-async def _events(session: Session, res: Resource, obj: dict[str, Any], text: Text) -> None:
-    """The events about ``obj``: by uid (nodes by kind and name, as agents report about
-    a node by its name)."""
-    metadata = obj.get("metadata") or {}
-    if res.plural == "nodes":
-        selector = f"involvedObject.kind=Node,involvedObject.name={metadata.get('name')}"
-    else:
-        selector = f"involvedObject.uid={metadata.get('uid')}"
+async def _events(session: Session, text: Text, selector: str) -> None:
+    """The Events section every description ends with: the events ``selector`` finds."""
     listed = await session.request(
         "GET", resource_path(find_resource("events"), None), params={"fieldSelector": selector}
     )
     add_events(text, list(listed.get("items") or []))
+
+
+def _about(obj: dict[str, Any]) -> str:
+    """Events about ``obj``, by its uid."""
+    return f"involvedObject.uid={(obj.get('metadata') or {}).get('uid')}"
+
+
+def _node_events(node: dict[str, Any]) -> str:
+    """Events about a node, by kind and name: agents report about a node by its name."""
+    return (
+        f"involvedObject.kind=Node,involvedObject.name={(node.get('metadata') or {}).get('name')}"
+    )
 
 
 # --- shared sections -----------------------------------------------------------------------------
@@ -239,6 +241,7 @@ async def describe_pod(session: Session, pod: dict[str, Any], text: Text) -> Non
     _scheduling(pod, text)
     text.values("Node-Selectors", mapping_lines(spec.get("nodeSelector")))
     text.values("Tolerations", [toleration_text(t) for t in spec.get("tolerations") or []])
+    await _events(session, text, _about(pod))
 
 
 def _scheduling(pod: dict[str, Any], text: Text) -> None:
@@ -330,6 +333,7 @@ async def describe_node(session: Session, node: dict[str, Any], text: Text) -> N
                 ]
             )
         text.table(rows)
+    await _events(session, text, _node_events(node))
 
 
 def _pod_requests(pod: dict[str, Any]) -> dict[str, str]:
@@ -373,6 +377,7 @@ async def describe_deployment(session: Session, deploy: dict[str, Any], text: Te
     _template(spec.get("template") or {}, text)
     _conditions(status.get("conditions") or [], text, with_reason=True)
     await _replicasets_of(session, deploy, text)
+    await _events(session, text, _about(deploy))
 
 
 REVISION_ANNOTATION = "deployment.kubernetes.io/revision"
@@ -457,6 +462,7 @@ async def describe_replicaset(session: Session, rs: dict[str, Any], text: Text) 
     )
     _template(spec.get("template") or {}, text)
     _conditions(status.get("conditions") or [], text, with_reason=True)
+    await _events(session, text, _about(rs))
 
 
 async def describe_namespace(session: Session, ns: dict[str, Any], text: Text) -> None:
@@ -467,6 +473,7 @@ async def describe_namespace(session: Session, ns: dict[str, Any], text: Text) -
     text.line("No resource quota.")
     text.line("")
     text.line("No LimitRange resource.")
+    await _events(session, text, _about(ns))
 
 
 async def describe_generic(session: Session, obj: dict[str, Any], text: Text) -> None:
@@ -481,6 +488,7 @@ async def describe_generic(session: Session, obj: dict[str, Any], text: Text) ->
     shown = {**{k: v for k, v in obj.items() if k not in ("apiVersion", "kind")}, "metadata": rest}
     for key in sorted(shown):  # kubectl sorts the fields at every level
         _content(key, shown[key], text, 0)
+    await _events(session, text, _about(obj))
 
 
 _SHOWN_METADATA = ("name", "namespace", "labels", "annotations", "managedFields")
