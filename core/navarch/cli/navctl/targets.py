@@ -15,9 +15,6 @@ from navarch.cli.navctl.session import find_resource
 if TYPE_CHECKING:
     from navarch.resources.spec import Resource
 
-# kubectl's "all" category, limited to what this server serves (in kubectl's order).
-ALL = ("pods", "deployments", "replicasets")
-
 
 @attrs.frozen
 class Target:
@@ -31,9 +28,11 @@ def parse_targets(words: Sequence[str]) -> list[Target]:
     """``["pods", "web"]`` → pods web; ``["pod/web", "deploy/api"]`` → one Target per
     word; ``["pods,deploy"]`` and ``["all"]`` → several types."""
     if not words:
+        from navarch.resources.registry import registry
+
         raise CliError(
             "you must specify the type of resource to get; known types: "
-            + ", ".join((*ALL, "nodes", "events", "namespaces", "leases"))
+            + ", ".join(r.plural for r in registry())
         )
     if any("/" in word for word in words):
         targets = []
@@ -47,7 +46,7 @@ def parse_targets(words: Sequence[str]) -> list[Target]:
             targets.append(Target(find_resource(kind), (name,)))
         return targets
     kinds, names = words[0], tuple(words[1:])
-    resources = [find_resource(k) for k in _expand(kinds.split(","))]
+    resources = _expand(kinds.split(","))
     if names and len(resources) > 1:
         raise CliError(
             f'names ({" ".join(names)}) can be given with one resource type only, not "{kinds}"'
@@ -55,13 +54,33 @@ def parse_targets(words: Sequence[str]) -> list[Target]:
     return [Target(res, names) for res in resources]
 
 
-def _expand(kinds: Sequence[str]) -> list[str]:
-    out: list[str] = []
-    for kind in kinds:
-        for word in ALL if kind.lower() == "all" else (kind,):
-            if word not in out:
-                out.append(word)
+def _expand(words: Sequence[str]) -> list[Resource]:
+    """The resources the words name; a category (``all``, a plugin's) names every
+    resource in it, as kubectl's category expander."""
+    out: list[Resource] = []
+    for word in words:
+        for res in in_category(word) or [find_resource(word)]:
+            if res not in out:
+                out.append(res)
     return out
+
+
+def in_category(word: str) -> list[Resource]:
+    """The resources of category ``word`` (empty: it is none): navctl's registry, and
+    the server's discovery for a word the registry knows nothing of, or ``all``
+    (kubectl's, which lists custom resources too). Ordered as kubectl lists them: by
+    group in the order served, then by name."""
+    from navarch.cli.navctl.discovery import CURRENT
+    from navarch.resources.registry import registry
+
+    key = word.lower()
+    served = list(registry())
+    discovery = CURRENT.get()
+    if discovery is not None and (key == "all" or registry().resolve(key) is None):
+        served += [r for r in discovery if registry().get(r.group, r.version, r.plural) is None]
+    members = [r for r in served if key in r.categories]
+    groups = list(dict.fromkeys(r.group for r in served))
+    return sorted(members, key=lambda r: (groups.index(r.group), r.plural))
 
 
 def single_target(words: Sequence[str], verb: str) -> tuple[Resource, list[str]]:
