@@ -80,12 +80,16 @@ def test_v3_patch_operations_say_the_server_validates_fields():
 
 def test_index_lists_each_group_version_with_a_hash():
     paths = openapi.index()["paths"]
-    assert set(paths) == {
+    # Exactly what the registry serves (a plugin's kind, registered by another test in
+    # this process, included), the core's group-versions among them.
+    served = {f"apis/{r.group}/{r.version}" if r.group else f"api/{r.version}" for r in registry()}
+    assert set(paths) == served
+    assert {
         "api/v1",
         "apis/apps/v1",
         "apis/coordination.k8s.io/v1",
         "apis/apiextensions.k8s.io/v1",
-    }
+    } <= served
     assert paths["api/v1"]["serverRelativeURL"].startswith("/openapi/v3/api/v1?hash=")
 
 
