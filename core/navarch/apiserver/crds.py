@@ -99,6 +99,8 @@ class CustomResourceDefinitions:
                         _unserve(event.obj["metadata"]["name"])
                     else:
                         await self._reconcile(event.obj)
+                # The store ended the watch (it is closing): wait, then watch again.
+                await asyncio.sleep(RETRY_SECONDS)
             except asyncio.CancelledError:
                 raise
             except Exception as exc:  # the store went away, history compacted: relist
