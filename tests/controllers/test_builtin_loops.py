@@ -107,3 +107,15 @@ async def test_a_deleted_namespace_leaves_each_kinds_grace_period_to_its_strateg
     await NamespaceController(cluster.context("namespace")).sync("doomed")
     assert {"pods", "deployments", "leases"} <= set(sent)
     assert set(sent.values()) == {None}
+
+
+async def test_the_fake_cluster_deletes_as_the_kinds_strategy_says() -> None:
+    # navarch.testing's fake asks the strategy, as the API server does: a bound pod
+    # waits for its agent, a finished one (nothing left to stop) goes at once
+    cluster = FakeCluster()
+    done = {**_pod("done", "ns"), "status": {"phase": "Succeeded"}}
+    cluster.add(_pod("running", "ns"), done)
+    await cluster.client.pods.delete("running", "ns")
+    await cluster.client.pods.delete("done", "ns")
+    assert cluster.get("pods", "running", "ns")["metadata"]["deletionTimestamp"]
+    assert cluster.get("pods", "done", "ns") is None

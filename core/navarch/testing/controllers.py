@@ -242,8 +242,10 @@ class FakeResource:
             raise _error(Conflict, 409, "precondition failed")
         options = {"gracePeriodSeconds": grace_period_seconds, "propagation": propagation_policy}
         self.cluster.actions.append(Action("delete", self.res.plural, ns, name, options))
+        # what the API server does: the kind's strategy says whether a delete waits
+        # (a pod on a node: for its agent) — no kind is named here
         if meta.get("finalizers") or (
-            self.res.plural == "pods" and grace_period_seconds != 0 and _bound(current)
+            self.res.strategy.grace_period(current, grace_period_seconds) is not None
         ):
             meta.setdefault("deletionTimestamp", rfc3339())
             meta["resourceVersion"] = str(next(self.cluster._versions))
@@ -401,7 +403,3 @@ def _by_plural(plural: str) -> Resource:
         if res.plural == plural:
             return res
     raise KeyError(plural)
-
-
-def _bound(pod: dict[str, Any]) -> bool:
-    return bool((pod.get("spec") or {}).get("nodeName"))
