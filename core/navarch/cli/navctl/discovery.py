@@ -29,7 +29,8 @@ if TYPE_CHECKING:
     from navarch.resources.spec import Resource
 
 Fetch = Callable[[str], Any]
-"""GET a discovery path, returning the decoded JSON answer (raises on failure)."""
+"""GET a discovery path: the decoded JSON answer, None when the server has no such path
+(404), an exception a user can act on when it cannot be asked."""
 
 CURRENT: contextvars.ContextVar[Discovery | None] = contextvars.ContextVar(
     "navctl_discovery", default=None
@@ -72,7 +73,7 @@ class Discovery:
         if self._group_versions is None:
             core = self._fetch("/api")
             groups = self._fetch("/apis")
-            found = [f"{v}" for v in (core or {}).get("versions") or []]
+            found = [str(v) for v in (core or {}).get("versions") or []]
             for group in (groups or {}).get("groups") or []:
                 preferred = (group.get("preferredVersion") or {}).get("groupVersion")
                 versions = [v.get("groupVersion") for v in group.get("versions") or []]
@@ -85,14 +86,13 @@ class Discovery:
         if known is not None:
             return known
         path = f"/apis/{group_version}" if "/" in group_version else f"/api/{group_version}"
-        try:
-            listed = self._fetch(path)
-        except LookupError:
-            listed = None  # a group version the server does not serve
+        listed = self._fetch(path)  # None: a group version the server does not serve
         from loguru import logger
 
         resources = tuple(_resources(group_version, listed or {}))
-        logger.bind(group_version=group_version, resources=len(resources)).debug("discovered")
+        logger.bind(
+            component="navctl.discovery", group_version=group_version, resources=len(resources)
+        ).debug("discovered")
         self._by_group_version[group_version] = resources
         return resources
 
