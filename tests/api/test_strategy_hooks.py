@@ -17,6 +17,7 @@ from navarch.api.errors import FieldError, InvalidObject
 from navarch.api.meta import TopLevel
 from navarch.api.schema import Model, model, wire
 from navarch.api.validation import validate
+from navarch.apiserver.errors import ApiError
 from navarch.resources.core import NAMESPACES, PODS
 from navarch.resources.registry import registry
 from navarch.resources.spec import Resource
@@ -121,3 +122,13 @@ def test_the_object_model_branches_on_no_kind_name():
     for module in ("api/defaults.py", "api/loading.py", "api/validation/__init__.py"):
         text = (CORE / module).read_text()
         assert not kind_test.search(text), module
+
+
+async def test_the_api_servers_write_path_takes_the_strategys_defaults_and_rules(gadgets, storage):
+    created = await storage.create(GADGETS, "default", gadget(size=3))
+    assert created.obj["spec"] == {"size": 3, "colour": "blue"}
+    with pytest.raises(ApiError) as refused:
+        await storage.create(GADGETS, "default", gadget("g-two", size=12))
+    status = refused.value.to_status()
+    assert status["code"] == 422
+    assert [cause["field"] for cause in status["details"]["causes"]] == ["spec.size"]
