@@ -200,3 +200,23 @@ def test_an_unknown_type_names_the_servers_kinds_too(navctl):
     assert result.returncode == 1
     assert 'doesn\'t have a resource type "widgets"' in result.stderr
     assert "backups (bk)" in result.stderr
+
+
+def test_a_kind_a_crd_adds_while_the_server_runs(navctl):
+    manifests = Path(__file__).resolve().parents[1] / "fixtures" / "manifests"
+    crd = "customresourcedefinitions/crontabs.stable.example.com"
+    navctl("apply", "-f", str(manifests / "crontab-crd.yaml"))
+    try:
+        until(
+            lambda: navctl.run("get", "ct").returncode == 0,
+            "navctl get ct once the CRD is served",
+            deadline=DEADLINE,
+        )
+        created = navctl("apply", "-f", str(manifests / "my-crontab.yaml"))
+        assert created.strip() == "crontab.stable.example.com/my-new-cron-object created"
+        rows = [line.split() for line in navctl("get", "crontabs").splitlines()]
+        assert rows[0][0] == "NAME" and rows[1][0] == "my-new-cron-object"
+        deleted = navctl("delete", "crontab", "my-new-cron-object")
+        assert deleted.strip() == 'crontab.stable.example.com "my-new-cron-object" deleted'
+    finally:
+        navctl.run("delete", crd)
