@@ -3,8 +3,8 @@ server computes), ``-o yaml|json|name``, object names like ``deployment.apps/web
 ages like ``5s``, ``3m2s``, ``4h``, ``2d3h``.
 
 The columns themselves (STATUS as kubectl computes it, READY, RESTARTS …) come from the
-server's printers (:mod:`navarch.apiserver.printers`), so navctl and kubectl show the
-same cells; this module only lays them out.
+server's printers (:mod:`navarch.printers`, named by each kind's spec in the resource
+registry), so navctl and kubectl show the same cells; this module only lays them out.
 """
 
 from __future__ import annotations
