@@ -17,6 +17,28 @@ class OwnerReference(Model):
     block_owner_deletion: bool | None = wire()
 
 
+# ObjectMeta's wire fields in Kubernetes' order (the modelled ones and the kept
+# Kubernetes-only ones; a test checks both lists against the class): the order the
+# API server writes them in, and what a custom object's metadata is pruned to.
+OBJECT_META_FIELDS: tuple[str, ...] = (
+    "name",
+    "generateName",
+    "namespace",
+    "selfLink",
+    "uid",
+    "resourceVersion",
+    "generation",
+    "creationTimestamp",
+    "deletionTimestamp",
+    "deletionGracePeriodSeconds",
+    "labels",
+    "annotations",
+    "ownerReferences",
+    "finalizers",
+    "managedFields",
+)
+
+
 @model(kubernetes_only=("selfLink", "managedFields", "deletionGracePeriodSeconds"))
 class ObjectMeta(Model):
     name: str | None = wire()

@@ -30,28 +30,9 @@ from __future__ import annotations
 import copy
 from typing import Any
 
+from navarch.api.meta import OBJECT_META_FIELDS
 from navarch.apiextensions.structural import Structural
 
-# ObjectMeta's wire fields (tests/apiextensions checks this against navarch.api.meta).
-OBJECT_META_FIELDS = frozenset(
-    (
-        "name",
-        "generateName",
-        "namespace",
-        "selfLink",
-        "uid",
-        "resourceVersion",
-        "generation",
-        "creationTimestamp",
-        "deletionTimestamp",
-        "deletionGracePeriodSeconds",
-        "labels",
-        "annotations",
-        "ownerReferences",
-        "finalizers",
-        "managedFields",
-    )
-)
 _TYPE_META = ("apiVersion", "kind")
 
 

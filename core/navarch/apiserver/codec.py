@@ -22,27 +22,12 @@ from typing import Any
 
 import orjson
 
+from navarch.api.meta import OBJECT_META_FIELDS
 from navarch.apiserver import errors
 from navarch.store import KeyValue
 
 _TOP_ORDER = ("kind", "apiVersion", "metadata")
-_META_ORDER = (
-    "name",
-    "generateName",
-    "namespace",
-    "selfLink",
-    "uid",
-    "resourceVersion",
-    "generation",
-    "creationTimestamp",
-    "deletionTimestamp",
-    "deletionGracePeriodSeconds",
-    "labels",
-    "annotations",
-    "ownerReferences",
-    "finalizers",
-    "managedFields",
-)
+_META_ORDER = OBJECT_META_FIELDS
 _SPLICE_MARKS = (b',"generation":', b',"creationTimestamp":')
 _SPLICE_WINDOW = 1024  # the marks sit in the first few hundred bytes
 
