@@ -19,7 +19,9 @@ from typing import Any
 
 from navarch.runtime.errors import NotFound, RuntimeFault
 from navarch_runtime_containerd.client import ContainerdClient
+from navarch_runtime_containerd.errors import ContainerdError
 from navarch_runtime_containerd.logfile import FifoPair, OutputCopier
+from navarch_runtime_containerd.records import TASK_RUNNING
 
 
 class ContainerdExec:
@@ -131,8 +133,22 @@ class ContainerdExec:
                 await asyncio.wait_for(self._copier.done.wait(), 10)
             self._copier.cancel()
         self._close_stdin_fd()
-        with contextlib.suppress(NotFound):
+        try:
             await self.client.delete_process(self.container_id, self.exec_id)
+        except NotFound:
+            pass
+        except ContainerdError:
+            # The container's own process ended meanwhile and its task was deleted: the
+            # shim went with it ("ttrpc: closed"), and the exec's record too.
+            if not await self._task_ended():
+                raise
+
+    async def _task_ended(self) -> bool:
+        try:
+            task = await self.client.get_task(self.container_id)
+        except NotFound:
+            return True
+        return task.status != TASK_RUNNING
 
     async def kill(self) -> None:
         with contextlib.suppress(NotFound):

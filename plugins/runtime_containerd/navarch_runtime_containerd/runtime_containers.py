@@ -458,6 +458,16 @@ class ContainerOps(RuntimeState):
         finally:
             reader.close()
 
+    async def _until_not_running(self, container_id: str) -> None:
+        while True:
+            try:
+                status = await self.container_status(container_id)
+            except NotFound:
+                return
+            if status.state != ContainerState.RUNNING:
+                return
+            await asyncio.sleep(FOLLOW_POLL)
+
     async def _read_log(
         self, container_id: str, reader: LogReader, options: LogOptions
     ) -> AsyncIterator[LogLine]:
@@ -478,6 +488,9 @@ class ContainerOps(RuntimeState):
             for line in reader.read() + (reader.rest() if ended else []):
                 yield line
             if ended:
+                # The kubelet's rule: following ends once the container has exited, not
+                # when its output closed (the exit reaches containerd a moment later).
+                await self._until_not_running(container_id)
                 return
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(copier.done.wait(), FOLLOW_POLL)  # type: ignore[union-attr]
