@@ -25,7 +25,8 @@ import pytest
 import pytest_asyncio
 import yaml
 
-from navarch.agent.streaming import StreamingServer, find_container, serve_streaming
+from navarch.agent.instances import find_container
+from navarch.agent.streaming import StreamingServer, serve_streaming
 from navarch.apiserver import discovery, requestinfo
 from navarch.apiserver.errors import ApiError
 from navarch.apiserver.server import token_file
