@@ -28,6 +28,7 @@ from navarch.testing.containerd import (
     containerd_config,
     start_private_containerd,
 )
+from navarch.testing.daemon import stop_process
 from navarch.testing.images import BUSYBOX_IMAGE, busybox_archive
 from navarch_runtime_containerd import (
     AlreadyExists,
@@ -324,20 +325,6 @@ async def test_a_stopped_daemon_is_unavailable(tmp_path: Path) -> None:
         await asyncio.to_thread(process.remove)
 
 
-async def _wait_stopped(pid: int) -> None:
-    """Until every thread of ``pid`` has stopped: kill() returns before the group stop
-    completes, and a thread still running could yet answer."""
-    for _ in range(500):
-        states = {
-            (task / "stat").read_text().rsplit(")", 1)[1].split()[0]
-            for task in Path(f"/proc/{pid}/task").iterdir()
-        }
-        if states == {"T"}:
-            return
-        await asyncio.sleep(0.02)
-    raise AssertionError(f"containerd {pid} did not stop: thread states {states}")
-
-
 async def test_a_hung_daemon_is_unavailable_at_the_call_deadline(tmp_path: Path) -> None:
     """A daemon that accepts but never answers (stopped with SIGSTOP): the call's own
     deadline ends it, as Unavailable rather than a hang."""
@@ -347,9 +334,8 @@ async def test_a_hung_daemon_is_unavailable_at_the_call_deadline(tmp_path: Path)
     try:
         async with ContainerdClient(process.socket_path, timeout=1.0) as client:
             assert (await client.version()).version
-            os.kill(pid, signal.SIGSTOP)
             try:
-                await _wait_stopped(pid)
+                await stop_process(pid)
                 with pytest.raises(Unavailable) as error:
                     await client.list_images()
                 assert "DEADLINE_EXCEEDED" in error.value.message

@@ -33,7 +33,7 @@ from navarch.runtime import (
 )
 from navarch.runtime.archive import write_image_archive
 from navarch.runtime.labels import sandbox_labels
-from navarch.testing.daemon import require_or_skip
+from navarch.testing.daemon import require_or_skip, stop_process
 from navarch.testing.dockerd import DockerdProcess, dockerd_problem, engine_get
 from navarch.testing.images import BUSYBOX_IMAGE, busybox_archive
 from navarch.testing.registry import RegistryProcess, push_archive
@@ -376,8 +376,8 @@ async def test_hung_daemon_is_unavailable_after_the_deadline(dockerd: DockerdPro
     assert dockerd.process is not None
     try:
         await runtime.version()
-        dockerd.process.send_signal(signal.SIGSTOP)
         try:
+            await stop_process(dockerd.process.pid)
             with pytest.raises(Unavailable, match="deadline"):
                 await runtime.list_containers()
         finally:

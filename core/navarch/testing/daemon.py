@@ -28,6 +28,26 @@ def require_or_skip(problem: str | None) -> None:
     pytest.skip(problem)
 
 
+async def stop_process(pid: int, *, timeout: float = 10.0) -> None:
+    """SIGSTOP ``pid`` and wait until every one of its threads has stopped: kill()
+    returns before the group stop completes, and a thread still running could yet
+    answer a request meant to find the process hung."""
+    import asyncio  # here: the module's other users are synchronous
+
+    os.kill(pid, signal.SIGSTOP)
+    states: set[str] = set()
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        states = {
+            (task / "stat").read_text().rsplit(")", 1)[1].split()[0]
+            for task in Path(f"/proc/{pid}/task").iterdir()
+        }
+        if states == {"T"}:
+            return
+        await asyncio.sleep(0.02)
+    raise AssertionError(f"process {pid} did not stop in {timeout:g}s: thread states {states}")
+
+
 def free_port() -> int:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
@@ -108,4 +128,4 @@ class DaemonProcess:
         self.stop()
 
 
-__all__ = ["DaemonProcess", "free_port", "require_or_skip", "unmount_under"]
+__all__ = ["DaemonProcess", "free_port", "require_or_skip", "stop_process", "unmount_under"]
