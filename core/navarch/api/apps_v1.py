@@ -1,6 +1,8 @@
-"""The apps/v1 kinds: ReplicaSet and Deployment."""
+"""The apps/v1 kinds."""
 
 from __future__ import annotations
+
+from typing import Any
 
 from navarch.api.core_v1 import PodTemplateSpec
 from navarch.api.meta import LabelSelector, TopLevel
@@ -94,3 +96,14 @@ class Deployment(TopLevel):
 
     spec: DeploymentSpec | None = wire()
     status: DeploymentStatus | None = wire()
+
+
+@model()
+class ControllerRevision(TopLevel):
+    """An immutable snapshot of a DaemonSet's or StatefulSet's pod template: what
+    ``kubectl rollout history`` lists and ``rollout undo`` goes back to."""
+
+    API_VERSION, KIND, RESOURCE = "apps/v1", "ControllerRevision", "controllerrevisions"
+
+    data: Any = wire()
+    revision: int | None = wire()

@@ -92,6 +92,28 @@ class SandboxStatus:
     netns_path: str = ""
 
 
+class MountPropagation(enum.Enum):
+    """Kubernetes' ``mountPropagation``: what mounts made later under the host path
+    (or the container path) the other side sees."""
+
+    NONE = "None"  # private: the container sees only what was there at start
+    HOST_TO_CONTAINER = "HostToContainer"  # rslave
+    BIDIRECTIONAL = "Bidirectional"  # rshared (privileged containers only)
+
+
+@attrs.frozen
+class Mount:
+    """A path of the host bind-mounted into a container at ``container_path``. The agent
+    prepares ``host_path`` before the container is created (a volume's directory, a
+    ``subPath`` below it, a file of a configMap volume …); a runtime only binds it, with
+    ``read_only`` when asked, and never creates or removes what is there."""
+
+    container_path: str
+    host_path: str
+    read_only: bool = False
+    propagation: MountPropagation = MountPropagation.NONE
+
+
 @attrs.frozen
 class ContainerConfig:
     """One container to create in a sandbox. ``command`` replaces the image's
@@ -124,6 +146,7 @@ class ContainerConfig:
     tty: bool = False
     attempt: int = 0
     target_container_id: str = ""
+    mounts: tuple[Mount, ...] = ()
 
 
 class ContainerState(enum.Enum):

@@ -9,11 +9,13 @@ fields and which printer shows it.
 from __future__ import annotations
 
 from navarch.apiextensions.served import CUSTOM_RESOURCE_DEFINITIONS
+from navarch.resources.core import batch, configuration, daemonsets, statefulsets, storage
 from navarch.resources.core.events import EVENTS
 from navarch.resources.core.leases import LEASES
 from navarch.resources.core.namespaces import NAMESPACE_FINALIZER, NAMESPACES
 from navarch.resources.core.nodes import NODES
 from navarch.resources.core.pods import PODS
+from navarch.resources.core.revisions import CONTROLLER_REVISIONS
 from navarch.resources.core.workloads import DEPLOYMENTS, REPLICASETS
 
 # In the order discovery lists them.
@@ -22,13 +24,20 @@ CORE_RESOURCES = (
     PODS,
     NODES,
     EVENTS,
+    *configuration.RESOURCES,
+    *storage.RESOURCES,
     REPLICASETS,
     DEPLOYMENTS,
+    *daemonsets.RESOURCES,
+    *statefulsets.RESOURCES,
+    CONTROLLER_REVISIONS,
+    *batch.RESOURCES,
     LEASES,
     CUSTOM_RESOURCE_DEFINITIONS,
 )
 
 __all__ = [
+    "CONTROLLER_REVISIONS",
     "CORE_RESOURCES",
     "DEPLOYMENTS",
     "EVENTS",

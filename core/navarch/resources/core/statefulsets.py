@@ -1,0 +1,7 @@
+"""StatefulSets (apps/v1): how the API server serves them."""
+
+from __future__ import annotations
+
+from navarch.resources.spec import Resource
+
+RESOURCES: tuple[Resource, ...] = ()

@@ -1,0 +1,8 @@
+"""PersistentVolumes, PersistentVolumeClaims (core/v1) and StorageClasses
+(storage.k8s.io/v1): how the API server serves them."""
+
+from __future__ import annotations
+
+from navarch.resources.spec import Resource
+
+RESOURCES: tuple[Resource, ...] = ()
