@@ -30,8 +30,8 @@ def deployment_cells(obj: dict[str, Any], now: dt.datetime) -> Cells:
         int(status.get("updatedReplicas") or 0),
         int(status.get("availableReplicas") or 0),
         age_of(obj, now),
-        *_containers_and_images(get_in(spec, "template", "spec")),
-        _selector_string(spec.get("selector")),
+        *containers_and_images(get_in(spec, "template", "spec")),
+        selector_string(spec.get("selector")),
     ]
 
 
@@ -44,12 +44,12 @@ def replicaset_cells(obj: dict[str, Any], now: dt.datetime) -> Cells:
         int(status.get("replicas") or 0),
         int(status.get("readyReplicas") or 0),
         age_of(obj, now),
-        *_containers_and_images(get_in(spec, "template", "spec")),
-        _selector_string(spec.get("selector")),
+        *containers_and_images(get_in(spec, "template", "spec")),
+        selector_string(spec.get("selector")),
     ]
 
 
-def _selector_string(selector: Any) -> str:
+def selector_string(selector: Any) -> str:
     """A LabelSelector as ``labels.Selector.String()`` renders it: terms sorted by key,
     ``k=v``, ``k in (a,b)``, ``k notin (a,b)``, ``k``, ``!k``."""
     if not isinstance(selector, dict):
@@ -72,7 +72,7 @@ def _selector_string(selector: Any) -> str:
     return ",".join(text for _, text in sorted(terms, key=lambda t: t[0]))
 
 
-def _containers_and_images(template_spec: Any) -> Cells:
+def containers_and_images(template_spec: Any) -> Cells:
     containers = dicts_at(template_spec, "containers")
     return [
         ",".join(c.get("name") or "" for c in containers),
