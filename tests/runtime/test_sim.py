@@ -17,6 +17,7 @@ from navarch.runtime import (
     ImagePullError,
     InvalidConfig,
     LogOptions,
+    Mount,
     Runtime,
     SandboxConfig,
     StartError,
@@ -26,6 +27,7 @@ from navarch.testing.images import BUSYBOX_IMAGE, busybox_archive
 from navarch.testing.runtime import (
     ATTACH,
     EXEC_STDIN,
+    MOUNT_PROPAGATION,
     PULL,
     RuntimeConformance,
     read_logs,
@@ -50,8 +52,10 @@ class TestSimConformance(RuntimeConformance):
     @pytest.fixture
     def features(self):
         # No real processes, no network namespaces, no cgroups: the simulator acts out
-        # a few shell commands only (see navarch_runtime_sim.shell).
-        return frozenset({PULL, EXEC_STDIN, ATTACH})
+        # a few shell commands only (see navarch_runtime_sim.shell), and files only
+        # under its mounts, read through to the host path at each access (so a mount
+        # made there later shows, as with HostToContainer).
+        return frozenset({PULL, EXEC_STDIN, ATTACH, MOUNT_PROPAGATION})
 
     @pytest_asyncio.fixture
     async def runtime(self):
@@ -265,6 +269,39 @@ async def test_opaque_scripts_run_until_stopped_and_missing_programs_say_not_fou
     assert text(lines, "stderr") == "sh: nosuch: not found\n"
     assert text(lines, "stdout") == "after\n"
     assert status.exit_code == 0  # `exit` gives the last status: echo's
+
+
+async def test_files_outside_the_mounts_are_opaque_and_mounts_are_reported(sim, tmp_path):
+    """The simulator has no image filesystem: ``cat`` of a path no mount covers, or a
+    write there, is not acted out (the container runs until stopped); a path under a
+    mount reads the host's file, a symlink in it (a configMap's ``..data``) followed."""
+    runtime = await sim()
+    pod = await _pod(runtime)
+    opaque = await _container(runtime, pod, "a", command=("cat", "/etc/hostname"))
+    writes = await _container(runtime, pod, "b", command=("sh", "-c", "echo x > /tmp/x; exit 3"))
+    for container_id in (opaque, writes):
+        assert (await runtime.container_status(container_id)).state == ContainerState.RUNNING
+    (tmp_path / "..2026_12_07").mkdir()
+    (tmp_path / "..2026_12_07" / "key").write_text("value\n")
+    (tmp_path / "..data").symlink_to("..2026_12_07")
+    (tmp_path / "key").symlink_to("..data/key")
+    mounts = (Mount("/config", str(tmp_path), read_only=True),)
+    reader = await _container(
+        runtime,
+        pod,
+        "c",
+        command=("sh", "-c", "cat key /config/missing"),
+        mounts=mounts,
+        working_dir="/config",
+    )
+    status = await wait_for_state(runtime, reader, ContainerState.EXITED)
+    lines = await read_logs(runtime, reader)
+    assert text(lines, "stdout") == "value\n"
+    assert text(lines, "stderr") == (
+        "cat: can't open '/config/missing': No such file or directory\n"
+    )
+    assert status.exit_code == 1
+    assert runtime.mounts(reader) == mounts
 
 
 async def test_quoting_expansion_and_comments(sim):

@@ -76,6 +76,7 @@ from navarch.testing.runtime_support import (
     ATTACH,
     EXEC_STDIN,
     MEMORY_LIMITS,
+    MOUNT_PROPAGATION,
     NETWORK_NAMESPACES,
     NOT_APPLICABLE,
     OOM_DETECTION,
@@ -95,12 +96,14 @@ from navarch.testing.runtime_support import (
     wait_for_state,
     wait_until,
 )
+from navarch.testing.runtime_volumes import VolumeConformance
 
 __all__ = [
     "ALL_FEATURES",
     "ATTACH",
     "EXEC_STDIN",
     "MEMORY_LIMITS",
+    "MOUNT_PROPAGATION",
     "NETWORK_NAMESPACES",
     "NOT_APPLICABLE",
     "OOM_DETECTION",
@@ -122,11 +125,12 @@ __all__ = [
 ]
 
 
-class RuntimeConformance(ProcessConformance):
+class RuntimeConformance(ProcessConformance, VolumeConformance):
     """Contract tests; a subclass supplies ``runtime`` and ``test_image`` and declares
     its ``runtime_name`` and ``features``. Images, sandboxes, containers and logs are
     here; exec, resources, the pod's network and concurrency in
-    :class:`~navarch.testing.runtime_processes.ProcessConformance`, its base."""
+    :class:`~navarch.testing.runtime_processes.ProcessConformance`, mounts in
+    :class:`~navarch.testing.runtime_volumes.VolumeConformance`, its bases."""
 
     runtime_name: str = ""
     # What a registry answers for a tag it does not hold (the distribution API's

@@ -46,8 +46,21 @@ OOM_DETECTION = "oom-detection"
 # running container's pid namespace (kubectl attach, kubectl debug --target).
 ATTACH = "attach"
 
+# A mount with ``MountPropagation.HOST_TO_CONTAINER`` receives mounts made on the host
+# under its host path after the container started (the test mounts a tmpfs: root).
+MOUNT_PROPAGATION = "mount-propagation"
+
 ALL_FEATURES = frozenset(
-    {REAL_PROCESSES, NETWORK_NAMESPACES, PULL, EXEC_STDIN, MEMORY_LIMITS, OOM_DETECTION, ATTACH}
+    {
+        REAL_PROCESSES,
+        NETWORK_NAMESPACES,
+        PULL,
+        EXEC_STDIN,
+        MEMORY_LIMITS,
+        OOM_DETECTION,
+        ATTACH,
+        MOUNT_PROPAGATION,
+    }
 )
 
 # The reason prefix of a skip for a feature the runtime lacks (the report's "n/a").

@@ -14,6 +14,7 @@ from collections.abc import Callable, Mapping, Sequence
 
 from navarch.runtime.types import STDERR
 from navarch_runtime_sim import shell
+from navarch_runtime_sim.mounts import MountedFiles
 
 
 class InteractiveShell:
@@ -27,8 +28,10 @@ class InteractiveShell:
         workdir: str,
         lookup: shell.Lookup,
         processes: Callable[[], Sequence[str]],
+        files: MountedFiles | None = None,
     ):
         self._write, self._env, self._workdir = write, env, workdir
+        self._files = files
         self._lookup, self._processes = lookup, processes
         self._partial = b""
         self._lines: deque[str] = deque()
@@ -67,5 +70,6 @@ class InteractiveShell:
                 workdir=self._workdir,
                 lookup=self._lookup,
                 processes=self._processes,
+                files=self._files,
             )
         return None

@@ -4,9 +4,13 @@ for tests and benchmarks of many nodes in one process. It keeps the runtime cont
 (real processes, network namespaces, cgroups) is listed in ``FEATURES`` for the
 conformance suite.
 
+A container's files are only those under its mounts (``ContainerConfig.mounts``,
+:mod:`navarch_runtime_sim.mounts`): ``cat`` and ``>`` there read and write the host
+path, which is how agent tests on the simulator check a volume's content.
+
 Beyond the contract, tests drive faults with :meth:`SimRuntime.kill_container` (a
 container killed from outside) and :meth:`SimRuntime.set_unavailable` (the daemon
-stops answering)."""
+stops answering); :meth:`SimRuntime.mounts` shows what a container was given."""
 
 from __future__ import annotations
 
@@ -37,6 +41,7 @@ from navarch.runtime.types import (
     ImageRef,
     LogLine,
     LogOptions,
+    Mount,
     RegistryAuth,
     RuntimeVersion,
     SandboxConfig,
@@ -50,6 +55,7 @@ from navarch_runtime_sim.containers import SimContainer
 from navarch_runtime_sim.execs import SimExecSession, is_cat
 from navarch_runtime_sim.images import ImageStore, pulled, read_archive
 from navarch_runtime_sim.interactive import InteractiveShell
+from navarch_runtime_sim.mounts import MountedFiles
 from navarch_runtime_sim.options import SimOptions
 
 VERSION = "0.1.0"
@@ -98,6 +104,11 @@ class SimRuntime:
     def kill_container(self, container_id: str, exit_code: int = shell.EXIT_KILL) -> None:
         """The container's process dies from outside (OOM killer, ``kill -9``)."""
         self._container(container_id).kill(exit_code)
+
+    def mounts(self, container_id: str) -> tuple[Mount, ...]:
+        """The mounts a container was created with (ContainerStatus has no field for
+        them): what agent tests on the simulator check a volume's binding by."""
+        return self._container(container_id).config.mounts
 
     def _check(self) -> None:
         if self._unavailable is not None:
@@ -254,12 +265,17 @@ class SimRuntime:
     def _process(self, container: SimContainer) -> shell.Process | None:
         """The acted-out process of the container's command; None when opaque."""
         config = container.config
-        env, lookup = dict(config.env), self._lookup(container)
-        commands = shell.program((*config.command, *config.args), env, lookup)
+        env, lookup, files = dict(config.env), self._lookup(container), _files(config)
+        commands = shell.program((*config.command, *config.args), env, lookup, files)
         if commands is None:
             return None
         return shell.Process(
-            commands, container.write, env=env, workdir=config.working_dir, lookup=lookup
+            commands,
+            container.write,
+            env=env,
+            workdir=config.working_dir,
+            lookup=lookup,
+            files=files,
         )
 
     def _interactive(self, container: SimContainer) -> InteractiveShell | None:
@@ -284,6 +300,7 @@ class SimRuntime:
             workdir=config.working_dir,
             lookup=self._lookup(container),
             processes=processes,
+            files=_files(config),
         )
 
     async def stop_container(self, container_id: str, grace: float) -> None:
@@ -375,14 +392,14 @@ class SimRuntime:
                 127, stderr=(shell.not_found_message(command[0]) + "\n").encode()
             )
         config = container.config
-        env = dict(config.env)
-        commands = shell.program(command, env, lookup)
+        env, files = dict(config.env), _files(config)
+        commands = shell.program(command, env, lookup, files)
         if commands is None:
             return SimExecSession.answering(self._probe_answer(container))
 
         def process(write: shell.Write) -> shell.Process:
             return shell.Process(
-                commands, write, env=env, workdir=config.working_dir, lookup=lookup
+                commands, write, env=env, workdir=config.working_dir, lookup=lookup, files=files
             )
 
         return SimExecSession.acting(process)
@@ -458,3 +475,8 @@ class SimRuntime:
         if container.state != ContainerState.RUNNING:
             raise RuntimeFault(f"container {container_id} is not running")
         return container
+
+
+def _files(config: ContainerConfig) -> MountedFiles:
+    """What the container's ``cat`` and ``>`` reach: the host paths it mounts."""
+    return MountedFiles(config.mounts, config.working_dir)

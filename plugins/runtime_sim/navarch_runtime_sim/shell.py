@@ -5,13 +5,16 @@ the simulator honestly).
 Understood, in ``sh -c SCRIPT [ARG0 ARGS…]`` or as the command itself: commands
 separated by ``;``, newlines or a trailing ``&``; words quoted with ``'…'`` or
 ``"…"`` or escaped with ``\\``; ``$NAME``, ``${NAME}`` and ``$0``…``$9``; ``# comments``;
-``>&2`` (``1>&2``) to write to stderr. Commands: ``echo [-n]``, ``sleep N`` (seconds, or
-``infinity``), ``exit [N]``, ``true``, ``false``, ``:``, ``pwd``, ``env``, ``cat`` (empty
-input), ``trap ACTION TERM`` (``''`` ignores SIGTERM, ``-`` resets), ``wait`` (for
+``>&2`` (``1>&2``) to write to stderr; ``> FILE`` and ``>> FILE`` to write a file
+under one of the container's mounts (:mod:`navarch_runtime_sim.mounts`). Commands:
+``echo [-n]``, ``sleep N`` (seconds, or ``infinity``), ``exit [N]``, ``true``,
+``false``, ``:``, ``pwd``, ``env``, ``cat`` (empty input, or files under a mount),
+``trap ACTION TERM`` (``''`` ignores SIGTERM, ``-`` resets), ``wait`` (for
 ``sleep N &``). A command the image does not hold prints ``sh: X: not found`` and
-gives status 127. Anything else (pipes, ``&&``, ``if``, ``$(…)``, other programs) makes
-the whole command *opaque*: the simulator does not interpret it and the container
-runs until stopped (or as its configured behaviour says).
+gives status 127. A file outside every mount, anything else (pipes, ``&&``, ``if``,
+``$(…)``, other programs) makes the whole command *opaque*: the simulator does not
+interpret it and the container runs until stopped (or as its configured behaviour
+says).
 
 A :class:`Process` runs until it blocks and says what it waits for (:class:`Sleep`,
 :class:`Exit`); its owner schedules the rest. No task or thread per process.
@@ -27,6 +30,7 @@ from collections.abc import Callable, Mapping, Sequence
 import attrs
 
 from navarch.runtime.types import STDERR, STDOUT
+from navarch_runtime_sim.mounts import FileError, MountedFiles
 
 DEFAULT_PATH = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
 SHELLS = frozenset({"sh", "ash"})
@@ -53,6 +57,8 @@ class Command:
     words: tuple[str, ...]
     to_stderr: bool = False
     background: bool = False
+    redirect: str = ""  # ``> FILE``: the command's output goes to FILE
+    append: bool = False  # ``>> FILE``
 
 
 @attrs.frozen
@@ -85,6 +91,9 @@ class _Parser:
         self.words: list[str] = []
         self.word: list[str] | None = None  # None: no word started
         self.to_stderr = False
+        # After ``>``/``>>``: the next word is the file (None: no redirection pending).
+        self.redirect_append: bool | None = None
+        self.redirect, self.append = "", False
 
     def commands(self) -> list[Command]:
         text = self.text
@@ -123,7 +132,9 @@ class _Parser:
             elif self.word is None and re.match(r"1?>&2(?=[\s;&]|$)", text[self.at :]):
                 self.to_stderr = True
                 self.at = text.index("2", self.at) + 1
-            elif char in "|<>(){}`":
+            elif char == ">":
+                self._redirection()
+            elif char in "|<(){}`":
                 raise Opaque(char)
             else:
                 self._append(char)
@@ -136,22 +147,46 @@ class _Parser:
             self.word = []
         self.word.append(chars)
 
+    def _redirection(self) -> None:
+        """``>`` or ``>>`` (``1>``, and a word just before it ends there); other file
+        descriptors, ``>&N`` and ``>|`` are not acted out."""
+        text = self.text
+        if self.word is not None:
+            if "".join(self.word) != "1":
+                raise Opaque(f"{''.join(self.word)}>")
+            self.word = None  # ``1>``: standard output, as without the digit
+        append = text.startswith(">>", self.at)
+        self.at += 2 if append else 1
+        if (self.at < len(text) and text[self.at] in "&|>") or self.redirect_append is not None:
+            raise Opaque(">" + text[self.at : self.at + 1])
+        self.redirect_append = append
+
     def _end_word(self) -> None:
         if self.word is not None:
-            self.words.append("".join(self.word))
+            if self.redirect_append is not None:
+                if self.redirect:
+                    raise Opaque("a second redirection")
+                self.redirect, self.append = "".join(self.word), self.redirect_append
+                self.redirect_append = None
+            else:
+                self.words.append("".join(self.word))
             self.word = None
 
     def _end_command(self, background: bool) -> None:
         self._end_word()
+        if self.redirect_append is not None:
+            raise Opaque("> without a file")
         if not self.words:
-            if background or self.to_stderr:
+            if background or self.to_stderr or self.redirect:
                 raise Opaque("empty command")
             return
         first = self.words[0]
         if first in _KEYWORDS or ("=" in first and _NAME.match(first.split("=")[0])):
             raise Opaque(first)
-        self.result.append(Command(tuple(self.words), self.to_stderr, background))
-        self.words, self.to_stderr = [], False
+        self.result.append(
+            Command(tuple(self.words), self.to_stderr, background, self.redirect, self.append)
+        )
+        self.words, self.to_stderr, self.redirect, self.append = [], False, "", False
 
     def _double_quoted(self) -> None:
         self._append("")  # "" is a word, even empty
@@ -198,9 +233,15 @@ class _Parser:
             self._append(value)
 
 
-def program(argv: Sequence[str], env: Mapping[str, str], lookup: Lookup) -> list[Command] | None:
+def program(
+    argv: Sequence[str],
+    env: Mapping[str, str],
+    lookup: Lookup,
+    files: MountedFiles | None = None,
+) -> list[Command] | None:
     """The commands a container's (or an exec's) ``argv`` stands for; None when the
-    simulator does not act it out. Whether ``argv[0]`` exists is the caller's check."""
+    simulator does not act it out (a file it names lies outside the container's
+    mounts, ``files``). Whether ``argv[0]`` exists is the caller's check."""
     if not argv:
         return None
     name = argv[0].rsplit("/", 1)[-1]
@@ -218,19 +259,23 @@ def program(argv: Sequence[str], env: Mapping[str, str], lookup: Lookup) -> list
             commands = [Command((name, *argv[1:]))]
         else:
             return None
-        _check(commands, lookup)
+        _check(commands, lookup, files or MountedFiles(()))
     except Opaque:
         return None
     return commands
 
 
-def _check(commands: Sequence[Command], lookup: Lookup) -> None:
+def _check(commands: Sequence[Command], lookup: Lookup, files: MountedFiles) -> None:
     for command in commands:
         name = command.words[0]
         if name not in BUILTINS and lookup(name) is not False:
             raise Opaque(name)  # a real program: cannot act it out
         if name == "trap" and len(command.words) >= 3 and command.words[1] not in ("", "-"):
-            _check(parse(command.words[1], {}), lookup)
+            _check(parse(command.words[1], {}), lookup, files)
+        named = [*(command.words[1:] if name == "cat" else ()), *filter(None, [command.redirect])]
+        for path in named:
+            if not files.covers(path):
+                raise Opaque(path)  # the image's own files are not simulated
 
 
 def resolve(executable: str, env: Mapping[str, str], files: frozenset[str] | None) -> bool | None:
@@ -260,6 +305,7 @@ class Process:
         "_blocked",
         "_commands",
         "_env",
+        "_files",
         "_lookup",
         "_next",
         "_pending_trap",
@@ -280,11 +326,13 @@ class Process:
         workdir: str,
         lookup: Lookup,
         processes: Callable[[], Sequence[str]] | None = None,
+        files: MountedFiles | None = None,
     ):
         """``processes``: the command lines of the processes this one sees (its pid
         namespace, itself last), which makes ``ps`` a command it acts out (an
-        interactive shell's)."""
+        interactive shell's). ``files``: what ``cat`` and ``>`` reach (the mounts)."""
         self._commands, self._write = list(commands), write
+        self._files = files or MountedFiles(())
         self._processes = processes
         self.exited = False  # ended by ``exit`` (not by running out of commands)
         self._env, self._workdir, self._lookup = env, workdir or "/", lookup
@@ -319,11 +367,25 @@ class Process:
             return self.run()
         return None
 
-    def _out(self, command: Command, text: str) -> None:
-        self._write(STDERR if command.to_stderr else STDOUT, text.encode())
+    def _out(self, command: Command, text: str | bytes) -> None:
+        data = text.encode() if isinstance(text, str) else text
+        if command.redirect:
+            try:
+                self._files.write(command.redirect, data, append=True)
+            except FileError as exc:
+                self._write(STDERR, f"sh: write error: {exc.reason}\n".encode())
+            return
+        self._write(STDERR if command.to_stderr else STDOUT, data)
 
     def _execute(self, command: Command) -> Step | None:
         name, args = command.words[0], command.words[1:]
+        if command.redirect:
+            try:  # the shell opens (creates, truncates) the file before the command runs
+                self._files.write(command.redirect, b"", append=command.append)
+            except FileError as exc:
+                self._write(STDERR, f"sh: can't create {exc.path}: {exc.reason}\n".encode())
+                self._status = 1
+                return None
         if command.background and name == "sleep":
             seconds = _seconds(args)
             if seconds is not None:
@@ -362,6 +424,15 @@ class Process:
             self._out(command, "".join(f"{key}={value}\n" for key, value in self._env.items()))
         elif name == "false":
             self._status = 1
+            return None
+        elif name == "cat" and args:
+            self._status = 0
+            for path in args:
+                try:
+                    self._out(command, self._files.read(path))
+                except FileError as exc:
+                    self._write(STDERR, f"cat: can't open '{path}': {exc.reason}\n".encode())
+                    self._status = 1
             return None
         elif name == "ps" and self._processes is not None:
             self._out(command, ps_table(self._processes()))
