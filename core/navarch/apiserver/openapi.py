@@ -50,6 +50,7 @@ _META = "io.k8s.apimachinery.pkg.apis.meta.v1"
 _PACKAGES = {
     "navarch.api.meta": _META,
     "navarch.api.apps_v1": "io.k8s.api.apps.v1",
+    "navarch.api.batch_v1": "io.k8s.api.batch.v1",
     "navarch.api.coordination_v1": "io.k8s.api.coordination.v1",
     "navarch.apiextensions.v1": "io.k8s.apiextensions-apiserver.pkg.apis.apiextensions.v1",
 }
