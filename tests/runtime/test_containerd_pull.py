@@ -21,6 +21,7 @@ import pytest
 import pytest_asyncio
 from aiohttp import web
 
+from navarch.api.imageref import is_loopback_registry
 from navarch.runtime import ImagePullError
 from navarch.runtime.archive import go_architecture
 from navarch.runtime.types import ContainerState, RegistryAuth
@@ -33,7 +34,6 @@ from navarch_runtime_containerd.pull import pull_image
 from navarch_runtime_containerd.reference import (
     ImageReference,
     InvalidReference,
-    is_loopback,
     parse_reference,
 )
 
@@ -79,7 +79,7 @@ def test_plain_http_only_for_loopback() -> None:
     assert parse_reference("localhost:5000/a").base_url == "http://localhost:5000"
     assert parse_reference("example.com:5000/a").base_url == "https://example.com:5000"
     assert parse_reference("busybox").base_url == "https://registry-1.docker.io"
-    assert is_loopback("127.8.9.1") and not is_loopback("10.0.0.1")
+    assert is_loopback_registry("127.8.9.1") and not is_loopback_registry("10.0.0.1")
 
 
 # --- daemons ----------------------------------------------------------------------------

@@ -27,6 +27,7 @@ on Kubernetes.
 
 from __future__ import annotations
 
+import ipaddress
 import re
 
 import attrs
@@ -142,3 +143,18 @@ def _check_digest(digest: str) -> None:
         raise InvalidImageReference("invalid checksum digest length")
     if not re.fullmatch(r"[a-f0-9]+", encoded):
         raise InvalidImageReference("invalid checksum digest format")
+
+
+def is_loopback_registry(registry: str) -> bool:
+    """Whether ``registry`` (``host``, ``host:port``, ``[v6]:port``) is this machine."""
+    host = registry
+    if host.startswith("["):
+        host = host[1:].partition("]")[0]
+    elif host.count(":") == 1:
+        host = host.partition(":")[0]
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False

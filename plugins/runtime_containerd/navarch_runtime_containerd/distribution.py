@@ -26,6 +26,7 @@ import base64
 import hashlib
 import json
 import re
+import ssl
 from collections.abc import AsyncGenerator, Mapping
 from typing import Any, Self
 
@@ -33,9 +34,11 @@ import aiohttp
 import attrs
 from yarl import URL
 
+from navarch.api.imageref import is_loopback_registry
+from navarch.runtime.registries import PullSource
 from navarch.runtime.types import RegistryAuth
 from navarch_runtime_containerd.connection import CHUNK_SIZE
-from navarch_runtime_containerd.reference import ImageReference, is_loopback
+from navarch_runtime_containerd.reference import ImageReference
 
 MEDIA_OCI_INDEX = "application/vnd.oci.image.index.v1+json"
 MEDIA_OCI_MANIFEST = "application/vnd.oci.image.manifest.v1+json"
@@ -84,12 +87,18 @@ class Registry:
         reference: ImageReference,
         auth: RegistryAuth | None = None,
         *,
+        source: PullSource | None = None,
         connect_timeout: float = CONNECT_TIMEOUT,
         read_timeout: float = READ_TIMEOUT,
     ):
         self.reference = reference
         self.auth = auth
-        self._base = reference.base_url
+        # A mirror (registries.py) serves the repository under its own address, perhaps
+        # renamed; the image keeps the name the reference gives it.
+        self._source = source
+        self._base = source.base_url if source else reference.base_url
+        self.repository = source.repository if source else reference.repository
+        self.where = source.host if source else reference.registry
         self._timeout = aiohttp.ClientTimeout(
             total=None, sock_connect=connect_timeout, sock_read=read_timeout
         )
@@ -99,8 +108,11 @@ class Registry:
 
     async def __aenter__(self) -> Self:
         # Proxies from the environment only for remote registries: loopback is local.
+        loopback = is_loopback_registry(URL(self._base).host or "")
         self._session = aiohttp.ClientSession(
-            timeout=self._timeout, trust_env=not self.reference.loopback
+            timeout=self._timeout,
+            trust_env=not loopback,
+            connector=aiohttp.TCPConnector(ssl=_tls(self._source)),
         )
         return self
 
@@ -113,7 +125,7 @@ class Registry:
     async def manifest(self, reference: str, expected: str = "") -> Manifest:
         """The manifest (or index) ``reference`` names (a tag or a digest), checked
         against ``expected`` (or, asked by tag, the digest the registry announces)."""
-        path = f"/v2/{self.reference.repository}/manifests/{reference}"
+        path = f"/v2/{self.repository}/manifests/{reference}"
         response = await self._get(path, "manifest", {"Accept": _ACCEPT})
         try:
             if (response.content_length or 0) > MAX_MANIFEST_SIZE:
@@ -131,7 +143,7 @@ class Registry:
         for claimed in {wanted, announced} - {""}:
             if claimed.startswith(f"{algorithm}:") and claimed != actual:
                 raise RegistryError(
-                    f"manifest {reference} from {self.reference.registry} hashes to {actual}, "
+                    f"manifest {reference} from {self.where} hashes to {actual}, "
                     f"not {claimed}: corrupt or tampered with, not kept"
                 )
         return Manifest(content_type, data, actual)
@@ -143,7 +155,7 @@ class Registry:
         """The blob's bytes in chunks of up to CHUNK_SIZE. Raises RegistryError, before
         the iteration ends, when they do not add up to ``size`` bytes hashing to
         ``digest``: a content write fed from it is aborted, never committed."""
-        response = await self._get(f"/v2/{self.reference.repository}/blobs/{digest}", "blob")
+        response = await self._get(f"/v2/{self.repository}/blobs/{digest}", "blob")
         hasher = hashlib.new(digest.partition(":")[0])
         received = 0
         buffer = bytearray()
@@ -171,7 +183,7 @@ class Registry:
 
     def _check_blob(self, digest: str, size: int, received: int, hasher: Any) -> None:
         actual = f"{hasher.name}:{hasher.hexdigest()}"
-        where = f"blob {digest} from {self.reference.registry}"
+        where = f"blob {digest} from {self.where}"
         if received != size:
             raise RegistryError(
                 f"{where} ended after {received} of its {size} bytes: truncated, not kept"
@@ -224,12 +236,12 @@ class Registry:
     async def _token(self, params: Mapping[str, str], auth: RegistryAuth) -> str:
         assert self._session is not None
         realm = URL(params["realm"])
-        if realm.scheme != "https" and not is_loopback(realm.host or ""):
+        if realm.scheme != "https" and not is_loopback_registry(realm.host or ""):
             raise RegistryError(
                 f"the registry's token service {realm} is not HTTPS: credentials are only "
                 "sent over plain HTTP to this machine"
             )
-        scope = params.get("scope") or f"repository:{self.reference.repository}:pull"
+        scope = params.get("scope") or f"repository:{self.repository}:pull"
         query = {"scope": scope, **({"service": params["service"]} if "service" in params else {})}
         try:
             if auth.identity_token:  # OAuth2: the identity token is a refresh token
@@ -284,7 +296,7 @@ class Registry:
         realm: bool = False,
     ) -> str:
         said = _registry_messages(body)
-        registry = self.reference.registry
+        registry = self.where
         if response.status == 401:
             given = bool(self.auth and (self.auth.username or self.auth.identity_token))
             unless = "" if given else "; no credentials were given"
@@ -305,7 +317,7 @@ class Registry:
         return f"{registry} answered {response.status} {response.reason} to GET {path}{detail}"
 
     def _transport_error(self, exc: BaseException, doing: str) -> RegistryError:
-        registry = self.reference.registry
+        registry = self.where
         scheme = URL(self._base).scheme
         if isinstance(exc, aiohttp.ClientConnectorError):
             refused = isinstance(exc.os_error, ConnectionRefusedError)
@@ -319,6 +331,16 @@ class Registry:
                 f"registry {registry} did not answer within {self._read_timeout:g}s ({doing})"
             )
         return RegistryError(f"registry {registry} failed while {doing}: {exc}")
+
+
+def _tls(source: PullSource | None) -> ssl.SSLContext | bool:
+    """The TLS settings a registries.yaml gives the host: its own CA, or no check at
+    all (``insecure_skip_verify``); the system's trust otherwise."""
+    if source is None or not (source.ca_file or source.insecure_skip_verify):
+        return True
+    if source.insecure_skip_verify:
+        return False
+    return ssl.create_default_context(cafile=source.ca_file)
 
 
 def _basic(auth: RegistryAuth) -> str:

@@ -10,6 +10,7 @@ from typing import Any
 
 import attrs
 
+from navarch.runtime.registries import registries_option
 from navarch_runtime_containerd.defaults import (
     DEFAULT_NAMESPACE,
     DEFAULT_SNAPSHOTTER,
@@ -73,6 +74,7 @@ class ContainerdOptions:
         validator=_positive,
         metadata=_help("Deadline of each containerd call, in seconds (transfers get longer)."),
     )
+    registries: str = registries_option()
     log_max_bytes: int = attrs.field(
         default=10 << 20,
         validator=_at_least(4096),

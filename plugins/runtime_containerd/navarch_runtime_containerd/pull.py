@@ -36,6 +36,7 @@ from loguru import logger
 
 from navarch.runtime.archive import go_architecture
 from navarch.runtime.errors import ImagePullError, NotFound
+from navarch.runtime.registries import NO_REGISTRIES, PullSource, Registries
 from navarch.runtime.types import ImageRef, RegistryAuth
 from navarch_runtime_containerd.client import ContainerdClient
 from navarch_runtime_containerd.distribution import (
@@ -68,29 +69,40 @@ async def pull_image(
     image: str,
     auth: RegistryAuth | None = None,
     *,
+    registries: Registries = NO_REGISTRIES,
     timeout: float = PULL_TIMEOUT,
 ) -> ImageRef:
-    """Pull ``image`` into ``client``'s namespace under the name ``image`` as given.
+    """Pull ``image`` into ``client``'s namespace under the name ``image`` as given,
+    from the first of the places ``registries`` names for its registry (its mirrors in
+    order, then the registry itself) that serves it.
 
-    Raises :class:`ImagePullError` with the registry's reason (or what else went
-    wrong), and :class:`~navarch.runtime.errors.Unavailable` when containerd does not
-    answer.
+    Raises :class:`ImagePullError` with the registry's reason (each place's, when there
+    were several), or what else went wrong, and
+    :class:`~navarch.runtime.errors.Unavailable` when containerd does not answer.
     """
     try:
         reference = parse_reference(image)
     except InvalidReference as exc:
         raise ImagePullError(image, f"invalid reference: {exc}") from None
-    log = logger.bind(image=image, registry=reference.registry, namespace=client.namespace)
+    sources = registries.sources(reference.registry, reference.repository, auth)
+    failures: list[str] = []
     try:
-        async with asyncio.timeout(timeout), Registry(reference, auth) as registry:
-            fetched = await _fetch_documents(registry, reference, image)
-            await client.ensure_namespace()
-            async with client.lease() as lease:
-                await _write_content(client, registry, fetched, lease)
-                await unpack_layers(client, fetched.image, lease)
-                await record_image(client, fetched.image)
-    except RegistryError as exc:
-        raise ImagePullError(image, exc.reason) from None
+        async with asyncio.timeout(timeout):
+            for source in sources:
+                try:
+                    content = await _pull_from(client, reference, image, source)
+                except RegistryError as exc:
+                    failures.append(f"{source.host}: {exc.reason}")
+                    logger.bind(image=image, source=source.base_url, error=exc.reason).info(
+                        "pull from this source failed; trying the next"
+                    )
+                    continue
+                return ImageRef(
+                    id=content.config.digest,
+                    tags=(image,),
+                    digests=(f"{reference.locator}@{content.target.digest}",),
+                    size=content.size,
+                )
     except UnpackError as exc:
         raise ImagePullError(image, exc.message) from exc
     except ContainerdError as exc:
@@ -99,14 +111,27 @@ async def pull_image(
         raise ImagePullError(image, f"containerd lost {exc.message} during the pull") from exc
     except TimeoutError:
         raise ImagePullError(image, f"not pulled within {timeout:g}s") from None
+    if len(failures) == 1:
+        raise ImagePullError(image, failures[0].partition(": ")[2])
+    raise ImagePullError(image, "no source served it: " + "; ".join(failures))
+
+
+async def _pull_from(
+    client: ContainerdClient, reference: ImageReference, image: str, source: PullSource
+) -> ImageContent:
+    log = logger.bind(
+        image=image, registry=reference.registry, source=source.base_url, namespace=client.namespace
+    )
+    async with Registry(reference, source.auth, source=source) as registry:
+        fetched = await _fetch_documents(registry, reference, image)
+        await client.ensure_namespace()
+        async with client.lease() as lease:
+            await _write_content(client, registry, fetched, lease)
+            await unpack_layers(client, fetched.image, lease)
+            await record_image(client, fetched.image)
     content = fetched.image
     log.bind(id=content.config.digest, digest=content.target.digest).info("image pulled")
-    return ImageRef(
-        id=content.config.digest,
-        tags=(image,),
-        digests=(f"{reference.locator}@{content.target.digest}",),
-        size=content.size,
-    )
+    return content
 
 
 @attrs.frozen

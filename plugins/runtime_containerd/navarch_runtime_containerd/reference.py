@@ -16,11 +16,14 @@ containerd and Docker do without extra configuration; every other registry over 
 
 from __future__ import annotations
 
-import ipaddress
-
 import attrs
 
-from navarch.api.imageref import DOCKER_HUB, InvalidImageReference, parse_image_reference
+from navarch.api.imageref import (
+    DOCKER_HUB,
+    InvalidImageReference,
+    is_loopback_registry,
+    parse_image_reference,
+)
 
 DOCKER_HUB_API = "registry-1.docker.io"
 
@@ -46,7 +49,7 @@ class ImageReference:
 
     @property
     def loopback(self) -> bool:
-        return is_loopback(self.registry)
+        return is_loopback_registry(self.registry)
 
     @property
     def base_url(self) -> str:
@@ -72,18 +75,3 @@ def parse_reference(text: str) -> ImageReference:
     except InvalidImageReference as exc:
         raise InvalidReference(f"{text!r} is not an image reference: {exc}") from None
     return ImageReference(parsed.domain, parsed.path, parsed.tag_or_default, parsed.digest)
-
-
-def is_loopback(registry: str) -> bool:
-    """Whether ``registry`` (``host``, ``host:port``, ``[v6]:port``) is this machine."""
-    host = registry
-    if host.startswith("["):
-        host = host[1:].partition("]")[0]
-    elif host.count(":") == 1:
-        host = host.partition(":")[0]
-    if host == "localhost":
-        return True
-    try:
-        return ipaddress.ip_address(host).is_loopback
-    except ValueError:
-        return False

@@ -28,6 +28,7 @@ keep (client, state files) in state.py.
 from __future__ import annotations
 
 import asyncio
+import functools
 import uuid
 from collections.abc import Sequence
 from pathlib import Path
@@ -36,6 +37,7 @@ from navarch.runtime.errors import (
     NotFound,
     RuntimeFault,
 )
+from navarch.runtime.registries import Registries, load_registries
 from navarch.runtime.types import (
     STDERR,
     STDOUT,
@@ -76,9 +78,14 @@ class ContainerdRuntime(SandboxOps):
     # --- images -----------------------------------------------------------------------
 
     async def pull_image(self, image: str, auth: RegistryAuth | None = None) -> ImageRef:
-        """Pull ``image`` from its registry over the distribution API (pull.py); the
-        image is named ``image`` as given."""
-        return await pull_from_registry(self.client, image, auth)
+        """Pull ``image`` from its registry, or the mirrors the ``registries`` option
+        names for it, over the distribution API (pull.py); the image is named ``image``
+        as given."""
+        return await pull_from_registry(self.client, image, auth, registries=self._registries)
+
+    @functools.cached_property
+    def _registries(self) -> Registries:
+        return load_registries(self.options.registries)
 
     async def load_image(self, archive: Path) -> list[ImageRef]:
         await self.client.ensure_namespace()

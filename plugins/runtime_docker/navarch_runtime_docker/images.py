@@ -13,8 +13,10 @@ from typing import Any
 import aiohttp
 from loguru import logger
 
+from navarch.api.imageref import InvalidImageReference, parse_image_reference
 from navarch.runtime import ImageLoadError, ImagePullError, ImageRef, NotFound, RegistryAuth
 from navarch.runtime.archive import read_archive_manifest
+from navarch.runtime.registries import NO_REGISTRIES, Registries
 from navarch_runtime_docker.engine import Engine, EngineError, path_part
 
 
@@ -84,10 +86,53 @@ async def image_status(engine: Engine, image: str) -> ImageRef | None:
     return image_ref(info)
 
 
-async def pull_image(engine: Engine, image: str, auth: RegistryAuth | None) -> ImageRef:
+async def pull_image(
+    engine: Engine,
+    image: str,
+    auth: RegistryAuth | None,
+    registries: Registries = NO_REGISTRIES,
+) -> ImageRef:
+    """Pull ``image`` from the first place ``registries`` names for its registry that
+    serves it (its mirrors in order, then the registry itself). The engine pulls by
+    name, so a mirror's copy is pulled under the mirror's name, tagged with the name
+    the pod gave and the mirror's name removed: the image is held as ``image``."""
+    try:
+        parsed = parse_image_reference(image)
+    except InvalidImageReference as exc:
+        raise ImagePullError(image, f"invalid reference: {exc}") from None
+    sources = registries.sources(parsed.domain, parsed.path, auth)
+    failures: list[str] = []
+    for source in sources:
+        if not source.mirror:
+            pulled = image
+        else:
+            reason = _mirror_unusable(source.base_url, parsed.digest)
+            if reason:
+                failures.append(f"{source.host}: {reason}")
+                continue
+            pulled = f"{source.host}/{source.repository}:{parsed.tag_or_default}"
+        try:
+            await _pull(engine, pulled, source.auth)
+        except ImagePullError as exc:
+            failures.append(f"{source.host}: {exc.reason}")
+            continue
+        if pulled != image:
+            await _rename(engine, pulled, image)
+        ref = await image_status(engine, image)
+        if ref is None:
+            raise ImagePullError(image, "the engine reported success but does not hold the image")
+        logger.bind(runtime="docker", image=image, source=source.host, id=ref.id).info(
+            "image pulled"
+        )
+        return ref
+    if len(failures) == 1:
+        raise ImagePullError(image, failures[0].partition(": ")[2])
+    raise ImagePullError(image, "no source served it: " + "; ".join(failures))
+
+
+async def _pull(engine: Engine, image: str, auth: RegistryAuth | None) -> None:
     repository, tag = split_reference(image)
     headers = {"X-Registry-Auth": registry_auth_header(image, auth)} if auth else {}
-    log = logger.bind(runtime="docker", image=image)
     try:
         async with engine.stream(
             "POST",
@@ -107,11 +152,28 @@ async def pull_image(engine: Engine, image: str, auth: RegistryAuth | None) -> I
         raise ImagePullError(
             image, f"not pulled within {engine.options.pull_timeout_seconds:g}s"
         ) from err
-    ref = await image_status(engine, image)
-    if ref is None:
-        raise ImagePullError(image, "the engine reported success but does not hold the image")
-    log.bind(id=ref.id).info("image pulled")
-    return ref
+
+
+def _mirror_unusable(base_url: str, digest: str) -> str:
+    """Why the engine cannot take this image from this mirror ("" when it can): it
+    pulls by name only, and a digest cannot be re-tagged under the pod's name."""
+    if "/" in base_url.partition("://")[2]:
+        return "the engine cannot pull from a mirror with a path prefix"
+    if digest:
+        return "the engine cannot keep an image pulled by digest from a mirror under its own name"
+    return ""
+
+
+async def _rename(engine: Engine, pulled: str, image: str) -> None:
+    """Tag ``pulled`` as ``image`` and drop the name ``pulled`` (the content stays)."""
+    repository, tag = split_reference(image)
+    try:
+        await engine.call(
+            "POST", f"/images/{path_part(pulled)}/tag", params={"repo": repository, "tag": tag}
+        )
+        await engine.call("DELETE", f"/images/{path_part(pulled)}", params={"noprune": 1})
+    except EngineError as err:
+        raise ImagePullError(image, f"pulled as {pulled} but not renamed: {err.message}") from err
 
 
 async def _file_chunks(path: Path) -> AsyncIterator[bytes]:

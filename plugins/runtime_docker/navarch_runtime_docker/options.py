@@ -11,6 +11,8 @@ from typing import Any
 
 import attrs
 
+from navarch.runtime.registries import registries_option
+
 # The newest Engine API this plugin was written against (Debian's dockerd 20.10).
 MAX_API_VERSION = "1.41"
 DEFAULT_SANDBOX_IMAGE = "navarch.local/pause:1"
@@ -78,3 +80,4 @@ class DockerOptions:
         validator=_positive,
         metadata=_help("Deadline of one image pull or load."),
     )
+    registries: str = registries_option()

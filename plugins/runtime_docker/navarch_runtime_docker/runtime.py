@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
 import json
 import math
 from collections.abc import AsyncIterator, Mapping, Sequence
@@ -33,6 +34,7 @@ from navarch.runtime import (
     SandboxStatus,
     StartError,
 )
+from navarch.runtime.registries import Registries, load_registries
 from navarch_runtime_docker import images, specs, status
 from navarch_runtime_docker.attach import DockerAttachSession, attach_container
 from navarch_runtime_docker.engine import Engine, EngineError, path_part
@@ -84,7 +86,11 @@ class DockerRuntime:
     # --- images ------------------------------------------------------------------------
 
     async def pull_image(self, image: str, auth: RegistryAuth | None = None) -> ImageRef:
-        return await images.pull_image(self.engine, image, auth)
+        return await images.pull_image(self.engine, image, auth, self._registries)
+
+    @functools.cached_property
+    def _registries(self) -> Registries:
+        return load_registries(self.options.registries)
 
     async def load_image(self, archive: Path) -> list[ImageRef]:
         return await images.load_image(self.engine, archive)
