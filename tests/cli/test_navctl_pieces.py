@@ -14,11 +14,11 @@ import pytest
 import yaml
 
 from navarch.cli.navctl import main
-from navarch.cli.navctl.commands.apply import container_name, deployment_manifest
 from navarch.cli.navctl.commands.config import DATA_OMITTED, REDACTED
 from navarch.cli.navctl.commands.metadata import conflicts, parse_changes
 from navarch.cli.navctl.describe_text import Text, event_rows
 from navarch.cli.navctl.failures import CliError
+from navarch.cli.navctl.generators.workloads import container_name, deployment_manifest
 from navarch.cli.navctl.manifests import (
     Document,
     namespace_for,
@@ -29,6 +29,7 @@ from navarch.cli.navctl.manifests import (
 from navarch.cli.navctl.printing import TableView, age, align, object_name, print_objects
 from navarch.cli.navctl.targets import parse_targets
 from navarch.resources.core import DEPLOYMENTS, PODS
+from navarch.resources.registry import registry
 
 NOW = dt.datetime(2026, 1, 1, 12, 0, 0, tzinfo=dt.UTC)
 
@@ -184,15 +185,27 @@ def test_namespace_from_object_flag_or_default_and_conflict():
 # --- targets, create, label -----------------------------------------------------------------
 
 
+KUBECTL_ALL = (
+    "pods",
+    "services",
+    "daemonsets",
+    "deployments",
+    "replicasets",
+    "statefulsets",
+    "cronjobs",
+    "jobs",
+)
+
+
 def test_targets_as_kubectl_reads_them():
     assert [(t.res.plural, t.names) for t in parse_targets(["po", "a", "b"])] == [
         ("pods", ("a", "b"))
     ]
-    assert [t.res.plural for t in parse_targets(["all"])] == [
-        "pods",
-        "deployments",
-        "replicasets",
-    ]
+    # kubectl's `get all` on Kubernetes, in its order, of the kinds this tree serves
+    # (the rest of issue 23's kinds join as they land)
+    served = [r for r in KUBECTL_ALL if registry().resolve(r) is not None]
+    assert {"pods", "deployments", "replicasets"} <= set(served)
+    assert [t.res.plural for t in parse_targets(["all"])] == served
     assert [(t.res.plural, t.names) for t in parse_targets(["deploy/web", "rs/x"])] == [
         ("deployments", ("web",)),
         ("replicasets", ("x",)),

@@ -14,7 +14,6 @@ import importlib.util
 # Verbs that live in a module named otherwise (tests/cli/test_navctl_startup.py checks
 # that this table and what the modules register agree).
 MODULE_OF_VERB = {
-    "create": "apply",
     "label": "metadata",
     "annotate": "metadata",
     "cordon": "nodes",
