@@ -52,6 +52,7 @@ _PACKAGES = {
     "navarch.api.apps_v1": "io.k8s.api.apps.v1",
     "navarch.api.batch_v1": "io.k8s.api.batch.v1",
     "navarch.api.coordination_v1": "io.k8s.api.coordination.v1",
+    "navarch.api.storage_v1": "io.k8s.api.storage.v1",
     "navarch.apiextensions.v1": "io.k8s.apiextensions-apiserver.pkg.apis.apiextensions.v1",
 }
 _CORE = "io.k8s.api.core.v1"  # core_v1 and the modules that split it (pod parts)
