@@ -7,7 +7,8 @@ import json
 
 import pytest
 
-from navarch.runtime.types import ContainerConfig
+from navarch.runtime.types import ContainerConfig, Mount, MountPropagation
+from navarch_runtime_containerd.bindmounts import MountError, resolve_mounts
 from navarch_runtime_containerd.ocispec import (
     DEFAULT_CAPABILITIES,
     DEFAULT_PATH,
@@ -109,6 +110,80 @@ def test_standard_mounts() -> None:
     assert "ro" in mounts["/sys/fs/cgroup"]["options"]
     assert "newinstance" in mounts["/dev/pts"]["options"]
     assert "mode=1777" in mounts["/dev/shm"]["options"]
+
+
+def test_volumes_are_binds_as_containerds_cri_makes_them() -> None:
+    """rbind, the propagation's option and ro/rw; parents before children whatever
+    the order given; a volume at a standard mount's destination replaces it; the
+    root propagates when a volume asks for it."""
+    config = ContainerConfig(
+        "c",
+        "i",
+        mounts=(
+            Mount("/data/app.conf", "/h/conf", read_only=True),
+            Mount("/data/", "/h/data", propagation=MountPropagation.HOST_TO_CONTAINER),
+            Mount("/dev/shm", "/h/shm"),
+        ),
+    )
+    spec = _spec(config)
+    destinations = [m["destination"] for m in spec["mounts"]]
+    assert destinations == [
+        "/proc",
+        "/dev",
+        "/dev/pts",
+        "/dev/mqueue",
+        "/sys",
+        "/sys/fs/cgroup",
+        "/data",
+        "/data/app.conf",  # equal depths keep their order
+        "/dev/shm",
+    ]
+    binds = {m["destination"]: m for m in spec["mounts"][-3:]}
+    assert binds["/data"] == {
+        "destination": "/data",
+        "type": "bind",
+        "source": "/h/data",
+        "options": ["rbind", "rslave", "rw"],
+    }
+    assert binds["/data/app.conf"]["options"] == ["rbind", "rprivate", "ro"]
+    assert binds["/dev/shm"]["source"] == "/h/shm"
+    assert spec["linux"]["rootfsPropagation"] == "rslave"
+    shared = _spec(
+        ContainerConfig(
+            "c", "i", mounts=(Mount("/x", "/h", propagation=MountPropagation.BIDIRECTIONAL),)
+        )
+    )
+    assert shared["mounts"][-1]["options"] == ["rbind", "rshared", "rw"]
+    assert shared["linux"]["rootfsPropagation"] == "rshared"
+    assert "rootfsPropagation" not in _spec(ContainerConfig("c", "i"))["linux"]
+
+
+def test_host_paths_resolved_and_checked(tmp_path) -> None:
+    (tmp_path / "real").mkdir()
+    (tmp_path / "link").symlink_to("real")
+    (resolved,) = resolve_mounts((Mount("/x", str(tmp_path / "link")),))
+    assert resolved.host_path == str(tmp_path / "real")
+    with pytest.raises(MountError, match="does not exist"):
+        resolve_mounts((Mount("/x", str(tmp_path / "missing")),))
+    mountinfo = tmp_path / "mountinfo"
+    mountinfo.write_text(
+        "27 1 254:0 / / rw,relatime - ext4 /dev/vda rw\n"
+        f"40 27 0:50 / {tmp_path} rw shared:7 - tmpfs t rw\n"
+        f"41 40 0:51 / {tmp_path}/real rw master:7 - tmpfs t rw\n"
+    )
+    slave = Mount("/x", str(tmp_path / "real"), propagation=MountPropagation.HOST_TO_CONTAINER)
+    assert resolve_mounts((slave,), mountinfo) == (slave,)
+    with pytest.raises(MountError, match="not a shared mount"):
+        resolve_mounts(
+            (Mount("/x", str(tmp_path / "real"), propagation=MountPropagation.BIDIRECTIONAL),),
+            mountinfo,
+        )
+    assert resolve_mounts(
+        (Mount("/x", str(tmp_path), propagation=MountPropagation.BIDIRECTIONAL),), mountinfo
+    )
+    mountinfo.write_text("27 1 254:0 / / rw,relatime - ext4 /dev/vda rw\n")
+    with pytest.raises(MountError, match="neither a shared nor a slave mount"):
+        resolve_mounts((slave,), mountinfo)
 
 
 def test_masked_and_readonly_paths() -> None:

@@ -38,6 +38,7 @@ from navarch.testing.runtime import (
     ATTACH,
     EXEC_STDIN,
     MEMORY_LIMITS,
+    MOUNT_PROPAGATION,
     NETWORK_NAMESPACES,
     OOM_DETECTION,
     PULL,
@@ -365,6 +366,7 @@ class TestContainerdConformance(RuntimeConformance):
                 OOM_DETECTION,
                 PULL,
                 ATTACH,
+                MOUNT_PROPAGATION,
             }
         )
 

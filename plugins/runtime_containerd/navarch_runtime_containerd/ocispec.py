@@ -30,18 +30,27 @@ On top of those, what Kubernetes adds (CRI):
   pod's path;
 * a target container (``kubectl debug --target``): its pid namespace, by the path
   of its process's (``/proc/<pid>/ns/pid``), as containerd's CRI does for
-  ``NamespaceMode_TARGET``.
+  ``NamespaceMode_TARGET``;
+* volumes (``ContainerConfig.mounts``), as containerd's CRI plugin binds them
+  (``WithMounts``): type ``bind`` with ``rbind``, ``rprivate``/``rslave``/``rshared``
+  for the propagation ``None``/``HostToContainer``/``Bidirectional`` (and the root's
+  propagation ``rslave``/``rshared`` so that it passes through), ``ro`` or ``rw``;
+  after the standard mounts, of which one at the same destination is dropped, and
+  sorted parents first (by the number of path components), so a file bound inside a
+  bound directory lands on it. A host file bound onto a file path works: runc
+  creates the mount point as a file when the source is one.
 """
 
 from __future__ import annotations
 
+import posixpath
 from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
 import attrs
 
 from navarch.runtime.cpu import CFS_PERIOD_US, cfs_quota, cpu_shares
-from navarch.runtime.types import ContainerConfig
+from navarch.runtime.types import ContainerConfig, Mount, MountPropagation
 from navarch_runtime_containerd.users import ProcessUser
 
 # The runtime-spec version runc 1.1 and containerd 1.6 speak.
@@ -118,6 +127,48 @@ def standard_mounts() -> list[dict[str, Any]]:
         _mount("/sys", "sysfs", "sysfs", "nosuid", "noexec", "nodev", "ro"),
         _mount("/sys/fs/cgroup", "cgroup", "cgroup", "nosuid", "noexec", "nodev", "relatime", "ro"),
     ]
+
+
+# Kubernetes' mountPropagation -> the bind's option, and the root's propagation it needs.
+PROPAGATION_OPTIONS = {
+    MountPropagation.NONE: "rprivate",
+    MountPropagation.HOST_TO_CONTAINER: "rslave",
+    MountPropagation.BIDIRECTIONAL: "rshared",
+}
+
+
+def bind_mount(mount: Mount) -> dict[str, Any]:
+    """The spec's entry for one volume mount (``host_path`` already resolved)."""
+    return _mount(
+        posixpath.normpath(mount.container_path),
+        "bind",
+        mount.host_path,
+        "rbind",
+        PROPAGATION_OPTIONS[mount.propagation],
+        "ro" if mount.read_only else "rw",
+    )
+
+
+def with_binds(standard: list[dict[str, Any]], mounts: Sequence[Mount]) -> list[dict[str, Any]]:
+    """The standard mounts (less those a volume replaces) then the volumes, parents
+    first (containerd's CRI ``orderedMounts``: by path components, a stable sort)."""
+    binds = sorted(
+        (bind_mount(mount) for mount in mounts),
+        key=lambda entry: len(entry["destination"].strip("/").split("/")),
+    )
+    replaced = {entry["destination"] for entry in binds}
+    return [entry for entry in standard if entry["destination"] not in replaced] + binds
+
+
+def rootfs_propagation(mounts: Sequence[Mount]) -> str | None:
+    """``linux.rootfsPropagation`` the volumes need: a mount event only passes through
+    a root that propagates (None: runc's default, a slave root)."""
+    kinds = {mount.propagation for mount in mounts}
+    if MountPropagation.BIDIRECTIONAL in kinds:
+        return "rshared"
+    if MountPropagation.HOST_TO_CONTAINER in kinds:
+        return "rslave"
+    return None
 
 
 @attrs.frozen
@@ -206,7 +257,8 @@ def build_spec(
     containerd names it); ``netns_path`` the pod's network namespace (None: the
     host's network, and then ``hostname`` is ignored: the node's is used);
     ``user`` the process's (users.py; None: root); ``pid_path`` a pid namespace to
-    join (None: a new one).
+    join (None: a new one). The config's mounts' host paths are used as they are:
+    resolve them first (bindmounts.py).
     """
     args = process_args(image, config.command, config.args)
     if not args:
@@ -232,7 +284,7 @@ def build_spec(
             "noNewPrivileges": True,
         },
         "root": {"path": ROOTFS, "readonly": False},
-        "mounts": standard_mounts(),
+        "mounts": with_binds(standard_mounts(), config.mounts),
         "linux": {
             "cgroupsPath": cgroups_path,
             "resources": resources(config),
@@ -241,6 +293,9 @@ def build_spec(
             "readonlyPaths": list(READONLY_PATHS),
         },
     }
+    propagation = rootfs_propagation(config.mounts)
+    if propagation is not None:
+        spec["linux"]["rootfsPropagation"] = propagation
     if netns_path is not None and hostname:
         spec["hostname"] = hostname
     return spec

@@ -16,6 +16,8 @@ import uuid
 from collections.abc import AsyncIterator, Mapping
 from typing import Any
 
+import attrs
+
 from navarch.runtime.errors import (
     CreateError,
     NotFound,
@@ -33,6 +35,7 @@ from navarch.runtime.types import (
     SandboxConfig,
 )
 from navarch_runtime_containerd.attaching import ContainerdAttach, open_stdin
+from navarch_runtime_containerd.bindmounts import resolve_mounts
 from navarch_runtime_containerd.cgroups import oom_kills
 from navarch_runtime_containerd.errors import ContainerdError
 from navarch_runtime_containerd.events import TOPIC_EXIT, TaskEvent
@@ -81,6 +84,7 @@ class ContainerOps(RuntimeState):
         image_user = image.config.user
         pid_path = await self._target_pid_namespace(config)
         try:
+            config = attrs.evolve(config, mounts=resolve_mounts(config.mounts))
             spec = build_spec(
                 config,
                 image.config,
