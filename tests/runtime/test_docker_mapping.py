@@ -16,6 +16,8 @@ from navarch.runtime import (
     ContainerConfig,
     ContainerState,
     InvalidConfig,
+    Mount,
+    MountPropagation,
     PortMapping,
     RegistryAuth,
     SandboxConfig,
@@ -116,6 +118,43 @@ def test_container_body_follows_kubernetes_command_rules_and_limits():
     assert host["Memory"] == host["MemorySwap"] == 1 << 30
     assert body["Labels"]["k"] == "v"
     assert name.startswith("navarch_c_web_default_01234567_0_")
+
+
+def test_volumes_are_bind_mounts_never_binds():
+    """HostConfig.Mounts of type bind (the engine refuses a missing source, where a
+    Binds string would create it), read-only and propagation as dockershim's."""
+    _, plain = container_body("sb", ContainerConfig("c", "img"), SANDBOX, "json-file")
+    assert "Mounts" not in plain["HostConfig"] and "Binds" not in plain["HostConfig"]
+    mounts = (
+        Mount("/etc/config", "/h/config", read_only=True),
+        Mount("/data", "/h/data", propagation=MountPropagation.HOST_TO_CONTAINER),
+        Mount("/shared", "/h/shared", propagation=MountPropagation.BIDIRECTIONAL),
+    )
+    _, body = container_body("sb", ContainerConfig("c", "img", mounts=mounts), SANDBOX, "x")
+    assert "Binds" not in body["HostConfig"]
+    assert body["HostConfig"]["Mounts"] == [
+        {
+            "Type": "bind",
+            "Source": "/h/config",
+            "Target": "/etc/config",
+            "ReadOnly": True,
+            "BindOptions": {"Propagation": "rprivate"},
+        },
+        {
+            "Type": "bind",
+            "Source": "/h/data",
+            "Target": "/data",
+            "ReadOnly": False,
+            "BindOptions": {"Propagation": "rslave"},
+        },
+        {
+            "Type": "bind",
+            "Source": "/h/shared",
+            "Target": "/shared",
+            "ReadOnly": False,
+            "BindOptions": {"Propagation": "rshared"},
+        },
+    ]
 
 
 def test_sandbox_without_pod_network_refuses_host_ports():

@@ -12,6 +12,11 @@ and each container uses ``host`` networking itself, as containerd's runtime does
 start per pod less: starts are what dockerd spends its time on. A stopped record is
 renamed with :data:`STOPPED_SUFFIX` (an engine object's labels cannot change).
 
+A container's volumes (``ContainerConfig.mounts``) are ``HostConfig.Mounts`` of type
+``bind`` rather than dockershim's ``Binds`` strings: the engine refuses a bind whose
+source is missing (``Binds`` would create it as a directory, and a runtime never
+creates what is at a host path), and binds a file onto a file path.
+
 Besides the agent's labels (stored verbatim), every object carries a few of our own
 under :data:`INTERNAL` (what it is, its sandbox, its attempt, its annotations);
 they are stripped from every status, so labels come back exactly as given.
@@ -27,6 +32,7 @@ from typing import Any
 
 from navarch.runtime import ContainerConfig, InvalidConfig, SandboxConfig
 from navarch.runtime.cpu import cpu_shares
+from navarch.runtime.types import Mount, MountPropagation
 
 INTERNAL = "navarch.docker/"
 KIND = INTERNAL + "kind"
@@ -106,6 +112,25 @@ def sandbox_body(config: SandboxConfig, image: str, pod_network: str) -> tuple[s
     return name, body
 
 
+# Kubernetes' mountPropagation -> the engine's BindOptions.Propagation (dockershim's).
+PROPAGATION = {
+    MountPropagation.NONE: "rprivate",
+    MountPropagation.HOST_TO_CONTAINER: "rslave",
+    MountPropagation.BIDIRECTIONAL: "rshared",
+}
+
+
+def bind_mount(mount: Mount) -> dict[str, Any]:
+    """One ``HostConfig.Mounts`` entry: a recursive bind of the host path."""
+    return {
+        "Type": "bind",
+        "Source": mount.host_path,
+        "Target": mount.container_path,
+        "ReadOnly": mount.read_only,
+        "BindOptions": {"Propagation": PROPAGATION[mount.propagation]},
+    }
+
+
 def is_record(labels: Mapping[str, str] | None) -> bool:
     return (labels or {}).get(RECORD) == "true"
 
@@ -134,6 +159,8 @@ def container_body(
         "RestartPolicy": {"Name": "no"},
         "LogConfig": {"Type": log_driver, "Config": {}},
     }
+    if config.mounts:
+        host_config["Mounts"] = [bind_mount(mount) for mount in config.mounts]
     if config.target_container_id:
         # An ephemeral container with a target joins the target's pid namespace.
         host_config["PidMode"] = f"container:{config.target_container_id}"
