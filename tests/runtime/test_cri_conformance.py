@@ -20,6 +20,7 @@ from navarch.testing.images import BUSYBOX_IMAGE, busybox_archive
 from navarch.testing.runtime import (
     EXEC_STDIN,
     MEMORY_LIMITS,
+    MOUNT_PROPAGATION,
     NETWORK_NAMESPACES,
     OOM_DETECTION,
     PULL,
@@ -40,7 +41,15 @@ __all__ = ["cri_containerd", "cri_runtime"]
 pytestmark = pytest.mark.daemon
 
 CRI_FEATURES = frozenset(
-    {REAL_PROCESSES, NETWORK_NAMESPACES, EXEC_STDIN, MEMORY_LIMITS, OOM_DETECTION, PULL}
+    {
+        REAL_PROCESSES,
+        NETWORK_NAMESPACES,
+        EXEC_STDIN,
+        MEMORY_LIMITS,
+        OOM_DETECTION,
+        PULL,
+        MOUNT_PROPAGATION,
+    }
 )
 
 

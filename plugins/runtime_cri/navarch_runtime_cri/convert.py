@@ -14,6 +14,8 @@ from navarch.runtime.types import (
     ContainerState,
     ContainerStatus,
     ImageRef,
+    Mount,
+    MountPropagation,
     SandboxConfig,
     SandboxState,
     SandboxStatus,
@@ -96,6 +98,7 @@ def container_config(config: ContainerConfig, sandbox: SandboxConfig) -> pb.Cont
         args=list(config.args),
         working_dir=config.working_dir,
         envs=[pb.KeyValue(key=key, value=value) for key, value in config.env],
+        mounts=[_mount(mount) for mount in config.mounts],
         labels=dict(config.labels),
         annotations={
             **config.annotations,
@@ -112,6 +115,24 @@ def container_config(config: ContainerConfig, sandbox: SandboxConfig) -> pb.Cont
                 namespace_options=_namespaces(network, config.target_container_id)
             ),
         ),
+    )
+
+
+_PROPAGATION = {
+    MountPropagation.NONE: pb.PROPAGATION_PRIVATE,
+    MountPropagation.HOST_TO_CONTAINER: pb.PROPAGATION_HOST_TO_CONTAINER,
+    MountPropagation.BIDIRECTIONAL: pb.PROPAGATION_BIDIRECTIONAL,
+}
+
+
+def _mount(mount: Mount) -> pb.Mount:
+    """A volume as the kubelet gives it to CRI (no SELinux relabelling: the agent
+    labels nothing)."""
+    return pb.Mount(
+        container_path=mount.container_path,
+        host_path=mount.host_path,
+        readonly=mount.read_only,
+        propagation=_PROPAGATION[mount.propagation],
     )
 
 
