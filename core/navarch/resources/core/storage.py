@@ -35,7 +35,7 @@ from navarch.printers.storage import (
     STORAGE_CLASS_PRINTER,
 )
 from navarch.resources.spec import Resource
-from navarch.resources.strategy import Obj, Strategy
+from navarch.resources.strategy import DELETE_DEPENDENTS, Obj, Strategy
 
 PVC_PROTECTION_FINALIZER = "kubernetes.io/pvc-protection"
 PV_PROTECTION_FINALIZER = "kubernetes.io/pv-protection"
@@ -78,6 +78,9 @@ class PersistentVolumeStrategy(Strategy):
 
 class PersistentVolumeClaimStrategy(Strategy):
     has_status = True
+    # claims take part in garbage collection: a StatefulSet's retention policy
+    # (whenDeleted/whenScaled: Delete) makes the set or a scaled-away pod their owner
+    garbage_collection = DELETE_DEPENDENTS
 
     def default(self, obj: Obj) -> None:
         _spec(obj).setdefault("volumeMode", FILESYSTEM)
