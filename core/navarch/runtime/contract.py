@@ -38,6 +38,15 @@ Rules every runtime keeps (``navarch.testing.runtime`` checks them):
   ``kubectl debug -it``): output from the moment of attaching (what came before is
   in ``logs``), stdin when the container was created with ``stdin``. Detaching
   (``close``) never stops the container; several attaches may be open at once.
+* Volumes: each of ``ContainerConfig.mounts`` is a bind mount of its ``host_path``
+  at its ``container_path`` (a directory, or a file onto a file path), recursive,
+  read-only when ``read_only``, with the ``propagation`` asked for (``None``: rprivate,
+  ``HostToContainer``: rslave, ``Bidirectional``: rshared, as containerd's CRI plugin
+  and dockershim set them). The agent prepares every host path before the container
+  is created (an emptyDir's directory, a configMap volume's files, a subPath); a
+  runtime only binds it, never creates or removes anything there, and a missing one
+  is a CreateError naming it. Writes through a writable mount reach the host path,
+  and containers mounting one path share it.
 * All methods are coroutines, safe to call concurrently from one event loop.
 """
 
@@ -178,8 +187,9 @@ class Runtime(Protocol):
     async def create_container(
         self, sandbox_id: str, config: ContainerConfig, sandbox: SandboxConfig
     ) -> str:
-        """Create (not start) a container in the sandbox; the image must be present.
-        Raises CreateError with the runtime's message."""
+        """Create (not start) a container in the sandbox; the image must be present,
+        and so must every mount's host path (bound, never created: see the module's
+        rules). Raises CreateError with the runtime's message."""
         ...
 
     async def start_container(self, container_id: str) -> None:

@@ -1,7 +1,8 @@
 """The runtime conformance suite's tests of volumes: ``ContainerConfig.mounts`` bound into
 containers (a host file read through a mount, read-only mounts refusing writes, writes
 reaching the host, a directory two containers share, a file mounted onto a file path,
-mounts made later on the host reaching a ``HostToContainer`` mount).
+a missing host path refused and never created, mounts made later on the host reaching
+a ``HostToContainer`` mount).
 :class:`VolumeConformance` is a base of
 :class:`navarch.testing.runtime.RuntimeConformance`, which supplies the fixtures
 (``runtime``, ``pods``, ``features`` …); it is not a test class of its own.
@@ -17,7 +18,10 @@ import subprocess
 from collections.abc import Iterator
 from pathlib import Path
 
+import pytest
+
 from navarch.runtime.contract import Runtime
+from navarch.runtime.errors import CreateError
 from navarch.runtime.types import STDERR, STDOUT, ContainerState, Mount, MountPropagation
 from navarch.testing.runtime_support import (
     MOUNT_PROPAGATION,
@@ -111,6 +115,16 @@ class VolumeConformance:
         assert status.exit_code == 0, text(await read_logs(runtime, status.id))
         assert text(await read_logs(runtime, status.id), STDOUT) == "level=debug\n"
         assert (volume / "app.conf").read_text() == "level=debug\nappended\n"
+
+    async def test_missing_host_path_is_create_error(self, pods: Pods, tmp_path: Path):
+        """A runtime binds what the agent prepared and creates nothing: a host path
+        that does not exist refuses the container, naming the path, and stays absent."""
+        missing = tmp_path / "never-made"
+        sandbox_id = await pods.sandbox()
+        with pytest.raises(CreateError) as info:
+            await pods.container(sandbox_id, mounts=(Mount("/data", str(missing)),), **sh("exit 0"))
+        assert str(missing) in str(info.value)
+        assert not missing.exists()
 
     @requires(MOUNT_PROPAGATION)
     async def test_mount_propagation_host_to_container(

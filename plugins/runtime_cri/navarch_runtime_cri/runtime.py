@@ -21,6 +21,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import math
+import os
 import shutil
 from collections.abc import AsyncIterator, Awaitable, Callable, Mapping, Sequence
 from pathlib import Path
@@ -205,6 +206,15 @@ class CriRuntime(ImageOps):
     async def create_container(
         self, sandbox_id: str, config: ContainerConfig, sandbox: SandboxConfig
     ) -> str:
+        for mount in config.mounts:
+            # CRI says a runtime reports a missing host path, but containerd's CRI
+            # plugin creates it as a directory: the contract binds, never creates, so
+            # refuse here (the endpoint is a local socket: its host is this one).
+            if not await asyncio.to_thread(os.path.lexists, mount.host_path):
+                raise CreateError(
+                    f"container {config.name!r}: the host path {mount.host_path!r} of mount "
+                    f"{mount.container_path!r} does not exist"
+                )
         request = pb.CreateContainerRequest(
             pod_sandbox_id=sandbox_id,
             config=container_config(config, sandbox),

@@ -15,6 +15,7 @@ stops answering); :meth:`SimRuntime.mounts` shows what a container was given."""
 from __future__ import annotations
 
 import asyncio
+import os
 import secrets
 import time
 from collections.abc import AsyncIterator, Mapping, Sequence
@@ -215,6 +216,13 @@ class SimRuntime:
                 f"container {config.name!r}: the target container {target} whose process "
                 "namespace it would share is not running in its sandbox"
             )
+        for mount in config.mounts:
+            # Bound, never created: the agent prepares every host path first.
+            if not os.path.lexists(mount.host_path):
+                raise CreateError(
+                    f"container {config.name!r}: the host path {mount.host_path!r} of mount "
+                    f"{mount.container_path!r} does not exist"
+                )
         behaviour = behaviours.resolve(
             self.options,
             config.image,
