@@ -95,9 +95,11 @@ def test_references_to_earlier_variables_expand_in_values_command_and_args():
     assert config.command == ("echo", "hello world", "$(UNKNOWN)", "$(MESSAGE)")
 
 
-def test_secrets_and_config_maps_say_what_to_do():
+def test_a_missing_secret_is_the_kubelets_message():
+    # Secrets are served now (issue 23): one not read (missing) is Kubernetes' error;
+    # tests/agent/test_env_sources.py has the rest.
     p = pod([{"name": "PW", "valueFrom": {"secretKeyRef": {"name": "db", "key": "password"}}}])
-    with pytest.raises(EnvError, match="secret references are not supported yet"):
+    with pytest.raises(EnvError, match='secret "db" not found'):
         resolve(p)
 
 

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import tempfile
 from collections import OrderedDict
 from collections.abc import Awaitable, Callable
 from pathlib import Path
@@ -23,11 +24,20 @@ from navarch.agent.backoff import Backoff
 from navarch.agent.node import NodeIdentity, NodeReporter
 from navarch.agent.probes import ProbeManager
 from navarch.agent.statusmanager import StatusManager
+from navarch.agent.volumes.layout import PodDirectories
+from navarch.agent.volumes.manager import VolumeManager
 from navarch.agent.worker import PodWorker
 from navarch.client import Client
 from navarch.client.events import EventRecorder
 from navarch.client.informer import Informer
-from navarch.runtime import ContainerState, Runtime, RuntimeFault, Unavailable, labels
+from navarch.runtime import (
+    ContainerState,
+    RegistryAuth,
+    Runtime,
+    RuntimeFault,
+    Unavailable,
+    labels,
+)
 from navarch.runtime import NotFound as RuntimeNotFound
 
 EVENT_SOURCE = "navarch-agent"  # source.component of the agent's Events (kubelet's "kubelet")
@@ -49,6 +59,9 @@ class AgentSettings:
     status_reconcile_seconds: float = 10.0
     address: str = "0.0.0.0"
     port: int | None = 10250  # None: no logs/exec port (simulated nodes)
+    # The agent's own files: its serving certificate, and pods/<uid>/volumes/… (the
+    # kubelet's /var/lib/kubelet). None: a directory of the node's under the system's
+    # temporary directory (tests).
     data_dir: Path | None = None
 
 
@@ -68,7 +81,8 @@ class Agent:
     informer: Informer = attrs.field(init=False)
     events: EventRecorder = attrs.field(init=False)
     status: StatusManager = attrs.field(init=False)
-    _pulls: dict[str, asyncio.Task[None]] = attrs.field(factory=dict)
+    volumes: VolumeManager = attrs.field(init=False)
+    _pulls: dict[tuple[str, RegistryAuth | None], asyncio.Task[None]] = attrs.field(factory=dict)
     _recording: set[asyncio.Task[None]] = attrs.field(factory=set)
     _seen: dict[str, tuple[tuple[str, str], ...]] = attrs.field(factory=dict)
     _relists: int = 0
@@ -102,6 +116,10 @@ class Agent:
             self.informer.get,
             name,
             reconcile_seconds=s.status_reconcile_seconds,
+        )
+        data_dir = s.data_dir or Path(tempfile.gettempdir()) / "navarch-agent" / name
+        self.volumes = VolumeManager(
+            PodDirectories(data_dir / "pods"), name, self.identity.capacity
         )
 
     @property
@@ -173,24 +191,25 @@ class Agent:
         self.runtime_name = version.name
         return version
 
-    async def pull(self, image: str) -> None:
-        """Pull ``image`` once however many pods ask at the same time. The pull is
-        nobody's own: a pod whose sync is cancelled (deleted meanwhile) stops waiting,
-        and the others still get the image."""
-        pending = self._pulls.get(image)
+    async def pull(self, image: str, auth: RegistryAuth | None = None) -> None:
+        """Pull ``image`` once however many pods ask at the same time (with the same
+        credentials). The pull is nobody's own: a pod whose sync is cancelled (deleted
+        meanwhile) stops waiting, and the others still get the image."""
+        key = (image, auth)
+        pending = self._pulls.get(key)
         if pending is None:
-            pending = asyncio.create_task(self._pull(image), name=f"pull {image}")
-            self._pulls[image] = pending
-            pending.add_done_callback(lambda done: self._pulled(image, done))
+            pending = asyncio.create_task(self._pull(image, auth), name=f"pull {image}")
+            self._pulls[key] = pending
+            pending.add_done_callback(lambda done: self._pulled(key, done))
         await asyncio.shield(pending)
 
-    async def _pull(self, image: str) -> None:
-        self.log.bind(image=image).info("pulling image")
-        await self.runtime.pull_image(image)
+    async def _pull(self, image: str, auth: RegistryAuth | None) -> None:
+        self.log.bind(image=image, authenticated=auth is not None).info("pulling image")
+        await self.runtime.pull_image(image, auth)
 
-    def _pulled(self, image: str, done: asyncio.Task[None]) -> None:
-        if self._pulls.get(image) is done:
-            del self._pulls[image]
+    def _pulled(self, key: tuple[str, RegistryAuth | None], done: asyncio.Task[None]) -> None:
+        if self._pulls.get(key) is done:
+            del self._pulls[key]
         if not done.cancelled():
             done.exception()  # retrieved: no "never retrieved" warning without waiters
 
@@ -342,6 +361,8 @@ class Agent:
             if sandbox.labels.get(labels.POD_UID) not in self._bound_here():
                 with contextlib.suppress(RuntimeNotFound):
                     await self.runtime.remove_sandbox(sandbox.id)
+        # Volume directories last: their pods' containers are gone by now.
+        await self.volumes.remove_orphans(self._bound_here())
 
 
 def _beyond_status(old: Any, new: Any) -> bool:

@@ -123,11 +123,13 @@ async def run_agents(
                 if prepare is not None:
                     await prepare(runtime)
                 own = settings
-                if several_real:
-                    # one port and one serving certificate directory per agent
+                if len(nodes) > 1:
+                    # one data directory per agent (serving certificate, pod volumes:
+                    # each agent removes the pod directories of pods not bound to it),
+                    # and for real agents one port each
                     own = attrs.evolve(
                         settings,
-                        port=0,
+                        port=0 if several_real else settings.port,
                         data_dir=(settings.data_dir or Path(".")) / identity.name,
                     )
                 agents.append(

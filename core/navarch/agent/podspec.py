@@ -13,8 +13,10 @@ from typing import Any
 import attrs
 import orjson
 
+from navarch.agent.envsources import EnvSources
+from navarch.api import names
 from navarch.api.quantity import Quantity
-from navarch.runtime import ContainerConfig, PortMapping, SandboxConfig, labels
+from navarch.runtime import ContainerConfig, Mount, PortMapping, SandboxConfig, labels
 
 
 def pod_key(pod: Any) -> str:
@@ -43,9 +45,12 @@ def container_config(
     node: str,
     attempt: int,
     env: tuple[tuple[str, str], ...] | None = None,
+    mounts: tuple[Mount, ...] = (),
 ) -> ContainerConfig:
     """``env``: the resolved environment (:func:`resolve_env`); command and args get
-    their ``$(NAME)`` references expanded from it, as Kubernetes does."""
+    their ``$(NAME)`` references expanded from it, as Kubernetes does. ``mounts``: the
+    container's volumeMounts as host paths the agent prepared
+    (:func:`navarch.agent.volumes.mounts.container_mounts`)."""
     meta = pod.metadata
     limits = (container.resources.limits if container.resources else None) or {}
     requests = (container.resources.requests if container.resources else None) or {}
@@ -77,6 +82,7 @@ def container_config(
         stdin_once=bool(container.stdin_once),
         tty=bool(container.tty),
         attempt=attempt,
+        mounts=mounts,
     )
 
 
@@ -188,28 +194,49 @@ def expanded_command(
 
 
 def resolve_env(
-    pod: Any, container: Any, *, host_ip: str, pod_ip: str, allocatable: Mapping[str, str]
+    pod: Any,
+    container: Any,
+    *,
+    host_ip: str,
+    pod_ip: str,
+    allocatable: Mapping[str, str],
+    sources: EnvSources | None = None,
 ) -> tuple[tuple[str, str], ...]:
-    """The container's environment in order: literal values (with ``$(NAME)`` of
-    earlier ones expanded) and the downward API (``fieldRef``, ``resourceFieldRef``).
-    ConfigMaps and Secrets are not served yet: such a reference is an EnvError, and so
-    is an environment, command and args that expand past :data:`MAX_EXPANDED_SIZE`."""
+    """The container's environment in Kubernetes' order: ``envFrom`` first (each
+    source's keys sorted, with its prefix; a key that is no variable name is skipped and
+    named in ``sources.skipped``), then ``env`` overriding it: literal values (with
+    ``$(NAME)`` of earlier ones expanded), the downward API (``fieldRef``,
+    ``resourceFieldRef``) and ConfigMap and Secret keys from ``sources`` (what
+    :func:`navarch.agent.envsources.read_env_sources` read). A missing object or key
+    that is not optional is an EnvError with the kubelet's message; so is an
+    environment, command and args that expand past :data:`MAX_EXPANDED_SIZE`."""
+    sources = sources if sources is not None else EnvSources()
     resolved: dict[str, str] = {}
     budget = ExpansionBudget()
+    namespace = pod.metadata.namespace
+    for source in container.env_from or ():
+        for name, value in _env_from(source, sources, namespace).items():
+            budget.take(len(name) + 1 + len(value), f"envFrom {name}")
+            resolved[name] = value
     for var in container.env or ():
         source = var.value_from
         budget.take(len(var.name) + 1, f"env {var.name}")
         if source is None:
             resolved[var.name] = expand(var.value or "", resolved, budget, f"env {var.name}")
         elif source.field_ref is not None:
-            resolved[var.name] = _field(pod, source.field_ref.field_path or "", host_ip, pod_ip)
+            path = source.field_ref.field_path or ""
+            resolved[var.name] = field_value(pod, path, host_ip, pod_ip)
         elif source.resource_field_ref is not None:
-            resolved[var.name] = _resource(container, source.resource_field_ref, allocatable)
+            resolved[var.name] = resource_value(container, source.resource_field_ref, allocatable)
+        elif source.config_map_key_ref is not None or source.secret_key_ref is not None:
+            from_key = _key_ref(source, sources, namespace)
+            if from_key is None:
+                continue  # optional and missing: Kubernetes leaves the variable out
+            resolved[var.name] = from_key
         else:
-            kind = "secret" if source.secret_key_ref is not None else "configmap"
             raise EnvError(
-                f"env {var.name}: {kind} references are not supported yet (Navarch does not "
-                f"serve ConfigMaps or Secrets); set the value in the pod spec instead"
+                f"env {var.name}: fileKeyRef is not supported yet; set the value in the pod "
+                "spec or use a ConfigMap"
             )
         if source is not None:
             budget.take(len(resolved[var.name]), f"env {var.name}")
@@ -218,7 +245,61 @@ def resolve_env(
     return env
 
 
-def _field(pod: Any, path: str, host_ip: str, pod_ip: str) -> str:
+def _env_from(source: Any, sources: EnvSources, namespace: str) -> dict[str, str]:
+    """One envFrom source's variables; keys that are no variable name are skipped (and
+    recorded for the kubelet's InvalidEnvironmentVariableNames Event)."""
+    if source.config_map_ref is not None:
+        ref, found, word, kind = (
+            source.config_map_ref,
+            sources.config_maps,
+            "configmap",
+            "configMap",
+        )
+    elif source.secret_ref is not None:
+        ref, found, word, kind = source.secret_ref, sources.secrets, "secret", "secret"
+    else:
+        return {}
+    values = found.get(ref.name or "")
+    if values is None:
+        if ref.optional:
+            return {}
+        raise EnvError(f'{word} "{ref.name}" not found')
+    variables, invalid = {}, []
+    for key in sorted(values):
+        name = (source.prefix or "") + key
+        if names.env_var_name(name):
+            invalid.append(name)
+        else:
+            variables[name] = values[key]
+    if invalid:
+        sources.skipped.append(
+            f"Keys [{', '.join(sorted(invalid))}] from the EnvFrom {kind} {namespace}/{ref.name} "
+            "were skipped since they are considered invalid environment variable names."
+        )
+    return variables
+
+
+def _key_ref(source: Any, sources: EnvSources, namespace: str) -> str | None:
+    """A configMapKeyRef's or secretKeyRef's value; None when optional and missing."""
+    if source.config_map_key_ref is not None:
+        ref, found = source.config_map_key_ref, sources.config_maps
+        word, kind = "configmap", "ConfigMap"
+    else:
+        ref, found, word, kind = source.secret_key_ref, sources.secrets, "secret", "Secret"
+    values = found.get(ref.name or "")
+    if values is None:
+        if ref.optional:
+            return None
+        raise EnvError(f'{word} "{ref.name}" not found')
+    if ref.key not in values:
+        if ref.optional:
+            return None
+        raise EnvError(f"couldn't find key {ref.key} in {kind} {namespace}/{ref.name}")
+    return values[ref.key]
+
+
+def field_value(pod: Any, path: str, host_ip: str, pod_ip: str) -> str:
+    """A fieldRef's value (env and downwardAPI volumes)."""
     meta = pod.metadata
     simple = {
         "metadata.name": meta.name,
@@ -240,7 +321,7 @@ def _field(pod: Any, path: str, host_ip: str, pod_ip: str) -> str:
     raise EnvError(f"fieldRef {path!r} is not supported")
 
 
-def _resource(container: Any, ref: Any, allocatable: Mapping[str, str]) -> str:
+def resource_value(container: Any, ref: Any, allocatable: Mapping[str, str]) -> str:
     kind, _, resource = (ref.resource or "").partition(".")
     if kind not in ("limits", "requests") or resource not in ("cpu", "memory"):
         raise EnvError(f"resourceFieldRef {ref.resource!r} is not supported")

@@ -17,7 +17,7 @@ from loguru import logger
 
 from navarch.agent.status import Waiting
 from navarch.api.imageref import InvalidImageReference, parse_image_reference
-from navarch.runtime import ImagePullError
+from navarch.runtime import ImagePullError, RegistryAuth
 
 if TYPE_CHECKING:
     from navarch.agent.agent import Agent
@@ -39,10 +39,24 @@ class ImagePulls:
     agent: Agent
     _errors: dict[str, str] = attrs.field(factory=dict)  # image -> the last failure
     _present_said: set[str] = attrs.field(factory=set)  # container names told "present"
+    _unreadable_said: str = ""  # pull secrets last said to be unreadable
 
-    async def ensure(self, pod: Any, container: Any, current: Waiting | None) -> Pulled:
+    def said_unreadable(self, secrets: str) -> bool:
+        """Whether the Event about these unreadable pull secrets was recorded already
+        (and remember it now)."""
+        said, self._unreadable_said = self._unreadable_said == secrets, secrets
+        return said
+
+    async def ensure(
+        self,
+        pod: Any,
+        container: Any,
+        current: Waiting | None,
+        auth: RegistryAuth | None = None,
+    ) -> Pulled:
         """``current``: the container's waiting reason now (a BackOff Event is recorded
-        once per back-off, not on every look)."""
+        once per back-off, not on every look); ``auth``: the credentials of the pod's
+        imagePullSecrets for this image's registry (:mod:`navarch.agent.pullsecrets`)."""
         agent, name, image = self.agent, container.name, container.image
         invalid = _invalid_reference(image)
         if invalid is not None:
@@ -74,7 +88,7 @@ class ImagePulls:
         agent.event(pod, NORMAL, "Pulling", f'Pulling image "{image}"', name)
         started = time.monotonic()
         try:
-            await agent.pull(image)
+            await agent.pull(image, auth)
         except ImagePullError as exc:
             message = f'Failed to pull image "{image}": {exc.reason}'
             agent.event(pod, WARNING, "Failed", message, name)

@@ -38,6 +38,8 @@ import attrs
 from loguru import logger
 
 from navarch.agent.admission import Admission, admit
+from navarch.agent.apiobjects import ObjectReader
+from navarch.agent.envsources import EnvSources, read_env_sources
 from navarch.agent.ephemeral import start_ephemeral_containers, with_ephemeral_statuses
 from navarch.agent.podspec import (
     EnvError,
@@ -49,6 +51,7 @@ from navarch.agent.podspec import (
 )
 from navarch.agent.podview import pod_view
 from navarch.agent.pulling import ImagePulls
+from navarch.agent.pullsecrets import PullCredentials, read_pull_credentials
 from navarch.agent.status import TERMINAL_PHASES, Waiting, pod_status
 from navarch.agent.stopping import (
     confirm_deletion,
@@ -56,12 +59,15 @@ from navarch.agent.stopping import (
     stop_containers,
     termination_grace,
 )
+from navarch.agent.volumes.manager import PodVolumes, VolumeSetupError
+from navarch.agent.volumes.mounts import MountConfigError, container_mounts
 from navarch.api.timefmt import parse_rfc3339
 from navarch.runtime import (
     ContainerState,
     ContainerStatus,
     CreateError,
     InvalidConfig,
+    RegistryAuth,
     SandboxState,
     SandboxStatus,
     StartError,
@@ -92,6 +98,11 @@ class PodWorker:
     _next_sync: float = 0.0
     _syncing: asyncio.Task[bool] | None = None  # a sync that a deletion cancels
     task: asyncio.Task[None] | None = None
+    # For one sync: the API objects it read (each once) and the pod's volumes on the host.
+    _reader: ObjectReader | None = None
+    _volumes: PodVolumes = attrs.field(factory=dict)
+    _credentials: PullCredentials | None = None
+    _mount_failure: str = ""  # the FailedMount message last recorded (one Event each)
 
     def __attrs_post_init__(self) -> None:
         self.pulls = ImagePulls(self.agent)
@@ -185,6 +196,8 @@ class PodWorker:
         sandboxes = await runtime.list_sandboxes(mine)
         instances = await runtime.list_containers(mine)
         await self.kill(pod, sandboxes, instances)
+        # The containers are gone: what the pod had on the node goes (tmpfs unmounted).
+        await self.agent.volumes.remove(self.uid)
         if pod is not None:
             await self.confirm_deletion(pod)
         return True
@@ -206,6 +219,12 @@ class PodWorker:
         if not await admit(self, sandboxes, instances):
             return False
         if await self.past_deadline(pod, sandboxes, instances):
+            return False
+        self._reader = ObjectReader(self.agent.client)  # objects read once per sync
+        self._credentials = None
+        if not await self.mount_volumes(pod, sandboxes, instances):
+            return False
+        if await self.evicted_for_size(pod, sandboxes, instances):
             return False
         sandbox = await self.ensure_sandbox(pod, sandboxes, instances)
         if sandbox is None:
@@ -251,6 +270,57 @@ class PodWorker:
         await self.stop_all(pod, instances, sandboxes, termination_grace(pod), hooks=True)
         final = await self.agent.runtime.list_containers({labels.POD_UID: self.uid})
         await self.write_status(pod, None, final, failure=("DeadlineExceeded", message))
+        return True
+
+    async def mount_volumes(
+        self, pod: Any, sandboxes: list[SandboxStatus], instances: list[ContainerStatus]
+    ) -> bool:
+        """Set the pod's volumes up (and bring configMap and secret volumes up to date)
+        before any container is created. False when one is not ready: the containers
+        not running yet wait as ContainerCreating with the FailedMount reason in their
+        message (Kubernetes' state), and the sync is tried again with back-off."""
+        assert self._reader is not None
+        try:
+            self._volumes = await self.agent.volumes.setup(pod, self._reader)
+        except VolumeSetupError as exc:
+            message = exc.message
+            if message != self._mount_failure:  # one Event per reason, not per sync
+                self._mount_failure = message
+                self.agent.event(pod, WARNING, "FailedMount", message)
+                self.log.bind(error=message).warning("volumes not ready")
+            running = {
+                i.labels.get(labels.CONTAINER_NAME)
+                for i in instances
+                if i.state == ContainerState.RUNNING
+            }
+            for container in (*(pod.spec.init_containers or ()), *(pod.spec.containers or ())):
+                if container.name not in running:
+                    self.waiting[container.name] = Waiting("ContainerCreating", message)
+            ready = [s for s in sandboxes if s.state == SandboxState.READY]
+            await self.write_status(pod, ready[0] if ready else None, instances)
+            self._sync_in(self.agent.backoff.next(f"{self.uid}/volumes"))
+            return False
+        if self._mount_failure:
+            self._mount_failure = ""
+            self.agent.backoff.reset(f"{self.uid}/volumes")
+            for name, waiting in list(self.waiting.items()):
+                if waiting.reason == "ContainerCreating":
+                    del self.waiting[name]
+        return True
+
+    async def evicted_for_size(
+        self, pod: Any, sandboxes: list[SandboxStatus], instances: list[ContainerStatus]
+    ) -> bool:
+        """An emptyDir on disk over its ``sizeLimit``: the kubelet's eviction manager
+        fails the pod (reason Evicted, its message). True when that happened."""
+        message = await self.agent.volumes.over_size_limit(pod)
+        if message is None:
+            return False
+        self.log.bind(reason=message).warning("evicting the pod: emptyDir over its sizeLimit")
+        self.agent.event(pod, WARNING, "Evicted", message)
+        await self.stop_all(pod, instances, sandboxes, termination_grace(pod), hooks=True)
+        final = await self.agent.runtime.list_containers({labels.POD_UID: self.uid})
+        await self.write_status(pod, None, final, failure=("Evicted", message))
         return True
 
     async def ensure_sandbox(
@@ -397,23 +467,30 @@ class PodWorker:
             with contextlib.suppress(RuntimeNotFound):
                 await runtime.remove_container(old.id)
         host_network = bool(pod.spec.host_network)
+        sources = EnvSources()
         try:
+            if self._reader is not None:
+                sources = await read_env_sources(self._reader, pod, container)
             env = resolve_env(
                 pod,
                 container,
                 host_ip=self.agent.node_ip,
                 pod_ip=self.agent.node_ip if host_network else sandbox.ip,
                 allocatable=self.agent.identity.capacity,
+                sources=sources,
             )
-        except EnvError as exc:
+            mounts = container_mounts(container, self._volumes, dict(env))
+        except (EnvError, MountConfigError) as exc:
             self.waiting[name] = Waiting("CreateContainerConfigError", str(exc))
             self.agent.event(pod, WARNING, "Failed", f"Error: {exc}", name)
             self._sync_in(self.agent.backoff.next(f"{self.uid}/{name}/config"))
             return
+        for skipped in sources.skipped:
+            self.agent.event(pod, WARNING, "InvalidEnvironmentVariableNames", skipped, name)
         try:
             cid = await runtime.create_container(
                 sandbox.id,
-                container_config(pod, container, self.agent.node_name, attempt, env),
+                container_config(pod, container, self.agent.node_name, attempt, env, mounts),
                 sandbox_config(pod, self.agent.node_name),
             )
         except (CreateError, InvalidConfig) as exc:
@@ -457,12 +534,33 @@ class PodWorker:
         """Pull per imagePullPolicy; False (with the waiting reason set) when the image
         is not there to run."""
         name = container.name
-        outcome = await self.pulls.ensure(pod, container, self.waiting.get(name))
+        outcome = await self.pulls.ensure(
+            pod, container, self.waiting.get(name), await self.pull_auth(pod, container.image)
+        )
         if outcome.waiting is not None:
             self.waiting[name] = outcome.waiting
         if outcome.retry_in is not None:
             self._sync_in(outcome.retry_in)
         return outcome.ready
+
+    async def pull_auth(self, pod: Any, image: str) -> RegistryAuth | None:
+        """The credentials of the pod's imagePullSecrets for ``image``'s registry (read
+        once per sync); a secret that cannot be read is said once in an Event and the
+        pull is tried without it (Kubernetes does the same)."""
+        if not pod.spec.image_pull_secrets or self._reader is None:
+            return None
+        if self._credentials is None:
+            self._credentials = await read_pull_credentials(self._reader, pod)
+            missing = ", ".join(self._credentials.unreadable)
+            if missing and not self.pulls.said_unreadable(missing):
+                self.agent.event(
+                    pod,
+                    WARNING,
+                    "FailedToRetrieveImagePullSecret",
+                    f"Unable to retrieve some image pull secrets ({missing}); attempting to "
+                    "pull the image may not succeed.",
+                )
+        return self._credentials.for_image(image)
 
     # --- stopping ------------------------------------------------------------------
 

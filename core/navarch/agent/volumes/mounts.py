@@ -1,0 +1,63 @@
+"""A container's ``volumeMounts`` as the runtime's Mounts: the prepared volume's host
+path (or a subPath below it), read-only when the mount or the volume says so, with its
+propagation. Errors are the kubelet's (makeMounts); the container is then not created
+and waits with CreateContainerConfigError."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+from navarch.agent.volumes.manager import PodVolumes
+from navarch.agent.volumes.subpath import SubPathError, expand_sub_path_expr, prepare_sub_path
+from navarch.runtime import Mount, MountPropagation
+
+
+class MountConfigError(ValueError):
+    """A volumeMount that cannot be made."""
+
+
+def container_mounts(
+    container: Any, volumes: PodVolumes, env: Mapping[str, str]
+) -> tuple[Mount, ...]:
+    mounts = []
+    for mount in container.volume_mounts or ():
+        volume = volumes.get(mount.name)
+        if volume is None:
+            raise MountConfigError(
+                f"cannot find volume {mount.name!r} to mount into container {container.name!r}"
+            )
+        host = volume.path
+        try:
+            sub_path = mount.sub_path or ""
+            if mount.sub_path_expr:
+                sub_path = expand_sub_path_expr(mount.sub_path_expr, env)
+            if sub_path:
+                host = prepare_sub_path(volume.path, sub_path)
+        except SubPathError as exc:
+            raise MountConfigError(str(exc)) from exc
+        mounts.append(
+            Mount(
+                container_path=mount.mount_path or "",
+                host_path=str(host),
+                read_only=bool(mount.read_only) or volume.read_only,
+                propagation=_propagation(container, mount.mount_propagation),
+            )
+        )
+    return tuple(mounts)
+
+
+def _propagation(container: Any, value: str | None) -> MountPropagation:
+    if value is None:
+        return MountPropagation.NONE
+    try:
+        propagation = MountPropagation(value)
+    except ValueError as exc:
+        raise MountConfigError(f"invalid MountPropagation mode: {value!r}") from exc
+    if propagation is MountPropagation.BIDIRECTIONAL:
+        context = container.security_context
+        if context is None or not context.privileged:
+            raise MountConfigError(
+                "Bidirectional mount propagation is available only to privileged containers"
+            )
+    return propagation

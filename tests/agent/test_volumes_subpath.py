@@ -1,0 +1,128 @@
+"""subPath and subPathExpr: made when missing, never outside the volume (the kubelet's
+checks and messages)."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import pytest
+
+from navarch import api
+from navarch.agent.volumes.manager import VolumePath
+from navarch.agent.volumes.mounts import MountConfigError, container_mounts
+from navarch.agent.volumes.subpath import SubPathError, expand_sub_path_expr, prepare_sub_path
+from navarch.runtime import MountPropagation
+
+
+def test_a_missing_sub_path_is_made_inside_the_volume(tmp_path: Path):
+    volume = tmp_path / "vol"
+    volume.mkdir(mode=0o777)
+    volume.chmod(0o777)
+    made = prepare_sub_path(volume, "a/b/c")
+    assert made == volume.resolve() / "a" / "b" / "c"
+    assert made.is_dir()
+    assert made.stat().st_mode & 0o777 == 0o777  # the volume's own mode
+
+
+@pytest.mark.parametrize(
+    ("sub_path", "message"),
+    [
+        ("/etc", "error SubPath `/etc` must not be an absolute path"),
+        ("a/../../etc", "unable to provision SubPath `a/../../etc`: must not contain '..'"),
+    ],
+)
+def test_paths_out_of_the_volume_are_refused(tmp_path: Path, sub_path, message):
+    (tmp_path / "vol").mkdir()
+    with pytest.raises(SubPathError) as raised:
+        prepare_sub_path(tmp_path / "vol", sub_path)
+    assert str(raised.value) == message
+
+
+def test_a_symlink_leading_out_of_the_volume_is_refused(tmp_path: Path):
+    """A container plants ``escape -> /`` in a shared volume; the next container's
+    subPath ``escape/etc`` must not become the host's /etc."""
+    volume = tmp_path / "vol"
+    volume.mkdir()
+    outside = tmp_path / "outside"
+    outside.mkdir()
+    os.symlink(outside, volume / "escape")
+    with pytest.raises(SubPathError, match="not within volume path"):
+        prepare_sub_path(volume, "escape/made")
+    assert not (outside / "made").exists()  # nothing made outside either
+    os.symlink("/etc/passwd", volume / "passwd")
+    with pytest.raises(SubPathError, match="not within volume path"):
+        prepare_sub_path(volume, "passwd")
+
+
+def test_a_symlink_inside_the_volume_is_followed(tmp_path: Path):
+    volume = tmp_path / "vol"
+    (volume / "real").mkdir(parents=True)
+    os.symlink("real", volume / "alias")
+    assert prepare_sub_path(volume, "alias") == (volume / "real").resolve()
+
+
+def test_sub_path_expr_expands_from_the_environment():
+    assert expand_sub_path_expr("logs/$(POD_NAME)", {"POD_NAME": "web-0"}) == "logs/web-0"
+    with pytest.raises(SubPathError, match="missing value for A, B"):
+        expand_sub_path_expr("$(B)/$(A)", {"A": ""})
+
+
+def container(mounts, privileged=None):
+    body = {
+        "name": "app",
+        "image": "navarch.test/busybox:1",
+        "volumeMounts": mounts,
+    }
+    if privileged is not None:
+        body["securityContext"] = {"privileged": privileged}
+    return api.load(
+        {
+            "apiVersion": "v1",
+            "kind": "Pod",
+            "metadata": {"name": "p", "namespace": "default"},
+            "spec": {
+                "containers": [body],
+                "volumes": [{"name": v, "emptyDir": {}} for v in ("data", "cfg", "logs")],
+            },
+        },
+        check=False,  # the API server refuses some of these too; the agent checks anyway
+    ).obj.spec.containers[0]
+
+
+def test_container_mounts(tmp_path: Path):
+    for name in ("data", "cfg", "logs"):
+        (tmp_path / name).mkdir()
+    volumes = {
+        "data": VolumePath(tmp_path / "data"),
+        "cfg": VolumePath(tmp_path / "cfg", read_only=True),
+        "logs": VolumePath(tmp_path / "logs"),
+    }
+    c = container(
+        [
+            {"name": "data", "mountPath": "/data", "mountPropagation": "HostToContainer"},
+            {"name": "cfg", "mountPath": "/etc/app"},
+            {"name": "data", "mountPath": "/ro", "readOnly": True, "subPath": "sub"},
+            {"name": "logs", "mountPath": "/logs", "subPathExpr": "$(POD)"},
+        ]
+    )
+    mounts = container_mounts(c, volumes, {"POD": "web-1"})
+    assert [(m.container_path, m.read_only) for m in mounts] == [
+        ("/data", False),
+        ("/etc/app", True),  # a configMap-like volume is always read-only
+        ("/ro", True),
+        ("/logs", False),
+    ]
+    assert mounts[0].propagation is MountPropagation.HOST_TO_CONTAINER
+    assert mounts[2].host_path == str((tmp_path / "data" / "sub").resolve())
+    assert mounts[3].host_path == str((tmp_path / "logs" / "web-1").resolve())
+
+
+def test_container_mount_errors():
+    with pytest.raises(MountConfigError, match="cannot find volume 'data' to mount"):
+        container_mounts(container([{"name": "data", "mountPath": "/d"}]), {}, {})
+    bidirectional = [{"name": "data", "mountPath": "/d", "mountPropagation": "Bidirectional"}]
+    volumes = {"data": VolumePath(Path("/tmp"))}
+    with pytest.raises(MountConfigError, match="only to privileged containers"):
+        container_mounts(container(bidirectional), volumes, {})
+    assert container_mounts(container(bidirectional, privileged=True), volumes, {})
