@@ -41,6 +41,7 @@ from navarch.apiserver.handlers import ResourceHandlers
 from navarch.apiserver.listbudget import ListBudget, ListResponse
 from navarch.apiserver.metrics import Metrics
 from navarch.apiserver.namespaces import NamespaceLifecycle
+from navarch.apiserver.nodegraph import NodeAuthorizer, NodeGraph
 from navarch.apiserver.requestinfo import RequestInfo
 from navarch.apiserver.storage import Storage
 from navarch.apiserver.timed_store import TimedStore
@@ -98,6 +99,11 @@ class Api:
         self._token_plugin = pm.register(
             auth.TokenAuthenticator(tokens), name=f"navarch.tokens.{id(self)}"
         )
+        # The Node authoriser: what nodes may read for their pods (Secrets, ConfigMaps).
+        self.node_graph = NodeGraph(self.store)
+        self._node_authorizer = pm.register(
+            NodeAuthorizer(self.node_graph), name=f"navarch.nodegraph.{id(self)}"
+        )
         self.inflight = 0
         self.ready = False
         self.address = ""
@@ -110,6 +116,8 @@ class Api:
     async def close(self) -> None:
         self.begin_shutdown()
         self.pm.unregister(name=self._token_plugin)
+        self.pm.unregister(name=self._node_authorizer)
+        await self.node_graph.close()
         await self.crds.close()
         await self.watches.close()
         await self.pod_proxy.close()

@@ -11,7 +11,10 @@ Roles (from the token's groups, see :mod:`navarch.apiserver.auth`):
 * node (``system:nodes``, user ``system:node:<name>``): Kubernetes' Node authoriser —
   its own Node and Lease, pods bound to it, events, the reads an agent needs. What a
   node may *change* on its own Node is then limited by the NodeRestriction admission
-  plugin (:mod:`navarch.apiserver.noderestriction`).
+  plugin (:mod:`navarch.apiserver.noderestriction`). The Secrets, ConfigMaps, claims
+  and volumes of its pods it may read one by one: each API server's
+  :class:`~navarch.apiserver.nodegraph.NodeAuthorizer` allows those (it runs before
+  this module's roles), and the roles refuse the rest.
 
 A node never gets a collection verb that reaches other nodes' objects: it lists pods
 only with ``fieldSelector=spec.nodeName=<itself>``, and never deletes a collection.
@@ -33,6 +36,10 @@ from navarch.plugins import call_first
 from navarch.resources.spec import Resource
 
 READ_VERBS = frozenset({"get", "list", "watch"})
+# What a node reads only for the pods bound to it, through the Node authoriser's graph.
+GRAPH_RESOURCES = frozenset(
+    {"secrets", "configmaps", "persistentvolumeclaims", "persistentvolumes"}
+)
 _WRITE_VERBS = frozenset({"create", "update", "patch"})
 
 
@@ -88,6 +95,12 @@ def navarch_authorize(
     node_selector = field_selector.value_of("spec.nodeName") if field_selector else None
     if role == NODE and _node_may(user.node_name, info, node_selector):
         return Decision.allow()
+    if role == NODE and info.plural in GRAPH_RESOURCES and not info.group:
+        # The Node authoriser (navarch.apiserver.nodegraph) found no pod of this node
+        # that references the object; Kubernetes' words.
+        return Decision.deny(
+            f"no relationship found between node '{user.node_name}' and this object"
+        )
     return Decision.deny(
         {
             VIEWER: "viewers may only get, list and watch",
