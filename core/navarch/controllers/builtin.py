@@ -11,6 +11,7 @@ from navarch.controllers import (
     nodelifecycle,
     podtermination,
     replicaset,
+    statefulset,
 )
 from navarch.registry import ControllerFactory, Register
 
@@ -22,6 +23,9 @@ def navarch_register_controllers(register: Register[ControllerFactory]) -> None:
     register(garbagecollector.NAME, garbagecollector.GarbageCollector)
     register(deployment.NAME, deployment.DeploymentController)
     register(replicaset.NAME, replicaset.ReplicaSetController, options=replicaset.ReplicaSetOptions)
+    register(
+        statefulset.NAME, statefulset.StatefulSetController, options=statefulset.StatefulSetOptions
+    )
     register(
         nodelifecycle.NAME,
         nodelifecycle.NodeLifecycleController,
