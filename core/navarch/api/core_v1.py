@@ -80,10 +80,10 @@ class Container(Model):
     ports: tuple[ContainerPort, ...] | None = wire()
     resources: ResourceRequirements | None = wire()
     image_pull_policy: str | None = wire()
-    env_from: tuple[EnvFromSource, ...] | None = kept()
+    env_from: tuple[EnvFromSource, ...] | None = wire()  # ConfigMaps, Secrets: the agent
     resize_policy: tuple[ContainerResizePolicy, ...] | None = kept()
     restart_policy: str | None = kept()
-    volume_mounts: tuple[VolumeMount, ...] | None = kept()
+    volume_mounts: tuple[VolumeMount, ...] | None = wire()  # mounted by the agent
     volume_devices: tuple[VolumeDevice, ...] | None = kept()
     liveness_probe: Probe | None = wire()  # acted on by the agent
     readiness_probe: Probe | None = wire()
@@ -162,7 +162,7 @@ class PodSpec(Model):
     scheduler_name: str | None = wire()
     tolerations: tuple[Toleration, ...] | None = wire()
     priority: int | None = wire()
-    volumes: tuple[Volume, ...] | None = kept()
+    volumes: tuple[Volume, ...] | None = wire()  # set up by the agent
     init_containers: tuple[Container, ...] | None = wire()  # run by the agent
     ephemeral_containers: tuple[EphemeralContainer, ...] | None = wire()  # run by the agent
     active_deadline_seconds: int | None = wire()  # the agent fails the pod after it
@@ -175,7 +175,7 @@ class PodSpec(Model):
     host_ipc: bool | None = kept("hostIPC", default=False)
     share_process_namespace: bool | None = kept(default=False)
     security_context: PodSecurityContext | None = kept()
-    image_pull_secrets: tuple[LocalObjectReference, ...] | None = kept()
+    image_pull_secrets: tuple[LocalObjectReference, ...] | None = wire()  # the agent's pulls
     hostname: str | None = wire()
     subdomain: str | None = kept()
     host_aliases: tuple[HostAlias, ...] | None = kept()
