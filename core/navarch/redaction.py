@@ -6,7 +6,8 @@ Two tools, used together:
 * :func:`redact` copies a structure (mappings, sequences, attrs objects) masking the
   values of sensitive keys — ``Authorization: Bearer abc`` becomes ``Bearer <masked>``
   (client-go's request logging keeps the scheme the same way), ``password: hunter2``
-  becomes ``<masked>``, a Secret's ``data`` keeps its keys and loses its values — and
+  becomes ``<masked>``, a Secret's ``data`` and ``stringData`` keep their keys and lose
+  their values (in a SecretList's items too, which name no kind) — and
   running :func:`redact_text` over every string left;
 * :func:`redact_text` masks what a secret looks like inside free text (an exception
   message, a repr): ``Bearer``/``Basic`` credentials, ``password=…``/``token: …``
@@ -58,6 +59,8 @@ _SECRET_KEYS = frozenset(
 _SECRET_SUFFIXES = ("-token", "-password", "-passwd", "-secret", "-key-data", "-private-key")
 # Kinds whose data is secret as a whole: every value masked, the keys kept.
 _SECRET_KINDS = frozenset({"Secret"})
+# Their lists: the items of a SecretList carry no kind of their own on the wire.
+_SECRET_LIST_KINDS = frozenset(f"{kind}List" for kind in _SECRET_KINDS)
 _SECRET_DATA_FIELDS = ("data", "stringData", "string_data")
 
 _SCHEME_CREDENTIAL = re.compile(r"(?i)\b(bearer|basic|token)(\s+)[A-Za-z0-9._~+/=-]{4,}")
@@ -122,6 +125,8 @@ def redact(value: Any, _depth: int = 0) -> Any:
     if _depth >= MAX_DEPTH:
         return redact_text(repr(value))
     if isinstance(value, Mapping):
+        if _kind_of(value) in _SECRET_LIST_KINDS:
+            return _redact_secret_list(value, _depth)
         return _redact_mapping(value.items(), _is_secret_object(value), _depth)
     if attrs.has(type(value)):
         names = (field.name for field in attrs.fields(type(value)))
@@ -146,9 +151,27 @@ def _redact_mapping(items: Any, secret_object: bool, depth: int) -> dict[str, An
     return out
 
 
+def _redact_secret_list(value: Mapping[Any, Any], depth: int) -> dict[str, Any]:
+    out = _redact_mapping(((k, v) for k, v in value.items() if k != "items"), False, depth)
+    items = value.get("items")
+    if isinstance(items, list | tuple):
+        out["items"] = [
+            _redact_mapping(item.items(), True, depth + 2)
+            if isinstance(item, Mapping)
+            else redact(item, depth + 2)
+            for item in items
+        ]
+    elif "items" in value:
+        out["items"] = redact(items, depth + 1)
+    return out
+
+
+def _kind_of(value: Any) -> Any:
+    return value.get("kind") if isinstance(value, Mapping) else getattr(value, "KIND", None)
+
+
 def _is_secret_object(value: Any) -> bool:
-    kind = value.get("kind") if isinstance(value, Mapping) else getattr(value, "KIND", None)
-    return kind in _SECRET_KINDS
+    return _kind_of(value) in _SECRET_KINDS
 
 
 def redact_log_record(record: Record) -> None:
