@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from navarch import hookimpl
 from navarch.controllers import (
+    daemonset,
     deployment,
     garbagecollector,
     namespace,
@@ -22,6 +23,7 @@ def navarch_register_controllers(register: Register[ControllerFactory]) -> None:
     register(podtermination.NAME, podtermination.PodTerminationController)
     register(garbagecollector.NAME, garbagecollector.GarbageCollector)
     register(deployment.NAME, deployment.DeploymentController)
+    register(daemonset.NAME, daemonset.DaemonSetController, options=daemonset.DaemonSetOptions)
     register(replicaset.NAME, replicaset.ReplicaSetController, options=replicaset.ReplicaSetOptions)
     register(
         statefulset.NAME, statefulset.StatefulSetController, options=statefulset.StatefulSetOptions
