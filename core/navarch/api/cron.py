@@ -107,3 +107,9 @@ class Schedule:
                 break
             found.append(t)
         return found
+
+    def latest_at_or_before(self, when: float) -> float:
+        """The last scheduled time not after ``when``."""
+        # croniter's get_prev is strictly before its start: start just after ``when``
+        start = dt.datetime.fromtimestamp(when + 0.001, self.zone)
+        return float(croniter(self.expression, start).get_prev(float))
