@@ -36,6 +36,9 @@ from navarch.testing.runtime import (
     wait_until,
 )
 from navarch_runtime_sim import ImageBehaviour, SimOptions, SimRuntime
+from navarch_runtime_sim.interactive import InteractiveShell
+from navarch_runtime_sim.mounts import MountedFiles
+from navarch_runtime_sim.shell import Exit
 
 REGISTRY = "127.0.0.1:5000"
 MISSING = f"{REGISTRY}/navarch-conformance/missing:1"
@@ -302,6 +305,26 @@ async def test_files_outside_the_mounts_are_opaque_and_mounts_are_reported(sim, 
     )
     assert status.exit_code == 1
     assert runtime.mounts(reader) == mounts
+
+
+def test_an_interactive_shell_reaches_files_only_through_mounts(tmp_path):
+    (tmp_path / "motd").write_text("through the mount\n")
+    written: list[tuple[str, bytes]] = []
+    interactive = InteractiveShell(
+        lambda stream, data: written.append((stream, data)),
+        env={},
+        workdir="/",
+        lookup=lambda program: None,
+        processes=list,
+        files=MountedFiles((Mount("/etc/motd", str(tmp_path / "motd")),)),
+    )
+    interactive.feed(b"cat /etc/passwd\ncat /etc/motd\n")
+    first = interactive.next_process()
+    assert first is not None and first.run() == Exit(0)  # the second line
+    assert written == [
+        ("stderr", b"sh: the simulator does not act out /etc/passwd\n"),
+        ("stdout", b"through the mount\n"),
+    ]
 
 
 async def test_quoting_expansion_and_comments(sim):

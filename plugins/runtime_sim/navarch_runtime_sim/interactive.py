@@ -57,6 +57,7 @@ class InteractiveShell:
             line = self._lines.popleft()
             try:
                 commands = shell.parse(line, self._env)
+                shell.check_files(commands, self._files or MountedFiles(()))
             except shell.Opaque as exc:
                 self._write(STDERR, f"sh: the simulator does not act out {exc}\n".encode())
                 self.status = 2

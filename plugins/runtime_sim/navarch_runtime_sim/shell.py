@@ -272,10 +272,17 @@ def _check(commands: Sequence[Command], lookup: Lookup, files: MountedFiles) -> 
             raise Opaque(name)  # a real program: cannot act it out
         if name == "trap" and len(command.words) >= 3 and command.words[1] not in ("", "-"):
             _check(parse(command.words[1], {}), lookup, files)
-        named = [*(command.words[1:] if name == "cat" else ()), *filter(None, [command.redirect])]
-        for path in named:
+    check_files(commands, files)
+
+
+def check_files(commands: Sequence[Command], files: MountedFiles) -> None:
+    """Raise :class:`Opaque` for a file the commands name (``cat``'s, a redirection's)
+    outside every mount: the image's own files are not simulated."""
+    for command in commands:
+        named = list(command.words[1:]) if command.words[0] == "cat" else []
+        for path in [*named, *filter(None, [command.redirect])]:
             if not files.covers(path):
-                raise Opaque(path)  # the image's own files are not simulated
+                raise Opaque(path)
 
 
 def resolve(executable: str, env: Mapping[str, str], files: frozenset[str] | None) -> bool | None:
