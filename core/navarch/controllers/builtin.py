@@ -5,17 +5,14 @@ from __future__ import annotations
 
 from navarch import hookimpl
 from navarch.controllers import (
-    cronjob,
     daemonset,
     deployment,
     garbagecollector,
-    job,
     namespace,
     nodelifecycle,
     podtermination,
     replicaset,
     statefulset,
-    ttlafterfinished,
 )
 from navarch.registry import ControllerFactory, Register
 
@@ -36,6 +33,3 @@ def navarch_register_controllers(register: Register[ControllerFactory]) -> None:
         nodelifecycle.NodeLifecycleController,
         options=nodelifecycle.NodeLifecycleOptions,
     )
-    register(job.NAME, job.JobController, options=job.JobOptions)
-    register(ttlafterfinished.NAME, ttlafterfinished.TTLAfterFinishedController)
-    register(cronjob.NAME, cronjob.CronJobController)
