@@ -8,11 +8,14 @@ from navarch.controllers import (
     daemonset,
     deployment,
     garbagecollector,
+    localpath,
     namespace,
     nodelifecycle,
     podtermination,
+    pvbinder,
     replicaset,
     statefulset,
+    volumeprotection,
 )
 from navarch.registry import ControllerFactory, Register
 
@@ -33,3 +36,6 @@ def navarch_register_controllers(register: Register[ControllerFactory]) -> None:
         nodelifecycle.NodeLifecycleController,
         options=nodelifecycle.NodeLifecycleOptions,
     )
+    register(pvbinder.NAME, pvbinder.PersistentVolumeBinder)
+    register(localpath.NAME, localpath.LocalPathProvisioner, options=localpath.LocalPathOptions)
+    register(volumeprotection.NAME, volumeprotection.VolumeProtection)
