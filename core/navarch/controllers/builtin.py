@@ -5,9 +5,11 @@ from __future__ import annotations
 
 from navarch import hookimpl
 from navarch.controllers import (
+    cronjob,
     daemonset,
     deployment,
     garbagecollector,
+    job,
     localpath,
     namespace,
     nodelifecycle,
@@ -15,6 +17,7 @@ from navarch.controllers import (
     pvbinder,
     replicaset,
     statefulset,
+    ttlafterfinished,
     volumeprotection,
 )
 from navarch.registry import ControllerFactory, Register
@@ -36,6 +39,9 @@ def navarch_register_controllers(register: Register[ControllerFactory]) -> None:
         nodelifecycle.NodeLifecycleController,
         options=nodelifecycle.NodeLifecycleOptions,
     )
+    register(job.NAME, job.JobController, options=job.JobOptions)
+    register(ttlafterfinished.NAME, ttlafterfinished.TTLAfterFinishedController)
+    register(cronjob.NAME, cronjob.CronJobController)
     register(pvbinder.NAME, pvbinder.PersistentVolumeBinder)
     register(localpath.NAME, localpath.LocalPathProvisioner, options=localpath.LocalPathOptions)
     register(volumeprotection.NAME, volumeprotection.VolumeProtection)
