@@ -13,6 +13,9 @@ process killed (SIGKILL) is 10 nodes failing at once, with their pods. Measured:
 * failure: one agent process (10 nodes, ~100 pods) SIGKILLed -> 1,000 replicas Running
   on live nodes again; printed beside the node-lifecycle settings that decide it
   (lease renewal, grace, tolerationSeconds);
+* a DaemonSet (a pod on each of the 100 nodes, placed by the scheduler) rolled to a new
+  image with maxUnavailable 10%: the update -> a new pod Running on every node and the
+  status complete (what ``kubectl rollout status ds/x`` waits for);
 * the controller manager's CPU seconds and resident memory.
 
 Everything runs on 127.0.0.1; every loop is bounded in count and time; every process
@@ -205,6 +208,87 @@ class Api:
         await self.session.close()
 
 
+DAEMONSET = "bench-agent"
+
+
+def daemonset(version: int) -> dict[str, Any]:
+    labels = {"app": DAEMONSET}
+    container = {
+        "name": "agent",
+        "image": IMAGE.format(version=version),
+        "command": ["sh", "-c", SCRIPT],
+        "resources": {"requests": {"cpu": "10m", "memory": "16Mi"}},
+    }
+    return {
+        "apiVersion": "apps/v1",
+        "kind": "DaemonSet",
+        "metadata": {"name": DAEMONSET, "namespace": "default"},
+        "spec": {
+            "selector": {"matchLabels": labels},
+            "updateStrategy": {"type": "RollingUpdate", "rollingUpdate": {"maxUnavailable": "10%"}},
+            "template": {
+                "metadata": {"labels": labels},
+                "spec": {"terminationGracePeriodSeconds": 1, "containers": [container]},
+            },
+        },
+    }
+
+
+async def daemonset_rollout(api: Api, nodes: int) -> dict[str, float | None]:
+    """A DaemonSet on every node, then rolled to a new image: seconds to a pod Running
+    everywhere, and seconds from the update to every node running the new image with
+    the DaemonSet's status complete. The DaemonSet is deleted after (the phases after
+    this one count the Deployment's pods only)."""
+    path = "/apis/apps/v1/namespaces/default/daemonsets"
+    prefix = f"{DAEMONSET}-"
+
+    def running(image: str) -> int:
+        view = api.pods
+        return sum(
+            1
+            for name, phase in view.phase.items()
+            if name.startswith(prefix)
+            and phase == "Running"
+            and name not in view.terminating
+            and view.image.get(name) == image
+        )
+
+    async def complete() -> bool:
+        body = await api.call("GET", f"{path}/{DAEMONSET}")
+        status = body.get("status") or {}
+        return (
+            (status.get("observedGeneration") or 0) >= body["metadata"]["generation"]
+            and status.get("updatedNumberScheduled") == nodes
+            and status.get("numberAvailable") == nodes
+        )
+
+    figures: dict[str, float | None] = {}
+    await api.call("POST", path, daemonset(1))
+    figures["daemonset up"] = await api.until(lambda: running(IMAGE.format(version=1)) >= nodes)
+    new_image = IMAGE.format(version=2)
+    containers = [{"name": "agent", "image": new_image}]
+    patch = {"spec": {"template": {"spec": {"containers": containers}}}}
+    began = time.perf_counter()
+    await api.call(
+        "PATCH",
+        f"{path}/{DAEMONSET}",
+        patch,
+        content_type="application/strategic-merge-patch+json",
+    )
+    rolled = await api.until(lambda: running(new_image) >= nodes)
+    if rolled is not None:
+        deadline = time.perf_counter() + LIMIT
+        while not await complete():
+            if time.perf_counter() > deadline:
+                rolled = None
+                break
+            await asyncio.sleep(0.2)
+    figures["daemonset rollout"] = None if rolled is None else time.perf_counter() - began
+    await api.call("DELETE", f"{path}/{DAEMONSET}", {"propagationPolicy": "Foreground"})
+    await api.until(lambda: not any(name.startswith(prefix) for name in api.pods.phase))
+    return figures
+
+
 def node_lifecycle_settings() -> str:
     """What decides how fast a dead node's pods come back, as configured by default."""
     from navarch.config import SETTINGS
@@ -303,7 +387,11 @@ async def run(root: Path, counts: Counts, quick: bool) -> bool:
                     await asyncio.sleep(0.2)
             figures["rolling update"] = None if updated is None else time.perf_counter() - began
 
-            # 3. one agent process (its nodes, their pods) killed
+            # 3. a DaemonSet on every node, rolled to a new image (removed after)
+            print(f"  a DaemonSet on {nodes} nodes and its rollout…", flush=True)
+            figures.update(await daemonset_rollout(api, nodes))
+
+            # 4. one agent process (its nodes, their pods) killed
             victim = agents[0]
             dead = frozenset(f"{victim.prefix}-{n}" for n in range(counts.nodes_per_agent))
             on_dead = sum(1 for name, node in api.pods.node.items() if node in dead)
@@ -360,6 +448,11 @@ def print_figures(figures: dict[str, Any], counts: Counts, quick: bool) -> bool:
     rows = [
         (f"Deployment of {counts.replicas:,}: created -> all Running", figures.get("scale up")),
         ("rolling update (new image) -> complete", figures.get("rolling update")),
+        (f"DaemonSet on {nodes} nodes: created -> all Running", figures.get("daemonset up")),
+        (
+            f"DaemonSet rollout, {nodes} nodes, 10% at a time -> complete",
+            figures.get("daemonset rollout"),
+        ),
         (
             f"one agent killed ({counts.nodes_per_agent} nodes, "
             f"{figures.get('failover pods', 0)} pods) -> all Running again",
@@ -382,6 +475,13 @@ def print_figures(figures: dict[str, Any], counts: Counts, quick: bool) -> bool:
     targets = [
         Target(f"{counts.replicas:,} replicas Running", figures.get("scale up"), "<=", 10.0, " s"),
         Target("failover, all replicas Running again", figures.get("failover"), "<=", 30.0, " s"),
+        Target(
+            f"DaemonSet rolled across {nodes} nodes",
+            figures.get("daemonset rollout"),
+            "<=",
+            60.0,
+            " s",
+        ),
     ]
     return report(targets, quick=quick)
 
