@@ -208,11 +208,15 @@ async def test_pods_are_made_from_the_template_and_counted_once() -> None:
     st = status(cluster)
     assert st["succeeded"] == 1 and not st["uncountedTerminatedPods"]
     first = cluster.get("pods", made[0]["metadata"]["name"])
-    assert first is not None and TRACKING_FINALIZER not in (first["metadata"].get("finalizers") or [])
+    assert first is not None and TRACKING_FINALIZER not in (
+        first["metadata"].get("finalizers") or []
+    )
     # a sync on the same caches again counts nothing twice
     await sync(controller, cluster)
     assert status(cluster)["succeeded"] == 1
-    assert len([p for p in pods(cluster) if (p.get("status") or {}).get("phase") != "Succeeded"]) == 2
+    assert (
+        len([p for p in pods(cluster) if (p.get("status") or {}).get("phase") != "Succeeded"]) == 2
+    )
 
     for pod in pods(cluster):
         if (pod.get("status") or {}).get("phase") != "Succeeded":
@@ -267,7 +271,9 @@ async def test_an_indexed_job_gives_each_pod_its_index() -> None:
     cluster.add(job_body(completions=3, parallelism=2, completionMode="Indexed"))
     controller = make(cluster, clock)
     await sync(controller, cluster)
-    made = sorted(pods(cluster), key=lambda p: p["metadata"]["annotations"][COMPLETION_INDEX_ANNOTATION])
+    made = sorted(
+        pods(cluster), key=lambda p: p["metadata"]["annotations"][COMPLETION_INDEX_ANNOTATION]
+    )
     assert [p["metadata"]["annotations"][COMPLETION_INDEX_ANNOTATION] for p in made] == ["0", "1"]
     for index, pod in enumerate(made):
         assert pod["metadata"]["labels"][COMPLETION_INDEX_ANNOTATION] == str(index)
@@ -300,7 +306,9 @@ async def test_an_indexed_job_gives_each_pod_its_index() -> None:
 # --- failures ---------------------------------------------------------------------------
 
 
-async def test_failed_pods_are_replaced_after_a_doubling_back_off_then_the_limit_fails_the_job() -> None:
+async def test_failed_pods_are_replaced_after_a_doubling_back_off_then_the_limit_fails_the_job() -> (
+    None
+):
     cluster, clock = FakeCluster(), Clock()
     cluster.add(job_body(backoffLimit=1))
     controller = make(cluster, clock)
@@ -454,9 +462,7 @@ async def test_a_finished_job_is_deleted_after_its_ttl() -> None:
     cluster, clock = FakeCluster(), Clock()
     body = job_body(ttlSecondsAfterFinished=60)
     body["status"] = {
-        "conditions": [
-            {"type": "Complete", "status": "True", "lastTransitionTime": rfc3339(T0)}
-        ]
+        "conditions": [{"type": "Complete", "status": "True", "lastTransitionTime": rfc3339(T0)}]
     }
     cluster.add(body)
     controller = TTLAfterFinishedController(cluster.context("ttl-after-finished"), clock=clock)

@@ -272,7 +272,7 @@ class CronJobController(QueueController):
                     if job_finished(j) == outcome
                     and not (j.metadata and j.metadata.deletion_timestamp)
                 ),
-                key=started_at,
+                key=lambda j: (started_at(j), j.name),  # Kubernetes' byJobStartTime
             )
             for job in finished[: max(0, len(finished) - limit)]:
                 await self._delete_job(cronjob, job.name, job.metadata.uid)
