@@ -1,10 +1,10 @@
 """Waiting until applied objects are ready, with progress a person can follow.
 
-Readiness is judged the way kubectl judges it: a Deployment is rolled out by
-``kubectl rollout status``'s rule (its controller has seen the latest spec, every
-replica is updated and available, no old replica is left), a ReplicaSet when all its
-replicas are ready, a Pod when it runs and is Ready (or has Succeeded). Other kinds
-are ready once they exist.
+Readiness is judged the way kubectl judges it: a Deployment, DaemonSet or StatefulSet
+is rolled out by ``kubectl rollout status``'s rule for its kind (for a Deployment: its
+controller has seen the latest spec, every replica is updated and available, no old
+replica is left), a ReplicaSet when all its replicas are ready, a Pod when it runs
+and is Ready (or has Succeeded). Other kinds are ready once they exist.
 
 Each object is followed with a watch of that one object (``fieldSelector
 metadata.name=NAME``), resumed from a fresh GET whenever the stream ends, so nothing
@@ -95,6 +95,71 @@ def deployment_readiness(obj: dict[str, Any]) -> Readiness:
     return Readiness(f'deployment "{name}" successfully rolled out', wanted, wanted, done=True)
 
 
+def daemonset_readiness(obj: dict[str, Any]) -> Readiness:
+    """kubectl's DaemonSetStatusViewer: every scheduled pod updated, then available."""
+    name = obj["metadata"]["name"]
+    spec, status = obj.get("spec") or {}, obj.get("status") or {}
+    strategy = (spec.get("updateStrategy") or {}).get("type") or "RollingUpdate"
+    if strategy != "RollingUpdate":
+        message = "rollout status is only available for RollingUpdate strategy type"
+        return Readiness(message, done=True, failed=True)
+    desired = _int(status.get("desiredNumberScheduled"))
+    if _int(obj["metadata"].get("generation")) > _int(status.get("observedGeneration")):
+        return Readiness("Waiting for daemon set spec update to be observed...", 0, desired)
+    updated, available = (
+        _int(status.get("updatedNumberScheduled")),
+        _int(status.get("numberAvailable")),
+    )
+    prefix = f'Waiting for daemon set "{name}" rollout to finish: '
+    if updated < desired:
+        message = f"{updated} out of {desired} new pods have been updated..."
+        return Readiness(prefix + message, min(available, updated), desired)
+    if available < desired:
+        message = f"{available} of {desired} updated pods are available..."
+        return Readiness(prefix + message, available, desired)
+    return Readiness(f'daemon set "{name}" successfully rolled out', desired, desired, done=True)
+
+
+def statefulset_readiness(obj: dict[str, Any]) -> Readiness:
+    """kubectl's StatefulSetStatusViewer: every replica ready, then the pods past the
+    partition updated (or, without a rollingUpdate block, the update revision current)."""
+    spec, status = obj.get("spec") or {}, obj.get("status") or {}
+    strategy = spec.get("updateStrategy") or {}
+    if (strategy.get("type") or "RollingUpdate") != "RollingUpdate":
+        message = "rollout status is only available for RollingUpdate strategy type"
+        return Readiness(message, done=True, failed=True)
+    wanted = _int(spec.get("replicas", 1))
+    observed = _int(status.get("observedGeneration"))
+    if observed == 0 or _int(obj["metadata"].get("generation")) > observed:
+        return Readiness("Waiting for statefulset spec update to be observed...", 0, wanted)
+    ready, updated = _int(status.get("readyReplicas")), _int(status.get("updatedReplicas"))
+    if ready < wanted:
+        return Readiness(f"Waiting for {wanted - ready} pods to be ready...", ready, wanted)
+    rolling = strategy.get("rollingUpdate")
+    if rolling is not None:
+        partition = rolling.get("partition")
+        if partition is not None and updated < wanted - _int(partition):
+            message = (
+                f"Waiting for partitioned roll out to finish: {updated} out of "
+                f"{wanted - _int(partition)} new pods have been updated..."
+            )
+            return Readiness(message, updated, wanted - _int(partition))
+        message = f"partitioned roll out complete: {updated} new pods have been updated..."
+        return Readiness(message, wanted, wanted, done=True)
+    update, current = status.get("updateRevision"), status.get("currentRevision")
+    if update != current:
+        message = (
+            f"waiting for statefulset rolling update to complete {updated} pods at "
+            f"revision {update}..."
+        )
+        return Readiness(message, updated, wanted)
+    message = (
+        f"statefulset rolling update complete {_int(status.get('currentReplicas'))} pods at "
+        f"revision {current}..."
+    )
+    return Readiness(message, wanted, wanted, done=True)
+
+
 def replicaset_readiness(obj: dict[str, Any]) -> Readiness:
     spec, status = obj.get("spec") or {}, obj.get("status") or {}
     wanted, ready = _int(spec.get("replicas", 1)), _int(status.get("readyReplicas"))
@@ -136,6 +201,8 @@ def pod_readiness(obj: dict[str, Any]) -> Readiness:
 RULES = {
     ("apps", "Deployment"): deployment_readiness,
     ("apps", "ReplicaSet"): replicaset_readiness,
+    ("apps", "DaemonSet"): daemonset_readiness,
+    ("apps", "StatefulSet"): statefulset_readiness,
     ("", "Pod"): pod_readiness,
 }
 
@@ -224,7 +291,7 @@ class PlainReporter:
         pass
 
 
-_WAITING_PREFIX = re.compile(r'^Waiting for deployment "[^"]*" rollout to finish: ')
+_WAITING_PREFIX = re.compile(r'^Waiting for (deployment|daemon set) "[^"]*" rollout to finish: ')
 
 
 @attrs.define
@@ -344,13 +411,14 @@ async def wait_ready(
 
 
 async def rollout_status(
-    session: Session, namespace: str, name: str, timeout: float, out: TextIO
+    session: Session, res: Resource, namespace: str, name: str, timeout: float, out: TextIO
 ) -> bool:
-    """``rollout status deployment/NAME``: kubectl's "Waiting for deployment ..."
-    lines (or a bar on a terminal) until it is rolled out. True when it is; False when
-    the time ran out; CliError when the Deployment is missing or exceeded its progress
-    deadline."""
-    res = find_resource("deployments")
+    """``rollout status TYPE/NAME`` of a Deployment, DaemonSet or StatefulSet: kubectl's
+    "Waiting for ..." lines (or a bar on a terminal) until it is rolled out, by the
+    kind's rule (:data:`RULES`). True when it is; False when the time ran out;
+    CliError when the object is missing or its rollout cannot finish (a Deployment
+    past its progress deadline, an OnDelete strategy)."""
+    rule = RULES[(res.group, res.kind)]
     reporter = reporter_for(out, prefixed=False)
     deadline = time.monotonic() + timeout if timeout > 0 else None
     final: Readiness | None = None
@@ -358,10 +426,10 @@ async def rollout_status(
     async def watch() -> Readiness:
         async for obj in follow(session, res, namespace, name):
             if obj is None:
-                raise CliError(f'deployments.apps "{name}" not found')
-            state = deployment_readiness(obj)
+                raise CliError(f'{res.plural}.{res.group} "{name}" not found')
+            state = rule(obj)
             if not state.done:
-                reporter.show(f"deployment/{name}", state)
+                reporter.show(f"{res.kind.lower()}/{name}", state)
             if state.done:
                 return state
         raise AssertionError("follow() never ends by itself")

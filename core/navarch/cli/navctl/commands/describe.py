@@ -11,7 +11,20 @@ import sys
 from collections.abc import Awaitable, Callable
 from typing import Any
 
-from navarch.cli.navctl.describe_text import NONE, Text, add_events, mapping_lines
+from navarch.cli.navctl.describe_sections import (
+    about,
+    conditions,
+    containers,
+    controlled_by,
+    events,
+    header,
+    labels_annotations,
+    node_events,
+    pod_template,
+    selector_text,
+    toleration_text,
+)
+from navarch.cli.navctl.describe_text import NONE, Text, mapping_lines
 from navarch.cli.navctl.failures import describe_api_error
 from navarch.cli.navctl.printing import age
 from navarch.cli.navctl.session import Session, add_command, find_resource, resource_path
@@ -63,142 +76,7 @@ async def run(session: Session, args: argparse.Namespace) -> int:
     return 1 if failed else 0
 
 
-async def _events(session: Session, text: Text, selector: str) -> None:
-    """The Events section every description ends with: the events ``selector`` finds."""
-    listed = await session.request(
-        "GET", resource_path(find_resource("events"), None), params={"fieldSelector": selector}
-    )
-    add_events(text, list(listed.get("items") or []))
-
-
-def _about(obj: dict[str, Any]) -> str:
-    """Events about ``obj``, by its uid."""
-    return f"involvedObject.uid={(obj.get('metadata') or {}).get('uid')}"
-
-
-def _node_events(node: dict[str, Any]) -> str:
-    """Events about a node, by kind and name: agents report about a node by its name."""
-    return (
-        f"involvedObject.kind=Node,involvedObject.name={(node.get('metadata') or {}).get('name')}"
-    )
-
-
 # --- shared sections -----------------------------------------------------------------------------
-
-
-def _metadata(obj: dict[str, Any], text: Text, *, namespaced: bool = True) -> None:
-    metadata = obj.get("metadata") or {}
-    text.field("Name", metadata.get("name"))
-    if namespaced:
-        text.field("Namespace", metadata.get("namespace"))
-
-
-def _labels_annotations(obj: dict[str, Any], text: Text, hide: tuple[str, ...] = ()) -> None:
-    metadata = obj.get("metadata") or {}
-    text.values("Labels", mapping_lines(metadata.get("labels")))
-    annotations = {k: v for k, v in (metadata.get("annotations") or {}).items() if k not in hide}
-    text.values("Annotations", mapping_lines(annotations))
-
-
-def _controlled_by(obj: dict[str, Any], text: Text) -> None:
-    for owner in (obj.get("metadata") or {}).get("ownerReferences") or []:
-        if owner.get("controller"):
-            text.field("Controlled By", f"{owner.get('kind')}/{owner.get('name')}")
-
-
-def _conditions(conditions: list[dict[str, Any]], text: Text, *, with_reason: bool) -> None:
-    if not conditions:
-        return
-    text.line("Conditions:")
-    header = ["Type", "Status", "Reason"] if with_reason else ["Type", "Status"]
-    rows = [header, ["-" * len(h) for h in header]]
-    for condition in conditions:
-        row = [str(condition.get("type") or ""), str(condition.get("status") or "")]
-        if with_reason:
-            row.append(str(condition.get("reason") or ""))
-        rows.append(row)
-    text.table(rows)
-
-
-def _containers(
-    spec: dict[str, Any], statuses: list[dict[str, Any]], text: Text, indent: int
-) -> None:
-    text.line("Containers:", indent)
-    by_name = {s.get("name"): s for s in statuses}
-    for container in spec.get("containers") or []:
-        text.line(f"{container.get('name')}:", indent + 1)
-        status = by_name.get(container.get("name"))
-        at = indent + 2
-        if status is not None:
-            text.field("Container ID", status.get("containerID"), at)
-        text.field("Image", container.get("image"), at)
-        ports = [
-            f"{p.get('containerPort')}/{p.get('protocol') or 'TCP'}"
-            for p in container.get("ports") or []
-        ]
-        text.field("Port" + ("s" if len(ports) > 1 else ""), ", ".join(ports) or NONE, at)
-        if container.get("command"):
-            text.field("Command", " ".join(container["command"]), at)
-        if container.get("args"):
-            text.field("Args", " ".join(container["args"]), at)
-        if status is not None:
-            _container_state("State", status.get("state") or {}, text, at)
-            if status.get("lastState"):
-                _container_state("Last State", status["lastState"], text, at)
-            text.field("Ready", str(bool(status.get("ready"))), at)
-            text.field("Restart Count", status.get("restartCount", 0), at)
-        resources = container.get("resources") or {}
-        for section in ("limits", "requests"):
-            if resources.get(section):
-                text.line(f"{section.capitalize()}:", at)
-                for key, value in sorted(resources[section].items()):
-                    text.field(key, value, at + 1)
-        env = container.get("env") or []
-        text.values("Environment", [f"{e.get('name')}={e.get('value', '')}" for e in env], at)
-
-
-def _container_state(label: str, state: dict[str, Any], text: Text, indent: int) -> None:
-    if state.get("running"):
-        text.field(label, "Running", indent)
-        text.field("Started", state["running"].get("startedAt"), indent + 1)
-    elif state.get("terminated"):
-        done = state["terminated"]
-        text.field(label, "Terminated", indent)
-        text.field("Reason", done.get("reason"), indent + 1)
-        if done.get("message"):
-            text.field("Message", done["message"], indent + 1)
-        text.field("Exit Code", done.get("exitCode"), indent + 1)
-        text.field("Started", done.get("startedAt"), indent + 1)
-        text.field("Finished", done.get("finishedAt"), indent + 1)
-    elif state.get("waiting"):
-        text.field(label, "Waiting", indent)
-        text.field("Reason", state["waiting"].get("reason"), indent + 1)
-        if state["waiting"].get("message"):
-            text.field("Message", state["waiting"]["message"], indent + 1)
-    else:
-        text.field(label, "Waiting" if label == "State" else NONE, indent)
-
-
-def toleration_text(toleration: dict[str, Any]) -> str:
-    """kubectl's ``node.kubernetes.io/not-ready:NoExecute op=Exists for 300s``."""
-    key = toleration.get("key") or ""
-    out = key
-    if toleration.get("value"):
-        out += f"={toleration['value']}"
-    if toleration.get("effect"):
-        out += f":{toleration['effect']}"
-    if toleration.get("operator") == "Exists":
-        out += " op=Exists"
-    if toleration.get("tolerationSeconds") is not None:
-        out += f" for {toleration['tolerationSeconds']}s"
-    return out.strip() or "op=Exists"
-
-
-def _template(template: dict[str, Any], text: Text) -> None:
-    text.line("Pod Template:")
-    metadata = template.get("metadata") or {}
-    text.values("Labels", mapping_lines(metadata.get("labels")), 1)
-    _containers(template.get("spec") or {}, [], text, 1)
 
 
 # --- per kind ------------------------------------------------------------------------------------
@@ -210,14 +88,14 @@ async def describe_pod(session: Session, pod: dict[str, Any], text: Text) -> Non
         pod.get("spec") or {},
         pod.get("status") or {},
     )
-    _metadata(pod, text)
+    header(pod, text)
     text.field("Priority", spec.get("priority", 0))
     text.field("Service Account", spec.get("serviceAccountName") or "default")
     node = spec.get("nodeName")
     host_ip = status.get("hostIP")
     text.field("Node", (f"{node}/{host_ip}" if host_ip else node) if node else NONE)
     text.field("Start Time", status.get("startTime") or NONE)
-    _labels_annotations(pod, text, hide=(DECISION_ANNOTATION,))
+    labels_annotations(pod, text, hide=(DECISION_ANNOTATION,))
     phase = status.get("phase") or "Pending"
     if metadata.get("deletionTimestamp"):
         grace = metadata.get("deletionGracePeriodSeconds")
@@ -235,13 +113,13 @@ async def describe_pod(session: Session, pod: dict[str, Any], text: Text) -> Non
         text.line("IPs:")
         for ip in ips:
             text.field("IP", ip, 1)
-    _controlled_by(pod, text)
-    _containers(spec, status.get("containerStatuses") or [], text, 0)
-    _conditions(status.get("conditions") or [], text, with_reason=False)
+    controlled_by(pod, text)
+    containers(spec, status.get("containerStatuses") or [], text, 0)
+    conditions(status.get("conditions") or [], text, with_reason=False)
     _scheduling(pod, text)
     text.values("Node-Selectors", mapping_lines(spec.get("nodeSelector")))
     text.values("Tolerations", [toleration_text(t) for t in spec.get("tolerations") or []])
-    await _events(session, text, _about(pod))
+    await events(session, text, about(pod))
 
 
 def _scheduling(pod: dict[str, Any], text: Text) -> None:
@@ -266,11 +144,11 @@ async def describe_node(session: Session, node: dict[str, Any], text: Text) -> N
         node.get("spec") or {},
         node.get("status") or {},
     )
-    _metadata(node, text, namespaced=False)
+    header(node, text, namespaced=False)
     labels = metadata.get("labels") or {}
     roles = sorted(k.split("/", 1)[1] for k in labels if k.startswith("node-role.kubernetes.io/"))
     text.field("Roles", ",".join(roles) or NONE)
-    _labels_annotations(node, text)
+    labels_annotations(node, text)
     text.field("CreationTimestamp", metadata.get("creationTimestamp"))
     taints = [
         f"{t.get('key')}{'=' + t['value'] if t.get('value') else ''}:{t.get('effect')}"
@@ -333,7 +211,7 @@ async def describe_node(session: Session, node: dict[str, Any], text: Text) -> N
                 ]
             )
         text.table(rows)
-    await _events(session, text, _node_events(node))
+    await events(session, text, node_events(node))
 
 
 def _pod_requests(pod: dict[str, Any]) -> dict[str, str]:
@@ -351,10 +229,10 @@ async def describe_deployment(session: Session, deploy: dict[str, Any], text: Te
         deploy.get("spec") or {},
         deploy.get("status") or {},
     )
-    _metadata(deploy, text)
+    header(deploy, text)
     text.field("CreationTimestamp", metadata.get("creationTimestamp"))
-    _labels_annotations(deploy, text)
-    text.field("Selector", _selector_text(spec.get("selector")))
+    labels_annotations(deploy, text)
+    text.field("Selector", selector_text(spec.get("selector")))
     replicas = spec.get("replicas", 1)
     text.field(
         "Replicas",
@@ -374,10 +252,10 @@ async def describe_deployment(session: Session, deploy: dict[str, Any], text: Te
         )
     if spec.get("paused"):
         text.field("Paused", "true")
-    _template(spec.get("template") or {}, text)
-    _conditions(status.get("conditions") or [], text, with_reason=True)
+    pod_template(spec.get("template") or {}, text)
+    conditions(status.get("conditions") or [], text, with_reason=True)
     await _replicasets_of(session, deploy, text)
-    await _events(session, text, _about(deploy))
+    await events(session, text, about(deploy))
 
 
 REVISION_ANNOTATION = "deployment.kubernetes.io/revision"
@@ -421,28 +299,12 @@ async def _replicasets_of(session: Session, deploy: dict[str, Any], text: Text) 
     text.field("NewReplicaSet", _replicas_created(new) if new is not None else NONE)
 
 
-def _selector_text(selector: dict[str, Any] | None) -> str:
-    selector = selector or {}
-    parts = [f"{k}={v}" for k, v in sorted((selector.get("matchLabels") or {}).items())]
-    for expression in selector.get("matchExpressions") or []:
-        values = ",".join(expression.get("values") or [])
-        operator = expression.get("operator", "")
-        key = expression.get("key", "")
-        if operator == "Exists":
-            parts.append(key)
-        elif operator == "DoesNotExist":
-            parts.append(f"!{key}")
-        else:
-            parts.append(f"{key} {operator.lower()} ({values})")
-    return ",".join(parts) or NONE
-
-
 async def describe_replicaset(session: Session, rs: dict[str, Any], text: Text) -> None:
     metadata, spec, status = rs.get("metadata") or {}, rs.get("spec") or {}, rs.get("status") or {}
-    _metadata(rs, text)
-    text.field("Selector", _selector_text(spec.get("selector")))
-    _labels_annotations(rs, text)
-    _controlled_by(rs, text)
+    header(rs, text)
+    text.field("Selector", selector_text(spec.get("selector")))
+    labels_annotations(rs, text)
+    controlled_by(rs, text)
     text.field(
         "Replicas", f"{status.get('replicas', 0)} current / {spec.get('replicas', 1)} desired"
     )
@@ -460,35 +322,35 @@ async def describe_replicaset(session: Session, rs: dict[str, Any], text: Text) 
         f"{phases['Running']} Running / {phases['Pending']} Waiting / "
         f"{phases['Succeeded']} Succeeded / {phases['Failed']} Failed",
     )
-    _template(spec.get("template") or {}, text)
-    _conditions(status.get("conditions") or [], text, with_reason=True)
-    await _events(session, text, _about(rs))
+    pod_template(spec.get("template") or {}, text)
+    conditions(status.get("conditions") or [], text, with_reason=True)
+    await events(session, text, about(rs))
 
 
 async def describe_namespace(session: Session, ns: dict[str, Any], text: Text) -> None:
-    _metadata(ns, text, namespaced=False)
-    _labels_annotations(ns, text)
+    header(ns, text, namespaced=False)
+    labels_annotations(ns, text)
     text.field("Status", (ns.get("status") or {}).get("phase") or "Active")
     text.line("")
     text.line("No resource quota.")
     text.line("")
     text.line("No LimitRange resource.")
-    await _events(session, text, _about(ns))
+    await events(session, text, about(ns))
 
 
 async def describe_generic(session: Session, obj: dict[str, Any], text: Text) -> None:
     """kubectl's describer of an object it has no describer for: its name, labels,
     annotations, apiVersion and kind, then every other field, nested by indent."""
     metadata = obj.get("metadata") or {}
-    _metadata(obj, text, namespaced=bool(metadata.get("namespace")))
-    _labels_annotations(obj, text)
+    header(obj, text, namespaced=bool(metadata.get("namespace")))
+    labels_annotations(obj, text)
     text.field("API Version", obj.get("apiVersion"))
     text.field("Kind", obj.get("kind"))
     rest = {k: v for k, v in metadata.items() if k not in _SHOWN_METADATA}
     shown = {**{k: v for k, v in obj.items() if k not in ("apiVersion", "kind")}, "metadata": rest}
     for key in sorted(shown):  # kubectl sorts the fields at every level
         _content(key, shown[key], text, 0)
-    await _events(session, text, _about(obj))
+    await events(session, text, about(obj))
 
 
 _SHOWN_METADATA = ("name", "namespace", "labels", "annotations", "managedFields")
