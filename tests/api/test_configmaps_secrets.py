@@ -143,9 +143,9 @@ def test_kubectl_creates_and_lists_configmaps_and_secrets(kubectl, tmp_path):
 
     table = kubectl("get", "cm,secret").stdout.splitlines()
     rows = {line.split()[0]: line.split() for line in table if line and "NAME" not in line}
-    assert [h for h in table if h.startswith("NAME")] == [
-        "NAME                  DATA   AGE",
-        "NAME                TYPE                             DATA   AGE",
+    assert [h.split() for h in table if h.startswith("NAME")] == [
+        ["NAME", "DATA", "AGE"],
+        ["NAME", "TYPE", "DATA", "AGE"],
     ]
     assert rows["configmap/kc-config"][1] == "2"
     assert rows["secret/kc-generic"][1:3] == ["Opaque", "2"]
