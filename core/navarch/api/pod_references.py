@@ -16,6 +16,8 @@ from typing import Any
 SECRETS, CONFIG_MAPS, CLAIMS = "secrets", "configmaps", "persistentvolumeclaims"
 # (plural, name)
 Reference = tuple[str, str]
+# (plural, whatever the field holds): kept only when it is a non-empty string
+_Candidate = tuple[str, Any]
 
 # Volume sources that name a Secret for their driver's credentials, and the field.
 _SECRET_REF_SOURCES = ("cephfs", "cinder", "flexVolume", "iscsi", "rbd", "scaleIO", "storageos")
@@ -27,14 +29,17 @@ def pod_references(pod: Mapping[str, Any]) -> frozenset[Reference]:
     if not isinstance(spec, dict):
         return frozenset()
     pod_name = _dict(pod.get("metadata")).get("name") or ""
-    found = set(_from_containers(spec))
-    found.update((SECRETS, name) for name in _names(spec.get("imagePullSecrets"), "name"))
+    candidates: list[_Candidate] = [*_from_containers(spec)]
+    candidates += [(SECRETS, name) for name in _names(spec.get("imagePullSecrets"), "name")]
     for volume in _dicts(spec.get("volumes")):
-        found.update(_from_volume(volume, pod_name))
-    return frozenset((plural, name) for plural, name in found if isinstance(name, str) and name)
+        candidates += _from_volume(volume, pod_name)
+    # a name of another type (in a field kept verbatim) names nothing, and is unhashable
+    return frozenset(
+        (plural, name) for plural, name in candidates if isinstance(name, str) and name
+    )
 
 
-def _from_containers(spec: dict[str, Any]) -> Iterator[Reference]:
+def _from_containers(spec: dict[str, Any]) -> Iterator[_Candidate]:
     for field in ("initContainers", "containers", "ephemeralContainers"):
         for container in _dicts(spec.get(field)):
             for env in _dicts(container.get("env")):
@@ -46,7 +51,7 @@ def _from_containers(spec: dict[str, Any]) -> Iterator[Reference]:
                 yield CONFIG_MAPS, _dict(env_from.get("configMapRef")).get("name")
 
 
-def _from_volume(volume: dict[str, Any], pod_name: str) -> Iterator[Reference]:
+def _from_volume(volume: dict[str, Any], pod_name: str) -> Iterator[_Candidate]:
     yield SECRETS, _dict(volume.get("secret")).get("secretName")
     yield CONFIG_MAPS, _dict(volume.get("configMap")).get("name")
     for source in _dicts(_dict(volume.get("projected")).get("sources")):
@@ -57,8 +62,8 @@ def _from_volume(volume: dict[str, Any], pod_name: str) -> Iterator[Reference]:
         yield CLAIMS, f"{pod_name}-{volume['name']}"  # the claim the ephemeral volume gets
     yield SECRETS, _dict(_dict(volume.get("csi")).get("nodePublishSecretRef")).get("name")
     yield SECRETS, _dict(volume.get("azureFile")).get("secretName")
-    for source in _SECRET_REF_SOURCES:
-        yield SECRETS, _dict(_dict(volume.get(source)).get("secretRef")).get("name")
+    for plugin in _SECRET_REF_SOURCES:
+        yield SECRETS, _dict(_dict(volume.get(plugin)).get("secretRef")).get("name")
 
 
 def _dict(value: Any) -> dict[str, Any]:

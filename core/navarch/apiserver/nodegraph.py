@@ -134,14 +134,14 @@ class NodeGraph:
         """Record the pod stored at ``key`` (None: deleted) in place of what it was."""
         old = self._pods.pop(key, None)
         if old is not None:
-            node, refs = old
-            edges = self._edges[node]
-            edges.subtract(refs)
-            for ref in refs:
+            old_node, old_refs = old
+            edges = self._edges[old_node]
+            edges.subtract(old_refs)
+            for ref in old_refs:
                 if edges[ref] <= 0:
                     del edges[ref]
             if not edges:
-                del self._edges[node]
+                del self._edges[old_node]
         if pod is None:
             return
         node = (pod.get("spec") or {}).get("nodeName")
