@@ -37,14 +37,15 @@ def register(commands: argparse._SubParsersAction) -> None:
         commands,
         "get",
         run,
-        help="list objects (pods, nodes, deployments, replicasets, events, namespaces, "
-        "leases, all)",
+        help="list objects (pods, deployments, statefulsets, daemonsets, jobs, cronjobs, "
+        "configmaps, secrets, pvc, pv, sc, nodes, events, …, all)",
     )
     parser.add_argument(
         "words",
         nargs="+",
         metavar="TYPE[,TYPE…] [NAME…] | TYPE/NAME…",
-        help="what to show: a type (po, no, deploy, rs, ev, ns, leases, all) and names",
+        help="what to show: a type (po, deploy, sts, ds, job, cj, cm, secret, pvc, pv, sc, "
+        "no, ev, ns, all …) and names",
     )
     add_output_flag(parser)
     add_selector_flags(parser)

@@ -1,5 +1,6 @@
-"""``navctl scale``: set the replicas of Deployments or ReplicaSets through their
-``scale`` subresource (what kubectl and autoscalers use: it touches nothing else)."""
+"""``navctl scale``: set the replicas of Deployments, ReplicaSets or StatefulSets (any
+kind with a ``scale`` subresource) through that subresource (what kubectl and
+autoscalers use: it touches nothing else)."""
 
 from __future__ import annotations
 
@@ -17,7 +18,10 @@ MERGE_PATCH = "application/merge-patch+json"
 
 def register(commands: argparse._SubParsersAction) -> None:
     parser = add_command(
-        commands, "scale", run, help="set the number of replicas of deployments or replicasets"
+        commands,
+        "scale",
+        run,
+        help="set the number of replicas of deployments, replicasets or statefulsets",
     )
     parser.add_argument("words", nargs="+", metavar="TYPE NAME… | TYPE/NAME…")
     parser.add_argument("--replicas", type=int, required=True, help="the new number of replicas")
@@ -31,7 +35,9 @@ def register(commands: argparse._SubParsersAction) -> None:
 async def run(session: Session, args: argparse.Namespace) -> int:
     res, names = single_target(args.words, "scale")
     if "scale" not in res.subresources:
-        scalable = "deployments, replicasets"
+        from navarch.resources.registry import registry
+
+        scalable = ", ".join(r.plural for r in registry() if "scale" in r.subresources)
         raise CliError(f"{res.plural} cannot be scaled (only {scalable} have replicas)")
     if not names:
         raise CliError(f"give the {res.plural} to scale: NAME… or TYPE/NAME…")
