@@ -191,6 +191,14 @@ SETTINGS: tuple[Setting, ...] = (
         minimum=1,
     ),
     Setting(
+        "agent.pod_resync_seconds",
+        "int",
+        10,
+        "How often each pod is looked at when nothing wakes it (jittered ±20%): also the "
+        "period within which a changed ConfigMap or Secret reaches its pods' volumes.",
+        minimum=1,
+    ),
+    Setting(
         "agent.backoff_initial_seconds",
         "int",
         10,

@@ -31,6 +31,7 @@ def settings_from(assembly: Assembly, *, simulated: bool) -> AgentSettings:
         lease_duration_seconds=config["agent.lease_duration_seconds"],
         status_update_seconds=config["agent.status_update_seconds"],
         relist_seconds=config["agent.relist_seconds"],
+        pod_resync_seconds=config["agent.pod_resync_seconds"],
         backoff_initial_seconds=config["agent.backoff_initial_seconds"],
         backoff_max_seconds=config["agent.backoff_max_seconds"],
         address=config["agent.address"],
