@@ -38,6 +38,7 @@ DEFAULT_PLUGINS: tuple[str, ...] = (
     "navarch.apiserver.noderestriction",
     "navarch.apiserver.defaulttolerationseconds",
     "navarch.scheduler.filters",
+    "navarch.scheduler.volumebinding",
     "navarch.controllers.builtin",
 )
 # Core plugins that cannot be disabled: without them nothing is served, or nothing checks

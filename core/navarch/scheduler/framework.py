@@ -7,7 +7,7 @@ from another plugin, so a profile can turn any plugin off without breaking the r
 from __future__ import annotations
 
 from collections.abc import Mapping
-from typing import Any
+from typing import Any, Protocol
 
 import attrs
 
@@ -18,6 +18,22 @@ MIN_SCORE = 0
 MAX_SCORE = 100
 # The core's taint score: profiles name it, so its name lives beside the other shared names.
 TAINT_TOLERATION = "taint-toleration"
+# What the scheduler caches besides pods and nodes, for plugins to read (Kubernetes'
+# framework handle's informers): listed and watched before the first cycle, and each
+# change makes unschedulable pods worth another try.
+HANDLE_RESOURCES = ("persistentvolumeclaims", "persistentvolumes", "storageclasses")
+
+
+class Cluster(Protocol):
+    """The framework handle a plugin reads cluster state through (the scheduler's
+    shared informers): ``cluster.informer("persistentvolumeclaims").get("ns/name")``.
+    A resource not in :data:`HANDLE_RESOURCES` is watched from its first use, so its
+    cache may still be empty in that cycle. ``client`` is the scheduler's API client,
+    for a plugin's PreBind work inside ``navarch_bind``."""
+
+    client: Any
+
+    def informer(self, plural: str) -> Any: ...
 
 
 @attrs.define
@@ -29,6 +45,8 @@ class CycleState:
     # The active profile's weights: a score plugin may skip work no one will weigh, and
     # a filter the profile sets to 0 is turned off.
     weights: Mapping[str, int] | None = None
+    # The framework handle (None in tests that give a plugin no cluster).
+    cluster: Cluster | None = None
 
     def wants(self, score: str) -> bool:
         """Whether the profile weighs this score (a score it does not name is not run)."""

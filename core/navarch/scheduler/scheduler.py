@@ -27,10 +27,11 @@ from navarch.client import Client, Conflict, Informer, NotFound
 from navarch.client.client import STRATEGIC_MERGE_PATCH
 from navarch.client.errors import ApiException
 from navarch.client.events import EventRecorder
+from navarch.client.sharedinformers import SharedInformerFactory
 from navarch.plugins import call_first
 from navarch.scheduler.activity import Activity
 from navarch.scheduler.decision import DECISION_ANNOTATION, explain, unschedulable_message
-from navarch.scheduler.framework import CycleState, ScoreResult, request_of
+from navarch.scheduler.framework import HANDLE_RESOURCES, CycleState, ScoreResult, request_of
 from navarch.scheduler.nodeinfo import NodeInfo, PodRequest
 from navarch.scheduler.queue import SchedulingQueue
 
@@ -84,6 +85,13 @@ class Scheduler:
         self._recording: set[asyncio.Task[None]] = set()
         self._bind_slots = asyncio.Semaphore(MAX_BINDINGS_IN_FLIGHT)
         self.node_informer.add_handler(self._node_added, self._node_updated, self._node_deleted)
+        # The plugins' view of the rest of the cluster (claims, volumes, classes).
+        self.informers = SharedInformerFactory(client)
+        for plural in HANDLE_RESOURCES:
+            self.informers.informer(plural).add_handler(
+                on_add=lambda obj: self.queue.cluster_changed(),
+                on_update=lambda old, new: self.queue.cluster_changed(),
+            )
         self.pod_informer.add_handler(self._pod_added, self._pod_updated, self._pod_deleted)
 
     # --- informer handlers: they only update the cache and the queue ------------------
@@ -138,9 +146,11 @@ class Scheduler:
 
     async def run(self) -> None:
         tasks = [asyncio.create_task(i.run()) for i in (self.node_informer, self.pod_informer)]
+        self.informers.start()
         try:
             await self.node_informer.wait_synced()
             await self.pod_informer.wait_synced()
+            await self.informers.wait_synced()
             log.bind(nodes=len(self.nodes), pending=len(self.queue), name=self.name).info(
                 "scheduler started"
             )
@@ -159,6 +169,7 @@ class Scheduler:
         finally:
             for task in tasks:
                 task.cancel()
+            await self.informers.stop()
             in_flight = len(self._binds)
             for task in list(self._binds):
                 task.cancel()
@@ -176,7 +187,7 @@ class Scheduler:
     async def schedule_one(self, pod: Pod) -> str | None:
         """One cycle; returns the chosen node (binding continues in the background)."""
         key = pod.key()
-        state = CycleState(weights=self.weights)
+        state = CycleState(weights=self.weights, cluster=self.informers)
         feasible, rejected, examined = self._find_feasible(pod, state)
         if not feasible:
             await self._unschedulable(pod, rejected)
