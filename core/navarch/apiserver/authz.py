@@ -12,9 +12,10 @@ Roles (from the token's groups, see :mod:`navarch.apiserver.auth`):
   its own Node and Lease, pods bound to it, events, the reads an agent needs. What a
   node may *change* on its own Node is then limited by the NodeRestriction admission
   plugin (:mod:`navarch.apiserver.noderestriction`). The Secrets, ConfigMaps, claims
-  and volumes of its pods it may read one by one: each API server's
-  :class:`~navarch.apiserver.nodegraph.NodeAuthorizer` allows those (it runs before
-  this module's roles), and the roles refuse the rest.
+  and volumes of its pods it may read one by one: the roles refuse them, marked
+  ``node_graph``, and each API server's
+  :class:`~navarch.apiserver.nodegraph.NodeAuthorizer` (a hook wrapper) turns such a
+  refusal into an allow when its graph shows a pod of the node referencing the object.
 
 A node never gets a collection verb that reaches other nodes' objects: it lists pods
 only with ``fieldSelector=spec.nodeName=<itself>``, and never deletes a collection.
@@ -49,6 +50,10 @@ class Decision:
 
     allowed: bool
     reason: str = ""
+    # The roles refused a node a Secret, ConfigMap, claim or volume: the Node
+    # authoriser's graph (navarch.apiserver.nodegraph) allows it if a pod of the node
+    # references it. Only the roles set it, so a plugin's own denial stands.
+    node_graph: bool = attrs.field(default=False, kw_only=True)
 
     @classmethod
     def allow(cls) -> Decision:
@@ -96,10 +101,12 @@ def navarch_authorize(
     if role == NODE and _node_may(user.node_name, info, node_selector):
         return Decision.allow()
     if role == NODE and info.plural in GRAPH_RESOURCES and not info.group:
-        # The Node authoriser (navarch.apiserver.nodegraph) found no pod of this node
-        # that references the object; Kubernetes' words.
-        return Decision.deny(
-            f"no relationship found between node '{user.node_name}' and this object"
+        # Kubernetes' words, unless the Node authoriser finds a pod of this node that
+        # references the object (navarch.apiserver.nodegraph, wrapping this hook).
+        return Decision(
+            False,
+            f"no relationship found between node '{user.node_name}' and this object",
+            node_graph=True,
         )
     return Decision.deny(
         {

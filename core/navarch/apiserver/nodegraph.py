@@ -13,17 +13,21 @@ bytes name the node. A node is never refused a Secret its pod was bound with a
 moment ago (Kubernetes' kubelet retries instead), and a refusal costs one range
 over one namespace.
 
-:class:`NodeAuthorizer` is the ``navarch_authorize`` plugin one API server registers
-for its graph: it allows the ``get`` of such an object, and the ``list``/``watch`` of
-exactly one by name (``fieldSelector=metadata.name=<name>``, kubelet's reflector per
-object), and has no opinion otherwise (the role authoriser then refuses).
+:class:`NodeAuthorizer` is the ``navarch_authorize`` wrapper one API server registers
+for its graph: where the roles refused a node such an object, it allows the ``get``,
+and the ``list``/``watch`` of exactly one by name (``fieldSelector=metadata.name=
+<name>``, kubelet's reflector per object), when the graph backs it; the refusal
+stands otherwise.
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
+import inspect
 from collections import Counter
+from collections.abc import Awaitable, Generator
+from typing import Any
 
 import orjson
 from loguru import logger
@@ -198,32 +202,62 @@ class NodeGraph:
 
 
 class NodeAuthorizer:
-    """One API server's Node authoriser over its :class:`NodeGraph`."""
+    """One API server's Node authoriser over its :class:`NodeGraph`: a wrapper of
+    ``navarch_authorize`` that looks only at the roles' refusals marked ``node_graph``
+    (a node reading a Secret, ConfigMap, claim or volume) and allows those its graph
+    backs. Every other answer passes unchanged, so a plugin's own denial stands, and a
+    request that is not such a read costs no more than the wrapper's call (a plain
+    plugin would make ``call_first`` ask each authoriser separately on every request)."""
 
     def __init__(self, graph: NodeGraph):
         self.graph = graph
 
-    @hookimpl
-    async def navarch_authorize(
+    @hookimpl(wrapper=True)
+    def navarch_authorize(
         self, user: User, info: RequestInfo, field_selector: FieldSelector | None
-    ) -> Decision | None:
+    ) -> Generator[None, Any, Any]:
+        decided = yield
+        if inspect.isawaitable(decided):  # an asynchronous authoriser's answer
+            return self._after(decided, user, info, field_selector)
+        if isinstance(decided, Decision) and decided.node_graph:
+            return self._consult(decided, user, info, field_selector)
+        return decided
+
+    async def _after(
+        self,
+        pending: Awaitable[Any],
+        user: User,
+        info: RequestInfo,
+        field_selector: FieldSelector | None,
+    ) -> Any:
+        decided = await pending
+        if isinstance(decided, Decision) and decided.node_graph:
+            return await self._consult(decided, user, info, field_selector)
+        return decided
+
+    async def _consult(
+        self,
+        refused: Decision,
+        user: User,
+        info: RequestInfo,
+        field_selector: FieldSelector | None,
+    ) -> Decision:
         if user.role != NODE or info.group or info.subresource or info.verb not in READ_VERBS:
-            return None
-        if info.plural not in REFERENCED and info.plural != VOLUMES:
-            return None
+            return refused  # a write, or a subresource: never
         name = info.name or (field_selector.value_of("metadata.name") if field_selector else None)
         if not name:
-            return None  # a list or watch of every one: never
+            return refused  # a list or watch of every one: never
         node = user.node_name
         if info.plural == VOLUMES:
             allowed = await self.graph.node_reaches_volume(node, name)
-        elif info.namespace:
+        elif info.plural in REFERENCED and info.namespace:
             allowed = await self.graph.node_references(node, (info.plural, info.namespace, name))
         else:
             allowed = False
         if allowed:
             return Decision.allow()
+        # debug: a node probing for secrets must not fill the log
         log.bind(node=node, resource=info.plural, namespace=info.namespace, name=name).debug(
             "no relationship between the node and the object"
-        )  # debug: a node probing for secrets must not fill the log
-        return None
+        )
+        return refused
