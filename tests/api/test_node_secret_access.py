@@ -6,9 +6,14 @@ from __future__ import annotations
 import pytest
 import pytest_asyncio
 
+from navarch import hookimpl
 from navarch.api.pod_references import pod_references
-from navarch.apiserver.nodegraph import NodeGraph
+from navarch.apiserver import authz, requestinfo
+from navarch.apiserver.auth import User
+from navarch.apiserver.authz import Decision
+from navarch.apiserver.nodegraph import NodeAuthorizer, NodeGraph
 from navarch.client import Forbidden
+from navarch.plugins import build_plugin_manager
 from navarch.resources.core import PODS
 from navarch.testing.waiting import eventually
 
@@ -64,9 +69,9 @@ async def test_node_reads_what_its_own_pods_reference(client, node_client):
 
 async def test_node_refused_another_nodes_secret_an_unreferenced_one_and_all(
     api_server,
-    tokens,
+    tokens,  # noqa: F811
     client,
-    node_client,  # noqa: F811
+    node_client,
 ):
     await client.secrets.create(_secret("elsewhere"), namespace="default")
     await client.secrets.create(_secret("nobodys"), namespace="default")
@@ -101,8 +106,8 @@ async def test_node_refused_another_nodes_secret_an_unreferenced_one_and_all(
 
 async def test_node_lists_and_watches_one_referenced_secret_by_name(
     api_server,
-    tokens,
-    client,  # noqa: F811
+    tokens,  # noqa: F811
+    client,
 ):
     """kubelet's reflector per object: a list/watch with fieldSelector metadata.name."""
     await client.secrets.create(_secret("watched"), namespace="default")
@@ -220,3 +225,35 @@ def test_pod_references_cover_env_volumes_projected_and_pull_secrets():
         ("persistentvolumeclaims", "data"),
         ("persistentvolumeclaims", "web-scratch"),
     }
+
+
+async def test_graph_allows_only_what_the_roles_refused_a_node(storage):
+    """The Node authoriser wraps the hook: it turns the roles' refusal into an allow,
+    also behind an asynchronous plugin with no opinion, and leaves a plugin's own
+    denial standing."""
+    pm = build_plugin_manager(entry_points=False)
+    graph = NodeGraph(storage.store)
+    pm.register(NodeAuthorizer(graph), name="graph")
+    node = User("system:node:n1", ("system:nodes",))
+    get = requestinfo.parse("GET", "/api/v1/namespaces/default/secrets/s", {})
+    try:
+        await storage.create(PODS, "default", _pod("p", "n1", secret="s"))
+        assert (await authz.decide(pm, node, get, None)).allowed
+
+        class NoOpinion:
+            @hookimpl
+            async def navarch_authorize(self, user, info, field_selector):
+                return None
+
+        pm.register(NoOpinion(), name="no-opinion")
+        assert (await authz.decide(pm, node, get, None)).allowed
+
+        class Refuses:
+            @hookimpl
+            def navarch_authorize(self, user, info, field_selector):
+                return Decision.deny("not today") if info.plural == "secrets" else None
+
+        pm.register(Refuses(), name="refuses")
+        assert await authz.decide(pm, node, get, None) == Decision.deny("not today")
+    finally:
+        await graph.close()
