@@ -26,8 +26,9 @@ from typing import TYPE_CHECKING, Any
 
 import attrs
 
-from navarch.agent.podspec import EnvError, container_config, resolve_env, sandbox_config
+from navarch.agent.podspec import EnvError, container_config, sandbox_config
 from navarch.agent.status import PodView, Waiting, container_status
+from navarch.agent.volumes.mounts import MountConfigError
 from navarch.runtime import (
     ContainerState,
     ContainerStatus,
@@ -87,22 +88,16 @@ async def _start(
         target_id = target.id
     if not await worker.ensure_image(pod, container):
         return
-    host_network = bool(pod.spec.host_network)
     try:
-        env = resolve_env(
-            pod,
-            container,
-            host_ip=agent.node_ip,
-            pod_ip=agent.node_ip if host_network else sandbox.ip,
-            allocatable=agent.identity.capacity,
-        )
-    except EnvError as exc:
+        env, mounts = await worker.env_and_mounts(pod, container, sandbox)
+    except (EnvError, MountConfigError) as exc:
         worker.waiting[name] = Waiting("CreateContainerConfigError", str(exc))
         agent.event(pod, WARNING, "Failed", f"Error: {exc}", name)
         worker.wake_in(agent.backoff.next(f"{worker.uid}/{name}/config"))
         return
     config = attrs.evolve(
-        container_config(pod, container, agent.node_name, 0, env), target_container_id=target_id
+        container_config(pod, container, agent.node_name, 0, env, mounts),
+        target_container_id=target_id,
     )
     try:
         cid = await agent.runtime.create_container(

@@ -67,6 +67,7 @@ from navarch.runtime import (
     ContainerStatus,
     CreateError,
     InvalidConfig,
+    Mount,
     RegistryAuth,
     SandboxState,
     SandboxStatus,
@@ -466,27 +467,13 @@ class PodWorker:
         for old in mine[KEEP_INSTANCES - 1 :]:
             with contextlib.suppress(RuntimeNotFound):
                 await runtime.remove_container(old.id)
-        host_network = bool(pod.spec.host_network)
-        sources = EnvSources()
         try:
-            if self._reader is not None:
-                sources = await read_env_sources(self._reader, pod, container)
-            env = resolve_env(
-                pod,
-                container,
-                host_ip=self.agent.node_ip,
-                pod_ip=self.agent.node_ip if host_network else sandbox.ip,
-                allocatable=self.agent.identity.capacity,
-                sources=sources,
-            )
-            mounts = container_mounts(container, self._volumes, dict(env))
+            env, mounts = await self.env_and_mounts(pod, container, sandbox)
         except (EnvError, MountConfigError) as exc:
             self.waiting[name] = Waiting("CreateContainerConfigError", str(exc))
             self.agent.event(pod, WARNING, "Failed", f"Error: {exc}", name)
             self._sync_in(self.agent.backoff.next(f"{self.uid}/{name}/config"))
             return
-        for skipped in sources.skipped:
-            self.agent.event(pod, WARNING, "InvalidEnvironmentVariableNames", skipped, name)
         try:
             cid = await runtime.create_container(
                 sandbox.id,
@@ -500,6 +487,31 @@ class PodWorker:
             return
         self.agent.event(pod, NORMAL, "Created", f"Created container {name}", name)
         await self.start(pod, cid, name)
+
+    async def env_and_mounts(
+        self, pod: Any, container: Any, sandbox: SandboxStatus
+    ) -> tuple[tuple[tuple[str, str], ...], tuple[Mount, ...]]:
+        """The container's environment (with the ConfigMaps and Secrets it names, read
+        for this sync) and its volumeMounts as host paths; EnvError or MountConfigError
+        (CreateContainerConfigError) when one cannot be made."""
+        host_network = bool(pod.spec.host_network)
+        sources = EnvSources()
+        if self._reader is not None:
+            sources = await read_env_sources(self._reader, pod, container)
+        env = resolve_env(
+            pod,
+            container,
+            host_ip=self.agent.node_ip,
+            pod_ip=self.agent.node_ip if host_network else sandbox.ip,
+            allocatable=self.agent.identity.capacity,
+            sources=sources,
+        )
+        mounts = container_mounts(container, self._volumes, dict(env))
+        for skipped in sources.skipped:
+            self.agent.event(
+                pod, WARNING, "InvalidEnvironmentVariableNames", skipped, container.name
+            )
+        return env, mounts
 
     def _is_waiting(self, name: str, reason: str) -> bool:
         waiting = self.waiting.get(name)
