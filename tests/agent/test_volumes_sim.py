@@ -216,3 +216,33 @@ async def test_an_orphaned_pod_directory_is_removed(client, runtime, settings):
             return not (settings.data_dir / "pods" / "no-such-pod-uid").exists()
 
         await eventually(gone, "the orphaned pod directory removed")
+
+
+async def test_an_empty_dir_over_its_size_limit_evicts_the_pod(client, runtime, settings):
+    body = pod_body(
+        "too-big",
+        "vol-4",
+        image=BUSYBOX_IMAGE,
+        container={"volumeMounts": [{"name": "scratch", "mountPath": "/scratch"}]},
+        volumes=[{"name": "scratch", "emptyDir": {"sizeLimit": "1Mi"}}],
+    )
+    async with running_agent(client, runtime, "vol-4", settings):
+        uid = as_dict(await client.pods.create(body))["metadata"]["uid"]
+        await running(client, "too-big")
+        scratch = settings.data_dir / "pods" / uid / "volumes" / EMPTY_DIR / "scratch"
+        (scratch / "fill").write_bytes(os.urandom(2 * 1024 * 1024))  # as the container would
+
+        async def evicted():
+            status = as_dict(await client.pods.get("too-big", "default")).get("status") or {}
+            return status if status.get("phase") == "Failed" else None
+
+        status = await eventually(evicted, "the pod evicted")
+        assert status["reason"] == "Evicted"
+        assert status["message"] == 'Usage of EmptyDir volume "scratch" exceeds the limit "1Mi". '
+        await events_of(client, "too-big", "Evicted")
+        assert not [
+            c
+            for c in await runtime.list_containers({labels.POD_UID: uid})
+            if c.state.value == "running"
+        ]
+        await client.pods.delete("too-big", "default", grace_period_seconds=0)
