@@ -16,6 +16,9 @@ process killed (SIGKILL) is 10 nodes failing at once, with their pods. Measured:
 * a DaemonSet (a pod on each of the 100 nodes, placed by the scheduler) rolled to a new
   image with maxUnavailable 10%: the update -> a new pod Running on every node and the
   status complete (what ``kubectl rollout status ds/x`` waits for);
+* a Job of 1,000 completions at parallelism 100, each pod exiting at once: its
+  creation -> its Complete condition (every pod created, run and counted through the
+  tracking finalizer), in seconds and pods completed per second (no stated target);
 * the controller manager's CPU seconds and resident memory.
 
 Everything runs on 127.0.0.1; every loop is bounded in count and time; every process
@@ -57,10 +60,12 @@ class Counts:
     agents: int
     nodes_per_agent: int
     replicas: int
+    job_completions: int = 1000
+    job_parallelism: int = 100
 
 
 FULL = Counts(agents=10, nodes_per_agent=10, replicas=1000)
-QUICK = Counts(agents=3, nodes_per_agent=4, replicas=60)
+QUICK = Counts(agents=3, nodes_per_agent=4, replicas=60, job_completions=40, job_parallelism=10)
 
 
 def deployment(replicas: int, version: int) -> dict[str, Any]:
@@ -289,6 +294,58 @@ async def daemonset_rollout(api: Api, nodes: int) -> dict[str, float | None]:
     return figures
 
 
+JOB = "bench-job"
+
+
+def job(completions: int, parallelism: int) -> dict[str, Any]:
+    return {
+        "apiVersion": "batch/v1",
+        "kind": "Job",
+        "metadata": {"name": JOB, "namespace": "default"},
+        "spec": {
+            "completions": completions,
+            "parallelism": parallelism,
+            "template": {
+                "spec": {
+                    "restartPolicy": "Never",
+                    "terminationGracePeriodSeconds": 1,
+                    "containers": [
+                        {
+                            "name": "work",
+                            "image": IMAGE.format(version=1),
+                            "command": ["sh", "-c", "echo done"],
+                            "resources": {"requests": {"cpu": "10m", "memory": "16Mi"}},
+                        }
+                    ],
+                },
+            },
+        },
+    }
+
+
+async def job_completion(api: Api, completions: int, parallelism: int) -> dict[str, float | None]:
+    """A Job of ``completions`` pods, ``parallelism`` at a time, each exiting at once:
+    seconds from its creation to its Complete condition (every pod created, run,
+    counted through the tracking finalizer), and pods completed per second. The Job and
+    its pods are deleted after (the failover phase counts the Deployment's pods only)."""
+    path = "/apis/batch/v1/namespaces/default/jobs"
+    began = time.perf_counter()
+    await api.call("POST", path, job(completions, parallelism))
+    seconds: float | None = None
+    while time.perf_counter() - began < LIMIT:
+        status = (await api.call("GET", f"{path}/{JOB}")).get("status") or {}
+        if any(
+            c.get("type") == "Complete" and c.get("status") == "True"
+            for c in status.get("conditions") or []
+        ):
+            seconds = time.perf_counter() - began
+            break
+        await asyncio.sleep(0.2)
+    await api.call("DELETE", f"{path}/{JOB}", {"propagationPolicy": "Background"})
+    await api.until(lambda: not any(name.startswith(f"{JOB}-") for name in api.pods.phase))
+    return {"job": seconds, "job pods/s": completions / seconds if seconds else None}
+
+
 def node_lifecycle_settings() -> str:
     """What decides how fast a dead node's pods come back, as configured by default."""
     from navarch.config import SETTINGS
@@ -391,7 +448,17 @@ async def run(root: Path, counts: Counts, quick: bool) -> bool:
             print(f"  a DaemonSet on {nodes} nodes and its rollout…", flush=True)
             figures.update(await daemonset_rollout(api, nodes))
 
-            # 4. one agent process (its nodes, their pods) killed
+            # 4. a Job run to completion (removed after)
+            print(
+                f"  a Job of {counts.job_completions:,} completions at parallelism "
+                f"{counts.job_parallelism}…",
+                flush=True,
+            )
+            figures.update(
+                await job_completion(api, counts.job_completions, counts.job_parallelism)
+            )
+
+            # 5. one agent process (its nodes, their pods) killed
             victim = agents[0]
             dead = frozenset(f"{victim.prefix}-{n}" for n in range(counts.nodes_per_agent))
             on_dead = sum(1 for name, node in api.pods.node.items() if node in dead)
@@ -454,6 +521,11 @@ def print_figures(figures: dict[str, Any], counts: Counts, quick: bool) -> bool:
             figures.get("daemonset rollout"),
         ),
         (
+            f"Job of {counts.job_completions:,} completions, parallelism "
+            f"{counts.job_parallelism} -> Complete",
+            figures.get("job"),
+        ),
+        (
             f"one agent killed ({counts.nodes_per_agent} nodes, "
             f"{figures.get('failover pods', 0)} pods) -> all Running again",
             figures.get("failover"),
@@ -462,6 +534,8 @@ def print_figures(figures: dict[str, Any], counts: Counts, quick: bool) -> bool:
     print()
     for label, seconds in rows:
         print(f"{label:<64} {_seconds(seconds)}")
+    job_rate = figures.get("job pods/s")
+    print(f"  Job: {'n/a' if job_rate is None else f'{job_rate:.1f}'} pods completed/s")
     cpu = figures.get("scale up cpu") or {}
     print(
         "  CPU s during the scale-up: "
