@@ -9,12 +9,14 @@ from __future__ import annotations
 import base64
 import json
 import subprocess
+import uuid
 from pathlib import Path
 from typing import Any
 
 import pytest
 
 from navarch.cli.navctl import main
+from navarch.testing.cluster import Kubectl
 
 # metadata the server assigns: never the same for two objects
 ASSIGNED = ("uid", "resourceVersion", "creationTimestamp", "managedFields", "namespace")
@@ -223,3 +225,117 @@ def test_env_file_does_not_mix_with_other_sources(capsys, sources):
     said = "from-env-file cannot be combined with from-file or from-literal"
     assert said in navctl_error(capsys, *args)
     assert said in kubectl_error(*args)
+
+
+# --- through a real API server: the same object after the server's defaults --------------
+
+
+def stored(kubectl: Kubectl, ns: str, kind: str, name: str) -> dict[str, Any]:
+    text = kubectl("get", kind, name, "-n", ns, "-o", "json")
+    uid = json.loads(text)["metadata"]["uid"]
+    obj = json.loads(text.replace(uid, "<uid>"))  # a Job's controller-uid labels too
+    for key in ASSIGNED:
+        obj["metadata"].pop(key, None)
+    for ref in obj["metadata"].get("ownerReferences") or []:
+        ref.pop("uid")  # each namespace's CronJob has its own
+    obj.pop("status", None)
+    return obj
+
+
+class BothTools:
+    """navctl and kubectl, each creating into a namespace of its own."""
+
+    def __init__(self, kubeconfig: Path, capsys: pytest.CaptureFixture[str]):
+        self.kubeconfig, self.capsys = kubeconfig, capsys
+        self.kubectl = Kubectl(kubeconfig)
+        suffix = uuid.uuid4().hex[:6]
+        self.ours, self.theirs = f"navctl-{suffix}", f"kubectl-{suffix}"
+        for ns in (self.ours, self.theirs):
+            self.kubectl("create", "namespace", ns)
+
+    def create(self, *args: str) -> str:
+        """``args`` by both tools; navctl's report line."""
+        words = list(args)
+        at = words.index("--") if "--" in words else len(words)  # flags go before a command
+        self.kubectl(*words[:at], "-n", self.theirs, *words[at:])
+        self.capsys.readouterr()
+        code = main(
+            [*words[:at], "--kubeconfig", str(self.kubeconfig), "-n", self.ours, *words[at:]]
+        )
+        out, err = self.capsys.readouterr()
+        assert code == 0, err
+        return out
+
+    def same(self, kind: str, name: str) -> dict[str, Any]:
+        ours = stored(self.kubectl, self.ours, kind, name)
+        assert ours == stored(self.kubectl, self.theirs, kind, name)
+        return ours
+
+
+@pytest.fixture
+def both(api_server, capsys) -> BothTools:
+    return BothTools(api_server.kubeconfig, capsys)
+
+
+def test_created_configmaps_and_secrets_match_kubectls(both, sources, tmp_path):
+    report = both.create(
+        "create",
+        "configmap",
+        "settings",
+        f"--from-file={sources}/conf.d",
+        f"--from-file=blob={sources}/blob.bin",
+        "--from-literal=color=blue",
+    )
+    assert report == "configmap/settings created\n"
+    assert both.same("configmap", "settings")["data"]["color"] == "blue"
+    both.create("create", "cm", "from-env", f"--from-env-file={sources}/settings.env")
+    both.same("cm", "from-env")
+    both.create("create", "secret", "generic", "creds", "--from-literal=password=pw")
+    assert both.same("secret", "creds")["type"] == "Opaque"  # the server's default
+    both.create(
+        "create",
+        "secret",
+        "docker-registry",
+        "pull",
+        "--docker-server=127.0.0.1:5000",
+        "--docker-username=u",
+        "--docker-password=p",
+    )
+    assert both.same("secret", "pull")["type"] == "kubernetes.io/dockerconfigjson"
+    cert, key = key_pair(tmp_path, "web")
+    both.create("create", "secret", "tls", "web-tls", f"--cert={cert}", f"--key={key}")
+    both.same("secret", "web-tls")
+
+
+def test_created_jobs_and_cronjobs_match_kubectls(both):
+    image = "127.0.0.1:5000/busybox:1"
+    both.create("create", "job", "once", f"--image={image}", "--", "sh", "-c", "exit 0")
+    both.same("job", "once")
+    report = both.create(
+        "create", "cronjob", "tick", f"--image={image}", "--schedule=*/5 * * * *", "--", "date"
+    )
+    assert report == "cronjob.batch/tick created\n"
+    assert both.same("cronjob", "tick")["spec"]["concurrencyPolicy"] == "Allow"  # defaulted
+    # a manual run: the CronJob's template, marked and owned as kubectl marks it
+    assert both.create("create", "job", "manual", "--from=cronjob/tick") == (
+        "job.batch/manual created\n"
+    )
+    job = both.same("job", "manual")
+    assert job["metadata"]["annotations"]["cronjob.kubernetes.io/instantiate"] == "manual"
+    assert job["metadata"]["ownerReferences"] == [
+        {"apiVersion": "batch/v1", "kind": "CronJob", "name": "tick", "controller": True}
+    ]
+    cronjob = stored(both.kubectl, both.ours, "cronjob", "tick")
+    pod_spec = cronjob["spec"]["jobTemplate"]["spec"]["template"]["spec"]
+    assert job["spec"]["template"]["spec"] == pod_spec  # (its labels are the Job's own)
+
+
+def test_create_job_from_something_else_is_refused(both, capsys):
+    for source, said in (
+        ("deployment/web", "--from must name an existing cronjob as cronjob/NAME"),
+        ("cronjob/ghost", 'cronjobs.batch "ghost" not found'),
+    ):
+        capsys.readouterr()
+        args = ["create", "job", "x", f"--from={source}", "--kubeconfig", str(both.kubeconfig)]
+        assert main([*args, "-n", both.ours]) == 1
+        assert said in capsys.readouterr().err

@@ -44,11 +44,12 @@ def deployment_manifest(
 
 def _pod_template(name: str, image: str, command: list[str], restart_policy: str) -> dict[str, Any]:
     """kubectl's batch pod template: one container named after the object (not the
-    image, unlike a Deployment's), ``command`` only when one is given."""
-    container: dict[str, Any] = {"name": name, "image": image}
+    image, unlike a Deployment's), ``command`` only when one is given, and the empty
+    ``metadata`` and ``resources`` kubectl sends (so the stored objects are the same)."""
+    container: dict[str, Any] = {"name": name, "image": image, "resources": {}}
     if command:
         container["command"] = list(command)
-    return {"spec": {"containers": [container], "restartPolicy": restart_policy}}
+    return {"metadata": {}, "spec": {"containers": [container], "restartPolicy": restart_policy}}
 
 
 def job_manifest(name: str, image: str, command: list[str]) -> dict[str, Any]:
