@@ -17,6 +17,7 @@ from navarch.agent.volumes.hostpath import HostPathError, check_host_path
 from navarch.agent.volumes.layout import PodDirectories
 from navarch.agent.volumes.manager import VolumeManager, VolumeSetupError
 from navarch.agent.volumes.tmpfs import mounts_below, unmount
+from navarch.client.errors import Forbidden
 
 
 @pytest.fixture
@@ -268,3 +269,17 @@ def test_host_path_types(tmp_path):
         with pytest.raises(HostPathError) as raised:
             check_host_path(path, kind)
         assert str(raised.value) == message
+
+
+class RefusingClient:
+    """An API server that refuses every read (a node token without the right)."""
+
+    async def request(self, method, path, **kwargs):
+        raise Forbidden(403, {"reason": "Forbidden", "message": "no relationship found"})
+
+
+async def test_an_object_the_api_server_refuses_is_a_reason_to_wait(manager):
+    volumes = [{"name": "cfg", "configMap": {"name": "app"}}]
+    with pytest.raises(VolumeSetupError) as raised:
+        await manager.setup(pod(volumes), ObjectReader(RefusingClient()))  # type: ignore[arg-type]
+    assert raised.value.failures == [("cfg", 'cannot read configmap "app": no relationship found')]

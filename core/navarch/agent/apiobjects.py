@@ -18,7 +18,7 @@ from typing import Any
 import attrs
 
 from navarch.client import Client
-from navarch.client.errors import NotFound
+from navarch.client.errors import ApiException, NotFound
 
 # (the path segment, the word Kubernetes' kubelet names it by in "... not found")
 CONFIG_MAPS = ("configmaps", "configmap")
@@ -32,17 +32,27 @@ class ObjectMissing(LookupError):
     found``)."""
 
 
+class ObjectUnreadable(Exception):
+    """The API server did not give the object (refused, unavailable): the pod waits
+    with this message and the agent asks again at the next sync."""
+
+
 @attrs.define
 class ObjectReader:
     client: Client
     _cache: dict[tuple[str, str, str], dict[str, Any] | None] = attrs.field(factory=dict)
 
     async def get(self, kind: tuple[str, str], namespace: str | None, name: str) -> dict[str, Any]:
-        """The object, or ObjectMissing; other API errors propagate (the sync retries)."""
+        """The object; ObjectMissing when it does not exist, ObjectUnreadable when the
+        API server did not answer with it."""
         plural, word = kind
         key = (plural, namespace or "", name)
         if key not in self._cache:
-            self._cache[key] = await self._fetch(plural, namespace, name)
+            try:
+                self._cache[key] = await self._fetch(plural, namespace, name)
+            except ApiException as exc:
+                message = exc.status.get("message") or exc.reason
+                raise ObjectUnreadable(f'cannot read {word} "{name}": {message}') from exc
         found = self._cache[key]
         if found is None:
             raise ObjectMissing(f'{word} "{name}" not found')

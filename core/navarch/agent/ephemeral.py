@@ -26,6 +26,7 @@ from typing import TYPE_CHECKING, Any
 
 import attrs
 
+from navarch.agent.apiobjects import ObjectUnreadable
 from navarch.agent.podspec import EnvError, container_config, sandbox_config
 from navarch.agent.status import PodView, Waiting, container_status
 from navarch.agent.volumes.mounts import MountConfigError
@@ -90,7 +91,7 @@ async def _start(
         return
     try:
         env, mounts = await worker.env_and_mounts(pod, container, sandbox)
-    except (EnvError, MountConfigError) as exc:
+    except (EnvError, MountConfigError, ObjectUnreadable) as exc:
         worker.waiting[name] = Waiting("CreateContainerConfigError", str(exc))
         agent.event(pod, WARNING, "Failed", f"Error: {exc}", name)
         worker.wake_in(agent.backoff.next(f"{worker.uid}/{name}/config"))

@@ -18,7 +18,7 @@ from typing import Any
 
 import attrs
 
-from navarch.agent.apiobjects import SECRETS, ObjectReader, secret_values
+from navarch.agent.apiobjects import SECRETS, ObjectReader, ObjectUnreadable, secret_values
 from navarch.api.imageref import InvalidImageReference, parse_image_reference
 from navarch.runtime import RegistryAuth
 
@@ -61,7 +61,10 @@ async def read_pull_credentials(reader: ObjectReader, pod: Any) -> PullCredentia
     namespace = pod.metadata.namespace
     for ref in pod.spec.image_pull_secrets or ():
         name = ref.name or ""
-        secret = await reader.find(SECRETS, namespace, name)
+        try:
+            secret = await reader.find(SECRETS, namespace, name)
+        except ObjectUnreadable:
+            secret = None
         if secret is None:
             unreadable.append(name)
             continue

@@ -38,7 +38,7 @@ import attrs
 from loguru import logger
 
 from navarch.agent.admission import Admission, admit
-from navarch.agent.apiobjects import ObjectReader
+from navarch.agent.apiobjects import ObjectReader, ObjectUnreadable
 from navarch.agent.envsources import EnvSources, read_env_sources
 from navarch.agent.ephemeral import start_ephemeral_containers, with_ephemeral_statuses
 from navarch.agent.podspec import (
@@ -469,7 +469,7 @@ class PodWorker:
                 await runtime.remove_container(old.id)
         try:
             env, mounts = await self.env_and_mounts(pod, container, sandbox)
-        except (EnvError, MountConfigError) as exc:
+        except (EnvError, MountConfigError, ObjectUnreadable) as exc:
             self.waiting[name] = Waiting("CreateContainerConfigError", str(exc))
             self.agent.event(pod, WARNING, "Failed", f"Error: {exc}", name)
             self._sync_in(self.agent.backoff.next(f"{self.uid}/{name}/config"))

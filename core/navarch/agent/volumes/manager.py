@@ -30,7 +30,13 @@ from typing import Any
 import attrs
 from loguru import logger
 
-from navarch.agent.apiobjects import CLAIMS, VOLUMES, ObjectMissing, ObjectReader
+from navarch.agent.apiobjects import (
+    CLAIMS,
+    VOLUMES,
+    ObjectMissing,
+    ObjectReader,
+    ObjectUnreadable,
+)
 from navarch.agent.volumes import layout
 from navarch.agent.volumes.atomicwriter import (
     DATA_LINK,
@@ -101,7 +107,13 @@ class VolumeManager:
         for volume in pod.spec.volumes or ():
             try:
                 ready[volume.name] = await self._one(pod, volume, reader)
-            except (_Unavailable, HostPathError, PayloadError, PayloadUnavailable) as exc:
+            except (
+                _Unavailable,
+                HostPathError,
+                PayloadError,
+                PayloadUnavailable,
+                ObjectUnreadable,
+            ) as exc:
                 failures.append((volume.name, str(exc)))
             except OSError as exc:
                 failures.append((volume.name, f"{exc.strerror or exc}: {exc.filename or ''}"))
@@ -202,7 +214,7 @@ class VolumeManager:
         directory = self.directories.volume(uid, plugin, name)
         try:
             files: dict[str, FileProjection] = await payload
-        except PayloadUnavailable as exc:
+        except (PayloadUnavailable, ObjectUnreadable) as exc:
             if (directory / DATA_LINK).is_symlink():
                 # Set up before: the pod keeps the last content (Kubernetes does).
                 self.log.bind(uid=uid, volume=name, error=str(exc)).warning(

@@ -13,6 +13,7 @@ from navarch.agent.apiobjects import (
     SECRETS,
     ObjectMissing,
     ObjectReader,
+    ObjectUnreadable,
     config_map_values,
     secret_values,
 )
@@ -154,7 +155,7 @@ async def projected_payload(
                 )
             elif projection.cluster_trust_bundle is not None:
                 errors.append("clusterTrustBundle projections are not supported yet")
-        except PayloadUnavailable as exc:
+        except (PayloadUnavailable, ObjectUnreadable) as exc:
             errors.append(str(exc))
     if errors:
         raise PayloadUnavailable(", ".join(errors) if len(errors) > 1 else errors[0])
