@@ -70,7 +70,7 @@ def standard_expression(schedule: str) -> str:
         return expression
     fields = text.split()
     if len(fields) != 5:
-        raise ScheduleError(f"expected exactly 5 fields, found {len(fields)}: {fields}")
+        raise ScheduleError(f"expected exactly 5 fields, found {len(fields)}: [{' '.join(fields)}]")
     for field in fields:
         words = [w.lower() for w in _WORD.findall(field)]
         if not _FIELD.match(field) or any(w not in _NAMES for w in words):
