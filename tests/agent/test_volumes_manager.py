@@ -130,11 +130,14 @@ async def test_empty_dirs_on_disk_and_in_memory(manager):
     volumes = [
         {"name": "disk", "emptyDir": {}},
         {"name": "ram", "emptyDir": {"medium": "Memory", "sizeLimit": "8Mi"}},
+        {"name": "unsized", "emptyDir": {"medium": "Memory"}},
     ]
     ready = await manager.setup(pod(volumes), reader())
     assert stat.S_IMODE(ready["disk"].path.stat().st_mode) == 0o777
     assert not os.path.ismount(ready["disk"].path)
     assert os.path.ismount(ready["ram"].path)
+    assert stat.S_IMODE(ready["ram"].path.stat().st_mode) == 0o777
+    assert stat.S_IMODE(ready["unsized"].path.stat().st_mode) == 0o777
     assert os.statvfs(ready["ram"].path).f_blocks * os.statvfs(ready["ram"].path).f_frsize == (
         8 * 1024 * 1024
     )

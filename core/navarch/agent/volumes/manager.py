@@ -23,7 +23,7 @@ from __future__ import annotations
 
 import asyncio
 import os
-from collections.abc import Mapping
+from collections.abc import Awaitable, Mapping
 from pathlib import Path
 from typing import Any
 
@@ -177,7 +177,7 @@ class VolumeManager:
         source = volume.empty_dir
         if source.medium == "Memory":
             limit = source.size_limit.ceil() if source.size_limit is not None else None
-            if self._on_tmpfs(directory, limit):
+            if self._on_tmpfs(directory, limit, mode=0o777):
                 return directory
         elif source.medium not in (None, ""):
             raise _Unavailable(f"emptyDir medium {source.medium!r} is not supported")
@@ -186,13 +186,14 @@ class VolumeManager:
             directory.chmod(0o777)  # Kubernetes: any user of any container may write
         return directory
 
-    def _on_tmpfs(self, directory: Path, size: int | None) -> bool:
+    def _on_tmpfs(self, directory: Path, size: int | None, mode: int = 0o755) -> bool:
         """Mount a tmpfs on ``directory``; False (the directory stays on disk, said
-        once in the log) where the agent may not mount, e.g. not running as root."""
+        once in the log) where the agent may not mount, e.g. not running as root.
+        ``mode``: an emptyDir's is 0777, as on disk (any user of any container writes)."""
         if self._tmpfs_refused:
             return False
         try:
-            mount_tmpfs(directory, size, mode=0o777 if size is not None else 0o755)
+            mount_tmpfs(directory, size, mode=mode)
         except MountError as exc:
             self._tmpfs_refused = True
             self.log.bind(error=str(exc)).warning(
@@ -207,13 +208,13 @@ class VolumeManager:
         uid: str,
         plugin: str,
         name: str,
-        payload: Any,
+        payload: Awaitable[dict[str, FileProjection]],
         *,
         memory: bool,
     ) -> VolumePath:
         directory = self.directories.volume(uid, plugin, name)
         try:
-            files: dict[str, FileProjection] = await payload
+            files = await payload
         except (PayloadUnavailable, ObjectUnreadable) as exc:
             if (directory / DATA_LINK).is_symlink():
                 # Set up before: the pod keeps the last content (Kubernetes does).
