@@ -425,3 +425,27 @@ def test_secret_data_is_redacted_wherever_objects_are_logged():
         for secret in (b64("hunter2"), "t0k3n", b64("v")):
             assert secret not in text, (value, text)
         assert MASK in text
+
+
+async def test_owned_configmaps_and_secrets_go_with_their_owner():
+    """Both kinds take part in garbage collection, as in Kubernetes: an operator's
+    ConfigMap or Secret owned by its object is deleted once the owner is gone."""
+    from navarch.controllers.garbagecollector import GarbageCollector, watched
+    from navarch.testing.controllers import FakeCluster
+    from tests.controllers.test_garbagecollector import _ref, _rs, _settle
+
+    assert {"configmaps", "secrets"} <= set(watched())
+    owned = {"ownerReferences": [_ref("web", "u-web")]}
+    cluster = FakeCluster()
+    cluster.add(
+        _rs("web", "u-web"),
+        _configmap("web-config", data={"a": "1"}) | {"metadata": {"name": "web-config", **owned}},
+        _secret("web-secret", data={"a": b64("1")}) | {"metadata": {"name": "web-secret", **owned}},
+        _secret("unowned"),
+    )
+    controller = GarbageCollector(cluster.context("garbage-collector"))
+    await _settle(controller, cluster)
+    del cluster.objects[("replicasets", "default", "web")]
+    await _settle(controller, cluster)
+    assert [c["metadata"]["name"] for c in cluster.stored("configmaps")] == []
+    assert [s["metadata"]["name"] for s in cluster.stored("secrets")] == ["unowned"]

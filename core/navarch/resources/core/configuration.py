@@ -20,7 +20,7 @@ from navarch.api.validation import configuration as rules
 from navarch.printers.configuration import CONFIGMAP_PRINTER, SECRET_PRINTER
 from navarch.resources.fields import dotted
 from navarch.resources.spec import Resource
-from navarch.resources.strategy import Obj, Strategy
+from navarch.resources.strategy import DELETE_DEPENDENTS, Obj, Strategy
 
 
 def _check_base64(obj: Obj, kind: str, field: str) -> None:
@@ -63,6 +63,9 @@ def merge_string_data(obj: Obj) -> None:
 
 
 class ConfigMapStrategy(Strategy):
+    # Owned ones (by an operator's object, say) go with their owner, as in Kubernetes.
+    garbage_collection = DELETE_DEPENDENTS
+
     def validate(self, obj: Any) -> list[FieldError]:
         return rules.validate_configmap(obj)
 
@@ -79,6 +82,8 @@ class ConfigMapStrategy(Strategy):
 
 
 class SecretStrategy(Strategy):
+    garbage_collection = DELETE_DEPENDENTS
+
     def default(self, obj: Obj) -> None:
         if not obj.get("type"):
             obj["type"] = SECRET_TYPE_OPAQUE
