@@ -215,7 +215,6 @@ class DaemonSetController(QueueController):
         if ds is None:
             self.expectations.delete(key)
             return None
-        log = self.log.bind(daemonset=key)
         selector = _selector(ds)
         if selector is None:
             await self.context.recorder.record(
@@ -257,8 +256,7 @@ class DaemonSetController(QueueController):
         )
         await self._write_status(ds, status)
         if error is not None:
-            log.bind(error=str(error)).info("sync failed; retrying")
-            raise error
+            raise error  # after the status: the key is retried with its back-off
         waits = [w for w in (again, ready_wait) if w is not None]
         return min(waits) if waits else None
 
