@@ -418,6 +418,14 @@ def test_defaults_are_kubernetes() -> None:
             "spec.volumeClaimTemplates[0].metadata.name",
         ),
         ({"ordinals": {"start": -1}}, "spec.ordinals.start"),
+        (
+            {
+                "volumeClaimTemplates": [
+                    {"metadata": {"name": "www"}, "spec": {"accessModes": ["Sometimes"]}}
+                ]
+            },
+            "spec.volumeClaimTemplates[0].spec.accessModes",
+        ),
     ],
 )
 def test_validation_names_the_field(change: dict[str, Any], field: str) -> None:

@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from navarch.api.core_v1 import PodTemplateSpec
+from navarch.api.core_v1_storage import PersistentVolumeClaim
 from navarch.api.meta import LabelSelector, TopLevel
 from navarch.api.schema import IntOrString, Model, model, wire
 
@@ -195,8 +196,7 @@ class StatefulSetSpec(Model):
     replicas: int | None = wire()
     selector: LabelSelector | None = wire()
     template: PodTemplateSpec | None = wire()
-    # PersistentVolumeClaims in wire form: the controller copies them, one per ordinal
-    volume_claim_templates: tuple[Any, ...] | None = wire()
+    volume_claim_templates: tuple[PersistentVolumeClaim, ...] | None = wire()
     service_name: str | None = wire()
     pod_management_policy: str | None = wire()
     update_strategy: StatefulSetUpdateStrategy | None = wire()

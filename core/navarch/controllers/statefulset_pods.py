@@ -102,11 +102,8 @@ def identity_labels(pod: Pod) -> dict[str, str]:
 def claim_templates(sts: StatefulSet) -> list[dict[str, Any]]:
     """The volume claim templates (wire form), those without a name left out (validation
     refuses them)."""
-    out = []
-    for template in (sts.spec.volume_claim_templates if sts.spec else None) or ():
-        if isinstance(template, dict) and (template.get("metadata") or {}).get("name"):
-            out.append(template)
-    return out
+    templates = (sts.spec.volume_claim_templates if sts.spec else None) or ()
+    return [api.dump(t) for t in templates if t.metadata and t.metadata.name]
 
 
 def claim_name(sts: StatefulSet, template_name: str, ordinal: int) -> str:

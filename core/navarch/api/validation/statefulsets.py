@@ -14,6 +14,7 @@ import attrs
 from navarch.api import errors, names
 from navarch.api.apps_v1 import StatefulSet, StatefulSetSpec
 from navarch.api.core_v1 import PodSpec
+from navarch.api.core_v1_storage import PersistentVolumeClaim
 from navarch.api.field_checks import (
     Errors,
     enum,
@@ -25,6 +26,7 @@ from navarch.api.field_checks import (
 )
 from navarch.api.pod_kept.volumes import PersistentVolumeClaimVolumeSource, Volume
 from navarch.api.validation.pods import validate_pod_spec
+from navarch.api.validation.storage import validate_persistent_volume_claim
 
 POD_MANAGEMENT_POLICIES = ("OrderedReady", "Parallel")
 UPDATE_STRATEGIES = ("RollingUpdate", "OnDelete")
@@ -114,27 +116,22 @@ def _update_strategy(spec: StatefulSetSpec) -> Errors:
     return errs
 
 
-def _claim_templates(templates: tuple[Any, ...]) -> Errors:
+def _claim_templates(templates: tuple[PersistentVolumeClaim, ...]) -> Errors:
+    """Each template a valid claim (Kubernetes' rules for a claim's spec), named."""
     errs: Errors = []
     seen: set[str] = set()
     for i, template in enumerate(templates):
         path = f"spec.volumeClaimTemplates[{i}]"
-        if not isinstance(template, dict):
-            errs.append(errors.type_invalid(path, template, "object"))
-            continue
-        metadata = template.get("metadata") or {}
-        name = metadata.get("name") if isinstance(metadata, dict) else None
-        if name is not None and not isinstance(name, str):
-            errs.append(errors.type_invalid(f"{path}.metadata.name", name, "string"))
-            continue
+        name = template.metadata.name if template.metadata else None
         errs += required_name(name, f"{path}.metadata.name", names.dns1123_subdomain)
         if name in seen:
             errs.append(errors.duplicate(f"{path}.metadata.name", name))
         if name:
             seen.add(name)
-        spec = template.get("spec")
-        if not isinstance(spec, dict) or not spec.get("accessModes"):
-            errs.append(errors.required(f"{path}.spec.accessModes"))
+        errs += [
+            attrs.evolve(e, path=f"{path}.{e.path}")
+            for e in validate_persistent_volume_claim(template)
+        ]
     return errs
 
 
@@ -189,13 +186,9 @@ def _selector_and_template(spec: StatefulSetSpec) -> Errors:
 
 def claim_template_names(spec: StatefulSetSpec) -> list[str]:
     """The names of the claim templates (each also the name of the pods' volume)."""
-    out = []
-    for template in spec.volume_claim_templates or ():
-        metadata = template.get("metadata") if isinstance(template, dict) else None
-        name = metadata.get("name") if isinstance(metadata, dict) else None
-        if isinstance(name, str) and name:
-            out.append(name)
-    return out
+    return [
+        t.metadata.name for t in spec.volume_claim_templates or () if t.metadata and t.metadata.name
+    ]
 
 
 def with_claim_volumes(spec: PodSpec, claims: list[str]) -> PodSpec:
