@@ -309,7 +309,10 @@ async def test_one_mebibyte_at_most(api_server):
         CONFIGMAPS,
         _configmap("over-limit", data={"a": "x" * (MIB - 1)}, binaryData={"b": b64("yy")}),
     )
-    assert status == 422 and _causes(body) == [("", "Too long: must have at most 1048576 bytes")]
+    assert status == 422 and _causes(body) == [("[]", "Too long: must have at most 1048576 bytes")]
+    assert body["message"] == (
+        'ConfigMap "over-limit" is invalid: []: Too long: must have at most 1048576 bytes'
+    )
 
 
 async def test_immutable_objects_keep_their_data(api_server, client):

@@ -108,7 +108,8 @@ def validate_configmap(cm: ConfigMap) -> Errors:
     size = sum(len(value.encode()) for value in data.values())
     size += sum(len(value) for value in _decoded(binary, "binaryData", errs).values())
     if size > MAX_CONFIG_BYTES:
-        errs.append(_too_long(""))  # Kubernetes names no field: the whole object
+        # The whole object: Kubernetes' field.NewPath(""), which prints as "[]".
+        errs.append(_too_long("[]"))
     return errs
 
 
