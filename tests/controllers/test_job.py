@@ -233,6 +233,30 @@ async def test_pods_are_made_from_the_template_and_counted_once() -> None:
     assert len(pods(cluster)) == 3
 
 
+async def test_a_work_queue_job_completes_once_one_pod_succeeded_and_the_rest_ended() -> None:
+    cluster, clock = FakeCluster(), Clock()
+    cluster.add(job_body(completions=1, parallelism=2))
+    controller = make(cluster, clock)
+    await sync(controller, cluster)
+    assert len(pods(cluster)) == 1  # completions 1: one pod however parallel
+    cluster.add(job_body("wide", parallelism=2))  # a work queue: no completions
+    await sync(controller, cluster, "wide")
+    first, second = [p for p in pods(cluster) if p["metadata"]["name"].startswith("wide-")]
+    finish(cluster, first, "Succeeded")
+    settle(cluster)
+    await sync(controller, cluster, "wide")
+    # a work queue is done once one pod succeeded and the others ended by themselves
+    assert condition(cluster, "SuccessCriteriaMet", "wide") is None
+    stored = cluster.get("pods", second["metadata"]["name"])
+    assert stored is not None and not stored["metadata"].get("deletionTimestamp")
+    finish(cluster, second, "Succeeded")
+    settle(cluster)
+    await sync(controller, cluster, "wide")
+    await sync(controller, cluster, "wide")
+    assert condition(cluster, "Complete", "wide") is not None
+    assert status(cluster, "wide")["succeeded"] == 2 and "failed" not in status(cluster, "wide")
+
+
 async def test_a_controller_stopped_between_recording_and_counting_counts_each_pod_once() -> None:
     """The first controller records the finished pods as uncounted, then cannot remove
     their finalizers (it stops); a new controller (empty memory, fresh caches) removes

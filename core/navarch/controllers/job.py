@@ -291,6 +291,9 @@ class JobSync:
         known = set(pending_s) | set(pending_f) | removed
         only_failed = spec.pod_replacement_policy == "Failed"
         failure = conditions.interim_failure(status)
+        # pods the controller stops because the Job is suspended or has succeeded are
+        # no failures (it deletes them; they end killed)
+        stopping = spec.suspend or conditions.is_true(status, conditions.SUCCESS_CRITERIA_MET)
         new_s: list[Pod] = []
         new_f: list[Pod] = []
         uncountable: list[Pod] = []
@@ -301,8 +304,8 @@ class JobSync:
             if phase == "Succeeded":
                 new_s.append(pod)
             elif phase == "Failed" or (pods_of.deleting(pod) and not only_failed):
-                if spec.suspend and pods_of.deleting(pod):
-                    uncountable.append(pod)  # stopped by the suspension: no failure
+                if stopping and pods_of.deleting(pod):
+                    uncountable.append(pod)
                     continue
                 if phase == "Failed" and spec.pod_failure_policy is not None:
                     verdict = judge(pod, spec.pod_failure_policy)
