@@ -335,6 +335,22 @@ async def test_rolling_update_goes_down_from_the_highest_ordinal_to_the_partitio
     assert status["currentReplicas"] == status["updatedReplicas"] == 3
 
 
+async def test_max_unavailable_lets_that_many_pods_be_updated_at_once() -> None:
+    rolling = {"type": "RollingUpdate", "rollingUpdate": {"partition": 0, "maxUnavailable": "50%"}}
+    h = Harness(_sts(4, strategy=rolling, policy="Parallel"))
+    await h.settle(4)
+    template = copy.deepcopy(h.sts()["spec"]["template"])
+    template["spec"]["containers"][0]["image"] = "navarch.test/demo:2"
+    h.change_spec(template=template)
+    await h.sync()
+    assert h.deleted() == ["web-3", "web-2"]  # 50% of 4: two at once, highest first
+    await h.sync()  # both made again, neither Ready yet: nobody else goes
+    assert h.deleted() == ["web-3", "web-2"]
+    h.set_phase("web-3")
+    await h.sync()
+    assert h.deleted() == ["web-3", "web-2", "web-1"]  # one unavailable: one more may go
+
+
 async def test_on_delete_updates_a_pod_only_once_it_was_deleted() -> None:
     h = Harness(_sts(2, strategy={"type": "OnDelete"}))
     await h.settle(2)

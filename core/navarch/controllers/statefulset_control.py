@@ -11,9 +11,10 @@
 2. the pods out of range (scaled away), highest ordinal first: their claims get the
    owner references ``whenScaled`` asks for, then the pods are deleted, with
    ``OrderedReady`` one at a time once all the pods in range are healthy;
-3. with ``RollingUpdate``, the pod of the highest ordinal at or above ``partition``
-   still on an old revision is deleted (a later pass makes it from the update
-   revision), one at a time, each waiting for the ones above it to be healthy again;
+3. with ``RollingUpdate``, the pods at or above ``partition`` still on an old
+   revision are deleted, highest ordinal first (a later pass makes each from the
+   update revision), while fewer than ``maxUnavailable`` (1 by default) of the set's
+   pods are unavailable, so each waits for the ones before it to be healthy again;
    ``OnDelete`` leaves that to the user: a pod is made from the update revision
    only once someone deleted it.
 
@@ -38,6 +39,7 @@ from navarch.client.client import JSON_PATCH, MERGE_PATCH, Client
 from navarch.client.errors import AlreadyExists, ApiException, Conflict, NotFound
 from navarch.client.events import EventRecorder
 from navarch.controllers import statefulset_pods as sp
+from navarch.controllers.deployment_rolling import scaled_value
 
 
 @attrs.frozen
@@ -306,19 +308,37 @@ async def _condemned(work: Pass, pod: Pod, first_unhealthy: Pod | None, ordered:
 
 
 async def _roll(work: Pass, slots: dict[int, Pod]) -> None:
-    """Delete the highest pod at or above the partition still on an old revision, once
-    every pod above it runs the update revision and is healthy."""
+    """Delete pods still on an old revision, highest ordinal first and none below the
+    partition, while fewer than ``maxUnavailable`` (1 by default; a percentage of the
+    replicas rounded up) of the set's pods are unavailable: missing, not Running and
+    Ready, terminating, or not yet available for ``minReadySeconds``
+    (updateStatefulSetAfterInvariantEstablished)."""
     sts = work.sts
+    count = sp.replicas_of(sts)
+    unavailable = count - len(slots)
+    for pod in slots.values():
+        if not sp.is_healthy(pod) or not sp.is_running_and_available(
+            pod, _min_ready(sts), work.now
+        ):
+            unavailable += 1
+    allowed = _max_unavailable(sts, count) - unavailable
     lowest = sp.start_ordinal(sts) + _partition(sts)
     for ordinal in sorted(slots, reverse=True):
-        if ordinal < lowest:
-            break
+        if allowed <= 0 or ordinal < lowest:
+            return
         pod = slots[ordinal]
         if sp.revision_of(pod) != work.update.name and not sp.is_terminating(pod):
             await _delete_pod(work, pod, "rolling update")
-            return
-        if not sp.is_healthy(pod):
-            return  # wait for it before touching the next
+            allowed -= 1
+
+
+def _max_unavailable(sts: StatefulSet, replicas: int) -> int:
+    strategy = sts.spec.update_strategy if sts.spec else None
+    rolling = strategy.rolling_update if strategy else None
+    value = rolling.max_unavailable if rolling else None
+    if value is None:
+        return 1
+    return max(1, scaled_value(value, replicas, round_up=True))
 
 
 # --- calls ---------------------------------------------------------------------------------
