@@ -343,7 +343,12 @@ async def test_failed_pods_are_replaced_after_a_doubling_back_off_then_the_limit
     assert status(cluster)["failed"] == 1
     assert again is not None and 9 <= again <= 10  # the first back-off: 10 s
     assert len(pods(cluster)) == 1  # not replaced yet
-    clock.now += 10
+    # a restarted controller keeps the back-off: it is read from the pods
+    controller = make(cluster, clock)
+    clock.now += 5
+    again = await sync(controller, cluster)
+    assert again is not None and 4 <= again <= 5 and len(pods(cluster)) == 1
+    clock.now += 5
     await sync(controller, cluster)
     assert len(pods(cluster)) == 2
     retry = next(p for p in pods(cluster) if not (p.get("status") or {}).get("phase"))

@@ -50,7 +50,7 @@ from navarch.controllers import job_status as conditions
 from navarch.controllers.base import QueueController
 from navarch.controllers.context import ControllerContext
 from navarch.controllers.expectations import UIDTrackingExpectations
-from navarch.controllers.job_failure import FAIL_JOB, IGNORE, Backoff, judge
+from navarch.controllers.job_failure import FAIL_JOB, IGNORE, judge, retry_delay
 from navarch.controllers.owners import controller_of
 from navarch.controllers.replicaset import SyncFailed, slow_start
 from navarch.controllers.replicaset_pods import deletion_rank
@@ -96,7 +96,6 @@ class JobController(QueueController):
         self.expectations = UIDTrackingExpectations()
         # uids whose finalizer this process removed, until the cache shows it gone
         self.finalizers_removed: dict[str, set[str]] = {}
-        self.backoffs: dict[str, Backoff] = {}
         self.jobs = context.informers.informer("jobs")
         self.pods = context.informers.informer("pods")
         self.pods.add_index(OWNER_INDEX, _controller_uid)
@@ -176,7 +175,6 @@ class JobController(QueueController):
         if job is None:
             self.expectations.delete(key)
             self.finalizers_removed.pop(key, None)
-            self.backoffs.pop(key, None)
             return None
         uid = job.metadata.uid if job.metadata else ""
         pods = self.pods.by_index(OWNER_INDEX, uid)
@@ -328,7 +326,6 @@ class JobSync:
                 status["completedIndexes"] = pods_of.format_indexes(done)
             # recorded before any finalizer goes: the count survives a restart from here
             self.job = await self.c.write_status(self.job, status)
-            self._note_backoff(new_s, new_f)
         recorded = set(pending_s) | set(pending_f)
         await self.c._remove_finalizers(
             self.key,
@@ -360,13 +357,6 @@ class JobSync:
             status["completedIndexes"] = pods_of.format_indexes(done)
             _set_count(status, "succeeded", len(done))
         return failure
-
-    def _note_backoff(self, new_s: list[Pod], new_f: list[Pod]) -> None:
-        backoff = self.c.backoffs.setdefault(self.key, Backoff())
-        if new_s:
-            backoff.succeeded()
-        if new_f:
-            backoff.failed(len(new_f), max(_finished_at(p, self.now) for p in new_f))
 
     # --- 2-4: judging and acting ----------------------------------------------------------
 
@@ -517,16 +507,36 @@ class JobSync:
         if room > 0 and pending:
             await self._create(pending[:room])
 
+    def _finished(self) -> list[tuple[float, bool]]:
+        """(finish time, succeeded) of the pods that count for the back-off: not those
+        the pod failure policy ignores, nor those the controller stopped."""
+        spec = self.spec
+        assert spec is not None
+        stopping = spec.suspend or conditions.is_true(self.status, conditions.SUCCESS_CRITERIA_MET)
+        out = []
+        for pod in self.pods:
+            phase = pods_of.phase(pod)
+            if phase == "Succeeded":
+                out.append((_finished_at(pod), True))
+            elif (
+                phase == "Failed"
+                and not (stopping and pods_of.deleting(pod))
+                and judge(pod, spec.pod_failure_policy).action != IGNORE
+            ):
+                out.append((_finished_at(pod), False))
+        return out
+
     async def _create(self, wanted: Sequence[int | None]) -> None:
         indexes = list(wanted[: self.c.options.burst_pods])
-        backoff = self.c.backoffs.get(self.key)
-        if backoff is not None:
-            left = backoff.remaining(
-                self.now, self.c.options.backoff_base_seconds, self.c.options.backoff_max_seconds
-            )
-            if left > 0:
-                self.requeue.append(left)
-                return
+        left = retry_delay(
+            self._finished(),
+            self.now,
+            self.c.options.backoff_base_seconds,
+            self.c.options.backoff_max_seconds,
+        )
+        if left > 0:
+            self.requeue.append(left)
+            return
         self.c.expectations.expect_creations(self.key, len(indexes))
         queue = list(indexes)
 
@@ -609,11 +619,14 @@ def _set_count(status: dict[str, Any], field: str, value: int) -> None:
         status.pop(field, None)
 
 
-def _finished_at(pod: Pod, default: float) -> float:
+def _finished_at(pod: Pod) -> float:
+    """When the pod's last container ended (its creation when none says)."""
     latest = None
     for status in (pod.status.container_statuses if pod.status else None) or ():
         terminated = status.state.terminated if status.state else None
         when = parse_rfc3339(terminated.finished_at) if terminated else None
         if when is not None and (latest is None or when > latest):
             latest = when
-    return latest if latest is not None else default
+    if latest is None:
+        latest = parse_rfc3339(pod.metadata.creation_timestamp if pod.metadata else None)
+    return latest or 0.0

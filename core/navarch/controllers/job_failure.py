@@ -1,7 +1,7 @@
 """How a Job's failed pods count (Kubernetes' ``pkg/controller/job/pod_failure_policy.go``
 and ``backoff_utils.go``): the pod failure policy's first matching rule decides
-(FailJob ends the Job, Ignore does not count, Count counts), and a failure since the
-last success delays the next pod by a back-off that doubles from ``base`` (10 s in
+(FailJob ends the Job, Ignore does not count, Count counts), and the failures since
+the last success delay the next pod by a back-off that doubles from ``base`` (10 s in
 Kubernetes) up to ``cap`` (6 min).
 """
 
@@ -61,23 +61,14 @@ def _match(pod: Pod, rule: PodFailurePolicyRule, index: int) -> str | None:
     return None
 
 
-@attrs.define
-class Backoff:
-    """Failures since the last success, and when the last was: the next pod waits
-    ``base * 2**(failures - 1)`` seconds (at most ``cap``) from then."""
-
-    failures: int = 0
-    last_failure: float = 0.0
-
-    def failed(self, count: int, when: float) -> None:
-        self.failures += count
-        self.last_failure = max(self.last_failure, when)
-
-    def succeeded(self) -> None:
-        self.failures = 0
-
-    def remaining(self, now: float, base: float, cap: float) -> float:
-        if self.failures <= 0:
-            return 0.0
-        delay = min(base * 2 ** (self.failures - 1), cap)
-        return max(0.0, self.last_failure + delay - now)
+def retry_delay(finished: list[tuple[float, bool]], now: float, base: float, cap: float) -> float:
+    """Seconds before the next pod may start, from the Job's finished pods (their finish
+    time, and whether they succeeded): the failures since the last success, n of them,
+    wait ``base * 2**(n - 1)`` (at most ``cap``) from the latest one. Read from the
+    pods themselves every time, so a restarted controller keeps the back-off."""
+    last_success = max((t for t, ok in finished if ok), default=float("-inf"))
+    failures = [t for t, ok in finished if not ok and t >= last_success]
+    if not failures:
+        return 0.0
+    delay = min(base * 2 ** (len(failures) - 1), cap)
+    return max(0.0, max(failures) + delay - now)
