@@ -165,6 +165,12 @@ async def test_kubectl_rollout_scale_and_undo_on_a_statefulset(
         table = await run("get", "sts", "web")
         assert table.split("\n")[0].split() == ["NAME", "READY", "AGE"]
         assert table.split("\n")[1].split()[:2] == ["web", "3/3"]
+        wide = (await run("get", "sts", "web", "-o", "wide")).split("\n")
+        assert wide[0].split() == ["NAME", "READY", "AGE", "CONTAINERS", "IMAGES"]
+        assert wide[1].split()[-2:] == ["web", "navarch.test/demo:1"]
+        described = await run("describe", "sts", "web")
+        assert "3 Running / 0 Waiting / 0 Succeeded / 0 Failed" in described
+        assert "SuccessfulCreate" in described
 
         # scale down: web-2 goes, then web-1
         await run("scale", "sts", "web", "--replicas=1")
