@@ -101,6 +101,7 @@ class Watcher:
             on_add=self.added, on_update=self.updated, on_delete=lambda pod: self.seen()
         )
         self.events = 0
+        self.made = 0  # pods whose making was checked
         self.broken: list[str] = []
         self.going: list[str] = []  # pod names in the order their deletion started
 
@@ -112,6 +113,9 @@ class Watcher:
 
     def added(self, pod: Any) -> None:
         self.seen()
+        if pod.spec.node_name:
+            return  # not just made: a re-list after a broken watch shows it late
+        self.made += 1
         for ordinal, other in self.pods().items():
             if ordinal < ordinal_of(pod) and not is_running_and_ready(other):
                 self.broken.append(f"{pod.name} made while {other.name} was not Ready")
@@ -220,6 +224,7 @@ async def test_kubectl_rollout_scale_and_undo_on_a_statefulset(
         history = await run("rollout", "history", "sts/web")
         assert [line.split()[0] for line in history.strip().split("\n")[2:]] == ["2", "3"]
         assert watcher.events > 20  # the order checks did run on the watch's events
+        assert watcher.made >= 12  # 3, 2 scaled up, 1 deleted, 3 updated, 3 undone
         assert watcher.broken == []
     finally:
         watching.cancel()
