@@ -15,7 +15,7 @@ import pytest
 from navarch import api
 from navarch.api.errors import InvalidObject
 from navarch.api.timefmt import rfc3339
-from navarch.controllers.statefulset import StatefulSetController
+from navarch.controllers.statefulset import RETRY_SOON_SECONDS, StatefulSetController
 from navarch.controllers.statefulset_pods import POD_INDEX_LABEL, POD_NAME_LABEL
 from navarch.resources.core.statefulsets import StatefulSetStrategy
 from navarch.testing.controllers import FakeCluster
@@ -250,6 +250,51 @@ async def test_when_scaled_delete_gives_the_scaled_away_pods_claim_to_the_pod() 
     assert [(r["kind"], r["uid"], r["controller"]) for r in refs] == [("Pod", pod_uid, False)]
     kept = h.cluster.get("persistentvolumeclaims", "www-web-0")
     assert "ownerReferences" not in kept["metadata"]  # type: ignore[index]
+
+
+async def test_a_claim_left_for_the_garbage_collector_is_not_reused() -> None:
+    h = Harness(_sts(2, retention={"whenDeleted": "Retain", "whenScaled": "Delete"}))
+    await h.settle(2)
+    h.change_spec(replicas=1)
+    await h.sync()
+    assert h.deleted() == ["web-1"]
+    # scaled up again before the garbage collector removed web-1's claim: wait for it
+    h.change_spec(replicas=2)
+    assert await h.sync() == RETRY_SOON_SECONDS
+    assert h.pods() == ["web-0"]
+    await h.cluster.client.persistentvolumeclaims.delete("www-web-1", "default")
+    h.cluster.sync_informers()
+    await h.sync()
+    assert h.pods() == ["web-0", "web-1"]
+    claim = h.cluster.get("persistentvolumeclaims", "www-web-1")
+    assert "ownerReferences" not in claim["metadata"]  # type: ignore[index]
+
+
+async def test_an_orphan_of_the_sets_name_is_adopted_and_one_of_another_name_is_not() -> None:
+    h = Harness(_sts(1))
+    for name in ("web-0", "other-0"):
+        h.cluster.add(
+            {
+                "apiVersion": "v1",
+                "kind": "Pod",
+                "metadata": {"name": name, "namespace": "default", "labels": dict(LABELS)},
+                "spec": {"containers": [{"name": "nginx", "image": "navarch.test/demo:1"}]},
+                "status": {"phase": "Pending"},
+            }
+        )
+    await h.sync()
+    owners = h.pod("web-0")["metadata"].get("ownerReferences") or []
+    assert [(o["kind"], o["name"]) for o in owners] == [("StatefulSet", "web")]
+    assert "ownerReferences" not in h.pod("other-0")["metadata"]
+    assert h.created("pods") == []  # web-0 is there: nothing to make
+    # once it runs, it is on no revision of the set: the rolling update replaces it
+    h.set_phase("web-0")
+    await h.sync()
+    assert h.deleted() == ["web-0"]
+    await h.sync()
+    labels = h.pod("web-0")["metadata"]["labels"]
+    assert labels[POD_NAME_LABEL] == "web-0"
+    assert labels[HASH] == h.sts()["status"]["updateRevision"]
 
 
 async def test_when_deleted_delete_makes_the_set_own_its_claims() -> None:
