@@ -21,6 +21,7 @@ import attrs
 from loguru import logger
 
 from navarch.agent.backoff import Backoff
+from navarch.agent.localpath import LocalPathCleaner
 from navarch.agent.node import NodeIdentity, NodeReporter
 from navarch.agent.probes import ProbeManager
 from navarch.agent.statusmanager import StatusManager
@@ -154,6 +155,7 @@ class Agent:
         try:
             tasks.append(asyncio.create_task(self.informer.run(), name="pods informer"))
             tasks.append(asyncio.create_task(self.status.run(), name="pod status"))
+            tasks.append(asyncio.create_task(LocalPathCleaner(self.client, self.node_name).run()))
             await self.informer.wait_synced()
             self.log.bind(pods=len(self.informer.cache)).info("pods bound here listed")
             tasks.append(asyncio.create_task(self._relist_loop(), name="relist"))

@@ -143,17 +143,24 @@ def _node_may(node: str, info: RequestInfo, node_selector: str | None) -> bool:
         if info.subresource:
             return info.subresource == "status" and verb in ("get", "update", "patch")
         return verb in ("get", "delete")  # checked against the object (authorize_object)
+    if plural == "persistentvolumes" and not info.group and not info.subresource:
+        # The agent's local-path clean-up (navarch.agent.localpath) watches volumes and
+        # releases its finalizer on those pinned to its node (checked on the object).
+        return verb in ("list", "watch", "update", "patch")
     return False
 
 
 def needs_object(user: User, res: Resource) -> bool:
     """Whether :func:`authorize_object` has anything to check (saves a read otherwise)."""
-    return user.role == NODE and res.plural == "pods"
+    return user.role == NODE and res.plural in ("pods", "persistentvolumes") and not res.group
 
 
 def authorize_object(user: User, verb: str, res: Resource, obj: dict[str, Any]) -> None:
     """Checks that need the object: a node reaches only the pods bound to it."""
     if not needs_object(user, res):
+        return
+    if res.plural == "persistentvolumes":
+        _authorize_volume(user, verb, obj)
         return
     bound_to = (obj.get("spec") or {}).get("nodeName")
     if bound_to != user.node_name:
@@ -166,4 +173,24 @@ def authorize_object(user: User, verb: str, res: Resource, obj: dict[str, Any]) 
             meta.get("namespace", ""),
             meta.get("name", ""),
             f"the pod is not bound to node {user.node_name}",
+        )
+
+
+def _authorize_volume(user: User, verb: str, obj: dict[str, Any]) -> None:
+    """A node changes only a volume pinned to it (reads are the Node authoriser's)."""
+    if verb in READ_VERBS:
+        return
+    from navarch.api.core_v1_storage import PersistentVolume
+    from navarch.api.volume_binding import pinned_node
+
+    if pinned_node(PersistentVolume.from_dict(obj)) != user.node_name:
+        meta = obj.get("metadata", {})
+        raise errors.forbidden(
+            user.name,
+            verb,
+            "persistentvolumes",
+            "",
+            "",
+            meta.get("name", ""),
+            f"the volume is not pinned to node {user.node_name}",
         )
