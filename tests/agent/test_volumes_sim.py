@@ -192,7 +192,7 @@ async def test_volumes_wait_for_their_config_map_then_follow_it_and_go_with_the_
 
         await eventually(updated, "the ConfigMap's change in the mounted file")
         # The subPath mount named the file of the first set itself (resolved, not through
-        # ..data), which a real bind mount keeps: test_volumes_containerd.py reads it.
+        # ..data), which a real bind mount keeps: test_volumes_real.py reads it.
         pinned = Path(mounts["/etc/pinned.conf"].host_path)
         assert pinned.parent.name.startswith("..20") and pinned.name == "app.conf"
 
