@@ -11,6 +11,9 @@ from navarch import api
 from navarch.agent.apiobjects import CONFIG_MAPS, SECRETS, ObjectReader
 from navarch.agent.envsources import read_env_sources
 from navarch.agent.podspec import EnvError, resolve_env
+from navarch.agent.volumes.layout import PodDirectories
+from navarch.agent.volumes.manager import VolumeManager
+from navarch.client.errors import NotFound
 
 
 def pod(env=None, env_from=None):
@@ -137,4 +140,57 @@ async def test_env_from_skips_keys_that_are_no_variable_names():
     assert sources.skipped == [
         "Keys [1bad, also bad] from the EnvFrom configMap team/app were skipped since they "
         "are considered invalid environment variable names."
+    ]
+
+
+class CountingClient:
+    """An API server holding a few objects by path, counting what it is asked."""
+
+    def __init__(self, objects):
+        self.objects = objects
+        self.asked: list[tuple[str, str]] = []
+
+    async def request(self, method, path, **kwargs):
+        self.asked.append((method, path))
+        if path not in self.objects:
+            raise NotFound(404, {"reason": "NotFound", "message": "not found"})
+        return self.objects[path]
+
+
+async def test_each_object_is_read_once_per_sync_by_name(tmp_path):
+    """Two containers and a volume naming one ConfigMap, a Secret named twice that does
+    not exist: one GET each for the sync, and never a list."""
+    env = [
+        {"name": "A", "valueFrom": {"configMapKeyRef": {"name": "app", "key": "a"}}},
+        {
+            "name": "S",
+            "valueFrom": {"secretKeyRef": {"name": "gone", "key": "k", "optional": True}},
+        },
+    ]
+    p = api.load(
+        {
+            "apiVersion": "v1",
+            "kind": "Pod",
+            "metadata": {"name": "p", "namespace": "team", "uid": "u-2"},
+            "spec": {
+                "nodeName": "n1",
+                "containers": [
+                    {"name": c, "image": "navarch.test/busybox:1", "env": env} for c in ("a", "b")
+                ],
+                "volumes": [{"name": "cfg", "configMap": {"name": "app"}}],
+            },
+        }
+    ).obj
+    client = CountingClient({"/api/v1/namespaces/team/configmaps/app": {"data": {"a": "1"}}})
+    held = ObjectReader(client)  # type: ignore[arg-type]
+    for container in p.spec.containers:
+        sources = await read_env_sources(held, p, container)
+        env_now = resolve_env(p, container, host_ip="", pod_ip="", allocatable={}, sources=sources)
+        assert env_now == (("A", "1"),)
+    volumes = VolumeManager(PodDirectories(tmp_path), "n1", {})
+    ready = await volumes.setup(p, held)
+    assert (ready["cfg"].path / "a").read_text() == "1"
+    assert sorted(client.asked) == [
+        ("GET", "/api/v1/namespaces/team/configmaps/app"),
+        ("GET", "/api/v1/namespaces/team/secrets/gone"),
     ]
