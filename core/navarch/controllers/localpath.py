@@ -60,8 +60,8 @@ class LocalPathOptions:
     base_dir: str = attrs.field(
         default=DEFAULT_BASE_DIR,
         metadata={
-            "help": "The directory on every node under which local-path volumes are made "
-            "(each agent's local_path.base_dir must be the same: it removes only below it)."
+            "help": "The directory on the nodes under which local-path volumes are made "
+            "(each volume's path is fixed in its PV: a change affects new volumes only)."
         },
     )
     default_class: bool = attrs.field(
