@@ -20,7 +20,7 @@ def describe_template(template: dict[str, Any]) -> str:
     lines = ["Pod Template:"]
     lines += _pairs("  Labels:", meta.get("labels"))
     if meta.get("annotations"):
-        lines += _pairs("  Annotations:", meta.get("annotations"))
+        lines += _pairs("  Annotations:", meta.get("annotations"), ": ")
     if spec.get("serviceAccountName"):
         lines.append(f"  Service Account:\t{spec['serviceAccountName']}")
     if spec.get("initContainers"):
@@ -32,7 +32,7 @@ def describe_template(template: dict[str, Any]) -> str:
     lines += _pairs("  Node-Selectors:", spec.get("nodeSelector"))
     tolerations = [toleration_text(t) for t in spec.get("tolerations") or []]
     lines.append(f"  Tolerations:\t{tolerations[0] if tolerations else '<none>'}")
-    lines += [f"\t{t}" for t in tolerations[1:]]
+    lines += [f"  \t{t}" for t in tolerations[1:]]
     return "\n".join(lines) + "\n\n"
 
 
@@ -44,8 +44,9 @@ def _containers(title: str, containers: list[dict[str, Any]]) -> list[str]:
         host_ports = [f"{p.get('hostPort') or 0}/{p.get('protocol') or 'TCP'}" for p in ports]
         lines.append(f"   {container.get('name')}:")
         lines.append(f"    Image:\t{container.get('image', '<none>')}")
-        lines.append(f"    Port:\t{', '.join(container_ports) or '<none>'}")
-        lines.append(f"    Host Port:\t{', '.join(host_ports) or '<none>'}")
+        plural = "s" if len(ports) > 1 else ""  # kubectl's describeContainerPorts
+        lines.append(f"    Port{plural}:\t{', '.join(container_ports) or '<none>'}")
+        lines.append(f"    Host Port{plural}:\t{', '.join(host_ports) or '<none>'}")
         for field, label in (("command", "Command"), ("args", "Args")):
             if container.get(field):
                 lines.append(f"    {label}:")
@@ -65,11 +66,14 @@ def _containers(title: str, containers: list[dict[str, Any]]) -> list[str]:
     return lines
 
 
-def _pairs(title: str, values: dict[str, str] | None) -> list[str]:
+def _pairs(title: str, values: dict[str, str] | None, separator: str = "=") -> list[str]:
+    """printLabelsMultilineWithIndent: ``Title:\tk=v``, each further pair under the
+    first (the title's indent, then a tab)."""
     if not values:
         return [f"{title}\t<none>"]
-    items = [f"{key}={value}" for key, value in sorted(values.items())]
-    return [f"{title}\t{items[0]}", *(f"\t{item}" for item in items[1:])]
+    indent = title[: len(title) - len(title.lstrip())]
+    items = [f"{key}{separator}{value}" for key, value in sorted(values.items())]
+    return [f"{title}\t{items[0]}", *(f"{indent}\t{item}" for item in items[1:])]
 
 
 def volume_lines(volumes: list[dict[str, Any]]) -> list[str]:
@@ -90,6 +94,11 @@ def _source_lines(volume: dict[str, Any]) -> list[str]:
             "Type:\tHostPath (bare host directory volume)",
             f"Path:\t{source.get('path')}",
             f"HostPathType:\t{source.get('type') or '<none>'}",
+        ]
+    if (source := volume.get("local")) is not None:  # a PersistentVolume's
+        return [
+            "Type:\tLocalVolume (a persistent volume backed by local storage on a node)",
+            f"Path:\t{source.get('path')}",
         ]
     if (source := volume.get("emptyDir")) is not None:
         return [

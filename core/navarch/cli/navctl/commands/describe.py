@@ -25,6 +25,7 @@ from navarch.cli.navctl.describe_sections import (
     toleration_text,
 )
 from navarch.cli.navctl.describe_text import NONE, Text, mapping_lines
+from navarch.cli.navctl.describers import apps, as_text, batch, configuration, storage
 from navarch.cli.navctl.failures import describe_api_error
 from navarch.cli.navctl.printing import age
 from navarch.cli.navctl.session import Session, add_command, find_resource, resource_path
@@ -401,4 +402,14 @@ DESCRIBERS: dict[str, Describer] = {
     "deployments": describe_deployment,
     "replicasets": describe_replicaset,
     "namespaces": describe_namespace,
+    # issue 23's kinds, written as kubectl writes them (navarch.cli.navctl.describers)
+    "configmaps": as_text(configuration.describe_configmap),
+    "secrets": as_text(configuration.describe_secret),
+    "jobs": as_text(batch.describe_job),
+    "cronjobs": as_text(batch.describe_cronjob),
+    "daemonsets": as_text(apps.describe_daemonset),
+    "statefulsets": as_text(apps.describe_statefulset),
+    "persistentvolumes": as_text(storage.describe_persistentvolume),
+    "persistentvolumeclaims": as_text(storage.describe_persistentvolumeclaim),
+    "storageclasses": as_text(storage.describe_storageclass),
 }
