@@ -502,3 +502,20 @@ async def test_a_finished_job_is_deleted_after_its_ttl() -> None:
     assert ("delete", "default", "work") in cluster.verbs("jobs")
     deleted = [a for a in cluster.actions if a.verb == "delete" and a.resource == "jobs"]
     assert deleted[0].body["propagation"] == "Background"
+
+
+async def test_a_sync_on_a_copy_older_than_its_own_last_write_waits_for_the_cache() -> None:
+    """The Job's status was written (say, Failed); a sync that still sees the copy
+    from before would decide again (a replacement pod for a finished Job): it waits."""
+    cluster, clock = FakeCluster(), Clock()
+    cluster.add(job_body())
+    controller = make(cluster, clock)
+    before = controller.jobs.get("default/work")
+    await sync(controller, cluster)
+    made = len(cluster.actions)
+    controller.jobs._store("default/work", before)  # the cache lags behind the write
+    assert await controller.sync("default/work") is not None
+    assert len(cluster.actions) == made  # nothing done on the stale copy
+    settle(cluster)  # the write's event arrives
+    await controller.sync("default/work")
+    assert len(pods(cluster)) == 1

@@ -281,3 +281,88 @@ async def test_a_finished_job_with_a_ttl_goes_with_its_pods(
     await eventually(
         gone, "job brief and its pods deleted after the TTL", daemons, deadline=DEADLINE
     )
+
+
+async def test_suspend_stops_the_pods_and_resume_starts_them_again(
+    cluster, client: Client, kubectl: Kubectl, tmp_path
+) -> None:
+    _, daemons = cluster
+    apply(kubectl, tmp_path, job("pausable", "sleep 600", completions=2, parallelism=2))
+
+    async def active(count: int) -> bool:
+        status = await job_status(client, "pausable")
+        running = [p for p in await job_pods(client, "pausable") if phase(p) == "Running"]
+        return int(status.get("active") or 0) == count and len(running) == count
+
+    await eventually(
+        lambda: active(2), "2 pods of job pausable Running", daemons, deadline=DEADLINE
+    )
+    first = {p.name for p in await job_pods(client, "pausable")}
+    kubectl("patch", "job", "pausable", "--type=merge", "-p", '{"spec":{"suspend":true}}')
+
+    async def suspended() -> bool:
+        status = await job_status(client, "pausable")
+        return has(status, "Suspended") and not await job_pods(client, "pausable")
+
+    await eventually(suspended, "job pausable Suspended, its pods gone", daemons, deadline=DEADLINE)
+    status = await job_status(client, "pausable")
+    assert "failed" not in status and "active" not in status  # stopped, not failed
+    assert kubectl("get", "job", "pausable", "--no-headers").split()[1] == "Suspended"
+
+    kubectl("patch", "job", "pausable", "--type=merge", "-p", '{"spec":{"suspend":false}}')
+    await eventually(lambda: active(2), "job pausable running again", daemons, deadline=DEADLINE)
+    status = await job_status(client, "pausable")
+    resumed = next(c for c in status["conditions"] if c["type"] == "Suspended")
+    assert (resumed["status"], resumed["reason"]) == ("False", "JobResumed")
+    assert not first & {p.name for p in await job_pods(client, "pausable")}  # new pods
+    kubectl("delete", "job", "pausable")
+
+
+async def test_an_active_deadline_fails_a_job_and_stops_its_pods(
+    cluster, client: Client, kubectl: Kubectl, tmp_path
+) -> None:
+    _, daemons = cluster
+    apply(kubectl, tmp_path, job("slow", "sleep 600", activeDeadlineSeconds=2))
+
+    async def failed() -> bool:
+        status = await job_status(client, "slow")
+        return has(status, "Failed") and not any(
+            phase(p) == "Running" for p in await job_pods(client, "slow")
+        )
+
+    await eventually(failed, "job slow Failed, its pod stopped", daemons, deadline=DEADLINE)
+    status = await job_status(client, "slow")
+    condition = next(c for c in status["conditions"] if c["type"] == "Failed")
+    assert condition["reason"] == "DeadlineExceeded"
+    assert has(status, "FailureTarget")
+
+
+async def test_the_pod_failure_policy_fails_a_job_on_its_exit_code(
+    cluster, client: Client, kubectl: Kubectl, tmp_path
+) -> None:
+    _, daemons = cluster
+    policy = {
+        "rules": [
+            {"action": "Ignore", "onPodConditions": [{"type": "DisruptionTarget"}]},
+            {
+                "action": "FailJob",
+                "onExitCodes": {"containerName": "main", "operator": "In", "values": [42]},
+            },
+        ]
+    }
+    apply(
+        kubectl,
+        tmp_path,
+        job("picky", "exit 42", podFailurePolicy=policy, podReplacementPolicy="Failed"),
+    )
+
+    async def failed() -> bool:
+        return has(await job_status(client, "picky"), "Failed")
+
+    await eventually(failed, "job picky Failed", daemons, deadline=DEADLINE)
+    status = await job_status(client, "picky")
+    condition = next(c for c in status["conditions"] if c["type"] == "Failed")
+    assert condition["reason"] == "PodFailurePolicy"
+    assert "exit code 42 matching FailJob rule at index 1" in condition["message"]
+    assert status["failed"] == 1  # failed at once: backoffLimit 6 never came into it
+    assert len(await job_pods(client, "picky")) == 1  # and never replaced

@@ -58,6 +58,7 @@ from navarch.controllers.replicaset_pods import deletion_rank
 NAME = "job"
 OWNER_INDEX = "job-controller-uid"
 ORPHAN_PREFIX = "orphan-pod:"  # a queue key for a pod whose Job is gone
+CACHE_LAG_RECHECK = 1.0  # seconds: a sync found the cache behind its own last write
 
 
 @attrs.frozen(kw_only=True)
@@ -96,6 +97,9 @@ class JobController(QueueController):
         self.expectations = UIDTrackingExpectations()
         # uids whose finalizer this process removed, until the cache shows it gone
         self.finalizers_removed: dict[str, set[str]] = {}
+        # the resourceVersion of each Job's last status this process wrote: a sync on
+        # an older copy from the cache would decide again what that write settled
+        self.written: dict[str, int] = {}
         self.jobs = context.informers.informer("jobs")
         self.pods = context.informers.informer("pods")
         self.pods.add_index(OWNER_INDEX, _controller_uid)
@@ -175,7 +179,10 @@ class JobController(QueueController):
         if job is None:
             self.expectations.delete(key)
             self.finalizers_removed.pop(key, None)
+            self.written.pop(key, None)
             return None
+        if _version(job) < self.written.get(key, 0):
+            return CACHE_LAG_RECHECK  # its update event is on the way; it queues the key
         uid = job.metadata.uid if job.metadata else ""
         pods = self.pods.by_index(OWNER_INDEX, uid)
         status = copy.deepcopy(api.dump(job).get("status") or {})
@@ -245,7 +252,9 @@ class JobController(QueueController):
             return job
         body = api.dump(job)
         body["status"] = status
-        return await self.client.jobs.update_status(body, job.namespace)
+        written: Job = await self.client.jobs.update_status(body, job.namespace)
+        self.written[job.key()] = _version(written)
+        return written
 
 
 class JobSync:
@@ -596,6 +605,13 @@ class JobSync:
         if self.indexed:
             status.setdefault("completedIndexes", "")
         return status
+
+
+def _version(job: Job) -> int:
+    """The Job's resourceVersion as the number it is (the store's revision); 0 when it
+    is not one, which turns the stale-cache check off."""
+    raw = (job.metadata.resource_version if job.metadata else None) or ""
+    return int(raw) if raw.isdigit() else 0
 
 
 def _uncounted(succeeded: list[str], failed: list[str]) -> dict[str, Any]:
