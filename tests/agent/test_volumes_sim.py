@@ -18,7 +18,7 @@ from navarch.agent.volumes.tmpfs import mounts_below, unmount
 from navarch.runtime import labels
 from navarch.testing.images import BUSYBOX_IMAGE
 from tests.agent.conftest import FAST, build_runtime, eventually, pod_body, running_agent
-from tests.agent.looked import relisted
+from tests.agent.looked import relisted, synced
 
 # Pods resync every second: a ConfigMap change reaches the files within about that.
 QUICK = attrs.evolve(FAST, pod_resync_seconds=1.0)
@@ -108,7 +108,7 @@ async def test_env_waits_for_a_missing_config_map_and_starts_once_it_exists(
         image=BUSYBOX_IMAGE,
         container={"env": env, "envFrom": [{"secretRef": {"name": "env-secret"}, "prefix": "DB_"}]},
     )
-    async with running_agent(client, runtime, "vol-1", settings):
+    async with running_agent(client, runtime, "vol-1", settings) as agent:
         await client.pods.create(body)
         # envFrom is resolved before env (Kubernetes' order): the Secret is named first.
         waiting = await waiting_with(client, "env-wait", "CreateContainerConfigError")
@@ -128,6 +128,18 @@ async def test_env_waits_for_a_missing_config_map_and_starts_once_it_exists(
         assert "DB_password=s3cret" in result.stdout.decode()
         failed = await events_of(client, "env-wait", "Failed")
         assert any(e["message"] == 'Error: configmap "env-cm" not found' for e in failed)
+
+        # A change of the ConfigMap does not reach the running container's environment
+        # (Kubernetes fixes it at creation): after several resyncs, the same instance
+        # still has the old value.
+        cm = as_dict(await client.configmaps.get("env-cm", "default"))
+        cm["data"] = {"level": "info"}
+        await client.configmaps.update(cm)
+        await synced(agent, times=4)  # the pod resyncs every second: it looked again
+        same = await running_container(runtime, "env-wait")
+        assert same.id == container.id
+        result = await runtime.exec_sync(same.id, ["env"], 10)
+        assert "LEVEL=debug" in result.stdout.decode()
         await client.pods.delete("env-wait", "default", grace_period_seconds=0)
 
 
