@@ -339,3 +339,15 @@ def test_create_job_from_something_else_is_refused(both, capsys):
         args = ["create", "job", "x", f"--from={source}", "--kubeconfig", str(both.kubeconfig)]
         assert main([*args, "-n", both.ours]) == 1
         assert said in capsys.readouterr().err
+
+
+def test_dry_runs_write_nothing(both, capsys):
+    base = ["create", "cm", "dry", "--from-literal=a=1", "--kubeconfig", str(both.kubeconfig)]
+    capsys.readouterr()
+    assert main([*base, "-n", both.ours, "--dry-run=server", "-o", "json"]) == 0
+    checked = json.loads(capsys.readouterr().out)
+    assert checked["metadata"]["namespace"] == both.ours  # the server's answer
+    assert main([*base, "-n", both.ours, "--dry-run=client"]) == 0
+    assert capsys.readouterr().out == "configmap/dry created (dry run)\n"
+    missing = both.kubectl.run("get", "cm", "dry", "-n", both.ours)
+    assert missing.returncode == 1 and "NotFound" in missing.stderr
