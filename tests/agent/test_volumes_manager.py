@@ -249,7 +249,10 @@ def test_host_path_types(tmp_path):
     check_host_path(str(file), "File")
     check_host_path(str(made), "Directory")
     check_host_path("/dev/null", "CharDevice")
-    check_host_path(str(tmp_path / "whatever"), "")  # no type: nothing checked
+    check_host_path(str(file), "")  # no type: nothing checked
+    # ... and a missing path becomes a directory, as Kubernetes' runtimes make it
+    check_host_path(str(tmp_path / "missing"), "")
+    assert (tmp_path / "missing").is_dir()
     sock_path = tmp_path / "s.sock"
     with socket.socket(socket.AF_UNIX) as sock:
         sock.bind(str(sock_path))

@@ -25,14 +25,15 @@ class HostPathError(ValueError):
 
 
 def check_host_path(path: str, kind: str | None) -> None:
-    """Check (or create) ``path`` per its hostPath ``type``; "" or None checks nothing."""
+    """Check (or create) ``path`` per its hostPath ``type``; "" or None checks nothing
+    (and makes a missing path a directory)."""
     kind = kind or ""
     if kind not in HOST_PATH_TYPES:
         raise HostPathError(f"{kind} is an invalid volume type")
-    if not kind:
-        return
     mode = _mode(path)
-    if kind == "DirectoryOrCreate" and mode is None:
+    # Unset: nothing is checked; a missing path becomes a directory, which in Kubernetes
+    # the container runtime makes when it binds it (ours only bind what exists).
+    if kind in ("", "DirectoryOrCreate") and mode is None:
         try:
             Path(path).mkdir(mode=0o755, parents=True, exist_ok=True)
         except OSError as exc:
@@ -44,6 +45,8 @@ def check_host_path(path: str, kind: str | None) -> None:
             os.close(os.open(path, os.O_CREAT | os.O_WRONLY, 0o644))
         except OSError as exc:
             raise HostPathError(f"cannot create file {path}: {exc.strerror}") from exc
+        return
+    if not kind:
         return
     checks = {
         "DirectoryOrCreate": (stat.S_ISDIR, "a directory"),
