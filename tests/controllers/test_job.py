@@ -519,3 +519,46 @@ async def test_a_sync_on_a_copy_older_than_its_own_last_write_waits_for_the_cach
     settle(cluster)  # the write's event arrives
     await controller.sync("default/work")
     assert len(pods(cluster)) == 1
+
+
+async def test_a_manual_selector_job_adopts_matching_orphans_and_releases_strays() -> None:
+    """A Job made again with ``manualSelector`` (after ``kubectl delete
+    --cascade=orphan``) takes the old finished pod back — owner and tracking finalizer
+    added, counted — instead of running it again; a pod relabelled out is released."""
+    cluster, clock = FakeCluster(), Clock()
+    body = job_body(check=False, completions=2, parallelism=1, manualSelector=True)
+    body["spec"]["selector"] = {"matchLabels": {"app": "batch"}}
+    body["spec"]["template"]["metadata"] = {"labels": {"app": "batch"}}
+    api.load(copy.deepcopy(body))  # valid
+    old = {
+        "apiVersion": "v1",
+        "kind": "Pod",
+        "metadata": {"name": "old", "namespace": "default", "labels": {"app": "batch"}},
+        "spec": {"containers": [{"name": "main", "image": IMAGE}]},
+        "status": {"phase": "Succeeded"},
+    }
+    other = copy.deepcopy(old)
+    other["metadata"].update(name="other", labels={"app": "else"})
+    cluster.add(body, old, other)
+    controller = make(cluster, clock)
+    await sync(controller, cluster)
+    await sync(controller, cluster)
+    adopted = cluster.get("pods", "old")
+    assert adopted is not None
+    assert adopted["metadata"]["ownerReferences"][0]["kind"] == "Job"
+    assert status(cluster)["succeeded"] == 1  # counted, its finalizer then removed
+    assert TRACKING_FINALIZER not in (adopted["metadata"].get("finalizers") or [])
+    assert "ownerReferences" not in cluster.get("pods", "other")["metadata"]  # type: ignore[index]
+    made = [p for p in pods(cluster) if p["metadata"]["name"] not in ("old", "other")]
+    assert len(made) == 1  # only the one completion still missing
+
+    # relabelled out of the selector: released (owner and finalizer removed)
+    stored = cluster.get("pods", made[0]["metadata"]["name"])
+    assert stored is not None
+    stored["metadata"]["labels"] = {"app": "elsewhere"}
+    stored["metadata"]["resourceVersion"] += "0"
+    settle(cluster)
+    await sync(controller, cluster)
+    released = cluster.get("pods", made[0]["metadata"]["name"])
+    assert released is not None and not released["metadata"].get("ownerReferences")
+    assert TRACKING_FINALIZER not in (released["metadata"].get("finalizers") or [])

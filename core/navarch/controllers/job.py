@@ -45,6 +45,8 @@ from navarch.api.core_v1 import Pod
 from navarch.api.timefmt import parse_rfc3339, rfc3339
 from navarch.client.client import JSON_PATCH
 from navarch.client.errors import ApiException, Conflict, NotFound
+from navarch.client.sharedinformers import NAMESPACE_INDEX
+from navarch.controllers import job_claim
 from navarch.controllers import job_pods as pods_of
 from navarch.controllers import job_status as conditions
 from navarch.controllers.base import QueueController
@@ -130,7 +132,16 @@ class JobController(QueueController):
             return None
         return job.key()
 
+    def _orphan_seen(self, pod: Pod) -> None:
+        """An orphan pod: queue the Jobs of its namespace that may adopt it."""
+        for job in self.jobs.by_index(NAMESPACE_INDEX, pod.namespace):
+            if job_claim.orphans(job, [pod]):
+                self.queue.add(job.key())
+
     def _pod_added(self, pod: Pod) -> None:
+        if controller_of(pod) is None:
+            self._orphan_seen(pod)
+            return
         key = self._job_key(pod)
         if key is None:
             return
@@ -148,6 +159,11 @@ class JobController(QueueController):
             and old.metadata.resource_version == (new.metadata.resource_version)
         ):
             return
+        if controller_of(new) is None:
+            self._orphan_seen(new)
+        old_key = self._job_key(old) if controller_of(old) is not None else None
+        if old_key is not None:
+            self.queue.add(old_key)  # released, or its labels changed: let it look
         key = self._job_key(new)
         if key is None:
             return
@@ -192,7 +208,38 @@ class JobController(QueueController):
                 key, [p for p in pods if pods_of.has_tracking_finalizer(p)]
             )
             return None
+        pods = await self._claim(job, pods)
         return await JobSync(self, job, pods, status).run()
+
+    async def _claim(self, job: Job, owned: list[Pod]) -> list[Pod]:
+        """``owned`` with the orphans the Job adopts and without the pods it releases."""
+        strays = job_claim.strays(job, owned)
+        orphans = job_claim.orphans(job, self.pods.by_index(NAMESPACE_INDEX, job.namespace))
+        if not strays and not orphans:
+            return owned
+        log = self.log.bind(job=job.key())
+        claimed = [p for p in owned if p not in strays]
+        errors: list[ApiException] = []
+        for pod in strays:
+            try:
+                await job_claim.release(self.client, job, pod)
+                log.bind(pod=pod.name).info("released a pod that no longer matches")
+            except NotFound:
+                pass
+            except ApiException as exc:
+                errors.append(exc)
+        if orphans and await job_claim.may_adopt(self.client, job):
+            for pod in orphans:
+                try:
+                    claimed.append(await job_claim.adopt(self.client, job, pod))
+                    log.bind(pod=pod.name).info("adopted an orphan pod")
+                except NotFound:
+                    pass
+                except ApiException as exc:
+                    errors.append(exc)
+        if errors:
+            raise SyncFailed("FailedClaim", f"claiming pods: {errors[0]}") from errors[0]
+        return claimed
 
     async def _release_orphan(self, pod_key: str) -> None:
         pod = self.pods.get(pod_key)
