@@ -251,7 +251,8 @@ async def test_an_empty_dir_over_its_size_limit_evicts_the_pod(client, runtime, 
         status = await eventually(evicted, "the pod evicted")
         assert status["reason"] == "Evicted"
         assert status["message"] == 'Usage of EmptyDir volume "scratch" exceeds the limit "1Mi". '
-        await events_of(client, "too-big", "Evicted")
+        (evicted_event,) = await events_of(client, "too-big", "Evicted")
+        assert evicted_event.get("count", 1) == 1
         assert not [
             c
             for c in await runtime.list_containers({labels.POD_UID: uid})

@@ -314,6 +314,8 @@ class PodWorker:
     ) -> bool:
         """An emptyDir on disk over its ``sizeLimit``: the kubelet's eviction manager
         fails the pod (reason Evicted, its message). True when that happened."""
+        if (self.written or {}).get("reason") == "Evicted":
+            return True  # done already; the watch has not brought the Failed phase back yet
         message = await self.agent.volumes.over_size_limit(pod)
         if message is None:
             return False
