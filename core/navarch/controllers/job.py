@@ -1,7 +1,8 @@
 """The Job controller: runs a Job's pods to completion, as Kubernetes'
 ``pkg/controller/job`` does.
 
-A sync reads the Job and the pods it owns from the caches and:
+A sync reads the Job and the pods it owns from the caches (adopting matching orphans
+and releasing pods that no longer match: :mod:`navarch.controllers.job_claim`) and:
 
 1. **counts finished pods exactly once** (the tracking finalizer
    ``batch.kubernetes.io/job-tracking``, on every pod it creates): a finished pod that
@@ -10,9 +11,10 @@ A sync reads the Job and the pods it owns from the caches and:
    ``completedIndexes``); only then is its finalizer removed; only then is it moved
    from there into ``succeeded``/``failed``. A controller stopped anywhere in between
    finds the pod either not recorded (finalizer still on: counted now), or recorded
-   (counted once its finalizer is off) — never twice, never missed. Pods whose
-   finalizer this process removed but whose update the cache has not shown yet are
-   remembered (``finalizers_removed``), so a stale cache cannot count them again;
+   (counted once its finalizer is off) — never twice, never missed
+   (:mod:`navarch.controllers.job_tracking`). Pods whose finalizer this process
+   removed but whose update the cache has not shown yet are remembered
+   (``finalizers_removed``), so a stale cache cannot count them again;
 2. judges failures: the pod failure policy's first matching rule (FailJob, Ignore,
    Count), then ``backoffLimit`` (failed pods, or with restartPolicy OnFailure the
    restarts of the running ones), then ``activeDeadlineSeconds``;
@@ -21,11 +23,14 @@ A sync reads the Job and the pods it owns from the caches and:
 4. otherwise, suspended: deletes its running pods (``Suspended``); running: creates
    the missing pods — for an Indexed Job the lowest indexes not done, each with its
    index — up to ``parallelism``, after the back-off of the failures since the last
-   success; deletes any excess (and, Indexed, duplicates of an index);
+   success (read from the pods' finish times: a restart keeps it); deletes any
+   excess (and, Indexed, duplicates of an index);
 5. writes the status when it changed.
 
 Creations and deletions wait for the caches to show the previous sync's
-(``expectations``, as the ReplicaSet controller). Pods whose Job is gone keep no
+(``expectations``, as the ReplicaSet controller), and a sync on a cached Job older
+than the status this process last wrote waits for the cache (``written``): it would
+decide again what that write settled. Pods whose Job is gone keep no
 finalizer: the pod handler queues them and a sync removes it.
 """
 
@@ -49,10 +54,11 @@ from navarch.client.sharedinformers import NAMESPACE_INDEX
 from navarch.controllers import job_claim
 from navarch.controllers import job_pods as pods_of
 from navarch.controllers import job_status as conditions
+from navarch.controllers import job_tracking as tracking
 from navarch.controllers.base import QueueController
 from navarch.controllers.context import ControllerContext
 from navarch.controllers.expectations import UIDTrackingExpectations
-from navarch.controllers.job_failure import FAIL_JOB, IGNORE, judge, retry_delay
+from navarch.controllers.job_failure import IGNORE, judge, retry_delay
 from navarch.controllers.owners import controller_of
 from navarch.controllers.replicaset import SyncFailed, slow_start
 from navarch.controllers.replicaset_pods import deletion_rank
@@ -336,83 +342,23 @@ class JobSync:
     # --- 1: counting finished pods exactly once -------------------------------------------
 
     async def _count(self) -> tuple[str, str] | None:
+        """Steps 1-4 of :mod:`job_tracking`; the failure a FailJob rule calls for."""
         spec, status = self.spec, self.status
         assert spec is not None
-        uncounted = status.get("uncountedTerminatedPods") or {}
-        pending_s = list(uncounted.get("succeeded") or [])
-        pending_f = list(uncounted.get("failed") or [])
         removed = self.c.finalizers_removed.setdefault(self.key, set())
+        pending_s, pending_f = tracking.uncounted_uids(status)
         known = set(pending_s) | set(pending_f) | removed
-        only_failed = spec.pod_replacement_policy == "Failed"
-        failure = conditions.interim_failure(status)
-        # pods the controller stops because the Job is suspended or has succeeded are
-        # no failures (it deletes them; they end killed)
-        stopping = spec.suspend or conditions.is_true(status, conditions.SUCCESS_CRITERIA_MET)
-        new_s: list[Pod] = []
-        new_f: list[Pod] = []
-        uncountable: list[Pod] = []
-        for pod in self.pods:
-            if not pods_of.has_tracking_finalizer(pod) or pods_of.uid_of(pod) in known:
-                continue
-            phase = pods_of.phase(pod)
-            if phase == "Succeeded":
-                new_s.append(pod)
-            elif phase == "Failed" or (pods_of.deleting(pod) and not only_failed):
-                if stopping and pods_of.deleting(pod):
-                    uncountable.append(pod)
-                    continue
-                if phase == "Failed" and spec.pod_failure_policy is not None:
-                    verdict = judge(pod, spec.pod_failure_policy)
-                    if verdict.action == IGNORE:
-                        uncountable.append(pod)
-                        continue
-                    if verdict.action == FAIL_JOB and failure is None:
-                        failure = (conditions.POD_FAILURE_POLICY, verdict.message)
-                new_f.append(pod)
-        if new_s or new_f:
-            pending_s += [pods_of.uid_of(p) for p in new_s]
-            pending_f += [pods_of.uid_of(p) for p in new_f]
-            status["uncountedTerminatedPods"] = _uncounted(pending_s, pending_f)
-            if self.indexed and self.completions is not None:
-                done = pods_of.parse_indexes(status.get("completedIndexes"), self.completions)
-                for pod in new_s:
-                    index = pods_of.completion_index(pod, self.completions)
-                    if index is not None:
-                        done.add(index)
-                status["completedIndexes"] = pods_of.format_indexes(done)
-            # recorded before any finalizer goes: the count survives a restart from here
+        found = tracking.classify(self.pods, spec, status, known)
+        index_of = self.completions if self.indexed else None
+        if found.succeeded or found.failed:
+            tracking.record(status, found, index_of)
+            # written before any finalizer goes: the count survives a restart from here
             self.job = await self.c.write_status(self.job, status)
-        recorded = set(pending_s) | set(pending_f)
         await self.c._remove_finalizers(
-            self.key,
-            [
-                p
-                for p in self.pods
-                if pods_of.has_tracking_finalizer(p)
-                and pods_of.uid_of(p) not in removed
-                and (pods_of.uid_of(p) in recorded or p in uncountable)
-            ],
+            self.key, tracking.releasable(self.pods, status, removed, found.uncountable)
         )
-        # move what no longer holds a finalizer from uncounted into the counts
-        by_uid = {pods_of.uid_of(p): p for p in self.pods}
-
-        def off(uid: str) -> bool:
-            pod = by_uid.get(uid)
-            return uid in removed or pod is None or not pods_of.has_tracking_finalizer(pod)
-
-        moved_s = [u for u in pending_s if off(u)]
-        moved_f = [u for u in pending_f if off(u)]
-        status["uncountedTerminatedPods"] = _uncounted(
-            [u for u in pending_s if u not in moved_s], [u for u in pending_f if u not in moved_f]
-        )
-        if not self.indexed:
-            _add(status, "succeeded", len(moved_s))
-        _add(status, "failed", len(moved_f))
-        if self.indexed and self.completions is not None:
-            done = pods_of.parse_indexes(status.get("completedIndexes"), self.completions)
-            status["completedIndexes"] = pods_of.format_indexes(done)
-            _set_count(status, "succeeded", len(done))
-        return failure
+        tracking.flush(status, self.pods, removed, index_of)
+        return found.failure
 
     # --- 2-4: judging and acting ----------------------------------------------------------
 
@@ -568,7 +514,7 @@ class JobSync:
         the pod failure policy ignores, nor those the controller stopped."""
         spec = self.spec
         assert spec is not None
-        stopping = spec.suspend or conditions.is_true(self.status, conditions.SUCCESS_CRITERIA_MET)
+        stopping = tracking.stopping(spec, self.status)
         out = []
         for pod in self.pods:
             phase = pods_of.phase(pod)
@@ -645,7 +591,7 @@ class JobSync:
     def _final_status(self) -> dict[str, Any]:
         status = self.status
         active = [p for p in self.pods if pods_of.is_active(p)]
-        _set_count(status, "active", max(0, len(active) + self.active_change))
+        tracking.set_count(status, "active", max(0, len(active) + self.active_change))
         status["ready"] = sum(1 for p in active if pods_of.is_ready(p))
         status["terminating"] = sum(1 for p in self.pods if pods_of.is_terminating(p))
         status.setdefault("uncountedTerminatedPods", {})
@@ -659,27 +605,6 @@ def _version(job: Job) -> int:
     is not one, which turns the stale-cache check off."""
     raw = (job.metadata.resource_version if job.metadata else None) or ""
     return int(raw) if raw.isdigit() else 0
-
-
-def _uncounted(succeeded: list[str], failed: list[str]) -> dict[str, Any]:
-    out: dict[str, Any] = {}
-    if succeeded:
-        out["succeeded"] = succeeded
-    if failed:
-        out["failed"] = failed
-    return out
-
-
-def _add(status: dict[str, Any], field: str, count: int) -> None:
-    _set_count(status, field, int(status.get(field) or 0) + count)
-
-
-def _set_count(status: dict[str, Any], field: str, value: int) -> None:
-    """Kubernetes omits a zero active/succeeded/failed count."""
-    if value:
-        status[field] = value
-    else:
-        status.pop(field, None)
 
 
 def _finished_at(pod: Pod) -> float:
