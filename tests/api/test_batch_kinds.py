@@ -1,0 +1,139 @@
+"""Jobs and CronJobs on the API server (issue 23 items 4 and 5): a Job's create gets
+Kubernetes' defaults and the generated selector and labels; its status is a
+subresource; the selector, completions and (unless suspended) the pod template are
+immutable; a CronJob whose schedule or time zone does not parse is a 422 naming the
+field; discovery lists both with their short name and category."""
+
+from __future__ import annotations
+
+import copy
+from typing import Any
+
+import pytest
+
+from navarch import api
+from navarch.client import Client
+from navarch.client.errors import ApiException
+
+CONTAINER = {"name": "main", "image": "127.0.0.1:5000/job:1", "command": ["sh", "-c", "true"]}
+
+
+def _job(name: str, **spec: Any) -> dict[str, Any]:
+    return {
+        "apiVersion": "batch/v1",
+        "kind": "Job",
+        "metadata": {"name": name, "namespace": "default"},
+        "spec": {
+            **spec,
+            "template": {"spec": {"restartPolicy": "Never", "containers": [CONTAINER]}},
+        },
+    }
+
+
+def _cronjob(name: str, schedule: str, **spec: Any) -> dict[str, Any]:
+    return {
+        "apiVersion": "batch/v1",
+        "kind": "CronJob",
+        "metadata": {"name": name, "namespace": "default"},
+        "spec": {
+            "schedule": schedule,
+            **spec,
+            "jobTemplate": {
+                "spec": {
+                    "template": {"spec": {"restartPolicy": "OnFailure", "containers": [CONTAINER]}}
+                }
+            },
+        },
+    }
+
+
+def _fields(exc: ApiException) -> dict[str, str]:
+    causes = (exc.status.get("details") or {}).get("causes") or []
+    return {c["field"]: c["message"] for c in causes}
+
+
+async def test_a_job_is_defaulted_and_selects_its_own_pods(client: Client) -> None:
+    created = api.dump(await client.jobs.create(_job("made", parallelism=2), "default"))
+    uid = created["metadata"]["uid"]
+    spec = created["spec"]
+    assert spec["selector"] == {"matchLabels": {"batch.kubernetes.io/controller-uid": uid}}
+    assert spec["template"]["metadata"]["labels"] == {
+        "batch.kubernetes.io/controller-uid": uid,
+        "controller-uid": uid,
+        "batch.kubernetes.io/job-name": "made",
+        "job-name": "made",
+    }
+    assert (spec["parallelism"], spec["backoffLimit"], spec["completionMode"]) == (
+        2,
+        6,
+        "NonIndexed",
+    )
+    assert "completions" not in spec and spec["suspend"] is False
+    assert created["metadata"]["generation"] == 1
+    # status is a subresource: a main-resource update leaves it alone
+    body = copy.deepcopy(created)
+    body["status"] = {"active": 3}
+    updated = api.dump(await client.jobs.update(body, "default"))
+    assert not (updated.get("status") or {}).get("active")
+
+
+async def test_a_jobs_selector_completions_and_running_template_are_immutable(
+    client: Client,
+) -> None:
+    created = api.dump(await client.jobs.create(_job("fixed", completions=2), "default"))
+    for change, field in (
+        (lambda s: s.update(completions=3), "spec.completions"),
+        (lambda s: s.update(selector={"matchLabels": {"job-name": "fixed"}}), "spec.selector"),
+        (lambda s: s["template"]["spec"]["containers"][0].update(image="other:2"), "spec.template"),
+    ):
+        body = copy.deepcopy(created)
+        change(body["spec"])
+        with pytest.raises(ApiException) as caught:
+            await client.jobs.update(body, "default")
+        assert caught.value.code == 422
+        assert field in _fields(caught.value), caught.value.status
+    # suspended, the template may change (Kubernetes: to fix a Job before it runs)
+    suspended = copy.deepcopy(created)
+    suspended["spec"]["suspend"] = True
+    suspended = api.dump(await client.jobs.update(suspended, "default"))
+    suspended["spec"]["template"]["spec"]["containers"][0]["image"] = "other:2"
+    changed = api.dump(await client.jobs.update(suspended, "default"))
+    assert changed["spec"]["template"]["spec"]["containers"][0]["image"] == "other:2"
+
+
+@pytest.mark.parametrize(
+    ("schedule", "zone", "field", "message"),
+    [
+        ("every minute", None, "spec.schedule", "unparseable schedule: expected exactly 5 fields"),
+        ("*/5 * * *", None, "spec.schedule", "unparseable schedule"),
+        ("@hourly", "Nowhere/Special", "spec.timeZone", "unknown time zone Nowhere/Special"),
+    ],
+)
+async def test_a_cronjob_that_does_not_parse_is_refused_naming_the_field(
+    client: Client, schedule: str, zone: str | None, field: str, message: str
+) -> None:
+    extra = {"timeZone": zone} if zone else {}
+    with pytest.raises(ApiException) as caught:
+        await client.cronjobs.create(_cronjob("bad", schedule, **extra), "default")
+    assert caught.value.code == 422
+    assert message in _fields(caught.value)[field]
+
+
+async def test_a_cronjob_is_defaulted(client: Client) -> None:
+    created = api.dump(await client.cronjobs.create(_cronjob("fine", "@hourly"), "default"))
+    spec = created["spec"]
+    assert (
+        spec["concurrencyPolicy"],
+        spec["suspend"],
+        spec["successfulJobsHistoryLimit"],
+        spec["failedJobsHistoryLimit"],
+    ) == ("Allow", False, 3, 1)
+
+
+async def test_discovery_lists_jobs_and_cronjobs(client: Client) -> None:
+    listed = await client.request("GET", "/apis/batch/v1")
+    resources = {r["name"]: r for r in listed["resources"]}
+    assert resources["cronjobs"]["shortNames"] == ["cj"]
+    assert resources["cronjobs"]["categories"] == ["all"]
+    assert resources["jobs"]["categories"] == ["all"]
+    assert {"jobs/status", "cronjobs/status"} <= set(resources)
