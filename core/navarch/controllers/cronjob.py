@@ -175,7 +175,7 @@ class CronJobController(QueueController):
                 cronjob,
                 "Warning",
                 "TooManyMissedTimes",
-                f"too many missed start times: more than {MAX_MISSED}. Set or decrease "
+                f"too many missed start times: {due.missed}. Set or decrease "
                 ".spec.startingDeadlineSeconds or check clock skew",
             )
         name = job_name(cronjob, due.at)
