@@ -185,6 +185,7 @@ async def test_concurrency_policy(policy: str, expected: int) -> None:
     elif policy == "Forbid":
         assert names == [first["metadata"]["name"]]
         assert status(cluster)["lastScheduleTime"] == rfc3339(T0 + 300)  # not run
+        assert "JobAlreadyActive" in reasons(cluster)
         # once the first is done, the skipped run starts (no deadline: still due)
         finish_job(cluster, names[0], "Complete", T0 + 11 * 60)
         clock.now = T0 + 11 * 60

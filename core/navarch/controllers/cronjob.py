@@ -189,6 +189,13 @@ class CronJobController(QueueController):
             log.bind(scheduled=rfc3339(due.at)).info(
                 "not starting a job: the previous run is still active (concurrencyPolicy Forbid)"
             )
+            await self.context.recorder.record(
+                cronjob,
+                "Normal",
+                "JobAlreadyActive",
+                "Not starting job because prior execution is running and concurrency policy "
+                "is Forbid",
+            )
             return next_in
         if active and spec.concurrency_policy == "Replace":
             for ref in list(active):
