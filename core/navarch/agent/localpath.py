@@ -24,6 +24,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import shutil
+import weakref
 from pathlib import PurePosixPath
 from typing import Any
 
@@ -55,43 +56,76 @@ def owned_directory(pv: PersistentVolume, base_dir: str | None) -> str | None:
     return str(path)
 
 
+def _terminating_here(pv: Any) -> str | None:
+    """The node whose agent must finish ``pv``'s deletion now, if any."""
+    meta = pv.metadata
+    if meta and meta.deletion_timestamp and LOCAL_PATH_CLEANUP_FINALIZER in (meta.finalizers or ()):
+        return pinned_node(pv)
+    return None
+
+
+class _SharedVolumes:
+    """One watch of PersistentVolumes for every agent of a process (``--simulate``
+    runs hundreds on one client: a watch each would hold a connection each), waking
+    only the agent of the node a changed volume is pinned to."""
+
+    def __init__(self, client: Client):
+        self.informer = Informer(client.persistentvolumes)
+        self.informer.add_handler(
+            on_add=self._changed, on_update=lambda old, new: self._changed(new)
+        )
+        self.wakes: dict[str, asyncio.Event] = {}
+        self.task: asyncio.Task[None] | None = None
+
+    def _changed(self, pv: Any) -> None:
+        node = _terminating_here(pv)
+        wake = self.wakes.get(node) if node else None
+        if wake is not None:
+            wake.set()
+
+    def join(self, node: str, wake: asyncio.Event) -> None:
+        self.wakes[node] = wake
+        if self.task is None:
+            self.task = asyncio.create_task(self.informer.run(), name="volumes informer")
+
+    def leave(self, node: str) -> bool:
+        """Whether that was the last agent (the watch is then stopped)."""
+        self.wakes.pop(node, None)
+        if self.wakes or self.task is None:
+            return False
+        self.task.cancel()
+        self.task = None
+        return True
+
+
+_SHARED: weakref.WeakKeyDictionary[Client, _SharedVolumes] = weakref.WeakKeyDictionary()
+
+
 class LocalPathCleaner:
-    """Watches PersistentVolumes and finishes the deletion of this node's local-path
-    ones (``passes`` counts the looks it took, for tests waiting on proof)."""
+    """Finishes the deletion of this node's local-path volumes (``passes`` counts the
+    looks it took, for tests waiting on proof)."""
 
     def __init__(self, client: Client, node_name: str, base_dir: str | None = None):
         self.client = client
         self.node_name = node_name
         self.base_dir = base_dir
-        self.informer = Informer(client.persistentvolumes)
-        self.informer.add_handler(
-            on_add=self._changed, on_update=lambda old, new: self._changed(new)
-        )
         self.wake = asyncio.Event()
         self.passes = 0
         self.log = logger.bind(component="agent", node=node_name, loop="local-path")
 
-    def _changed(self, pv: Any) -> None:
-        if self._mine(pv):
-            self.wake.set()
-
-    def _mine(self, pv: Any) -> bool:
-        meta = pv.metadata
-        return bool(
-            meta
-            and meta.deletion_timestamp
-            and LOCAL_PATH_CLEANUP_FINALIZER in (meta.finalizers or ())
-            and pinned_node(pv) == self.node_name
-        )
-
     async def run(self) -> None:
-        watching = asyncio.create_task(self.informer.run(), name="volumes informer")
+        shared = _SHARED.get(self.client)
+        if shared is None:
+            shared = _SHARED[self.client] = _SharedVolumes(self.client)
+        shared.join(self.node_name, self.wake)
         try:
-            await self.informer.wait_synced()
+            await shared.informer.wait_synced()
             while True:
                 # cleared before looking, so a change during the pass wakes the next one
                 self.wake.clear()
-                for pv in [pv for pv in self.informer.list() if self._mine(pv)]:
+                for pv in shared.informer.list():
+                    if _terminating_here(pv) != self.node_name:
+                        continue
                     try:
                         await self.clean(pv)
                     except Exception as exc:  # one volume's trouble never stops the loop
@@ -103,7 +137,8 @@ class LocalPathCleaner:
                 with contextlib.suppress(TimeoutError):
                     await asyncio.wait_for(self.wake.wait(), RESYNC_SECONDS)
         finally:
-            watching.cancel()
+            if shared.leave(self.node_name):
+                _SHARED.pop(self.client, None)
 
     async def clean(self, pv: PersistentVolume) -> None:
         policy = pv.spec.persistent_volume_reclaim_policy if pv.spec else None

@@ -157,12 +157,16 @@ class LocalPathProvisioner(QueueController):
         self.classes.add_handler(
             on_add=lambda sc: self._all_claims(), on_update=lambda old, new: self._all_claims()
         )
-        # An Immediate claim waiting for any Ready node.
-        self.nodes.add_handler(on_add=lambda node: self._all_claims())
+        # An Immediate claim waiting for a Ready node.
+        self.nodes.add_handler(on_add=lambda node: self._all_claims(), on_update=self._node_updated)
 
     def _all_claims(self) -> None:
         for claim in self.claims.list():
             self.enqueue(claim)
+
+    def _node_updated(self, old: Any, new: Any) -> None:
+        if _ready(new) and not _ready(old):
+            self._all_claims()
 
     async def run(self) -> None:
         if self.options.default_class:
