@@ -2,7 +2,12 @@
 Containers, Conditions, Tolerations …) and the Events about it. For a pod also the
 scheduler's reasoning: the decision it wrote on the pod when binding (the chosen node's
 score per plugin, the runners-up, what was filtered out and why), or, while the pod
-waits, why no node fits (PodScheduled's message, from the FailedScheduling event)."""
+waits, why no node fits (PodScheduled's message, from the FailedScheduling event).
+
+The sections these describers share are :mod:`navarch.cli.navctl.describe_sections`;
+issue 23's kinds (ConfigMaps, Secrets, Jobs, CronJobs, DaemonSets, StatefulSets and
+storage) are described by :mod:`navarch.cli.navctl.describers`, kubectl's layout to the
+character; any other kind gets kubectl's generic description."""
 
 from __future__ import annotations
 
@@ -51,7 +56,7 @@ async def run(session: Session, args: argparse.Namespace) -> int:
     res, names = single_target(args.words, "describe")
     # a kind with no describer of its own (a plugin's, a custom resource) gets
     # kubectl's generic one
-    describer = DESCRIBERS.get(res.plural, describe_generic)
+    describer = DESCRIBERS.get((res.group, res.plural), describe_generic)
     ns = session.namespace if res.namespaced else None
     objects: list[dict[str, Any]] = []
     failed = False
@@ -396,20 +401,22 @@ def _smart_label(key: str) -> str:
     return " ".join(_ACRONYMS.get(w, w) for w in titled)
 
 
-DESCRIBERS: dict[str, Describer] = {
-    "pods": describe_pod,
-    "nodes": describe_node,
-    "deployments": describe_deployment,
-    "replicasets": describe_replicaset,
-    "namespaces": describe_namespace,
+# By API group and plural, so that a plugin's kind of the same name in another group
+# gets the generic description, not one written for Kubernetes' kind.
+DESCRIBERS: dict[tuple[str, str], Describer] = {
+    ("", "pods"): describe_pod,
+    ("", "nodes"): describe_node,
+    ("apps", "deployments"): describe_deployment,
+    ("apps", "replicasets"): describe_replicaset,
+    ("", "namespaces"): describe_namespace,
     # issue 23's kinds, written as kubectl writes them (navarch.cli.navctl.describers)
-    "configmaps": as_text(configuration.describe_configmap),
-    "secrets": as_text(configuration.describe_secret),
-    "jobs": as_text(batch.describe_job),
-    "cronjobs": as_text(batch.describe_cronjob),
-    "daemonsets": as_text(apps.describe_daemonset),
-    "statefulsets": as_text(apps.describe_statefulset),
-    "persistentvolumes": as_text(storage.describe_persistentvolume),
-    "persistentvolumeclaims": as_text(storage.describe_persistentvolumeclaim),
-    "storageclasses": as_text(storage.describe_storageclass),
+    ("", "configmaps"): as_text(configuration.describe_configmap),
+    ("", "secrets"): as_text(configuration.describe_secret),
+    ("batch", "jobs"): as_text(batch.describe_job),
+    ("batch", "cronjobs"): as_text(batch.describe_cronjob),
+    ("apps", "daemonsets"): as_text(apps.describe_daemonset),
+    ("apps", "statefulsets"): as_text(apps.describe_statefulset),
+    ("", "persistentvolumes"): as_text(storage.describe_persistentvolume),
+    ("", "persistentvolumeclaims"): as_text(storage.describe_persistentvolumeclaim),
+    ("storage.k8s.io", "storageclasses"): as_text(storage.describe_storageclass),
 }
