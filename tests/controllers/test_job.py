@@ -562,3 +562,26 @@ async def test_a_manual_selector_job_adopts_matching_orphans_and_releases_strays
     released = cluster.get("pods", made[0]["metadata"]["name"])
     assert released is not None and not released["metadata"].get("ownerReferences")
     assert TRACKING_FINALIZER not in (released["metadata"].get("finalizers") or [])
+
+
+async def test_a_failjob_pod_wins_over_a_success_seen_in_the_same_sync() -> None:
+    """Kubernetes judges failures first: a work queue whose one pod succeeded while the
+    other failed with a FailJob exit code fails."""
+    cluster, clock = FakeCluster(), Clock()
+    cluster.add(
+        job_body(
+            parallelism=2,
+            **_policy({"action": "FailJob", "onExitCodes": {"operator": "In", "values": [42]}}),
+        )
+    )
+    controller = make(cluster, clock)
+    await sync(controller, cluster)
+    done, broken = pods(cluster)
+    finish(cluster, done, "Succeeded")
+    finish(cluster, broken, "Failed", exit_code=42)
+    settle(cluster)
+    await sync(controller, cluster)
+    await sync(controller, cluster)
+    assert condition(cluster, "SuccessCriteriaMet") is None
+    failed = condition(cluster, "Failed")
+    assert failed is not None and failed["reason"] == "PodFailurePolicy"

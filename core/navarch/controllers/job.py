@@ -397,8 +397,6 @@ class JobSync:
         return None
 
     def _complete(self) -> bool:
-        if conditions.is_true(self.status, conditions.SUCCESS_CRITERIA_MET):
-            return True
         if self.completions is None:
             return self._succeeded() > 0 and not any(pods_of.is_active(p) for p in self.pods)
         return self._succeeded() >= self.completions
@@ -415,8 +413,13 @@ class JobSync:
                 status["startTime"] = self.stamp  # the deadline counts from the resumption
                 await self.c.context.recorder.record(self.job, "Normal", "Resumed", "Job resumed")
             status.setdefault("startTime", self.stamp)
-        succeeding = self._complete()
-        failure = None if succeeding else self._judge(failure)
+        # Kubernetes' order: a success already declared stands; otherwise a failure
+        # (policy, backoff limit, deadline) wins over completions reached at once
+        if conditions.is_true(status, conditions.SUCCESS_CRITERIA_MET):
+            succeeding, failure = True, None
+        else:
+            failure = self._judge(failure)
+            succeeding = failure is None and self._complete()
         if succeeding or failure is not None:
             kind = conditions.SUCCESS_CRITERIA_MET if succeeding else conditions.FAILURE_TARGET
             outcome = conditions.COMPLETIONS_REACHED if succeeding else failure
