@@ -285,3 +285,22 @@ async def test_bound_volume_keeps_its_finalizer_until_released():
     )
     await converge(cluster, protection)
     assert not cluster.get("persistentvolumes", "held")["metadata"].get("finalizers")
+
+
+async def test_provisioned_volume_binds_even_when_the_node_is_not_cached_yet():
+    cluster = FakeCluster()
+    binder = PersistentVolumeBinder(cluster.context("persistentvolume-binder"))
+    provisioner = LocalPathProvisioner(cluster.context("local-path-provisioner"))
+    cluster.add(
+        local_path_class(),
+        pvc(
+            "early",
+            "1Gi",
+            storageClassName="local-path",
+            metadata={"annotations": {SELECTED_NODE: "new-node"}},
+        ),
+    )
+    await converge(cluster, binder, provisioner)
+    claim = cluster.get("persistentvolumeclaims", "early")
+    assert phase(claim) == "Bound"
+    assert claim["spec"]["volumeName"] == f"pvc-{claim['metadata']['uid']}"

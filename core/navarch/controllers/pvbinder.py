@@ -44,6 +44,7 @@ from navarch.api.timefmt import rfc3339
 from navarch.api.volume_binding import (
     BIND_COMPLETED,
     BOUND_BY_CONTROLLER,
+    HOSTNAME_LABEL,
     LOCAL_PATH_CLEANUP_FINALIZER,
     SELECTED_NODE,
     best_volume,
@@ -193,8 +194,13 @@ class PersistentVolumeBinder(QueueController):
                 )
                 return
             node = self.nodes.get(node_name)
-            labels = node.labels if node is not None else {}
-            candidates = [pv for pv in candidates if node_allowed(pv, labels, node_name)]
+            # a node not in the cache yet still has its hostname label
+            labels = node.labels if node is not None else {HOSTNAME_LABEL: node_name}
+            candidates = [
+                pv
+                for pv in candidates
+                if prebound_to(pv, claim) or node_allowed(pv, labels, node_name)
+            ]
         pv = best_volume(candidates, claim)
         if pv is None:
             if storage_class is None and claim_class(claim):
