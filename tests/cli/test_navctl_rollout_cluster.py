@@ -128,3 +128,19 @@ def test_rollout_with_the_real_controller(tools, kind, target, done):
     assert done in tools.navctl("rollout", "status", target, "--timeout=150s")
     history = tools.navctl("rollout", "history", target)
     assert [line.split()[0] for line in history.splitlines()[2:] if line] == ["2", "3", "4"]
+
+
+def test_apply_wait_follows_daemonsets_and_statefulsets(tools):
+    path = tools.tmp_path / "both.yaml"
+    path.write_text(
+        yaml.safe_dump_all(
+            [workload("DaemonSet", "logs", IMAGE_1), workload("StatefulSet", "cache", IMAGE_1)]
+        )
+    )
+    out = tools.navctl("apply", "-f", str(path), "--wait", "--timeout", "150")
+    lines = out.splitlines()
+    assert lines[:2] == ["daemonset.apps/logs created", "statefulset.apps/cache created"]
+    assert 'daemonset.apps/logs: daemon set "logs" successfully rolled out' in lines
+    assert any(
+        line.startswith("statefulset.apps/cache: partitioned roll out complete") for line in lines
+    )

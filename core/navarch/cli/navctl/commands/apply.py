@@ -36,7 +36,8 @@ def register(commands: argparse._SubParsersAction) -> None:
     apply.add_argument(
         "--wait",
         action="store_true",
-        help="then wait until the applied Deployments, ReplicaSets and Pods are ready",
+        help="then wait until the applied Deployments, DaemonSets, StatefulSets, ReplicaSets "
+        "and Pods are ready",
     )
     apply.add_argument(
         "--timeout",
