@@ -238,3 +238,33 @@ async def test_claim_spec_is_immutable_but_volume_name_set_once(client):
     with pytest.raises(ApiException) as caught:
         (await client.persistentvolumeclaims.update(updated)).to_dict()
     assert "spec is immutable after creation" in str(caught.value)
+
+
+async def test_bound_claim_may_grow_but_never_shrink(client):
+    await client.persistentvolumeclaims.create(
+        {
+            "apiVersion": "v1",
+            "kind": "PersistentVolumeClaim",
+            "metadata": {"name": "growing"},
+            "spec": {
+                "accessModes": ["ReadWriteOnce"],
+                "resources": {"requests": {"storage": "1Gi"}},
+            },
+        },
+        namespace="default",
+    )
+    await client.persistentvolumeclaims.patch(
+        "growing", {"status": {"phase": "Bound"}}, "default", subresource="status"
+    )
+    grown = await client.persistentvolumeclaims.patch(
+        "growing", {"spec": {"resources": {"requests": {"storage": "2Gi"}}}}, "default"
+    )
+    assert grown.spec.resources.requests["storage"].canonical() == "2Gi"
+    with pytest.raises(ApiException) as caught:
+        await client.persistentvolumeclaims.patch(
+            "growing", {"spec": {"resources": {"requests": {"storage": "1Gi"}}}}, "default"
+        )
+    assert (
+        "spec.resources.requests.storage: Forbidden: field can not be less than previous value"
+        in str(caught.value)
+    )
