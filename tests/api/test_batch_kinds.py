@@ -63,6 +63,8 @@ async def test_a_job_is_defaulted_and_selects_its_own_pods(client: Client) -> No
         "batch.kubernetes.io/job-name": "made",
         "job-name": "made",
     }
+    # a Job without labels takes its template's (Kubernetes' defaulting)
+    assert created["metadata"]["labels"] == spec["template"]["metadata"]["labels"]
     assert (spec["parallelism"], spec["backoffLimit"], spec["completionMode"]) == (
         2,
         6,

@@ -19,7 +19,18 @@ MAX_INT32 = 2**31 - 1
 
 
 def default_job(obj: dict[str, Any]) -> None:
-    default_job_spec(_child(obj, "spec"))
+    spec = _child(obj, "spec")
+    default_job_spec(spec)
+    _labels_from_template(obj, spec)
+
+
+def _labels_from_template(obj: dict[str, Any], spec: dict[str, Any]) -> None:
+    """A Job without labels of its own takes its template's (Kubernetes' batch/v1
+    defaulting), so ``kubectl get jobs -l job-name=x`` finds it."""
+    metadata = _child(obj, "metadata")
+    labels = _child(_child(spec, "template"), "metadata").get("labels")
+    if isinstance(labels, dict) and labels and not metadata.get("labels"):
+        metadata["labels"] = dict(labels)
 
 
 def default_job_spec(spec: dict[str, Any]) -> None:
@@ -77,6 +88,9 @@ def generate_selector(obj: dict[str, Any]) -> None:
         labels.setdefault(LEGACY_JOB_NAME_LABEL, name)
     if spec.get("selector") is None:
         spec["selector"] = {"matchLabels": {CONTROLLER_UID_LABEL: uid}}
+    # Kubernetes defaults a Job's labels again when it reads it back from storage,
+    # by then from the labelled template: the same labels, set at once here
+    _labels_from_template(obj, spec)
 
 
 def _default_template(spec: dict[str, Any]) -> None:
