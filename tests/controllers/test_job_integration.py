@@ -366,3 +366,29 @@ async def test_the_pod_failure_policy_fails_a_job_on_its_exit_code(
     assert "exit code 42 matching FailJob rule at index 1" in condition["message"]
     assert status["failed"] == 1  # failed at once: backoffLimit 6 never came into it
     assert len(await job_pods(client, "picky")) == 1  # and never replaced
+
+
+async def test_a_pod_killed_mid_run_is_counted_failed_and_replaced(
+    cluster, client: Client, kubectl: Kubectl, tmp_path
+) -> None:
+    """restartPolicy Never: a pod deleted while it runs counts as one failure
+    (podReplacementPolicy TerminatingOrFailed) and a new pod takes its place."""
+    _, daemons = cluster
+    apply(kubectl, tmp_path, job("killed", "sleep 2", completions=6, parallelism=2))
+
+    async def running() -> list[Any]:
+        return [p for p in await job_pods(client, "killed") if phase(p) == "Running"]
+
+    await eventually(running, "a pod of job killed Running", daemons, deadline=DEADLINE)
+    victim = (await running())[0]
+    kubectl("delete", "pod", victim.name, "--wait=false")
+
+    async def complete() -> bool:
+        return has(await job_status(client, "killed"), "Complete")
+
+    await eventually(complete, "job killed Complete", daemons, deadline=DEADLINE)
+    status = await job_status(client, "killed")
+    assert (status["succeeded"], status["failed"]) == (6, 1)
+    names = {p.name for p in await job_pods(client, "killed")}
+    assert victim.name not in names  # its finalizer released, the pod removed
+    assert len(names) == 6
