@@ -36,6 +36,7 @@ DEFAULT_PLUGINS: tuple[str, ...] = (
     "navarch.admission",
     "navarch.apiserver.authz",
     "navarch.apiserver.noderestriction",
+    "navarch.apiserver.volumerestriction",
     "navarch.apiserver.defaulttolerationseconds",
     "navarch.scheduler.filters",
     "navarch.scheduler.volumebinding",
@@ -48,6 +49,7 @@ ESSENTIAL_PLUGINS: tuple[str, ...] = (
     "navarch.admission",
     "navarch.apiserver.authz",
     "navarch.apiserver.noderestriction",
+    "navarch.apiserver.volumerestriction",
 )
 
 log = logger.bind(component="plugins")

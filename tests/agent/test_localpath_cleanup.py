@@ -18,7 +18,7 @@ import pytest_asyncio
 from navarch.agent.localpath import LocalPathCleaner
 from navarch.api.volume_binding import SELECTED_NODE
 from navarch.apiserver.server import token_file
-from navarch.client import Client
+from navarch.client import Client, Forbidden
 from navarch.client.errors import AlreadyExists, NotFound
 from navarch.client.kubeconfig import KubeConfig, load_kubeconfig
 from navarch.config import load_config
@@ -247,3 +247,41 @@ async def test_volume_of_another_node_is_left_to_that_node(
     assert directory.exists()
     # clean up for the module's other tests: the other node would do this
     await client.persistentvolumes.patch("pvc-elsewhere", {"metadata": {"finalizers": None}})
+
+
+async def test_a_node_may_only_remove_the_cleanup_finalizer_of_its_own_volume(
+    api_server, client, node_token, storage_root
+):
+    admin = load_kubeconfig(api_server.kubeconfig)
+    node_client = Client(
+        KubeConfig(server=admin.server, token=node_token, ca_data=admin.ca_data), retries=0
+    )
+    try:
+        for name, node in (("pvc-mine", NODE), ("pvc-theirs", OTHER)):
+            body = pinned_volume(name, node, storage_root / f"{name}_default_theirs", "Retain")
+            body["metadata"]["finalizers"].append("example.com/keep")
+            await client.persistentvolumes.create(body)
+        # another node's volume: not even its finalizer
+        with pytest.raises(Forbidden):
+            await node_client.persistentvolumes.patch(
+                "pvc-theirs", {"metadata": {"finalizers": ["example.com/keep"]}}
+            )
+        # its own volume: no other change
+        for patch in (
+            {"spec": {"persistentVolumeReclaimPolicy": "Delete"}},
+            {"metadata": {"labels": {"taken": "yes"}}},
+            {"metadata": {"finalizers": ["navarch.io/local-path-cleanup"]}},
+        ):
+            with pytest.raises(Forbidden):
+                await node_client.persistentvolumes.patch("pvc-mine", patch)
+        # the one change it may make
+        others = ["kubernetes.io/pv-protection", "example.com/keep"]
+        released = await node_client.persistentvolumes.patch(
+            "pvc-mine", {"metadata": {"finalizers": others}}
+        )
+        assert list(released.metadata.finalizers) == others
+    finally:
+        await node_client.close()
+        for name in ("pvc-mine", "pvc-theirs"):
+            await client.persistentvolumes.patch(name, {"metadata": {"finalizers": None}})
+            await client.persistentvolumes.delete(name)
