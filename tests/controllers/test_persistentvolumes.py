@@ -304,3 +304,17 @@ async def test_provisioned_volume_binds_even_when_the_node_is_not_cached_yet():
     claim = cluster.get("persistentvolumeclaims", "early")
     assert phase(claim) == "Bound"
     assert claim["spec"]["volumeName"] == f"pvc-{claim['metadata']['uid']}"
+
+
+async def test_the_beta_default_class_annotation_counts_too():
+    cluster = FakeCluster()
+    binder = PersistentVolumeBinder(cluster.context("persistentvolume-binder"))
+    beta = local_path_class()
+    beta["metadata"] = {
+        "name": "old-default",
+        "annotations": {"storageclass.beta.kubernetes.io/is-default-class": "true"},
+    }
+    cluster.add(beta, pvc("classless", "1Gi"))
+    await converge(cluster, binder)
+    claim = cluster.get("persistentvolumeclaims", "classless")
+    assert claim["spec"]["storageClassName"] == "old-default"

@@ -8,8 +8,19 @@ from navarch.api.schema import Model, kept, model, wire
 BINDING_IMMEDIATE = "Immediate"
 BINDING_WAIT_FOR_FIRST_CONSUMER = "WaitForFirstConsumer"
 VOLUME_BINDING_MODES = (BINDING_IMMEDIATE, BINDING_WAIT_FOR_FIRST_CONSUMER)
-# The annotation that makes a class the default for claims naming none.
+# The annotation that makes a class the default for claims naming none (and its beta
+# name, which Kubernetes still honours).
 DEFAULT_CLASS_ANNOTATION = "storageclass.kubernetes.io/is-default-class"
+BETA_DEFAULT_CLASS_ANNOTATION = "storageclass.beta.kubernetes.io/is-default-class"
+
+
+def is_default_class(annotations: dict[str, str] | None) -> bool:
+    """Kubernetes' IsDefaultAnnotation: either annotation set to "true"."""
+    annotations = annotations or {}
+    return "true" in (
+        annotations.get(DEFAULT_CLASS_ANNOTATION),
+        annotations.get(BETA_DEFAULT_CLASS_ANNOTATION),
+    )
 
 
 @model()
@@ -42,5 +53,4 @@ class StorageClass(TopLevel):
 
     @property
     def is_default(self) -> bool:
-        annotations = (self.metadata.annotations if self.metadata else None) or {}
-        return annotations.get(DEFAULT_CLASS_ANNOTATION) == "true"
+        return is_default_class(self.metadata.annotations if self.metadata else None)

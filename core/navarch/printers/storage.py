@@ -9,7 +9,7 @@ from typing import Any
 
 from navarch.api.core_v1_storage import ACCESS_MODES
 from navarch.api.quantity import Quantity, QuantityError
-from navarch.api.storage_v1 import DEFAULT_CLASS_ANNOTATION
+from navarch.api.storage_v1 import is_default_class
 from navarch.printers.cells import (
     AGE_COLUMN,
     NAME_COLUMN,
@@ -97,7 +97,8 @@ def persistent_volume_claim_cells(obj: dict[str, Any], now: dt.datetime) -> Cell
 
 def storage_class_cells(obj: dict[str, Any], now: dt.datetime) -> Cells:
     name = name_of(obj)
-    if get_in(obj, "metadata", "annotations", DEFAULT_CLASS_ANNOTATION) == "true":
+    annotations = get_in(obj, "metadata", "annotations")
+    if is_default_class(annotations if isinstance(annotations, dict) else None):
         name += " (default)"
     return [
         name,
