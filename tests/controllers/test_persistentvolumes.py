@@ -232,6 +232,8 @@ async def test_deleted_claim_releases_its_volume_and_reclaim_follows_the_policy(
     failed = cluster.get("persistentvolumes", "plain")
     assert phase(failed) == "Failed"
     assert "no deletable volume plugin matched" in failed["status"]["message"]
+    warnings = [e for e in cluster.stored("events") if e.get("reason") == "VolumeFailedDelete"]
+    assert [e["involvedObject"]["name"] for e in warnings] == ["plain"]
 
 
 async def test_claimless_claim_gets_the_default_class():

@@ -413,9 +413,8 @@ class PersistentVolumeBinder(QueueController):
         if policy == RECLAIM_DELETE:
             finalizers = (pv.metadata.finalizers if pv.metadata else None) or ()
             if LOCAL_PATH_CLEANUP_FINALIZER not in finalizers:
-                await self._volume_status(
+                await self._reclaim_failed(
                     pv,
-                    FAILED,
                     "VolumeFailedDelete",
                     f'error getting deleter volume plugin for volume "{pv.name}": no deletable '
                     "volume plugin matched",
@@ -431,9 +430,13 @@ class PersistentVolumeBinder(QueueController):
                 "released volume deleted; its node removes the directory"
             )
             return
-        await self._volume_status(
+        await self._reclaim_failed(
             pv,
-            FAILED,
             "VolumeFailedRecycle",
             "Recycle is deprecated and not supported; use Delete or Retain",
         )
+
+    async def _reclaim_failed(self, pv: PersistentVolume, reason: str, message: str) -> None:
+        """Phase Failed with the reason, and the Warning Event kubectl describe shows."""
+        await self._volume_status(pv, FAILED, reason, message)
+        await self.context.recorder.record(pv, "Warning", reason, message)
