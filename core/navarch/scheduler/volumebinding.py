@@ -24,7 +24,7 @@ volumes are: the agent waits for the claims to be Bound before it starts the pod
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Awaitable, Mapping, Sequence
 from typing import Any
 
 import attrs
@@ -146,14 +146,21 @@ def navarch_filter(
     return rejected
 
 
-@hookimpl
-async def navarch_bind(pod: Pod, node_name: str, state: CycleState) -> bool | None:
-    """PreBind: tell the PV controller and the provisioner which node was chosen."""
+@hookimpl(tryfirst=True)  # PreBind: before any plugin that binds
+def navarch_bind(pod: Pod, node_name: str, state: CycleState) -> Awaitable[None] | None:
+    """PreBind: tell the PV controller and the provisioner which node was chosen. None
+    at once for a pod with nothing to select (so a plain pluggy call goes on to the
+    binders); otherwise work that resolves to None (``call_first`` then goes on)."""
     wants = PodVolumes.of(pod, state)
-    if state.cluster is None:
+    if state.cluster is None or not wants.to_select:
         return None
-    client = state.cluster.client
-    for claim in wants.to_select:
+    return _select_node(state.cluster.client, wants.to_select, node_name)
+
+
+async def _select_node(
+    client: Any, claims: Sequence[PersistentVolumeClaim], node_name: str
+) -> None:
+    for claim in claims:
         annotations = (claim.metadata.annotations if claim.metadata else None) or {}
         if annotations.get(SELECTED_NODE) == node_name:
             continue
@@ -165,4 +172,3 @@ async def navarch_bind(pod: Pod, node_name: str, state: CycleState) -> bool | No
             )
         except NotFound:
             continue  # gone: the pod's volume waits on the agent, which says why
-    return None
