@@ -31,6 +31,7 @@ from navarch.apiserver import server
 from navarch.assembly import Assembly
 from navarch.config import Config
 from navarch.controllers.daemon import run_controller_manager
+from navarch.controllers.localpath import NAME as LOCAL_PATH_NAME
 from navarch.runtime import Runtime
 from navarch.scheduler.daemon import run_scheduler
 from navarch.up.demo import import_demo_images
@@ -65,6 +66,7 @@ def up_config(config: Config, choice: RuntimeChoice) -> Config:
     directory's admin kubeconfig."""
     values = {
         **config.values,
+        "controllers.options": _local_path_under_data_dir(config),
         "runtime.name": choice.name,
         "runtime.options": choice.options,
         "agent.node_ip": config["agent.node_ip"] or "127.0.0.1",
@@ -76,6 +78,18 @@ def up_config(config: Config, choice: RuntimeChoice) -> Config:
     for key in ("runtime.name", "runtime.options", "leader_election.enabled", "kubeconfig"):
         sources[key] = "navarch up"
     return attrs.evolve(config, values=values, sources=sources)
+
+
+def _local_path_under_data_dir(config: Config) -> dict[str, Any]:
+    """The controllers' options with the local-path volumes under ``<data_dir>/storage``
+    (as k3s keeps them under its own data directory) unless the configuration says
+    where: a cluster's volumes go with its data, and ``navarch down --purge`` leaves
+    nothing of them on the machine."""
+    options = dict(config["controllers.options"] or {})
+    provisioner = dict(options.get(LOCAL_PATH_NAME) or {})
+    provisioner.setdefault("base_dir", str(Path(config["data_dir"]) / "storage"))
+    options[LOCAL_PATH_NAME] = provisioner
+    return options
 
 
 async def run_up(
