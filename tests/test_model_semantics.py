@@ -264,8 +264,7 @@ def test_non_default_ignored_fields_are_reported_once_at_their_top():
         "spec.containers[0].securityContext",
         "spec.containers[0].terminationMessagePolicy",
         "spec.dnsPolicy",
-        "spec.volumes",
-    ]
+    ]  # spec.volumes is acted on (the agent's volumes): never reported
 
 
 def test_kubernetes_defaults_are_stored():

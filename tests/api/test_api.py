@@ -316,8 +316,10 @@ async def test_discovery_health_and_metrics(api_server):
     status, body, _ = await raw(api_server, "GET", "/apis")
     assert status == 200 and {g["name"] for g in body["groups"]} == {
         "apps",
+        "batch",
         "coordination.k8s.io",
         "apiextensions.k8s.io",
+        "storage.k8s.io",
         "authorization.k8s.io",  # SelfSubjectAccessReview only (kubectl auth can-i)
     }
     status, body, _ = await raw(api_server, "GET", "/api/v1")

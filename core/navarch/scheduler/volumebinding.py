@@ -151,8 +151,10 @@ def navarch_bind(pod: Pod, node_name: str, state: CycleState) -> Awaitable[None]
     """PreBind: tell the PV controller and the provisioner which node was chosen. None
     at once for a pod with nothing to select (so a plain pluggy call goes on to the
     binders); otherwise work that resolves to None (``call_first`` then goes on)."""
+    if state is None or state.cluster is None:
+        return None  # called outside a scheduling cycle: no claims known to select
     wants = PodVolumes.of(pod, state)
-    if state.cluster is None or not wants.to_select:
+    if not wants.to_select:
         return None
     return _select_node(state.cluster.client, wants.to_select, node_name)
 
