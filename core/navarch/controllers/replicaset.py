@@ -24,14 +24,14 @@ from navarch.api.apps_v1 import ReplicaSet
 from navarch.api.core_v1 import Pod
 from navarch.api.meta import ObjectMeta, OwnerReference, TopLevel
 from navarch.api.selectors import Selector
-from navarch.client.client import JSON_PATCH
 from navarch.client.errors import ApiException, Conflict, NotFound
 from navarch.client.sharedinformers import NAMESPACE_INDEX
+from navarch.controllers import claiming
 from navarch.controllers import replicaset_pods as pods_of
 from navarch.controllers.base import QueueController
 from navarch.controllers.context import ControllerContext
 from navarch.controllers.expectations import UIDTrackingExpectations
-from navarch.controllers.owners import controller_of, owner_reference
+from navarch.controllers.owners import controller_of
 from navarch.controllers.replicaset_status import new_status, unchanged
 
 NAME = "replicaset"
@@ -270,35 +270,12 @@ class ReplicaSetController(QueueController):
         return _meta(fresh).uid == _meta(rs).uid and not _meta(fresh).deletion_timestamp
 
     async def _adopt(self, rs: ReplicaSet, pod: Pod) -> Pod:
-        refs = _meta(pod).owner_references
-        ref = owner_reference(rs)
-        patch = [
-            # the pod of that name now may be another pod: adopt only the one looked at
-            {"op": "test", "path": "/metadata/uid", "value": _meta(pod).uid},
-            {"op": "add", "path": "/metadata/ownerReferences/-", "value": ref}
-            if refs
-            else {"op": "add", "path": "/metadata/ownerReferences", "value": [ref]},
-        ]
-        adopted = await self.client.pods.patch(
-            pod.name, patch, pod.namespace, patch_type=JSON_PATCH
-        )
+        adopted: Pod = await claiming.adopt(self.client.pods, rs, pod)
         self.log.bind(replicaset=rs.key(), pod=pod.name).info("adopted an orphan pod")
         return adopted
 
     async def _release(self, rs: ReplicaSet, pod: Pod) -> None:
-        index = next(
-            i for i, ref in enumerate(_meta(pod).owner_references or ()) if ref.uid == _meta(rs).uid
-        )
-        patch = [
-            {"op": "test", "path": "/metadata/uid", "value": _meta(pod).uid},
-            {
-                "op": "test",
-                "path": f"/metadata/ownerReferences/{index}/uid",
-                "value": _meta(rs).uid,
-            },
-            {"op": "remove", "path": f"/metadata/ownerReferences/{index}"},
-        ]
-        await self.client.pods.patch(pod.name, patch, pod.namespace, patch_type=JSON_PATCH)
+        await claiming.release(self.client.pods, rs, pod)
         self.log.bind(replicaset=rs.key(), pod=pod.name).info(
             "released a pod that no longer matches"
         )
