@@ -320,3 +320,29 @@ def test_a_schedule_or_zone_that_does_not_parse_is_refused(
 def test_the_macros_are_accepted() -> None:
     for macro in ("@yearly", "@annually", "@monthly", "@weekly", "@daily", "@midnight", "@hourly"):
         api.load(cronjob_body(schedule=macro))
+
+
+async def test_a_schedule_that_never_fires_is_reported_and_the_rest_of_the_sync_done() -> None:
+    """``0 0 30 2 *`` (February 30th) parses, as robfig/cron's ParseStandard accepts it,
+    but has no time: Kubernetes records InvalidSchedule and still reconciles the active
+    list and the history. It crashed the sync (croniter's CroniterBadDateError) before
+    the status was written, retried for ever."""
+    clock = Clock(T0)
+    cluster, controller = setup(clock, schedule="* * * * *", successfulJobsHistoryLimit=0)
+    clock.now = T0 + 60
+    await sync(controller, cluster)
+    made = f"tick-{int(clock.now // 60)}"
+    assert [j["metadata"]["name"] for j in jobs(cluster)] == [made]
+    finish_job(cluster, made, "Complete", clock.now + 30)
+    cronjob = cluster.get("cronjobs", "tick")
+    assert cronjob is not None
+    cronjob["spec"]["schedule"] = "0 0 30 2 *"
+    cronjob["metadata"]["resourceVersion"] += "0"
+    cluster.sync_informers()
+    clock.now = T0 + 10 * 24 * 3600
+    assert await sync(controller, cluster) is None  # nothing to wait for
+    assert "InvalidSchedule" in reasons(cluster)
+    assert "active" not in status(cluster)  # the finished run left the active list
+    assert status(cluster)["lastSuccessfulTime"] == rfc3339(T0 + 90)
+    await sync(controller, cluster)
+    assert jobs(cluster) == []  # history limit 0: the finished Job went

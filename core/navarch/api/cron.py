@@ -3,7 +3,7 @@ macros, as Kubernetes accepts them (robfig/cron's ``ParseStandard``), read by cr
 (a maintained parser; not our own) in the CronJob's time zone.
 
     schedule = Schedule.parse("*/5 * * * *", "Europe/Paris")   # raises ScheduleError
-    schedule.next_after(now)                                  # seconds since the epoch
+    schedule.next_after(now)      # seconds since the epoch; None if no time exists
 
 croniter reads more than Kubernetes does (a seconds field, a year field, ``L``, ``#``,
 Jenkins' ``H``); those are refused here, so a manifest accepted by Navarch is accepted
@@ -17,7 +17,7 @@ import re
 import zoneinfo
 
 import attrs
-from croniter import croniter  # type: ignore[import-untyped]
+from croniter import CroniterBadDateError, croniter  # type: ignore[import-untyped]
 
 MACROS = {
     "@yearly": "0 0 1 1 *",
@@ -90,10 +90,15 @@ class Schedule:
     def parse(cls, schedule: str, zone: str | None = None) -> Schedule:
         return cls(standard_expression(schedule), time_zone(zone))
 
-    def next_after(self, when: float) -> float:
-        """The first scheduled time strictly after ``when`` (seconds since the epoch)."""
+    def next_after(self, when: float) -> float | None:
+        """The first scheduled time strictly after ``when`` (seconds since the epoch);
+        None for a schedule naming no time that exists (``0 0 30 2 *``: robfig/cron,
+        hence Kubernetes, accepts it and it never fires)."""
         start = dt.datetime.fromtimestamp(when, self.zone)
-        return float(croniter(self.expression, start).get_next(float))
+        try:
+            return float(croniter(self.expression, start).get_next(float))
+        except CroniterBadDateError:
+            return None
 
     def times_between(self, earliest: float, now: float, most: int) -> list[float]:
         """Scheduled times in (``earliest``, ``now``], oldest first, at most ``most + 1``
@@ -102,14 +107,20 @@ class Schedule:
         walker = croniter(self.expression, start)
         found: list[float] = []
         while len(found) <= most:
-            t = float(walker.get_next(float))
+            try:
+                t = float(walker.get_next(float))
+            except CroniterBadDateError:
+                break  # no time exists after this one
             if t > now:
                 break
             found.append(t)
         return found
 
-    def latest_at_or_before(self, when: float) -> float:
-        """The last scheduled time not after ``when``."""
+    def latest_at_or_before(self, when: float) -> float | None:
+        """The last scheduled time not after ``when``; None when there is none."""
         # croniter's get_prev is strictly before its start: start just after ``when``
         start = dt.datetime.fromtimestamp(when + 0.001, self.zone)
-        return float(croniter(self.expression, start).get_prev(float))
+        try:
+            return float(croniter(self.expression, start).get_prev(float))
+        except CroniterBadDateError:
+            return None

@@ -166,7 +166,19 @@ class CronJobController(QueueController):
             await self.context.recorder.record(cronjob, "Warning", reason, str(exc))
             return None
         now = self.clock()
-        next_in = schedule.next_after(now) - now + NEXT_SCHEDULE_SLACK
+        upcoming = schedule.next_after(now)
+        if upcoming is None:
+            # accepted by the API (as robfig/cron's parser, hence Kubernetes, accepts
+            # it) but naming no time that exists: said, and nothing to wait for
+            await self.context.recorder.record(
+                cronjob,
+                "Warning",
+                "InvalidSchedule",
+                f"invalid schedule: {spec.schedule} : it names no time that exists "
+                "(such as February 30th)",
+            )
+            return None
+        next_in = upcoming - now + NEXT_SCHEDULE_SLACK
         due = due_run(cronjob, status.get("lastScheduleTime"), schedule, now)
         if due is None:
             return next_in

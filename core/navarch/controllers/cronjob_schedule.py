@@ -53,7 +53,8 @@ def due_run(
         # them all could take years of minutes
         first, second = times[0], times[1]
         estimate = int((now - first) // max(1.0, second - first)) + 1
-        return Due(schedule.latest_at_or_before(now), max(estimate, len(times)))
+        latest = schedule.latest_at_or_before(now)
+        return Due(times[-1] if latest is None else latest, max(estimate, len(times)))
     return Due(times[-1], len(times))
 
 
