@@ -104,6 +104,53 @@ async def test_a_jobs_selector_completions_and_running_template_are_immutable(
 
 
 @pytest.mark.parametrize(
+    ("name", "spec", "field", "message"),
+    [
+        # the last pod's hostname, <name>-<completions - 1>, must be a DNS label: the
+        # Job was taken and its pods then refused for ever
+        (
+            "x" * 61,
+            {"completionMode": "Indexed", "completions": 100, "parallelism": 1},
+            "metadata.name",
+            "will not able to create pod with invalid DNS label: " + "x" * 61 + "-99",
+        ),
+        (
+            "wide",
+            {"completionMode": "Indexed", "completions": 3, "parallelism": 100_001},
+            "spec.parallelism",
+            "must be less than or equal to 100000 when completion mode is Indexed",
+        ),
+    ],
+)
+async def test_an_indexed_job_whose_pods_could_not_be_made_is_refused(
+    client: Client, name: str, spec: dict[str, Any], field: str, message: str
+) -> None:
+    """Kubernetes' ValidateJob, at create rather than a FailedCreate per sync after."""
+    with pytest.raises(ApiException) as caught:
+        await client.jobs.create(_job(name, **spec), "default")
+    assert caught.value.code == 422
+    assert message in _fields(caught.value)[field], caught.value.status
+    # one character shorter (63 with "-99") and parallelism in bounds: accepted
+    fits = {**spec, "parallelism": 1}
+    await client.jobs.create(_job(name[:60], **fits), "default")
+
+
+async def test_a_jobs_pod_failure_policy_is_immutable(client: Client) -> None:
+    """Kubernetes' ValidateJobSpecUpdate: podFailurePolicy is fixed once the Job exists
+    (a running Job would judge its pods by two policies)."""
+    rule = {"action": "FailJob", "onExitCodes": {"operator": "In", "values": [42]}}
+    created = api.dump(
+        await client.jobs.create(_job("judged", podFailurePolicy={"rules": [rule]}), "default")
+    )
+    body = copy.deepcopy(created)
+    body["spec"]["podFailurePolicy"]["rules"][0]["action"] = "Ignore"
+    with pytest.raises(ApiException) as caught:
+        await client.jobs.update(body, "default")
+    assert caught.value.code == 422
+    assert "spec.podFailurePolicy" in _fields(caught.value), caught.value.status
+
+
+@pytest.mark.parametrize(
     ("schedule", "zone", "field", "message"),
     [
         ("every minute", None, "spec.schedule", "unparseable schedule: expected exactly 5 fields"),

@@ -6,7 +6,7 @@ policy, and a CronJob's schedule, time zone and policies; what an update may cha
 
 from __future__ import annotations
 
-from navarch.api import errors
+from navarch.api import errors, names
 from navarch.api.batch_v1 import CONTROLLER_UID_LABEL, CronJob, Job, JobSpec, PodFailurePolicy
 from navarch.api.core_v1 import PodTemplateSpec
 from navarch.api.cron import ScheduleError, standard_expression, time_zone
@@ -31,13 +31,29 @@ CONCURRENCY_POLICIES = ("Allow", "Forbid", "Replace")
 # stay valid label values (63): Kubernetes refuses a CronJob name over 52.
 CRONJOB_NAME_MAX = 52
 MAX_INDEXED_COMPLETIONS = 100_000
+# Kubernetes' maxParallelismForIndexedJob: caps the length of completedIndexes
+MAX_INDEXED_PARALLELISM = 100_000
 
 
 def validate_job(job: Job) -> Errors:
     if job.spec is None:
         return [errors.required("spec")]
     uid = job.metadata.uid if job.metadata else None
-    return validate_job_spec(job.spec, "spec", generated_uid=uid)
+    errs = validate_job_spec(job.spec, "spec", generated_uid=uid)
+    completions = job.spec.completions
+    if job.spec.completion_mode == "Indexed" and completions:
+        # an Indexed Job's pods are given the hostname <job>-<index> (job_pods): refused
+        # here, as Kubernetes does, rather than each pod refused at every sync
+        hostname = f"{job.name}-{completions - 1}"
+        if names.dns1123_label(hostname):
+            errs.append(
+                errors.invalid(
+                    "metadata.name",
+                    job.name,
+                    f"will not able to create pod with invalid DNS label: {hostname}",
+                )
+            )
+    return errs
 
 
 def validate_job_spec(spec: JobSpec, path: str, *, generated_uid: str | None = None) -> Errors:
@@ -61,6 +77,15 @@ def validate_job_spec(spec: JobSpec, path: str, *, generated_uid: str | None = N
                     f"{path}.completions",
                     spec.completions,
                     f"must be less than or equal to {MAX_INDEXED_COMPLETIONS} "
+                    "when completion mode is Indexed",
+                )
+            )
+        if spec.parallelism is not None and spec.parallelism > MAX_INDEXED_PARALLELISM:
+            errs.append(
+                errors.invalid(
+                    f"{path}.parallelism",
+                    spec.parallelism,
+                    f"must be less than or equal to {MAX_INDEXED_PARALLELISM} "
                     "when completion mode is Indexed",
                 )
             )
@@ -189,8 +214,9 @@ def _pod_failure_policy(policy: PodFailurePolicy, path: str, spec: JobSpec) -> E
 
 
 def validate_job_update(new: Job, old: Job) -> Errors:
-    """Kubernetes' immutable fields of a Job: its selector, completion mode and
-    completions, and its pod template unless the Job is suspended."""
+    """Kubernetes' immutable fields of a Job: its selector, completion mode,
+    completions and pod failure policy, and its pod template unless the Job is
+    suspended."""
     errs: Errors = []
     a, b = new.spec, old.spec
     if a is None or b is None:
@@ -200,6 +226,7 @@ def validate_job_update(new: Job, old: Job) -> Errors:
         ("completion_mode", "completionMode"),
         ("completions", "completions"),
         ("manual_selector", "manualSelector"),
+        ("pod_failure_policy", "podFailurePolicy"),
     ):
         if getattr(a, attr) != getattr(b, attr):
             errs.append(errors.invalid(f"spec.{wire_name}", getattr(a, attr), "field is immutable"))
