@@ -203,10 +203,11 @@ async def test_volumes_wait_for_their_config_map_then_follow_it_and_go_with_the_
             return await read_in(runtime, "vol-wait", "/etc/app/app.conf") == "v2"
 
         await eventually(updated, "the ConfigMap's change in the mounted file")
-        # The subPath mount named the file of the first set itself (resolved, not through
-        # ..data), which a real bind mount keeps: test_volumes_real.py reads it.
+        # The subPath mount is the agent's bind of the first set's file itself (resolved,
+        # not through ..data): it keeps that content, as a real bind mount does.
         pinned = Path(mounts["/etc/pinned.conf"].host_path)
-        assert pinned.parent.name.startswith("..20") and pinned.name == "app.conf"
+        assert pinned.parent.parent == settings.data_dir / "pods" / uid / "volume-subpaths" / "cfg"
+        assert pinned.read_text() == "v1"
 
         await client.pods.delete("vol-wait", "default", grace_period_seconds=0)
 

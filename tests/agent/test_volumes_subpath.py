@@ -3,15 +3,23 @@ checks and messages)."""
 
 from __future__ import annotations
 
+import functools
 import os
 from pathlib import Path
 
 import pytest
 
 from navarch import api
-from navarch.agent.volumes.manager import VolumePath
+from navarch.agent.volumes.layout import PodDirectories
+from navarch.agent.volumes.manager import VolumeManager, VolumePath
 from navarch.agent.volumes.mounts import MountConfigError, container_mounts
-from navarch.agent.volumes.subpath import SubPathError, expand_sub_path_expr, prepare_sub_path
+from navarch.agent.volumes.subpath import (
+    SubPathError,
+    expand_sub_path_expr,
+    open_pinned,
+    prepare_sub_path,
+)
+from navarch.agent.volumes.tmpfs import mounts_below
 from navarch.runtime import MountPropagation
 
 
@@ -126,3 +134,43 @@ def test_container_mount_errors():
     with pytest.raises(MountConfigError, match="only to privileged containers"):
         container_mounts(container(bidirectional), volumes, {})
     assert container_mounts(container(bidirectional, privileged=True), volumes, {})
+
+
+def test_a_sub_path_swapped_for_a_symlink_after_the_check_stays_in_the_volume(tmp_path: Path):
+    """CVE-2017-1002101's race: the agent checks ``data`` (a directory inside the shared
+    volume), then a container sharing the volume swaps it for ``data -> <host dir>``
+    before the runtime binds it. What the agent hands the runtime is a bind of the
+    checked directory itself, so the swap changes nothing; the bind goes with the pod."""
+    manager = VolumeManager(PodDirectories(tmp_path / "pods"), "n1", {})
+    volume = manager.directories.volume("u-1", "kubernetes.io~empty-dir", "data")
+    (volume / "data").mkdir(parents=True)
+    (volume / "data" / "file").write_text("the pod's")
+    host = tmp_path / "host"
+    host.mkdir()
+    (host / "file").write_text("the host's")
+    mounts = container_mounts(
+        container([{"name": "data", "mountPath": "/d", "subPath": "data"}]),
+        {"data": VolumePath(volume)},
+        {},
+        functools.partial(manager.sub_path, "u-1", "app"),
+    )
+    try:
+        os.rename(volume / "data", volume / "moved")
+        os.symlink(host, volume / "data")
+        assert (Path(mounts[0].host_path) / "file").read_text() == "the pod's"
+    finally:
+        manager.directories.remove("u-1")
+    assert not mounts_below(tmp_path)
+    assert (host / "file").read_text() == "the host's"
+
+
+def test_a_sub_path_is_refused_when_a_link_appears_while_it_is_opened(tmp_path: Path):
+    """The descriptor walk refuses a component that is a link by the time it is opened
+    (the check saw a directory)."""
+    volume = tmp_path / "vol"
+    (volume / "a").mkdir(parents=True)
+    checked = prepare_sub_path(volume, "a")
+    os.rename(volume / "a", volume / "b")
+    os.symlink(tmp_path, volume / "a")
+    with pytest.raises(SubPathError, match="became a symbolic link"):
+        open_pinned(volume.resolve(), checked)

@@ -30,6 +30,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
 import random
 import time
 from typing import TYPE_CHECKING, Any
@@ -508,7 +509,12 @@ class PodWorker:
             allocatable=self.agent.identity.capacity,
             sources=sources,
         )
-        mounts = container_mounts(container, self._volumes, dict(env))
+        mounts = container_mounts(
+            container,
+            self._volumes,
+            dict(env),
+            functools.partial(self.agent.volumes.sub_path, self.uid, container.name),
+        )
         for skipped in sources.skipped:
             self.agent.event(
                 pod, WARNING, "InvalidEnvironmentVariableNames", skipped, container.name

@@ -5,6 +5,8 @@
     <data_dir>/pods/<pod uid>/volumes/kubernetes.io~configmap/<volume name>
     <data_dir>/pods/<pod uid>/volumes/kubernetes.io~secret/<volume name>   (a tmpfs)
     …
+    <data_dir>/pods/<pod uid>/volume-subpaths/<volume>/<container>/<mount index>
+                                      (a bind of a checked subPath: what the runtime mounts)
 
 hostPath and persistentVolumeClaim volumes have no directory here: the host path (the
 PersistentVolume's) is mounted as it is. A pod's directory is removed with everything
@@ -39,6 +41,9 @@ class PodDirectories:
 
     def volume(self, uid: str, plugin: str, name: str) -> Path:
         return self.root / uid / "volumes" / plugin / name
+
+    def sub_path(self, uid: str, volume: str, container: str, index: int) -> Path:
+        return self.root / uid / "volume-subpaths" / volume / container / str(index)
 
     def uids(self) -> list[str]:
         """The pods that have a directory here."""

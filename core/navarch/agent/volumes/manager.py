@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import asyncio
 import os
+import stat
 from collections.abc import Awaitable, Mapping
 from pathlib import Path
 from typing import Any
@@ -53,7 +54,8 @@ from navarch.agent.volumes.payload import (
     projected_payload,
     secret_payload,
 )
-from navarch.agent.volumes.tmpfs import MountError, mount_tmpfs
+from navarch.agent.volumes.subpath import SubPathError, open_pinned, prepare_sub_path
+from navarch.agent.volumes.tmpfs import MountError, bind_mount, mount_tmpfs, mounts_below, unmount
 
 
 @attrs.frozen
@@ -94,6 +96,7 @@ class VolumeManager:
     node: str
     allocatable: Mapping[str, str]
     _tmpfs_refused: bool = False  # said once: memory-backed volumes went to disk
+    _binds_refused: bool = False  # said once: subPaths are handed over as checked paths
 
     @property
     def log(self) -> Any:
@@ -267,6 +270,40 @@ class VolumeManager:
             "Navarch"
         )
 
+    # --- subPaths -------------------------------------------------------------------------
+
+    def sub_path(
+        self, uid: str, container: str, volume: str, index: int, volume_path: Path, sub_path: str
+    ) -> Path:
+        """What the runtime binds for a container's subPath mount: the checked path,
+        opened without following links and bind-mounted on the pod's
+        ``volume-subpaths`` directory, so a container that swaps a directory of a shared
+        volume for a symlink after the check cannot redirect the mount (the kubelet's
+        answer to CVE-2017-1002101). Where the agent may not mount (not root), the
+        checked path itself, said once in the log. Raises SubPathError."""
+        checked = prepare_sub_path(volume_path, sub_path)
+        if self._binds_refused:
+            return checked
+        fd = open_pinned(Path(os.path.realpath(volume_path)), checked)
+        target = self.directories.sub_path(uid, volume, container, index)
+        try:
+            _fresh_mount_point(target, directory=stat.S_ISDIR(os.fstat(fd).st_mode))
+            bind_mount(f"/proc/self/fd/{fd}", target)
+        except MountError as exc:
+            self._binds_refused = True
+            self.log.bind(error=str(exc)).warning(
+                "cannot bind-mount subPaths: they are handed to the runtime as checked paths "
+                "on this node (a container could race the check)"
+            )
+            return checked
+        except OSError as exc:
+            raise SubPathError(
+                f"cannot prepare the mount point of subPath `{sub_path}`: {exc.strerror}"
+            ) from exc
+        finally:
+            os.close(fd)
+        return target
+
     # --- size limits and removal -------------------------------------------------------
 
     async def over_size_limit(self, pod: Any) -> str | None:
@@ -295,6 +332,25 @@ class VolumeManager:
         for uid in self.directories.uids():
             if uid not in bound:
                 await self.remove(uid)
+
+
+def _fresh_mount_point(target: Path, *, directory: bool) -> None:
+    """``target`` unmounted (a restarted container binds again) and of the source's
+    type: an empty directory or an empty file."""
+    for _ in range(8):  # binds stacked by earlier attempts, bounded
+        if not mounts_below(target):
+            break
+        unmount(target)
+    if target.is_symlink() or (target.exists() and target.is_dir() != directory):
+        if target.is_dir() and not target.is_symlink():
+            target.rmdir()
+        else:
+            target.unlink()
+    if directory:
+        target.mkdir(mode=0o750, parents=True, exist_ok=True)
+    else:
+        target.parent.mkdir(mode=0o750, parents=True, exist_ok=True)
+        target.touch(mode=0o640, exist_ok=True)
 
 
 async def _ready(payload: dict[str, FileProjection]) -> dict[str, FileProjection]:

@@ -5,7 +5,8 @@ and waits with CreateContainerConfigError."""
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
+from pathlib import Path
 from typing import Any
 
 from navarch.agent.volumes.manager import PodVolumes
@@ -17,11 +18,26 @@ class MountConfigError(ValueError):
     """A volumeMount that cannot be made."""
 
 
+# (volume name, index of the mount in the container's list, the volume's host path, the
+# subPath) -> what the runtime binds; raises SubPathError.
+SubPathSource = Callable[[str, int, Path, str], Path]
+
+
+def _checked_only(volume: str, index: int, path: Path, sub_path: str) -> Path:
+    return prepare_sub_path(path, sub_path)
+
+
 def container_mounts(
-    container: Any, volumes: PodVolumes, env: Mapping[str, str]
+    container: Any,
+    volumes: PodVolumes,
+    env: Mapping[str, str],
+    sub_path_source: SubPathSource = _checked_only,
 ) -> tuple[Mount, ...]:
+    """``sub_path_source``: the agent's pins each subPath with a bind mount
+    (:meth:`navarch.agent.volumes.manager.VolumeManager.sub_path`); the default only
+    checks and resolves it."""
     mounts = []
-    for mount in container.volume_mounts or ():
+    for index, mount in enumerate(container.volume_mounts or ()):
         volume = volumes.get(mount.name)
         if volume is None:
             raise MountConfigError(
@@ -33,7 +49,7 @@ def container_mounts(
             if mount.sub_path_expr:
                 sub_path = expand_sub_path_expr(mount.sub_path_expr, env)
             if sub_path:
-                host = prepare_sub_path(volume.path, sub_path)
+                host = sub_path_source(mount.name, index, volume.path, sub_path)
         except SubPathError as exc:
             raise MountConfigError(str(exc)) from exc
         mounts.append(

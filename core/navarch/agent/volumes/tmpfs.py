@@ -1,6 +1,8 @@
 """Memory-backed volume directories: a tmpfs mounted on the directory (emptyDir with
 ``medium: Memory``, and every secret volume, as the kubelet does so that Secrets never
-reach the node's disk). Mounting needs root (CAP_SYS_ADMIN), as the kubelet's does."""
+reach the node's disk), and the bind mounts that pin a checked subPath
+(:mod:`navarch.agent.volumes.subpath`). Mounting needs root (CAP_SYS_ADMIN), as the
+kubelet's does."""
 
 from __future__ import annotations
 
@@ -9,6 +11,7 @@ import os
 from pathlib import Path
 
 MNT_DETACH = 2  # umount2: detach now, free once nothing uses it
+MS_BIND = 4096
 
 
 class MountError(OSError):
@@ -30,6 +33,16 @@ def mount_tmpfs(directory: Path, size_bytes: int | None = None, mode: int = 0o75
     if result != 0:
         err = ctypes.get_errno()
         raise MountError(err, f"cannot mount a tmpfs on {directory}: {os.strerror(err)}")
+
+
+def bind_mount(source: str, target: Path) -> None:
+    """Bind ``source`` on ``target`` (which must exist: a directory for a directory, a
+    file for a file). ``source`` may be ``/proc/self/fd/N``: the kernel then binds the
+    descriptor's inode, not whatever its former path names now."""
+    result = _libc().mount(os.fsencode(source), os.fsencode(target), None, MS_BIND, None)
+    if result != 0:
+        err = ctypes.get_errno()
+        raise MountError(err, f"cannot bind {source} on {target}: {os.strerror(err)}")
 
 
 def unmount(directory: Path) -> None:
