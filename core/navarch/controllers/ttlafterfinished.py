@@ -1,7 +1,8 @@
 """The TTL-after-finished controller (Kubernetes' ``pkg/controller/ttlafterfinished``):
-a Job with ``ttlSecondsAfterFinished`` is deleted, with its pods (propagation
-Background), that many seconds after it finished — its ``Complete`` or ``Failed``
-condition's transition time.
+a Job with ``ttlSecondsAfterFinished`` is deleted, with its pods, that many seconds
+after it finished — its ``Complete`` or ``Failed`` condition's transition time. The
+propagation is Foreground, as Kubernetes': the Job stays (being deleted) until its pods
+are gone, so ``kubectl wait --for=delete job/x`` means its pods are gone too.
 
 Before deleting, the Job is read again from the API server (not the cache): its TTL
 may have been changed or removed meanwhile; the delete names the Job's uid and
@@ -77,7 +78,7 @@ class TTLAfterFinishedController(QueueController):
             await self.client.jobs.delete(
                 fresh.name,
                 fresh.namespace,
-                propagation_policy="Background",
+                propagation_policy="Foreground",
                 uid=fresh.metadata.uid,
                 resource_version=fresh.metadata.resource_version,
             )
