@@ -1,7 +1,7 @@
 """Jobs and CronJobs on the API server (issue 23 items 4 and 5): a Job's create gets
 Kubernetes' defaults and the generated selector and labels; its status is a
-subresource; the selector, completions and (unless suspended) the pod template are
-immutable; a CronJob whose schedule or time zone does not parse is a 422 naming the
+subresource; the selector, completions and the pod template are immutable (but for
+the scheduling directives of a suspended Job not yet started); a CronJob whose schedule or time zone does not parse is a 422 naming the
 field; discovery lists both with their short name and category."""
 
 from __future__ import annotations
@@ -94,13 +94,34 @@ async def test_a_jobs_selector_completions_and_running_template_are_immutable(
             await client.jobs.update(body, "default")
         assert caught.value.code == 422
         assert field in _fields(caught.value), caught.value.status
-    # suspended, the template may change (Kubernetes: to fix a Job before it runs)
+    # suspended before it started, where its pods go may change (Kubernetes' mutable
+    # scheduling directives, for a queue placing it) and nothing else of the template
     suspended = copy.deepcopy(created)
     suspended["spec"]["suspend"] = True
     suspended = api.dump(await client.jobs.update(suspended, "default"))
-    suspended["spec"]["template"]["spec"]["containers"][0]["image"] = "other:2"
-    changed = api.dump(await client.jobs.update(suspended, "default"))
-    assert changed["spec"]["template"]["spec"]["containers"][0]["image"] == "other:2"
+    placed = copy.deepcopy(suspended)
+    placed["spec"]["template"]["spec"]["nodeSelector"] = {"zone": "a"}
+    placed["spec"]["template"]["spec"]["tolerations"] = [{"key": "gpu", "operator": "Exists"}]
+    placed["spec"]["template"]["metadata"]["labels"]["queue"] = "q1"
+    changed = api.dump(await client.jobs.update(placed, "default"))
+    assert changed["spec"]["template"]["spec"]["nodeSelector"] == {"zone": "a"}
+    for edit in (
+        lambda t: t["spec"]["containers"][0].update(image="other:2"),
+        lambda t: t["spec"].update(restartPolicy="OnFailure"),
+    ):
+        body = copy.deepcopy(changed)
+        edit(body["spec"]["template"])
+        with pytest.raises(ApiException) as caught:
+            await client.jobs.update(body, "default")
+        assert "spec.template" in _fields(caught.value), caught.value.status
+    # once it has started (status.startTime), not even that
+    started = copy.deepcopy(changed)
+    started["status"] = {"startTime": "2026-01-01T00:00:00Z"}
+    started = api.dump(await client.jobs.update_status(started, "default"))
+    started["spec"]["template"]["spec"]["nodeSelector"] = {"zone": "b"}
+    with pytest.raises(ApiException) as caught:
+        await client.jobs.update(started, "default")
+    assert "spec.template" in _fields(caught.value), caught.value.status
 
 
 @pytest.mark.parametrize(

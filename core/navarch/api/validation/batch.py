@@ -6,9 +6,11 @@ policy, and a CronJob's schedule, time zone and policies; what an update may cha
 
 from __future__ import annotations
 
+import attrs
+
 from navarch.api import errors, names
 from navarch.api.batch_v1 import CONTROLLER_UID_LABEL, CronJob, Job, JobSpec, PodFailurePolicy
-from navarch.api.core_v1 import PodTemplateSpec
+from navarch.api.core_v1 import Affinity, PodTemplateSpec
 from navarch.api.cron import ScheduleError, standard_expression, time_zone
 from navarch.api.field_checks import (
     Errors,
@@ -18,6 +20,7 @@ from navarch.api.field_checks import (
     validate_label_selector,
     validate_labels,
 )
+from navarch.api.meta import ObjectMeta
 from navarch.api.validation.pods import validate_pod_spec
 
 JOB_RESTART_POLICIES = ("OnFailure", "Never")
@@ -215,8 +218,9 @@ def _pod_failure_policy(policy: PodFailurePolicy, path: str, spec: JobSpec) -> E
 
 def validate_job_update(new: Job, old: Job) -> Errors:
     """Kubernetes' immutable fields of a Job: its selector, completion mode,
-    completions and pod failure policy, and its pod template unless the Job is
-    suspended."""
+    completions and pod failure policy, and its pod template — but for where its pods
+    may go (Kubernetes' mutable scheduling directives) while it is suspended and has
+    not started (no ``status.startTime``), so a queue can place it before it runs."""
     errs: Errors = []
     a, b = new.spec, old.spec
     if a is None or b is None:
@@ -230,14 +234,19 @@ def validate_job_update(new: Job, old: Job) -> Errors:
     ):
         if getattr(a, attr) != getattr(b, attr):
             errs.append(errors.invalid(f"spec.{wire_name}", getattr(a, attr), "field is immutable"))
-    if a.template != b.template and not (b.suspend and a.suspend):
-        errs.append(
-            errors.invalid(
-                "spec.template",
-                "<template>",
-                "field is immutable (it may change only while the Job is suspended)",
+    if a.template != b.template:
+        started = bool(old.status and old.status.start_time)
+        may_move = bool(b.suspend) and not started
+        if not may_move or _with_directives_of(b.template, a.template) != a.template:
+            errs.append(
+                errors.invalid(
+                    "spec.template",
+                    "<template>",
+                    "field is immutable (a Job suspended before it started may change "
+                    "only its template's labels, annotations, nodeSelector, node "
+                    "affinity, tolerations and schedulingGates)",
+                )
             )
-        )
     return errs
 
 
@@ -278,3 +287,37 @@ def validate_cronjob(cronjob: CronJob) -> Errors:
     else:
         errs += validate_job_spec(template.spec, "spec.jobTemplate.spec")
     return errs
+
+
+def _with_directives_of(
+    old: PodTemplateSpec | None, new: PodTemplateSpec | None
+) -> PodTemplateSpec | None:
+    """``old`` with ``new``'s scheduling directives (labels, annotations, nodeSelector,
+    node affinity, tolerations, schedulingGates): equal to ``new`` when nothing else
+    changed (Kubernetes' validatePodTemplateUpdate)."""
+    if old is None or new is None or old.spec is None or new.spec is None:
+        return old
+    affinity = old.spec.affinity
+    if new.spec.affinity is None:
+        if affinity is not None:
+            affinity = attrs.evolve(affinity, node_affinity=None)
+            if affinity == Affinity():
+                affinity = None
+    elif affinity is None:
+        affinity = Affinity(node_affinity=new.spec.affinity.node_affinity)
+    else:
+        affinity = attrs.evolve(affinity, node_affinity=new.spec.affinity.node_affinity)
+    spec = attrs.evolve(
+        old.spec,
+        affinity=affinity,
+        node_selector=new.spec.node_selector,
+        tolerations=new.spec.tolerations,
+        scheduling_gates=new.spec.scheduling_gates,
+    )
+    metadata = old.metadata
+    if metadata is not None or new.metadata is not None:
+        base = metadata if metadata is not None else ObjectMeta()
+        labels = new.metadata.labels if new.metadata else None
+        annotations = new.metadata.annotations if new.metadata else None
+        metadata = attrs.evolve(base, labels=labels, annotations=annotations)
+    return attrs.evolve(old, metadata=metadata, spec=spec)
