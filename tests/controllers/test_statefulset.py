@@ -506,6 +506,7 @@ def test_only_some_spec_fields_may_change() -> None:
     old = api.load(_sts(1)).obj
     allowed = _sts(5, strategy={"type": "OnDelete"}, image="navarch.test/demo:2")
     allowed["spec"]["minReadySeconds"] = 3
+    allowed["spec"]["revisionHistoryLimit"] = 2  # Kubernetes lets it change too
     assert strategy.validate_update(api.load(allowed).obj, old) == []
     changed = _sts(1)
     changed["spec"]["serviceName"] = "other"
@@ -514,7 +515,7 @@ def test_only_some_spec_fields_may_change() -> None:
         (
             "spec",
             "Forbidden: updates to statefulset spec for fields other than 'replicas', 'ordinals', "
-            "'template', 'updateStrategy', 'persistentVolumeClaimRetentionPolicy' and "
-            "'minReadySeconds' are forbidden",
+            "'template', 'updateStrategy', 'revisionHistoryLimit', "
+            "'persistentVolumeClaimRetentionPolicy' and 'minReadySeconds' are forbidden",
         )
     ]

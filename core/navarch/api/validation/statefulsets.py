@@ -37,13 +37,14 @@ MUTABLE_SPEC_FIELDS = (
     "ordinals",
     "template",
     "update_strategy",
+    "revision_history_limit",
     "persistent_volume_claim_retention_policy",
     "min_ready_seconds",
 )
 IMMUTABLE_SPEC_MESSAGE = (
     "updates to statefulset spec for fields other than 'replicas', 'ordinals', 'template', "
-    "'updateStrategy', 'persistentVolumeClaimRetentionPolicy' and 'minReadySeconds' are "
-    "forbidden"
+    "'updateStrategy', 'revisionHistoryLimit', 'persistentVolumeClaimRetentionPolicy' and "
+    "'minReadySeconds' are forbidden"
 )
 
 
