@@ -289,3 +289,34 @@ async def test_an_object_the_api_server_refuses_is_a_reason_to_wait(manager):
     with pytest.raises(VolumeSetupError) as raised:
         await manager.setup(pod(volumes), ObjectReader(RefusingClient()))  # type: ignore[arg-type]
     assert raised.value.failures == [("cfg", 'cannot read configmap "app": no relationship found')]
+
+
+async def test_a_claim_being_deleted_is_not_given_to_a_pod_that_did_not_use_it(manager, tmp_path):
+    """The kubelet's check: a new pod waits ("PVC is being deleted") rather than start on
+    a claim its protection would keep only for it; a pod that had it set up (or whose
+    containers already exist, after an agent restart) keeps it."""
+    where = tmp_path / "provisioned" / "pvc-1"
+    volumes = [{"name": "data", "persistentVolumeClaim": {"claimName": "data-0"}}]
+    bound = {"spec": {"volumeName": "pvc-1"}, "status": {"phase": "Bound"}}
+    terminating = {"metadata": {"deletionTimestamp": "2026-12-07T21:00:00Z"}, **bound}
+    volume = {"spec": {"hostPath": {"path": str(where), "type": "DirectoryOrCreate"}}}
+
+    def held(claim):
+        objects = reader()
+        objects.preload(CLAIMS, "team", "data-0", claim)
+        objects.preload(VOLUMES, None, "pvc-1", volume)
+        return objects
+
+    with pytest.raises(VolumeSetupError) as raised:
+        await manager.setup(pod(volumes, uid="new"), held(terminating))
+    assert raised.value.failures == [
+        (
+            "data",
+            "error processing PVC team/data-0: PVC is being deleted; the pod waits until a "
+            "claim of that name exists again",
+        )
+    ]
+    assert (await manager.setup(pod(volumes, uid="old"), held(bound)))["data"].path == where
+    assert (await manager.setup(pod(volumes, uid="old"), held(terminating)))["data"].path == where
+    ready = await manager.setup(pod(volumes, uid="restarted"), held(terminating), started=True)
+    assert ready["data"].path == where

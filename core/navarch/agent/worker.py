@@ -283,7 +283,9 @@ class PodWorker:
         message (Kubernetes' state), and the sync is tried again with back-off."""
         assert self._reader is not None
         try:
-            self._volumes = await self.agent.volumes.setup(pod, self._reader)
+            self._volumes = await self.agent.volumes.setup(
+                pod, self._reader, started=bool(instances)
+            )
         except VolumeSetupError as exc:
             message = exc.message
             if message != self._mount_failure:  # one Event per reason, not per sync

@@ -97,19 +97,25 @@ class VolumeManager:
     allocatable: Mapping[str, str]
     _tmpfs_refused: bool = False  # said once: memory-backed volumes went to disk
     _binds_refused: bool = False  # said once: subPaths are handed over as checked paths
+    # (pod uid, volume name) of claims set up for a pod: it keeps them while Terminating
+    _claims_set_up: set[tuple[str, str]] = attrs.field(factory=set)
 
     @property
     def log(self) -> Any:
         return logger.bind(component="agent", node=self.node)
 
-    async def setup(self, pod: Any, reader: ObjectReader) -> dict[str, VolumePath]:
+    async def setup(
+        self, pod: Any, reader: ObjectReader, *, started: bool = False
+    ) -> dict[str, VolumePath]:
         """Every volume of ``pod`` on the host, or VolumeSetupError naming those that
-        are not (all volumes are tried, so the message names every missing one)."""
+        are not (all volumes are tried, so the message names every missing one).
+        ``started``: the pod has containers already (an agent restarted finds them),
+        so a claim it uses stays usable while it is being deleted."""
         ready: dict[str, VolumePath] = {}
         failures: list[tuple[str, str]] = []
         for volume in pod.spec.volumes or ():
             try:
-                ready[volume.name] = await self._one(pod, volume, reader)
+                ready[volume.name] = await self._one(pod, volume, reader, started)
             except (
                 _Unavailable,
                 HostPathError,
@@ -124,7 +130,7 @@ class VolumeManager:
             raise VolumeSetupError(failures)
         return ready
 
-    async def _one(self, pod: Any, volume: Any, reader: ObjectReader) -> VolumePath:
+    async def _one(self, pod: Any, volume: Any, reader: ObjectReader, started: bool) -> VolumePath:
         uid, namespace = pod.metadata.uid, pod.metadata.namespace
         if volume.empty_dir is not None:
             return VolumePath(self._empty_dir(uid, volume))
@@ -133,7 +139,15 @@ class VolumeManager:
             check_host_path(path, volume.host_path.type)
             return VolumePath(Path(path))
         if volume.persistent_volume_claim is not None:
-            return await self._claim(namespace, volume.persistent_volume_claim, reader)
+            key = (uid, volume.name)
+            ready = await self._claim(
+                namespace,
+                volume.persistent_volume_claim,
+                reader,
+                in_use=started or key in self._claims_set_up,
+            )
+            self._claims_set_up.add(key)
+            return ready
         if volume.config_map is not None:
             source = volume.config_map
             return await self._written(
@@ -233,12 +247,22 @@ class VolumeManager:
             self.log.bind(uid=uid, volume=name, files=len(files)).info("volume written")
         return VolumePath(directory, read_only=True)
 
-    async def _claim(self, namespace: str, source: Any, reader: ObjectReader) -> VolumePath:
+    async def _claim(
+        self, namespace: str, source: Any, reader: ObjectReader, *, in_use: bool
+    ) -> VolumePath:
+        """The claim's volume on the host. A claim being deleted is not given to a pod
+        that did not use it yet (the kubelet's check): its protection would otherwise
+        keep it, and the pod would run on data about to go."""
         name = source.claim_name or ""
         try:
             claim = await reader.get(CLAIMS, namespace, name)
         except ObjectMissing as exc:
             raise _Unavailable(str(exc)) from exc
+        if (claim.get("metadata") or {}).get("deletionTimestamp") and not in_use:
+            raise _Unavailable(
+                f"error processing PVC {namespace}/{name}: PVC is being deleted; the pod "
+                "waits until a claim of that name exists again"
+            )
         bound_to = (claim.get("spec") or {}).get("volumeName") or ""
         phase = (claim.get("status") or {}).get("phase") or "Pending"
         if phase != "Bound" or not bound_to:
@@ -325,6 +349,7 @@ class VolumeManager:
     async def remove(self, uid: str) -> None:
         """Remove what the pod had on the node (its containers are gone)."""
         await asyncio.to_thread(self.directories.remove, uid)
+        self._claims_set_up = {key for key in self._claims_set_up if key[0] != uid}
 
     async def remove_orphans(self, bound: set[str]) -> None:
         """Remove the volume directories of pods no longer bound here (deleted while
