@@ -10,6 +10,8 @@ paths::
         -> WebSocket, subprotocol v5.channel.k8s.io (or v4.channel.k8s.io)
     GET /attach/{namespace}/{pod}/{container}?stdin=true&stdout=true&tty=true
         -> WebSocket, the same protocol, to the container's own process
+    GET /portForward/{namespace}/{pod}?port=8080
+        -> WebSocket, one forwarded connection (:mod:`navarch.agent.portforward`)
 
 The remote-command protocol: every message (binary, or text as the official Python
 client sends stdin) starts with a channel byte —
@@ -47,6 +49,7 @@ from loguru import logger
 
 from navarch.agent.access import AccessChecker
 from navarch.agent.instances import Reported, find_container
+from navarch.agent.portforward import PortForwarder
 from navarch.agent.servingcert import serving_context
 from navarch.apiserver import errors
 from navarch.client.kubeconfig import KubeConfig
@@ -110,6 +113,7 @@ async def serve_streaming(
     app.router.add_route("*", "/exec/{namespace}/{pod}", handlers.exec)
     app.router.add_route("*", "/attach/{namespace}/{pod}/{container}", handlers.attach)
     app.router.add_route("*", "/attach/{namespace}/{pod}", handlers.attach)
+    PortForwarder(runtime, node_name, access).routes(app)
     app.router.add_get("/healthz", handlers.healthz)
     if extra_routes is not None:  # the agent's /metrics (navarch.agent.metrics)
         extra_routes(app, access)

@@ -18,6 +18,7 @@ _SUBRESOURCE_VERBS = {
     "log": ["get"],
     "exec": ["create", "get"],
     "attach": ["create", "get"],
+    "portforward": ["create", "get"],
     "ephemeralcontainers": ["get", "patch", "update"],
 }
 # The kind discovery names for a subresource whose body is not the resource itself.
@@ -25,6 +26,7 @@ _SUBRESOURCE_KINDS = {
     "binding": "Binding",
     "exec": "PodExecOptions",
     "attach": "PodAttachOptions",
+    "portforward": "PodPortForwardOptions",
 }
 
 

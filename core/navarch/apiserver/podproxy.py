@@ -42,14 +42,14 @@ import orjson
 from aiohttp import web
 from loguru import logger
 
-from navarch.apiserver import errors
+from navarch.apiserver import errors, portforward
 from navarch.apiserver.requestinfo import RequestInfo
 from navarch.apiserver.storage import Storage
 from navarch.resources.core import NODES, PODS
 
 log = logger.bind(component="podproxy")
 
-SUBRESOURCES = frozenset({"log", "exec", "attach"})
+SUBRESOURCES = frozenset({"log", "exec", "attach", "portforward"})
 # Long-running: never counted against the in-flight limit (as watches).
 LONG_RUNNING = SUBRESOURCES
 EXEC_PROTOCOLS = ("v5.channel.k8s.io", "v4.channel.k8s.io")
@@ -74,6 +74,8 @@ class PodProxy:
             self._session = None
 
     async def handle(self, request: web.Request, info: RequestInfo) -> web.StreamResponse:
+        if info.subresource == "portforward":
+            return await self._port_forward(request, info)
         if info.subresource == "log":
             if request.method != "GET":
                 raise errors.method_not_allowed(request.method, request.path)
@@ -96,11 +98,13 @@ class PodProxy:
 
     # --- the pod, its node and the agent's endpoint ---------------------------------------
 
-    async def _target(self, info: RequestInfo, container: str, sub: str) -> _Target:
+    async def _target(self, info: RequestInfo, container: str | None, sub: str) -> _Target:
+        """The agent's URL for ``sub``; ``container`` None: the pod's (port-forward)."""
         pods, nodes = PODS, NODES
         pod = await self.storage.get(pods, info.namespace, info.name)
         spec = pod.get("spec") or {}
-        container = _container(info.name, spec, container)
+        if container is not None:
+            container = _container(info.name, spec, container)
         node_name = spec.get("nodeName")
         if not node_name:
             raise errors.bad_request(f"pod {info.name} does not have a host assigned")
@@ -121,9 +125,11 @@ class PodProxy:
                 "agent running?"
             )
         host = f"[{address}]" if ":" in address else address
-        path = "containerLogs" if sub == "log" else sub
+        path = {"log": "containerLogs", "portforward": "portForward"}.get(sub, sub)
         url = f"https://{host}:{port}/{path}/{quote(info.namespace)}/{quote(info.name)}"
-        return _Target(node_name, f"{url}/{quote(container)}", f"{host}:{port}")
+        if container is not None:
+            url = f"{url}/{quote(container)}"
+        return _Target(node_name, url, f"{host}:{port}")
 
     def _headers(self) -> dict[str, str]:
         token = self._token()
@@ -176,6 +182,41 @@ class PodProxy:
             with contextlib.suppress(ConnectionError):
                 await response.write_eof()
             return response
+
+    # --- port-forward -------------------------------------------------------------------
+
+    async def _port_forward(self, request: web.Request, info: RequestInfo) -> web.StreamResponse:
+        if request.method not in ("GET", "POST"):
+            raise errors.method_not_allowed(request.method, request.path)
+        target = await self._target(info, None, "portforward")
+        headers = self._headers()
+        pod = f"{info.namespace}/{info.name}"
+
+        async def dial(port: int) -> aiohttp.ClientWebSocketResponse:
+            try:
+                return await self._client().ws_connect(
+                    f"{target.url}?port={port}",
+                    protocols=[portforward.AGENT_PROTOCOL],
+                    headers=headers,
+                    max_msg_size=0,
+                )
+            except aiohttp.WSServerHandshakeError as exc:
+                raise errors.ApiError(
+                    502,
+                    "BadGateway",
+                    f"the agent of node {target.node} at {target.address} refused "
+                    f"(HTTP {exc.status} {exc.message})",
+                ) from None
+
+        if portforward.wants_tunnel(request) and request.method == "GET":
+            return await portforward.serve_tunnel(request, dial, pod)
+        if portforward.wants_spdy(request):
+            return await portforward.serve_spdy(request, dial, pod)
+        raise errors.bad_request(
+            "Upgrade request required: port-forward speaks SPDY/3.1 "
+            f"({portforward.SPDY_PROTOCOL}), directly or through a WebSocket "
+            f"({portforward.TUNNEL_PROTOCOL})"
+        )
 
     # --- exec ---------------------------------------------------------------------------
 

@@ -35,6 +35,7 @@ KNOWN_SUBRESOURCES = frozenset(
         "log",
         "exec",
         "attach",
+        "portforward",
         "ephemeralcontainers",
     }
 )

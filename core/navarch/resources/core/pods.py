@@ -70,7 +70,16 @@ PODS = Resource.for_model(
     Pod,
     short_names=("po",),
     categories=("all",),
-    subresources=("status", "binding", "eviction", "log", "exec", "attach", "ephemeralcontainers"),
+    subresources=(
+        "status",
+        "binding",
+        "eviction",
+        "log",
+        "exec",
+        "attach",
+        "portforward",
+        "ephemeralcontainers",
+    ),
     strategy=PodStrategy(),
     field_selectors={
         **dotted(

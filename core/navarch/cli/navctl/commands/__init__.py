@@ -19,6 +19,7 @@ MODULE_OF_VERB = {
     "cordon": "nodes",
     "uncordon": "nodes",
     "drain": "nodes",
+    "port-forward": "port_forward",
 }
 
 

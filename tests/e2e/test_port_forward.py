@@ -1,0 +1,215 @@
+"""``kubectl port-forward``, ``kubectl attach`` and ``kubectl cp`` with the real
+kubectl (issue 24 item 7): an API server, ``navarch agent --runtime containerd`` on a
+private containerd, the test busybox image (no registry).
+
+The web servers listen on 127.0.0.1 inside the pod's own network namespace, which
+the host cannot reach: an answer on the forwarded local port proves the agent
+connected from inside that namespace. kubectl processes started here are ended by
+their pid."""
+
+from __future__ import annotations
+
+import asyncio
+import concurrent.futures
+import re
+import shutil
+import subprocess
+import time
+import urllib.error
+import urllib.request
+import uuid
+from collections.abc import AsyncIterator, Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+import pytest_asyncio
+
+from navarch.client import Client
+from navarch.testing.apiserver import ApiServerProcess
+from navarch.testing.containerd import ContainerdProcess, containerd_problem
+from navarch.testing.daemon import require_or_skip, unmount_under
+from navarch.testing.images import BUSYBOX_IMAGE, busybox_archive
+from navarch_runtime_containerd import ContainerdClient, import_image_archive
+from tests.agent.conftest import DEADLINE, eventually, pod_body
+from tests.agent.test_agent_containerd import AgentProcess
+
+pytestmark = pytest.mark.daemon
+
+# Two web servers in the pod's namespace, on its loopback only; a big file to show
+# data beyond one SPDY window flows intact.
+WEB = (
+    "mkdir -p /a /b; echo alpha > /a/index.html; echo beta > /b/index.html; "
+    "seq 1 200000 > /a/big; "
+    "httpd -p 127.0.0.1:8080 -h /a; httpd -p 127.0.0.1:9090 -h /b; exec sleep 3600"
+)
+BIG = "".join(f"{i}\n" for i in range(1, 200001)).encode()
+
+
+@pytest.fixture(scope="module")
+def api_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ApiServerProcess]:
+    with ApiServerProcess(tmp_path_factory.mktemp("apiserver")) as server:
+        yield server
+
+
+@pytest.fixture(scope="module")
+def containerd(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ContainerdProcess]:
+    require_or_skip(containerd_problem())
+    process = ContainerdProcess(tmp_path_factory.mktemp("pf") / "containerd").start()
+    try:
+        yield process
+    finally:
+        process.remove()
+
+
+@pytest.fixture(scope="module")
+def agent(
+    tmp_path_factory: pytest.TempPathFactory,
+    api_server: ApiServerProcess,
+    containerd: ContainerdProcess,
+) -> Iterator[AgentProcess]:
+    process = AgentProcess(
+        tmp_path_factory.mktemp("agent"),
+        api_server.kubeconfig,
+        containerd.socket_path,
+        f"pf-{uuid.uuid4().hex[:6]}",
+    )
+    archive = busybox_archive(tmp_path_factory.getbasetemp())
+
+    async def load() -> None:
+        async with ContainerdClient(
+            containerd.socket_path, namespace=process.namespace, timeout=5.0
+        ) as inspector:
+            await inspector.ensure_namespace()
+            await import_image_archive(inspector, archive)
+
+    asyncio.run(load())
+    process.start()
+    try:
+        yield process
+    finally:
+        process.stop()
+        unmount_under((process.data_dir,))
+
+
+@pytest_asyncio.fixture
+async def client(api_server: ApiServerProcess) -> AsyncIterator[Client]:
+    async with Client.from_kubeconfig(api_server.kubeconfig) as client:
+        yield client
+
+
+async def start_pod(client: Client, agent: AgentProcess, name: str, script: str, **spec: Any):
+    body = pod_body(name, agent.node, image=BUSYBOX_IMAGE, command=["sh", "-c", script], **spec)
+    body["spec"]["terminationGracePeriodSeconds"] = 1
+    await client.pods.create(body)
+
+    async def running() -> bool:
+        found: Any = await client.request("GET", f"/api/v1/namespaces/default/pods/{name}")
+        return (found.get("status") or {}).get("phase") == "Running"
+
+    await eventually(running, f"pod {name} Running")
+
+
+def kubectl_binary() -> str:
+    binary = shutil.which("kubectl")
+    if binary is None:
+        pytest.fail("kubectl is not installed on this machine; these tests need it")
+    return binary
+
+
+class PortForward:
+    """A ``kubectl port-forward`` (or ``navctl port-forward``) process, its local ports
+    read from its "Forwarding from 127.0.0.1:LOCAL -> REMOTE" lines."""
+
+    def __init__(self, command: list[str], remote_ports: list[int], log: Path):
+        self.log = log
+        self._out = open(log, "wb")  # noqa: SIM115 - closed in stop()
+        self.process = subprocess.Popen(command, stdout=self._out, stderr=subprocess.STDOUT)
+        self.local: dict[int, int] = {}
+        deadline = time.monotonic() + DEADLINE
+        while len(self.local) < len(remote_ports):
+            if self.process.poll() is not None or time.monotonic() > deadline:
+                self.stop()
+                pytest.fail(f"port-forward did not start: {self.output()}")
+            for local, remote in re.findall(
+                r"Forwarding from 127\.0\.0\.1:(\d+) -> (\d+)", self.output()
+            ):
+                self.local[int(remote)] = int(local)
+            time.sleep(0.1)
+
+    def output(self) -> str:
+        return self.log.read_text(errors="replace")
+
+    def get(self, remote: int, path: str = "/index.html") -> bytes:
+        url = f"http://127.0.0.1:{self.local[remote]}{path}"
+        with urllib.request.urlopen(url, timeout=30) as response:
+            return bytes(response.read())
+
+    def stop(self) -> None:
+        if self.process.poll() is None:
+            self.process.terminate()
+            try:
+                self.process.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                self.process.kill()
+                self.process.wait()
+        self._out.close()
+
+
+def kubectl_port_forward(
+    api_server: ApiServerProcess, target: str, *ports: int, log: Path
+) -> PortForward:
+    command = [kubectl_binary(), "--kubeconfig", str(api_server.kubeconfig), "port-forward"]
+    command += ["--address", "127.0.0.1", target, *(f":{p}" for p in ports)]
+    return PortForward(command, list(ports), log)
+
+
+def answered(forward: PortForward, remote: int, path: str = "/index.html") -> bytes | None:
+    """The answer through the forward, or None while the server is not up yet."""
+    try:
+        return forward.get(remote, path)
+    except (urllib.error.URLError, ConnectionError, OSError):
+        return None
+
+
+async def until_answered(forward: PortForward, remote: int) -> bytes:
+    deadline = time.monotonic() + DEADLINE
+    while time.monotonic() < deadline:
+        body = await asyncio.to_thread(answered, forward, remote)
+        if body is not None:
+            return body
+        await asyncio.sleep(0.5)
+    pytest.fail(f"nothing answered through port-forward to {remote}: {forward.output()}")
+
+
+async def test_kubectl_port_forward_reaches_servers_on_the_pods_own_loopback(
+    client: Client, api_server: ApiServerProcess, agent: AgentProcess, tmp_path: Path
+) -> None:
+    await start_pod(client, agent, "web", WEB)
+    forward = kubectl_port_forward(api_server, "pod/web", 8080, 9090, 7777, log=tmp_path / "pf")
+    try:
+        assert await until_answered(forward, 8080) == b"alpha\n"
+        assert await until_answered(forward, 9090) == b"beta\n"
+        # Several connections at once, and more than one SPDY window of data.
+        with concurrent.futures.ThreadPoolExecutor(6) as pool:
+            bodies = list(pool.map(lambda _: forward.get(8080, "/big"), range(6)))
+        assert all(body == BIG for body in bodies)
+        # Nothing listens on 7777: kubectl prints the error the server sent on the
+        # error stream. (kubectl 1.32 then closes its connection and exits, "lost
+        # connection to pod", as it does against Kubernetes.)
+        assert await asyncio.to_thread(answered, forward, 7777) is None
+        deadline = time.monotonic() + DEADLINE
+        while "an error occurred forwarding" not in forward.output():
+            assert time.monotonic() < deadline, forward.output()
+            await asyncio.sleep(0.2)
+        assert re.search(r"forwarding \d+ -> 7777: .*connection refused", forward.output()), (
+            forward.output()
+        )
+    finally:
+        forward.stop()
+    # The failed connection broke nothing on the server's side.
+    again = kubectl_port_forward(api_server, "web", 8080, log=tmp_path / "pf-again")
+    try:
+        assert await until_answered(again, 8080) == b"alpha\n"
+    finally:
+        forward.stop()
