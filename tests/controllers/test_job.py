@@ -327,6 +327,70 @@ async def test_an_indexed_job_gives_each_pod_its_index() -> None:
     assert condition(cluster, "Complete") is not None
 
 
+async def test_an_elastic_indexed_job_is_scaled_by_completions_and_parallelism() -> None:
+    """Kubernetes 1.31 lets an Indexed Job's completions change together with
+    parallelism (the API refused any completions change): scaled down, the pods of the
+    indexes now out of range go; scaled up, the new indexes get pods; it completes once
+    every index below the new completions succeeded."""
+    cluster, clock = FakeCluster(), Clock()
+    cluster.add(job_body(completions=4, parallelism=4, completionMode="Indexed"))
+    old = api.load(copy.deepcopy(cluster.get("jobs", "work"))).obj
+    controller = make(cluster, clock)
+    await sync(controller, cluster)
+    assert len(pods(cluster)) == 4
+
+    def scale(to: int) -> None:
+        stored = cluster.get("jobs", "work")
+        assert stored is not None
+        stored["spec"]["completions"] = stored["spec"]["parallelism"] = to
+        stored["metadata"]["resourceVersion"] += "0"
+        assert JOBS.strategy.validate_update(api.load(copy.deepcopy(stored)).obj, old) == []
+
+    def indexes() -> list[str]:
+        return sorted(
+            p["metadata"]["annotations"][COMPLETION_INDEX_ANNOTATION]
+            for p in pods(cluster)
+            if not p["metadata"].get("deletionTimestamp")
+        )
+
+    scale(2)
+    settle(cluster)
+    await sync(controller, cluster)
+    assert indexes() == ["0", "1"]
+    await sync(controller, cluster)  # the deleted pods seen going
+    # pods of indexes no longer wanted are no failures (Kubernetes counts failures of
+    # indexes below completions only): a scale-down never trips the backoff limit
+    assert "failed" not in status(cluster), status(cluster)
+    scale(3)
+    settle(cluster)
+    await sync(controller, cluster)
+    assert indexes() == ["0", "1", "2"]
+    for pod in pods(cluster):
+        finish(cluster, pod, "Succeeded")
+    settle(cluster)
+    await sync(controller, cluster)
+    await sync(controller, cluster)
+    assert status(cluster)["completedIndexes"] == "0-2" and status(cluster)["succeeded"] == 3
+    assert condition(cluster, "Complete") is not None
+
+
+def test_only_an_indexed_jobs_completions_change_and_only_with_parallelism() -> None:
+    for spec, to, allowed in (
+        ({"completions": 4, "parallelism": 4, "completionMode": "Indexed"}, (6, 6), True),
+        ({"completions": 4, "parallelism": 4, "completionMode": "Indexed"}, (6, 4), False),
+        ({"completions": 4, "parallelism": 4}, (6, 6), False),
+    ):
+        old = job_body(**spec)
+        new = copy.deepcopy(old)
+        new["spec"]["completions"], new["spec"]["parallelism"] = to
+        errors = JOBS.strategy.validate_update(
+            api.load(copy.deepcopy(new)).obj, api.load(copy.deepcopy(old)).obj
+        )
+        assert (errors == []) is allowed, (spec, to, errors)
+        if not allowed:
+            assert [e.path for e in errors] == ["spec.completions"]
+
+
 # --- failures ---------------------------------------------------------------------------
 
 

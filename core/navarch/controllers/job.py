@@ -348,8 +348,8 @@ class JobSync:
         removed = self.c.finalizers_removed.setdefault(self.key, set())
         pending_s, pending_f = tracking.uncounted_uids(status)
         known = set(pending_s) | set(pending_f) | removed
-        found = tracking.classify(self.pods, spec, status, known)
         index_of = self.completions if self.indexed else None
+        found = tracking.classify(self.pods, spec, status, known, index_of)
         if found.succeeded or found.failed:
             tracking.record(status, found, index_of)
             # written before any finalizer goes: the count survives a restart from here
@@ -514,13 +514,16 @@ class JobSync:
 
     def _finished(self) -> list[tuple[float, bool]]:
         """(finish time, succeeded) of the pods that count for the back-off: not those
-        the pod failure policy ignores, nor those the controller stopped."""
+        the pod failure policy ignores, nor those the controller stopped, nor those of
+        an index a scaled-down Indexed Job no longer has."""
         spec = self.spec
         assert spec is not None
         stopping = tracking.stopping(spec, self.status)
         out = []
         for pod in self.pods:
             phase = pods_of.phase(pod)
+            if self.indexed and pods_of.completion_index(pod, self.completions or 0) is None:
+                continue  # an index no longer wanted (scaled down): not the Job's failure
             if phase == "Succeeded":
                 out.append((_finished_at(pod), True))
             elif (

@@ -59,7 +59,15 @@ def stopping(spec: JobSpec, status: dict[str, Any]) -> bool:
     return bool(spec.suspend) or conditions.is_true(status, conditions.SUCCESS_CRITERIA_MET)
 
 
-def classify(pods: list[Pod], spec: JobSpec, status: dict[str, Any], known: set[str]) -> Finished:
+def classify(
+    pods: list[Pod],
+    spec: JobSpec,
+    status: dict[str, Any],
+    known: set[str],
+    completions: int | None = None,
+) -> Finished:
+    """``completions``: an Indexed Job's, whose pods of no index below it (an elastic
+    Job scaled down) are never failures, as Kubernetes counts them."""
     only_failed = spec.pod_replacement_policy == "Failed"
     halted = stopping(spec, status)
     failure = conditions.interim_failure(status)
@@ -79,6 +87,9 @@ def classify(pods: list[Pod], spec: JobSpec, status: dict[str, Any], known: set[
             continue
         if halted and pods_of.deleting(pod):
             uncountable.append(pod)
+            continue
+        if completions is not None and pods_of.completion_index(pod, completions) is None:
+            uncountable.append(pod)  # an index no longer wanted: no failure of the Job's
             continue
         if phase == "Failed" and spec.pod_failure_policy is not None:
             verdict = judge(pod, spec.pod_failure_policy)

@@ -217,10 +217,12 @@ def _pod_failure_policy(policy: PodFailurePolicy, path: str, spec: JobSpec) -> E
 
 
 def validate_job_update(new: Job, old: Job) -> Errors:
-    """Kubernetes' immutable fields of a Job: its selector, completion mode,
-    completions and pod failure policy, and its pod template — but for where its pods
-    may go (Kubernetes' mutable scheduling directives) while it is suspended and has
-    not started (no ``status.startTime``), so a queue can place it before it runs."""
+    """Kubernetes' immutable fields of a Job: its selector, completion mode, pod
+    failure policy and completions (an Indexed Job's may change together with
+    parallelism, to the same number: an elastic Indexed Job), and its pod template —
+    but for where its pods may go (Kubernetes' mutable scheduling directives) while it
+    is suspended and has not started (no ``status.startTime``), so a queue can place
+    it before it runs."""
     errs: Errors = []
     a, b = new.spec, old.spec
     if a is None or b is None:
@@ -228,12 +230,23 @@ def validate_job_update(new: Job, old: Job) -> Errors:
     for attr, wire_name in (
         ("selector", "selector"),
         ("completion_mode", "completionMode"),
-        ("completions", "completions"),
         ("manual_selector", "manualSelector"),
         ("pod_failure_policy", "podFailurePolicy"),
     ):
         if getattr(a, attr) != getattr(b, attr):
             errs.append(errors.invalid(f"spec.{wire_name}", getattr(a, attr), "field is immutable"))
+    if a.completions != b.completions:
+        if a.completion_mode != "Indexed":
+            errs.append(errors.invalid("spec.completions", a.completions, "field is immutable"))
+        elif a.completions is not None and a.completions != a.parallelism:
+            # an elastic Indexed Job (Kubernetes 1.31): scaled by changing both at once
+            errs.append(
+                errors.invalid(
+                    "spec.completions",
+                    a.completions,
+                    "can only be modified in tandem with spec.parallelism",
+                )
+            )
     if a.template != b.template:
         started = bool(old.status and old.status.start_time)
         may_move = bool(b.suspend) and not started
