@@ -11,9 +11,11 @@ from __future__ import annotations
 
 import asyncio
 import concurrent.futures
+import os
 import re
 import shutil
 import subprocess
+import sys
 import time
 import urllib.error
 import urllib.request
@@ -121,10 +123,21 @@ class PortForward:
     """A ``kubectl port-forward`` (or ``navctl port-forward``) process, its local ports
     read from its "Forwarding from 127.0.0.1:LOCAL -> REMOTE" lines."""
 
-    def __init__(self, command: list[str], remote_ports: list[int], log: Path):
+    def __init__(
+        self,
+        command: list[str],
+        remote_ports: list[int],
+        log: Path,
+        env: dict[str, str] | None = None,
+    ):
         self.log = log
         self._out = open(log, "wb")  # noqa: SIM115 - closed in stop()
-        self.process = subprocess.Popen(command, stdout=self._out, stderr=subprocess.STDOUT)
+        self.process = subprocess.Popen(
+            command,
+            stdout=self._out,
+            stderr=subprocess.STDOUT,
+            env={**os.environ, **env} if env is not None else None,
+        )
         self.local: dict[int, int] = {}
         deadline = time.monotonic() + DEADLINE
         while len(self.local) < len(remote_ports):
@@ -185,7 +198,7 @@ async def until_answered(forward: PortForward, remote: int) -> bytes:
 async def test_kubectl_port_forward_reaches_servers_on_the_pods_own_loopback(
     client: Client, api_server: ApiServerProcess, agent: AgentProcess, tmp_path: Path
 ) -> None:
-    await start_pod(client, agent, "web", WEB)
+    await _web_pod(client, agent)
     forward = kubectl_port_forward(api_server, "pod/web", 8080, 9090, 7777, log=tmp_path / "pf")
     try:
         assert await until_answered(forward, 8080) == b"alpha\n"
@@ -213,3 +226,88 @@ async def test_kubectl_port_forward_reaches_servers_on_the_pods_own_loopback(
         assert await until_answered(again, 8080) == b"alpha\n"
     finally:
         forward.stop()
+
+
+async def test_kubectl_port_forward_over_plain_spdy(
+    api_server: ApiServerProcess, agent: AgentProcess, client: Client, tmp_path: Path
+) -> None:
+    """kubectl's other dialect (older kubectl, or WebSockets turned off): SPDY on the
+    upgraded HTTP connection itself."""
+    await _web_pod(client, agent)
+    command = [kubectl_binary(), "--kubeconfig", str(api_server.kubeconfig), "port-forward"]
+    command += ["--address", "127.0.0.1", "pod/web", ":9090"]
+    forward = PortForward(
+        command, [9090], tmp_path / "pf", env={"KUBECTL_PORT_FORWARD_WEBSOCKETS": "false"}
+    )
+    try:
+        assert await until_answered(forward, 9090) == b"beta\n"
+    finally:
+        forward.stop()
+
+
+async def test_navctl_port_forward(
+    api_server: ApiServerProcess, agent: AgentProcess, client: Client, tmp_path: Path
+) -> None:
+    await _web_pod(client, agent)
+    command = [sys.executable, "-m", "navarch.cli.navctl", "--kubeconfig"]
+    command += [str(api_server.kubeconfig), "port-forward", "web", ":8080", ":9090", ":7777"]
+    forward = PortForward(command, [8080, 9090, 7777], tmp_path / "pf", env=_without_navarch())
+    try:
+        assert await until_answered(forward, 8080) == b"alpha\n"
+        assert await until_answered(forward, 9090) == b"beta\n"
+        with concurrent.futures.ThreadPoolExecutor(4) as pool:
+            bodies = list(pool.map(lambda _: forward.get(8080, "/big"), range(4)))
+        assert all(body == BIG for body in bodies)
+        assert await asyncio.to_thread(answered, forward, 7777) is None
+        deadline = time.monotonic() + DEADLINE
+        while "connection refused" not in forward.output():
+            assert time.monotonic() < deadline, forward.output()
+            await asyncio.sleep(0.2)
+        assert "forwarding 7777" in forward.output(), forward.output()
+        # navctl goes on forwarding the other ports.
+        assert forward.get(9090) == b"beta\n"
+        assert forward.process.poll() is None, forward.output()
+    finally:
+        forward.stop()
+
+
+async def test_port_forward_to_a_pod_gone_from_its_node(
+    api_server: ApiServerProcess, agent: AgentProcess, client: Client, tmp_path: Path
+) -> None:
+    """The pod deleted under a running forward: once its node has removed the sandbox,
+    a new connection gets the agent's error, not a hang."""
+    await start_pod(client, agent, "brief", WEB)
+    command = [sys.executable, "-m", "navarch.cli.navctl", "--kubeconfig"]
+    command += [str(api_server.kubeconfig), "port-forward", "brief", ":8080"]
+    forward = PortForward(command, [8080], tmp_path / "pf", env=_without_navarch())
+    try:
+        assert await until_answered(forward, 8080) == b"alpha\n"
+        await client.pods.delete("brief", "default", grace_period_seconds=0)
+
+        async def gone() -> bool:
+            found: Any = await client.request("GET", "/api/v1/namespaces/default/pods")
+            return all(p["metadata"]["name"] != "brief" for p in found["items"])
+
+        await eventually(gone, "pod brief deleted")
+        deadline = time.monotonic() + DEADLINE
+        while "an error occurred forwarding" not in forward.output():
+            assert time.monotonic() < deadline, forward.output()
+            await asyncio.to_thread(answered, forward, 8080)  # alpha until the node acts
+            await asyncio.sleep(0.5)
+        assert re.search(r"forwarding 8080: .*(no running sandbox|not found)", forward.output()), (
+            forward.output()
+        )
+    finally:
+        forward.stop()
+
+
+async def _web_pod(client: Client, agent: AgentProcess) -> None:
+    try:
+        await start_pod(client, agent, "web", WEB)
+    except Exception as exc:  # made by an earlier test of this module
+        if "AlreadyExists" not in repr(exc) and "already exists" not in str(exc):
+            raise
+
+
+def _without_navarch() -> dict[str, str]:
+    return {k: v for k, v in os.environ.items() if not k.startswith("NAVARCH_")}
