@@ -320,3 +320,11 @@ async def test_a_claim_being_deleted_is_not_given_to_a_pod_that_did_not_use_it(m
     assert (await manager.setup(pod(volumes, uid="old"), held(terminating)))["data"].path == where
     ready = await manager.setup(pod(volumes, uid="restarted"), held(terminating), started=True)
     assert ready["data"].path == where
+
+
+def test_a_relative_host_path_is_refused_not_made_where_the_agent_runs(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    for kind in ("", "DirectoryOrCreate", "FileOrCreate"):
+        with pytest.raises(HostPathError, match="'relative/dir' is not an absolute path"):
+            check_host_path("relative/dir", kind)
+    assert not (tmp_path / "relative").exists()

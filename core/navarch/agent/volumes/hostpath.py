@@ -30,6 +30,10 @@ def check_host_path(path: str, kind: str | None) -> None:
     kind = kind or ""
     if kind not in HOST_PATH_TYPES:
         raise HostPathError(f"{kind} is an invalid volume type")
+    if not os.path.isabs(path):
+        # The API accepts it (as Kubernetes' does); on the node it would name a path
+        # below wherever the agent happens to run, made there by DirectoryOrCreate.
+        raise HostPathError(f"hostPath {path!r} is not an absolute path; give the full path")
     mode = _mode(path)
     # Unset: nothing is checked; a missing path becomes a directory, which in Kubernetes
     # the container runtime makes when it binds it (ours only bind what exists).

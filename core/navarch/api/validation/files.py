@@ -34,6 +34,17 @@ def validate_relative_path(value: str | None, path: str) -> Errors:
     return []
 
 
+def validate_local_non_reserved_path(value: str | None, path: str) -> Errors:
+    """Kubernetes' local non-reserved path, for the files a configMap, secret,
+    downwardAPI or projected volume writes: a relative path not starting with '..'
+    (the atomic writer's own names, ``..data`` and its timestamped directories, which the
+    agent would refuse to write after the pod was accepted)."""
+    errs = validate_relative_path(value, path)
+    if value and value.startswith("..") and not value.startswith("../"):
+        errs.append(errors.invalid(path, value, "must not start with '..'"))
+    return errs
+
+
 def validate_config_key(value: str | None, path: str) -> Errors:
     if not value:
         return [errors.required(path)]

@@ -16,6 +16,7 @@ from navarch.api.validation.env import validate_field_ref, validate_resource_fie
 from navarch.api.validation.files import (
     validate_config_key,
     validate_file_mode,
+    validate_local_non_reserved_path,
     validate_relative_path,
 )
 
@@ -175,13 +176,13 @@ def _projected(volume: Volume, path: str) -> Errors:
                         "may not specify a duration larger than 2^32 seconds",
                     )
                 )
-            errs += validate_relative_path(token.path, join(token_path, "path"))
+            errs += validate_local_non_reserved_path(token.path, join(token_path, "path"))
             if token.path:
                 file_paths.append(token.path)
         bundle = source.cluster_trust_bundle
         if bundle is not None:
             bundle_path = join(item, "clusterTrustBundle")
-            errs += validate_relative_path(bundle.path, join(bundle_path, "path"))
+            errs += validate_local_non_reserved_path(bundle.path, join(bundle_path, "path"))
             if bool(bundle.name) == bool(bundle.signer_name):
                 errs.append(
                     errors.invalid(
@@ -202,7 +203,7 @@ def _key_to_paths(items: Sequence[KeyToPath] | None, path: str) -> Errors:
     for i, item in enumerate(items or ()):
         item_path = f"{path}[{i}]"
         errs += validate_config_key(item.key, join(item_path, "key"))
-        errs += validate_relative_path(item.path, join(item_path, "path"))
+        errs += validate_local_non_reserved_path(item.path, join(item_path, "path"))
         errs += validate_file_mode(item.mode, join(item_path, "mode"))
     return errs
 
@@ -211,7 +212,7 @@ def _downward_files(items: Sequence[DownwardAPIVolumeFile] | None, path: str) ->
     errs: Errors = []
     for i, item in enumerate(items or ()):
         item_path = f"{path}[{i}]"
-        errs += validate_relative_path(item.path, join(item_path, "path"))
+        errs += validate_local_non_reserved_path(item.path, join(item_path, "path"))
         errs += validate_file_mode(item.mode, join(item_path, "mode"))
         if item.field_ref is not None and item.resource_field_ref is not None:
             errs.append(
