@@ -346,3 +346,17 @@ async def test_a_schedule_that_never_fires_is_reported_and_the_rest_of_the_sync_
     assert status(cluster)["lastSuccessfulTime"] == rfc3339(T0 + 90)
     await sync(controller, cluster)
     assert jobs(cluster) == []  # history limit 0: the finished Job went
+
+
+async def test_an_active_job_deleted_by_hand_leaves_the_list_with_missing_job() -> None:
+    clock = Clock(T0 + 60)
+    cluster, controller = setup(clock, schedule="* * * * *")
+    await sync(controller, cluster)
+    made = f"tick-{int(clock.now // 60)}"
+    assert [ref["name"] for ref in status(cluster)["active"]] == [made]
+    del cluster.objects[("jobs", "default", made)]
+    cluster.sync_informers()
+    clock.now += 10  # still within the same minute: nothing new to run
+    await sync(controller, cluster)
+    assert "active" not in status(cluster)
+    assert "MissingJob" in reasons(cluster)

@@ -117,8 +117,15 @@ class CronJobController(QueueController):
                 try:
                     job = await self.client.jobs.get(ref.get("name", ""), cronjob.namespace)
                 except NotFound:
-                    continue
-                if job.metadata.uid != ref.get("uid"):
+                    job = None
+                if job is None or job.metadata.uid != ref.get("uid"):
+                    # deleted (by hand, say): off the list, as Kubernetes says
+                    await self.context.recorder.record(
+                        cronjob,
+                        "Normal",
+                        "MissingJob",
+                        f"Active job went missing: {ref.get('name', '')}",
+                    )
                     continue
             finished = job_finished(job)
             if finished is None:
