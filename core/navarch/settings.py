@@ -86,6 +86,19 @@ SETTINGS: tuple[Setting, ...] = (
         minimum=1,
     ),
     Setting(
+        "api.service_cidr",
+        "str",
+        "10.43.0.0/16",
+        "Range Services' ClusterIPs are allocated from (k3s' default); its first address "
+        "is the kubernetes Service's.",
+    ),
+    Setting(
+        "api.service_node_port_range",
+        "str",
+        "30000-32767",
+        "Ports (LOW-HIGH, inclusive) NodePort and LoadBalancer Services are allocated from.",
+    ),
+    Setting(
         "admission.default_not_ready_toleration_seconds",
         "int",
         10,

@@ -43,12 +43,11 @@ spec:
 """
 UNSERVED = """
 apiVersion: v1
-kind: Service
+kind: ReplicationController
 metadata:
   name: web
 spec:
   selector: {app: web}
-  ports: [{port: 80}]
 """
 
 
@@ -165,7 +164,7 @@ def test_get_all_lists_pods_and_deployments(kubectl):
 def test_apply_of_an_unserved_kind_names_the_kind(kubectl):
     result = kubectl("apply", "-f", "-", stdin=UNSERVED, check=False)
     assert result.returncode != 0
-    assert 'no matches for kind "Service" in version "v1"' in result.stderr
+    assert 'no matches for kind "ReplicationController" in version "v1"' in result.stderr
     assert "openapi" not in result.stderr
 
 

@@ -163,11 +163,15 @@ def test_missing_file_is_named(tmp_path):
 
 
 def test_unknown_kind_names_the_document_and_what_is_served():
-    doc = Document({"apiVersion": "v1", "kind": "Service", "metadata": {"name": "s"}}, "s.yaml", 2)
+    doc = Document(
+        {"apiVersion": "v1", "kind": "ReplicationController", "metadata": {"name": "s"}},
+        "s.yaml",
+        2,
+    )
     with pytest.raises(CliError) as caught:
         resource_for(doc)
     assert 's.yaml (document 2): resource mapping not found for name: "s"' in str(caught.value)
-    assert 'no matches for kind "Service" in version "v1"' in str(caught.value)
+    assert 'no matches for kind "ReplicationController" in version "v1"' in str(caught.value)
     assert "Deployment (apps/v1)" in str(caught.value)
 
 
@@ -210,8 +214,8 @@ def test_targets_as_kubectl_reads_them():
         ("deployments", ("web",)),
         ("replicasets", ("x",)),
     ]
-    with pytest.raises(CliError, match='doesn\'t have a resource type "svc"; known types'):
-        parse_targets(["svc"])
+    with pytest.raises(CliError, match='doesn\'t have a resource type "rc"; known types'):
+        parse_targets(["rc"])
 
 
 def test_create_deployment_builds_kubectls_object():

@@ -130,10 +130,11 @@ def test_apply_bad_input_names_the_file_and_document(navctl, tmp_path):
     code, _, err = navctl.run("apply", "-f", str(bad))
     assert code == 1 and "bad.yaml (document 2): invalid YAML at line" in err
     service = manifest(
-        tmp_path / "svc.yaml", {"apiVersion": "v1", "kind": "Service", "metadata": {"name": "s"}}
+        tmp_path / "svc.yaml",
+        {"apiVersion": "v1", "kind": "ReplicationController", "metadata": {"name": "s"}},
     )
     code, _, err = navctl.run("apply", "-f", service)
-    assert code == 1 and 'no matches for kind "Service" in version "v1"' in err
+    assert code == 1 and 'no matches for kind "ReplicationController" in version "v1"' in err
     code, _, err = navctl.run("apply", "-f", str(tmp_path / "missing.yaml"))
     assert code == 1 and 'missing.yaml" does not exist' in err
 

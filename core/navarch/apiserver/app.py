@@ -43,9 +43,11 @@ from navarch.apiserver.metrics import Metrics
 from navarch.apiserver.namespaces import NamespaceLifecycle
 from navarch.apiserver.nodegraph import NodeAuthorizer, NodeGraph
 from navarch.apiserver.requestinfo import RequestInfo
+from navarch.apiserver.serviceallocation import ServiceAllocator
 from navarch.apiserver.storage import Storage
 from navarch.apiserver.timed_store import TimedStore
 from navarch.apiserver.watch import Watches
+from navarch.resources.core.services import SERVICES
 from navarch.store import Store
 
 log = logger.bind(component="apiserver")
@@ -62,6 +64,8 @@ class ServerSettings:
     watch_buffer: int = 1000  # events queued for one watcher before it is closed as too slow
     bookmark_seconds: float = 10.0
     max_watch_seconds: int = 1800
+    service_cidr: str = "10.43.0.0/16"
+    service_node_ports: range = range(30000, 32768)
 
 
 class Api:
@@ -77,6 +81,12 @@ class Api:
         self.store = TimedStore(store, self.metrics)
         self.storage = Storage(self.store, pm)
         self.namespaces = NamespaceLifecycle(self.storage)
+        # ClusterIPs and NodePorts, allocated in the store on every Service write.
+        self.service_allocator = ServiceAllocator(
+            self.store, self.settings.service_cidr, self.settings.service_node_ports
+        )
+        self.storage.write_hooks[SERVICES.group_resource] = self.service_allocator.begin
+        self.storage.deletion_listeners.append(self.service_allocator.released)
         self.handlers = ResourceHandlers(
             self.storage, self.namespaces, ListBudget(self.settings.max_list_bytes_in_flight)
         )
@@ -121,6 +131,7 @@ class Api:
         await self.crds.close()
         await self.watches.close()
         await self.pod_proxy.close()
+        await self.service_allocator.close()
 
     # --- application ------------------------------------------------------------------
 

@@ -24,9 +24,11 @@ from navarch.apiserver import auth, errors
 from navarch.apiserver.app import Api, ServerSettings
 from navarch.apiserver.datadir import init_lock, make_private_dir, write_atomically
 from navarch.apiserver.pki import Pki, PkiError, ServingCertificate
+from navarch.apiserver.serviceallocation import parse_port_range
 from navarch.assembly import Assembly
 from navarch.config import Config, ConfigError
 from navarch.resources.core import NAMESPACES
+from navarch.resources.core.services import SERVICES
 from navarch.startup import (
     StartupError,
     bind_error,
@@ -216,9 +218,16 @@ async def serve(
             serving = open_serving_certificate(config)
             resources.callback(serving.close)
             ssl_context = serving.context()
+        try:
+            node_ports = parse_port_range(config["api.service_node_port_range"])
+            ipaddress.ip_network(config["api.service_cidr"], strict=False)
+        except ValueError as exc:
+            raise StartupError(f"api.service_cidr / api.service_node_port_range: {exc}") from None
         settings = settings or ServerSettings(
             max_inflight=config["api.max_inflight"],
             max_list_bytes_in_flight=config["api.max_list_bytes_in_flight"],
+            service_cidr=config["api.service_cidr"],
+            service_node_ports=node_ports,
         )
         api = Api(store, assembly.pm, tokens, settings)
         # Discovery's serverAddressByClientCIDRs names the advertised address, as
@@ -227,6 +236,7 @@ async def serve(
         resources.push_async_callback(api.close)
         try:
             await _bootstrap(api)
+            await api.service_allocator.repair(SERVICES)
             # Custom resources are served from the first request on.
             await api.crds.start()
         except StoreError as exc:

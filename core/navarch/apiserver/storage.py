@@ -49,6 +49,10 @@ GENERATE_NAME_ATTEMPTS = 8  # Kubernetes retries a generated name that is taken
 UPDATE_DEADLINE_SECONDS = 60.0  # see compare_and_swap
 # (resource, the object as written, whether it was removed or only marked)
 DeletionListener = Callable[[Resource, Obj, bool], None]
+# Kubernetes' BeginCreate/BeginUpdate: (new, old or None, dry run) -> finish(written),
+# for a kind whose write takes more of the store than its object (a Service's
+# ClusterIP and NodePorts, :mod:`navarch.apiserver.serviceallocation`).
+WriteHook = Callable[[Obj, Obj | None, bool], Awaitable[Callable[[bool], Awaitable[None]]]]
 T = TypeVar("T")
 _SERVER_SET_ON_CREATE = (
     "resourceVersion",
@@ -69,6 +73,8 @@ class Storage:
         # Told of every object this server marks for deletion or removes (the object as
         # written): the grace-expiry loop and the namespace cache need not poll.
         self.deletion_listeners: list[DeletionListener] = []
+        # By Resource.group_resource: see WriteHook.
+        self.write_hooks: dict[str, WriteHook] = {}
 
     # Deletion is its own module (graceful marking, finalizers), bound here as methods.
     delete = deletion.delete
@@ -181,12 +187,19 @@ class Storage:
                 )
             self._settle_fields(res, None, admitted, sent_fields, ctx)
             name = admitted["metadata"]["name"]
-            value = encode_within_limit(res, admitted)
+            finish = await self._begin_write(res, admitted, None, ctx)
+            try:
+                value = encode_within_limit(res, admitted)
+            except BaseException:
+                await finish(False)
+                raise
             if ctx.dry_run:
                 return Written(admitted, warnings)
             try:
                 revision = await self.store.create(res.store_key(namespace, name), value)
+                await finish(True)
             except StoreError as exc:
+                await finish(False)
                 if isinstance(exc, AlreadyExists) and generated:
                     if attempt < GENERATE_NAME_ATTEMPTS - 1:
                         continue
@@ -233,7 +246,15 @@ class Storage:
             admitted, warnings = written
             # An object on its way out is not size-checked: it must stay removable.
             removing = self._may_remove(res, admitted)
-            value = b"" if removing else encode_within_limit(res, admitted, ctx.subresource)
+            if removing:
+                value = b""
+            else:
+                finish = await self._begin_write(res, admitted, current, ctx)
+                try:
+                    value = encode_within_limit(res, admitted, ctx.subresource)
+                except BaseException:
+                    await finish(False)
+                    raise
             if ctx.dry_run:
                 admitted["metadata"]["resourceVersion"] = read_version
                 return Written(admitted, warnings)
@@ -242,7 +263,12 @@ class Storage:
                 admitted["metadata"]["resourceVersion"] = str(deleted.mod_revision)
                 self.deleting(res, admitted, removed=True)
             else:
-                revision = await self.store.update(key, value, int(read_version))
+                try:
+                    revision = await self.store.update(key, value, int(read_version))
+                except BaseException:
+                    await finish(False)
+                    raise
+                await finish(True)
                 admitted["metadata"]["resourceVersion"] = str(revision)
             return Written(admitted, warnings)
 
@@ -280,6 +306,14 @@ class Storage:
             except StoreError as exc:
                 raise errors.from_store(exc, res.plural, res.group, name) from None
         raise errors.conflict(res.plural, res.group, name)
+
+    async def _begin_write(
+        self, res: Resource, new: Obj, old: Obj | None, ctx: WriteContext
+    ) -> Callable[[bool], Awaitable[None]]:
+        hook = self.write_hooks.get(res.group_resource)
+        if hook is None or ctx.subresource == "status":
+            return _nothing_to_finish
+        return await hook(new, old, ctx.dry_run)
 
     def _may_remove(self, res: Resource, obj: Obj) -> bool:
         """A deleted object goes with its last finalizer, unless it is still within a
@@ -409,6 +443,10 @@ class Storage:
             has_status=res.has_status,
             now=now(),
         )
+
+
+async def _nothing_to_finish(written: bool) -> None:
+    return None
 
 
 def _watch_event(

@@ -9,7 +9,7 @@ fields and which printer shows it.
 from __future__ import annotations
 
 from navarch.apiextensions.served import CUSTOM_RESOURCE_DEFINITIONS
-from navarch.resources.core import batch, configuration, daemonsets, statefulsets, storage
+from navarch.resources.core import batch, configuration, daemonsets, services, statefulsets, storage
 from navarch.resources.core.events import EVENTS
 from navarch.resources.core.leases import LEASES
 from navarch.resources.core.namespaces import NAMESPACE_FINALIZER, NAMESPACES
@@ -24,6 +24,7 @@ CORE_RESOURCES = (
     PODS,
     NODES,
     EVENTS,
+    *services.RESOURCES,
     *configuration.RESOURCES,
     *storage.RESOURCES,
     REPLICASETS,
