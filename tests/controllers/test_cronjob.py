@@ -283,6 +283,10 @@ async def test_a_job_made_by_hand_from_the_cronjob_is_left_alone() -> None:
         ("61 * * * *", None, "spec.schedule"),
         ("@every 5m", None, "spec.schedule"),
         ("TZ=UTC * * * * *", None, "spec.schedule"),
+        # croniter reads these, Kubernetes' parser (robfig/cron) refuses them
+        ("0 0 * * 7", None, "spec.schedule"),
+        ("5-1 * * * *", None, "spec.schedule"),
+        ("0 0 * jan-dec/0 *", None, "spec.schedule"),
         ("@hourly", "Mars/Olympus", "spec.timeZone"),
         ("@hourly", "Local", "spec.timeZone"),
     ],
@@ -320,6 +324,19 @@ def test_a_schedule_or_zone_that_does_not_parse_is_refused(
 def test_the_macros_are_accepted() -> None:
     for macro in ("@yearly", "@annually", "@monthly", "@weekly", "@daily", "@midnight", "@hourly"):
         api.load(cronjob_body(schedule=macro))
+
+
+def test_schedules_kubernetes_accepts_are_accepted() -> None:
+    for schedule in (
+        "*/15 9-17 * * MON-FRI",
+        "0 0 1,15 * sun",
+        "0 0 ? * *",
+        "5/10 * * * *",
+        "0 12 1 jan-dec/3 *",
+        "0 0 29 2 *",
+        "59 23 31 12 6",
+    ):
+        api.load(cronjob_body(schedule=schedule))
 
 
 async def test_a_schedule_that_never_fires_is_reported_and_the_rest_of_the_sync_done() -> None:

@@ -6,8 +6,9 @@ macros, as Kubernetes accepts them (robfig/cron's ``ParseStandard``), read by cr
     schedule.next_after(now)      # seconds since the epoch; None if no time exists
 
 croniter reads more than Kubernetes does (a seconds field, a year field, ``L``, ``#``,
-Jenkins' ``H``); those are refused here, so a manifest accepted by Navarch is accepted
-by Kubernetes too. ``@every <duration>`` (robfig's own extension) is not supported.
+Jenkins' ``H``, ``7`` for Sunday, a range wrapping around such as ``5-1``); those are
+refused here, so a manifest accepted by Navarch is accepted by Kubernetes too.
+``@every <duration>`` (robfig's own extension) is not supported.
 """
 
 from __future__ import annotations
@@ -71,14 +72,53 @@ def standard_expression(schedule: str) -> str:
     fields = text.split()
     if len(fields) != 5:
         raise ScheduleError(f"expected exactly 5 fields, found {len(fields)}: [{' '.join(fields)}]")
-    for field in fields:
+    for position, field in enumerate(fields):
         words = [w.lower() for w in _WORD.findall(field)]
         if not _FIELD.match(field) or any(w not in _NAMES for w in words):
             raise ScheduleError(f"failed to parse field {field!r}")
+        for part in field.split(","):
+            _check_range(part, position)
     expression = " ".join(fields)
     if not croniter.is_valid(expression):
         raise ScheduleError(f"failed to parse {expression!r}")
     return expression
+
+
+# Each field's bounds and the names it takes, as robfig/cron's (day of week 0-6: a 7
+# for Sunday, which croniter takes, is refused there).
+_BOUNDS = ((0, 59), (0, 23), (1, 31), (1, 12), (0, 6))
+_NAMED = {3: _MONTHS.split(), 4: _DAYS.split()}
+
+
+def _check_range(part: str, position: int) -> None:
+    """robfig/cron's getRange: ``*``/``?``, ``n`` or ``a-b`` (a <= b, within the
+    field's bounds), optionally ``/step`` (a positive step); what croniter would read
+    otherwise (a range wrapping around, ``7`` for Sunday) is refused here, with
+    robfig's message."""
+    span, slash, step = part.partition("/")
+    if slash and not (step.isdigit() and int(step) > 0):
+        raise ScheduleError(f"step of range should be a positive number: {part}")
+    if span in ("*", "?"):
+        return
+    low, high = _BOUNDS[position]
+    first, dash, last = span.partition("-")
+    start = _value(first, position)
+    end = _value(last, position) if dash else start
+    if start < low:
+        raise ScheduleError(f"beginning of range ({start}) below minimum ({low}): {part}")
+    if end > high:
+        raise ScheduleError(f"end of range ({end}) above maximum ({high}): {part}")
+    if start > end:
+        raise ScheduleError(f"beginning of range ({start}) beyond end of range ({end}): {part}")
+
+
+def _value(text: str, position: int) -> int:
+    names = _NAMED.get(position, [])
+    if text.lower() in names:
+        return names.index(text.lower()) + (1 if position == 3 else 0)
+    if not text.isdigit():
+        raise ScheduleError(f"failed to parse int from {text}")
+    return int(text)
 
 
 @attrs.frozen
