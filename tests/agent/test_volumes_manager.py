@@ -328,3 +328,31 @@ def test_a_relative_host_path_is_refused_not_made_where_the_agent_runs(tmp_path,
         with pytest.raises(HostPathError, match="'relative/dir' is not an absolute path"):
             check_host_path("relative/dir", kind)
     assert not (tmp_path / "relative").exists()
+
+
+def _tmpfs_bytes(path) -> int:
+    found = os.statvfs(path)
+    return found.f_blocks * found.f_frsize
+
+
+async def test_a_memory_empty_dir_without_size_limit_is_as_large_as_the_pod_may_use(tmp_path):
+    """Kubernetes' calculateEmptyDirMemorySize: the pod's memory limit (64Mi here), not
+    tmpfs' default of half the machine; a sizeLimit below it wins; with no pod limit,
+    the node's allocatable memory."""
+    manager = VolumeManager(PodDirectories(tmp_path / "pods"), "n1", {"memory": "96Mi"})
+    try:
+        volumes = [
+            {"name": "unsized", "emptyDir": {"medium": "Memory"}},
+            {"name": "small", "emptyDir": {"medium": "Memory", "sizeLimit": "8Mi"}},
+            {"name": "large", "emptyDir": {"medium": "Memory", "sizeLimit": "1Gi"}},
+        ]
+        ready = await manager.setup(pod(volumes), reader())
+        assert _tmpfs_bytes(ready["unsized"].path) == 64 * 1024 * 1024
+        assert _tmpfs_bytes(ready["small"].path) == 8 * 1024 * 1024
+        assert _tmpfs_bytes(ready["large"].path) == 64 * 1024 * 1024
+        unlimited = [{"name": "app", "image": "navarch.test/busybox:1"}]
+        ready = await manager.setup(pod(volumes[:1], uid="u-2", containers=unlimited), reader())
+        assert _tmpfs_bytes(ready["unsized"].path) == 96 * 1024 * 1024
+    finally:
+        for point in mounts_below(tmp_path):
+            unmount(point)

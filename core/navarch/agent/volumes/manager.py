@@ -12,8 +12,9 @@ containers keep running, as in Kubernetes.
 
 What each source becomes on the host:
 
-* emptyDir: a directory (mode 0777), or with ``medium: Memory`` a tmpfs of
-  ``sizeLimit`` bytes (tmpfs' default of half the memory without one);
+* emptyDir: a directory (mode 0777), or with ``medium: Memory`` a tmpfs as large as
+  the least of the node's allocatable memory, the pod's memory limit and the
+  ``sizeLimit`` (Kubernetes' calculateEmptyDirMemorySize);
 * hostPath: the path itself, after the type check (DirectoryOrCreate makes it);
 * configMap, downwardAPI: a directory written by the atomic writer;
 * secret, projected: the same on a tmpfs of their own (Secrets never on disk);
@@ -56,6 +57,7 @@ from navarch.agent.volumes.payload import (
 )
 from navarch.agent.volumes.subpath import SubPathError, open_pinned, prepare_sub_path
 from navarch.agent.volumes.tmpfs import MountError, bind_mount, mount_tmpfs, mounts_below, unmount
+from navarch.api.quantity import Quantity, QuantityError
 
 
 @attrs.frozen
@@ -133,7 +135,7 @@ class VolumeManager:
     async def _one(self, pod: Any, volume: Any, reader: ObjectReader, started: bool) -> VolumePath:
         uid, namespace = pod.metadata.uid, pod.metadata.namespace
         if volume.empty_dir is not None:
-            return VolumePath(self._empty_dir(uid, volume))
+            return VolumePath(self._empty_dir(pod, volume))
         if volume.host_path is not None:
             path = volume.host_path.path or ""
             check_host_path(path, volume.host_path.type)
@@ -189,11 +191,11 @@ class VolumeManager:
             "secret, downwardAPI, projected and persistentVolumeClaim are)"
         )
 
-    def _empty_dir(self, uid: str, volume: Any) -> Path:
-        directory = self.directories.volume(uid, layout.EMPTY_DIR, volume.name)
+    def _empty_dir(self, pod: Any, volume: Any) -> Path:
+        directory = self.directories.volume(pod.metadata.uid, layout.EMPTY_DIR, volume.name)
         source = volume.empty_dir
         if source.medium == "Memory":
-            limit = source.size_limit.ceil() if source.size_limit is not None else None
+            limit = memory_volume_bytes(pod, source.size_limit, self.allocatable)
             if self._on_tmpfs(directory, limit, mode=0o777):
                 return directory
         elif source.medium not in (None, ""):
@@ -357,6 +359,49 @@ class VolumeManager:
         for uid in self.directories.uids():
             if uid not in bound:
                 await self.remove(uid)
+
+
+def memory_volume_bytes(pod: Any, size_limit: Any, allocatable: Mapping[str, str]) -> int | None:
+    """The size of a ``medium: Memory`` emptyDir's tmpfs, as Kubernetes'
+    calculateEmptyDirMemorySize: the node's allocatable memory, lowered to the pod's
+    memory limit and then to the volume's ``sizeLimit`` where those are set, positive
+    and lower. Without a sizeLimit a pod gets no more than it may use (tmpfs' own
+    default, half of the machine's memory, would let one pod take that whatever its
+    limit). None (tmpfs' default) only when the node reports no memory."""
+    size: int | None = None
+    if allocatable.get("memory"):
+        try:
+            size = Quantity.parse(allocatable["memory"]).ceil()
+        except QuantityError:
+            size = None
+    candidates = (_pod_memory_limit(pod), size_limit.ceil() if size_limit is not None else None)
+    for candidate in candidates:
+        if candidate is not None and candidate > 0 and (size is None or candidate <= size):
+            size = candidate
+    return size
+
+
+def _pod_memory_limit(pod: Any) -> int | None:
+    """The pod's memory limit (the kubelet's pod cgroup): its containers' limits added,
+    or the largest init container's when larger; None unless every container has one."""
+
+    def limit(container: Any) -> int | None:
+        limits = (container.resources.limits if container.resources else None) or {}
+        memory = limits.get("memory")
+        return memory.ceil() if memory is not None else None
+
+    total = 0
+    for container in pod.spec.containers or ():
+        found = limit(container)
+        if found is None:
+            return None
+        total += found
+    for container in pod.spec.init_containers or ():
+        found = limit(container)
+        if found is None:
+            return None
+        total = max(total, found)
+    return total or None
 
 
 def _fresh_mount_point(target: Path, *, directory: bool) -> None:
