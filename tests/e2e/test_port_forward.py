@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import concurrent.futures
+import hashlib
 import os
 import re
 import shutil
@@ -311,3 +312,53 @@ async def _web_pod(client: Client, agent: AgentProcess) -> None:
 
 def _without_navarch() -> dict[str, str]:
     return {k: v for k, v in os.environ.items() if not k.startswith("NAVARCH_")}
+
+
+async def kubectl(
+    api_server: ApiServerProcess, *args: str, stdin: bytes | None = None, cwd: Path | None = None
+) -> subprocess.CompletedProcess[bytes]:
+    command = [kubectl_binary(), "--kubeconfig", str(api_server.kubeconfig), *args]
+    return await asyncio.to_thread(
+        subprocess.run,
+        command,
+        input=stdin,
+        stdin=subprocess.DEVNULL if stdin is None else None,
+        capture_output=True,
+        timeout=DEADLINE,
+        cwd=cwd,
+    )
+
+
+async def test_kubectl_attach_sends_stdin_and_reads_output(
+    api_server: ApiServerProcess, agent: AgentProcess, client: Client
+) -> None:
+    """A container started with stdin open: ``kubectl attach -i`` gives it a line and
+    reads what it answers, until the container exits (stdinOnce closes its input when
+    the attach detaches)."""
+    await start_pod(
+        client,
+        agent,
+        "talker",
+        'read line; echo "got $line"; read rest; echo "then ${rest:-eof}"',
+        restartPolicy="Never",
+        container={"stdin": True, "stdinOnce": True},
+    )
+    result = await kubectl(api_server, "attach", "-i", "talker", stdin=b"hello\n")
+    assert result.returncode == 0, result.stderr
+    assert b"got hello\nthen eof\n" in result.stdout, (result.stdout, result.stderr)
+
+
+async def test_kubectl_cp_copies_a_file_in_and_out_unchanged(
+    api_server: ApiServerProcess, agent: AgentProcess, client: Client, tmp_path: Path
+) -> None:
+    await _web_pod(client, agent)
+    original = tmp_path / "payload.bin"
+    original.write_bytes(bytes(range(256)) * 4096 + b"end")  # 1 MiB and a bit, all bytes
+    result = await kubectl(api_server, "cp", str(original), "default/web:/tmp/payload.bin")
+    assert result.returncode == 0, result.stderr
+    inside = await kubectl(api_server, "exec", "web", "--", "md5sum", "/tmp/payload.bin")
+    assert inside.stdout.split()[0].decode() == hashlib.md5(original.read_bytes()).hexdigest()
+    back = tmp_path / "back.bin"
+    result = await kubectl(api_server, "cp", "default/web:/tmp/payload.bin", str(back))
+    assert result.returncode == 0, result.stderr
+    assert back.read_bytes() == original.read_bytes()

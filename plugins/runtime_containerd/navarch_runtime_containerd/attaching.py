@@ -9,10 +9,11 @@ both FIFOs end — the process and everything that inherited its output are gone
 Input: a container created with ``stdin`` gets a third FIFO, ``main.stdin.fifo``,
 which the shim reads into the process (onto its terminal with ``tty``). The runtime
 opens it read-write once, at start (or when first attaching after a restart of the
-runtime): that never blocks whether or not the shim has opened its end, and the
-process sees its input end only at tasks CloseIO — which an attach sends when it
-closes stdin on a ``stdin_once`` container, as Kubernetes does; otherwise a later
-attach may write to it again.
+runtime): that never blocks whether or not the shim has opened its end. The process
+sees its input end once every writer of the FIFO is gone: the shim's (tasks CloseIO)
+and the runtime's own. An attach closes both when it closes stdin on a
+``stdin_once`` container, as Kubernetes does; otherwise a later attach may write to
+it again.
 """
 
 from __future__ import annotations
@@ -58,10 +59,12 @@ class ContainerdAttach:
         stdin_fd: int | None,
         stdin_once: bool,
         exit_code: Callable[[], Awaitable[int | None]],
+        release_stdin: Callable[[], None] = lambda: None,
     ):
         self.client, self.container_id = client, container_id
         self._copier, self._stdin_fd, self._stdin_once = copier, stdin_fd, stdin_once
         self._exit_code = exit_code
+        self._release_stdin = release_stdin
         self._queue: asyncio.Queue[tuple[str, bytes] | None] = asyncio.Queue()
         # Streams that ended before this attach: on a terminal stderr ends at once.
         self._open = set(copier.open_streams)
@@ -95,6 +98,7 @@ class ContainerdAttach:
         if self._stdin_once:
             with contextlib.suppress(NotFound):
                 await self.client.close_stdin(self.container_id)
+            self._release_stdin()  # the runtime's own write end: the FIFO ends
 
     async def output(self) -> AsyncIterator[tuple[str, bytes]]:
         while (chunk := await self._queue.get()) is not None:

@@ -449,7 +449,13 @@ class ContainerOps(RuntimeState):
             stdin_fd=stdin_fd,
             stdin_once=bool(state.get("stdin_once")),
             exit_code=exit_code,
+            release_stdin=lambda: self._release_stdin(container_id),
         )
+
+    def _release_stdin(self, container_id: str) -> None:
+        stdin_fd = self._stdins.pop(container_id, None)
+        if stdin_fd is not None:
+            os.close(stdin_fd)
 
     async def logs(self, container_id: str, options: LogOptions) -> AsyncIterator[LogLine]:
         """The output in the order it was read, each line with the time it was read;
