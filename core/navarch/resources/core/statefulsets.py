@@ -6,6 +6,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from navarch.api import errors, names
 from navarch.api.apps_v1 import StatefulSet
 from navarch.api.defaults import default_pod_spec
 from navarch.api.errors import FieldError
@@ -58,6 +59,16 @@ class StatefulSetStrategy(Strategy):
 
     def validate(self, obj: Any) -> list[FieldError]:
         return validate_stateful_set(obj)
+
+    def validate_create(self, new: Any) -> list[FieldError]:
+        # Kubernetes' ValidateStatefulSetName: a DNS label, as its pods' hostnames
+        # <set>-<ordinal> must be (a dotted or 64+ character name made a set whose pods
+        # were refused for ever). Checked at create only, as Kubernetes does, so a set
+        # stored under an older rule can still be updated and deleted.
+        return [
+            errors.invalid("metadata.name", new.name, problem)
+            for problem in names.dns1123_label(new.name or "")
+        ]
 
     def validate_update(self, new: Any, old: Any) -> list[FieldError]:
         return validate_stateful_set_update(new, old)
