@@ -227,13 +227,25 @@ async def test_a_claim_waits_until_bound_then_mounts_its_volumes_host_path(manag
     where = tmp_path / "provisioned" / "pvc-1"
     held = reader()
     held.preload(
-        CLAIMS, "team", "data-0", {"spec": {"volumeName": "pvc-1"}, "status": {"phase": "Bound"}}
+        CLAIMS,
+        "team",
+        "data-0",
+        {
+            "metadata": {"uid": "claim-uid"},
+            "spec": {"volumeName": "pvc-1"},
+            "status": {"phase": "Bound"},
+        },
     )
     held.preload(
         VOLUMES,
         None,
         "pvc-1",
-        {"spec": {"hostPath": {"path": str(where), "type": "DirectoryOrCreate"}}},
+        {
+            "spec": {
+                "hostPath": {"path": str(where), "type": "DirectoryOrCreate"},
+                "claimRef": {"namespace": "team", "name": "data-0", "uid": "claim-uid"},
+            }
+        },
     )
     ready = await manager.setup(pod(volumes), held)
     assert ready["data"].path == where and where.is_dir()
@@ -297,9 +309,21 @@ async def test_a_claim_being_deleted_is_not_given_to_a_pod_that_did_not_use_it(m
     containers already exist, after an agent restart) keeps it."""
     where = tmp_path / "provisioned" / "pvc-1"
     volumes = [{"name": "data", "persistentVolumeClaim": {"claimName": "data-0"}}]
-    bound = {"spec": {"volumeName": "pvc-1"}, "status": {"phase": "Bound"}}
-    terminating = {"metadata": {"deletionTimestamp": "2026-12-07T21:00:00Z"}, **bound}
-    volume = {"spec": {"hostPath": {"path": str(where), "type": "DirectoryOrCreate"}}}
+    bound = {
+        "metadata": {"uid": "claim-uid"},
+        "spec": {"volumeName": "pvc-1"},
+        "status": {"phase": "Bound"},
+    }
+    terminating = {
+        **bound,
+        "metadata": {"uid": "claim-uid", "deletionTimestamp": "2026-12-07T21:00:00Z"},
+    }
+    volume = {
+        "spec": {
+            "hostPath": {"path": str(where), "type": "DirectoryOrCreate"},
+            "claimRef": {"namespace": "team", "name": "data-0", "uid": "claim-uid"},
+        }
+    }
 
     def held(claim):
         objects = reader()
@@ -356,3 +380,42 @@ async def test_a_memory_empty_dir_without_size_limit_is_as_large_as_the_pod_may_
     finally:
         for point in mounts_below(tmp_path):
             unmount(point)
+
+
+async def test_a_claim_naming_a_volume_bound_to_another_claim_does_not_mount_it(manager, tmp_path):
+    """The kubelet's check: a claim whose spec.volumeName names someone else's volume
+    (its claimRef points to another claim's uid) never gets that volume's path."""
+    theirs = tmp_path / "theirs"
+    volumes = [{"name": "data", "persistentVolumeClaim": {"claimName": "mine"}}]
+    held = reader()
+    held.preload(
+        CLAIMS,
+        "team",
+        "mine",
+        {
+            "metadata": {"uid": "u-mine"},
+            "spec": {"volumeName": "pv-theirs"},
+            "status": {"phase": "Bound"},
+        },
+    )
+    held.preload(
+        VOLUMES,
+        None,
+        "pv-theirs",
+        {
+            "spec": {
+                "hostPath": {"path": str(theirs), "type": "DirectoryOrCreate"},
+                "claimRef": {"namespace": "other", "name": "data", "uid": "u-theirs"},
+            }
+        },
+    )
+    with pytest.raises(VolumeSetupError) as raised:
+        await manager.setup(pod(volumes), held)
+    assert raised.value.failures == [
+        (
+            "data",
+            "found PV object 'pv-theirs' but its claimRef UID 'u-theirs' does not point to "
+            "claim team/mine (UID 'u-mine')",
+        )
+    ]
+    assert not theirs.exists()

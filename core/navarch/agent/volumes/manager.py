@@ -277,6 +277,15 @@ class VolumeManager:
         except ObjectMissing as exc:
             raise _Unavailable(f"{exc} (bound to claim {namespace}/{name})") from exc
         spec = volume.get("spec") or {}
+        # The kubelet's check: the volume must be bound back to this very claim (a claim
+        # naming someone else's volume in spec.volumeName never mounts it).
+        claim_ref = spec.get("claimRef") or {}
+        claim_uid = (claim.get("metadata") or {}).get("uid")
+        if not claim_ref or claim_ref.get("uid") != claim_uid:
+            raise _Unavailable(
+                f"found PV object {bound_to!r} but its claimRef UID {claim_ref.get('uid')!r} "
+                f"does not point to claim {namespace}/{name} (UID {claim_uid!r})"
+            )
         read_only = bool(source.read_only)
         if spec.get("hostPath"):
             host_path = spec["hostPath"]
