@@ -15,8 +15,9 @@ from typing import Any
 import pytest
 import pytest_asyncio
 
-from navarch.agent.localpath import LocalPathCleaner
-from navarch.api.volume_binding import SELECTED_NODE
+from navarch import api
+from navarch.agent.localpath import LocalPathCleaner, owned_directory
+from navarch.api.volume_binding import LOCAL_PATH_PROVISIONER, PROVISIONED_BY, SELECTED_NODE
 from navarch.apiserver.server import token_file
 from navarch.client import Client, Forbidden
 from navarch.client.errors import AlreadyExists, NotFound
@@ -285,3 +286,30 @@ async def test_a_node_may_only_remove_the_cleanup_finalizer_of_its_own_volume(
         for name in ("pvc-mine", "pvc-theirs"):
             await client.persistentvolumes.patch(name, {"metadata": {"finalizers": None}})
             await client.persistentvolumes.delete(name)
+
+
+def test_only_a_volume_the_provisioner_made_has_its_directory_removed():
+    """A volume made by hand with the clean-up finalizer and the provisioner's naming
+    (say, over a directory the administrator keeps) is not the provisioner's: without
+    its provisioned-by annotation the agent leaves the directory in place."""
+
+    def volume(annotations):
+        return api.load(
+            {
+                "apiVersion": "v1",
+                "kind": "PersistentVolume",
+                "metadata": {"name": "pvc-1", "annotations": annotations},
+                "spec": {
+                    "capacity": {"storage": "1Gi"},
+                    "accessModes": ["ReadWriteOnce"],
+                    "hostPath": {"path": "/srv/keep/pvc-1_team_data"},
+                    "claimRef": {"namespace": "team", "name": "data", "uid": "u"},
+                },
+            }
+        ).obj
+
+    assert owned_directory(volume({}), None) is None
+    assert owned_directory(volume({PROVISIONED_BY: "someone.else/x"}), None) is None
+    made = volume({PROVISIONED_BY: LOCAL_PATH_PROVISIONER})
+    assert owned_directory(made, None) == "/srv/keep/pvc-1_team_data"
+    assert owned_directory(made, "/var/lib/navarch/storage") is None

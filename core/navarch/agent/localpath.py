@@ -15,7 +15,8 @@ Nothing is deleted twice or lost: removing an absent directory is a no-op, so a 
 between 1 and 2 just repeats 1; the PV object goes only after its directory; an agent
 that is down leaves the PV Terminating until it is back, when the first listing finds
 it. Only a directory named ``<pv>_<namespace>_<claim>`` — the name the provisioner
-gives it — below ``base_dir`` (when set) is removed, never anything a PV's path could
+gives it — below ``base_dir`` (when set), of a volume annotated as the provisioner's
+(``pv.kubernetes.io/provisioned-by``), is removed, never anything a PV's path could
 otherwise name.
 """
 
@@ -31,7 +32,12 @@ from typing import Any
 from loguru import logger
 
 from navarch.api.core_v1_storage import RECLAIM_DELETE, PersistentVolume
-from navarch.api.volume_binding import LOCAL_PATH_CLEANUP_FINALIZER, pinned_node
+from navarch.api.volume_binding import (
+    LOCAL_PATH_CLEANUP_FINALIZER,
+    LOCAL_PATH_PROVISIONER,
+    PROVISIONED_BY,
+    pinned_node,
+)
 from navarch.client import Client
 from navarch.client.errors import Conflict, NotFound
 from navarch.client.informer import Informer
@@ -42,6 +48,9 @@ RESYNC_SECONDS = 30.0
 def owned_directory(pv: PersistentVolume, base_dir: str | None) -> str | None:
     """The directory the provisioner made for ``pv``, or None when the PV's path is not
     one (a PV made by hand with the finalizer, a path outside ``base_dir``)."""
+    annotations = (pv.metadata.annotations if pv.metadata else None) or {}
+    if annotations.get(PROVISIONED_BY) != LOCAL_PATH_PROVISIONER:
+        return None  # the provisioner annotates every volume it makes
     source = pv.spec.host_path if pv.spec else None
     ref = pv.spec.claim_ref if pv.spec else None
     if source is None or not source.path or ref is None:
