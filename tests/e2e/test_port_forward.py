@@ -14,6 +14,7 @@ import concurrent.futures
 import hashlib
 import os
 import re
+import subprocess
 import sys
 import time
 import uuid
@@ -261,3 +262,52 @@ async def test_kubectl_cp_copies_a_file_in_and_out_unchanged(
     result = await kubectl(api_server, "cp", "default/web:/tmp/payload.bin", str(back))
     assert result.returncode == 0, result.stderr
     assert back.read_bytes() == original.read_bytes()
+
+
+async def navctl(
+    api_server: ApiServerProcess, *args: str, stdin: bytes | None = None
+) -> subprocess.CompletedProcess[bytes]:
+    command = [sys.executable, "-m", "navarch.cli.navctl", "--kubeconfig"]
+    command += [str(api_server.kubeconfig), *args]
+    return await asyncio.to_thread(
+        subprocess.run,
+        command,
+        input=stdin,
+        stdin=subprocess.DEVNULL if stdin is None else None,
+        capture_output=True,
+        timeout=DEADLINE,
+        env=_without_navarch(),
+    )
+
+
+async def test_navctl_attach_and_cp(
+    api_server: ApiServerProcess, agent: AgentProcess, client: Client, tmp_path: Path
+) -> None:
+    await start_pod(
+        client,
+        agent,
+        "nv-talker",
+        'read line; echo "got $line"; read rest; echo "then ${rest:-eof}"',
+        restartPolicy="Never",
+        container={"stdin": True, "stdinOnce": True},
+    )
+    result = await navctl(api_server, "attach", "-i", "nv-talker", stdin=b"hello\n")
+    assert result.returncode == 0, result.stderr
+    assert b"got hello\nthen eof\n" in result.stdout, (result.stdout, result.stderr)
+
+    await _web_pod(client, agent)
+    tree = tmp_path / "tree"
+    (tree / "sub").mkdir(parents=True)
+    (tree / "a.bin").write_bytes(bytes(range(256)) * 2048)
+    (tree / "sub" / "b.txt").write_text("nested\n")
+    result = await navctl(api_server, "cp", str(tree), "web:/tmp/tree")
+    assert result.returncode == 0, result.stderr
+    listed = await kubectl(api_server, "exec", "web", "--", "cat", "/tmp/tree/sub/b.txt")
+    assert listed.stdout == b"nested\n", listed.stderr
+    back = tmp_path / "back"
+    result = await navctl(api_server, "cp", "default/web:/tmp/tree", str(back))
+    assert result.returncode == 0, result.stderr
+    assert (back / "a.bin").read_bytes() == (tree / "a.bin").read_bytes()
+    assert (back / "sub" / "b.txt").read_text() == "nested\n"
+    missing = await navctl(api_server, "cp", "web:/tmp/nothing-here", str(tmp_path / "none"))
+    assert missing.returncode != 0 and b"nothing-here" in missing.stderr, missing.stderr
