@@ -320,6 +320,7 @@ async def test_discovery_health_and_metrics(api_server):
         "coordination.k8s.io",
         "apiextensions.k8s.io",
         "storage.k8s.io",
+        "discovery.k8s.io",  # EndpointSlices
         "authorization.k8s.io",  # SelfSubjectAccessReview only (kubectl auth can-i)
     }
     status, body, _ = await raw(api_server, "GET", "/api/v1")

@@ -8,6 +8,8 @@ from navarch.controllers import (
     cronjob,
     daemonset,
     deployment,
+    endpoints,
+    endpointslice,
     garbagecollector,
     job,
     localpath,
@@ -45,3 +47,5 @@ def navarch_register_controllers(register: Register[ControllerFactory]) -> None:
     register(pvbinder.NAME, pvbinder.PersistentVolumeBinder)
     register(localpath.NAME, localpath.LocalPathProvisioner, options=localpath.LocalPathOptions)
     register(volumeprotection.NAME, volumeprotection.VolumeProtection)
+    register(endpointslice.NAME, endpointslice.EndpointSliceController)
+    register(endpoints.NAME, endpoints.EndpointsController)

@@ -9,7 +9,15 @@ fields and which printer shows it.
 from __future__ import annotations
 
 from navarch.apiextensions.served import CUSTOM_RESOURCE_DEFINITIONS
-from navarch.resources.core import batch, configuration, daemonsets, services, statefulsets, storage
+from navarch.resources.core import (
+    batch,
+    configuration,
+    daemonsets,
+    endpoints,
+    services,
+    statefulsets,
+    storage,
+)
 from navarch.resources.core.events import EVENTS
 from navarch.resources.core.leases import LEASES
 from navarch.resources.core.namespaces import NAMESPACE_FINALIZER, NAMESPACES
@@ -25,6 +33,7 @@ CORE_RESOURCES = (
     NODES,
     EVENTS,
     *services.RESOURCES,
+    *endpoints.RESOURCES,
     *configuration.RESOURCES,
     *storage.RESOURCES,
     REPLICASETS,
