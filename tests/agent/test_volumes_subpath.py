@@ -174,3 +174,20 @@ def test_a_sub_path_is_refused_when_a_link_appears_while_it_is_opened(tmp_path: 
     os.symlink(tmp_path, volume / "a")
     with pytest.raises(SubPathError, match="became a symbolic link"):
         open_pinned(volume.resolve(), checked)
+
+
+def test_a_restarted_container_gets_a_fresh_bind_of_its_sub_path(tmp_path: Path):
+    """The next instance of a container binds again on the same mount point: the earlier
+    bind is replaced, not stacked, and the pod's removal leaves no mount behind."""
+    manager = VolumeManager(PodDirectories(tmp_path / "pods"), "n1", {})
+    volume = manager.directories.volume("u-1", "kubernetes.io~empty-dir", "data")
+    (volume / "logs").mkdir(parents=True)
+    (volume / "logs" / "first").write_text("1")
+    try:
+        first = manager.sub_path("u-1", "app", "data", 0, volume, "logs")
+        second = manager.sub_path("u-1", "app", "data", 0, volume, "logs")
+        assert first == second and (second / "first").read_text() == "1"
+        assert mounts_below(second) == [second]
+    finally:
+        manager.directories.remove("u-1")
+    assert not mounts_below(tmp_path)

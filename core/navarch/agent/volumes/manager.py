@@ -417,7 +417,7 @@ def _fresh_mount_point(target: Path, *, directory: bool) -> None:
     """``target`` unmounted (a restarted container binds again) and of the source's
     type: an empty directory or an empty file."""
     for _ in range(8):  # binds stacked by earlier attempts, bounded
-        if not mounts_below(target):
+        if Path(os.path.realpath(target)) not in mounts_below(target):
             break
         unmount(target)
     if target.is_symlink() or (target.exists() and target.is_dir() != directory):
