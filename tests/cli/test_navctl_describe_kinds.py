@@ -41,9 +41,41 @@ def template(app: str, restart: str = "Always") -> dict[str, Any]:
                 {
                     "name": "main",
                     "image": IMAGE,
-                    "command": ["sh", "-c", "sleep 1"],
+                    # a script of several lines: kubectl indents each line
+                    "command": ["sh", "-c", "trap 'exit 0' TERM\nsleep 1 &\nwait\n"],
                     "ports": [{"containerPort": 80}, {"containerPort": 53, "protocol": "UDP"}],
-                    "env": [{"name": "MODE", "value": "fast"}],
+                    "resources": {
+                        "limits": {"memory": "200Mi"},
+                        "requests": {"memory": "200Mi", "cpu": "100m"},
+                    },
+                    "envFrom": [
+                        {"configMapRef": {"name": "settings"}, "prefix": "APP_"},
+                        {"secretRef": {"name": "creds", "optional": True}},
+                    ],
+                    "env": [
+                        {"name": "MODE", "value": "fast"},
+                        {"name": "POD", "valueFrom": {"fieldRef": {"fieldPath": "metadata.name"}}},
+                        {
+                            "name": "MEM",
+                            "valueFrom": {
+                                "resourceFieldRef": {"resource": "limits.memory", "divisor": "1Mi"}
+                            },
+                        },
+                        {
+                            "name": "PASSWORD",
+                            "valueFrom": {"secretKeyRef": {"name": "creds", "key": "password"}},
+                        },
+                        {
+                            "name": "COLOR",
+                            "valueFrom": {
+                                "configMapKeyRef": {
+                                    "name": "settings",
+                                    "key": "mode",
+                                    "optional": True,
+                                }
+                            },
+                        },
+                    ],
                     "volumeMounts": [{"name": "conf", "mountPath": "/etc/conf"}],
                 }
             ],
@@ -52,6 +84,7 @@ def template(app: str, restart: str = "Always") -> dict[str, Any]:
                 {"name": "creds", "secret": {"secretName": "creds", "optional": True}},
                 {"name": "scratch", "emptyDir": {"medium": "Memory", "sizeLimit": "64Mi"}},
                 {"name": "host", "hostPath": {"path": "/var/log", "type": "Directory"}},
+                {"name": "untyped", "hostPath": {"path": "/srv"}},
             ],
         },
     }

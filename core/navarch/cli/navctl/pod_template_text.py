@@ -6,6 +6,7 @@ tolerations."""
 
 from __future__ import annotations
 
+import math
 from typing import Any
 
 from navarch.cli.navctl.describe_sections import toleration_text
@@ -50,11 +51,17 @@ def _containers(title: str, containers: list[dict[str, Any]]) -> list[str]:
         for field, label in (("command", "Command"), ("args", "Args")):
             if container.get(field):
                 lines.append(f"    {label}:")
-                lines += [f"      {word}" for word in container[field]]
+                # kubectl writes each line of a word on a line of its own
+                lines += [f"      {line}" for word in container[field] for line in word.split("\n")]
+        lines += _resource_lines(container.get("resources") or {})
+        if container.get("envFrom"):
+            lines.append("    Environment Variables from:")
+            lines += [f"      {_env_from_text(source)}" for source in container["envFrom"]]
         env = container.get("env") or []
         if env:
             lines.append("    Environment:")
-            lines += [f"      {e.get('name')}:\t{e.get('value', '')}" for e in env]
+            for var in env:
+                lines += _env_lines(var, container)
         else:
             lines.append("    Environment:\t<none>")
         mounts = [
@@ -64,6 +71,68 @@ def _containers(title: str, containers: list[dict[str, Any]]) -> list[str]:
         ]
         lines += ["    Mounts:", *mounts] if mounts else ["    Mounts:\t<none>"]
     return lines
+
+
+def _resource_lines(resources: dict[str, Any]) -> list[str]:
+    """kubectl's describeContainerResources: limits, then requests, by name."""
+    lines = []
+    for field, label in (("limits", "Limits"), ("requests", "Requests")):
+        if resources.get(field):
+            lines.append(f"    {label}:")
+            lines += [f"      {name}:\t{value}" for name, value in sorted(resources[field].items())]
+    return lines
+
+
+def _env_from_text(source: dict[str, Any]) -> str:
+    """kubectl's describeContainerEnvFrom: ``NAME\tKind[ with prefix 'P']\tOptional: b``."""
+    kind, ref = (
+        ("ConfigMap", source["configMapRef"])
+        if source.get("configMapRef")
+        else (
+            "Secret",
+            source.get("secretRef") or {},
+        )
+    )
+    prefix = f" with prefix '{source['prefix']}'" if source.get("prefix") else ""
+    return f"{ref.get('name')}\t{kind}{prefix}\tOptional: {str(bool(ref.get('optional'))).lower()}"
+
+
+def _env_lines(var: dict[str, Any], container: dict[str, Any]) -> list[str]:
+    """kubectl's describeContainerEnvVars without a resolver (a template has no pod): a
+    value line by line, a reference as what it refers to."""
+    name, source = var.get("name"), var.get("valueFrom")
+    if source is None:
+        first, *rest = str(var.get("value", "")).split("\n")
+        return [f"      {name}:\t{first}", *(f"      \t{line}" for line in rest)]
+    if (ref := source.get("fieldRef")) is not None:
+        return [f"      {name}:\t ({ref.get('apiVersion', 'v1')}:{ref.get('fieldPath')})"]
+    if (ref := source.get("resourceFieldRef")) is not None:
+        return [f"      {name}:\t{_resource_value(ref, container)} ({ref.get('resource')})"]
+    for key, words in (
+        ("secretKeyRef", "in secret"),
+        ("configMapKeyRef", "of config map"),
+    ):
+        if (ref := source.get(key)) is not None:
+            optional = str(bool(ref.get("optional"))).lower()
+            return [
+                f"      {name}:\t<set to the key '{ref.get('key')}' {words} "
+                f"'{ref.get('name')}'>\tOptional: {optional}"
+            ]
+    return [f"      {name}:\t"]
+
+
+def _resource_value(ref: dict[str, Any], container: dict[str, Any]) -> str:
+    """The container's own limit or request a resourceFieldRef names, in its divisor's
+    units (kubectl's ExtractContainerResourceValue); "node allocatable" for an unset
+    limit, as kubectl prints it."""
+    from navarch.api.quantity import Quantity  # only describe of a template needs it
+
+    field, _, resource = str(ref.get("resource", "")).partition(".")
+    value = ((container.get("resources") or {}).get(field) or {}).get(resource)
+    if value is None:
+        return "node allocatable" if field == "limits" else "0"
+    divisor = Quantity.parse(str(ref.get("divisor") or "1"))
+    return str(math.ceil(Quantity.parse(str(value)).value / divisor.value))
 
 
 def _pairs(title: str, values: dict[str, str] | None, separator: str = "=") -> list[str]:
@@ -93,7 +162,7 @@ def _source_lines(volume: dict[str, Any]) -> list[str]:
         return [
             "Type:\tHostPath (bare host directory volume)",
             f"Path:\t{source.get('path')}",
-            f"HostPathType:\t{source.get('type') or '<none>'}",
+            f"HostPathType:\t{source.get('type') or ''}",
         ]
     if (source := volume.get("local")) is not None:  # a PersistentVolume's
         return [
