@@ -3,6 +3,7 @@ checks and messages)."""
 
 from __future__ import annotations
 
+import errno
 import functools
 import os
 from pathlib import Path
@@ -10,6 +11,7 @@ from pathlib import Path
 import pytest
 
 from navarch import api
+from navarch.agent.volumes import manager as manager_module
 from navarch.agent.volumes.layout import PodDirectories
 from navarch.agent.volumes.manager import VolumeManager, VolumePath
 from navarch.agent.volumes.mounts import MountConfigError, container_mounts
@@ -19,7 +21,7 @@ from navarch.agent.volumes.subpath import (
     open_pinned,
     prepare_sub_path,
 )
-from navarch.agent.volumes.tmpfs import mounts_below
+from navarch.agent.volumes.tmpfs import MountError, mounts_below
 from navarch.runtime import MountPropagation
 
 
@@ -188,6 +190,30 @@ def test_a_restarted_container_gets_a_fresh_bind_of_its_sub_path(tmp_path: Path)
         second = manager.sub_path("u-1", "app", "data", 0, volume, "logs")
         assert first == second and (second / "first").read_text() == "1"
         assert mounts_below(second) == [second]
+    finally:
+        manager.directories.remove("u-1")
+    assert not mounts_below(tmp_path)
+
+
+def test_a_bind_failing_for_one_mount_does_not_stop_pinning_the_others(tmp_path, monkeypatch):
+    """Only a lack of privilege (EPERM) makes the agent hand over checked paths from
+    then on; any other failure refuses that mount alone (never the unpinned path)."""
+    manager = VolumeManager(PodDirectories(tmp_path / "pods"), "n1", {})
+    volume = manager.directories.volume("u-1", "kubernetes.io~empty-dir", "data")
+    (volume / "logs").mkdir(parents=True)
+    real_bind = manager_module.bind_mount
+
+    def failing(source, target):
+        raise MountError(errno.EINVAL, f"cannot bind {source} on {target}: Invalid argument")
+
+    monkeypatch.setattr(manager_module, "bind_mount", failing)
+    with pytest.raises(SubPathError, match="cannot bind subPath `logs`"):
+        manager.sub_path("u-1", "app", "data", 0, volume, "logs")
+    monkeypatch.setattr(manager_module, "bind_mount", real_bind)
+    try:
+        pinned = manager.sub_path("u-1", "app", "data", 0, volume, "logs")
+        assert pinned == manager.directories.sub_path("u-1", "data", "app", 0)
+        assert mounts_below(pinned) == [pinned]
     finally:
         manager.directories.remove("u-1")
     assert not mounts_below(tmp_path)

@@ -23,6 +23,7 @@ What each source becomes on the host:
 from __future__ import annotations
 
 import asyncio
+import errno
 import os
 import stat
 from collections.abc import Awaitable, Mapping
@@ -325,6 +326,9 @@ class VolumeManager:
             _fresh_mount_point(target, directory=stat.S_ISDIR(os.fstat(fd).st_mode))
             bind_mount(f"/proc/self/fd/{fd}", target)
         except MountError as exc:
+            if exc.errno not in (errno.EPERM, errno.EACCES):
+                # This mount's trouble: never a reason to stop pinning everyone's.
+                raise SubPathError(f"cannot bind subPath `{sub_path}`: {exc.strerror}") from exc
             self._binds_refused = True
             self.log.bind(error=str(exc)).warning(
                 "cannot bind-mount subPaths: they are handed to the runtime as checked paths "
