@@ -311,3 +311,43 @@ async def test_navctl_attach_and_cp(
     assert (back / "sub" / "b.txt").read_text() == "nested\n"
     missing = await navctl(api_server, "cp", "web:/tmp/nothing-here", str(tmp_path / "none"))
     assert missing.returncode != 0 and b"nothing-here" in missing.stderr, missing.stderr
+
+
+async def test_port_forward_to_a_service(
+    api_server: ApiServerProcess, agent: AgentProcess, client: Client, tmp_path: Path
+) -> None:
+    """``port-forward svc/NAME PORT``: the client picks one of the Service's pods and
+    maps the Service's port to its targetPort (a number or a container port's name)."""
+    await start_pod(
+        client,
+        agent,
+        "svc-web",
+        WEB,
+        metadata={"labels": {"app": "svc-web"}},
+        container={"ports": [{"name": "http", "containerPort": 8080}]},
+    )
+    service = {
+        "apiVersion": "v1",
+        "kind": "Service",
+        "metadata": {"name": "svc-web", "namespace": "default"},
+        "spec": {
+            "selector": {"app": "svc-web"},
+            "ports": [
+                {"name": "web", "port": 80, "targetPort": "http"},
+                {"name": "other", "port": 90, "targetPort": 9090},
+            ],
+        },
+    }
+    await client.request("POST", "/api/v1/namespaces/default/services", body=service)
+    # Both print the pod's ports they forward to: "Forwarding from ... -> 8080".
+    kubectl_command = [kubectl_binary(), "--kubeconfig", str(api_server.kubeconfig)]
+    kubectl_command += ["port-forward", "--address", "127.0.0.1", "svc/svc-web", ":80", ":90"]
+    navctl_command = [sys.executable, "-m", "navarch.cli.navctl", "--kubeconfig"]
+    navctl_command += [str(api_server.kubeconfig), "port-forward", "svc/svc-web", ":80", ":90"]
+    for name, command in (("kubectl", kubectl_command), ("navctl", navctl_command)):
+        forward = PortForward(command, [8080, 9090], tmp_path / name, env=_without_navarch())
+        try:
+            assert await until_answered(forward, 8080) == b"alpha\n"
+            assert await until_answered(forward, 9090) == b"beta\n"
+        finally:
+            forward.stop()

@@ -1,13 +1,16 @@
-"""``navctl port-forward POD [LOCAL:]REMOTE...``: listen on local ports and forward each
-connection to the pod's port, through the API server's ``pods/portforward``
+"""``navctl port-forward POD|svc/NAME|deploy/NAME [LOCAL:]REMOTE...``: listen on local
+ports and forward each connection to the pod's port, through the API server's ``pods/portforward``
 (:mod:`navarch.apiserver.portforward`), speaking kubectl's protocol: SPDY inside one
 WebSocket (``SPDY/3.1+portforward.k8s.io``), two streams per connection — ``error``
 (which the server closes, with a message when the connection failed) and ``data`` —
 whose headers carry ``port`` and a ``requestID`` pairing them.
 
 A connection that fails (nothing listens on the pod's port) is reported on stderr and
-the others go on, as with kubectl; the pod's connection lost ends navctl with an
-error. ``LOCAL`` omitted or empty (``:8080``): a free port, printed.
+the others go on (kubectl 1.32 gives up its whole connection instead); the connection
+to the API server lost ends navctl with an error. ``LOCAL`` omitted or empty
+(``:8080``): a free port, printed. ``svc/NAME`` forwards to one running pod of the
+Service, its ports translated to the pods' (``targetPort``), as kubectl does
+client-side.
 """
 
 from __future__ import annotations
@@ -18,10 +21,10 @@ import contextlib
 import itertools
 import sys
 from collections.abc import Awaitable, Callable
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from navarch.cli.navctl.arguments import split_target
-from navarch.cli.navctl.commands.logs import pod_of
+from navarch.cli.navctl.commands.logs import label_selector, pod_of
 from navarch.cli.navctl.failures import CliError
 from navarch.cli.navctl.session import Session, add_command, find_resource, resource_path
 from navarch.client.errors import ApiException
@@ -40,7 +43,7 @@ def register(commands: argparse._SubParsersAction) -> None:
     parser.add_argument(
         "--address", default="127.0.0.1", help="the local address to listen on (127.0.0.1)"
     )
-    parser.add_argument("target", metavar="POD", help="POD, pod/NAME or deploy/NAME")
+    parser.add_argument("target", metavar="POD", help="POD, pod/NAME, svc/NAME or deploy/NAME")
     parser.add_argument("ports", nargs="+", metavar="[LOCAL:]REMOTE", help="ports to forward")
 
 
@@ -67,7 +70,9 @@ async def run(session: Session, args: argparse.Namespace) -> int:
 
     pairs = parse_ports(args.ports)
     res, name = split_target([args.target], default="pods")
-    if res.kind != "Pod":
+    if res.kind == "Service":
+        name, pairs = await _service_pod(session, name, pairs)
+    elif res.kind != "Pod":
         name = await pod_of(session, res.kind, name)
     pods = find_resource("pods")
     pod = await session.request("GET", resource_path(pods, session.namespace, name))
@@ -124,6 +129,58 @@ async def run(session: Session, args: argparse.Namespace) -> int:
         with contextlib.suppress(asyncio.CancelledError, Exception):
             await reading
         await ws.close()
+
+
+async def _service_pod(
+    session: Session, name: str, pairs: list[tuple[int, int]]
+) -> tuple[str, list[tuple[int, int]]]:
+    """One running pod of Service ``name`` and the ports translated to its own, as
+    kubectl does client-side: a Service port's ``targetPort`` (a number, or the name
+    of a container port of the pod; absent: the same number)."""
+    service = await session.request(
+        "GET", resource_path(find_resource("services"), session.namespace, name)
+    )
+    selector = (service.get("spec") or {}).get("selector") or {}
+    if not selector:
+        raise CliError(f"service {name} has no selector, so there is no pod to forward to")
+    listed = await session.request(
+        "GET",
+        resource_path(find_resource("pods"), session.namespace),
+        params={"labelSelector": label_selector({"matchLabels": selector})},
+    )
+    running = [
+        p
+        for p in listed.get("items") or []
+        if (p.get("status") or {}).get("phase") == "Running"
+        and not p["metadata"].get("deletionTimestamp")
+    ]
+    if not running:
+        raise CliError(f"service {name} has no running pod to forward to")
+    pod = min(running, key=lambda p: p["metadata"].get("creationTimestamp") or "")
+    ports = (service.get("spec") or {}).get("ports") or []
+    translated = []
+    for local, wanted in pairs:
+        entry = next((p for p in ports if p.get("port") == wanted), None)
+        if entry is None:
+            raise CliError(f"Service {name} does not have a service port {wanted}")
+        translated.append((local, _target_port(pod, entry)))
+    return pod["metadata"]["name"], translated
+
+
+def _target_port(pod: dict[str, Any], entry: dict[str, Any]) -> int:
+    target = entry.get("targetPort")
+    if isinstance(target, int) and target:
+        return target
+    if isinstance(target, str) and target and not target.isdigit():
+        for container in (pod.get("spec") or {}).get("containers") or []:
+            for port in container.get("ports") or []:
+                if port.get("name") == target:
+                    return int(port["containerPort"])
+        raise CliError(
+            f"pod {pod['metadata']['name']} has no container port named {target!r} "
+            "(the Service's targetPort)"
+        )
+    return int(target) if isinstance(target, str) and target else int(entry["port"])
 
 
 def _handler(
