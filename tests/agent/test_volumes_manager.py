@@ -5,6 +5,7 @@ and Secrets, claims that are not bound yet, emptyDir sizeLimit."""
 from __future__ import annotations
 
 import base64
+import errno
 import os
 import socket
 import stat
@@ -13,10 +14,11 @@ import pytest
 
 from navarch import api
 from navarch.agent.apiobjects import CLAIMS, CONFIG_MAPS, SECRETS, VOLUMES, ObjectReader
+from navarch.agent.volumes import manager as manager_module
 from navarch.agent.volumes.hostpath import HostPathError, check_host_path
-from navarch.agent.volumes.layout import PodDirectories
+from navarch.agent.volumes.layout import SECRET, PodDirectories
 from navarch.agent.volumes.manager import VolumeManager, VolumeSetupError
-from navarch.agent.volumes.tmpfs import mounts_below, unmount
+from navarch.agent.volumes.tmpfs import MountError, mounts_below, unmount
 from navarch.client.errors import Forbidden
 
 
@@ -419,3 +421,25 @@ async def test_a_claim_naming_a_volume_bound_to_another_claim_does_not_mount_it(
         )
     ]
     assert not theirs.exists()
+
+
+async def test_a_tmpfs_failing_for_one_volume_keeps_secrets_in_memory_for_the_rest(
+    manager, monkeypatch
+):
+    """Only a lack of privilege (EPERM) sends memory-backed volumes to disk from then
+    on; any other failure fails that volume (the pod waits) and the next Secret still
+    gets its tmpfs."""
+    real_mount = manager_module.mount_tmpfs
+
+    def failing(directory, size_bytes=None, mode=0o755):
+        raise MountError(errno.ENOMEM, f"cannot mount a tmpfs on {directory}: out of memory")
+
+    volumes = [{"name": "creds", "secret": {"secretName": "db"}}]
+    held = reader(secret__db={"data": {"pw": b64("s3cret")}})
+    monkeypatch.setattr(manager_module, "mount_tmpfs", failing)
+    with pytest.raises(VolumeSetupError, match="cannot mount a tmpfs"):
+        await manager.setup(pod(volumes), held)
+    assert not (manager.directories.volume("u-1", SECRET, "creds") / "pw").exists()
+    monkeypatch.setattr(manager_module, "mount_tmpfs", real_mount)
+    ready = await manager.setup(pod(volumes, uid="u-2"), held)
+    assert os.path.ismount(ready["creds"].path)

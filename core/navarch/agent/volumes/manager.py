@@ -209,12 +209,16 @@ class VolumeManager:
     def _on_tmpfs(self, directory: Path, size: int | None, mode: int = 0o755) -> bool:
         """Mount a tmpfs on ``directory``; False (the directory stays on disk, said
         once in the log) where the agent may not mount, e.g. not running as root.
-        ``mode``: an emptyDir's is 0777, as on disk (any user of any container writes)."""
+        ``mode``: an emptyDir's is 0777, as on disk (any user of any container writes).
+        Any other failure is this volume's (_Unavailable): a Secret never goes to disk
+        because one mount failed."""
         if self._tmpfs_refused:
             return False
         try:
             mount_tmpfs(directory, size, mode=mode)
         except MountError as exc:
+            if exc.errno not in (errno.EPERM, errno.EACCES):
+                raise _Unavailable(f"cannot mount a tmpfs: {exc.strerror}") from exc
             self._tmpfs_refused = True
             self.log.bind(error=str(exc)).warning(
                 "cannot mount tmpfs: memory-backed volumes (secrets, medium Memory) are kept "
