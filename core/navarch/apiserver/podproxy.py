@@ -1,7 +1,6 @@
-"""``pods/log``, ``pods/exec`` and ``pods/attach``: the API server checks the pod and
-the container,
-then proxies the request to the agent of the pod's node (kubelet's role), which
-serves them on its own HTTPS port (:mod:`navarch.agent.streaming`):
+"""``pods/log``, ``pods/exec``, ``pods/attach`` and ``pods/portforward``: the API server
+checks the pod and the container, then proxies the request to the agent of the pod's
+node (kubelet's role), which serves them on its own HTTPS port (:mod:`navarch.agent.streaming`):
 
     GET  /api/v1/namespaces/ns/pods/web/log?container=c&follow=true
       -> GET  https://<node address>:<port>/containerLogs/ns/web/c?follow=true
@@ -9,6 +8,9 @@ serves them on its own HTTPS port (:mod:`navarch.agent.streaming`):
       -> GET  https://<node address>:<port>/exec/ns/web/c?command=sh...   (WebSocket)
     GET  /api/v1/namespaces/ns/pods/web/attach?container=c&stdin=true...  (WebSocket)
       -> GET  https://<node address>:<port>/attach/ns/web/c?stdin=true...   (WebSocket)
+    GET  /api/v1/namespaces/ns/pods/web/portforward        (SPDY, or SPDY in a WebSocket)
+      -> GET  https://<node address>:<port>/portForward/ns/web?port=8080    (a WebSocket
+              per connection; :mod:`navarch.apiserver.portforward`)
 
 The node's address is its Node's ``status.addresses`` (InternalIP, else Hostname) and
 the port its ``status.daemonEndpoints.kubeletEndpoint.Port``, which the agent
