@@ -97,3 +97,18 @@ def test_a_reader_never_sees_a_half_written_set(tmp_path: Path):
     assert seen, "the reader read nothing"
     mixed = [versions for versions in seen if len(versions) != 1]
     assert not mixed, f"a read saw several versions at once: {mixed[:3]}"
+
+
+def test_a_set_left_half_written_by_a_writer_that_died_is_removed(tmp_path: Path):
+    """An agent killed between writing a timestamped directory and swapping ``..data``
+    leaves that directory behind; the next write removes it (and only it)."""
+    target = tmp_path / "vol"
+    write_atomically(target, {"a": FileProjection(b"1")})
+    stray = target / "..2026_12_07_21_00_00.abc123"
+    (stray / "half").mkdir(parents=True)
+    os.symlink("..data/a", target / "..data_tmp")
+    write_atomically(target, {"a": FileProjection(b"2")})
+    assert not stray.exists() and not (target / "..data_tmp").exists()
+    assert (target / "a").read_bytes() == b"2"
+    current = os.readlink(target / DATA_LINK)
+    assert {p.name for p in target.iterdir()} == {current, DATA_LINK, "a"}

@@ -101,7 +101,18 @@ def write_atomically(target: Path, payload: Mapping[str, FileProjection]) -> boo
         (target / name).unlink(missing_ok=True)
     if old_dir and old_dir != new_dir.name:
         shutil.rmtree(target / old_dir, ignore_errors=True)
+    _remove_strays(target, keep=new_dir.name)
     return True
+
+
+def _remove_strays(target: Path, keep: str) -> None:
+    """Timestamped directories no link names: left by a writer that died before its
+    swap (an agent killed mid-write). Nobody reads them; on a Secret's tmpfs they
+    would hold memory for as long as the pod runs."""
+    for entry in target.iterdir():
+        stray = entry.name.startswith("..") and entry.name not in (DATA_LINK, NEW_DATA_LINK, keep)
+        if stray and entry.is_dir() and not entry.is_symlink():
+            shutil.rmtree(entry, ignore_errors=True)
 
 
 def _write_set(target: Path, files: Mapping[str, FileProjection]) -> Path:
