@@ -34,6 +34,7 @@ from navarch.apiserver import (
     printers,
     requestinfo,
 )
+from navarch.apiserver.controlplane import ControlPlaneEndpoints
 from navarch.apiserver.crds import CustomResourceDefinitions
 from navarch.apiserver.fieldselectors import parse as parse_field_selector
 from navarch.apiserver.fieldselectors import parse_label_selector
@@ -87,6 +88,10 @@ class Api:
         )
         self.storage.write_hooks[SERVICES.group_resource] = self.service_allocator.begin
         self.storage.deletion_listeners.append(self.service_allocator.released)
+        # The kubernetes Service and its endpoints, started by the server once serving.
+        self.control_plane = ControlPlaneEndpoints(
+            self.storage, self.store, self.settings.service_cidr
+        )
         self.handlers = ResourceHandlers(
             self.storage, self.namespaces, ListBudget(self.settings.max_list_bytes_in_flight)
         )
@@ -131,6 +136,7 @@ class Api:
         await self.crds.close()
         await self.watches.close()
         await self.pod_proxy.close()
+        await self.control_plane.close()
         await self.service_allocator.close()
 
     # --- application ------------------------------------------------------------------

@@ -262,6 +262,7 @@ async def serve(
         except OSError as exc:
             raise bind_error(config["api.address"], config["api.port"], exc) from None
         kubeconfig_path = write_kubeconfig(config, tokens)
+        await api.control_plane.start(api.address)
         api.ready = True
         log.bind(
             url=server_url(config), store=config["store.name"], kubeconfig=str(kubeconfig_path)
