@@ -36,17 +36,16 @@ from navarch.api.core_v1 import Node, Pod
 from navarch.api.field_checks import validate_label_selector
 from navarch.api.meta import OwnerReference
 from navarch.api.selectors import Selector
-from navarch.client.client import JSON_PATCH
 from navarch.client.errors import ApiException, Conflict, NotFound
 from navarch.client.sharedinformers import NAMESPACE_INDEX
+from navarch.controllers import claiming, history
 from navarch.controllers import daemonset_plan as plan_of
-from navarch.controllers import history
 from navarch.controllers.base import QueueController
 from navarch.controllers.context import ControllerContext
 from navarch.controllers.daemonset_nodes import Placement, pod_for_node
 from navarch.controllers.daemonset_status import new_status, unchanged
 from navarch.controllers.expectations import UIDTrackingExpectations
-from navarch.controllers.owners import controller_of, owner_reference
+from navarch.controllers.owners import controller_of
 from navarch.controllers.replicaset_pods import is_ready
 
 NAME = "daemonset"
@@ -371,29 +370,12 @@ class DaemonSetController(QueueController):
         return owned
 
     async def _adopt(self, ds: DaemonSet, pod: Pod) -> Pod:
-        refs = pod.metadata.owner_references if pod.metadata else None
-        ref = owner_reference(ds)
-        patch = [
-            {"op": "test", "path": "/metadata/uid", "value": pod.metadata.uid},  # type: ignore[union-attr]
-            {"op": "add", "path": "/metadata/ownerReferences/-", "value": ref}
-            if refs
-            else {"op": "add", "path": "/metadata/ownerReferences", "value": [ref]},
-        ]
-        adopted = await self.client.pods.patch(
-            pod.name, patch, pod.namespace, patch_type=JSON_PATCH
-        )
+        adopted: Pod = await claiming.adopt(self.client.pods, ds, pod)
         self.log.bind(daemonset=ds.key(), pod=pod.name).info("adopted an orphan pod")
         return adopted
 
     async def _release(self, ds: DaemonSet, pod: Pod) -> None:
-        uid = ds.metadata.uid if ds.metadata else None
-        refs = (pod.metadata.owner_references if pod.metadata else None) or ()
-        index = next(i for i, ref in enumerate(refs) if ref.uid == uid)
-        patch = [
-            {"op": "test", "path": f"/metadata/ownerReferences/{index}/uid", "value": uid},
-            {"op": "remove", "path": f"/metadata/ownerReferences/{index}"},
-        ]
-        await self.client.pods.patch(pod.name, patch, pod.namespace, patch_type=JSON_PATCH)
+        await claiming.release(self.client.pods, ds, pod)
         self.log.bind(daemonset=ds.key(), pod=pod.name).info(
             "released a pod that no longer matches"
         )

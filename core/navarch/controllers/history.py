@@ -51,8 +51,9 @@ from typing import Any
 from navarch.api.apps_v1 import ControllerRevision
 from navarch.api.meta import TopLevel
 from navarch.api.selectors import Selector
-from navarch.client.client import JSON_PATCH, Client
+from navarch.client.client import Client
 from navarch.client.errors import AlreadyExists, ApiException, Conflict, NotFound
+from navarch.controllers import claiming
 from navarch.controllers.owners import controller_of, owner_reference
 
 # The label on a revision (and on the pods made from it) naming the revision's hash:
@@ -267,9 +268,9 @@ async def claim(
                 if matches:
                     owned.append(revision)
                 elif not deleting:
-                    await _release(client, owner, revision)
+                    await claiming.release(client.controllerrevisions, owner, revision)
             elif matches and not deleting:
-                owned.append(await _adopt(client, owner, revision))
+                owned.append(await claiming.adopt(client.controllerrevisions, owner, revision))
         except NotFound:
             continue
         except ApiException as exc:
@@ -277,33 +278,6 @@ async def claim(
     if failure is not None:
         raise failure
     return owned
-
-
-async def _adopt(client: Client, owner: TopLevel, revision: ControllerRevision) -> Any:
-    refs = revision.metadata.owner_references if revision.metadata else None
-    ref = owner_reference(owner)
-    patch = [
-        {"op": "test", "path": "/metadata/uid", "value": revision.metadata.uid},  # type: ignore[union-attr]
-        {"op": "add", "path": "/metadata/ownerReferences/-", "value": ref}
-        if refs
-        else {"op": "add", "path": "/metadata/ownerReferences", "value": [ref]},
-    ]
-    return await client.controllerrevisions.patch(
-        revision.name, patch, revision.namespace, patch_type=JSON_PATCH
-    )
-
-
-async def _release(client: Client, owner: TopLevel, revision: ControllerRevision) -> None:
-    uid = owner.metadata.uid if owner.metadata else None
-    refs = (revision.metadata.owner_references if revision.metadata else None) or ()
-    index = next(i for i, ref in enumerate(refs) if ref.uid == uid)
-    patch = [
-        {"op": "test", "path": f"/metadata/ownerReferences/{index}/uid", "value": uid},
-        {"op": "remove", "path": f"/metadata/ownerReferences/{index}"},
-    ]
-    await client.controllerrevisions.patch(
-        revision.name, patch, revision.namespace, patch_type=JSON_PATCH
-    )
 
 
 async def truncate(

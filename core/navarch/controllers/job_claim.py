@@ -18,10 +18,10 @@ from navarch.api.batch_v1 import TRACKING_FINALIZER, Job
 from navarch.api.core_v1 import Pod
 from navarch.api.field_checks import validate_label_selector
 from navarch.api.selectors import Selector
-from navarch.client.client import JSON_PATCH
 from navarch.client.errors import NotFound
+from navarch.controllers import claiming
 from navarch.controllers import job_pods as pods_of
-from navarch.controllers.owners import controller_of, owner_reference
+from navarch.controllers.owners import controller_of
 
 
 def selector_of(job: Job) -> Selector | None:
@@ -70,42 +70,28 @@ async def may_adopt(client: Any, job: Job) -> bool:
 
 
 async def adopt(client: Any, job: Job, pod: Pod) -> Pod:
-    meta = pod.metadata
-    refs = meta.owner_references if meta else None
-    ref = owner_reference(job)
-    patch: list[dict[str, Any]] = [
-        # that very pod, still an orphan (the name may hold another pod by now)
-        {"op": "test", "path": "/metadata/uid", "value": pods_of.uid_of(pod)},
-        {"op": "add", "path": "/metadata/ownerReferences/-", "value": ref}
-        if refs
-        else {"op": "add", "path": "/metadata/ownerReferences", "value": [ref]},
-    ]
+    """Adopt the orphan ``pod``, adding the tracking finalizer it lacks in the same
+    patch (so it is counted exactly once from then on)."""
+    extra: list[dict[str, Any]] = []
     if not pods_of.has_tracking_finalizer(pod):
-        finalizers = meta.finalizers if meta else None
-        patch.append(
+        finalizers = pod.metadata.finalizers if pod.metadata else None
+        extra.append(
             {"op": "add", "path": "/metadata/finalizers/-", "value": TRACKING_FINALIZER}
             if finalizers
             else {"op": "add", "path": "/metadata/finalizers", "value": [TRACKING_FINALIZER]}
         )
-    adopted: Pod = await client.pods.patch(pod.name, patch, pod.namespace, patch_type=JSON_PATCH)
+    adopted: Pod = await claiming.adopt(client.pods, job, pod, extra)
     return adopted
 
 
 async def release(client: Any, job: Job, pod: Pod) -> None:
-    meta = pod.metadata
-    uid = job.metadata.uid if job.metadata else None
-    refs = list((meta.owner_references if meta else None) or ())
-    index = next(i for i, r in enumerate(refs) if r.uid == uid)
-    patch: list[dict[str, Any]] = [
-        {"op": "test", "path": "/metadata/uid", "value": pods_of.uid_of(pod)},
-        {"op": "test", "path": f"/metadata/ownerReferences/{index}/uid", "value": uid},
-        {"op": "remove", "path": f"/metadata/ownerReferences/{index}"},
-    ]
-    finalizers = list((meta.finalizers if meta else None) or ())
+    """Release ``pod`` and take away the tracking finalizer with the reference."""
+    finalizers = list((pod.metadata.finalizers if pod.metadata else None) or ())
+    extra: list[dict[str, Any]] = []
     if TRACKING_FINALIZER in finalizers:
         at = finalizers.index(TRACKING_FINALIZER)
-        patch += [
+        extra = [
             {"op": "test", "path": f"/metadata/finalizers/{at}", "value": TRACKING_FINALIZER},
             {"op": "remove", "path": f"/metadata/finalizers/{at}"},
         ]
-    await client.pods.patch(pod.name, patch, pod.namespace, patch_type=JSON_PATCH)
+    await claiming.release(client.pods, job, pod, extra)

@@ -27,14 +27,13 @@ from navarch.api.core_v1 import Pod
 from navarch.api.field_checks import validate_label_selector
 from navarch.api.meta import OwnerReference
 from navarch.api.selectors import Selector
-from navarch.client.client import JSON_PATCH
 from navarch.client.errors import ApiException, Conflict, NotFound
 from navarch.client.sharedinformers import NAMESPACE_INDEX
-from navarch.controllers import history
+from navarch.controllers import claiming, history
 from navarch.controllers import statefulset_pods as sp
 from navarch.controllers.base import QueueController
 from navarch.controllers.context import ControllerContext
-from navarch.controllers.owners import controller_of, owner_reference
+from navarch.controllers.owners import controller_of
 from navarch.controllers.replicaset_pods import labels_of
 from navarch.controllers.statefulset_control import Pass, Revision, run
 
@@ -225,33 +224,12 @@ class StatefulSetController(QueueController):
         return owned
 
     async def _adopt(self, sts: StatefulSet, pod: Pod) -> Pod:
-        refs = pod.metadata.owner_references if pod.metadata else None
-        ref = owner_reference(sts)
-        patch = [
-            {
-                "op": "test",
-                "path": "/metadata/uid",
-                "value": pod.metadata.uid if pod.metadata else None,
-            },
-            {"op": "add", "path": "/metadata/ownerReferences/-", "value": ref}
-            if refs
-            else {"op": "add", "path": "/metadata/ownerReferences", "value": [ref]},
-        ]
-        adopted = await self.client.pods.patch(
-            pod.name, patch, pod.namespace, patch_type=JSON_PATCH
-        )
+        adopted: Pod = await claiming.adopt(self.client.pods, sts, pod)
         self.log.bind(statefulset=sts.key(), pod=pod.name).info("adopted an orphan pod")
         return adopted
 
     async def _release(self, sts: StatefulSet, pod: Pod) -> None:
-        uid = sts.metadata.uid if sts.metadata else None
-        refs = (pod.metadata.owner_references if pod.metadata else None) or ()
-        index = next(i for i, ref in enumerate(refs) if ref.uid == uid)
-        patch = [
-            {"op": "test", "path": f"/metadata/ownerReferences/{index}/uid", "value": uid},
-            {"op": "remove", "path": f"/metadata/ownerReferences/{index}"},
-        ]
-        await self.client.pods.patch(pod.name, patch, pod.namespace, patch_type=JSON_PATCH)
+        await claiming.release(self.client.pods, sts, pod)
         self.log.bind(statefulset=sts.key(), pod=pod.name).info(
             "released a pod that no longer matches"
         )
