@@ -14,6 +14,7 @@ import concurrent.futures
 import hashlib
 import os
 import re
+import socket
 import subprocess
 import sys
 import time
@@ -351,3 +352,47 @@ async def test_port_forward_to_a_service(
             assert await until_answered(forward, 9090) == b"beta\n"
         finally:
             forward.stop()
+
+
+async def test_kubectl_port_forward_uploads_and_half_closes(
+    api_server: ApiServerProcess, agent: AgentProcess, client: Client, tmp_path: Path
+) -> None:
+    """Data from the client side beyond one SPDY window reaches the pod intact, and the
+    client's end of input (its FIN) reaches the pod's server as end of file."""
+    await start_pod(
+        client,
+        agent,
+        "sink",
+        # nc's own stdin never ends (a FIFO held open), else nc would close the
+        # connection when it does, before the upload is all in.
+        "mkfifo /tmp/in; sleep 3600 > /tmp/in & "
+        "nc -l -p 7000 < /tmp/in > /tmp/upload; echo done > /tmp/finished; exec sleep 3600",
+    )
+
+    # kubectl 1.32 gives up at the first refused connection: wait for nc to listen.
+    async def listening() -> bool:
+        found = await kubectl(api_server, "exec", "sink", "--", "netstat", "-ltn")
+        return b":7000 " in found.stdout
+
+    await eventually(listening, "nc listening on 7000 in pod sink")
+    forward = kubectl_port_forward(api_server, "pod/sink", 7000, log=tmp_path / "pf")
+    payload = bytes(range(256)) * 8192  # 2 MiB
+    try:
+
+        def upload() -> None:
+            with socket.create_connection(("127.0.0.1", forward.local[7000]), timeout=30) as conn:
+                conn.sendall(payload)
+                conn.shutdown(socket.SHUT_WR)
+                conn.recv(1)  # the pod's side closes once nc has its end of file
+
+        await asyncio.to_thread(upload)
+
+        async def finished() -> bool:
+            found = await kubectl(api_server, "exec", "sink", "--", "cat", "/tmp/finished")
+            return found.stdout == b"done\n"
+
+        await eventually(finished, "nc in pod sink to see the end of its input")
+        summed = await kubectl(api_server, "exec", "sink", "--", "md5sum", "/tmp/upload")
+        assert summed.stdout.split()[0].decode() == hashlib.md5(payload).hexdigest()
+    finally:
+        forward.stop()

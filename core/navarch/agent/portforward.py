@@ -20,7 +20,6 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import os
-import socket
 
 import aiohttp
 from aiohttp import web
@@ -135,10 +134,10 @@ async def _pump(
             if message.type != aiohttp.WSMsgType.BINARY:
                 continue
             if not message.data:  # the client's half-close
-                sock = writer.get_extra_info("socket")
-                if sock is not None:
+                # write_eof, not the socket's shutdown: what is still buffered goes first.
+                if writer.can_write_eof():
                     with contextlib.suppress(OSError):
-                        sock.shutdown(socket.SHUT_WR)
+                        writer.write_eof()
                 continue
             writer.write(message.data)
             await writer.drain()
