@@ -70,13 +70,23 @@ async def test_a_cluster_keeps_the_runtime_its_containers_run_on(tmp_path):
         await choose_runtime(_assembly(tmp_path), "docker", previous)
 
 
+async def test_a_cluster_navarch_down_emptied_may_change_its_runtime(tmp_path):
+    """After `navarch down` (no container left) the advice the refusal above gives
+    holds: the next up chooses afresh, here the runtime it is told."""
+    previous = UpState("containerd", {"socket": "/x.sock"}, True, ("node-1",), None, True)
+    choice = await choose_runtime(_assembly(tmp_path), "sim", previous)
+    assert choice.name == "sim"
+
+
 async def test_sim_needs_nothing(tmp_path):
     choice = await choose_runtime(_assembly(tmp_path), "sim", None)
     assert choice.name == "sim"
 
 
 def test_up_json_round_trip_and_a_dead_pid_is_not_running(tmp_path):
-    state = UpState("docker", {"socket": "unix:///d.sock"}, False, ("node-1", "node-2"), 2**22 + 7)
+    state = UpState(
+        "docker", {"socket": "unix:///d.sock"}, False, ("node-1", "node-2"), 2**22 + 7, True
+    )
     state.save(tmp_path)
     again = UpState.load(tmp_path)
     assert again == state

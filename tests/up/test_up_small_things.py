@@ -202,6 +202,10 @@ def test_down_prints_its_result_not_its_log(tmp_path: Path):
     assert "navarch down: removed 0 containers and 0 pod sandboxes" in quiet.stdout
     assert quiet.stderr == ""  # no INFO lines ("cluster down") on the terminal
 
+    # no container is left: the next up may choose its runtime afresh
+    state = UpState.load(tmp_path)
+    assert state is not None and state.containers_removed and state.pid is None
+
     verbose = _navarch("--data-dir", str(tmp_path), "down", "-v")
     assert verbose.returncode == 0, verbose.stderr
     assert "cluster down" in verbose.stderr

@@ -101,6 +101,8 @@ async def run_down(
         await asyncio.to_thread(containerd.end_leftovers)
     if purge:
         await asyncio.to_thread(_purge, data_dir)
+    else:
+        attrs.evolve(state, pid=None, containers_removed=True).save(data_dir)
     log.bind(containers=containers, sandboxes=sandboxes, purged=purge).info("cluster down")
     return DownResult(containers, sandboxes, purge, data_dir)
 

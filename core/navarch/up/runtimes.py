@@ -115,8 +115,10 @@ async def choose_runtime(
 ) -> RuntimeChoice:
     """The runtime to run on (starting the cluster's own containerd when that is it).
     A warning says so when the ``runtime.options`` the user set are not used."""
-    choice = await _choose_runtime(assembly, forced, previous)
-    problem = unused_options(assembly.config, forced, previous, choice)
+    # A cluster `navarch down` emptied runs nothing: its runtime binds no longer.
+    binding = previous if previous is not None and not previous.containers_removed else None
+    choice = await _choose_runtime(assembly, forced, binding)
+    problem = unused_options(assembly.config, forced, binding, choice)
     if problem is not None:
         log.bind(setting="runtime.options").warning(problem)
     return choice

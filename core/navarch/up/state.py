@@ -1,7 +1,8 @@
 """What ``navarch up`` remembers in its data directory (``up.json``) so that a second
 ``up`` adopts what the first one runs, and ``navarch down`` knows what to remove: the
 runtime and its options, whether the cluster's own containerd serves it, the node
-names, and the pid of the ``up`` process while it runs."""
+names, the pid of the ``up`` process while it runs, and whether ``navarch down`` has
+removed every container since."""
 
 from __future__ import annotations
 
@@ -24,6 +25,9 @@ class UpState:
     private_containerd: bool
     nodes: tuple[str, ...]
     pid: int | None = None
+    # Set by `navarch down`: no container of the cluster is left, so the next `up` may
+    # choose its runtime and options afresh (the store, with its objects, is kept).
+    containers_removed: bool = False
 
     @classmethod
     def load(cls, data_dir: Path) -> UpState | None:
@@ -40,6 +44,7 @@ class UpState:
             private_containerd=bool(data.get("private_containerd")),
             nodes=tuple(data.get("nodes") or ()),
             pid=data.get("pid"),
+            containers_removed=bool(data.get("containers_removed")),
         )
 
     def save(self, data_dir: Path) -> None:
