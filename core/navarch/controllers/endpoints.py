@@ -16,14 +16,15 @@ from typing import Any
 
 from navarch import api
 from navarch.client.errors import AlreadyExists, Conflict, NotFound
-from navarch.controllers.base import QueueController
 from navarch.controllers.context import ControllerContext
-from navarch.controllers.endpointslice import (
-    EndpointSliceController,
+from navarch.controllers.endpointslice_plan import (
+    EndpointOfPod,
+    endpoints_of,
     has_selector,
+    port_dicts,
     selected_pods,
 )
-from navarch.controllers.endpointslice_plan import EndpointOfPod, endpoints_of, port_dicts
+from navarch.controllers.endpointslice_triggers import ServiceEndpointsController
 
 NAME = "endpoints"
 # Set on the Endpoints objects this controller keeps, so a user's own (a Service
@@ -56,26 +57,10 @@ def subsets(endpoints: list[EndpointOfPod], publish_not_ready: bool) -> list[Obj
     return result
 
 
-class EndpointsController(EndpointSliceController):
-    """Wakes up as the EndpointSlice controller does; writes Endpoints instead."""
-
+class EndpointsController(ServiceEndpointsController):
     def __init__(self, context: ControllerContext):
-        QueueController.__init__(self, context)
-        self.services = context.informers.informer("services")
-        self.pods = context.informers.informer("pods")
-        self.nodes = context.informers.informer("nodes")
+        super().__init__(context)
         self.endpoints = context.informers.informer("endpoints")
-        self.services.add_handler(
-            on_add=self.enqueue,
-            on_update=lambda old, new: self.enqueue(new),
-            on_delete=self.enqueue,
-        )
-        self.pods.add_handler(
-            on_add=self._pod,
-            on_update=self._pod_changed,
-            on_delete=self._pod,
-        )
-        self.nodes.add_handler(on_update=self._node, on_delete=lambda node: self._node(node, node))
         self.endpoints.add_handler(on_update=lambda old, new: self._mine(new), on_delete=self._mine)
 
     def _mine(self, endpoints: Any) -> None:

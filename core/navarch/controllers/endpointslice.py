@@ -13,32 +13,31 @@ empty slice (Kubernetes' placeholder). A Service without a selector is left alon
 slices are the user's. A deleted Service's slices go with it (garbage collector,
 through their owner reference).
 
-Wake-ups: a Service changes; a pod changes (the Services in its namespace whose
-selector matches it, before or after); a node's Ready condition or addresses change
-(the Services of its pods); a managed slice changes or goes (its Service: a slice
-edited by hand is put back).
+Wake-ups: those of :mod:`navarch.controllers.endpointslice_triggers` (Services, pods,
+nodes), and a managed slice changing or going (its Service: a slice edited by hand is
+put back).
 """
 
 from __future__ import annotations
 
 import contextlib
 import copy
-from collections.abc import Iterable
 from typing import Any
 
 from navarch import api
-from navarch.api import selectors
 from navarch.api.core_v1_endpoints import MANAGED_BY_LABEL, SERVICE_NAME_LABEL
-from navarch.api.core_v1_service import CLUSTER_IP_NONE, EXTERNAL_NAME
+from navarch.api.core_v1_service import CLUSTER_IP_NONE
 from navarch.client.errors import Conflict, NotFound
-from navarch.controllers.base import QueueController
 from navarch.controllers.context import ControllerContext
 from navarch.controllers.endpointslice_plan import (
     EndpointOfPod,
     address_type,
     endpoints_of,
+    has_selector,
     port_dicts,
+    selected_pods,
 )
+from navarch.controllers.endpointslice_triggers import ServiceEndpointsController
 
 NAME = "endpointslice"
 CONTROLLER_NAME = "endpointslice-controller.k8s.io"
@@ -49,16 +48,6 @@ GroupKey = tuple[str, tuple[tuple[str, str, int], ...]]
 
 # Kubernetes' default --max-endpoints-per-slice.
 MAX_ENDPOINTS_PER_SLICE = 100
-
-
-def selected_pods(service: Obj, pods: Iterable[Obj]) -> list[Obj]:
-    selector = selectors.from_match((service.get("spec") or {}).get("selector"))
-    return [p for p in pods if selector.matches((p.get("metadata") or {}).get("labels"))]
-
-
-def has_selector(service: Obj) -> bool:
-    spec = service.get("spec") or {}
-    return bool(spec.get("selector")) and spec.get("type") != EXTERNAL_NAME
 
 
 def desired_slices(service: Obj, endpoints: list[EndpointOfPod], per_slice: int) -> list[Obj]:
@@ -120,53 +109,12 @@ def _content(slice_: Obj) -> tuple[Any, ...]:
     )
 
 
-class EndpointSliceController(QueueController):
+class EndpointSliceController(ServiceEndpointsController):
     def __init__(self, context: ControllerContext, per_slice: int = MAX_ENDPOINTS_PER_SLICE):
         super().__init__(context)
         self.per_slice = per_slice
-        self.services = context.informers.informer("services")
-        self.pods = context.informers.informer("pods")
-        self.nodes = context.informers.informer("nodes")
         self.slices = context.informers.informer("endpointslices")
-        self.services.add_handler(
-            on_add=self.enqueue,
-            on_update=lambda old, new: self.enqueue(new),
-            on_delete=self.enqueue,
-        )
-        self.pods.add_handler(
-            on_add=self._pod,
-            on_update=self._pod_changed,
-            on_delete=self._pod,
-        )
-        self.nodes.add_handler(on_update=self._node, on_delete=lambda node: self._node(node, node))
         self.slices.add_handler(on_update=lambda old, new: self._slice(new), on_delete=self._slice)
-
-    # --- wake-ups ---------------------------------------------------------------------
-
-    def _pod_changed(self, old: Any, new: Any) -> None:
-        self._pod(old)
-        self._pod(new)
-
-    def _pod(self, pod: Any) -> None:
-        wire = api.dump(pod)
-        namespace = wire["metadata"].get("namespace", "")
-        for service in self.services.list():
-            svc = api.dump(service)
-            if (
-                svc["metadata"].get("namespace") == namespace
-                and has_selector(svc)
-                and selected_pods(svc, [wire])
-            ):
-                self.queue.add(f"{namespace}/{svc['metadata']['name']}")
-
-    def _node(self, old: Any, new: Any | None = None) -> None:
-        before, after = api.dump(old), api.dump(new if new is not None else old)
-        if new is not None and (before.get("status") or {}) == (after.get("status") or {}):
-            return
-        name = after["metadata"]["name"]
-        for pod in self.pods.list():
-            if pod.spec is not None and pod.spec.node_name == name:
-                self._pod(pod)
 
     def _slice(self, slice_: Any) -> None:
         labels = slice_.labels

@@ -20,13 +20,27 @@ ports differently land in different slices (one port set per slice).
 from __future__ import annotations
 
 import ipaddress
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from typing import Any
 
 import attrs
 
+from navarch.api import selectors
+from navarch.api.core_v1_service import EXTERNAL_NAME
+
 ZONE_LABEL = "topology.kubernetes.io/zone"
 Obj = dict[str, Any]
+
+
+def has_selector(service: Obj) -> bool:
+    """Whether the controllers keep the Service's endpoints (else they are the user's)."""
+    spec = service.get("spec") or {}
+    return bool(spec.get("selector")) and spec.get("type") != EXTERNAL_NAME
+
+
+def selected_pods(service: Obj, pods: Iterable[Obj]) -> list[Obj]:
+    selector = selectors.from_match((service.get("spec") or {}).get("selector"))
+    return [p for p in pods if selector.matches((p.get("metadata") or {}).get("labels"))]
 
 
 def condition_true(obj: Obj, kind: str) -> bool:
