@@ -29,7 +29,7 @@ from navarch.testing.cluster import (
     scheduler_process,
     sim_agent_process,
 )
-from navarch.testing.daemon import DaemonProcess
+from navarch.testing.daemon import started
 from navarch.testing.waiting import until_passes
 
 DEADLINE = 120.0  # generous: several daemons share a busy machine's 2 cores
@@ -40,23 +40,19 @@ IMAGE = "127.0.0.1:5000/web:1"
 @pytest.fixture(scope="module")
 def cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ApiServerProcess]:
     root = tmp_path_factory.mktemp("navctl-cluster")
-    with ApiServerProcess(root / "apiserver") as server:
-        daemons: list[DaemonProcess] = []
-        try:
-            for daemon in (
-                scheduler_process(root, server),
-                sim_agent_process(root, server, nodes=len(NODES), prefix="cli-sim"),
-                controllers_process(
-                    root,
-                    server,
-                    ["deployment", "replicaset", "pod-termination", "garbage-collector"],
-                ),
-            ):
-                daemons.append(daemon.start())
-            yield server
-        finally:
-            for daemon in reversed(daemons):
-                daemon.stop()
+    with (
+        ApiServerProcess(root / "apiserver") as server,
+        started(
+            scheduler_process(root, server),
+            sim_agent_process(root, server, nodes=len(NODES), prefix="cli-sim"),
+            controllers_process(
+                root,
+                server,
+                ["deployment", "replicaset", "pod-termination", "garbage-collector"],
+            ),
+        ),
+    ):
+        yield server
 
 
 class Navctl:

@@ -24,7 +24,7 @@ from navarch.testing.cluster import (
     scheduler_process,
     sim_agent_process,
 )
-from navarch.testing.daemon import DaemonProcess
+from navarch.testing.daemon import started
 
 CONTROLLERS = ["daemonset", "statefulset", "pod-termination", "garbage-collector"]
 IMAGE_1, IMAGE_2 = "127.0.0.1:5000/app:1", "127.0.0.1:5000/app:2"
@@ -33,19 +33,15 @@ IMAGE_1, IMAGE_2 = "127.0.0.1:5000/app:1", "127.0.0.1:5000/app:2"
 @pytest.fixture(scope="module")
 def cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ApiServerProcess]:
     root = tmp_path_factory.mktemp("rollout-cluster")
-    with ApiServerProcess(root / "apiserver") as server:
-        daemons: list[DaemonProcess] = []
-        try:
-            for daemon in (
-                scheduler_process(root, server),
-                sim_agent_process(root, server, nodes=2, prefix="ro-sim", lease_renew_seconds=1),
-                controllers_process(root, server, CONTROLLERS),
-            ):
-                daemons.append(daemon.start())
-            yield server
-        finally:
-            for daemon in reversed(daemons):
-                daemon.stop()
+    with (
+        ApiServerProcess(root / "apiserver") as server,
+        started(
+            scheduler_process(root, server),
+            sim_agent_process(root, server, nodes=2, prefix="ro-sim", lease_renew_seconds=1),
+            controllers_process(root, server, CONTROLLERS),
+        ),
+    ):
+        yield server
 
 
 def workload(kind: str, name: str, image: str) -> dict[str, Any]:

@@ -24,7 +24,7 @@ from navarch.api.timefmt import rfc3339
 from navarch.client import Client
 from navarch.testing.apiserver import ApiServerProcess
 from navarch.testing.cluster import Kubectl, controllers_process, scheduler_process
-from navarch.testing.daemon import DaemonProcess
+from navarch.testing.daemon import started
 from navarch.testing.waiting import eventually
 from tests.examples.helpers import EXAMPLES, fast_sim_agent
 
@@ -36,21 +36,17 @@ FIRST_RUN_DEADLINE = 100.0
 @pytest.fixture(scope="module")
 def cluster(tmp_path_factory: pytest.TempPathFactory):
     root = tmp_path_factory.mktemp("cronjob-cluster")
-    with ApiServerProcess(root / "apiserver") as server:
-        daemons: list[DaemonProcess] = []
-        try:
-            for daemon in (
-                scheduler_process(root, server),
-                fast_sim_agent(root, server, nodes=2, prefix="cron-sim"),
-                controllers_process(
-                    root, server, ["cronjob", "job", "garbage-collector", "pod-termination"]
-                ),
-            ):
-                daemons.append(daemon.start())
-            yield server, daemons
-        finally:
-            for daemon in reversed(daemons):
-                daemon.stop()
+    with (
+        ApiServerProcess(root / "apiserver") as server,
+        started(
+            scheduler_process(root, server),
+            fast_sim_agent(root, server, nodes=2, prefix="cron-sim"),
+            controllers_process(
+                root, server, ["cronjob", "job", "garbage-collector", "pod-termination"]
+            ),
+        ) as daemons,
+    ):
+        yield server, daemons
 
 
 @pytest.fixture

@@ -16,7 +16,7 @@ from navarch.testing.cluster import (
     scheduler_process,
     sim_agent_process,
 )
-from navarch.testing.daemon import DaemonProcess
+from navarch.testing.daemon import started
 from navarch.testing.waiting import until
 
 EXAMPLE = Path(__file__).resolve().parents[2] / "examples" / "daemonset.yaml"
@@ -32,19 +32,13 @@ def cluster(tmp_path_factory: pytest.TempPathFactory):
         control_plane.config["agent"]["taints"] = [
             "node-role.kubernetes.io/control-plane:NoSchedule"
         ]
-        daemons: list[DaemonProcess] = []
-        try:
-            for daemon in (
-                scheduler_process(root, server),
-                sim_agent_process(root, server, nodes=2, prefix="ex-worker"),
-                control_plane,
-                controllers_process(root, server, ["daemonset", "garbage-collector"]),
-            ):
-                daemons.append(daemon.start())
+        with started(
+            scheduler_process(root, server),
+            sim_agent_process(root, server, nodes=2, prefix="ex-worker"),
+            control_plane,
+            controllers_process(root, server, ["daemonset", "garbage-collector"]),
+        ) as daemons:
             yield server, daemons
-        finally:
-            for daemon in reversed(daemons):
-                daemon.stop()
 
 
 def test_the_documentations_daemonset_runs_on_every_node(cluster) -> None:

@@ -28,7 +28,7 @@ from navarch.testing.cluster import (
     scheduler_process,
     sim_agent_process,
 )
-from navarch.testing.daemon import DaemonProcess
+from navarch.testing.daemon import started
 from navarch.testing.waiting import eventually
 
 DEADLINE = 90.0
@@ -39,19 +39,15 @@ CONTROLLERS = ["daemonset", "pod-termination", "garbage-collector"]
 @pytest.fixture(scope="module")
 def cluster(tmp_path_factory: pytest.TempPathFactory):
     root = tmp_path_factory.mktemp("ds-cluster")
-    with ApiServerProcess(root / "apiserver") as server:
-        daemons: list[DaemonProcess] = []
-        try:
-            for daemon in (
-                scheduler_process(root, server),
-                sim_agent_process(root, server, nodes=3, prefix="ds-sim", lease_renew_seconds=1),
-                controllers_process(root, server, CONTROLLERS),
-            ):
-                daemons.append(daemon.start())
-            yield root, server, daemons
-        finally:
-            for daemon in reversed(daemons):
-                daemon.stop()
+    with (
+        ApiServerProcess(root / "apiserver") as server,
+        started(
+            scheduler_process(root, server),
+            sim_agent_process(root, server, nodes=3, prefix="ds-sim", lease_renew_seconds=1),
+            controllers_process(root, server, CONTROLLERS),
+        ) as daemons,
+    ):
+        yield root, server, daemons
 
 
 @pytest.fixture

@@ -31,7 +31,7 @@ from navarch.testing.cluster import (
     scheduler_process,
     sim_agent_process,
 )
-from navarch.testing.daemon import DaemonProcess
+from navarch.testing.daemon import started
 
 REPLICAS, SURGE, UNAVAILABLE = 6, 2, 1
 # generous: each step waits on several daemons sharing a busy machine's 2 cores
@@ -45,20 +45,12 @@ def deploy_cluster(tmp_path_factory: pytest.TempPathFactory):
     root = tmp_path_factory.mktemp("deploy-cluster")
     with ApiServerProcess(root / "apiserver") as server:
         controllers = ["deployment", "replicaset", "pod-termination"]
-        daemons: list[DaemonProcess] = []
-        try:
-            for daemon in (
-                scheduler_process(root, server),
-                sim_agent_process(
-                    root, server, nodes=3, prefix="deploy-sim", lease_renew_seconds=1
-                ),
-                controllers_process(root, server, controllers),
-            ):
-                daemons.append(daemon.start())
+        with started(
+            scheduler_process(root, server),
+            sim_agent_process(root, server, nodes=3, prefix="deploy-sim", lease_renew_seconds=1),
+            controllers_process(root, server, controllers),
+        ) as daemons:
             yield server, daemons
-        finally:
-            for daemon in reversed(daemons):
-                daemon.stop()
 
 
 def _kubectl(server: Any, *args: str, check: bool = True) -> subprocess.CompletedProcess[str]:

@@ -23,7 +23,7 @@ from navarch.client.errors import NotFound
 from navarch.testing.apiserver import ApiServerProcess
 from navarch.testing.cluster import NO_ELECTION, Kubectl, scheduler_process, sim_agent_process
 from navarch.testing.controllermanager import ControllerManagerProcess
-from navarch.testing.daemon import DaemonProcess
+from navarch.testing.daemon import started
 from navarch.testing.images import BUSYBOX_IMAGE
 from navarch.testing.waiting import eventually
 
@@ -52,18 +52,12 @@ def cluster(tmp_path_factory: pytest.TempPathFactory):
     with ApiServerProcess(root / "apiserver") as server:
         agent = sim_agent_process(root, server, nodes=3, prefix="job-sim", lease_renew_seconds=1)
         agent.config["agent"]["backoff_initial_seconds"] = 1  # the kubelet's restart delay
-        daemons: list[DaemonProcess] = []
-        try:
-            for daemon in (
-                scheduler_process(root, server),
-                agent,
-                controller_manager(root, server),
-            ):
-                daemons.append(daemon.start())
+        with started(
+            scheduler_process(root, server),
+            agent,
+            controller_manager(root, server),
+        ) as daemons:
             yield server, daemons
-        finally:
-            for daemon in reversed(daemons):
-                daemon.stop()
 
 
 @pytest.fixture

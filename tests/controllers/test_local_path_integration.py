@@ -26,7 +26,7 @@ from navarch.testing.cluster import (
     sim_agent_process,
 )
 from navarch.testing.controllermanager import ControllerManagerProcess
-from navarch.testing.daemon import DaemonProcess
+from navarch.testing.daemon import started
 from navarch.testing.waiting import eventually
 
 CONTROLLERS = ["persistentvolume-binder", "local-path-provisioner", "volume-protection"]
@@ -36,29 +36,25 @@ CONTROLLERS = ["persistentvolume-binder", "local-path-provisioner", "volume-prot
 def cluster(tmp_path_factory: pytest.TempPathFactory):
     root = tmp_path_factory.mktemp("lp-cluster")
     storage = root / "storage"
-    with ApiServerProcess(root / "apiserver") as server:
-        daemons: list[DaemonProcess] = []
-        try:
-            for daemon in (
-                scheduler_process(root, server),
-                sim_agent_process(root, server, nodes=2, prefix="lp-sim"),
-                ControllerManagerProcess(
-                    root / "controllers",
-                    server.kubeconfig,
-                    settings={
-                        "leader_election": NO_ELECTION,
-                        "controllers": {
-                            "enabled": CONTROLLERS,
-                            "options": {"local-path-provisioner": {"base_dir": str(storage)}},
-                        },
+    with (
+        ApiServerProcess(root / "apiserver") as server,
+        started(
+            scheduler_process(root, server),
+            sim_agent_process(root, server, nodes=2, prefix="lp-sim"),
+            ControllerManagerProcess(
+                root / "controllers",
+                server.kubeconfig,
+                settings={
+                    "leader_election": NO_ELECTION,
+                    "controllers": {
+                        "enabled": CONTROLLERS,
+                        "options": {"local-path-provisioner": {"base_dir": str(storage)}},
                     },
-                ),
-            ):
-                daemons.append(daemon.start())
-            yield server, daemons, storage
-        finally:
-            for daemon in reversed(daemons):
-                daemon.stop()
+                },
+            ),
+        ) as daemons,
+    ):
+        yield server, daemons, storage
 
 
 @pytest_asyncio.fixture

@@ -26,7 +26,7 @@ from navarch.testing.cluster import (
     scheduler_process,
     sim_agent_process,
 )
-from navarch.testing.daemon import DaemonProcess
+from navarch.testing.daemon import started
 from navarch.testing.waiting import eventually
 
 DEADLINE = 60.0
@@ -35,19 +35,15 @@ DEADLINE = 60.0
 @pytest.fixture(scope="module")
 def cluster(tmp_path_factory: pytest.TempPathFactory):
     root = tmp_path_factory.mktemp("rs-cluster")
-    with ApiServerProcess(root / "apiserver") as server:
-        daemons: list[DaemonProcess] = []
-        try:
-            for daemon in (
-                scheduler_process(root, server),
-                sim_agent_process(root, server, nodes=3, prefix="rs-sim", lease_renew_seconds=1),
-                controllers_process(root, server, ["replicaset", "pod-termination"]),
-            ):
-                daemons.append(daemon.start())
-            yield server, daemons
-        finally:
-            for daemon in reversed(daemons):
-                daemon.stop()
+    with (
+        ApiServerProcess(root / "apiserver") as server,
+        started(
+            scheduler_process(root, server),
+            sim_agent_process(root, server, nodes=3, prefix="rs-sim", lease_renew_seconds=1),
+            controllers_process(root, server, ["replicaset", "pod-termination"]),
+        ) as daemons,
+    ):
+        yield server, daemons
 
 
 @pytest.fixture

@@ -31,7 +31,7 @@ from navarch.testing.cluster import (
     scheduler_process,
     sim_agent_process,
 )
-from navarch.testing.daemon import DaemonProcess
+from navarch.testing.daemon import started
 from navarch.testing.waiting import eventually
 
 LABELS = {"app": "web"}
@@ -40,21 +40,17 @@ LABELS = {"app": "web"}
 @pytest.fixture(scope="module")
 def cluster(tmp_path_factory: pytest.TempPathFactory):
     root = tmp_path_factory.mktemp("sts-cluster")
-    with ApiServerProcess(root / "apiserver") as server:
-        daemons: list[DaemonProcess] = []
-        try:
-            for daemon in (
-                scheduler_process(root, server),
-                sim_agent_process(root, server, nodes=2, prefix="sts-sim", lease_renew_seconds=1),
-                controllers_process(
-                    root, server, ["statefulset", "pod-termination", "garbage-collector"]
-                ),
-            ):
-                daemons.append(daemon.start())
-            yield server, daemons
-        finally:
-            for daemon in reversed(daemons):
-                daemon.stop()
+    with (
+        ApiServerProcess(root / "apiserver") as server,
+        started(
+            scheduler_process(root, server),
+            sim_agent_process(root, server, nodes=2, prefix="sts-sim", lease_renew_seconds=1),
+            controllers_process(
+                root, server, ["statefulset", "pod-termination", "garbage-collector"]
+            ),
+        ) as daemons,
+    ):
+        yield server, daemons
 
 
 @pytest.fixture

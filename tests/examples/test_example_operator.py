@@ -16,7 +16,7 @@ import pytest
 
 from navarch.testing.apiserver import ApiServerProcess
 from navarch.testing.cluster import Kubectl, controllers_process, scheduler_process
-from navarch.testing.daemon import DaemonProcess
+from navarch.testing.daemon import started
 from navarch.testing.waiting import until
 from tests.examples.helpers import fast_sim_agent
 
@@ -36,28 +36,24 @@ def cluster(tmp_path_factory: pytest.TempPathFactory, plugin_site: Path):
     root = tmp_path_factory.mktemp("example-operator-cluster")
     with pytest.MonkeyPatch.context() as patch:
         patch.setenv("PYTHONPATH", str(plugin_site))  # the daemons inherit it
-        with ApiServerProcess(root / "apiserver") as server:
-            daemons: list[DaemonProcess] = []
-            try:
-                for daemon in (
-                    fast_sim_agent(root, server, node_name="op-node"),
-                    scheduler_process(root, server),
-                    controllers_process(
-                        root, server, [OPERATOR, "garbage-collector", "pod-termination"]
-                    ),
-                ):
-                    daemons.append(daemon.start())
-                kubectl = Kubectl(server.kubeconfig, timeout=60)
-                until(
-                    lambda: "Ready" in kubectl("get", "node", "op-node", "--no-headers"),
-                    "the node Ready",
-                    daemons,
-                    deadline=DEADLINE,
-                )
-                yield kubectl, daemons
-            finally:
-                for daemon in reversed(daemons):
-                    daemon.stop()
+        with (
+            ApiServerProcess(root / "apiserver") as server,
+            started(
+                fast_sim_agent(root, server, node_name="op-node"),
+                scheduler_process(root, server),
+                controllers_process(
+                    root, server, [OPERATOR, "garbage-collector", "pod-termination"]
+                ),
+            ) as daemons,
+        ):
+            kubectl = Kubectl(server.kubeconfig, timeout=60)
+            until(
+                lambda: "Ready" in kubectl("get", "node", "op-node", "--no-headers"),
+                "the node Ready",
+                daemons,
+                deadline=DEADLINE,
+            )
+            yield kubectl, daemons
 
 
 def _get(kubectl: Kubectl, *what: str) -> dict[str, Any]:

@@ -16,7 +16,7 @@ import pytest
 
 from navarch.testing.apiserver import ApiServerProcess
 from navarch.testing.cluster import Kubectl, controllers_process, daemon_config
-from navarch.testing.daemon import DaemonProcess
+from navarch.testing.daemon import started
 from navarch.testing.navarchprocess import NavarchProcess
 from navarch.testing.waiting import until
 from tests.examples.helpers import EXAMPLES, fast_sim_agent, pod_rows
@@ -87,17 +87,14 @@ def cluster(tmp_path_factory: pytest.TempPathFactory, plugin_site: Path):
                 server, root / "scheduler" / "data", scheduler={"profile": PROFILE}
             )
             controllers = ["deployment", "replicaset", "pod-termination", CONTROLLER]
-            daemons: list[DaemonProcess] = []
-            try:
-                for daemon in (
-                    fast_sim_agent(root, server, node_name="ex-plain"),
-                    fast_sim_agent(
-                        root, server, node_name="ex-preferred", labels={PREFERRED_LABEL: "true"}
-                    ),
-                    NavarchProcess(root / "scheduler", "scheduler", scheduler_config),
-                    controllers_process(root, server, controllers),
-                ):
-                    daemons.append(daemon.start())
+            with started(
+                fast_sim_agent(root, server, node_name="ex-plain"),
+                fast_sim_agent(
+                    root, server, node_name="ex-preferred", labels={PREFERRED_LABEL: "true"}
+                ),
+                NavarchProcess(root / "scheduler", "scheduler", scheduler_config),
+                controllers_process(root, server, controllers),
+            ) as daemons:
                 kubectl = Kubectl(server.kubeconfig, timeout=60)
                 until(
                     lambda: _ready_nodes(kubectl) == {"ex-plain", "ex-preferred"},
@@ -106,9 +103,6 @@ def cluster(tmp_path_factory: pytest.TempPathFactory, plugin_site: Path):
                     deadline=DEADLINE,
                 )
                 yield kubectl, daemons
-            finally:
-                for daemon in reversed(daemons):
-                    daemon.stop()
 
 
 def _ready_nodes(kubectl: Kubectl) -> set[str]:

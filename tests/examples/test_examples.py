@@ -18,7 +18,7 @@ from navarch import api
 from navarch.config import load_config
 from navarch.testing.apiserver import ApiServerProcess
 from navarch.testing.cluster import Kubectl, controllers_process, scheduler_process
-from navarch.testing.daemon import DaemonProcess
+from navarch.testing.daemon import started
 from navarch.testing.waiting import until
 from tests.examples.helpers import EXAMPLES, fast_sim_agent, pod_rows
 
@@ -71,20 +71,16 @@ def test_readme_names_every_example():
 @pytest.fixture(scope="module")
 def cluster(tmp_path_factory: pytest.TempPathFactory):
     root = tmp_path_factory.mktemp("examples-cluster")
-    with ApiServerProcess(root / "apiserver") as server:
-        daemons: list[DaemonProcess] = []
-        try:
-            for daemon in (
-                scheduler_process(root, server),
-                # one agent of its own (not --simulate), so it serves logs
-                fast_sim_agent(root, server, node_name="examples-node"),
-                controllers_process(root, server, ["deployment", "replicaset", "pod-termination"]),
-            ):
-                daemons.append(daemon.start())
-            yield server, daemons
-        finally:
-            for daemon in reversed(daemons):
-                daemon.stop()
+    with (
+        ApiServerProcess(root / "apiserver") as server,
+        started(
+            scheduler_process(root, server),
+            # one agent of its own (not --simulate), so it serves logs
+            fast_sim_agent(root, server, node_name="examples-node"),
+            controllers_process(root, server, ["deployment", "replicaset", "pod-termination"]),
+        ) as daemons,
+    ):
+        yield server, daemons
 
 
 @pytest.fixture

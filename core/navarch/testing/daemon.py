@@ -4,12 +4,13 @@ unmounting what it left, resident memory, and the tail of its log."""
 
 from __future__ import annotations
 
+import contextlib
 import os
 import signal
 import socket
 import subprocess
 import time
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from pathlib import Path
 from typing import Self
 
@@ -128,4 +129,25 @@ class DaemonProcess:
         self.stop()
 
 
-__all__ = ["DaemonProcess", "free_port", "require_or_skip", "stop_process", "unmount_under"]
+@contextlib.contextmanager
+def started(*daemons: DaemonProcess) -> Iterator[list[DaemonProcess]]:
+    """Start ``daemons`` in order and yield them running; at the end stop them in the
+    reverse order — those started before one that failed to start included."""
+    running: list[DaemonProcess] = []
+    try:
+        for daemon in daemons:
+            running.append(daemon.start())
+        yield running
+    finally:
+        for daemon in reversed(running):
+            daemon.stop()
+
+
+__all__ = [
+    "DaemonProcess",
+    "free_port",
+    "require_or_skip",
+    "started",
+    "stop_process",
+    "unmount_under",
+]
