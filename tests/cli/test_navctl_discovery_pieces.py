@@ -83,6 +83,7 @@ def test_core_names_never_ask_the_server(fetched):
 def test_all_takes_the_servers_kinds_of_that_category_too(fetched):
     assert [t.res.plural for t in parse_targets(["all"])] == [
         "pods",
+        "services",
         "daemonsets",
         "deployments",
         "replicasets",
