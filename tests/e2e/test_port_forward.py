@@ -396,3 +396,39 @@ async def test_kubectl_port_forward_uploads_and_half_closes(
         assert summed.stdout.split()[0].decode() == hashlib.md5(payload).hexdigest()
     finally:
         forward.stop()
+
+
+async def test_official_python_client_port_forward(
+    api_server: ApiServerProcess, agent: AgentProcess, client: Client
+) -> None:
+    """The ``kubernetes`` client's ``portforward`` speaks the kubelet's WebSocket
+    protocol (``v4.channel.k8s.io``, ``?ports=``): a request on one port answers, a
+    port nothing listens on reports the server's error."""
+    from kubernetes import client as k8s
+    from kubernetes import config
+    from kubernetes.stream import portforward
+
+    await _web_pod(client, agent)
+    api = k8s.CoreV1Api(config.new_client_from_config(config_file=str(api_server.kubeconfig)))
+
+    def fetch() -> tuple[bytes, str | None]:
+        forward = portforward(
+            api.connect_get_namespaced_pod_portforward, "web", "default", ports="9090,7777"
+        )
+        sock = forward.socket(9090)
+        sock.settimeout(30)
+        sock.sendall(b"GET /index.html HTTP/1.0\r\n\r\n")
+        answer = b""
+        while chunk := sock.recv(65536):
+            answer += chunk
+        sock.close()
+        refused = forward.socket(7777)
+        refused.settimeout(30)
+        assert refused.recv(1) == b""  # closed, with the error kept
+        error = forward.error(7777)
+        forward.close()
+        return answer, error
+
+    answer, error = await asyncio.to_thread(fetch)
+    assert answer.startswith(b"HTTP/1.") and answer.endswith(b"\r\n\r\nbeta\n"), answer
+    assert error is not None and "7777" in error and "connection refused" in error, error

@@ -212,6 +212,8 @@ class PodProxy:
 
         if portforward.wants_tunnel(request) and request.method == "GET":
             return await portforward.serve_tunnel(request, dial, pod)
+        if portforward.wants_channels(request) and request.method == "GET":
+            return await portforward.serve_channels(request, dial, pod, _ports(request))
         if portforward.wants_spdy(request):
             return await portforward.serve_spdy(request, dial, pod)
         raise errors.bad_request(
@@ -396,6 +398,23 @@ def _check_stream_query(request: web.Request, *, command: bool) -> None:
     streams = [query.get(s, "") in ("true", "1", "True") for s in ("stdin", "stdout", "stderr")]
     if not any(streams):
         raise errors.bad_request("you must specify at least 1 of stdin, stdout, stderr")
+
+
+def _ports(request: web.Request) -> list[int]:
+    """``?ports=8080,9090`` (or repeated), as the kubelet's WebSocket port-forward reads it."""
+    ports: list[int] = []
+    for value in request.query.getall("ports", []):
+        for raw in value.split(","):
+            try:
+                port = int(raw)
+            except ValueError:
+                raise errors.bad_request(f"invalid port {raw!r}: must be 1-65535") from None
+            if not 0 < port < 65536:
+                raise errors.bad_request(f"invalid port {port}: must be 1-65535")
+            ports.append(port)
+    if not ports:
+        raise errors.bad_request('query parameter "ports" is required (e.g. ?ports=8080)')
+    return ports
 
 
 def _unreachable(target: _Target, exc: BaseException) -> errors.ApiError:

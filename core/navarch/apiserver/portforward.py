@@ -12,7 +12,11 @@ whose headers carry ``streamType`` (``error``, then ``data``), ``port`` and
 both are there the API server connects to the agent; the connection's bytes flow
 on the data stream; a failure (nothing listens on the port, the pod gone) is written
 on the error stream as text, which kubectl prints ("an error occurred forwarding
-8080 -> 9999: ...") while it keeps forwarding other connections.
+8080 -> 9999: ...").
+
+The kubelet's own WebSocket protocol (``v4.channel.k8s.io``, ``?ports=8080,9090``: one
+connection per port, channels ``2i``/``2i+1``), which the official Python client's
+``portforward`` speaks, is served too (:func:`serve_channels`).
 """
 
 from __future__ import annotations
@@ -32,6 +36,7 @@ from navarch.spdy import SpdySession, SpdyStream
 log = logger.bind(component="portforward")
 
 SPDY_PROTOCOL = "portforward.k8s.io"
+CHANNEL_PROTOCOL = "v4.channel.k8s.io"
 TUNNEL_PROTOCOL = "SPDY/3.1+" + SPDY_PROTOCOL
 AGENT_PROTOCOL = "portforward.navarch.io"
 _CHUNK = 64 * 1024
@@ -43,6 +48,11 @@ AgentDialer = Callable[[int], Awaitable[aiohttp.ClientWebSocketResponse]]
 def wants_tunnel(request: web.Request) -> bool:
     offered = [p.strip() for p in request.headers.get("Sec-WebSocket-Protocol", "").split(",")]
     return TUNNEL_PROTOCOL in offered and "websocket" in request.headers.get("Upgrade", "").lower()
+
+
+def wants_channels(request: web.Request) -> bool:
+    offered = [p.strip() for p in request.headers.get("Sec-WebSocket-Protocol", "").split(",")]
+    return CHANNEL_PROTOCOL in offered and "websocket" in request.headers.get("Upgrade", "").lower()
 
 
 def wants_spdy(request: web.Request) -> bool:
@@ -98,6 +108,70 @@ async def serve_spdy(request: web.Request, dial: AgentDialer, pod: str) -> web.S
     await _serve(incoming.get, transmit, dial, pod)
     transport.close()
     return response
+
+
+async def serve_channels(
+    request: web.Request, dial: AgentDialer, pod: str, ports: list[int]
+) -> web.StreamResponse:
+    """The kubelet's WebSocket port-forward (what the official Python client speaks):
+    one connection per port in ``?ports=``, opened at once; port ``i`` has data channel
+    ``2i`` and error channel ``2i+1``, each first announced by a message of the port
+    as two little-endian bytes; every message is ``[channel] + bytes``."""
+    ws = web.WebSocketResponse(protocols=[CHANNEL_PROTOCOL], max_msg_size=0)
+    await ws.prepare(request)
+    upstreams: dict[int, aiohttp.ClientWebSocketResponse] = {}
+    pumps = []
+    for index, port in enumerate(ports):
+        for channel in (2 * index, 2 * index + 1):
+            await ws.send_bytes(bytes([channel]) + port.to_bytes(2, "little"))
+        try:
+            upstreams[index] = await dial(port)
+        except (errors.ApiError, aiohttp.ClientError, OSError, TimeoutError) as exc:
+            reason = exc.message if isinstance(exc, errors.ApiError) else str(exc)
+            message = f"error forwarding port {port} to pod {pod}: {reason}"
+            await ws.send_bytes(bytes([2 * index + 1]) + message.encode())
+            continue
+        pumps.append(asyncio.ensure_future(_from_agent(upstreams[index], ws, index)))
+    to_agents = asyncio.ensure_future(_to_agents(ws, upstreams))
+    try:
+        if pumps:  # until the client leaves or every port's connection has ended
+            every: asyncio.Future[Any] = asyncio.gather(*pumps)
+            waiters: list[asyncio.Future[Any]] = [to_agents, every]
+            await asyncio.wait(waiters, return_when=asyncio.FIRST_COMPLETED)
+    finally:
+        for task in (*pumps, to_agents):
+            task.cancel()
+        for task in (*pumps, to_agents):
+            with contextlib.suppress(asyncio.CancelledError, Exception):
+                await task
+        for upstream in upstreams.values():
+            await upstream.close()
+        await ws.close()
+    return ws
+
+
+async def _from_agent(
+    upstream: aiohttp.ClientWebSocketResponse, ws: web.WebSocketResponse, index: int
+) -> None:
+    async for message in upstream:
+        if message.type == aiohttp.WSMsgType.BINARY:
+            await ws.send_bytes(bytes([2 * index]) + message.data)
+        elif message.type == aiohttp.WSMsgType.TEXT:
+            await ws.send_bytes(bytes([2 * index + 1]) + str(message.data).encode())
+        else:
+            break
+
+
+async def _to_agents(
+    ws: web.WebSocketResponse, upstreams: dict[int, aiohttp.ClientWebSocketResponse]
+) -> None:
+    async for message in ws:
+        if message.type != aiohttp.WSMsgType.BINARY or len(message.data) < 2:
+            continue
+        channel, data = message.data[0], message.data[1:]
+        upstream = upstreams.get(channel // 2)
+        if channel % 2 == 0 and upstream is not None and not upstream.closed:
+            await upstream.send_bytes(bytes(data))
 
 
 class _Feed:
