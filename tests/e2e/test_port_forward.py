@@ -27,6 +27,7 @@ import pytest
 import pytest_asyncio
 
 from navarch.client import Client
+from navarch.client.errors import ApiException
 from navarch.testing.apiserver import ApiServerProcess
 from navarch.testing.containerd import ContainerdProcess, containerd_problem
 from navarch.testing.daemon import require_or_skip, unmount_under
@@ -432,3 +433,17 @@ async def test_official_python_client_port_forward(
     answer, error = await asyncio.to_thread(fetch)
     assert answer.startswith(b"HTTP/1.") and answer.endswith(b"\r\n\r\nbeta\n"), answer
     assert error is not None and "7777" in error and "connection refused" in error, error
+
+
+async def test_port_forward_without_an_upgrade_is_a_clear_400(
+    agent: AgentProcess, client: Client
+) -> None:
+    await _web_pod(client, agent)
+    with pytest.raises(ApiException) as caught:
+        await client.request("GET", "/api/v1/namespaces/default/pods/web/portforward")
+    assert caught.value.code == 400
+    assert "Upgrade request required" in caught.value.status["message"]
+    assert "SPDY/3.1" in caught.value.status["message"]
+    with pytest.raises(ApiException) as caught:
+        await client.request("GET", "/api/v1/namespaces/default/pods/nobody/portforward")
+    assert caught.value.code == 404
