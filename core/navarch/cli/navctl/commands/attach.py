@@ -1,6 +1,7 @@
 """``navctl attach [-i] [-t] POD [-c CONTAINER]``: the container's own process — its
 output from now on and, with ``-i``, our stdin as its input — through the API
-server's ``pods/attach`` WebSocket (the remote-command protocol of ``navctl exec``).
+server's ``pods/attach`` WebSocket: the remote-command protocol and session of
+``navctl exec`` (its ``stream_session``), pointed at another subresource.
 
 The session ends when the container exits (navctl then exits 0, as kubectl does
 whatever the container's code); our stdin ending closes the container's input only
@@ -14,7 +15,12 @@ import argparse
 import sys
 
 from navarch.cli.navctl.arguments import split_target
-from navarch.cli.navctl.commands.exec import PROTOCOLS, _only_container, _raw_terminal, _session
+from navarch.cli.navctl.commands.exec import (
+    PROTOCOLS,
+    only_container,
+    raw_terminal,
+    stream_session,
+)
 from navarch.cli.navctl.commands.logs import pod_of
 from navarch.cli.navctl.failures import CliError
 from navarch.cli.navctl.session import Session, add_command, find_resource, resource_path
@@ -41,7 +47,7 @@ async def run(session: Session, args: argparse.Namespace) -> int:
         name = await pod_of(session, res.kind, name)
     pods = find_resource("pods")
     pod = await session.request("GET", resource_path(pods, session.namespace, name))
-    container = args.container or _only_container(pod)
+    container = args.container or only_container(pod)
     tty_wanted = args.tty and sys.stdin.isatty()
     if args.tty and not tty_wanted:
         print(
@@ -73,5 +79,5 @@ async def run(session: Session, args: argparse.Namespace) -> int:
             },
         ) from exc
     async with ws:
-        with _raw_terminal(tty_wanted):
-            return await _session(ws, stdin=args.stdin, tty=tty_wanted)
+        with raw_terminal(tty_wanted):
+            return await stream_session(ws, stdin=args.stdin, tty=tty_wanted)

@@ -71,7 +71,7 @@ async def run(session: Session, args: argparse.Namespace) -> int:
         name = await pod_of(session, res.kind, name)
     pods = find_resource("pods")
     pod = await session.request("GET", resource_path(pods, session.namespace, name))
-    container = args.container or _only_container(pod)
+    container = args.container or only_container(pod)
     tty_wanted = args.tty and sys.stdin.isatty()
     if args.tty and not tty_wanted:
         print(
@@ -104,11 +104,11 @@ async def run(session: Session, args: argparse.Namespace) -> int:
             },
         ) from exc
     async with ws:
-        with _raw_terminal(tty_wanted):
-            return await _session(ws, stdin=args.stdin, tty=tty_wanted)
+        with raw_terminal(tty_wanted):
+            return await stream_session(ws, stdin=args.stdin, tty=tty_wanted)
 
 
-def _only_container(pod: dict[str, Any]) -> str:
+def only_container(pod: dict[str, Any]) -> str:
     names = [c.get("name", "") for c in (pod.get("spec") or {}).get("containers") or []]
     if len(names) == 1:
         return names[0]
@@ -119,7 +119,7 @@ def _only_container(pod: dict[str, Any]) -> str:
 
 
 @contextlib.contextmanager
-def _raw_terminal(enabled: bool) -> Iterator[None]:
+def raw_terminal(enabled: bool) -> Iterator[None]:
     """Our terminal in raw mode while the remote one is in charge (keys go through as
     typed, Ctrl-C included); restored however the session ends."""
     if not enabled:
@@ -134,7 +134,7 @@ def _raw_terminal(enabled: bool) -> Iterator[None]:
         termios.tcsetattr(fd, termios.TCSADRAIN, saved)
 
 
-async def _session(ws: aiohttp.ClientWebSocketResponse, *, stdin: bool, tty: bool) -> int:
+async def stream_session(ws: aiohttp.ClientWebSocketResponse, *, stdin: bool, tty: bool) -> int:
     v5 = ws.protocol == "v5.channel.k8s.io"
     loop = asyncio.get_running_loop()
     tasks: list[asyncio.Future[Any]] = []
