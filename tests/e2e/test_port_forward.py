@@ -447,3 +447,20 @@ async def test_port_forward_without_an_upgrade_is_a_clear_400(
     with pytest.raises(ApiException) as caught:
         await client.request("GET", "/api/v1/namespaces/default/pods/nobody/portforward")
     assert caught.value.code == 404
+
+
+async def test_port_forward_to_a_host_network_pod(
+    api_server: ApiServerProcess, agent: AgentProcess, client: Client, tmp_path: Path
+) -> None:
+    """A hostNetwork pod's ports are on the node's own loopback: the agent connects there."""
+    with socket.socket() as probe:  # a port free on this machine's loopback
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    script = f"mkdir -p /h; echo host > /h/index.html; httpd -f -p 127.0.0.1:{port} -h /h"
+    await start_pod(client, agent, "hostweb", script, hostNetwork=True)
+    forward = kubectl_port_forward(api_server, "pod/hostweb", port, log=tmp_path / "pf")
+    try:
+        assert await until_answered(forward, port) == b"host\n"
+    finally:
+        forward.stop()
+    await client.pods.delete("hostweb", "default", grace_period_seconds=0)
