@@ -8,6 +8,7 @@ from __future__ import annotations
 import asyncio
 import struct
 import zlib
+from typing import Any
 
 import pytest
 
@@ -115,3 +116,44 @@ def test_header_blocks_use_spdy3_dictionary() -> None:
     assert decode_headers(plain) == {"streamtype": "error", "port": "80"}
     with pytest.raises(zlib.error):
         zlib.decompressobj().decompress(block)  # without it the block cannot be read
+
+
+async def test_port_forward_drops_a_pair_whose_data_stream_never_comes() -> None:
+    """The API server's port-forward (kubelet's rule): an error stream whose data
+    stream does not follow is answered with a timeout message and reset; the agent
+    is never dialled for it."""
+    from navarch.apiserver.portforward import _serve
+
+    to_server: asyncio.Queue[bytes] = asyncio.Queue()
+    to_client: asyncio.Queue[bytes] = asyncio.Queue()
+    dialled: list[int] = []
+
+    async def dial(port: int) -> Any:
+        dialled.append(port)
+        raise OSError("not in this test")
+
+    async def to_server_put(data: bytes) -> None:
+        to_server.put_nowait(data)
+
+    async def to_client_put(data: bytes) -> None:
+        to_client.put_nowait(data)
+
+    serving = asyncio.ensure_future(
+        _serve(to_server.get, to_client_put, dial, "default/web", pair_seconds=0.1)
+    )
+    client = SpdySession(to_client.get, to_server_put, client=True)
+    reading = asyncio.ensure_future(client.run())
+    try:
+        error = await asyncio.wait_for(
+            client.open_stream({"streamType": "error", "port": "80", "requestID": "0"}), 10
+        )
+        message = b""
+        while chunk := await asyncio.wait_for(error.read(), 10):
+            message += chunk
+        assert message == b"timed out waiting for the data stream of request 0"
+        assert dialled == []
+    finally:
+        to_server.put_nowait(b"")
+        await asyncio.wait_for(serving, 10)
+        reading.cancel()
+        await asyncio.gather(reading, return_exceptions=True)

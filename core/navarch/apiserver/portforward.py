@@ -39,7 +39,8 @@ SPDY_PROTOCOL = "portforward.k8s.io"
 CHANNEL_PROTOCOL = "v4.channel.k8s.io"
 TUNNEL_PROTOCOL = "SPDY/3.1+" + SPDY_PROTOCOL
 AGENT_PROTOCOL = "portforward.navarch.io"
-_CHUNK = 64 * 1024
+# How long the second stream of a connection may take (kubelet's stream creation timeout).
+PAIR_SECONDS = 30.0
 
 # Opens the agent's socket for one connection to ``port``.
 AgentDialer = Callable[[int], Awaitable[aiohttp.ClientWebSocketResponse]]
@@ -193,24 +194,43 @@ async def _serve(
     transmit: Callable[[bytes], Awaitable[None]],
     dial: AgentDialer,
     pod: str,
+    pair_seconds: float = PAIR_SECONDS,
 ) -> None:
     pairs: dict[str, dict[str, SpdyStream]] = {}
-    forwards: set[asyncio.Task[None]] = set()
+    tasks: set[asyncio.Task[None]] = set()
+
+    def start(work: Awaitable[None]) -> None:
+        task = asyncio.ensure_future(work)
+        tasks.add(task)
+        task.add_done_callback(tasks.discard)
+
+    async def expire(request_id: str) -> None:
+        """The kubelet's rule: a pair not complete in time is dropped, saying so."""
+        await asyncio.sleep(pair_seconds)
+        pair = pairs.pop(request_id, None)
+        if pair is None:
+            return
+        with contextlib.suppress(ConnectionError):
+            if "error" in pair:
+                message = f"timed out waiting for the data stream of request {request_id}"
+                await pair["error"].write(message.encode())
+                await pair["error"].close()
+            for stream in pair.values():
+                await stream.reset()
 
     def on_stream(stream: SpdyStream) -> None:
         kind = stream.headers.get("streamtype", "")
+        if kind not in ("error", "data"):
+            start(stream.reset())
+            return
         request_id = stream.headers.get("requestid") or f"port-{stream.headers.get('port')}"
         pair = pairs.setdefault(request_id, {})
+        if not pair:
+            start(expire(request_id))
         pair[kind] = stream
         if "error" in pair and "data" in pair:
             del pairs[request_id]
-            task = asyncio.ensure_future(_forward(pair["data"], pair["error"], dial, pod))
-            forwards.add(task)
-            task.add_done_callback(forwards.discard)
-        elif kind not in ("error", "data"):
-            task = asyncio.ensure_future(stream.reset())
-            forwards.add(task)
-            task.add_done_callback(forwards.discard)
+            start(_forward(pair["data"], pair["error"], dial, pod))
 
     session = SpdySession(receive, transmit, client=False, on_stream=on_stream)
     try:
@@ -218,9 +238,9 @@ async def _serve(
     except Exception as exc:  # a broken peer: end its connection, not the server
         log.bind(pod=pod, error=str(exc)).info("port-forward connection failed")
     finally:
-        for task in list(forwards):
+        for task in list(tasks):
             task.cancel()
-        for task in list(forwards):
+        for task in list(tasks):
             with contextlib.suppress(asyncio.CancelledError, Exception):
                 await task
 
