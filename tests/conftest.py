@@ -22,6 +22,32 @@ FIXTURES = Path(__file__).parent / "fixtures"
 pytest_plugins = ["navarch.testing.runtime_report"]
 
 
+# The files that take minutes, longest first, scheduled before the rest: with
+# --dist loadfile each file goes whole to one worker in collection order, so a long file
+# collected last (the tutorial is near the end alphabetically) ran alone at the end while
+# the other workers sat idle. Longest-first is the classic cure; only the order changes.
+LONG_FILES = (
+    "tests/test_tutorial_cluster.py",
+    "tests/e2e/test_up_e2e.py",
+    "tests/e2e/test_workloads_on_containerd.py",
+    "tests/store/test_etcd_conformance.py",
+    "tests/test_operations_doc.py",
+    "tests/runtime/test_cri_leaks.py",
+    "tests/controllers/test_statefulset_storage.py",
+    "tests/e2e/",
+)
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    root = Path(config.rootpath)
+
+    def rank(item: pytest.Item) -> int:
+        path = Path(item.path).relative_to(root).as_posix()
+        return next((i for i, p in enumerate(LONG_FILES) if path.startswith(p)), len(LONG_FILES))
+
+    items.sort(key=rank)  # stable: the order within a file, and of the rest, is kept
+
+
 def _uv() -> str:
     found = shutil.which("uv", path=str(Path(sys.executable).parent)) or shutil.which("uv")
     if found is None:
