@@ -59,13 +59,22 @@ def register(commands: argparse._SubParsersAction) -> None:
 
 
 async def run(session: Session, args: argparse.Namespace) -> int:
-    import aiohttp
-
     command = list(args.command)
     if command[:1] == ["--"]:
         command = command[1:]
     if not command:
         raise CliError("you must specify at least one command for the container (after --)")
+    return await stream_to_pod(session, args, "exec", command)
+
+
+async def stream_to_pod(
+    session: Session, args: argparse.Namespace, subresource: str, command: list[str]
+) -> int:
+    """``exec`` (``command``) or ``attach`` (none) on ``args.target``'s container: the
+    pod resolved from a workload, the terminal asked for, the WebSocket streams copied
+    both ways until the remote side ends; the remote exit code."""
+    import aiohttp
+
     res, name = split_target([args.target], default="pods")
     if res.kind != "Pod":
         name = await pod_of(session, res.kind, name)
@@ -82,7 +91,7 @@ async def run(session: Session, args: argparse.Namespace) -> int:
     params += [("container", container), ("stdout", "true")]
     params += [("stdin", "true")] if args.stdin else []
     params += [("tty", "true")] if tty_wanted else [("stderr", "true")]
-    path = resource_path(pods, session.namespace, name, "exec")
+    path = resource_path(pods, session.namespace, name, subresource)
     try:
         ws = await session.client.session().ws_connect(
             path,
@@ -93,7 +102,7 @@ async def run(session: Session, args: argparse.Namespace) -> int:
         )
     except aiohttp.WSServerHandshakeError as exc:
         raise CliError(
-            f"the API server refused the exec: HTTP {exc.status} {exc.message}"
+            f"the API server refused the {subresource}: HTTP {exc.status} {exc.message}"
         ) from None
     except (aiohttp.ClientConnectionError, OSError, TimeoutError) as exc:
         raise ApiException(
