@@ -48,7 +48,11 @@ def cluster(tmp_path_factory: pytest.TempPathFactory, plugin_site: Path):
         ):
             kubectl = Kubectl(server.kubeconfig, timeout=60)
             until(
-                lambda: "Ready" in kubectl("get", "node", "op-node", "--no-headers"),
+                # every node, not the one by name: it is NotFound until the agent registers
+                lambda: any(
+                    line.split()[:2] == ["op-node", "Ready"]
+                    for line in kubectl("get", "nodes", "--no-headers").splitlines()
+                ),
                 "the node Ready",
                 daemons,
                 deadline=DEADLINE,
