@@ -226,6 +226,57 @@ SETTINGS: tuple[Setting, ...] = (
         minimum=1,
     ),
     Setting(
+        "agent.network",
+        "str",
+        "none",
+        "The network plugin giving each pod its network (navarch_register_networks; "
+        "'cni': Navarch's bridge over the CNI plugins); 'none': pods get loopback only. "
+        "Run the agent in the node's own network namespace: the plugin makes its bridge, "
+        "routes and rules there.",
+    ),
+    Setting(
+        "agent.network_options",
+        "mapping",
+        {},
+        "Options handed to the network plugin (cni: bin_dir, bridge, mtu …; see "
+        "docs/networking.md).",
+    ),
+    Setting(
+        "agent.pod_cidr",
+        "optional_str",
+        "",
+        "This node's pod address range; empty: the Node's spec.podCIDR, given by the "
+        "node IPAM controller.",
+    ),
+    Setting(
+        "agent.service_proxy",
+        "choice",
+        "none",
+        "The Service proxy the agent runs: 'nftables' programs ClusterIPs and NodePorts "
+        "in a table of its own (removed when the agent stops for good); 'none': no proxy.",
+        ("none", "nftables"),
+    ),
+    Setting(
+        "agent.dns_address",
+        "optional_str",
+        "",
+        "Address (host or host:port) where the agent serves cluster DNS over UDP and TCP "
+        "from its watch cache; empty: no DNS server on this node.",
+    ),
+    Setting(
+        "agent.cluster_dns",
+        "list",
+        ["10.43.0.10"],
+        "Nameservers written into the resolv.conf of pods with dnsPolicy ClusterFirst "
+        "(the kube-dns Service's ClusterIP).",
+    ),
+    Setting(
+        "agent.cluster_domain",
+        "str",
+        "cluster.local",
+        "The cluster's DNS domain: Services are <svc>.<ns>.svc.<domain>.",
+    ),
+    Setting(
         "agent.simulate",
         "int",
         0,

@@ -64,6 +64,12 @@ class AgentSettings:
     # kubelet's /var/lib/kubelet). None: a directory of the node's under the system's
     # temporary directory (tests).
     data_dir: Path | None = None
+    # Networking (issue 24): see the agent.* settings of the same names.
+    pod_cidr: str = ""
+    service_proxy: str = "none"
+    dns_address: str = ""
+    cluster_dns: tuple[str, ...] = ("10.43.0.10",)
+    cluster_domain: str = "cluster.local"
 
 
 @attrs.define(eq=False)

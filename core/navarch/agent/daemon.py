@@ -37,6 +37,11 @@ def settings_from(assembly: Assembly, *, simulated: bool) -> AgentSettings:
         address=config["agent.address"],
         port=None if simulated else config["agent.port"],
         data_dir=Path(config["data_dir"]) / "agent",
+        pod_cidr=config["agent.pod_cidr"],
+        service_proxy=config["agent.service_proxy"],
+        dns_address=config["agent.dns_address"],
+        cluster_dns=tuple(config["agent.cluster_dns"]),
+        cluster_domain=config["agent.cluster_domain"],
     )
 
 
