@@ -19,9 +19,11 @@ BENCH_ARGS ?=
 # image registry the pull tests push to, and the static busybox the test images are
 # built from (no public registry is needed; Debian's dynamically linked "busybox" is
 # replaced, since an image holds that one binary and nothing else), and the CNI
-# plugins containerd's CRI plugin sets pods' loopback up with (the cri runtime's tests).
+# plugins containerd's CRI plugin sets pods' loopback up with (the cri runtime's tests)
+# and the cni network plugin builds pods' networks with; nftables' nft, which the
+# Service proxy and NetworkPolicy rules are written through (in test namespaces only).
 SYSTEM_PACKAGES := etcd-server docker.io containerd runc docker-registry busybox-static \
-	containernetworking-plugins
+	containernetworking-plugins nftables
 
 .PHONY: help tools system-deps up-deps sync plugin-layer-cache lint format test bench up
 
@@ -45,6 +47,7 @@ system-deps:
 	[ -x /usr/sbin/runc ] || command -v runc >/dev/null 2>&1 || missing="$$missing runc"; \
 	[ -x /usr/bin/docker-registry ] || missing="$$missing docker-registry"; \
 	[ -x /usr/lib/cni/loopback ] || missing="$$missing containernetworking-plugins"; \
+	[ -x /usr/sbin/nft ] || missing="$$missing nftables"; \
 	{ [ -x /usr/bin/busybox ] && ! ldd /usr/bin/busybox >/dev/null 2>&1; } \
 		|| missing="$$missing busybox-static"; \
 	if [ -n "$$missing" ]; then \

@@ -1,0 +1,1 @@
+"""Pod networking over the CNI plugins (issue 24): being built."""
