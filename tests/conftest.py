@@ -38,6 +38,22 @@ LONG_FILES = (
 )
 
 
+def pytest_sessionstart(session: pytest.Session) -> None:
+    # Namespaces a killed earlier run left (their maker is gone): never the live ones
+    # of other xdist workers.
+    from navarch.testing import netns
+
+    netns.sweep()
+
+
+def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
+    from navarch.testing import netns
+
+    netns.sweep()
+    for name in netns.ours():  # this process's own, left by a test that failed badly
+        netns.TestNetns(name).remove()
+
+
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
     root = Path(config.rootpath)
 
