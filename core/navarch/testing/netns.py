@@ -127,7 +127,7 @@ def _alive(pid: int) -> bool:
 
 def sweep() -> list[str]:
     """Remove every ``nvt-`` namespace whose making process is gone; their names."""
-    removed = []
+    removed: list[str] = []
     if not RUN_NETNS.is_dir():
         return removed
     for entry in sorted(RUN_NETNS.iterdir()):
