@@ -3,6 +3,7 @@ Node no taint, cordon or restricted-label changes (issue 8, items 1-3)."""
 
 from __future__ import annotations
 
+import orjson
 import pytest
 import pytest_asyncio
 
@@ -110,3 +111,38 @@ async def test_node_may_get_but_not_list_or_watch_leases(api_server, tokens):  #
     assert status == 403
     status, _, _ = await raw(api_server, "GET", LEASE_PATH + "?watch=1", token=tokens["node"])
     assert status == 403
+
+
+async def test_node_may_read_services_and_endpointslices_but_not_write(api_server, tokens):  # noqa: F811
+    # The node's Service proxy (issue 24 item 5) lists and watches them in every namespace.
+    for path in (
+        "/api/v1/services",
+        "/api/v1/namespaces/default/services",
+        "/apis/discovery.k8s.io/v1/endpointslices",
+        "/apis/discovery.k8s.io/v1/namespaces/default/endpointslices",
+    ):
+        status, body, _ = await raw(api_server, "GET", path, token=tokens["node"])
+        assert status == 200, (path, body)
+    status, _, _ = await raw(
+        api_server, "GET", "/api/v1/services?watch=1&timeoutSeconds=1", token=tokens["node"]
+    )
+    assert status == 200
+    service = {
+        "apiVersion": "v1",
+        "kind": "Service",
+        "metadata": {"name": "made-by-a-node"},
+        "spec": {"ports": [{"port": 80}]},
+    }
+    status, body, _ = await raw(
+        api_server,
+        "POST",
+        "/api/v1/namespaces/default/services",
+        body=orjson.dumps(service),
+        headers={"Content-Type": "application/json"},
+        token=tokens["node"],
+    )
+    assert status == 403, body
+    status, body, _ = await raw(
+        api_server, "DELETE", "/api/v1/namespaces/default/services/kubernetes", token=tokens["node"]
+    )
+    assert status == 403, body

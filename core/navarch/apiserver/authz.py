@@ -9,7 +9,8 @@ Roles (from the token's groups, see :mod:`navarch.apiserver.auth`):
 * viewer (``navarch:viewers``): get, list, watch (so ``pods/log`` too, but never
   ``pods/exec``, which is ``create`` whatever the method, see requestinfo);
 * node (``system:nodes``, user ``system:node:<name>``): Kubernetes' Node authoriser —
-  its own Node and Lease, pods bound to it, events, the reads an agent needs. What a
+  its own Node and Lease, pods bound to it, events, the reads an agent needs (Services
+  and EndpointSlices for its Service proxy). What a
   node may *change* on its own Node is then limited by the NodeRestriction admission
   plugin (:mod:`navarch.apiserver.noderestriction`). The Secrets, ConfigMaps, claims
   and volumes of its pods it may read one by one: the roles refuse them, marked
@@ -42,6 +43,8 @@ GRAPH_RESOURCES = frozenset(
     {"secrets", "configmaps", "persistentvolumeclaims", "persistentvolumes"}
 )
 _WRITE_VERBS = frozenset({"create", "update", "patch"})
+# What a node's Service proxy reads, every namespace's: (plural, group).
+_PROXY_READS = frozenset({("services", ""), ("endpointslices", "discovery.k8s.io")})
 
 
 @attrs.frozen
@@ -137,6 +140,10 @@ def _node_may(node: str, info: RequestInfo, node_selector: str | None) -> bool:
         )
     if plural == "events":
         return verb in READ_VERBS or verb in _WRITE_VERBS
+    if (plural, info.group) in _PROXY_READS and not info.subresource:
+        # The node's Service proxy (navarch.proxy) reads them all, as Kubernetes'
+        # system:node and system:node-proxier roles allow; never a write.
+        return verb in READ_VERBS
     if plural == "pods":
         if verb in ("list", "watch"):
             return node_selector == node  # only with fieldSelector=spec.nodeName=<itself>
