@@ -321,6 +321,7 @@ async def test_discovery_health_and_metrics(api_server):
         "apiextensions.k8s.io",
         "storage.k8s.io",
         "discovery.k8s.io",  # EndpointSlices
+        "networking.k8s.io",  # NetworkPolicies
         "authorization.k8s.io",  # SelfSubjectAccessReview only (kubectl auth can-i)
     }
     status, body, _ = await raw(api_server, "GET", "/api/v1")

@@ -53,6 +53,7 @@ _PACKAGES = {
     "navarch.api.batch_v1": "io.k8s.api.batch.v1",
     "navarch.api.coordination_v1": "io.k8s.api.coordination.v1",
     "navarch.api.storage_v1": "io.k8s.api.storage.v1",
+    "navarch.api.networking_v1": "io.k8s.api.networking.v1",
     "navarch.apiextensions.v1": "io.k8s.apiextensions-apiserver.pkg.apis.apiextensions.v1",
 }
 _CORE = "io.k8s.api.core.v1"  # core_v1 and the modules that split it (pod parts)
