@@ -47,7 +47,6 @@ class ServicePort(Model):
         "sessionAffinityConfig",
         "loadBalancerSourceRanges",
         "loadBalancerIP",
-        "loadBalancerClass",
         "healthCheckNodePort",
         "trafficDistribution",
     )
@@ -67,6 +66,9 @@ class ServiceSpec(Model):
     ip_family_policy: str | None = wire()
     publish_not_ready_addresses: bool | None = wire()
     allocate_load_balancer_node_ports: bool | None = wire()
+    # Which load balancer implementation serves it: none or navarch.io/servicelb is the
+    # ServiceLB controller's (navarch.controllers.servicelb); any other is left alone.
+    load_balancer_class: str | None = wire()
 
 
 @model(kubernetes_only=("ports", "ipMode"))

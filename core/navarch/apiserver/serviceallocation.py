@@ -200,8 +200,9 @@ class ServiceAllocator:
         spec = new.get("spec") or {}
         if not needs_node_ports(spec.get("type")):
             return
-        if spec.get("allocateLoadBalancerNodePorts") is False:
-            return
+        # allocateLoadBalancerNodePorts: false spares only the ports nobody asked for:
+        # one named in the Service is claimed (and checked) all the same, as Kubernetes.
+        dynamic = spec.get("allocateLoadBalancerNodePorts") is not False
         held = set(node_ports_of(old)) if old is not None else set()
         for i, port in enumerate(spec.get("ports") or []):
             wanted = port.get("nodePort")
@@ -212,6 +213,8 @@ class ServiceAllocator:
                 if problem:
                     raise _invalid(new, f"spec.ports[{i}].nodePort", wanted, problem)
                 taken.append((self.ports, str(wanted)))
+                continue
+            if not dynamic:
                 continue
             value = await self._claim_any(self.ports, owner, dry_run)
             if not dry_run:

@@ -96,6 +96,7 @@ def validate_service(svc: Service) -> Errors:
         if not is_ip(ip):
             errs.append(errors.invalid(f"spec.externalIPs[{i}]", ip, "must be a valid IP address"))
     errs += _validate_traffic_policies(spec)
+    errs += _validate_load_balancer_fields(spec)
     errs += enum(
         spec.ip_family_policy,
         "spec.ipFamilyPolicy",
@@ -199,13 +200,42 @@ def _validate_traffic_policies(spec: ServiceSpec) -> Errors:
     return errs
 
 
+def _validate_load_balancer_fields(spec: ServiceSpec) -> Errors:
+    errs: Errors = []
+    only_lb = "may only be used when `type` is 'LoadBalancer'"
+    if spec.allocate_load_balancer_node_ports is not None and spec.type != LOAD_BALANCER:
+        errs.append(errors.forbidden("spec.allocateLoadBalancerNodePorts", only_lb))
+    if spec.load_balancer_class is not None:
+        if spec.type != LOAD_BALANCER:
+            errs.append(errors.forbidden("spec.loadBalancerClass", only_lb))
+        errs += [
+            errors.invalid("spec.loadBalancerClass", spec.load_balancer_class, p)
+            for p in names.qualified_name(spec.load_balancer_class)
+        ]
+    return errs
+
+
+def _validate_load_balancer_class_update(spec: ServiceSpec, old_spec: ServiceSpec) -> Errors:
+    """Kubernetes: a LoadBalancer's class is chosen once (None counts as a choice); a
+    Service becoming a LoadBalancer may choose any."""
+    if old_spec.type != LOAD_BALANCER or spec.type != LOAD_BALANCER:
+        return []
+    if spec.load_balancer_class != old_spec.load_balancer_class:
+        return [
+            errors.invalid(
+                "spec.loadBalancerClass", spec.load_balancer_class, "may not change once set"
+            )
+        ]
+    return []
+
+
 def validate_service_update(new: Service, old: Service) -> Errors:
     """Kubernetes' rule: a ClusterIP may not change once set, unless the Service goes to
     or from ExternalName (which has none)."""
     spec, old_spec = new.spec or ServiceSpec(), old.spec or ServiceSpec()
+    errs: Errors = _validate_load_balancer_class_update(spec, old_spec)
     if EXTERNAL_NAME in (spec.type, old_spec.type):
-        return []
-    errs: Errors = []
+        return errs
     new_ips: tuple[str, ...] = spec.cluster_ips or ()
     old_ips: tuple[str, ...] = old_spec.cluster_ips or ()
     for i, ip in enumerate(old_ips[: len(new_ips)]):

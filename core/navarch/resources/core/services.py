@@ -103,6 +103,11 @@ class ServiceStrategy(Strategy):
         super().prepare_for_update(new, old)
         spec, old_spec = _spec(new), old.get("spec") or {}
         new_type = spec.get("type") or CLUSTER_IP
+        _drop_type_dependent_fields(spec, old_spec, new_type)
+        if new_type != LOAD_BALANCER and isinstance(new.get("status"), dict):
+            # Kubernetes clears a load balancer no longer wanted at once, not when its
+            # controller gets to it.
+            new["status"].pop("loadBalancer", None)
         if new_type == EXTERNAL_NAME:
             if old_spec.get("type") != EXTERNAL_NAME:
                 for field in ("clusterIP", "clusterIPs", "ipFamilies", "ipFamilyPolicy"):
@@ -123,6 +128,27 @@ class ServiceStrategy(Strategy):
                     port["nodePort"] = old_ports[_port_key(port)]
             elif port.get("nodePort") and port.get("nodePort") == old_ports.get(_port_key(port)):
                 port.pop("nodePort")  # the old type's port, not asked for again
+
+
+def _drop_type_dependent_fields(
+    spec: dict[str, Any], old_spec: dict[str, Any], new_type: str
+) -> None:
+    """Kubernetes' dropTypeDependentFields: what the old type had and the new one has no
+    use for goes, when the update left it as it was (a user setting it anew is told
+    by validation that it does not fit)."""
+    old_type = old_spec.get("type") or CLUSTER_IP
+    if old_type == LOAD_BALANCER and new_type != LOAD_BALANCER:
+        for field in ("allocateLoadBalancerNodePorts", "loadBalancerClass"):
+            if field in spec and spec.get(field) == old_spec.get(field):
+                spec.pop(field)
+    if needs_node_ports(old_type) and not needs_node_ports(new_type):
+        policy = spec.get("externalTrafficPolicy")
+        if (
+            policy
+            and policy == old_spec.get("externalTrafficPolicy")
+            and not spec.get("externalIPs")
+        ):
+            spec.pop("externalTrafficPolicy")
 
 
 SERVICES = Resource.for_model(
