@@ -185,6 +185,21 @@ def _exercise_register_runtimes(pm):
     assert (runtime.data_dir, runtime.options.greeting) == ("/d", "hi")  # typed options
 
 
+def _exercise_register_networks(pm):
+    from navarch.agent.network import NetworkPlugin, PodNetworkRequest
+
+    entry = collect(pm).networks.entry("demo-fixed")
+    assert entry.plugin == "demo"
+    network = entry.value({"ip": "10.99.0.7"}, "/d")
+    assert isinstance(network, NetworkPlugin)
+    request = PodNetworkRequest("ns", "p", "uid", "sandbox", "/run/netns/x")
+    assert asyncio.run(network.setup(request)).ips == ("10.99.0.7",)
+    assembly = Assembly(
+        load_config(file=None, env={"NAVARCH_AGENT_NETWORK": "demo-fixed"}), pm, collect(pm)
+    )
+    assert assembly.network() is not None and assembly.network().name == "demo-fixed"
+
+
 def _exercise_register_scheduler_profiles(pm):
     assert collect(pm).scheduler_profiles.get("demo-profile") == {"demo-score": 2}
 
@@ -300,6 +315,7 @@ def _fields(obj):
 EXERCISES = {
     "navarch_register_stores": _exercise_register_stores,
     "navarch_register_runtimes": _exercise_register_runtimes,
+    "navarch_register_networks": _exercise_register_networks,
     "navarch_register_scheduler_profiles": _exercise_register_scheduler_profiles,
     "navarch_register_controllers": _exercise_register_controllers,
     "navarch_register_resources": _exercise_register_resources,

@@ -22,7 +22,8 @@ from navarch.options import OptionsError, options_table
 from navarch.plugins import build_plugin_manager, call_all
 from navarch.registry import Entry, Registries, UnknownName, collect
 
-PARTS = ("store", "runtime", "scheduler", "controllers")
+PARTS = ("store", "runtime", "scheduler", "controllers", "network")
+NO_NETWORK = "none"  # agent.network: no plugin, pods get loopback only
 
 
 class NoRuntime(UnknownName):
@@ -51,6 +52,13 @@ class Assembly:
         if not name:
             raise NoRuntime(self.registries.runtimes.names())
         return self.registries.runtimes.entry(name)
+
+    def network(self) -> Entry | None:
+        """The agent's pod network plugin (``agent.network``); None for ``"none"``."""
+        name = self.config["agent.network"]
+        if not name or name == NO_NETWORK:
+            return None
+        return self.registries.networks.entry(name)
 
     def scheduler_profile(self) -> Entry:
         return self.registries.scheduler_profiles.entry(self.config["scheduler.profile"])
@@ -87,6 +95,7 @@ class Assembly:
             "runtime": lambda: self._with_options(self.runtime(), "runtime.options"),
             "scheduler": self.scheduler_profile,
             "controllers": self.controllers,
+            "network": self._network_with_options,
         }
         problems: list[Exception] = []
         for part in parts:
@@ -98,6 +107,10 @@ class Assembly:
                 problems.append(exc)
         if problems:
             raise UnresolvedParts(problems)
+
+    def _network_with_options(self) -> Entry | None:
+        entry = self.network()
+        return None if entry is None else self._with_options(entry, "agent.network_options")
 
     def _with_options(self, entry: Entry, key: str) -> Entry:
         entry.check_options(self.config[key], where=key)

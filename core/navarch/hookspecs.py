@@ -35,6 +35,7 @@ if TYPE_CHECKING:
     from navarch.config import Config
     from navarch.registry import (
         ControllerFactory,
+        NetworkFactory,
         ProfileWeights,
         Register,
         RegisterResource,
@@ -113,6 +114,28 @@ def navarch_register_runtimes(register: Register[RuntimeFactory]) -> None:
     ``OptionsClass`` when given, as for stores) and returns an object implementing the
     runtime contract, :class:`navarch.runtime.Runtime` (or an awaitable of one).
     ``runtime.name`` in the configuration picks the node agent's. Results: none.
+    """
+
+
+# --- pod networks ----------------------------------------------------------------------
+
+
+@hookspec
+def navarch_register_networks(register: Register[NetworkFactory]) -> None:
+    """Register pod network plugins by name (CNI's role: a pod's address and routes).
+
+    Call ``register(name, factory, options=OptionsClass)`` once per network plugin.
+    ``factory(options, data_dir)`` receives ``agent.network_options`` (structured into
+    ``OptionsClass`` when given) and a directory of the node's own for the plugin's state
+    (its result cache, its IP allocations), and returns an object implementing
+    :class:`navarch.agent.network.NetworkPlugin`: ``start(context)``,
+    ``setup(request)`` giving the pod's IPs, ``teardown(request)`` (must succeed when the
+    pod's network namespace is already gone), ``result(sandbox_id)``, ``status()`` (the
+    node's NetworkUnavailable condition), ``collect_garbage(live, listed_at)`` and
+    ``close(for_good)``. ``agent.network`` in the configuration picks one; ``"none"``
+    (the default) means no plugin: pods get loopback only. The agent calls it for a pod
+    without ``hostNetwork`` whose sandbox has a network namespace and no address of its
+    own. Results: none.
     """
 
 

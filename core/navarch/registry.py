@@ -56,6 +56,13 @@ class RuntimeFactory(Protocol):
     def __call__(self, options: Any, data_dir: str, /) -> Runtime: ...
 
 
+class NetworkFactory(Protocol):
+    """``factory(options, data_dir)`` returns an object implementing the pod network
+    contract, :class:`navarch.agent.network.NetworkPlugin` (or an awaitable of one)."""
+
+    def __call__(self, options: Any, data_dir: str, /) -> Any: ...
+
+
 class Controller(Protocol):
     async def run(self) -> None: ...
 
@@ -180,12 +187,19 @@ class Registries:
     runtimes: Registry
     scheduler_profiles: Registry
     controllers: Registry
+    networks: Registry
     # the process's resource registry (navarch.resources.registry), with every plugin's kinds
     resources: ResourceRegistry
 
     def all(self) -> tuple[Registry, ...]:
         """The registries of named factories (the resources are not chosen by name)."""
-        return (self.stores, self.runtimes, self.scheduler_profiles, self.controllers)
+        return (
+            self.stores,
+            self.runtimes,
+            self.scheduler_profiles,
+            self.controllers,
+            self.networks,
+        )
 
 
 # hook name -> (registries attribute, kind, config key, options key)
@@ -203,6 +217,12 @@ _REGISTRATION_HOOKS = {
         "controller",
         "controllers.enabled",
         "controllers.options",
+    ),
+    "navarch_register_networks": (
+        "networks",
+        "network plugin",
+        "agent.network",
+        "agent.network_options",
     ),
 }
 
