@@ -1,0 +1,168 @@
+"""The Service proxy's sync loop (kube-proxy's Proxier): informers on every Service and
+EndpointSlice only mark the rules stale; the loop re-reads both caches, builds the
+whole ruleset and applies the difference to what it applied last, in one nft
+transaction — so a burst of changes costs one sync, and syncs are at least
+``min_sync_seconds`` apart (kube-proxy's --iptables-min-sync-period, 1 s).
+
+The first sync after a start, and the one after a failure, replaces the whole table
+(the proxier then knows nothing of what is in the kernel). A failed transaction
+changes nothing (nft applies all or none): the old rules stay and the sync is retried
+with a growing delay. :meth:`Proxier.cleanup` removes the table: the agent calls it
+when it stops for good; a restarted agent writes the table anew.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import time
+from typing import Any
+
+import attrs
+from loguru import logger
+
+from navarch.client import Client
+from navarch.client.informer import Informer
+from navarch.proxy.apply import Nft, NftError
+from navarch.proxy.model import service_ports
+from navarch.proxy.ruleset import (
+    DEFAULT_CLUSTER_CIDR,
+    NodeView,
+    Ruleset,
+    build,
+    full_script,
+    removal,
+    update_script,
+)
+
+NFTABLES = "nftables"
+RETRY_FIRST_SECONDS = 1.0
+RETRY_MAX_SECONDS = 30.0
+
+
+def _wire(obj: Any) -> Any:
+    return obj.to_dict() if hasattr(obj, "to_dict") else obj
+
+
+@attrs.define(eq=False)
+class Proxier:
+    client: Client
+    node: NodeView
+    nft: Nft = attrs.field(factory=Nft)
+    min_sync_seconds: float = 1.0
+    # Successful syncs, and failed ones (the tests wait on these; /metrics could too).
+    syncs: int = 0
+    failures: int = 0
+    last_error: str = ""
+    services: Informer = attrs.field(init=False)
+    slices: Informer = attrs.field(init=False)
+    _applied: Ruleset | None = None
+    _conflicts: tuple[str, ...] = ()
+    _stale: asyncio.Event = attrs.field(factory=asyncio.Event)
+
+    def __attrs_post_init__(self) -> None:
+        self.services = Informer(self.client.resource("services"))
+        self.slices = Informer(self.client.resource("endpointslices"))
+        for informer in (self.services, self.slices):
+            informer.add_handler(self._mark, self._mark_update, self._mark)
+
+    @property
+    def log(self) -> Any:
+        return logger.bind(component="proxy", node=self.node.node_name)
+
+    def _mark(self, _obj: Any) -> None:
+        self._stale.set()
+
+    def _mark_update(self, _old: Any, _new: Any) -> None:
+        self._stale.set()
+
+    async def run(self) -> None:
+        """Keep the table in step with the Services and EndpointSlices until cancelled
+        (the rules stay: see :meth:`cleanup`)."""
+        tasks = [
+            asyncio.create_task(self.services.run(), name="proxy services informer"),
+            asyncio.create_task(self.slices.run(), name="proxy endpointslices informer"),
+        ]
+        try:
+            await self.services.wait_synced()
+            await self.slices.wait_synced()
+            self._stale.set()  # the first sync writes the table even with no Service
+            retry = RETRY_FIRST_SECONDS
+            while True:
+                await self._stale.wait()
+                self._stale.clear()
+                if await self.sync():
+                    retry = RETRY_FIRST_SECONDS
+                    await asyncio.sleep(self.min_sync_seconds)
+                else:
+                    self._stale.set()
+                    await asyncio.sleep(retry)
+                    retry = min(retry * 2, RETRY_MAX_SECONDS)
+        finally:
+            for task in tasks:
+                task.cancel()
+            await asyncio.gather(*tasks, return_exceptions=True)
+
+    def ruleset(self) -> Ruleset:
+        """The rules for what the caches hold now."""
+        ports = service_ports(
+            (_wire(s) for s in self.services.list()), [_wire(s) for s in self.slices.list()]
+        )
+        return build(ports, self.node)
+
+    async def sync(self) -> bool:
+        """Apply the current ruleset; False (logged, the old rules kept) if nft refused."""
+        started = time.monotonic()
+        ruleset = self.ruleset()
+        if ruleset.conflicts != self._conflicts:
+            self._conflicts = ruleset.conflicts
+            for conflict in ruleset.conflicts:
+                self.log.bind(conflict=conflict).warning("a Service port is not proxied")
+        full = self._applied is None
+        script = (
+            full_script(ruleset) if self._applied is None else update_script(self._applied, ruleset)
+        )
+        if script:
+            try:
+                await self.nft.apply(script)
+            except NftError as exc:
+                self.failures += 1
+                self.last_error = str(exc)
+                # Whatever the kernel holds now, the next sync rewrites the whole table.
+                self._applied = None
+                self.log.bind(error=str(exc)[:2000]).error(
+                    "nft refused the sync; the previous rules stay, retrying"
+                )
+                return False
+        self._applied = ruleset
+        self.syncs += 1
+        self.log.bind(
+            full=full,
+            chains=len(ruleset.chains),
+            seconds=round(time.monotonic() - started, 3),
+        ).debug("rules synced")
+        return True
+
+    async def cleanup(self) -> None:
+        """Remove the table and everything in it (the proxy stops for good)."""
+        try:
+            await self.nft.apply(removal())
+        except NftError as exc:
+            self.log.bind(error=str(exc)).error("could not remove the Service proxy's table")
+            return
+        self._applied = None
+        self.log.info("Service proxy rules removed")
+
+
+def for_agent(client: Client, node_name: str, mode: str) -> Proxier | None:
+    """The agent's proxy for ``agent.service_proxy`` (``none``: no proxy), acting on the
+    network namespace the agent runs in."""
+    if mode != NFTABLES:
+        return None
+    return Proxier(client, NodeView(node_name, DEFAULT_CLUSTER_CIDR))
+
+
+async def cleanup_quietly(proxier: Proxier) -> None:
+    """:meth:`Proxier.cleanup` for a shutdown path: never raises."""
+    with contextlib.suppress(Exception):
+        await proxier.cleanup()
