@@ -306,8 +306,12 @@ class Taint(Model):
     time_added: str | None = wire()
 
 
-@model(kubernetes_only=("podCIDR", "podCIDRs", "providerID", "configSource", "externalID"))
+@model(kubernetes_only=("providerID", "configSource", "externalID"))
 class NodeSpec(Model):
+    # The node's range of pod addresses, given once by the node IPAM controller
+    # (navarch.controllers.nodeipam); podCIDR is podCIDRs[0], at most one per family.
+    pod_cidr: str | None = wire("podCIDR")
+    pod_cidrs: tuple[str, ...] | None = wire("podCIDRs")
     unschedulable: bool | None = wire()
     taints: tuple[Taint, ...] | None = wire()
 

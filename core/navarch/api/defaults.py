@@ -69,6 +69,13 @@ def default_namespace(obj: dict[str, Any]) -> None:
 
 
 def default_node(obj: dict[str, Any]) -> None:
+    spec = obj.get("spec")
+    if isinstance(spec, dict):  # SetDefaults_NodeSpec: either field fills the other
+        cidrs = spec.get("podCIDRs")
+        if spec.get("podCIDR") and not cidrs:
+            spec["podCIDRs"] = [spec["podCIDR"]]
+        elif isinstance(cidrs, list) and cidrs and not spec.get("podCIDR"):
+            spec["podCIDR"] = cidrs[0]
     status = obj.get("status")
     if isinstance(status, dict):
         _round_resource_list(status, "capacity")

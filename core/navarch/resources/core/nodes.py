@@ -7,7 +7,7 @@ from typing import Any
 from navarch.api.core_v1 import Node
 from navarch.api.defaults import default_node
 from navarch.api.errors import FieldError
-from navarch.api.validation.nodes import validate_node
+from navarch.api.validation.nodes import validate_node, validate_node_update
 from navarch.printers.nodes import NODE_PRINTER
 from navarch.resources.fields import flag
 from navarch.resources.spec import Resource
@@ -25,6 +25,9 @@ class NodeStrategy(Strategy):
 
     def validate(self, obj: Any) -> list[FieldError]:
         return validate_node(obj)
+
+    def validate_update(self, new: Any, old: Any) -> list[FieldError]:
+        return validate_node_update(new, old)
 
     def prepare_for_create(self, obj: Obj) -> None:
         pass
