@@ -27,6 +27,7 @@ import orjson
 from loguru import logger
 
 from navarch.apiserver import errors
+from navarch.apiserver.kubedns import ensure_dns_service
 from navarch.apiserver.storage import Storage
 from navarch.resources.core.endpoints import ENDPOINT_SLICES, ENDPOINTS
 from navarch.resources.core.services import SERVICES
@@ -111,6 +112,7 @@ class ControlPlaneEndpoints:
         self.storage = storage
         self.store = store
         self.cluster_ip = first_address(service_cidr)
+        self.service_cidr = service_cidr
         self.me: tuple[str, int] | None = None
         self._task: asyncio.Task[None] | None = None
 
@@ -123,6 +125,7 @@ class ControlPlaneEndpoints:
         """Make sure of the Service, add this server, then keep it added."""
         self.me = split_address(address)
         await self._ensure_service()
+        await ensure_dns_service(self.storage, self.service_cidr)  # kube-system/kube-dns
         if self.me is None:
             log.bind(address=address).warning(
                 "the advertised address is not an IP: not listed in the kubernetes Endpoints"

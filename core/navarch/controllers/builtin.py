@@ -14,6 +14,7 @@ from navarch.controllers import (
     job,
     localpath,
     namespace,
+    nodedns,
     nodelifecycle,
     podtermination,
     pvbinder,
@@ -49,3 +50,4 @@ def navarch_register_controllers(register: Register[ControllerFactory]) -> None:
     register(volumeprotection.NAME, volumeprotection.VolumeProtection)
     register(endpointslice.NAME, endpointslice.EndpointSliceController)
     register(endpoints.NAME, endpoints.EndpointsController)
+    register(nodedns.NAME, nodedns.NodeDnsController)
