@@ -73,7 +73,12 @@ class PolicyEnforcer:
         try:
             for informer in self._informers:
                 await informer.wait_synced()
-            await self.nft.prepare()
+            try:
+                await self.nft.prepare()
+            except NftError as error:  # routed traffic is still filtered: go on, loudly
+                self.log.bind(error=str(error)).error(
+                    "bridged traffic between pods of this node is not filtered"
+                )
             while True:
                 self._wake.clear()
                 try:

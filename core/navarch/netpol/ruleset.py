@@ -51,7 +51,7 @@ log = logger.bind(component="netpol")
 
 
 class NftError(RuntimeError):
-    """``nft`` refused a transaction; the message carries its stderr."""
+    """``nft`` (or ``sysctl``) failed; the message carries its stderr."""
 
 
 def _family(address: str) -> str:
