@@ -64,6 +64,10 @@ def test_the_documentation_example_with_kubectl_and_the_official_client(api_serv
     table = kubectl("get", "netpol", "-n", "default").splitlines()
     assert table[0].split() == ["NAME", "POD-SELECTOR", "AGE"]
     assert table[1].split()[:2] == ["test-network-policy", "role=db"]
+    described = kubectl("describe", "netpol", "test-network-policy", "-n", "default")
+    assert "PodSelector:     role=db" in described
+    assert "CIDR: 172.17.0.0/16" in described and "Except: 172.17.1.0/24" in described
+    assert "NetworkPolicyPort" in kubectl("explain", "networkpolicy.spec.ingress.ports")
     # Applying it again changes nothing (the stored defaults are no change either).
     assert kubectl("apply", "-f", str(EXAMPLE)).strip().endswith("unchanged")
 
