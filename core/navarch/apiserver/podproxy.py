@@ -44,7 +44,7 @@ import orjson
 from aiohttp import web
 from loguru import logger
 
-from navarch.apiserver import errors, portforward
+from navarch.apiserver import egress, errors, portforward
 from navarch.apiserver.requestinfo import RequestInfo
 from navarch.apiserver.storage import Storage
 from navarch.resources.core import NODES, PODS
@@ -146,7 +146,7 @@ class PodProxy:
         if self._session is None or self._session.closed:
             # ssl=False: agents serve self-signed certificates (see the module doc).
             self._session = aiohttp.ClientSession(
-                connector=aiohttp.TCPConnector(ssl=False),
+                connector=aiohttp.TCPConnector(ssl=False, socket_factory=egress.cluster_sockets()),
                 timeout=aiohttp.ClientTimeout(total=None, sock_connect=_CONNECT_TIMEOUT),
             )
         return self._session

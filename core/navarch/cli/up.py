@@ -160,6 +160,23 @@ def print_banner(ready: UpReady) -> None:
         f"  {navctl} create deployment hello --image={DEMO_IMAGES[0]} --replicas=3 -- sleep 3600",
         f"  {navctl} get pods -o wide",
         "  (docs/tutorial.md goes on from here; examples/ holds more manifests)",
+    ]
+    if ready.forwarding:
+        addresses = ", ".join(f"{node} {ip}" for node, ip in ready.node_addresses.items())
+        lines += [
+            "",
+            f"Each node has a network namespace of its own ({addresses}); NodePort and",
+            "LoadBalancer Services are forwarded to this machine's 127.0.0.1 at their nodePort.",
+        ]
+        if ready.pod_network == "none":
+            lines.append(
+                "  Pods have loopback only: no network plugin is installed (agent.network none)."
+            )
+        else:
+            lines.append(
+                f"  {navctl} apply -f examples/web.yaml    then  curl http://127.0.0.1:30080/"
+            )
+    lines += [
         "",
         "Ctrl-C stops the cluster; its containers keep running and the next `navarch up` "
         "adopts them.",

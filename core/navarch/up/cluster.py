@@ -1,11 +1,17 @@
-"""``navarch up``: a whole cluster in one process — the API server on the embedded
+"""``navarch up``: a whole cluster on one machine — the API server on the embedded
 store, the scheduler, the controller manager and N node agents on one container
 runtime — for trying Navarch on one machine.
 
-Everything listens on 127.0.0.1 only. The agents run as nodes ``node-1`` … ``node-N``
-on the same runtime (each finds its own containers by the node label), each with a
-streaming port of its own for ``logs`` and ``exec``. Leader election is off: one
-process holds the data directory (the store's lock refuses a second).
+The API server listens on 127.0.0.1 only. The agents run as nodes ``node-1`` …
+``node-N`` on the same runtime (each finds its own containers by the node label). Run
+as root, each node is an agent process inside a network namespace of its own, the
+nodes joined on a LAN of the cluster's own (:mod:`navarch.up.network`,
+:mod:`navarch.up.nodes`), and NodePort and LoadBalancer Services are forwarded to the
+host's 127.0.0.1 (:mod:`navarch.up.services`); the host's own network is never
+changed. Otherwise (not root) the agents run inside the ``up`` process on the host's
+network, each with a streaming port of its own for ``logs`` and ``exec``. Leader
+election is off: one process holds the data directory (the store's lock refuses a
+second).
 
 Stopping (Ctrl-C, SIGTERM) stops the agents, the controllers and the scheduler,
 then the API server; containers keep running, as they do when a kubelet stops. The
@@ -26,16 +32,21 @@ from typing import Any
 import attrs
 from loguru import logger
 
-from navarch.agent.daemon import identities, run_agents
-from navarch.apiserver import server
+from navarch.agent.daemon import identities, make_runtime, run_agents
+from navarch.apiserver import egress, server
 from navarch.assembly import Assembly
+from navarch.client import Client, wait_for_api
 from navarch.config import Config
 from navarch.controllers.daemon import run_controller_manager
 from navarch.controllers.localpath import NAME as LOCAL_PATH_NAME
 from navarch.runtime import Runtime
-from navarch.scheduler.daemon import run_scheduler
+from navarch.scheduler.daemon import kubeconfig_path, run_scheduler
+from navarch.up import forward, network
 from navarch.up.demo import import_demo_images
+from navarch.up.nodes import node_dir, run_node_agents
+from navarch.up.pieces import node_networking
 from navarch.up.runtimes import RuntimeChoice, answers, choose_runtime, private_containerd
+from navarch.up.services import forward_services
 from navarch.up.state import UpState
 from navarch.up.supervise import supervise_containerd
 
@@ -54,6 +65,12 @@ class UpReady:
     runtime: RuntimeChoice
     nodes: tuple[str, ...]
     log_file: Path | None
+    # NodePort and LoadBalancer Services are forwarded to the host's 127.0.0.1
+    forwarding: bool = False
+    # each node's namespace and address on the cluster's LAN (empty: the host's network)
+    node_addresses: dict[str, str] = attrs.Factory(dict)
+    # the nodes' agent.network: "none" until a network plugin is installed
+    pod_network: str = "none"
 
 
 def node_names(count: int) -> tuple[str, ...]:
@@ -133,21 +150,70 @@ async def _serve_cluster(
     choice: RuntimeChoice,
     log_file: Path | None,
 ) -> None:
-    config = assembly.config
-    data_dir = Path(config["data_dir"])
+    data_dir = Path(assembly.config["data_dir"])
     api_started = asyncio.Event()
     api_stop = asyncio.Event()
     api = asyncio.ensure_future(server.serve(assembly, started=api_started, stop=api_stop))
+    # the API server holds the store's lock from here: no other up runs on this data
+    # directory, so the namespaces of its name are this process's to sweep and make
     await _first(api, api_started.wait())
+    lan: network.ClusterNetwork | None = None
+    try:
+        problem = network.possible()
+        if problem is None:
+            lan = await asyncio.to_thread(network.create, network.cluster_id(data_dir), names)
+        else:
+            log.bind(why=problem).warning(
+                "the nodes share the host's network (no namespace of their own); NodePort "
+                "and LoadBalancer Services are not forwarded to 127.0.0.1"
+            )
+        if lan is not None:
+            egress.use_cluster_sockets(forward.lan_sockets(lan.lan_path, network.LAN_CIDR))
+        await _serve_parts(assembly, api, names, stop, on_ready, choice, log_file, lan)
+    finally:
+        api_stop.set()
+        with contextlib.suppress(asyncio.CancelledError):
+            await api
+        egress.use_cluster_sockets(None)
+        if lan is not None:
+            # what ran in them has stopped: their links, routes and rules go with them
+            await asyncio.to_thread(network.sweep, lan.cluster)
+
+
+async def _serve_parts(
+    assembly: Assembly,
+    api: asyncio.Future[None],
+    names: tuple[str, ...],
+    stop: asyncio.Event,
+    on_ready: Callable[[UpReady], None],
+    choice: RuntimeChoice,
+    log_file: Path | None,
+    lan: network.ClusterNetwork | None,
+) -> None:
+    config = assembly.config
+    data_dir = Path(config["data_dir"])
 
     async def prepare(runtime: Runtime) -> None:
         await import_demo_images(runtime, data_dir / "images")
 
+    if lan is not None:
+        # the nodes share one runtime: its images are every node's
+        await _import_demo_images(assembly, names[0])
     parts: dict[str, Coroutine[Any, Any, None]] = {
         "scheduler": run_scheduler(assembly),
         "controllers": run_controller_manager(assembly),
-        "agents": run_agents(assembly, identities(assembly, list(names)), prepare=prepare),
     }
+    pod_network = "none"
+    if lan is not None:
+        networking = node_networking(assembly, list(lan.nodes.values()))
+        pod_network = next(iter(networking.values())).network
+        log.bind(**{node: n.settings for node, n in networking.items()}).info(
+            "node network settings"
+        )
+        parts["agents"] = run_node_agents(config, lan.nodes, networking)
+        parts["services"] = _forward_services(assembly, lan)
+    else:
+        parts["agents"] = run_agents(assembly, identities(assembly, list(names)), prepare=prepare)
     if choice.private_containerd:
         # nobody else brings the cluster's own containerd back when it dies
         parts["containerd"] = supervise_containerd(
@@ -162,9 +228,12 @@ async def _serve_cluster(
             choice,
             names,
             log_file,
+            forwarding=lan is not None,
+            node_addresses={n.node: n.address for n in lan.nodes.values()} if lan else {},
+            pod_network=pod_network,
         )
     )
-    stopping = asyncio.ensure_future(stop.wait())
+    stopping: asyncio.Future[Any] = asyncio.ensure_future(stop.wait())
     try:
         done, _ = await asyncio.wait(
             [api, stopping, *tasks.values()], return_when=asyncio.FIRST_COMPLETED
@@ -180,10 +249,27 @@ async def _serve_cluster(
         for task in tasks.values():
             task.cancel()
         await asyncio.gather(*tasks.values(), return_exceptions=True)
-        api_stop.set()
-        with contextlib.suppress(asyncio.CancelledError):
-            await api
         log.info("the cluster stopped; its containers keep running (navarch down removes them)")
+
+
+async def _import_demo_images(assembly: Assembly, node: str) -> None:
+    """The demo images, loaded once into the runtime all the nodes share."""
+    config = assembly.config
+    data_dir = Path(config["data_dir"])
+    values = {**config.values, "data_dir": str(node_dir(data_dir, node))}
+    runtime = await make_runtime(
+        attrs.evolve(assembly, config=attrs.evolve(config, values=values)), node
+    )
+    try:
+        await import_demo_images(runtime, data_dir / "images")
+    finally:
+        await runtime.close()
+
+
+async def _forward_services(assembly: Assembly, lan: network.ClusterNetwork) -> None:
+    kubeconfig = await wait_for_api(kubeconfig_path(assembly), component="up")
+    async with Client(kubeconfig, max_connections=4) as client:
+        await forward_services(client, lan)
 
 
 async def _first(task: asyncio.Future[None], started: Coroutine[Any, Any, Any]) -> None:

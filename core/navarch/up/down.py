@@ -3,7 +3,9 @@
 The ``up`` process (its pid in ``up.json``) is asked to stop with SIGTERM; then every
 sandbox and container labelled with one of the cluster's nodes is stopped and removed
 from the runtime it ran on (the cluster's own containerd is started for that when it
-was stopped). The objects stay in the store: the next ``navarch up`` runs the
+was stopped), and the nodes' network namespaces are removed with their links, routes
+and rules (:func:`navarch.up.network.sweep`: also what an ``up`` killed with SIGKILL
+left). The objects stay in the store: the next ``navarch up`` runs the
 Deployments again. ``--purge`` also removes the demo images and the data directory:
 the store, the keys, the cluster's containerd and its images.
 """
@@ -27,11 +29,13 @@ from navarch.config import Config
 from navarch.runtime import Runtime, labels
 from navarch.runtime.errors import NotFound
 from navarch.startup import StartupError
+from navarch.up import network
 from navarch.up.cluster import up_config
 from navarch.up.containerd import alive
 from navarch.up.demo import DEMO_IMAGES
 from navarch.up.join import stop_worker, worker_dir, worker_names
 from navarch.up.mounts import unmount_under
+from navarch.up.nodes import node_dir
 from navarch.up.runtimes import RuntimeChoice, private_containerd, start_runtime
 from navarch.up.state import UpState
 
@@ -66,12 +70,14 @@ async def run_down(
         *(asyncio.to_thread(stop_worker, worker_dir(data_dir, name)) for name in workers),
         _stop_up(state),
     )
+    # the agents in them first (a running one would start its containers again)
+    await asyncio.to_thread(network.sweep, network.cluster_id(data_dir))
     choice = RuntimeChoice(state.runtime, state.runtime_options, state.private_containerd)
     assembly = assembly_for(up_config(config, choice))
     containers = sandboxes = 0
     if choice.name != "sim":  # simulated containers ended with the up process
         await start_runtime(assembly, choice)
-        nodes = [(node, assembly) for node in state.nodes] + [
+        nodes = [(node, _node_assembly(assembly, data_dir, node)) for node in state.nodes] + [
             (name, assembly_for(_in_dir(assembly.config, worker_dir(data_dir, name))))
             for name in workers
         ]
@@ -105,6 +111,16 @@ async def run_down(
         attrs.evolve(state, pid=None, containers_removed=True).save(data_dir)
     log.bind(containers=containers, sandboxes=sandboxes, purged=purge).info("cluster down")
     return DownResult(containers, sandboxes, purge, data_dir)
+
+
+def _node_assembly(assembly: Assembly, data_dir: Path, node: str) -> Assembly:
+    """The assembly of one of up's own nodes: its runtime keeps its state (sandboxes) in
+    the node's directory when the node ran as a process of its own (:mod:`navarch.up.nodes`),
+    else under the cluster's data directory."""
+    directory = node_dir(data_dir, node)
+    if not directory.is_dir():
+        return assembly
+    return attrs.evolve(assembly, config=_in_dir(assembly.config, directory))
 
 
 def _in_dir(config: Config, directory: Path) -> Config:
