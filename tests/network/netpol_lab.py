@@ -92,8 +92,11 @@ class Lab:
 
     def reach(self, source: str, target: str, port: int) -> str:
         """What ``source`` pod gets connecting to ``target``'s port: "ok" or an error."""
+        return self.reach_address(source, self.pods[target].ip, port)
+
+    def reach_address(self, source: str, address: str, port: int) -> str:
         result = self.pods[source].netns.run(
-            [sys.executable, "-c", _FETCH, self.pods[target].ip, str(port)], timeout=30
+            [sys.executable, "-c", _FETCH, address, str(port)], timeout=30
         )
         return result.stdout.strip()
 

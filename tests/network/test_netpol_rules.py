@@ -205,3 +205,30 @@ def test_a_connection_between_two_isolated_pods_needs_both_sides(net):
     )
     enforce(net, egress_ok, web_ingress_closed, web_open)
     assert net.reach("client", "web", 8080) == "ok"
+
+
+# A Service's address DNATed to web:8080 in node A, as the Service proxy does it.
+_FAKE_SERVICE = """
+table ip netpol-test-service {
+	chain prerouting {
+		type nat hook prerouting priority dstnat; policy accept;
+		ip daddr 10.43.0.5 tcp dport 80 dnat to 10.42.1.2:8080
+	}
+}
+"""
+
+
+def test_service_traffic_is_checked_against_the_pod_it_reaches(net):
+    net.node_a.run(["nft", "-f", "-"], input=_FAKE_SERVICE)
+    try:
+        assert net.reach_address("stranger", "10.43.0.5", 80) == "ok"
+        allow = policy(
+            "web-from-clients",
+            podSelector={"matchLabels": {"app": "web"}},
+            ingress=[{"from": [{"podSelector": {"matchLabels": {"app": "client"}}}]}],
+        )
+        enforce(net, allow)
+        assert net.reach_address("client", "10.43.0.5", 80) == "ok"
+        assert refused(net.reach_address("stranger", "10.43.0.5", 80))
+    finally:
+        net.node_a.run(["nft", "delete", "table", "ip", "netpol-test-service"])
