@@ -31,6 +31,7 @@ from navarch.agent.worker import PodWorker
 from navarch.client import Client
 from navarch.client.events import EventRecorder
 from navarch.client.informer import Informer
+from navarch.dns.node import NodeDns
 from navarch.runtime import (
     ContainerState,
     RegistryAuth,
@@ -162,6 +163,8 @@ class Agent:
             tasks.append(asyncio.create_task(self.informer.run(), name="pods informer"))
             tasks.append(asyncio.create_task(self.status.run(), name="pod status"))
             tasks.append(asyncio.create_task(LocalPathCleaner(self.client, self.node_name).run()))
+            if self.settings.dns_address:  # cluster DNS from this node's own watch cache
+                tasks.append(asyncio.create_task(NodeDns.for_agent(self).run(), name="dns"))
             await self.informer.wait_synced()
             self.log.bind(pods=len(self.informer.cache)).info("pods bound here listed")
             tasks.append(asyncio.create_task(self._relist_loop(), name="relist"))

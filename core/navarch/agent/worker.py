@@ -40,6 +40,7 @@ from loguru import logger
 
 from navarch.agent.admission import Admission, admit
 from navarch.agent.apiobjects import ObjectReader, ObjectUnreadable
+from navarch.agent.dnsconfig import container_dns_mounts
 from navarch.agent.envsources import EnvSources, read_env_sources
 from navarch.agent.ephemeral import start_ephemeral_containers, with_ephemeral_statuses
 from navarch.agent.podspec import (
@@ -517,6 +518,7 @@ class PodWorker:
             dict(env),
             functools.partial(self.agent.volumes.sub_path, self.uid, container.name),
         )
+        mounts += container_dns_mounts(self.agent, pod, sandbox, mounts)  # resolv.conf, hosts
         for skipped in sources.skipped:
             self.agent.event(
                 pod, WARNING, "InvalidEnvironmentVariableNames", skipped, container.name
