@@ -15,10 +15,12 @@ from navarch.controllers import (
     localpath,
     namespace,
     nodedns,
+    nodeipam,
     nodelifecycle,
     podtermination,
     pvbinder,
     replicaset,
+    servicelb,
     statefulset,
     ttlafterfinished,
     volumeprotection,
@@ -51,3 +53,5 @@ def navarch_register_controllers(register: Register[ControllerFactory]) -> None:
     register(endpointslice.NAME, endpointslice.EndpointSliceController)
     register(endpoints.NAME, endpoints.EndpointsController)
     register(nodedns.NAME, nodedns.NodeDnsController)
+    register(nodeipam.NAME, nodeipam.NodeIPAMController, options=nodeipam.NodeIPAMOptions)
+    register(servicelb.NAME, servicelb.ServiceLBController)

@@ -1,0 +1,130 @@
+"""The node IPAM controller with everything real (issue 24 item 2): an API server,
+``navarch controllers`` running ``node-ipam``, Nodes written by hand. Nodes get the
+lowest free /24 of 10.42.0.0/16 in the order they come; a controller manager started
+afresh hands out no range a Node holds; a deleted Node's range is given again; an
+exhausted cluster CIDR is a ``CIDRNotAvailable`` Event, and a deletion then serves the
+Node that waited."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from typing import Any
+
+import pytest
+import pytest_asyncio
+
+from navarch import api
+from navarch.client import Client
+from navarch.testing.apiserver import ApiServerProcess
+from navarch.testing.cluster import NO_ELECTION
+from navarch.testing.controllermanager import ControllerManagerProcess
+from navarch.testing.waiting import eventually
+
+
+def manager(root, server: ApiServerProcess, name: str, **options: Any) -> ControllerManagerProcess:
+    controllers: dict[str, Any] = {"enabled": ["node-ipam"]}
+    if options:
+        controllers["options"] = {"node-ipam": options}
+    return ControllerManagerProcess(
+        root / name,
+        server.kubeconfig,
+        settings={"leader_election": NO_ELECTION, "controllers": controllers},
+    )
+
+
+@pytest.fixture(scope="module")
+def server(tmp_path_factory: pytest.TempPathFactory):
+    root = tmp_path_factory.mktemp("nodeipam")
+    with ApiServerProcess(root / "apiserver") as server:
+        yield root, server
+
+
+@pytest_asyncio.fixture
+async def client(server) -> AsyncIterator[Client]:
+    _, apiserver = server
+    async with Client.from_kubeconfig(apiserver.kubeconfig) as client:
+        yield client
+
+
+async def add_node(client: Client, name: str) -> None:
+    await client.nodes.create({"apiVersion": "v1", "kind": "Node", "metadata": {"name": name}})
+
+
+async def cidr_of(client: Client, name: str) -> str | None:
+    spec = api.dump(await client.nodes.get(name)).get("spec") or {}
+    return spec.get("podCIDR")
+
+
+async def wait_cidr(client: Client, name: str, daemon: ControllerManagerProcess) -> str:
+    async def given() -> str | None:
+        return await cidr_of(client, name)
+
+    await eventually(given, f"node {name} gets a pod CIDR", [daemon])
+    spec = api.dump(await client.nodes.get(name))["spec"]
+    assert spec["podCIDRs"] == [spec["podCIDR"]]
+    return spec["podCIDR"]
+
+
+async def test_ranges_in_order_kept_across_a_restart_and_freed_by_deletion(server, client):
+    root, apiserver = server
+    first = manager(root, apiserver, "first").start()
+    try:
+        given = []
+        for name in ("a1", "a2", "a3"):
+            await add_node(client, name)
+            given.append(await wait_cidr(client, name, first))
+    finally:
+        first.stop()
+    assert given == ["10.42.0.0/24", "10.42.1.0/24", "10.42.2.0/24"]
+
+    # A Node joins while no controller runs; a new controller manager (a restart, or
+    # a standby taking over) learns the taken ranges from the Nodes and gives the next.
+    await add_node(client, "a4")
+    second = manager(root, apiserver, "second").start()
+    try:
+        assert await wait_cidr(client, "a4", second) == "10.42.3.0/24"
+        # Deleting a Node frees its range: the lowest free one is given again.
+        await client.nodes.delete("a2")
+        await add_node(client, "a5")
+        assert await wait_cidr(client, "a5", second) == "10.42.1.0/24"
+        await add_node(client, "a6")
+        assert await wait_cidr(client, "a6", second) == "10.42.4.0/24"
+    finally:
+        second.stop()
+    cidrs = [await cidr_of(client, n) for n in ("a1", "a3", "a4", "a5", "a6")]
+    assert len(set(cidrs)) == len(cidrs)
+
+
+async def test_an_exhausted_cluster_cidr_is_an_event_and_a_deletion_serves_the_waiting(
+    server, client
+):
+    root, apiserver = server
+    # Two /24s only; the other test's Nodes hold ranges of 10.42.0.0/16, outside it.
+    small = manager(root, apiserver, "small", cluster_cidr="10.99.0.0/23", node_cidr_mask_size=24)
+    small.start()
+    try:
+        await add_node(client, "b1")
+        assert await wait_cidr(client, "b1", small) == "10.99.0.0/24"
+        await add_node(client, "b2")
+        assert await wait_cidr(client, "b2", small) == "10.99.1.0/24"
+        await add_node(client, "b3")
+
+        async def told() -> list[dict]:
+            events = [api.dump(e) for e in (await client.events.list("default")).items]
+            return [
+                e
+                for e in events
+                if e["involvedObject"].get("name") == "b3" and e["reason"] == "CIDRNotAvailable"
+            ]
+
+        await eventually(told, "a CIDRNotAvailable Event about node b3", [small])
+        [event] = await told()
+        assert event["type"] == "Warning"
+        assert event["involvedObject"]["kind"] == "Node"
+        assert "10.99.0.0/23" in event["message"]
+        assert await cidr_of(client, "b3") is None
+
+        await client.nodes.delete("b1")
+        assert await wait_cidr(client, "b3", small) == "10.99.0.0/24"
+    finally:
+        small.stop()
