@@ -31,8 +31,8 @@ from navarch.assembly import Assembly
 from navarch.up.network import NodeNetns
 
 # The modules whose presence turns the Service proxy and the cluster DNS on.
-SERVICE_PROXY_MODULE = "navarch.agent.serviceproxy"
-DNS_MODULE = "navarch.agent.dns"
+SERVICE_PROXY_MODULE = "navarch.proxy"
+DNS_MODULE = "navarch.dns.server"
 NODE_IPAM_CONTROLLER = "node-ipam"
 CLUSTER_CIDR = "10.42.0.0/16"
 
