@@ -32,6 +32,8 @@ from navarch.client import Client
 from navarch.client.events import EventRecorder
 from navarch.client.informer import Informer
 from navarch.dns.node import NodeDns
+from navarch.proxy.proxier import cleanup_quietly
+from navarch.proxy.proxier import for_agent as service_proxy_for
 from navarch.runtime import (
     ContainerState,
     RegistryAuth,
@@ -156,6 +158,8 @@ class Agent:
         """Run until cancelled; on cancellation stop the workers, leaving containers
         running (a restarted agent adopts them)."""
         close_streaming = None
+        # ClusterIPs and NodePorts in this network namespace's nftables (agent.service_proxy)
+        proxy = service_proxy_for(self.client, self.node_name, self.settings.service_proxy)
         if self.streaming is not None:
             self.identity.port, close_streaming = await self.streaming(self)
         tasks = [asyncio.create_task(self.node.run(), name=f"node {self.node_name}")]
@@ -165,6 +169,8 @@ class Agent:
             tasks.append(asyncio.create_task(LocalPathCleaner(self.client, self.node_name).run()))
             if self.settings.dns_address:  # cluster DNS from this node's own watch cache
                 tasks.append(asyncio.create_task(NodeDns.for_agent(self).run(), name="dns"))
+            if proxy is not None:
+                tasks.append(asyncio.create_task(proxy.run(), name="service proxy"))
             await self.informer.wait_synced()
             self.log.bind(pods=len(self.informer.cache)).info("pods bound here listed")
             tasks.append(asyncio.create_task(self._relist_loop(), name="relist"))
@@ -181,6 +187,8 @@ class Agent:
                 await asyncio.gather(*tasks, return_exceptions=True)
             if close_streaming is not None:
                 await close_streaming()
+            if proxy is not None:  # the proxy stops for good: its table goes
+                await cleanup_quietly(proxy)
 
     def event(self, pod: Any, type_: str, reason: str, message: str, about: str = "") -> None:
         """Record an Event about ``pod`` in the background: a pod never waits for its
