@@ -232,3 +232,31 @@ def test_service_traffic_is_checked_against_the_pod_it_reaches(net):
         assert refused(net.reach_address("stranger", "10.43.0.5", 80))
     finally:
         net.node_a.run(["nft", "delete", "table", "ip", "netpol-test-service"])
+
+
+def test_every_port_and_address_form_is_accepted_by_nft(net):
+    forms = policy(
+        "forms",
+        podSelector={"matchLabels": {"app": "web"}},
+        ingress=[
+            {
+                "from": [
+                    {"ipBlock": {"cidr": "2001:db8::/32", "except": ["2001:db8:1::/48"]}},
+                    {"ipBlock": {"cidr": "192.168.0.0/16"}},
+                ],
+                "ports": [
+                    {"protocol": "UDP", "port": 53},
+                    {"protocol": "SCTP", "port": 7000, "endPort": 7010},
+                    {"protocol": "TCP"},
+                ],
+            }
+        ],
+    )
+    enforce(net, forms)
+    listing = asyncio.run(Nft(net.nft_prefix()).listing())
+    for expected in (
+        "ip6 saddr 2001:db8::/32 ip6 saddr != 2001:db8:1::/48 udp dport 53 return",
+        "ip saddr 192.168.0.0/16 sctp dport 7000-7010 return",
+        "ip saddr 192.168.0.0/16 meta l4proto tcp return",
+    ):
+        assert expected in listing, listing
