@@ -27,8 +27,7 @@ service range is needed) send a TCP reset or ICMP port-unreachable through
 ``@no-endpoint-services`` / ``@no-endpoint-nodeports``.
 
 Chain names carry the Service port's key (``namespace/name/protocol/<port name or
-number>``), which is
-what ``nft list table ip navarch-proxy`` shows a person debugging.
+number>``), which is what ``nft list table ip navarch-proxy`` shows a person debugging.
 """
 
 from __future__ import annotations

@@ -1,0 +1,66 @@
+"""The agent runs the Service proxy when ``agent.service_proxy`` is ``nftables`` and
+removes its table when it stops (issue 24 item 5). The proxy acts on the namespace the
+agent runs in; this test runs the agent in its own process, so the proxy's nft is
+pointed into a test namespace instead of the host's."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+
+import attrs
+
+from navarch.agent import agent as agent_module
+from navarch.agent.agent import Agent
+from navarch.client import Client
+from navarch.proxy import proxier as proxier_module
+from navarch.proxy.apply import Nft
+from navarch.testing import netns
+from navarch.testing.waiting import eventually
+from tests.agent.conftest import FAST, build_runtime, identity
+
+
+async def test_agent_runs_the_proxy_and_removes_its_table_on_stop(
+    api_server, tmp_path, monkeypatch
+):
+    with netns.namespaces("node") as (node,):
+        nft = Nft(tuple(node.argv([])))
+        made = []
+
+        def in_the_node_namespace(client, node_name, mode):
+            proxier = proxier_module.for_agent(client, node_name, mode)
+            if proxier is not None:
+                proxier.nft = nft
+                made.append(proxier)
+            return proxier
+
+        monkeypatch.setattr(agent_module, "service_proxy_for", in_the_node_namespace)
+        async with Client.from_kubeconfig(api_server.kubeconfig) as client:
+            kubernetes = await client.services.get("kubernetes", "default")
+            agent = Agent(
+                client,
+                build_runtime("sim", {}, tmp_path / "sim"),
+                identity("proxy-agent-node"),
+                attrs.evolve(FAST, service_proxy="nftables"),
+            )
+            task = asyncio.create_task(agent.run())
+            try:
+                # The kubernetes Service's ClusterIP is proxied to the API server.
+                await eventually(
+                    lambda: _listed(nft, f"{kubernetes.spec.cluster_ip} . tcp . 443"),
+                    "the agent's proxy wrote the kubernetes Service",
+                )
+            finally:
+                task.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await task
+            assert made and made[0].syncs >= 1
+            assert "navarch-proxy" not in await nft.run(["list", "tables"])
+
+
+async def _listed(nft: Nft, text: str) -> bool:
+    return text in await nft.run(["list", "ruleset"])
+
+
+def test_no_proxy_unless_asked():
+    assert proxier_module.for_agent(None, "n", "none") is None  # type: ignore[arg-type]
