@@ -4,16 +4,23 @@ created, a pod relabelled, a namespace relabelled, policies deleted), stopping k
 the table (pods stay isolated while the agent restarts) and remove() deletes it; the
 host's nftables tables are unchanged throughout.
 
-The enforcer runs with the admin's credentials: a node's may not list every pod
-(Kubernetes' Node authoriser), see navarch.netpol.enforcer."""
+The enforcer runs with read-only credentials of its own (a viewer's): a node's may not
+list every pod nor any NetworkPolicy (Kubernetes' Node authoriser), see
+navarch.netpol.enforcer."""
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
 
+import pytest
+import pytest_asyncio
 from netpol_lab import Lab, host_tables, lab
 
+from navarch.apiserver.server import token_file
+from navarch.client import Client, Forbidden, Unauthorized
+from navarch.client.kubeconfig import KubeConfig, load_kubeconfig
+from navarch.config import load_config
 from navarch.netpol.enforcer import PolicyEnforcer
 from navarch.netpol.ruleset import Nft
 from navarch.testing.waiting import eventually
@@ -29,6 +36,43 @@ def policy(name: str, **spec) -> dict:
         "metadata": {"name": name, "namespace": "shop"},
         "spec": spec,
     }
+
+
+async def _client_for(api_server, role: str, name: str) -> Client:
+    """A client with a new token of ``role``, once the server knows it (it reads new
+    users without a restart, looking at the file at most once a second)."""
+    config = load_config(file=None, env={}, overrides=[f"data_dir={api_server.data_dir}"])
+    token = token_file(config).add(role, name)
+    admin = load_kubeconfig(api_server.kubeconfig)
+    client = Client(KubeConfig(server=admin.server, token=token, ca_data=admin.ca_data))
+
+    async def known() -> bool:
+        try:
+            await client.namespaces.get("default")
+        except Unauthorized:
+            return False
+        return True
+
+    await eventually(known, f"the server accepts the new {role} token")
+    return client
+
+
+@pytest_asyncio.fixture
+async def enforcer_client(api_server):
+    client = await _client_for(api_server, "viewer", "netpol-enforcer")
+    yield client
+    await client.close()
+
+
+async def test_a_node_may_not_read_what_the_enforcer_needs(api_server):
+    node = await _client_for(api_server, "node", "node-a")
+    try:
+        with pytest.raises(Forbidden):
+            await node.pods.list("")
+        with pytest.raises(Forbidden):
+            await node.resource("networkpolicies").list("")
+    finally:
+        await node.close()
 
 
 async def reach(net: Lab, source: str, target: str, port: int) -> str:
@@ -52,7 +96,7 @@ async def register(client, net: Lab) -> None:
         await client.pods.update_status(stored, pod.namespace)
 
 
-async def test_the_enforcer_follows_policies_pods_and_namespaces(client):
+async def test_the_enforcer_follows_policies_pods_and_namespaces(client, enforcer_client):
     before = host_tables()
     with lab() as net:
         await register(client, net)
@@ -60,7 +104,7 @@ async def test_the_enforcer_follows_policies_pods_and_namespaces(client):
         # turns it on in the node's namespace (Nft.prepare).
         net.node_a.run(["sysctl", "-q", "-w", "net.bridge.bridge-nf-call-iptables=0"])
         nft = Nft(net.nft_prefix())
-        enforcer = PolicyEnforcer(client, "node-a", nft=nft)
+        enforcer = PolicyEnforcer(enforcer_client, "node-a", nft=nft)
         task = asyncio.create_task(enforcer.run())
         try:
             await eventually(lambda: _true(enforcer.syncs >= 1), "the first table applied")

@@ -10,7 +10,8 @@ Credentials: it lists every pod, which Kubernetes' Node authoriser refuses a nod
 (list/watch of pods only with ``spec.nodeName=<itself>``), as it refuses NetworkPolicies;
 Kubernetes' policy agents (kube-router, Calico's felix) run with credentials of their
 own (a ServiceAccount with a ClusterRole). So does this one: it takes a client that may
-get, list and watch pods, namespaces and networkpolicies cluster-wide.
+get, list and watch pods, namespaces and networkpolicies cluster-wide (a viewer's token
+is enough; it never writes).
 
 Stopping (cancelling :meth:`PolicyEnforcer.run`) leaves the table in place, so pods
 stay isolated while the agent restarts (the next run replaces the table atomically);
