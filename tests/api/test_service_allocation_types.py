@@ -9,6 +9,8 @@ from __future__ import annotations
 
 import asyncio
 
+import orjson
+
 from .test_api import raw
 from .test_services import SERVICES, causes, post, put, service
 
@@ -192,3 +194,42 @@ async def test_node_ports_asked_by_many_services_at_once_are_distinct(api_server
 
     ports = await asyncio.gather(*(bounded(i) for i in range(200)))
     assert len(set(ports)) == 200
+
+
+async def test_load_balancer_ingress_addresses_are_validated(api_server):
+    status, body = await post(api_server, service("lb-status", type="LoadBalancer"))
+    assert status == 201, body
+    path = f"{SERVICES}/lb-status/status"
+    body["status"] = {
+        "loadBalancer": {"ingress": [{"ip": "10.250.0.300"}, {"hostname": "10.1.2.3"}]}
+    }
+    status, answer, _ = await raw(
+        api_server,
+        "PUT",
+        path,
+        body=orjson.dumps(body),
+        headers={"Content-Type": "application/json"},
+    )
+    assert status == 422, answer
+    assert causes(answer) == [
+        (
+            "status.loadBalancer.ingress[0].ip",
+            'Invalid value: "10.250.0.300": must be a valid IP address, '
+            "(e.g. 10.9.8.7 or 2001:db8::ffff)",
+        ),
+        (
+            "status.loadBalancer.ingress[1].hostname",
+            'Invalid value: "10.1.2.3": must be a DNS name, not an IP address',
+        ),
+    ]
+    body["status"] = {
+        "loadBalancer": {"ingress": [{"ip": "10.250.0.3"}, {"hostname": "lb.example.com"}]}
+    }
+    status, answer, _ = await raw(
+        api_server,
+        "PUT",
+        path,
+        body=orjson.dumps(body),
+        headers={"Content-Type": "application/json"},
+    )
+    assert status == 200, answer

@@ -97,6 +97,7 @@ def validate_service(svc: Service) -> Errors:
             errs.append(errors.invalid(f"spec.externalIPs[{i}]", ip, "must be a valid IP address"))
     errs += _validate_traffic_policies(spec)
     errs += _validate_load_balancer_fields(spec)
+    errs += _validate_load_balancer_status(svc)
     errs += enum(
         spec.ip_family_policy,
         "spec.ipFamilyPolicy",
@@ -212,6 +213,31 @@ def _validate_load_balancer_fields(spec: ServiceSpec) -> Errors:
             errors.invalid("spec.loadBalancerClass", spec.load_balancer_class, p)
             for p in names.qualified_name(spec.load_balancer_class)
         ]
+    return errs
+
+
+def _validate_load_balancer_status(svc: Service) -> Errors:
+    """Kubernetes' ValidateLoadBalancerStatus: the proxies program these addresses."""
+    balancer = svc.status.load_balancer if svc.status else None
+    errs: Errors = []
+    for i, ingress in enumerate((balancer.ingress if balancer else None) or ()):
+        path = f"status.loadBalancer.ingress[{i}]"
+        if ingress.ip and not is_ip(ingress.ip):
+            errs.append(
+                errors.invalid(
+                    f"{path}.ip",
+                    ingress.ip,
+                    "must be a valid IP address, (e.g. 10.9.8.7 or 2001:db8::ffff)",
+                )
+            )
+        if ingress.hostname:
+            errs += [
+                errors.invalid(f"{path}.hostname", ingress.hostname, p)
+                for p in names.dns1123_subdomain(ingress.hostname)
+            ]
+            if is_ip(ingress.hostname):
+                not_ip = "must be a DNS name, not an IP address"
+                errs.append(errors.invalid(f"{path}.hostname", ingress.hostname, not_ip))
     return errs
 
 
