@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+from collections.abc import Callable
 from typing import Any
 
 import attrs
@@ -29,7 +30,7 @@ from loguru import logger
 
 from navarch.client import Client
 from navarch.client.informer import Informer
-from navarch.netpol.compile import Cluster, compile_policies
+from navarch.netpol.compile import Cluster, PodView, compile_policies
 from navarch.netpol.ruleset import Nft, NftError, render
 
 RETRY_SECONDS = 5.0
@@ -53,23 +54,28 @@ class PolicyEnforcer:
     def log(self) -> Any:
         return logger.bind(component="netpol", node=self.node_name)
 
-    def _informer(self, plural: str) -> Informer:
+    def _informer(self, plural: str, relevant: Callable[[Any], Any] | None = None) -> Informer:
+        """An informer whose events wake the loop; an update wakes it only when
+        ``relevant`` of the object changed (pods change status often, and only their
+        labels, address, phase and ports matter here)."""
         informer = Informer(self.client.resource(plural))
-        informer.add_handler(self._changed, self._changed_update, self._changed)
+
+        def updated(old: Any, new: Any) -> None:
+            if relevant is None or relevant(old) != relevant(new):
+                self._wake.set()
+
+        informer.add_handler(self._changed, updated, self._changed)
         self._informers.append(informer)
         return informer
 
     def _changed(self, _obj: Any) -> None:
         self._wake.set()
 
-    def _changed_update(self, _old: Any, _new: Any) -> None:
-        self._wake.set()
-
     async def run(self) -> None:
         """Enforce until cancelled; the table stays when it is (see the module's note)."""
         policies = self._informer("networkpolicies")
-        pods = self._informer("pods")
-        namespaces = self._informer("namespaces")
+        pods = self._informer("pods", PodView.of)
+        namespaces = self._informer("namespaces", lambda namespace: namespace.labels)
         tasks = [asyncio.create_task(i.run(), name=f"netpol {i.resource}") for i in self._informers]
         try:
             for informer in self._informers:
