@@ -1,12 +1,14 @@
 """The node IPAM controller with everything real (issue 24 item 2): an API server,
 ``navarch controllers`` running ``node-ipam``, Nodes written by hand. Nodes get the
 lowest free /24 of 10.42.0.0/16 in the order they come; a controller manager started
-afresh hands out no range a Node holds; a deleted Node's range is given again; an
+afresh, or a leader-elected standby taking over from a killed leader, hands out no
+range a Node holds; a deleted Node's range is given again; an
 exhausted cluster CIDR is a ``CIDRNotAvailable`` Event, and a deletion then serves the
 Node that waited."""
 
 from __future__ import annotations
 
+import signal
 from collections.abc import AsyncIterator
 from typing import Any
 
@@ -20,15 +22,25 @@ from navarch.testing.cluster import NO_ELECTION
 from navarch.testing.controllermanager import ControllerManagerProcess
 from navarch.testing.waiting import eventually
 
+# Short election times, so that a take-over is seen in seconds.
+FAST_ELECTION = {
+    "enabled": True,
+    "lease_duration_seconds": 4,
+    "renew_deadline_seconds": 3,
+    "retry_period_seconds": 1,
+}
 
-def manager(root, server: ApiServerProcess, name: str, **options: Any) -> ControllerManagerProcess:
+
+def manager(
+    root, server: ApiServerProcess, name: str, election=NO_ELECTION, **options: Any
+) -> ControllerManagerProcess:
     controllers: dict[str, Any] = {"enabled": ["node-ipam"]}
     if options:
         controllers["options"] = {"node-ipam": options}
     return ControllerManagerProcess(
         root / name,
         server.kubeconfig,
-        settings={"leader_election": NO_ELECTION, "controllers": controllers},
+        settings={"leader_election": election, "controllers": controllers},
     )
 
 
@@ -128,3 +140,27 @@ async def test_an_exhausted_cluster_cidr_is_an_event_and_a_deletion_serves_the_w
         assert await wait_cidr(client, "b3", small) == "10.99.0.0/24"
     finally:
         small.stop()
+
+
+async def test_a_standby_taking_over_from_a_killed_leader_gives_no_range_twice(server, client):
+    root, apiserver = server
+    options = {"cluster_cidr": "10.77.0.0/16"}  # apart from the other tests' ranges
+    leader = manager(root, apiserver, "leader", FAST_ELECTION, **options).start()
+    standby = manager(root, apiserver, "standby", FAST_ELECTION, **options)
+    standby.start(wait_leading=False)
+    try:
+        await add_node(client, "c1")
+        assert await wait_cidr(client, "c1", leader) == "10.77.0.0/24"
+        await add_node(client, "c2")
+        assert await wait_cidr(client, "c2", leader) == "10.77.1.0/24"
+        assert not standby.leading_since()
+        # SIGKILL: no release; the standby waits the Lease out and leads.
+        assert leader.process is not None
+        leader.process.send_signal(signal.SIGKILL)
+        leader.process.wait(timeout=30)
+        await add_node(client, "c3")
+        standby.wait_leading(60.0)
+        assert await wait_cidr(client, "c3", standby) == "10.77.2.0/24"
+    finally:
+        leader.stop()
+        standby.stop()
