@@ -9,8 +9,10 @@ the informers hold them, through the proxy's own path (``navarch.proxy``: model 
 ruleset → one ``nft -f -`` transaction) into a node namespace:
 
 * full sync: the first write of the whole table (an agent's start), build included;
-* one-endpoint change: one endpoint removed from one Service (and put back), applied
-  as the difference to the table in place — what a pod becoming unready costs;
+* one-endpoint change: one endpoint removed from one Service (and put back): the whole
+  ruleset rebuilt, the difference applied to the table in place — what a pod becoming
+  unready costs (the informers' objects turned into wire dicts, ~0.1 s more at 1,000
+  Services, are not counted);
 * shown, not a target: a full rewrite of a table already holding all of it (the sync
   after a refused transaction), which the kernel makes dearer than the first write.
 
@@ -108,17 +110,17 @@ async def proxy_sync(runs: int, count: int, per_service: int) -> list[Target]:
 
             full.append(await timed(first_write))
             assert before is not None
+            applied = [before]
+
+            async def sync_to(now: list[Any], applied: list[Any] = applied) -> None:
+                # As the proxier does: rebuild everything, apply the difference.
+                new = ruleset_of(services, now)
+                await nft.apply(update_script(applied[0], new))
+                applied[0] = new
+
             for _ in range(3):
-                after = ruleset_of(services, changed)
-
-                async def apply_change(old: Ruleset = before, new: Ruleset = after) -> None:
-                    await nft.apply(update_script(old, new))
-
-                async def apply_back(old: Ruleset = after, new: Ruleset = before) -> None:
-                    await nft.apply(update_script(old, new))
-
-                change.append(await timed(apply_change))
-                change.append(await timed(apply_back))
+                for now in (changed, slices):
+                    change.append(await timed(lambda now=now: sync_to(now)))
             rewrite.append(
                 await timed(lambda: nft.apply(full_script(ruleset_of(services, slices))))
             )
