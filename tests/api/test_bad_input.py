@@ -95,10 +95,30 @@ def http_client(api_server):
     return http
 
 
-def revision(http) -> str:
-    status, body = http("GET", "/api/v1/namespaces")
-    assert status == 200
-    return body["metadata"]["resourceVersion"]
+# Every kind a hostile request below aims at. Their objects are compared, not the
+# store's revision: the API server's own lease (the `kubernetes` endpoints, renewed
+# every 10 s) moves the revision while a request is in flight.
+WRITABLE_LISTS = (
+    "/api/v1/pods",
+    "/apis/apps/v1/deployments",
+    "/api/v1/namespaces",
+    "/api/v1/nodes",
+    "/api/v1/events",
+)
+
+
+def revision(http) -> list[tuple[str, str, str, str]]:
+    """What the hostile requests could have written: each object's path and version."""
+    snapshot = []
+    for path in WRITABLE_LISTS:
+        status, body = http("GET", path)
+        assert status == 200, (path, body)
+        for item in body["items"]:
+            meta = item["metadata"]
+            snapshot.append(
+                (path, meta.get("namespace", ""), meta["name"], meta["resourceVersion"])
+            )
+    return sorted(snapshot)
 
 
 # --- generators of bad requests --------------------------------------------------------
