@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import sys
 
 import attrs
 
@@ -15,6 +16,7 @@ from navarch.agent.agent import Agent
 from navarch.client import Client
 from navarch.proxy import proxier as proxier_module
 from navarch.proxy.apply import Nft
+from navarch.proxy.ruleset import NodeView, build, full_script
 from navarch.testing import netns
 from navarch.testing.waiting import eventually
 from tests.agent.conftest import FAST, build_runtime, identity
@@ -64,3 +66,16 @@ async def _listed(nft: Nft, text: str) -> bool:
 
 def test_no_proxy_unless_asked():
     assert proxier_module.for_agent(None, "n", "none") is None  # type: ignore[arg-type]
+
+
+def test_navarch_agent_cleanup_removes_the_table_in_its_namespace():
+    with netns.namespaces("node") as (node,):
+        ruleset = build([], NodeView("n1"))
+        node.run(["nft", "-f", "-"], input=full_script(ruleset))
+        assert "navarch-proxy" in node.run(["nft", "list", "tables"]).stdout
+        for _ in range(2):  # a second time: nothing to remove, still fine
+            done = node.run(
+                [sys.executable, "-m", "navarch.cli.navarch", "agent", "--cleanup"], check=False
+            )
+            assert done.returncode == 0, done.stderr
+            assert "navarch-proxy" not in node.run(["nft", "list", "tables"]).stdout

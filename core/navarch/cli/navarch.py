@@ -4,7 +4,7 @@ navarch version
 navarch plugins [-o json]
 navarch config show [-o yaml|json]
 navarch config check
-navarch server | scheduler | controllers | agent [--runtime NAME] [--simulate N]
+navarch server | scheduler | controllers | agent [--runtime NAME] [--simulate N] [--cleanup]
 navarch up [--nodes N] [--runtime NAME] | join NAME | down [--purge] [-v]
 """
 
@@ -77,6 +77,12 @@ def build_parser() -> argparse.ArgumentParser:
         help="run N agents in this process (nodes <agent.simulate_prefix>-0 …), usually "
         "with --runtime sim",
     )
+    agent.add_argument(
+        "--cleanup",
+        action="store_true",
+        help="remove the Service proxy's nftables table (ip navarch-proxy) from the "
+        "network namespace this runs in, and exit (kube-proxy --cleanup)",
+    )
     add_up_commands(commands)
     token = commands.add_parser("token", help="manage the API server's bearer tokens")
     token_commands = token.add_subparsers(dest="token_command", required=True, metavar="ACTION")
@@ -103,6 +109,8 @@ def _dispatch(args: argparse.Namespace) -> int:
     if args.command == "version":
         print(f"navarch {__version__}")
         return 0
+    if args.command == "agent" and args.cleanup:
+        return _cleanup_proxy()
     if args.command == "agent":
         args.set = [*_agent_flags(args), *args.set]
     config = config_from_args(args)
@@ -142,6 +150,21 @@ def _dispatch(args: argparse.Namespace) -> int:
     assembly = assemble(config)
     assembly.check()
     print("configuration is valid; every named part is installed")
+    return 0
+
+
+def _cleanup_proxy() -> int:
+    import asyncio
+
+    from navarch.proxy.apply import NftError
+    from navarch.proxy.proxier import remove_rules
+
+    try:
+        asyncio.run(remove_rules())
+    except NftError as exc:
+        print(f"navarch: could not remove the Service proxy's table: {exc}", file=sys.stderr)
+        return 1
+    print("removed the Service proxy's table (ip navarch-proxy), if there was one")
     return 0
 
 

@@ -146,12 +146,18 @@ class Proxier:
     async def cleanup(self) -> None:
         """Remove the table and everything in it (the proxy stops for good)."""
         try:
-            await self.nft.apply(removal())
+            await remove_rules(self.nft)
         except NftError as exc:
             self.log.bind(error=str(exc)).error("could not remove the Service proxy's table")
             return
         self._applied = None
         self.log.info("Service proxy rules removed")
+
+
+async def remove_rules(nft: Nft | None = None) -> None:
+    """Remove the proxy's table, present or not (``navarch agent --cleanup``, as
+    kube-proxy's --cleanup): NftError if nft cannot run or refuses."""
+    await (nft or Nft()).apply(removal())
 
 
 def for_agent(client: Client, node_name: str, mode: str) -> Proxier | None:
