@@ -32,6 +32,7 @@ from navarch.dns.zone import ClusterZone, RecordsByType
 
 SCHEMA_VERSION = "1.1.0"
 DEFAULT_TTL = 5  # seconds: CoreDNS's default for the kubernetes plugin
+MEMO_ENTRIES = 20_000
 SOA, NS, TXT, ANY = dns.rdatatype.SOA, dns.rdatatype.NS, dns.rdatatype.TXT, dns.rdatatype.ANY
 
 
@@ -47,7 +48,20 @@ def resolve(
     zone: ClusterZone, qname: Name, qtype: dns.rdatatype.RdataType, ttl: int = DEFAULT_TTL
 ) -> Answer | None:
     """The answer to ``qname``/``qtype`` (class IN) from ``zone``; None when the name
-    is not the cluster's to answer."""
+    is not the cluster's to answer. Answers are kept until the zone changes (building
+    an RRset renders every record to compare it: the costliest part of a question)."""
+    key = (qname.to_text().lower(), int(qtype), ttl)
+    if key in zone.derived:
+        return zone.derived[key]
+    found = _resolve(zone, qname, qtype, ttl)
+    if len(zone.derived) < MEMO_ENTRIES:
+        zone.derived[key] = found
+    return found
+
+
+def _resolve(
+    zone: ClusterZone, qname: Name, qtype: dns.rdatatype.RdataType, ttl: int
+) -> Answer | None:
     records = _records_of(zone, qname, ttl)
     if records is None:
         if not zone.in_zone(qname):

@@ -28,7 +28,7 @@ from loguru import logger
 
 from navarch.client import Client
 from navarch.client.informer import Informer
-from navarch.dns.records import Name, Records, service_records
+from navarch.dns.records import Name, service_records
 
 SERVICE_NAME_LABEL = "kubernetes.io/service-name"
 RecordsByType = dict[dns.rdatatype.RdataType, list[dns.rdata.Rdata]]
@@ -43,11 +43,17 @@ class ClusterZone:
         self.domain = dns.name.from_text(domain.rstrip(".") + ".")
         self.services: dict[str, Any] = {}  # "ns/name" -> Service
         self.slices: dict[str, dict[str, Any]] = {}  # "ns/service" -> slice name -> slice
-        self.names: dict[Name, dict[str, RecordsByType]] = {}
-        self.parents: Counter[Name] = Counter()
-        self._owned: dict[str, Records] = {}  # "ns/name" -> the records it contributes
+        # Keyed by the name's lower-case text: hashing dnspython names case-folds every
+        # label each time, which made building the index three times slower.
+        self.names: dict[str, dict[str, RecordsByType]] = {}
+        self.parents: Counter[str] = Counter()
+        self._owned: dict[str, dict[str, RecordsByType]] = {}  # "ns/svc" -> its records
+        self._tops = tuple(_key(z) for z in (self.domain, *REVERSE_ZONES))
         # Bumped on every change: the SOA serial, and what a test waits on.
         self.generation = 0
+        # What readers derive from the records (the answers' RRsets), dropped on every
+        # change.
+        self.derived: dict[Any, Any] = {}
 
     # --- what the informers call -----------------------------------------------------
 
@@ -83,9 +89,12 @@ class ClusterZone:
     def lookup(self, name: Name) -> RecordsByType | None:
         """The records of ``name`` by type; ``{}`` for a name that exists with no
         records; None for a name that does not exist."""
-        owners = self.names.get(name)
+        key = _key(name)
+        owners = self.names.get(key)
         if owners is None:
-            return {} if self.parents[name] else None
+            return {} if self.parents[key] else None
+        if len(owners) == 1:  # the usual case: one Service's (never changed by a caller)
+            return next(iter(owners.values()))
         merged: RecordsByType = {}
         for by_type in owners.values():
             for rdtype, values in by_type.items():
@@ -100,9 +109,10 @@ class ClusterZone:
 
     def _recompute(self, key: str) -> None:
         service = self.services.get(key)
-        wanted: Records = {}
+        wanted: dict[str, RecordsByType] = {}
         if service is not None:
-            wanted = service_records(service, self.slices.get(key, {}).values(), self.domain)
+            records = service_records(service, self.slices.get(key, {}).values(), self.domain)
+            wanted = {_key(name): by_type for name, by_type in records.items()}
         old = self._owned.pop(key, {})
         for name in old:
             owners = self.names.get(name, {})
@@ -116,17 +126,24 @@ class ClusterZone:
         if wanted:
             self._owned[key] = wanted
         self.generation += 1
+        self.derived.clear()
 
-    def _count_parents(self, name: Name, delta: int) -> None:
-        top = next((z for z in (self.domain, *REVERSE_ZONES) if name.is_subdomain(z)), None)
+    def _count_parents(self, name: str, delta: int) -> None:
+        top = next((t for t in self._tops if name.endswith("." + t)), None)
         if top is None:
             return
         parent = name
         while parent != top:
-            parent = parent.parent()
+            parent = parent.split(".", 1)[1]
             self.parents[parent] += delta
             if self.parents[parent] <= 0:
                 del self.parents[parent]
+
+
+def _key(name: Name) -> str:
+    """``Web.Default.svc.cluster.local.`` -> ``web.default.svc.cluster.local.`` (the
+    index's keys; the names the index holds have no escaped dots)."""
+    return name.to_text().lower()
 
 
 def _service_key(endpoint_slice: Any) -> str | None:
