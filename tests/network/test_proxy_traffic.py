@@ -24,14 +24,23 @@ from navarch.testing.waiting import eventually
 NODE_NAME = "proxy-node"
 PORT = 8080
 
-# Answers every connection with the pod's name (TCP), until killed.
+# Answers every connection (TCP) and every datagram (UDP) with the pod's name, until
+# killed.
 _SERVER = """
-import socket, sys
-s = socket.create_server(("0.0.0.0", int(sys.argv[2])))
+import socket, sys, threading
+name, port = sys.argv[1].encode(), int(sys.argv[2])
+udp = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+udp.bind(("0.0.0.0", port))
+def answer_datagrams():
+    while True:
+        _, peer = udp.recvfrom(64)
+        udp.sendto(name, peer)
+threading.Thread(target=answer_datagrams, daemon=True).start()
+s = socket.create_server(("0.0.0.0", port))
 print("listening", flush=True)
 while True:
     conn, _ = s.accept()
-    conn.sendall(sys.argv[1].encode())
+    conn.sendall(name)
     conn.close()
 """
 # Connects COUNT times; prints each answer, or the exception's type.
@@ -46,6 +55,22 @@ for _ in range(int(sys.argv[3])):
 """
 
 
+# Sends one datagram per new socket (a new flow each time); prints the answer or the
+# exception's type (a connected UDP socket sees ICMP port unreachable as refused).
+_UDP_CLIENT = """
+import socket, sys
+for _ in range(int(sys.argv[3])):
+    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as c:
+        c.settimeout(20)
+        c.connect((sys.argv[1], int(sys.argv[2])))
+        try:
+            c.send(b"?")
+            print(c.recv(64).decode() or "empty", flush=True)
+        except OSError as exc:
+            print(type(exc).__name__, flush=True)
+"""
+
+
 @attrs.frozen
 class Node:
     node: netns.TestNetns
@@ -56,6 +81,10 @@ class Node:
     def connect(self, where: netns.TestNetns, ip: str, port: int, count: int) -> list[str]:
         done = where.run([sys.executable, "-c", _CLIENT, ip, str(port), str(count)], timeout=300)
         return done.stdout.split()
+
+    def send(self, where: netns.TestNetns, ip: str, port: int, count: int) -> list[str]:
+        argv = [sys.executable, "-c", _UDP_CLIENT, ip, str(port), str(count)]
+        return where.run(argv, timeout=300).stdout.split()
 
 
 def _host_tables() -> str:
@@ -287,3 +316,32 @@ async def test_local_policy_affinity_and_a_refused_sync_retried(api_server, node
             await asyncio.gather(running, return_exceptions=True)
             await proxier.cleanup()
         assert "navarch-proxy" not in node.node.run(["nft", "list", "tables"]).stdout
+
+
+async def test_udp_service_spreads_and_refuses_without_endpoints(api_server, node: Node):
+    namespace = "proxy-udp"
+    nft = Nft(tuple(node.node.argv([])))
+    udp_port = [{"name": "dns", "protocol": "UDP", "port": 53, "targetPort": PORT}]
+    async with Client.from_kubeconfig(api_server.kubeconfig) as client:
+        await client.namespaces.create({"metadata": {"name": namespace}})
+        dns = await client.services.create(_service("dns", ports=udp_port), namespace)
+        silent = await client.services.create(_service("silent", ports=udp_port), namespace)
+        body = _slice("dns", [ip for _, ip in node.pods.values()])
+        body["ports"] = [{"name": "dns", "protocol": "UDP", "port": PORT}]
+        await client.endpointslices.create(body, namespace)
+        proxier = Proxier(client, NodeView(NODE_NAME), nft, min_sync_seconds=0.1)
+        running = asyncio.create_task(proxier.run())
+        try:
+            await eventually(lambda: _has(nft, f"{dns.spec.cluster_ip} . udp . 53"), "dns proxied")
+            loop = asyncio.get_running_loop()
+            pod1, _ = node.pods["pod1"]
+            answers = await loop.run_in_executor(None, node.send, pod1, dns.spec.cluster_ip, 53, 30)
+            assert set(answers) <= {"pod1", "pod2", "pod3"} and len(set(answers)) > 1, answers
+            refused = await loop.run_in_executor(
+                None, node.send, pod1, silent.spec.cluster_ip, 53, 1
+            )
+            assert refused == ["ConnectionRefusedError"]
+        finally:
+            running.cancel()
+            await asyncio.gather(running, return_exceptions=True)
+            await proxier.cleanup()
