@@ -108,6 +108,8 @@ def node(host_tables) -> Iterator[Node]:
             node_ns.ip("link", "add", "br0", "type", "bridge")
             node_ns.ip("addr", "add", "10.42.1.1/24", "dev", "br0")
             node_ns.ip("link", "set", "br0", "up")
+            # The node's own processes reach ClusterIPs through a route of the range.
+            node_ns.ip("route", "add", "10.43.0.0/16", "dev", "br0")
             # Routing between pods and the LAN, and DNAT of pod -> ClusterIP -> pod on
             # the same bridge (its replies are bridged: conntrack must see them).
             node_ns.run(["sysctl", "-qw", "net.ipv4.ip_forward=1"])
@@ -215,6 +217,9 @@ async def test_cluster_ip_node_port_no_endpoints_and_updates(api_server, node: N
             assert len(set(answers)) > 1, answers
             # hairpin: a pod reaching itself through the Service answers too
             assert "pod1" in answers, answers
+            # ClusterIP from the node itself (nat output).
+            answers = await connect(node.node, web.spec.cluster_ip, 80, 20)
+            assert set(answers) <= {"pod1", "pod2", "pod3"} and len(set(answers)) > 1, answers
             # NodePort on the node's address, from a client outside the cluster.
             node_port = web.spec.ports[0].node_port
             answers = await connect(node.client, node.node_address, node_port, 20)

@@ -136,11 +136,13 @@ class Proxier:
                 return False
         self._applied = ruleset
         self.syncs += 1
-        self.log.bind(
+        log = self.log.bind(
             full=full,
             chains=len(ruleset.chains),
             seconds=round(time.monotonic() - started, 3),
-        ).debug("rules synced")
+        )
+        # A full write happens at start and after a failure: worth a line at info.
+        (log.info if full else log.debug)("Service proxy rules synced")
         return True
 
     async def cleanup(self) -> None:
