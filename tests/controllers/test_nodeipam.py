@@ -8,6 +8,8 @@ Node that waited."""
 
 from __future__ import annotations
 
+import ipaddress
+import re
 import signal
 from collections.abc import AsyncIterator
 from typing import Any
@@ -17,6 +19,8 @@ import pytest_asyncio
 
 from navarch import api
 from navarch.client import Client
+from navarch.controllers.nodeipam import NodeIPAMOptions, RangeSet
+from navarch.options import OptionsError, structure_options
 from navarch.testing.apiserver import ApiServerProcess
 from navarch.testing.cluster import NO_ELECTION
 from navarch.testing.controllermanager import ControllerManagerProcess
@@ -164,3 +168,26 @@ async def test_a_standby_taking_over_from_a_killed_leader_gives_no_range_twice(s
     finally:
         leader.stop()
         standby.stop()
+
+
+def test_the_lowest_free_range_skips_overlapping_and_foreign_ranges():
+    ranges = RangeSet(ipaddress.ip_network("10.42.0.0/16"), 24)
+    assert ranges.lowest_free([]) == "10.42.0.0/24"
+    # A /23 held by hand covers two /24s; a range outside the cluster CIDR, an IPv6
+    # range and a malformed one take nothing.
+    taken = ["10.42.0.0/23", "192.168.0.0/24", "fd00::/64", "nonsense"]
+    assert ranges.lowest_free(taken) == "10.42.2.0/24"
+    assert ranges.lowest_free([f"10.42.{i}.0/24" for i in range(256)]) is None
+    v6 = RangeSet(ipaddress.ip_network("fd00:42::/56"), 64)
+    assert v6.lowest_free(["fd00:42::/64"]) == "fd00:42:0:1::/64"
+
+
+def test_options_are_checked_against_each_other():
+    with pytest.raises(OptionsError, match="node_cidr_mask_size = 8: must be between"):
+        structure_options(
+            NodeIPAMOptions, {"node_cidr_mask_size": 8}, where="controllers.options.node-ipam"
+        )
+    with pytest.raises(OptionsError, match=re.escape("cluster_cidr = '10.42.0.0/33'")):
+        structure_options(
+            NodeIPAMOptions, {"cluster_cidr": "10.42.0.0/33"}, where="controllers.options.node-ipam"
+        )

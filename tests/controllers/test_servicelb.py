@@ -14,6 +14,7 @@ import pytest_asyncio
 
 from navarch import api
 from navarch.client import Client
+from navarch.controllers.servicelb import holder_of_ports
 from navarch.testing.apiserver import ApiServerProcess
 from navarch.testing.cluster import Kubectl, controllers_process
 from navarch.testing.waiting import eventually
@@ -147,3 +148,25 @@ async def test_another_class_is_left_alone_and_a_type_change_clears_the_status(c
     written = api.dump(await client.services.update(body, "default"))
     assert not (written.get("status") or {}).get("loadBalancer")  # cleared in that write
     assert await ingress(client, "ours") == []
+
+
+def lb(name: str, created: str, *ports: int, cls: str | None = None) -> dict:
+    spec: dict = {"type": "LoadBalancer", "ports": [{"port": p, "protocol": "TCP"} for p in ports]}
+    if cls:
+        spec["loadBalancerClass"] = cls
+    meta = {"name": name, "namespace": "default", "creationTimestamp": created}
+    return {"metadata": meta, "spec": spec}
+
+
+def test_the_oldest_service_of_ours_holds_a_port():
+    old = lb("old", "2026-01-01T00:00:00Z", 80, 443)
+    new = lb("new", "2026-01-02T00:00:00Z", 443)
+    theirs = lb("theirs", "2025-01-01T00:00:00Z", 443, cls="example.com/lb")
+    services = [old, new, theirs]
+    assert holder_of_ports(old, services) is None  # the oldest of ours; theirs not counted
+    held = holder_of_ports(new, services)
+    assert held is not None and held[0] is old and held[1] == (443, "TCP")
+    # Another protocol on the same number is another port.
+    udp = lb("udp", "2026-01-03T00:00:00Z", 80)
+    udp["spec"]["ports"][0]["protocol"] = "UDP"
+    assert holder_of_ports(udp, services) is None

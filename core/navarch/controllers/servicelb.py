@@ -128,18 +128,27 @@ class ServiceLBController(QueueController):
         """The Service itself, and the LoadBalancer Services sharing one of its ports
         (a holder that goes frees the port for the next)."""
         self.enqueue(service)
-        ports = set(port_keys(api.dump(service)))
-        for other in self.services.list():
-            wire = api.dump(other)
-            if is_ours(wire) and ports & set(port_keys(wire)):
-                self.enqueue(other)
+        wire = api.dump(service)
+        if not is_ours(wire):
+            return  # holds no port: nobody waits for it
+        ports = set(port_keys(wire))
+        for other in self._load_balancers():
+            if ports & set(port_keys(other)):
+                self.queue.add(_key(other))
 
     def _node_changed(self, node: Any, old: Any | None = None) -> None:
         if old is not None and node_ingress_address(old) == node_ingress_address(node):
             return  # a heartbeat: nothing the ingress depends on changed
-        for service in self.services.list():
-            if is_ours(api.dump(service)):
-                self.enqueue(service)
+        for service in self._load_balancers():
+            self.queue.add(_key(service))
+
+    def _load_balancers(self) -> list[Obj]:
+        """The LoadBalancer Services of ours, as wire dicts (only those are dumped:
+        most Services are not LoadBalancers)."""
+        candidates = (
+            s for s in self.services.list() if s.spec is not None and s.spec.type == LOAD_BALANCER
+        )
+        return [wire for wire in map(api.dump, candidates) if is_ours(wire)]
 
     async def sync(self, key: str) -> float | None:
         service = self.services.get(key)
@@ -153,7 +162,7 @@ class ServiceLBController(QueueController):
             return None
         if (svc.get("metadata") or {}).get("deletionTimestamp"):
             return None
-        held = holder_of_ports(svc, [api.dump(s) for s in self.services.list()])
+        held = holder_of_ports(svc, self._load_balancers())
         if held is not None:
             holder, (port, protocol) = held
             if current and not await self._publish(service, []):
