@@ -253,7 +253,9 @@ def test_a_pod_read_back_from_kubernetes_draws_no_warning():
 
 def test_non_default_ignored_fields_are_reported_once_at_their_top():
     data = pod(
-        dnsPolicy="Default", volumes=[{"name": "c", "configMap": {"name": "c", "defaultMode": 256}}]
+        dnsPolicy="Default",  # acted on (the pod's resolv.conf): never reported
+        shareProcessNamespace=True,
+        volumes=[{"name": "c", "configMap": {"name": "c", "defaultMode": 256}}],
     )
     data["spec"]["containers"][0].update(
         tty=True,  # acted on (exec, attach): never reported
@@ -263,7 +265,7 @@ def test_non_default_ignored_fields_are_reported_once_at_their_top():
     assert sorted(load(data).ignored) == [
         "spec.containers[0].securityContext",
         "spec.containers[0].terminationMessagePolicy",
-        "spec.dnsPolicy",
+        "spec.shareProcessNamespace",
     ]  # spec.volumes is acted on (the agent's volumes): never reported
 
 

@@ -44,7 +44,8 @@ def test_non_default_ignored_fields_are_warned_about(kubectl):
         "kind": "Pod",
         "metadata": {"name": "loud"},
         "spec": {
-            "dnsPolicy": "Default",
+            "dnsPolicy": "Default",  # acted on (the pod's resolv.conf)
+            "shareProcessNamespace": True,
             "containers": [
                 {
                     "name": "web",
@@ -56,7 +57,8 @@ def test_non_default_ignored_fields_are_warned_about(kubectl):
         },
     }
     result = kubectl("create", "-f", "-", stdin=json.dumps(pod))
-    assert "ignored field spec.dnsPolicy" in result.stderr
+    assert "ignored field spec.shareProcessNamespace" in result.stderr
+    assert "dnsPolicy" not in result.stderr
     assert "ignored field spec.containers[0].securityContext" in result.stderr
     assert "terminationMessagePolicy" not in result.stderr
 

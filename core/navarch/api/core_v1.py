@@ -166,7 +166,7 @@ class PodSpec(Model):
     init_containers: tuple[Container, ...] | None = wire()  # run by the agent
     ephemeral_containers: tuple[EphemeralContainer, ...] | None = wire()  # run by the agent
     active_deadline_seconds: int | None = wire()  # the agent fails the pod after it
-    dns_policy: str | None = kept(default="ClusterFirst")
+    dns_policy: str | None = wire()  # the agent writes the pod's resolv.conf by it
     # The ServiceAccount admission plugin sets both to "default".
     service_account_name: str | None = kept(default="default")
     service_account: str | None = kept(default="default")
@@ -177,10 +177,10 @@ class PodSpec(Model):
     security_context: PodSecurityContext | None = kept()
     image_pull_secrets: tuple[LocalObjectReference, ...] | None = wire()  # the agent's pulls
     hostname: str | None = wire()
-    subdomain: str | None = kept()
-    host_aliases: tuple[HostAlias, ...] | None = kept()
+    subdomain: str | None = wire()  # the pod's FQDN in its /etc/hosts
+    host_aliases: tuple[HostAlias, ...] | None = wire()  # the pod's /etc/hosts
     priority_class_name: str | None = kept()
-    dns_config: PodDNSConfig | None = kept()
+    dns_config: PodDNSConfig | None = wire()  # merged into the pod's resolv.conf
     readiness_gates: tuple[PodReadinessGate, ...] | None = kept()
     runtime_class_name: str | None = kept()
     enable_service_links: bool | None = kept(default=True)
