@@ -194,7 +194,11 @@ async def test_cluster_ip_node_port_no_endpoints_and_updates(api_server, node: N
     nft = Nft(tuple(node.node.argv([])))
     async with Client.from_kubeconfig(api_server.kubeconfig) as client:
         await client.namespaces.create({"metadata": {"name": namespace}})
-        web = await client.services.create(_service("web", "NodePort"), namespace)
+        web = await client.services.create(
+            # externalIPs: handled like a load balancer's ingress IPs (the node's address)
+            _service("web", "NodePort", externalIPs=[node.node_address]),
+            namespace,
+        )
         empty = await client.services.create(_service("empty", "NodePort"), namespace)
         all_ips = [ip for _, ip in node.pods.values()]
         await client.endpointslices.create(_slice("web", all_ips), namespace)
@@ -223,6 +227,9 @@ async def test_cluster_ip_node_port_no_endpoints_and_updates(api_server, node: N
             # NodePort on the node's address, from a client outside the cluster.
             node_port = web.spec.ports[0].node_port
             answers = await connect(node.client, node.node_address, node_port, 20)
+            assert set(answers) <= {"pod1", "pod2", "pod3"} and len(set(answers)) > 1, answers
+            # The external IP on the Service's own port.
+            answers = await connect(node.client, node.node_address, 80, 20)
             assert set(answers) <= {"pod1", "pod2", "pod3"} and len(set(answers)) > 1, answers
             # No endpoints: refused at once, by ClusterIP and by NodePort.
             assert await connect(pod1, empty.spec.cluster_ip, 80, 1) == ["ConnectionRefusedError"]
