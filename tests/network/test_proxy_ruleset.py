@@ -217,6 +217,7 @@ def test_a_change_is_applied_as_a_difference_in_one_transaction():
         ports[0] = attrs.evolve(ports[0], endpoints=ports[0].endpoints[:1])  # two removed
         ports[1] = attrs.evolve(ports[1], endpoints=())  # none left: refused
         ports[3] = attrs.evolve(ports[3], affinity_seconds=90)  # sets replaced
+        del ports[5]  # a Service deleted: its ClusterIP leaves @cluster-ips
         after = build(ports, NODE)
         script = update_script(before, after)
         assert "svc-2" not in script and "svc-4" not in script  # untouched Services
@@ -226,6 +227,7 @@ def test_a_change_is_applied_as_a_difference_in_one_transaction():
         await nft.apply(full_script(after))
         assert await _listing(nft) == listing
         assert "10.42.0.2" not in listing and "timeout 1m30s" in listing
+        assert "10.43.0.6" not in listing and "10.43.0.5" in listing
         await nft.apply(removal())
         return await nft.tables()
 

@@ -231,6 +231,8 @@ async def test_cluster_ip_node_port_no_endpoints_and_updates(api_server, node: N
             # The external IP on the Service's own port.
             answers = await connect(node.client, node.node_address, 80, 20)
             assert set(answers) <= {"pod1", "pod2", "pod3"} and len(set(answers)) > 1, answers
+            # A port the Service does not define: refused, not routed on.
+            assert await connect(pod1, web.spec.cluster_ip, 81, 1) == ["ConnectionRefusedError"]
             # No endpoints: refused at once, by ClusterIP and by NodePort.
             assert await connect(pod1, empty.spec.cluster_ip, 80, 1) == ["ConnectionRefusedError"]
             empty_node_port = empty.spec.ports[0].node_port

@@ -10,6 +10,7 @@ sync::
     nat-prerouting, nat-output (dstnat)  -> services
     services:   ip daddr . l4proto . dport       vmap @service-ips
                 fib daddr type local, not 127/8: l4proto . dport vmap @service-nodeports
+                any other port of a ClusterIP (@cluster-ips): rejected
     @service-ips:       ClusterIP -> the internal pick chain; externalIPs and
                         load-balancer IPs -> external-<key>
     @service-nodeports: NodePort  -> external-<key>
@@ -78,6 +79,7 @@ class Ruleset:
     chains: dict[str, tuple[str, ...]]
     sets: dict[str, int]
     maps: dict[str, dict[str, str]]
+    cluster_ips: frozenset[str] = frozenset()
     conflicts: tuple[str, ...] = ()
 
 
@@ -109,6 +111,8 @@ _BASE: tuple[tuple[str, str, tuple[str, ...]], ...] = (
         (
             "ip daddr . meta l4proto . th dport vmap @service-ips",
             f"{_NODE_LOCAL} meta l4proto . th dport vmap @service-nodeports",
+            # a ClusterIP on a port no Service defines: refused, not routed on
+            "ip daddr @cluster-ips goto reject-chain",
         ),
     ),
     (
@@ -146,6 +150,7 @@ class _Builder:
     chains: dict[str, tuple[str, ...]] = attrs.field(factory=dict)
     sets: dict[str, int] = attrs.field(factory=dict)
     maps: dict[str, dict[str, str]] = attrs.field(factory=lambda: {m: {} for m in MAP_TYPES})
+    cluster_ips: set[str] = attrs.field(factory=set)
     conflicts: list[str] = attrs.field(factory=list)
 
     def element(self, address: bool, key: str, verdict: str, port: ServicePort) -> None:
@@ -206,6 +211,7 @@ class _Builder:
             )
 
         cluster_ip_key = f"{port.cluster_ip} . {proto} . {port.port}"
+        self.cluster_ips.add(port.cluster_ip)
         # Traffic to the ClusterIP from outside the pod range (the node itself, a host
         # network pod) is masqueraded so the reply returns through this node's conntrack.
         from_outside = (
@@ -251,7 +257,13 @@ def build(ports: Iterable[ServicePort], node: NodeView) -> Ruleset:
     builder = _Builder()
     for port in ports:
         builder.service(port, node)
-    return Ruleset(builder.chains, builder.sets, builder.maps, tuple(builder.conflicts))
+    return Ruleset(
+        builder.chains,
+        builder.sets,
+        builder.maps,
+        frozenset(builder.cluster_ips),
+        tuple(builder.conflicts),
+    )
 
 
 def _chain_block(name: str, hook: str, rules: Iterable[str]) -> list[str]:
@@ -282,6 +294,10 @@ def full_script(ruleset: Ruleset) -> str:
         lines.extend(_chain_block(name, hook, rules))
     for name, timeout in ruleset.sets.items():
         lines.extend(_set_block(name, timeout))
+    lines.extend(("\tset cluster-ips {", "\t\ttype ipv4_addr"))
+    if ruleset.cluster_ips:
+        lines.append(f"\t\telements = {{ {', '.join(sorted(ruleset.cluster_ips))} }}")
+    lines.append("\t}")
     for name, rules in ruleset.chains.items():
         lines.extend(_chain_block(name, "", rules))
     for name, key_type in MAP_TYPES.items():
@@ -323,6 +339,9 @@ def update_script(old: Ruleset, new: Ruleset) -> str:
         stale = [key for key, verdict in before.items() if after.get(key) != verdict]
         if stale:
             commands.append(f"delete element {t} {map_name} {{ {', '.join(stale)} }}")
+    if old.cluster_ips - new.cluster_ips:
+        stale_ips = ", ".join(sorted(old.cluster_ips - new.cluster_ips))
+        commands.append(f"delete element {t} cluster-ips {{ {stale_ips} }}")
     commands.extend(f"flush chain {t} {name}" for name in (*gone, *changed) if name in old.chains)
     commands.extend(f"delete chain {t} {name}" for name in gone)
     commands.extend(f"delete set {t} {name}" for name in stale_sets)
@@ -338,6 +357,9 @@ def update_script(old: Ruleset, new: Ruleset) -> str:
         fresh = [f"{key} : {v}" for key, v in after.items() if before.get(key) != v]
         if fresh:
             commands.append(f"add element {t} {map_name} {{ {', '.join(fresh)} }}")
+    if new.cluster_ips - old.cluster_ips:
+        fresh_ips = ", ".join(sorted(new.cluster_ips - old.cluster_ips))
+        commands.append(f"add element {t} cluster-ips {{ {fresh_ips} }}")
     return "".join(f"{command}\n" for command in commands)
 
 
