@@ -7,9 +7,12 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import subprocess
 import sys
+from collections.abc import Iterator
 
 import attrs
+import pytest
 
 from navarch.agent import agent as agent_module
 from navarch.agent.agent import Agent
@@ -20,6 +23,18 @@ from navarch.proxy.ruleset import NodeView, build, full_script
 from navarch.testing import netns
 from navarch.testing.waiting import eventually
 from tests.agent.conftest import FAST, build_runtime, identity
+
+
+@pytest.fixture(autouse=True)
+def host_untouched() -> Iterator[None]:
+    """The host's own nft tables are the same after each test as before."""
+
+    def tables() -> str:
+        return subprocess.run(["nft", "list", "tables"], capture_output=True, text=True).stdout
+
+    before = tables()
+    yield
+    assert tables() == before
 
 
 async def test_agent_runs_the_proxy_and_removes_its_table_on_stop(
