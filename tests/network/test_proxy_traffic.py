@@ -24,8 +24,8 @@ from navarch.testing.waiting import eventually
 NODE_NAME = "proxy-node"
 PORT = 8080
 
-# Answers every connection (TCP) and every datagram (UDP) with the pod's name, until
-# killed.
+# Answers every connection (TCP) with the pod's name and the address it sees the client
+# at (``pod1@10.42.1.1``), every datagram (UDP) with the name, until killed.
 _SERVER = """
 import socket, sys, threading
 name, port = sys.argv[1].encode(), int(sys.argv[2])
@@ -39,8 +39,8 @@ threading.Thread(target=answer_datagrams, daemon=True).start()
 s = socket.create_server(("0.0.0.0", port))
 print("listening", flush=True)
 while True:
-    conn, _ = s.accept()
-    conn.sendall(name)
+    conn, peer = s.accept()
+    conn.sendall(name + b"@" + peer[0].encode())
     conn.close()
 """
 # Connects COUNT times; prints each answer, or the exception's type.
@@ -77,10 +77,17 @@ class Node:
     pods: dict[str, tuple[netns.TestNetns, str]]  # name -> (namespace, ip)
     client: netns.TestNetns
     node_address: str
+    client_address: str
+
+    def answers(
+        self, where: netns.TestNetns, ip: str, port: int, count: int
+    ) -> list[tuple[str, str]]:
+        """(pod name, the client's address as the pod saw it), or (exception type, "")."""
+        done = where.run([sys.executable, "-c", _CLIENT, ip, str(port), str(count)], timeout=300)
+        return [tuple(line.partition("@")[::2]) for line in done.stdout.split()]  # type: ignore[misc]
 
     def connect(self, where: netns.TestNetns, ip: str, port: int, count: int) -> list[str]:
-        done = where.run([sys.executable, "-c", _CLIENT, ip, str(port), str(count)], timeout=300)
-        return done.stdout.split()
+        return [name for name, _ in self.answers(where, ip, port, count)]
 
     def send(self, where: netns.TestNetns, ip: str, port: int, count: int) -> list[str]:
         argv = [sys.executable, "-c", _UDP_CLIENT, ip, str(port), str(count)]
@@ -146,7 +153,9 @@ def node(host_tables) -> Iterator[Node]:
                 servers.append(server)
                 assert server.stdout is not None and server.stdout.readline() == "listening\n"
                 pods[name] = (pod, ip)
-            yield Node(node_ns, pods, client, lan.addresses[node_ns.name])
+            yield Node(
+                node_ns, pods, client, lan.addresses[node_ns.name], lan.addresses[client.name]
+            )
         finally:
             for server in servers:
                 server.kill()
@@ -215,8 +224,13 @@ async def test_cluster_ip_node_port_no_endpoints_and_updates(api_server, node: N
             def connect(where, ip, port, count):
                 return loop.run_in_executor(None, node.connect, where, ip, port, count)
 
-            # ClusterIP from a pod: answered, spread over the endpoints.
-            answers = await connect(pod1, web.spec.cluster_ip, 80, 40)
+            # ClusterIP from a pod: answered, spread over the endpoints; another pod sees
+            # the client pod's own address, the client pod itself (hairpin) the node's.
+            seen = await loop.run_in_executor(None, node.answers, pod1, web.spec.cluster_ip, 80, 40)
+            _, pod1_ip = node.pods["pod1"]
+            assert {peer for name, peer in seen if name != "pod1"} == {pod1_ip}, seen
+            assert {peer for name, peer in seen if name == "pod1"} <= {"10.42.1.1"}, seen
+            answers = [name for name, _ in seen]
             assert set(answers) <= {"pod1", "pod2", "pod3"}, answers
             assert len(set(answers)) > 1, answers
             # hairpin: a pod reaching itself through the Service answers too
@@ -224,10 +238,15 @@ async def test_cluster_ip_node_port_no_endpoints_and_updates(api_server, node: N
             # ClusterIP from the node itself (nat output).
             answers = await connect(node.node, web.spec.cluster_ip, 80, 20)
             assert set(answers) <= {"pod1", "pod2", "pod3"} and len(set(answers)) > 1, answers
-            # NodePort on the node's address, from a client outside the cluster.
+            # NodePort on the node's address, from a client outside the cluster:
+            # masqueraded (externalTrafficPolicy Cluster), the pods see the node.
             node_port = web.spec.ports[0].node_port
-            answers = await connect(node.client, node.node_address, node_port, 20)
+            seen = await loop.run_in_executor(
+                None, node.answers, node.client, node.node_address, node_port, 20
+            )
+            answers = [name for name, _ in seen]
             assert set(answers) <= {"pod1", "pod2", "pod3"} and len(set(answers)) > 1, answers
+            assert {peer for _, peer in seen} == {"10.42.1.1"}, seen
             # The external IP on the Service's own port.
             answers = await connect(node.client, node.node_address, 80, 20)
             assert set(answers) <= {"pod1", "pod2", "pod3"} and len(set(answers)) > 1, answers
@@ -299,6 +318,14 @@ async def test_local_policy_affinity_and_a_refused_sync_retried(api_server, node
         await client.endpointslices.create(
             _slice("local", [pod2_ip, pod3_ip], {pod3_ip: "another-node"}), namespace
         )
+        # externalTrafficPolicy Local: from outside, only pod1 (on this node), and it
+        # sees the client's own address (no masquerade).
+        keep_source = await client.services.create(
+            _service("keep-source", "NodePort", externalTrafficPolicy="Local"), namespace
+        )
+        await client.endpointslices.create(
+            _slice("keep-source", [pod1_ip, pod3_ip], {pod3_ip: "another-node"}), namespace
+        )
         sticky = await client.services.create(
             _service(
                 "sticky",
@@ -325,6 +352,11 @@ async def test_local_policy_affinity_and_a_refused_sync_retried(api_server, node
                 None, node.connect, pod1, sticky.spec.cluster_ip, 80, 15
             )
             assert len(set(answers)) == 1 and answers[0] in {"pod1", "pod2", "pod3"}, answers
+            node_port = keep_source.spec.ports[0].node_port
+            seen = await loop.run_in_executor(
+                None, node.answers, node.client, node.node_address, node_port, 10
+            )
+            assert set(seen) == {("pod1", node.client_address)}, seen
         finally:
             running.cancel()
             await asyncio.gather(running, return_exceptions=True)
