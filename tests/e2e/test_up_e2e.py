@@ -3,8 +3,8 @@ way a user drives it (issue 14).
 
 The cluster: ``navarch up --nodes 2`` (node-1, node-2 in its process) and node-3, an
 agent process of its own that joined with a node token — the node this test kills
-with SIGKILL. Then, through navctl (or the real kubectl): examples/web.yaml with 6
-replicas runs 2/2/2 and serves HTTP on 127.0.0.1; node-3 dies and its pods run again
+with SIGKILL. Then, through navctl (or the real kubectl): a web Deployment of 6
+host-network replicas (web_host_network.yaml) runs 2/2/2 and serves HTTP on 127.0.0.1; node-3 dies and its pods run again
 on the other two; a rolling update to navarch.test/demo:2 and a rollback; logs and
 exec; the deployment deleted (node-3 back first, to confirm its pods' end) leaves no
 container in the runtime. Once on containerd with navctl, once on Docker with the
@@ -38,7 +38,6 @@ from navarch.up.containerd import containerd_problem
 
 pytestmark = pytest.mark.daemon
 
-EXAMPLES = Path(__file__).resolve().parents[2] / "examples"
 REPLICAS = 6
 # docs/controllers.md: a dead node's pods run elsewhere in about 25 s; generous here
 FAILOVER_DEADLINE = 240.0
@@ -58,7 +57,7 @@ def private_dockerd() -> Iterator[DockerdProcess]:
 
 
 def web_manifest(image: str) -> str:
-    document = yaml.safe_load((EXAMPLES / "web.yaml").read_text())
+    document = yaml.safe_load((Path(__file__).parent / "web_host_network.yaml").read_text())
     document["spec"]["replicas"] = REPLICAS
     document["spec"]["template"]["spec"]["containers"][0]["image"] = image
     return yaml.safe_dump(document)

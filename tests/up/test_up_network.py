@@ -1,8 +1,10 @@
 """navarch up puts each node in a network namespace of its own (issue 24 item 8): the
-agents run inside them, register and run pods; NodePort and LoadBalancer Services are
-forwarded from the host's 127.0.0.1 to a node's address; navarch down --purge, and
-navarch down after an up killed with SIGKILL, leave no namespace, link or nftables
-table behind. The host's own network is compared before and after: never changed."""
+agents run inside them, register and run pods; examples/web.yaml (with the network
+plugin and the Service proxy the nodes run) answers on the host's 127.0.0.1 at its
+nodePort, a LoadBalancer Service at its port too; navarch down --purge, and navarch
+down after an up killed with SIGKILL, leave no namespace, link or nftables table
+behind. The host's own network is compared before and after: never changed. The
+forwarder on its own: tests/up/test_up_network_parts.py."""
 
 from __future__ import annotations
 
@@ -12,7 +14,7 @@ import random
 import signal
 import socket
 import subprocess
-import sys
+import urllib.request
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -26,22 +28,7 @@ from navarch.up import network
 from navarch.up.containerd import alive, containerd_problem
 
 DEADLINE = 120.0
-
-# A server of one line per connection: what it was sent, with its namespace's name.
-ECHO_SERVER = """
-import socket, sys
-server = socket.socket()
-server.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-server.bind(("0.0.0.0", int(sys.argv[1])))
-server.listen(8)
-print("listening", flush=True)
-while True:
-    conn, _ = server.accept()
-    data = conn.recv(100)
-    conn.sendall(sys.argv[2].encode() + b" got " + data)
-    conn.close()
-"""
-
+WEB = Path(__file__).resolve().parents[2] / "examples" / "web.yaml"
 
 # hostNetwork-free: with agent.network none, it has loopback only
 POD = yaml.safe_dump(
@@ -88,12 +75,10 @@ def free_node_port() -> int:
     raise RuntimeError("no free port in 30000-32767")
 
 
-def exchange(port: int, message: bytes) -> bytes | None:
-    """What the host's 127.0.0.1:port answers to ``message``; None while nothing does."""
+def http_get(port: int) -> str | None:
     try:
-        with socket.create_connection(("127.0.0.1", port), timeout=5) as conn:
-            conn.sendall(message)
-            return conn.recv(200) or None
+        with urllib.request.urlopen(f"http://127.0.0.1:{port}/", timeout=5) as answer:
+            return answer.read().decode()
     except OSError:
         return None
 
@@ -118,15 +103,17 @@ def agent_pids(netns_name: str) -> list[int]:
     return pids
 
 
-def service(name: str, kind: str, port: int, node_port: int) -> str:
+def service(name: str, port: int, node_port: int) -> str:
+    """A LoadBalancer Service in front of examples/web.yaml's pods."""
     return yaml.safe_dump(
         {
             "apiVersion": "v1",
             "kind": "Service",
             "metadata": {"name": name, "namespace": "default"},
             "spec": {
-                "type": kind,
-                "ports": [{"port": port, "targetPort": 8080, "nodePort": node_port}],
+                "type": "LoadBalancer",
+                "selector": {"app": "web"},
+                "ports": [{"port": port, "targetPort": "http", "nodePort": node_port}],
             },
         }
     )
@@ -142,8 +129,8 @@ def host_network() -> Iterator[tuple[list[str], str]]:
 
 
 def test_nodes_live_in_namespaces_and_services_reach_the_host(tmp_path, host_network):
-    servers: list[subprocess.Popen[str]] = []
     with UpProcess(tmp_path / "c", nodes=2) as up:
+        assert "Each node has a network namespace of its own" in up.log_path.read_text()
         cluster = network.cluster_id(up.data_dir)
         prefix = network.cluster_prefix(cluster)
         assert network.namespaces(cluster) == [f"{prefix}lan", f"{prefix}node-1", f"{prefix}node-2"]
@@ -188,50 +175,29 @@ def test_nodes_live_in_namespaces_and_services_reach_the_host(tmp_path, host_net
         until(lambda: "started" in cli("logs", "box"), "the pod's log through the relay", [up])
         assert cli("exec", "box", "--", "echo", "from", "exec").strip() == "from exec"
 
-        # NodePort: a server inside node-2's namespace stands in for the Service proxy
-        node_port = free_node_port()
-        balanced_node_port = free_node_port()
-        balanced_port = free_node_port()
-        for netns, port in (
-            (f"{prefix}node-2", node_port),
-            (f"{prefix}node-1", balanced_node_port),
-        ):
-            server = subprocess.Popen(
-                ["nsenter", f"--net=/run/netns/{netns}", "--", sys.executable, "-c",
-                 ECHO_SERVER, str(port), netns],
-                stdout=subprocess.PIPE, text=True,
-            )  # fmt: skip
-            servers.append(server)
-            assert server.stdout is not None and server.stdout.readline().strip() == "listening"
-        cli("apply", "-f", "-", input=service("web", "NodePort", 80, node_port))
-        cli(
-            "apply",
-            "-f",
-            "-",
-            input=service("lb", "LoadBalancer", balanced_port, balanced_node_port),
-        )
-        answer = until(
-            lambda: exchange(node_port, b"hello"),
-            f"127.0.0.1:{node_port} relayed to a node",
-            [up],
-            deadline=DEADLINE,
-        )
-        assert answer == f"{prefix}node-2 got hello".encode()
-        for port in (balanced_node_port, balanced_port):
-            answer = until(
-                lambda port=port: exchange(port, b"lb"),
-                f"the LoadBalancer Service on 127.0.0.1:{port}",
-                [up],
-                deadline=DEADLINE,
-            )
-            assert answer == f"{prefix}node-1 got lb".encode()
-        # a deleted Service is no longer listened for
-        cli("delete", "service", "web")
-        until(lambda: exchange(node_port, b"gone") is None, "the NodePort closed", [up])
+        # examples/web.yaml with the real kubectl (its nodePort one free on this host),
+        # served through the network plugin and the Service proxy of the nodes
+        web_port = free_node_port()
+        deployment, web_service = yaml.safe_load_all(WEB.read_text())
+        assert "hostNetwork" not in deployment["spec"]["template"]["spec"]
+        web_service["spec"]["ports"][0]["nodePort"] = web_port
+        kubectl = ClusterCli.kubectl(up.kubeconfig)
+        kubectl("apply", "-f", "-", input=yaml.safe_dump_all([deployment, web_service]))
+        kubectl("rollout", "status", "deployment/web", "--timeout=180s", timeout=240)
+        page = until(lambda: http_get(web_port), f"examples/web.yaml on 127.0.0.1:{web_port}", [up])
+        assert page == "Navarch demo, version 1\n"
 
-        for server in servers:
-            server.kill()
-            server.wait()
+        # a LoadBalancer Service: on the host at its port too, and gone when it is
+        balanced_port, balanced_node_port = free_node_port(), free_node_port()
+        cli("apply", "-f", "-", input=service("web-lb", balanced_port, balanced_node_port))
+        for port in (balanced_port, balanced_node_port):
+            page = until(
+                lambda port=port: http_get(port), f"the LoadBalancer on 127.0.0.1:{port}", [up]
+            )
+            assert page == "Navarch demo, version 1\n"
+        cli("delete", "service", "web-lb")
+        until(lambda: http_get(balanced_port) is None, "the LoadBalancer's port closed", [up])
+
         up.stop(timeout=60.0)
         result = up.down()
         assert result.returncode == 0, result.stderr

@@ -16,9 +16,9 @@ from navarch.assembly import assemble
 from navarch.config import load_config
 from navarch.testing import netns
 from navarch.up.forward import connect_in, lan_sockets, listen_in, relay_to, to_first
-from navarch.up.network import NodeNetns, cluster_id
+from navarch.up.network import ClusterNetwork, NodeNetns, cluster_id
 from navarch.up.pieces import node_networking
-from navarch.up.services import host_ports
+from navarch.up.services import ServiceForwarder, host_ports
 
 NODES = [
     NodeNetns("node-1", "x-node-1", "10.250.0.1"),
@@ -105,7 +105,7 @@ def test_host_ports_of_node_port_and_load_balancer_services():
 ECHO = (
     "import socket,sys\n"
     "s=socket.socket();s.setsockopt(socket.SOL_SOCKET,socket.SO_REUSEADDR,1)\n"
-    "s.bind(('0.0.0.0',8000));s.listen(4);print('up',flush=True)\n"
+    "s.bind(('0.0.0.0',29517));s.listen(4);print('up',flush=True)\n"
     "c,_=s.accept();data=b''\n"
     "while chunk:=c.recv(65536): data+=chunk\n"  # until the client's half-close
     "c.sendall(b'got %d' % len(data));c.close()\n"
@@ -125,7 +125,7 @@ async def test_a_relay_carries_a_connection_into_a_namespace_with_its_half_close
     try:
         assert server.stdout.readline().strip() == "up"
         # listening on the host's loopback, connecting from inside the namespace
-        targets = [(first.path, "127.0.0.1", 8000)]
+        targets = [(first.path, "127.0.0.1", 29517)]
         relay = await listen_in(None, "127.0.0.1", 0, relay_to(to_first(lambda: targets)))
         port = relay.sockets[0].getsockname()[1]
         reader, writer = await asyncio.open_connection("127.0.0.1", port)
@@ -145,9 +145,9 @@ async def test_sockets_for_the_lan_are_made_in_its_namespace(node):
     try:
         assert server.stdout.readline().strip() == "up"
         make = lan_sockets(first.path, "10.250.0.0/24")
-        inside = make((socket.AF_INET, socket.SOCK_STREAM, 6, "", ("10.250.0.2", 8000)))
+        inside = make((socket.AF_INET, socket.SOCK_STREAM, 6, "", ("10.250.0.2", 29517)))
         inside.settimeout(10)
-        inside.connect(("10.250.0.2", 8000))  # only reachable from the LAN
+        inside.connect(("10.250.0.2", 29517))  # only reachable from the LAN
         inside.sendall(b"abc")
         inside.shutdown(socket.SHUT_WR)
         assert inside.recv(100) == b"got 3"
@@ -169,7 +169,7 @@ async def test_a_node_that_does_not_answer_is_passed_over(node):
         assert server.stdout.readline().strip() == "up"
         # node 1 has nothing on the port; node 2 answers
         connect = to_first(
-            lambda: [(first.path, "10.250.0.1", 8000), (first.path, "10.250.0.2", 8000)]
+            lambda: [(first.path, "10.250.0.1", 29517), (first.path, "10.250.0.2", 29517)]
         )
         reader, writer = await connect()
         writer.write(b"hi")
@@ -181,5 +181,48 @@ async def test_a_node_that_does_not_answer_is_passed_over(node):
         with pytest.raises(OSError):
             await connect_in(second.path, "127.0.0.1", 9000)  # that listener was node 1's
     finally:
+        server.kill()
+        server.wait()
+
+
+def _free_host_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
+async def test_the_forwarder_follows_the_services_to_a_node_that_answers(node):
+    first, second = node
+    # the echo server listens on port 29517 of node b; node a has nothing there
+    server = second.popen([sys.executable, "-c", ECHO], stdout=asyncio.subprocess.PIPE, text=True)
+    lan = ClusterNetwork(
+        "t",
+        first.name,  # connections start from node a's namespace, beside the nodes
+        "10.250.0.1",
+        {
+            "a": NodeNetns("a", first.name, "10.250.0.1"),
+            "b": NodeNetns("b", second.name, "10.250.0.2"),
+        },
+    )
+    forwarder = ServiceForwarder(lan)
+    try:
+        assert server.stdout.readline().strip() == "up"
+        # the host port is the nodePort: one free here, relayed to port 29517 through a
+        # Service whose nodePort the test makes 29517 on the nodes
+        port = _free_host_port()
+        services = [_service("lb", "LoadBalancer", [{"port": port, "nodePort": 29517}])]
+        await forwarder.sync(services)
+        assert set(forwarder.listeners) == {29517, port} - set(forwarder.refused)
+        reader, writer = await asyncio.open_connection("127.0.0.1", port)
+        writer.write(b"abcd")
+        writer.write_eof()
+        assert await asyncio.wait_for(reader.read(), 30) == b"got 4"
+        writer.close()
+        await forwarder.sync([])
+        assert forwarder.listeners == {}
+        with pytest.raises(OSError):
+            await asyncio.open_connection("127.0.0.1", port)
+    finally:
+        forwarder.close()
         server.kill()
         server.wait()

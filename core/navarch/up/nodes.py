@@ -64,7 +64,10 @@ def node_kubeconfig(config: Config, node: str, directory: Path) -> Path:
         token = ((users[0] if users else {}).get("user") or {}).get("token")
     if not token:
         token = server.token_file(config).add("node", node)
-    document = server.kubeconfig(config, token, user=f"system:node:{node}")
+    # the relay in the node's namespace is on 127.0.0.1, which the certificate names,
+    # whatever address the API server advertises to the host
+    local = attrs.evolve(config, values={**config.values, "api.advertise_address": "127.0.0.1"})
+    document = server.kubeconfig(local, token, user=f"system:node:{node}")
     write_atomically(path, yaml.safe_dump(document, sort_keys=False).encode())
     return path
 
