@@ -12,6 +12,7 @@ import pytest
 import pytest_asyncio
 
 from navarch import api
+from navarch.apiserver.kubedns import dns_service, ensure_dns_service
 from navarch.client import Client
 from navarch.controllers.nodedns import CONTROLLER_NAME
 from navarch.dns import ADDRESS_ANNOTATION
@@ -124,3 +125,11 @@ async def test_the_slices_follow_the_nodes_announcements_and_readiness(cluster, 
     for name in ("dns-a", "dns-c", "dns-d", "dns-e"):
         await client.nodes.delete(name)
     await eventually(lambda: listed({}), "no slice left without a node", daemons)
+
+
+async def test_the_address_is_the_tenth_of_any_service_cidr_and_a_tiny_one_is_skipped():
+    assert dns_service("10.96.0.0/12")["spec"]["clusterIP"] == "10.96.0.10"
+    assert dns_service("fd00:43::/112")["spec"]["clusterIP"] == "fd00:43::a"
+    # No 10th address: the server starts all the same, without the Service (no storage
+    # is touched).
+    await ensure_dns_service(None, "10.43.0.0/29")  # type: ignore[arg-type]

@@ -56,6 +56,12 @@ def dns_service(service_cidr: str) -> dict[str, Any]:
 async def ensure_dns_service(storage: Storage, service_cidr: str) -> None:
     """Make the Service unless it exists. Never fails the server's start: a taken
     address (a user's Service holds it) is logged with what to do."""
+    network = ipaddress.ip_network(service_cidr, strict=False)
+    if network.num_addresses <= ADDRESS_INDEX:
+        log.bind(service_cidr=service_cidr).warning(
+            "api.service_cidr is too small for the kube-dns Service's address (its 10th)"
+        )
+        return
     try:
         await storage.get(SERVICES, NAMESPACE, NAME)
         return
