@@ -14,6 +14,7 @@ from typing import Any
 import dns.asyncquery
 import dns.flags
 import dns.message
+import dns.opcode
 import dns.rcode
 import dns.rdatatype
 import pytest
@@ -305,3 +306,13 @@ async def test_a_malformed_query_gets_formerr():
         finally:
             transport.close()
         assert reply.id == 0x1234 and reply.rcode() == dns.rcode.FORMERR
+
+
+async def test_another_edns_version_and_another_opcode_are_refused_with_their_codes():
+    async with DnsServer(ClusterZone(DOMAIN), "127.0.0.1", 0) as server:
+        version_1 = await ask(server, fqdn("web"), use_edns=1)
+        assert version_1.rcode() == dns.rcode.BADVERS
+        notify = dns.message.make_query(fqdn("web"), "SOA")
+        notify.set_opcode(dns.opcode.NOTIFY)
+        reply = await dns.asyncquery.udp(notify, "127.0.0.1", port=server.port, timeout=10)
+        assert reply.rcode() == dns.rcode.NOTIMP

@@ -158,6 +158,9 @@ class DnsServer:
         if query.opcode() != dns.opcode.QUERY:
             response.set_rcode(dns.rcode.NOTIMP)
             return query, response
+        if query.edns > 0:  # only EDNS version 0 exists (RFC 6891 6.1.3)
+            response.set_rcode(dns.rcode.BADVERS)
+            return query, response
         if len(query.question) != 1:
             response.set_rcode(dns.rcode.FORMERR)
             return query, response
