@@ -391,3 +391,31 @@ async def test_udp_service_spreads_and_refuses_without_endpoints(api_server, nod
             running.cancel()
             await asyncio.gather(running, return_exceptions=True)
             await proxier.cleanup()
+
+
+async def test_a_table_removed_behind_its_back_is_written_again(api_server, node: Node):
+    namespace = "proxy-repair"
+    nft = Nft(tuple(node.node.argv([])))
+    async with Client.from_kubeconfig(api_server.kubeconfig) as client:
+        await client.namespaces.create({"metadata": {"name": namespace}})
+        web = await client.services.create(_service("web"), namespace)
+        _, pod2_ip = node.pods["pod2"]
+        await client.endpointslices.create(_slice("web", [pod2_ip]), namespace)
+        proxier = Proxier(client, NodeView(NODE_NAME), nft, min_sync_seconds=0.1, check_seconds=0.3)
+        running = asyncio.create_task(proxier.run())
+        try:
+            await eventually(lambda: _has(nft, web.spec.cluster_ip), "web proxied")
+            # An administrator's `nft flush ruleset`, or another program, removes it.
+            node.node.run(["nft", "delete", "table", "ip", "navarch-proxy"])
+            await eventually(lambda: _has(nft, web.spec.cluster_ip), "the table written again")
+            loop = asyncio.get_running_loop()
+            pod1, _ = node.pods["pod1"]
+            answers = await loop.run_in_executor(
+                None, node.connect, pod1, web.spec.cluster_ip, 80, 3
+            )
+            assert answers == ["pod2"] * 3
+            assert proxier.failures == 0, proxier.last_error
+        finally:
+            running.cancel()
+            await asyncio.gather(running, return_exceptions=True)
+            await proxier.cleanup()

@@ -5,10 +5,11 @@ transaction — so a burst of changes costs one sync, and syncs are at least
 ``min_sync_seconds`` apart (kube-proxy's --iptables-min-sync-period, 1 s).
 
 The first sync after a start, and the one after a failure, replaces the whole table
-(the proxier then knows nothing of what is in the kernel). A failed transaction
-changes nothing (nft applies all or none): the old rules stay and the sync is retried
-with a growing delay. :meth:`Proxier.cleanup` removes the table: the agent calls it
-when it stops for good; a restarted agent writes the table anew.
+(the proxier then knows nothing of what is in the kernel); so does the next sync when
+the periodic check finds the table gone (an administrator's ``nft flush ruleset``). A
+failed transaction changes nothing (nft applies all or none): the old rules stay and
+the sync is retried with a growing delay. :meth:`Proxier.cleanup` removes the table:
+the agent calls it when it stops for good; a restarted agent writes the table anew.
 """
 
 from __future__ import annotations
@@ -27,6 +28,8 @@ from navarch.proxy.apply import Nft, NftError
 from navarch.proxy.model import service_ports
 from navarch.proxy.ruleset import (
     DEFAULT_CLUSTER_CIDR,
+    FAMILY,
+    TABLE,
     NodeView,
     Ruleset,
     build,
@@ -54,6 +57,9 @@ class Proxier:
     node: NodeView
     nft: Nft = attrs.field(factory=Nft)
     min_sync_seconds: float = 1.0
+    # How often, with nothing changing, the table is checked to still be there (someone
+    # ran `nft flush ruleset`): if it is gone it is written again.
+    check_seconds: float = 30.0
     # Successful syncs, and failed ones (the tests wait on these; /metrics could too).
     syncs: int = 0
     failures: int = 0
@@ -93,7 +99,13 @@ class Proxier:
             self._stale.set()  # the first sync writes the table even with no Service
             retry = RETRY_FIRST_SECONDS
             while True:
-                await self._stale.wait()
+                try:
+                    await asyncio.wait_for(self._stale.wait(), self.check_seconds)
+                except TimeoutError:
+                    if await self._table_present():
+                        continue
+                    self.log.warning("the Service proxy's table is gone; writing it again")
+                    self._applied = None
                 self._stale.clear()
                 if await self.sync():
                     retry = RETRY_FIRST_SECONDS
@@ -106,6 +118,13 @@ class Proxier:
             for task in tasks:
                 task.cancel()
             await asyncio.gather(*tasks, return_exceptions=True)
+
+    async def _table_present(self) -> bool:
+        try:
+            return f"{FAMILY} {TABLE}" in await self.nft.tables()
+        except NftError as exc:
+            self.log.bind(error=str(exc)).warning("could not list the nftables tables")
+            return True  # nothing known to repair; the next change syncs as usual
 
     async def ruleset(self) -> Ruleset:
         """The rules for what the caches hold now. Built in a thread (a fraction of a
