@@ -90,7 +90,7 @@ MAP_TYPES = {
     "no-endpoint-nodeports": "inet_proto . inet_service",
 }
 _NODE_LOCAL = "fib daddr type local ip daddr != 127.0.0.0/8"
-# The chains every table has, in order; base chains carry their hook.
+# Chains every table has. These come first (the Services' chains jump to them)...
 _FIXED: tuple[tuple[str, str, tuple[str, ...]], ...] = (
     ("mark-for-masquerade", "", (f"meta mark set meta mark | {MASQUERADE_MARK}",)),
     (
@@ -104,6 +104,7 @@ _FIXED: tuple[tuple[str, str, tuple[str, ...]], ...] = (
     ),
     ("reject-chain", "", ("meta l4proto tcp reject with tcp reset", "reject")),
 )
+# ... and these last (they read the maps and sets); base chains carry their hook.
 _BASE: tuple[tuple[str, str, tuple[str, ...]], ...] = (
     (
         "services",
