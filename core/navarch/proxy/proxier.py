@@ -53,6 +53,10 @@ def _rules_of(services: list[Any], slices: list[Any], node: NodeView) -> Ruleset
 
 @attrs.define(eq=False)
 class Proxier:
+    """One node's Service proxy: ``client`` reads every Service and EndpointSlice (a
+    node's credentials may), ``node`` says which endpoints are local, ``nft`` where the
+    table lives (by default the namespace this process runs in)."""
+
     client: Client
     node: NodeView
     nft: Nft = attrs.field(factory=Nft)
