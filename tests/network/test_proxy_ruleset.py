@@ -189,7 +189,7 @@ def _ports(count: int, endpoints: int) -> list[ServicePort]:
             "default",
             f"svc-{i}",
             "http",
-            "tcp",
+            ("tcp", "udp", "sctp")[i % 3],  # every protocol nft must accept
             80,
             f"10.43.0.{i + 1}",
             node_port=30000 + i if i % 2 else None,
