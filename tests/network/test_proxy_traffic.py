@@ -29,14 +29,15 @@ PORT = 8080
 _SERVER = """
 import socket, sys, threading
 name, port = sys.argv[1].encode(), int(sys.argv[2])
+host = sys.argv[3] if len(sys.argv) > 3 else "0.0.0.0"
 udp = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
-udp.bind(("0.0.0.0", port))
+udp.bind((host, port))
 def answer_datagrams():
     while True:
         _, peer = udp.recvfrom(64)
         udp.sendto(name, peer)
 threading.Thread(target=answer_datagrams, daemon=True).start()
-s = socket.create_server(("0.0.0.0", port))
+s = socket.create_server((host, port))
 print("listening", flush=True)
 while True:
     conn, peer = s.accept()
@@ -387,6 +388,36 @@ async def test_udp_service_spreads_and_refuses_without_endpoints(api_server, nod
                 None, node.send, pod1, silent.spec.cluster_ip, 53, 1
             )
             assert refused == ["ConnectionRefusedError"]
+
+            # As kube-dns: internalTrafficPolicy Local, the endpoint a server of the
+            # node itself on the node's address; a pod's query is DNATed to it. (A UDP
+            # server must answer from the address it was asked at — bound to it, or with
+            # IP_PKTINFO — or conntrack cannot match the answer to the DNATed query.)
+            node_dns = node.node.popen(
+                [sys.executable, "-c", _SERVER, "node", "5353", node.node_address],
+                stdout=subprocess.PIPE,
+                text=True,
+            )
+            try:
+                assert node_dns.stdout is not None
+                assert node_dns.stdout.readline() == "listening\n"
+                kube_dns = await client.services.create(
+                    _service("kube-dns", ports=udp_port, internalTrafficPolicy="Local"),
+                    namespace,
+                )
+                body = _slice("kube-dns", [node.node_address])
+                body["ports"] = [{"name": "dns", "protocol": "UDP", "port": 5353}]
+                await client.endpointslices.create(body, namespace)
+                await eventually(
+                    lambda: _has(nft, f"{kube_dns.spec.cluster_ip} . udp . 53"), "kube-dns"
+                )
+                answers = await loop.run_in_executor(
+                    None, node.send, pod1, kube_dns.spec.cluster_ip, 53, 3
+                )
+                assert answers == ["node"] * 3
+            finally:
+                node_dns.kill()
+                node_dns.wait(timeout=10)
         finally:
             running.cancel()
             await asyncio.gather(running, return_exceptions=True)
