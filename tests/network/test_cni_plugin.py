@@ -17,34 +17,63 @@ from navarch_network_cni.options import DEFAULT_BIN_DIR, CniOptions
 
 POD_CIDR = "10.42.1.0/24"
 
-# The plugin's calls, one per process (the cache on disk is all that carries over, as
-# across agent restarts): setup / teardown / result / gc.
+# The plugin's calls, made by a process inside the node namespace (as the agent's
+# would be), one request a line on stdin, one JSON answer a line on stdout. Each
+# "fresh" request makes a new plugin object: only the cache on disk carries over, as
+# across agent restarts.
 _DRIVER = """
 import asyncio, json, sys, time
 from navarch.agent.network import PodNetworkRequest
 from navarch_network_cni.network import CniNetwork
 from navarch_network_cni.options import CniOptions
 
-op, data_dir, sandbox, netns_path, cidr = sys.argv[1:6]
-network = CniNetwork(CniOptions(cluster_cidr=""), data_dir)
+data_dir, cidr = sys.argv[1:3]
 
-async def main():
+async def call(op, sandbox, netns_path):
+    network = CniNetwork(CniOptions(cluster_cidr=""), data_dir)
     request = PodNetworkRequest("default", sandbox, "uid-" + sandbox, sandbox, netns_path,
                                 (), cidr)
     if op == "setup":
-        print(json.dumps(list((await network.setup(request)).ips)))
-    elif op == "teardown":
+        return list((await network.setup(request)).ips)
+    if op == "teardown":
         await network.teardown(request)
-        print("[]")
-    elif op == "result":
+        return []
+    if op == "result":
         result = await network.result(sandbox)
-        print(json.dumps(list(result.ips) if result else None))
-    elif op == "gc":
+        return list(result.ips) if result else None
+    if op == "gc":
         await network.collect_garbage([s for s in sandbox.split(",") if s], time.time())
-        print("[]")
+        return []
 
-asyncio.run(main())
+for line in sys.stdin:
+    op, sandbox, netns_path = (line.rstrip("\\n").split(" ") + ["", ""])[:3]
+    print(json.dumps(asyncio.run(call(op, sandbox, netns_path))), flush=True)
 """
+
+
+class Driver:
+    def __init__(self, node: netns.TestNetns, data_dir: Path):
+        self.process = node.popen(
+            [sys.executable, "-c", _DRIVER, str(data_dir), POD_CIDR],
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            text=True,
+        )
+
+    def __call__(self, op: str, sandbox: str, pod: str = "") -> object:
+        pod_path = str(netns.RUN_NETNS / pod) if pod else ""
+        assert self.process.stdin is not None and self.process.stdout is not None
+        self.process.stdin.write(f"{op} {sandbox} {pod_path}\n")
+        self.process.stdin.flush()
+        line = self.process.stdout.readline()
+        assert line, f"the driver failed on {op} {sandbox}"
+        return json.loads(line)
+
+    def close(self) -> None:
+        if self.process.stdin is not None:
+            self.process.stdin.close()
+        self.process.wait(timeout=30)
+
 
 _SERVE_ONCE = """
 import socket, sys
@@ -61,16 +90,6 @@ with socket.create_connection((sys.argv[1], 7000), timeout=10) as c:
 """
 
 
-def _call(node: netns.TestNetns, data_dir: Path, op: str, sandbox: str, pod: str = "") -> object:
-    pod_path = str(netns.RUN_NETNS / pod) if pod else ""
-    done = node.run(
-        [sys.executable, "-c", _DRIVER, op, str(data_dir), sandbox, pod_path, POD_CIDR],
-        check=False,
-    )
-    assert done.returncode == 0, done.stderr
-    return json.loads(done.stdout)
-
-
 def _veths(node: netns.TestNetns) -> list[str]:
     links = json.loads(node.ip("-j", "link", "show", "type", "veth").stdout or "[]")
     return [link["ifname"] for link in links]
@@ -83,50 +102,59 @@ def _allocated(data_dir: Path) -> list[str]:
 
 def test_two_pods_on_the_bridge_reach_each_other_and_del_frees_everything(tmp_path):
     with netns.namespaces("node", "pod-a", "pod-b", "pod-c") as (node, a, b, c):
-        ip_a = _call(node, tmp_path, "setup", "sandbox-a", a.name)
-        ip_b = _call(node, tmp_path, "setup", "sandbox-b", b.name)
-        assert isinstance(ip_a, list) and isinstance(ip_b, list)
-        assert ip_a[0].startswith("10.42.1.") and ip_b[0].startswith("10.42.1.")
-        assert ip_a != ip_b
-        assert _call(node, tmp_path, "result", "sandbox-a") == ip_a  # cached on disk
-        assert f"{ip_a[0]}/24" in a.ip("-o", "addr", "show", "eth0").stdout
-        assert "nv0" in node.ip("-o", "link").stdout
-        assert len(_veths(node)) == 2
-        assert _allocated(tmp_path) == sorted([ip_a[0], ip_b[0]])
-
-        server = a.popen(
-            [sys.executable, "-c", _SERVE_ONCE, ip_a[0]], stdout=subprocess.PIPE, text=True
-        )
+        call = Driver(node, tmp_path)
         try:
-            assert server.stdout is not None and server.stdout.readline() == "listening\n"
-            reply = b.run([sys.executable, "-c", _FETCH, ip_a[0]], check=False)
-            assert reply.stdout == "hello\n", reply.stderr
+            _exercise(call, node, a, b, c, tmp_path)
         finally:
-            server.kill()
-            server.wait(timeout=10)
-
-        _call(node, tmp_path, "teardown", "sandbox-a", a.name)
-        assert len(_veths(node)) == 1
-        assert _allocated(tmp_path) == [ip_b[0]]
-        assert _call(node, tmp_path, "result", "sandbox-a") is None
-        assert "eth0" not in a.ip("-o", "link").stdout
-
-        # The pod's namespace removed first (a runtime that removed its sandbox): DEL
-        # still succeeds, the node side goes with the namespace, the address is freed.
-        b.remove()
-        _call(node, tmp_path, "teardown", "sandbox-b", b.name)
-        assert _veths(node) == []
-        assert _allocated(tmp_path) == []
-
-        # A setup whose sandbox is gone is torn down by the garbage collection; a live
-        # one stays.
-        ip_c = _call(node, tmp_path, "setup", "sandbox-c", c.name)
-        _call(node, tmp_path, "gc", "sandbox-c")
-        assert _call(node, tmp_path, "result", "sandbox-c") == ip_c
-        _call(node, tmp_path, "gc", "")
-        assert _call(node, tmp_path, "result", "sandbox-c") is None
-        assert _veths(node) == [] and _allocated(tmp_path) == []
+            call.close()
     assert netns.ours() == []
+
+
+def _exercise(call: Driver, node, a, b, c, tmp_path: Path) -> None:
+    """Two pods reach each other; DEL frees all, also with the pod's namespace gone."""
+    ip_a = call("setup", "sandbox-a", a.name)
+    ip_b = call("setup", "sandbox-b", b.name)
+    assert isinstance(ip_a, list) and isinstance(ip_b, list)
+    assert ip_a[0].startswith("10.42.1.") and ip_b[0].startswith("10.42.1.")
+    assert ip_a != ip_b
+    assert call("result", "sandbox-a") == ip_a  # cached on disk
+    assert f"{ip_a[0]}/24" in a.ip("-o", "addr", "show", "eth0").stdout
+    assert "nv0" in node.ip("-o", "link").stdout
+    assert len(_veths(node)) == 2
+    assert _allocated(tmp_path) == sorted([ip_a[0], ip_b[0]])
+
+    server = a.popen(
+        [sys.executable, "-c", _SERVE_ONCE, ip_a[0]], stdout=subprocess.PIPE, text=True
+    )
+    try:
+        assert server.stdout is not None and server.stdout.readline() == "listening\n"
+        reply = b.run([sys.executable, "-c", _FETCH, ip_a[0]], check=False)
+        assert reply.stdout == "hello\n", reply.stderr
+    finally:
+        server.kill()
+        server.wait(timeout=10)
+
+    call("teardown", "sandbox-a", a.name)
+    assert len(_veths(node)) == 1
+    assert _allocated(tmp_path) == [ip_b[0]]
+    assert call("result", "sandbox-a") is None
+    assert "eth0" not in a.ip("-o", "link").stdout
+
+    # The pod's namespace removed first (a runtime that removed its sandbox): DEL
+    # still succeeds, the node side goes with the namespace, the address is freed.
+    b.remove()
+    call("teardown", "sandbox-b", b.name)
+    assert _veths(node) == []
+    assert _allocated(tmp_path) == []
+
+    # A setup whose sandbox is gone is torn down by the garbage collection; a live
+    # one stays.
+    ip_c = call("setup", "sandbox-c", c.name)
+    call("gc", "sandbox-c")
+    assert call("result", "sandbox-c") == ip_c
+    call("gc", "")
+    assert call("result", "sandbox-c") is None
+    assert _veths(node) == [] and _allocated(tmp_path) == []
 
 
 def test_missing_binaries_make_the_plugin_not_ready_naming_them(tmp_path):

@@ -12,6 +12,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import tempfile
+import time
 from collections import OrderedDict
 from collections.abc import Awaitable, Callable
 from pathlib import Path
@@ -22,6 +23,7 @@ from loguru import logger
 
 from navarch.agent.backoff import Backoff
 from navarch.agent.localpath import LocalPathCleaner
+from navarch.agent.network import PodNetwork
 from navarch.agent.node import NodeIdentity, NodeReporter
 from navarch.agent.probes import ProbeManager
 from navarch.agent.statusmanager import StatusManager
@@ -84,6 +86,8 @@ class Agent:
     runtime_name: str = "runtime"
     # Starts the logs/exec port; returns its bound port and a closer. None: no port.
     streaming: Callable[[Agent], Awaitable[tuple[int, Callable[[], Awaitable[None]]]]] | None = None
+    # The pod network plugin (agent.network); None: pods get what the runtime gives.
+    network: PodNetwork | None = None
     workers: dict[str, PodWorker] = attrs.field(factory=dict)
     node: NodeReporter = attrs.field(init=False)
     probes: ProbeManager = attrs.field(init=False)
@@ -112,6 +116,8 @@ class Agent:
             lease_renew_seconds=s.lease_renew_seconds,
             lease_duration_seconds=s.lease_duration_seconds,
             status_update_seconds=s.status_update_seconds,
+            network_status=self.network.status if self.network is not None else None,
+            pod_cidr=s.pod_cidr if self.network is not None else "",
         )
         self.probes = ProbeManager(self.runtime, self._wake_uid, self._probe_failed)
         self.backoff = Backoff(s.backoff_initial_seconds, s.backoff_max_seconds)
@@ -163,6 +169,8 @@ class Agent:
         if self.streaming is not None:
             self.identity.port, close_streaming = await self.streaming(self)
         tasks = [asyncio.create_task(self.node.run(), name=f"node {self.node_name}")]
+        if self.network is not None:
+            tasks.append(asyncio.create_task(self.network.run(), name="pod network"))
         try:
             tasks.append(asyncio.create_task(self.informer.run(), name="pods informer"))
             tasks.append(asyncio.create_task(self.status.run(), name="pod status"))
@@ -189,6 +197,8 @@ class Agent:
                 await close_streaming()
             if proxy is not None:  # the proxy stops for good: its table goes
                 await cleanup_quietly(proxy)
+            if self.network is not None:  # pods keep their network (adopted on restart)
+                await self.network.close(for_good=False)
 
     def event(self, pod: Any, type_: str, reason: str, message: str, about: str = "") -> None:
         """Record an Event about ``pod`` in the background: a pod never waits for its
@@ -376,10 +386,16 @@ class Agent:
                 if container.state == ContainerState.RUNNING:
                     await self.runtime.stop_container(container.id, 0)
                 await self.runtime.remove_container(container.id)
-        for sandbox in await self.runtime.list_sandboxes({labels.NODE: self.node_name}):
+        listed_at = time.time()
+        sandboxes = await self.runtime.list_sandboxes({labels.NODE: self.node_name})
+        for sandbox in sandboxes:
             if sandbox.labels.get(labels.POD_UID) not in self._bound_here():
                 with contextlib.suppress(RuntimeNotFound):
                     await self.runtime.remove_sandbox(sandbox.id)
+        if self.network is not None:
+            # Networks of sandboxes gone (removed above, or while the agent was down).
+            live = {s.id for s in sandboxes if s.labels.get(labels.POD_UID) in self._bound_here()}
+            await self.network.collect_garbage(live, listed_at)
         # Volume directories last: their pods' containers are gone by now.
         await self.volumes.remove_orphans(self._bound_here())
 

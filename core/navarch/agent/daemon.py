@@ -15,6 +15,7 @@ from loguru import logger
 
 from navarch.agent.agent import Agent, AgentSettings
 from navarch.agent.machine import default_node_ip, read_machine
+from navarch.agent.network import NetworkPlugin, PodNetwork
 from navarch.agent.node import NodeIdentity, parse_taint
 from navarch.assembly import Assembly
 from navarch.client import Client, KubeConfig, wait_for_api
@@ -73,6 +74,19 @@ async def make_runtime(assembly: Assembly, node: str) -> Runtime:
     if inspect.isawaitable(runtime):
         runtime = await runtime
     return runtime
+
+
+async def make_network(assembly: Assembly, node: str) -> NetworkPlugin | None:
+    """The node's pod network plugin (``agent.network``, its ``agent.network_options``,
+    its state under ``data_dir/network/<node>``); None for ``none``."""
+    entry = assembly.network()
+    if entry is None:
+        return None
+    data_dir = str(Path(assembly.config["data_dir"]) / "network" / node)
+    plugin = entry.value(assembly.config["agent.network_options"], data_dir)
+    if inspect.isawaitable(plugin):
+        plugin = await plugin
+    return plugin
 
 
 def streaming_for(kubeconfig: KubeConfig, settings: AgentSettings) -> Any:
@@ -138,6 +152,12 @@ async def run_agents(
                         port=0 if several_real else settings.port,
                         data_dir=(settings.data_dir or Path(".")) / identity.name,
                     )
+                plugin = await make_network(assembly, identity.name)
+                network = (
+                    None
+                    if plugin is None
+                    else PodNetwork(plugin, client, identity.name, own.pod_cidr or "")
+                )
                 agents.append(
                     Agent(
                         client,
@@ -146,6 +166,7 @@ async def run_agents(
                         own,
                         runtime_name=assembly.config["runtime.name"],
                         streaming=None if simulated else streaming_for(kubeconfig, own),
+                        network=network,
                     )
                 )
             await asyncio.gather(*(agent.run() for agent in agents))

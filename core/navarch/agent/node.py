@@ -12,8 +12,8 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import time
-from collections.abc import Callable, Mapping
-from typing import Any
+from collections.abc import Awaitable, Callable, Mapping
+from typing import TYPE_CHECKING, Any
 
 import attrs
 from loguru import logger
@@ -25,6 +25,9 @@ from navarch.client import Client
 from navarch.client.errors import AlreadyExists, ApiException, Conflict, NotFound
 from navarch.config import ConfigError
 from navarch.runtime import RuntimeFault, RuntimeVersion
+
+if TYPE_CHECKING:
+    from navarch.agent.network import NetworkStatus
 
 LEASE_NAMESPACE = "kube-node-lease"
 TAINT_EFFECTS = ("NoSchedule", "PreferNoSchedule", "NoExecute")
@@ -84,6 +87,13 @@ class NodeReporter:
     lease_renew_seconds: float = 5.0
     lease_duration_seconds: int = 40
     status_update_seconds: float = 60.0
+    # The pod network plugin's readiness (None: no plugin, no NetworkUnavailable).
+    network_status: Callable[[], Awaitable[NetworkStatus]] | None = None
+    network: NetworkStatus | None = None
+    # agent.pod_cidr: the Node is registered with it as spec.podCIDR (when it has none),
+    # so the other nodes' host-gw routes find this node's pods without the node IPAM
+    # controller.
+    pod_cidr: str = ""
     node_uid: str = ""
     ready: bool = False
     ready_message: str = ""
@@ -136,6 +146,20 @@ class NodeReporter:
             ready, message = True, "navarch agent is posting ready status"
         except RuntimeFault as exc:
             ready, message = False, f"container runtime is down: {exc.message}"
+        if self.network_status is not None:
+            network = await self.network_status()
+            if network != self.network:
+                self.log.bind(ready=network.ready, reason=network.reason).info(
+                    "pod network readiness changed"
+                )
+            self.network = network
+            if ready and not network.ready:
+                # The kubelet's words: a node whose pod network is not ready is not Ready.
+                ready, message = (
+                    False,
+                    "container runtime network not ready: NetworkReady=false "
+                    f"reason:{network.reason} message:{network.message}",
+                )
         if ready != self.ready:
             self.log.bind(ready=ready, message=message).info("node readiness changed")
         self.ready, self.ready_message = ready, message
@@ -157,6 +181,7 @@ class NodeReporter:
                     self.identity.name, {"metadata": {"labels": self.identity.node_labels()}}
                 )
                 self.node_uid = _uid(existing)
+                await self._claim_pod_cidr(existing)
                 self.log.info("node re-registered")
                 break
             except ApiException as exc:
@@ -165,11 +190,31 @@ class NodeReporter:
         self._written = None
         await self.write_status()
 
+    async def _claim_pod_cidr(self, node: Any) -> None:
+        """A re-registered Node without a pod range gets agent.pod_cidr (spec.podCIDR is
+        write-once: a range already there, the node IPAM controller's, stays)."""
+        spec = _as_dict(node).get("spec") or {}
+        if not self.pod_cidr or spec.get("podCIDR"):
+            if self.pod_cidr and spec.get("podCIDR") != self.pod_cidr:
+                self.log.bind(pod_cidr=self.pod_cidr, node_pod_cidr=spec.get("podCIDR")).warning(
+                    "agent.pod_cidr differs from the Node's spec.podCIDR; pods use agent.pod_cidr"
+                )
+            return
+        try:
+            await self.client.nodes.patch(
+                self.identity.name,
+                {"spec": {"podCIDR": self.pod_cidr, "podCIDRs": [self.pod_cidr]}},
+            )
+        except ApiException as exc:
+            self.log.bind(error=str(exc)).warning("could not set the Node's spec.podCIDR")
+
     def node_object(self) -> dict[str, Any]:
         meta: dict[str, Any] = {"name": self.identity.name, "labels": self.identity.node_labels()}
         spec: dict[str, Any] = {}
         if self.identity.taints:
             spec["taints"] = self.identity.taints
+        if self.pod_cidr:
+            spec["podCIDR"], spec["podCIDRs"] = self.pod_cidr, [self.pod_cidr]
         return {
             "apiVersion": "v1",
             "kind": "Node",
@@ -190,6 +235,7 @@ class NodeReporter:
                 self._condition("MemoryPressure", False, now, "has sufficient memory"),
                 self._condition("DiskPressure", False, now, "has no disk pressure"),
                 self._condition("PIDPressure", False, now, "has sufficient PID available"),
+                *self._network_condition(now),
             ],
             "addresses": [
                 {"type": "InternalIP", "address": ident.ip},
@@ -209,6 +255,27 @@ class NodeReporter:
                 "architecture": machine.architecture,
             },
         }
+
+    def _network_condition(self, now: str) -> list[dict[str, str]]:
+        """NetworkUnavailable (the route controller's and CNI plugins' condition): True
+        with the plugin's reason while pods cannot get a network here."""
+        network = self.network
+        if network is None:
+            return []
+        status = "False" if network.ready else "True"
+        if self._transition.get("NetworkUnavailable/status") != status:
+            self._transition["NetworkUnavailable/status"] = status
+            self._transition["NetworkUnavailable"] = now
+        return [
+            {
+                "type": "NetworkUnavailable",
+                "status": status,
+                "lastHeartbeatTime": now,
+                "lastTransitionTime": self._transition["NetworkUnavailable"],
+                "reason": network.reason or ("NetworkReady" if network.ready else "NotReady"),
+                "message": network.message,
+            }
+        ]
 
     def _condition(self, kind: str, healthy: bool, now: str, message: str) -> dict[str, str]:
         # Ready is good when True; the pressure conditions when False.

@@ -37,12 +37,18 @@ def pod_view(
     previous: Mapping[str, Any],
     terminal: bool = False,
     failure: tuple[str, str] | None = None,
+    pod_ips: tuple[str, ...] = (),
 ) -> PodView:
     """The view of ``pod``; on the way, the probes of running instances are started
-    (and those of instances gone, stopped) — unless the pod is ending (``terminal``)."""
+    (and those of instances gone, stopped) — unless the pod is ending (``terminal``).
+    ``pod_ips``: what the network plugin gave the sandbox (its first is the pod's IP
+    when the runtime reports none)."""
     grouped = by_container(instances)
     host_network = bool(pod.spec.host_network)
+    pod_ips = () if host_network or sandbox is None else pod_ips
     pod_ip = agent.node_ip if host_network else (sandbox.ip if sandbox else "")
+    if not pod_ip and pod_ips:
+        pod_ip = pod_ips[0]
     netns_path = "" if host_network or sandbox is None else sandbox.netns_path
     reachable = host_network or bool(netns_path) or bool(pod_ip)
     target = Target(pod_ip or "127.0.0.1", netns_path, reachable)
@@ -67,6 +73,7 @@ def pod_view(
         started={n: agent.probes.started(uid, n) for n in names},
         host_ip=agent.node_ip,
         pod_ip=pod_ip,
+        pod_ips=pod_ips if pod_ip in pod_ips else (),
         now=time.time(),
         previous=previous,
         terminal=terminal,

@@ -38,6 +38,8 @@ class PodView:
     host_ip: str
     pod_ip: str
     now: float
+    # Every address of the pod (a network plugin's may give IPv4 and IPv6); empty: pod_ip.
+    pod_ips: tuple[str, ...] = ()
     # The status as last written (the agent's own copy, fresher than the pod on the
     # watch); empty: the pod's own status. Kept from it: startTime, transition times,
     # conditions others own, restart counts of instances the runtime no longer has.
@@ -270,7 +272,7 @@ def pod_status(view: PodView) -> dict[str, Any]:
         status["reason"], status["message"] = previous["reason"], previous.get("message", "")
     if view.pod_ip:
         status["podIP"] = view.pod_ip
-        status["podIPs"] = [{"ip": view.pod_ip}]
+        status["podIPs"] = [{"ip": ip} for ip in view.pod_ips or (view.pod_ip,)]
     return status
 
 

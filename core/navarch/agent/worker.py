@@ -43,6 +43,7 @@ from navarch.agent.apiobjects import ObjectReader, ObjectUnreadable
 from navarch.agent.dnsconfig import container_dns_mounts
 from navarch.agent.envsources import EnvSources, read_env_sources
 from navarch.agent.ephemeral import start_ephemeral_containers, with_ephemeral_statuses
+from navarch.agent.network import NetworkSetupError
 from navarch.agent.podspec import (
     EnvError,
     container_config,
@@ -85,6 +86,7 @@ if TYPE_CHECKING:
 NORMAL, WARNING = "Normal", "Warning"
 PARKED_SECONDS = 3600.0  # a finished pod: only its deletion (a watch event) matters
 KEEP_INSTANCES = 2  # per container: the current one and the previous (logs --previous)
+NETWORK_RETRY_SECONDS = 5.0  # a pod waiting for the pod network looks again this often
 
 
 @attrs.define(eq=False)
@@ -106,6 +108,9 @@ class PodWorker:
     _volumes: PodVolumes = attrs.field(factory=dict)
     _credentials: PullCredentials | None = None
     _mount_failure: str = ""  # the FailedMount message last recorded (one Event each)
+    _network_failure: str = ""  # the NetworkNotReady message last recorded
+    # What the network plugin gave the pod's sandbox (by sandbox id): status.podIP(s).
+    network_ips: dict[str, tuple[str, ...]] = attrs.field(factory=dict)
 
     def __attrs_post_init__(self) -> None:
         self.pulls = ImagePulls(self.agent)
@@ -338,7 +343,23 @@ class PodWorker:
             ready.sort(key=lambda s: s.created_at or 0, reverse=True)
             for stale in ready[1:]:  # two sandboxes for one pod: keep the newest
                 await self._remove_sandbox(stale.id)
-            return ready[0]
+            current = ready[0]
+            network = self.agent.network
+            if network is None or not network.needs_network(pod, current):
+                return current
+            result = await network.result(current.id)
+            if result is not None:  # set up earlier, perhaps by the agent before a restart
+                self.network_ips = {current.id: result.ips}
+                return current
+            # A sandbox without its network: the agent stopped while setting it up. It
+            # is replaced, as the kubelet replaces a sandbox whose network is not right.
+            self.log.bind(sandbox=current.id).warning(
+                "the pod's sandbox has no network (set-up never finished): replacing it"
+            )
+            await self._remove_sandbox(current.id)
+            sandboxes = [s for s in sandboxes if s.id != current.id]
+        if not await self.network_ready(pod):
+            return None
         runtime = self.agent.runtime
         had_run = any(i.state != ContainerState.CREATED for i in instances)
         if had_run and (pod.spec.restart_policy or "Always") == "Never":
@@ -366,7 +387,61 @@ class PodWorker:
             self._sync_in(self.agent.backoff.next(f"{self.uid}/sandbox"))
             return None
         self.log.bind(sandbox=sandbox_id, attempt=attempt).info("sandbox created")
-        return await runtime.sandbox_status(sandbox_id)
+        sandbox = await runtime.sandbox_status(sandbox_id)
+        if await self.setup_network(pod, sandbox):
+            return sandbox
+        return None
+
+    async def network_ready(self, pod: Any) -> bool:
+        """Whether the network plugin can give the pod its network now. When not, no
+        sandbox is made: the containers wait as ContainerCreating, with a NetworkNotReady
+        Event (the kubelet's), and the pod is looked at again soon."""
+        network = self.agent.network
+        if network is None or not network.needs_network(pod):
+            return True
+        status = await network.status()
+        if status.ready:
+            self._network_failure = ""
+            return True
+        message = (
+            f"network is not ready: container runtime network not ready: "
+            f"NetworkReady=false reason:{status.reason} message:{status.message}"
+        )
+        if message != self._network_failure:  # one Event per reason, not per sync
+            self._network_failure = message
+            self.agent.event(pod, WARNING, "NetworkNotReady", message)
+            self.log.bind(reason=status.reason).warning("pod waits: the pod network is not ready")
+        for container in (*(pod.spec.init_containers or ()), *(pod.spec.containers or ())):
+            self.waiting[container.name] = Waiting("ContainerCreating", message)
+        self._sync_in(NETWORK_RETRY_SECONDS)
+        return False
+
+    async def setup_network(self, pod: Any, sandbox: SandboxStatus) -> bool:
+        """Give a new sandbox its network (when the plugin is the pod's). A failure is
+        the kubelet's FailedCreatePodSandBox: an Event, the sandbox torn down and
+        removed (nothing half set up stays), and a retry with back-off. True: go on."""
+        network = self.agent.network
+        if network is None or not network.needs_network(pod, sandbox):
+            return True
+        request = network.request(pod, self.uid, sandbox.id, sandbox.netns_path)
+        try:
+            result = await network.setup(request)
+        except NetworkSetupError as exc:
+            message = (
+                f"Failed to create pod sandbox: failed to set up sandbox network for pod "
+                f"{self.key}: {exc.message}"
+            )
+            self.log.bind(sandbox=sandbox.id, error=exc.message).warning(
+                "cannot set up the pod's network"
+            )
+            self.agent.event(pod, WARNING, "FailedCreatePodSandBox", message)
+            await self._remove_sandbox(sandbox.id)
+            for container in pod.spec.containers or ():
+                self.waiting[container.name] = Waiting("ContainerCreating", exc.message)
+            self._sync_in(self.agent.backoff.next(f"{self.uid}/sandbox"))
+            return False
+        self.network_ips = {sandbox.id: result.ips}
+        return True
 
     async def initialized(
         self, pod: Any, sandbox: SandboxStatus, instances: list[ContainerStatus]
@@ -508,7 +583,7 @@ class PodWorker:
             pod,
             container,
             host_ip=self.agent.node_ip,
-            pod_ip=self.agent.node_ip if host_network else sandbox.ip,
+            pod_ip=self.agent.node_ip if host_network else self.sandbox_ip(sandbox),
             allocatable=self.agent.identity.capacity,
             sources=sources,
         )
@@ -518,12 +593,16 @@ class PodWorker:
             dict(env),
             functools.partial(self.agent.volumes.sub_path, self.uid, container.name),
         )
-        mounts += container_dns_mounts(self.agent, pod, sandbox, mounts)  # resolv.conf, hosts
+        mounts += container_dns_mounts(self.agent, pod, sandbox, mounts, self.sandbox_ip(sandbox))
         for skipped in sources.skipped:
             self.agent.event(
                 pod, WARNING, "InvalidEnvironmentVariableNames", skipped, container.name
             )
         return env, mounts
+
+    def sandbox_ip(self, sandbox: SandboxStatus) -> str:
+        """The pod's IP in ``sandbox``: the runtime's, else the network plugin's."""
+        return sandbox.ip or next(iter(self.network_ips.get(sandbox.id, ())), "")
 
     def _is_waiting(self, name: str, reason: str) -> bool:
         waiting = self.waiting.get(name)
@@ -623,6 +702,10 @@ class PodWorker:
         self.log.bind(grace=grace).info("pod stopped and removed from the runtime")
 
     async def _remove_sandbox(self, sandbox_id: str) -> None:
+        network = self.agent.network
+        if network is not None:  # its network first, while its namespace still exists
+            await network.teardown(network.request(self.last_seen, self.uid, sandbox_id, ""))
+            self.network_ips.pop(sandbox_id, None)
         with contextlib.suppress(RuntimeNotFound):
             await self.agent.runtime.remove_sandbox(sandbox_id)
 
@@ -665,6 +748,7 @@ class PodWorker:
             previous=self.written or {},
             terminal=terminal,
             failure=failure,
+            pod_ips=self.network_ips.get(sandbox.id, ()) if sandbox is not None else (),
         )
         agent.status.set(pod, with_ephemeral_statuses(pod_status(view), view))
 

@@ -23,8 +23,10 @@ ROUTE_PROTOCOL = 151  # rtnetlink protocol number marking Navarch's host-gw rout
 RETRY_SECONDS = 5.0  # a route that could not be made (the gateway not reachable yet)
 
 
-def wanted_routes(nodes: list[Any], own_node: str) -> dict[str, str]:
-    """podCIDR -> gateway for every other node that has both (IPv4 only)."""
+def wanted_routes(nodes: list[Any], own_node: str, own_cidr: str = "") -> dict[str, str]:
+    """podCIDR -> gateway for every other node that has both (IPv4 only). A range
+    overlapping this node's own is never routed away (a stale Node holding it)."""
+    own = ipaddress.ip_network(own_cidr, strict=False) if own_cidr else None
     routes: dict[str, str] = {}
     for node in nodes:
         name = node.metadata.name
@@ -34,6 +36,8 @@ def wanted_routes(nodes: list[Any], own_node: str) -> dict[str, str]:
         try:
             network = ipaddress.ip_network(cidr, strict=False)
             if network.version != 4 or ipaddress.ip_address(gateway).version != 4:
+                continue
+            if own is not None and own.version == 4 and network.overlaps(own):
                 continue
         except ValueError:
             continue
@@ -98,7 +102,8 @@ class HostGateway:
         while True:
             await self._changed.wait()
             self._changed.clear()
-            wanted = wanted_routes(self.context.nodes.list(), self.context.node_name)
+            context = self.context
+            wanted = wanted_routes(context.nodes.list(), context.node_name, context.pod_cidr())
             errors = await asyncio.to_thread(_sync, wanted)
             self.syncs += 1
             if errors:
