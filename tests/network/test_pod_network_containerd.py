@@ -7,7 +7,8 @@ A pod gets ``status.podIP`` from the node's range and another pod reaches it ove
 deleting it removes its veth and frees its address; pods on two nodes of one LAN reach
 each other through the host-gw routes; missing CNI plugins make the Node report
 NetworkUnavailable and pods wait with nothing made; an agent SIGKILLed during a pod's
-network setup and restarted leaks no veth or address."""
+network setup and restarted leaks no veth or address, nor one SIGKILLed and restarted
+after its pod was removed meanwhile."""
 
 from __future__ import annotations
 
@@ -365,10 +366,16 @@ async def test_agent_killed_during_setup_leaks_no_veth_or_address(
         assert agent.allocated() == [ip]
         assert len(agent.veths()) == 1
 
-        await client.pods.delete("interrupted", "default")
+        # Killed again, and the pod removed meanwhile: the restarted agent removes the
+        # orphaned sandbox and its garbage collection tears the network down.
+        agent.kill()
+        await client.pods.delete("interrupted", "default", grace_period_seconds=0)
         await eventually(lambda: _gone(client, "interrupted"), "the pod deleted")
+        assert len(agent.veths()) == 1 and agent.allocated() == [ip]
+        agent.start()
 
         async def nothing_left() -> bool:
+            assert agent.alive(), agent.tail()
             return agent.veths() == [] and agent.allocated() == []
 
         await eventually(nothing_left, "no veth or address left")
