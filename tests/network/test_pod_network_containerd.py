@@ -379,3 +379,58 @@ async def test_agent_killed_during_setup_leaks_no_veth_or_address(
             return agent.veths() == [] and agent.allocated() == []
 
         await eventually(nothing_left, "no veth or address left")
+
+
+# A bridge plugin whose ADD makes the veth and takes the address, then fails.
+FAILING_BRIDGE = """#!/bin/sh
+if [ "$CNI_COMMAND" = ADD ] && [ -e {marker} ]; then
+  {real} "$@" > /dev/null
+  printf '{{"cniVersion":"1.0.0","code":11,"msg":"bridge refused for the test"}}'
+  exit 1
+fi
+exec {real} "$@"
+"""
+
+
+async def test_a_failed_setup_is_an_event_and_retried_with_nothing_left_over(
+    tmp_path: Path,
+    api_server: Any,  # noqa: F811
+    client: Client,  # noqa: F811
+    containerd: ContainerdProcess,
+    image: Path,
+) -> None:
+    bin_dir = tmp_path / "cni-bin"
+    bin_dir.mkdir()
+    marker = tmp_path / "failing"
+    marker.touch()
+    for name in REQUIRED_PLUGINS:
+        if name != "bridge":
+            (bin_dir / name).symlink_to(Path(DEFAULT_BIN_DIR) / name)
+    bridge = bin_dir / "bridge"
+    bridge.write_text(FAILING_BRIDGE.format(real=Path(DEFAULT_BIN_DIR) / "bridge", marker=marker))
+    bridge.chmod(bridge.stat().st_mode | stat.S_IEXEC)
+    specs = [{"pod_cidr": "10.42.1.0/24", "network_options": {"bin_dir": str(bin_dir)}}]
+    async with node_agents(tmp_path, api_server, containerd, image, specs) as (agent,):
+        agent.start()
+        await _until_ready(client, agent)
+        await client.pods.create(quick(pod_body("refused", agent.name, image=BUSYBOX_IMAGE)))
+
+        async def failures() -> list[Any]:
+            events = await client.events.list(
+                "default", field_selector="involvedObject.name=refused"
+            )
+            return [e for e in events.items if e.reason == "FailedCreatePodSandBox"]
+
+        (event,) = (await eventually(failures, "a FailedCreatePodSandBox Event"))[:1]
+        assert "bridge refused for the test" in event.message
+        status = (await _pod(client, "refused"))["status"]
+        assert status["containerStatuses"][0]["state"]["waiting"]["reason"] == "ContainerCreating"
+        assert "podIP" not in status
+
+        marker.unlink()  # the plugin works again: the retry (with back-off) succeeds
+        ip = await eventually(lambda: _pod_ip(client, "refused"), "the pod running")
+        # every failed attempt's veth and address were released: one of each is left
+        assert agent.allocated() == [ip]
+        assert len(agent.veths()) == 1
+        await client.pods.delete("refused", "default")
+        await eventually(lambda: _gone(client, "refused"), "the pod deleted")
