@@ -12,8 +12,10 @@ after its pod was removed meanwhile."""
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import stat
+import sys
 import uuid
 from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
@@ -434,3 +436,47 @@ async def test_a_failed_setup_is_an_event_and_retried_with_nothing_left_over(
         assert len(agent.veths()) == 1
         await client.pods.delete("refused", "default")
         await eventually(lambda: _gone(client, "refused"), "the pod deleted")
+
+
+_FETCH = """
+import sys, urllib.request
+for _ in range(60):
+    try:
+        print(urllib.request.urlopen(sys.argv[1], timeout=5).read().decode().strip())
+        break
+    except OSError:
+        import time; time.sleep(0.5)
+"""
+
+
+async def test_a_host_port_answers_on_the_node_and_its_rules_go_with_the_pod(
+    tmp_path: Path,
+    api_server: Any,  # noqa: F811
+    client: Client,  # noqa: F811
+    containerd: ContainerdProcess,
+    image: Path,
+) -> None:
+    specs = [{"pod_cidr": "10.42.1.0/24"}]
+    async with node_agents(tmp_path, api_server, containerd, image, specs) as (agent,):
+        agent.start()
+        await _until_ready(client, agent)
+        body = pod_body("published", agent.name, image=BUSYBOX_IMAGE, command=["sh", "-c", SERVER])
+        body["spec"]["containers"][0]["ports"] = [{"containerPort": 8080, "hostPort": 18080}]
+        await client.pods.create(quick(body))
+        await eventually(lambda: _pod_ip(client, "published"), "published running")
+        # from the node's own namespace, to the node's address on the bridge (the
+        # gateway of its pod range): portmap's DNAT takes it to the pod
+        fetched = await asyncio.to_thread(
+            agent.node.run, [sys.executable, "-c", _FETCH, "http://10.42.1.1:18080/"], check=False
+        )
+        assert fetched.stdout.strip() == "hello-from-pod", fetched.stderr
+        rules = agent.node.run(["iptables-save", "-t", "nat"]).stdout
+        assert "18080" in rules
+
+        await client.pods.delete("published", "default")
+        await eventually(lambda: _gone(client, "published"), "published deleted")
+
+        async def no_rules() -> bool:
+            return "18080" not in agent.node.run(["iptables-save", "-t", "nat"]).stdout
+
+        await eventually(no_rules, "portmap's rules for the pod removed")
