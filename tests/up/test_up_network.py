@@ -14,6 +14,7 @@ import random
 import signal
 import socket
 import subprocess
+import sys
 import urllib.request
 from collections.abc import Iterator
 from pathlib import Path
@@ -75,6 +76,17 @@ def free_node_port() -> int:
     raise RuntimeError("no free port in 30000-32767")
 
 
+def _join(up: UpProcess, name: str) -> subprocess.Popen[bytes]:
+    """``navarch join NAME`` for the cluster of ``up``, its output in a log beside it."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith("NAVARCH_")}
+    with open(up.directory / f"join-{name}.log", "ab") as output:
+        return subprocess.Popen(
+            [sys.executable, "-m", "navarch.cli.navarch", "--config", str(up.config_path),
+             "join", name],
+            stdout=output, stderr=subprocess.STDOUT, env=env,
+        )  # fmt: skip
+
+
 def http_get(port: int) -> str | None:
     try:
         with urllib.request.urlopen(f"http://127.0.0.1:{port}/", timeout=5) as answer:
@@ -87,19 +99,23 @@ def netns_inode(path: str) -> int:
     return os.stat(path).st_ino
 
 
-def agent_pids(netns_name: str) -> list[int]:
-    """The navarch agent processes inside namespace ``netns_name``."""
+def netns_pids(netns_name: str) -> list[int]:
     out = subprocess.run(
         ["ip", "netns", "pids", netns_name], capture_output=True, text=True, check=False
     ).stdout
+    return [int(word) for word in out.split()]
+
+
+def agent_pids(netns_name: str) -> list[int]:
+    """The navarch agent processes inside namespace ``netns_name``."""
     pids = []
-    for word in out.split():
+    for pid in netns_pids(netns_name):
         try:
-            argv = Path(f"/proc/{word}/cmdline").read_bytes().split(b"\0")
+            argv = Path(f"/proc/{pid}/cmdline").read_bytes().split(b"\0")
         except OSError:
             continue
         if b"navarch.cli.navarch" in argv and b"agent" in argv:
-            pids.append(int(word))
+            pids.append(pid)
     return pids
 
 
@@ -197,6 +213,35 @@ def test_nodes_live_in_namespaces_and_services_reach_the_host(tmp_path, host_net
             assert page == "Navarch demo, version 1\n"
         cli("delete", "service", "web-lb")
         until(lambda: http_get(balanced_port) is None, "the LoadBalancer's port closed", [up])
+
+        # navarch join: one more node, in a namespace of its own on the same LAN
+        joined = _join(up, "node-3")
+        try:
+            name = f"{prefix}node-3"
+            until(
+                lambda: joined.pid in netns_pids(name), "navarch join runs in its namespace", [up]
+            )
+            until(
+                lambda: cli("get", "nodes").count(" Ready") == 3,
+                "the joined node Ready",
+                [up],
+                deadline=DEADLINE,
+            )
+            node = cli.json("get", "node", "node-3")
+            assert {"type": "InternalIP", "address": "10.250.0.3"} in node["status"]["addresses"]
+            cli("apply", "-f", "-", input=POD.replace("node-2", "node-3").replace("box", "box3"))
+            until(
+                lambda: cli.json("get", "pod", "box3")["status"].get("phase") == "Running",
+                "a pod Running on the joined node",
+                [up],
+                deadline=DEADLINE,
+            )
+            assert cli("exec", "box3", "--", "echo", "on", "node-3").strip() == "on node-3"
+        finally:
+            joined.terminate()
+            joined.wait(timeout=60)
+        # its namespace goes with it
+        assert f"{prefix}node-3" not in network.namespaces(cluster)
 
         up.stop(timeout=60.0)
         result = up.down()

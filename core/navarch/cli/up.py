@@ -93,20 +93,38 @@ def up(config: Config, args: argparse.Namespace) -> int:
 def join(config: Config, args: argparse.Namespace) -> int:
     from navarch.agent.daemon import run_agents
     from navarch.cli.common import until_stopped
-    from navarch.up.join import forget_pid, join_config, record_pid
+    from navarch.up.join import (
+        enter_lan,
+        forget_pid,
+        join_config,
+        record_pid,
+        run_joined,
+        with_settings,
+    )
+    from navarch.up.pieces import node_networking
 
-    config = join_config(up_data_dir(config), args.name)
+    cluster = up_data_dir(config)
+    config = join_config(cluster, args.name)
+    assemble(config).check(["runtime"])
+    joined = enter_lan(Path(cluster["data_dir"]), args.name)
+    if joined is not None:  # the settings the cluster's own nodes get, as the user left them
+        networking = node_networking(assemble(cluster), [joined.netns])[args.name]
+        config = with_settings(config, {**networking.settings, "agent.port": 10250})
     assembly = assemble(config)
-    assembly.check(["runtime"])
     directory = Path(config["data_dir"])
     record_pid(directory)
+    where = f", at {joined.netns.address} in {joined.netns.name}" if joined else ""
     print(
-        f"{args.name} joins the cluster on {config['runtime.name']} (state in {directory}); "
-        "Ctrl-C stops it, kill -9 makes it die as a machine does",
+        f"{args.name} joins the cluster on {config['runtime.name']} (state in {directory}"
+        f"{where}); Ctrl-C stops it, kill -9 makes it die as a machine does",
         flush=True,
     )
     try:
-        return run_daemon(lambda stop: until_stopped(run_agents(assembly), stop))
+        return run_daemon(
+            lambda stop: until_stopped(
+                run_joined(run_agents(assembly), joined, int(config["api.port"])), stop
+            )
+        )
     finally:
         forget_pid(directory)
 

@@ -177,7 +177,8 @@ async def _serve_cluster(
         egress.use_cluster_sockets(None)
         if lan is not None:
             # what ran in them has stopped: their links, routes and rules go with them
-            await asyncio.to_thread(network.sweep, lan.cluster)
+            own = [lan.lan, *(node.name for node in lan.nodes.values())]
+            await asyncio.to_thread(network.sweep, lan.cluster, own)
 
 
 async def _serve_parts(

@@ -43,6 +43,17 @@ def _setns(fd: int) -> None:
         raise OSError(errno, f"setns: {os.strerror(errno)}")
 
 
+def enter(netns_path: str) -> None:
+    """Move the calling thread into the namespace at ``netns_path`` (``navarch join``
+    does so with its main thread before anything runs: what it starts later, threads
+    and processes, is made there too)."""
+    target = os.open(netns_path, os.O_RDONLY)
+    try:
+        _setns(target)
+    finally:
+        os.close(target)
+
+
 def socket_in(netns_path: str | None, family: int = socket.AF_INET) -> socket.socket:
     """A TCP socket of the namespace at ``netns_path`` (None: this thread's own)."""
     if netns_path is None:

@@ -5,25 +5,38 @@ It joins as a real worker does: with a node token (made once, kept in its direct
 on the runtime the cluster runs on (from ``up.json``), its state under
 ``<data dir>/workers/NAME``. Its pid is kept there too, so that ``navarch down``
 stops it before removing its containers (a running agent would start them again).
+
+Run as root while ``navarch up`` runs its nodes in network namespaces, the joining
+process moves into a namespace of its own on the cluster's LAN
+(:func:`navarch.up.network.join`) before it starts anything, so its agent, pods and
+rules live there like the other nodes'; it relays the API server into that namespace
+as ``up`` does for its nodes, and removes the namespace when it stops.
 """
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import os
 import signal
 import time
+from collections.abc import Coroutine
 from pathlib import Path
+from typing import Any
 
 import attrs
 import yaml
+from loguru import logger
 
 from navarch.apiserver import server
 from navarch.apiserver.datadir import make_private_dir, write_atomically
 from navarch.config import Config
 from navarch.startup import StartupError
+from navarch.up import forward, network
 from navarch.up.containerd import alive
 from navarch.up.state import UpState
+
+log = logger.bind(component="join")
 
 PID_FILE = "agent.pid"
 STOP_SECONDS = 30.0
@@ -99,3 +112,58 @@ def stop_worker(directory: Path) -> None:
         time.sleep(0.1)
     if alive(pid):
         raise StartupError(f"the agent of {directory.name} (pid {pid}) did not stop; kill it")
+
+
+@attrs.frozen
+class JoinedLan:
+    """The namespace this process moved into, and the host's, held open to reach the
+    API server from."""
+
+    netns: network.NodeNetns
+    host_path: str
+
+
+def enter_lan(cluster_dir: Path, name: str) -> JoinedLan | None:
+    """Move this process (its calling thread, before it starts anything) into a new
+    namespace for node ``name`` on the LAN of the cluster in ``cluster_dir``; None,
+    with a warning, when namespaces cannot be made here (not root)."""
+    problem = network.possible()
+    if problem is not None:
+        log.bind(why=problem).warning("the node joins on the host's network")
+        return None
+    netns = network.join(network.cluster_id(cluster_dir), name)
+    host = os.open("/proc/thread-self/ns/net", os.O_RDONLY)  # kept open for the relay
+    try:
+        forward.enter(netns.path)
+    except BaseException:
+        os.close(host)
+        network.remove(netns.name)
+        raise
+    return JoinedLan(netns, f"/proc/self/fd/{host}")
+
+
+def with_settings(config: Config, settings: dict[str, Any]) -> Config:
+    values = {**config.values, **settings}
+    sources = {**config.sources, **{key: "navarch join" for key in settings}}
+    return attrs.evolve(config, values=values, sources=sources)
+
+
+async def run_joined(
+    agents: Coroutine[Any, Any, None], joined: JoinedLan | None, api_port: int
+) -> None:
+    """Run the agent; on the cluster's LAN, with the API server relayed into the node's
+    namespace (its 127.0.0.1), and the namespace removed at the end."""
+    if joined is None:
+        await agents
+        return
+    relay = forward.relay_to(
+        lambda: forward.connect_in(joined.host_path, "127.0.0.1", api_port), node=joined.netns.node
+    )
+    try:
+        server = await forward.listen_in(None, "127.0.0.1", api_port, relay)
+        try:
+            await agents
+        finally:
+            server.close()
+    finally:
+        await asyncio.to_thread(network.remove, joined.netns.name)

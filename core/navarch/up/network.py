@@ -5,6 +5,7 @@ and rules exist only in namespaces the cluster made, never in the host's.
     navarch-<id>-lan      the LAN: bridge br0, 10.250.0.254/24; one veth end per node
     navarch-<id>-node-1   eth0 10.250.0.1/24 (the other veth end), loopback up
     navarch-<id>-node-2   eth0 10.250.0.2/24 …
+    navarch-<id>-node-4   a node that joined (``navarch join``): the lowest free address
 
 ``<id>`` is a digest of the data directory's path, so two clusters on one machine
 (tests run several at once) never share a namespace, and every namespace of one
@@ -107,9 +108,9 @@ def _ip(*args: str) -> None:
 
 
 def create(cluster: str, nodes: Sequence[str], lan_cidr: str = LAN_CIDR) -> ClusterNetwork:
-    """Make the LAN and one namespace per node (what a previous run left is swept
-    first). On failure, what was made is removed again."""
-    sweep(cluster)
+    """Make the LAN and one namespace per node (what a previous run left of them is
+    swept first; a node that joined, :func:`join`, is left alone). On failure, what was
+    made is removed again."""
     network = ipaddress.ip_network(lan_cidr)
     hosts = list(network.hosts())
     if len(nodes) + 1 > len(hosts):
@@ -126,33 +127,87 @@ def create(cluster: str, nodes: Sequence[str], lan_cidr: str = LAN_CIDR) -> Clus
             for index, node in enumerate(nodes)
         },
     )
+    own = [lan, *(node.name for node in made.nodes.values())]
+    sweep(cluster, own)
     try:
         _ip("netns", "add", lan)
         _ip("-n", lan, "link", "set", "lo", "up")
         _ip("-n", lan, "link", "add", BRIDGE, "type", "bridge")
         _ip("-n", lan, "addr", "add", f"{lan_address}/{network.prefixlen}", "dev", BRIDGE)
         _ip("-n", lan, "link", "set", BRIDGE, "up")
-        for index, node in enumerate(made.nodes.values(), start=1):
-            # made inside the LAN's namespace with its peer inside the node's: no link
-            # ever exists in the host's namespace, even for a moment
-            peer = f"v{index}"
-            _ip("netns", "add", node.name)
-            _ip("-n", node.name, "link", "set", "lo", "up")
-            _ip(
-                "-n", lan, "link", "add", peer, "type", "veth",
-                "peer", "name", NODE_INTERFACE, "netns", node.name,
-            )  # fmt: skip
-            _ip("-n", lan, "link", "set", peer, "master", BRIDGE, "up")
-            address = f"{node.address}/{network.prefixlen}"
-            _ip("-n", node.name, "addr", "add", address, "dev", NODE_INTERFACE)
-            _ip("-n", node.name, "link", "set", NODE_INTERFACE, "up")
+        for node in made.nodes.values():
+            _add_node(lan, node, network.prefixlen)
     except BaseException:
-        sweep(cluster)
+        sweep(cluster, own)
         raise
     log.bind(cluster=cluster, lan=lan, nodes={n.node: n.address for n in made.nodes.values()}).info(
         "node network namespaces made"
     )
     return made
+
+
+def _add_node(lan: str, node: NodeNetns, prefixlen: int) -> None:
+    # made inside the LAN's namespace with its peer inside the node's: no link ever
+    # exists in the host's namespace, even for a moment. The LAN's end is named after
+    # the address's last number, unique on the LAN as the address is.
+    peer = f"v{node.address.rsplit('.', 1)[-1]}"
+    _ip("netns", "add", node.name)
+    _ip("-n", node.name, "link", "set", "lo", "up")
+    _ip(
+        "-n", lan, "link", "add", peer, "type", "veth",
+        "peer", "name", NODE_INTERFACE, "netns", node.name,
+    )  # fmt: skip
+    _ip("-n", lan, "link", "set", peer, "master", BRIDGE, "up")
+    _ip("-n", node.name, "addr", "add", f"{node.address}/{prefixlen}", "dev", NODE_INTERFACE)
+    _ip("-n", node.name, "link", "set", NODE_INTERFACE, "up")
+
+
+def join(cluster: str, node: str, lan_cidr: str = LAN_CIDR) -> NodeNetns:
+    """A namespace for ``node`` joining the running cluster's LAN (``navarch join``), on
+    the lowest address no node of the cluster has. What a previous join of that name
+    left is removed first."""
+    prefix = cluster_prefix(cluster)
+    lan = f"{prefix}lan"
+    present = namespaces(cluster)
+    if lan not in present:
+        raise NetworkSetupError(
+            f"the cluster's LAN (network namespace {lan}) is not there: is navarch up running?"
+        )
+    name = f"{prefix}{node}"
+    sweep(cluster, [name])
+    network = ipaddress.ip_network(lan_cidr)
+    used = {
+        address for other in present if other not in (lan, name) for address in _addresses(other)
+    }
+    hosts = list(network.hosts())
+    free = [str(h) for h in hosts[:-1] if str(h) not in used]  # the last one is the LAN's
+    if not free:
+        raise NetworkSetupError(f"no address left on the cluster's LAN ({lan_cidr})")
+    made = NodeNetns(node, name, free[0])
+    try:
+        _add_node(lan, made, network.prefixlen)
+    except BaseException:
+        sweep(cluster, [name])
+        raise
+    log.bind(cluster=cluster, node=node, address=made.address).info("joined the cluster's LAN")
+    return made
+
+
+def _addresses(name: str) -> list[str]:
+    """The IPv4 addresses of ``eth0`` in namespace ``name``."""
+    result = subprocess.run(
+        ["ip", "-n", name, "-4", "-o", "addr", "show", NODE_INTERFACE],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    return [line.split()[3].split("/")[0] for line in result.stdout.splitlines() if "inet" in line]
+
+
+def remove(name: str) -> None:
+    """Remove the namespace ``name`` without ending what runs in it (a process removing
+    its own: the namespace, and its links, go when the process ends)."""
+    subprocess.run(["ip", "netns", "delete", name], capture_output=True, check=False)
 
 
 def namespaces(cluster: str) -> list[str]:
@@ -163,10 +218,11 @@ def namespaces(cluster: str) -> list[str]:
     return sorted(e.name for e in RUN_NETNS.iterdir() if e.name.startswith(prefix))
 
 
-def sweep(cluster: str) -> list[str]:
-    """Remove every namespace of ``cluster``, ending first what still runs in one (its
-    links, routes and rules go with it); their names."""
-    found = namespaces(cluster)
+def sweep(cluster: str, only: Sequence[str] | None = None) -> list[str]:
+    """Remove every namespace of ``cluster`` (or those of them named in ``only``),
+    ending first what still runs in one (its links, routes and rules go with it);
+    their names."""
+    found = [n for n in namespaces(cluster) if only is None or n in only]
     pids = {name: _pids_in(name) for name in found}
     _end([pid for group in pids.values() for pid in group])
     for name in found:
