@@ -57,6 +57,12 @@ def host_links() -> list[str]:
     return sorted(line.split(":")[1].strip() for line in out.splitlines())
 
 
+def host_routes() -> str:
+    return subprocess.run(
+        ["ip", "route", "show", "table", "all"], capture_output=True, text=True, check=True
+    ).stdout
+
+
 def host_nft_tables() -> str:
     return subprocess.run(
         ["nft", "list", "tables"], capture_output=True, text=True, check=True
@@ -136,12 +142,13 @@ def service(name: str, port: int, node_port: int) -> str:
 
 
 @pytest.fixture
-def host_network() -> Iterator[tuple[list[str], str]]:
-    """The host's links and nftables tables before the test, checked unchanged after."""
+def host_network() -> Iterator[tuple[list[str], str, str]]:
+    """The host's links, routes and nftables tables before the test, checked unchanged
+    after."""
     require_or_skip(containerd_problem())
-    before = (host_links(), host_nft_tables())
+    before = (host_links(), host_routes(), host_nft_tables())
     yield before
-    assert (host_links(), host_nft_tables()) == before
+    assert (host_links(), host_routes(), host_nft_tables()) == before
 
 
 def test_nodes_live_in_namespaces_and_services_reach_the_host(tmp_path, host_network):
@@ -260,6 +267,18 @@ def test_down_after_up_was_killed_removes_its_namespaces(tmp_path, host_network)
         # the agent ends with up (its parent-death signal); the namespaces stay
         until(lambda: not alive(pids[0]), "the agent ended with up", [up])
         assert network.namespaces(cluster) != []
+        # the next up makes them afresh (one agent in the node's namespace, no second
+        # veth): then killed again, navarch down removes them
+        up.start()
+        again = until(lambda: agent_pids(name), "the agent of the next up", [up])
+        links = subprocess.run(
+            ["ip", "-n", name, "-o", "link"], capture_output=True, text=True, check=True
+        ).stdout
+        assert len(again) == 1 and links.count("eth0") == 1
+        assert up.process is not None
+        up.process.send_signal(signal.SIGKILL)
+        up.process.wait()
+        until(lambda: not alive(again[0]), "the agent ended with up", [up])
         result = up.down()
         assert result.returncode == 0, result.stderr
         assert network.namespaces(cluster) == []
