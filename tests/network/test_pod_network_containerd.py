@@ -180,10 +180,12 @@ async def test_pods_get_addresses_reach_each_other_and_deletion_frees_them(
         await _until_ready(client, agent)
         unavailable = await _node_condition(client, agent.name, "NetworkUnavailable")
         assert unavailable is not None and unavailable["status"] == "False", unavailable
+        # pods' traffic leaving the cluster's ranges is masqueraded, never pod to pod
+        table = agent.node.run(["nft", "list", "table", "ip", "navarch_cni"]).stdout
+        assert "ip saddr 10.42.1.0/24 ip daddr != 10.42.0.0/16" in table and "masquerade" in table
 
-        await client.pods.create(
-            pod_body("web", agent.name, image=BUSYBOX_IMAGE, command=["sh", "-c", SERVER])
-        )
+        web = pod_body("web", agent.name, image=BUSYBOX_IMAGE, command=["sh", "-c", SERVER])
+        await client.pods.create(quick(web))
         ip = await eventually(lambda: _pod_ip(client, "web"), "web running with a podIP")
         assert ip.startswith("10.42.1."), ip
         web = await _pod(client, "web")
