@@ -482,3 +482,32 @@ async def test_a_host_port_answers_on_the_node_and_its_rules_go_with_the_pod(
             return "18080" not in agent.node.run(["iptables-save", "-t", "nat"]).stdout
 
         await eventually(no_rules, "portmap's rules for the pod removed")
+
+
+async def test_without_agent_pod_cidr_the_nodes_spec_pod_cidr_is_used(
+    tmp_path: Path,
+    api_server: Any,  # noqa: F811
+    client: Client,  # noqa: F811
+    containerd: ContainerdProcess,
+    image: Path,
+) -> None:
+    specs = [{"pod_cidr": ""}]
+    async with node_agents(tmp_path, api_server, containerd, image, specs) as (agent,):
+        agent.start()
+
+        async def no_range() -> dict[str, Any] | None:
+            assert agent.alive(), agent.tail()
+            condition = await _node_condition(client, agent.name, "NetworkUnavailable")
+            return condition if condition and condition["reason"] == "NoPodCIDR" else None
+
+        condition = await eventually(no_range, "NetworkUnavailable with NoPodCIDR")
+        assert condition["status"] == "True"
+        # what the node IPAM controller does: the Node's range, written once
+        cidr = {"podCIDR": "10.42.7.0/24", "podCIDRs": ["10.42.7.0/24"]}
+        await client.nodes.patch(agent.name, {"spec": cidr})
+        await _until_ready(client, agent)
+        await client.pods.create(quick(pod_body("ranged", agent.name, image=BUSYBOX_IMAGE)))
+        ip = await eventually(lambda: _pod_ip(client, "ranged"), "ranged running")
+        assert ip.startswith("10.42.7."), ip
+        await client.pods.delete("ranged", "default")
+        await eventually(lambda: _gone(client, "ranged"), "ranged deleted")
