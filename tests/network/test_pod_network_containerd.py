@@ -202,6 +202,14 @@ async def test_pods_get_addresses_reach_each_other_and_deletion_frees_them(
             return phase if phase in ("Succeeded", "Failed") else None
 
         assert await eventually(finished, "fetch finished") == "Succeeded"
+        fetcher_ip = (await _pod(client, "fetch"))["status"]["podIP"]
+        assert fetcher_ip.startswith("10.42.1.") and fetcher_ip != ip
+
+        async def released() -> bool:  # a finished pod's address goes, its object stays
+            return agent.allocated() == [ip] and len(agent.veths()) == 1
+
+        await eventually(released, "the finished pod's address and veth released")
+        assert (await _pod(client, "fetch"))["status"]["podIP"] == fetcher_ip
 
         for name in ("web", "fetch"):
             await client.pods.delete(name, "default")

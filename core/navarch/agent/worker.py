@@ -222,6 +222,7 @@ class PodWorker:
             # Finished: nothing to run again. Stop what is left, then sleep until the
             # pod changes (its deletion) instead of resyncing every few seconds.
             await self.stop_all(pod, instances, sandboxes, grace=termination_grace(pod))
+            await self.release_network(sandboxes)
             self._next_sync = PARKED_SECONDS
             return False
         if not await admit(self, sandboxes, instances):
@@ -700,6 +701,16 @@ class PodWorker:
         for sandbox in sandboxes:
             await self._remove_sandbox(sandbox.id)
         self.log.bind(grace=grace).info("pod stopped and removed from the runtime")
+
+    async def release_network(self, sandboxes: list[SandboxStatus]) -> None:
+        """A finished pod's sandboxes stay (its containers' logs) but their network goes
+        (the kubelet's StopPodSandbox): a node running many Jobs does not run out of
+        addresses. The status keeps the IP the pod had."""
+        network = self.agent.network
+        if network is None:
+            return
+        for sandbox in sandboxes:
+            await network.teardown(network.request(self.last_seen, self.uid, sandbox.id, ""))
 
     async def _remove_sandbox(self, sandbox_id: str) -> None:
         network = self.agent.network
