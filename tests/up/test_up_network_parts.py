@@ -13,11 +13,14 @@ import pytest
 
 from navarch.api.loading import decode
 from navarch.assembly import assemble
+from navarch.cli.up import print_banner
 from navarch.config import load_config
 from navarch.testing import netns
+from navarch.up.cluster import UpReady
 from navarch.up.forward import connect_in, lan_sockets, listen_in, relay_to, to_first
 from navarch.up.network import ClusterNetwork, NodeNetns, cluster_id
 from navarch.up.pieces import node_networking
+from navarch.up.runtimes import RuntimeChoice
 from navarch.up.services import ServiceForwarder, host_ports
 
 NODES = [
@@ -226,3 +229,28 @@ async def test_the_forwarder_follows_the_services_to_a_node_that_answers(node):
         forwarder.close()
         server.kill()
         server.wait()
+
+
+@pytest.mark.parametrize(
+    ("pod_network", "said"),
+    [
+        ("cni", "apply -f examples/web.yaml    then  curl http://127.0.0.1:30080/"),
+        ("none", "loopback only"),
+    ],
+)
+def test_the_banner_says_how_to_reach_an_application(capsys, tmp_path, pod_network, said):
+    ready = UpReady(
+        tmp_path,
+        tmp_path / "k",
+        "https://127.0.0.1:1",
+        RuntimeChoice("containerd", {}, why="its own"),
+        ("node-1", "node-2"),
+        None,
+        forwarding=True,
+        node_addresses={"node-1": "10.250.0.1", "node-2": "10.250.0.2"},
+        pod_network=pod_network,
+    )
+    print_banner(ready)
+    out = capsys.readouterr().out
+    assert "node-1 10.250.0.1, node-2 10.250.0.2" in out
+    assert said in out
