@@ -249,6 +249,16 @@ SETTINGS: tuple[Setting, ...] = (
         "node IPAM controller.",
     ),
     Setting(
+        "agent.network_policy_kubeconfig",
+        "optional_path",
+        "",
+        "A kubeconfig whose user may list and watch Pods, Namespaces and NetworkPolicies "
+        "in every namespace (a viewer's): with it and a network plugin on, the agent "
+        "enforces NetworkPolicies in its namespace's nftables (table inet navarch-policy). "
+        "A node's own token may not read every pod (the Node authoriser), so enforcement "
+        "runs with credentials of its own, as Kubernetes' policy agents do; empty: none.",
+    ),
+    Setting(
         "agent.service_proxy",
         "choice",
         "none",

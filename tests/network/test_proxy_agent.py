@@ -1,5 +1,7 @@
-"""The agent runs the Service proxy when ``agent.service_proxy`` is ``nftables`` and
-removes its table when it stops (issue 24 item 5). The proxy acts on the namespace the
+"""The agent runs the Service proxy when ``agent.service_proxy`` is ``nftables``, and
+leaves its table when it stops, as kube-proxy does (pods keep their network while
+their agent is away, so they keep their Services); ``navarch agent --cleanup`` removes
+it (issue 24 item 5). The proxy acts on the namespace the
 agent runs in; this test runs the agent in its own process, so the proxy's nft is
 pointed into a test namespace instead of the host's."""
 
@@ -37,7 +39,7 @@ def host_untouched() -> Iterator[None]:
     assert tables() == before
 
 
-async def test_agent_runs_the_proxy_and_removes_its_table_on_stop(
+async def test_agent_runs_the_proxy_and_keeps_its_table_when_it_stops(
     api_server, tmp_path, monkeypatch
 ):
     with netns.namespaces("node") as (node,):
@@ -72,7 +74,8 @@ async def test_agent_runs_the_proxy_and_removes_its_table_on_stop(
                 with contextlib.suppress(asyncio.CancelledError):
                     await task
             assert made and made[0].syncs >= 1
-            assert "navarch-proxy" not in await nft.run(["list", "tables"])
+            assert "navarch-proxy" in await nft.run(["list", "tables"])
+            assert await _listed(nft, f"{kubernetes.spec.cluster_ip} . tcp . 443")
 
 
 async def _listed(nft: Nft, text: str) -> bool:
@@ -83,14 +86,17 @@ def test_no_proxy_unless_asked():
     assert proxier_module.for_agent(None, "n", "none") is None  # type: ignore[arg-type]
 
 
-def test_navarch_agent_cleanup_removes_the_table_in_its_namespace():
+def test_navarch_agent_cleanup_removes_the_tables_in_its_namespace():
     with netns.namespaces("node") as (node,):
         ruleset = build([], NodeView("n1"))
         node.run(["nft", "-f", "-"], input=full_script(ruleset))
-        assert "navarch-proxy" in node.run(["nft", "list", "tables"]).stdout
+        node.run(["nft", "-f", "-"], input="table inet navarch-policy {}\n")
+        listed = node.run(["nft", "list", "tables"]).stdout
+        assert "navarch-proxy" in listed and "navarch-policy" in listed
         for _ in range(2):  # a second time: nothing to remove, still fine
             done = node.run(
                 [sys.executable, "-m", "navarch.cli.navarch", "agent", "--cleanup"], check=False
             )
             assert done.returncode == 0, done.stderr
-            assert "navarch-proxy" not in node.run(["nft", "list", "tables"]).stdout
+            listed = node.run(["nft", "list", "tables"]).stdout
+            assert "navarch-proxy" not in listed and "navarch-policy" not in listed

@@ -254,3 +254,23 @@ def test_the_banner_says_how_to_reach_an_application(capsys, tmp_path, pod_netwo
     out = capsys.readouterr().out
     assert "node-1 10.250.0.1, node-2 10.250.0.2" in out
     assert said in out
+
+
+def test_with_a_network_each_node_enforces_policies_with_a_viewer_of_its_own(tmp_path):
+    from navarch.apiserver.server import token_file
+    from navarch.up.nodes import POLICY_KUBECONFIG, agent_config, policy_kubeconfig
+
+    pieces = {"cni": True, "node_ipam": True, "service_proxy": True, "dns": True}
+    config = _assembly(tmp_path).config
+    on = node_networking(_assembly(tmp_path), NODES, pieces)["node-1"]
+    off = node_networking(_assembly(tmp_path), NODES, NOTHING)["node-1"]
+    directory = tmp_path / "nodes" / "node-1"
+    directory.mkdir(parents=True)
+    document = agent_config(config, "node-1", directory, on)
+    assert document["agent"]["network_policy_kubeconfig"] == str(directory / POLICY_KUBECONFIG)
+    without = agent_config(config, "node-1", directory, off)
+    assert not without["agent"].get("network_policy_kubeconfig")
+    path = policy_kubeconfig(config, "node-1", directory)
+    token = token_file(config).token_for("navarch-netpol-node-1")
+    assert token and token in path.read_text()
+    assert policy_kubeconfig(config, "node-1", directory).read_text() == path.read_text()

@@ -34,7 +34,7 @@ from navarch.client import Client
 from navarch.client.events import EventRecorder
 from navarch.client.informer import Informer
 from navarch.dns.node import NodeDns
-from navarch.proxy.proxier import cleanup_quietly
+from navarch.netpol.enforcer import PolicyEnforcer
 from navarch.proxy.proxier import for_agent as service_proxy_for
 from navarch.runtime import (
     ContainerState,
@@ -88,6 +88,9 @@ class Agent:
     streaming: Callable[[Agent], Awaitable[tuple[int, Callable[[], Awaitable[None]]]]] | None = None
     # The pod network plugin (agent.network); None: pods get what the runtime gives.
     network: PodNetwork | None = None
+    # NetworkPolicies in this namespace's nftables (agent.network_policy_kubeconfig);
+    # None: not enforced here.
+    policies: PolicyEnforcer | None = None
     workers: dict[str, PodWorker] = attrs.field(factory=dict)
     node: NodeReporter = attrs.field(init=False)
     probes: ProbeManager = attrs.field(init=False)
@@ -179,6 +182,8 @@ class Agent:
                 tasks.append(asyncio.create_task(NodeDns.for_agent(self).run(), name="dns"))
             if proxy is not None:
                 tasks.append(asyncio.create_task(proxy.run(), name="service proxy"))
+            if self.policies is not None:
+                tasks.append(asyncio.create_task(self.policies.run(), name="network policies"))
             await self.informer.wait_synced()
             self.log.bind(pods=len(self.informer.cache)).info("pods bound here listed")
             tasks.append(asyncio.create_task(self._relist_loop(), name="relist"))
@@ -195,8 +200,9 @@ class Agent:
                 await asyncio.gather(*tasks, return_exceptions=True)
             if close_streaming is not None:
                 await close_streaming()
-            if proxy is not None:  # the proxy stops for good: its table goes
-                await cleanup_quietly(proxy)
+            # The proxy's and the policies' tables stay, as kube-proxy's rules do: pods
+            # keep their network while the agent is away, so they keep their Services
+            # and their isolation too (`navarch agent --cleanup` removes them for good).
             if self.network is not None:  # pods keep their network (adopted on restart)
                 await self.network.close(for_good=False)
 

@@ -5,6 +5,7 @@ instance, Node, Lease and pod watch."""
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import inspect
 from collections.abc import Awaitable, Callable
 from pathlib import Path
@@ -18,7 +19,8 @@ from navarch.agent.machine import default_node_ip, read_machine
 from navarch.agent.network import NetworkPlugin, PodNetwork
 from navarch.agent.node import NodeIdentity, parse_taint
 from navarch.assembly import Assembly
-from navarch.client import Client, KubeConfig, wait_for_api
+from navarch.client import Client, KubeConfig, load_kubeconfig, wait_for_api
+from navarch.netpol.enforcer import PolicyEnforcer
 from navarch.runtime import Runtime
 from navarch.scheduler.daemon import kubeconfig_path
 
@@ -130,10 +132,18 @@ async def run_agents(
     # A TLS connection costs ~128 KiB: a few for bursts of status writes, plus one per
     # node for its pod watch (held open) and one for its lease.
     connections = AGENT_CONNECTIONS + 2 * len(nodes)
+    policy_kubeconfig = assembly.config["agent.network_policy_kubeconfig"]
     async with (
         assembly.running("agent"),
         Client(kubeconfig, max_connections=connections) as client,
+        contextlib.AsyncExitStack() as stack,
     ):
+        # Policies need every pod's labels, which a node's token may not read.
+        policy_client = (
+            await stack.enter_async_context(Client(load_kubeconfig(policy_kubeconfig)))
+            if policy_kubeconfig
+            else None
+        )
         agents = []
         runtimes: list[Runtime] = []
         try:
@@ -167,6 +177,11 @@ async def run_agents(
                         runtime_name=assembly.config["runtime.name"],
                         streaming=None if simulated else streaming_for(kubeconfig, own),
                         network=network,
+                        policies=(
+                            None
+                            if network is None or policy_client is None
+                            else PolicyEnforcer(policy_client, identity.name)
+                        ),
                     )
                 )
             await asyncio.gather(*(agent.run() for agent in agents))

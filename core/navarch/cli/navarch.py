@@ -80,8 +80,9 @@ def build_parser() -> argparse.ArgumentParser:
     agent.add_argument(
         "--cleanup",
         action="store_true",
-        help="remove the Service proxy's nftables table (ip navarch-proxy) from the "
-        "network namespace this runs in, and exit (kube-proxy --cleanup)",
+        help="remove the Service proxy's and the NetworkPolicies' nftables tables (ip "
+        "navarch-proxy, inet navarch-policy) from the network namespace this runs in, and "
+        "exit (kube-proxy --cleanup); a stopping agent leaves them, as kube-proxy does",
     )
     add_up_commands(commands)
     token = commands.add_parser("token", help="manage the API server's bearer tokens")
@@ -110,7 +111,7 @@ def _dispatch(args: argparse.Namespace) -> int:
         print(f"navarch {__version__}")
         return 0
     if args.command == "agent" and args.cleanup:
-        return _cleanup_proxy()
+        return _cleanup_tables()
     if args.command == "agent":
         args.set = [*_agent_flags(args), *args.set]
     config = config_from_args(args)
@@ -153,18 +154,24 @@ def _dispatch(args: argparse.Namespace) -> int:
     return 0
 
 
-def _cleanup_proxy() -> int:
+def _cleanup_tables() -> int:
     import asyncio
 
+    from navarch.netpol.ruleset import Nft as PolicyNft
+    from navarch.netpol.ruleset import NftError as PolicyNftError
     from navarch.proxy.apply import NftError
     from navarch.proxy.proxier import remove_rules
 
     try:
         asyncio.run(remove_rules())
-    except NftError as exc:
-        print(f"navarch: could not remove the Service proxy's table: {exc}", file=sys.stderr)
+        asyncio.run(PolicyNft().apply(None))
+    except (NftError, PolicyNftError) as exc:
+        print(f"navarch: could not remove the agent's nftables tables: {exc}", file=sys.stderr)
         return 1
-    print("removed the Service proxy's table (ip navarch-proxy), if there was one")
+    print(
+        "removed the Service proxy's and the NetworkPolicies' tables "
+        "(ip navarch-proxy, inet navarch-policy), where there were any"
+    )
     return 0
 
 

@@ -101,6 +101,7 @@ def join(config: Config, args: argparse.Namespace) -> int:
         run_joined,
         with_settings,
     )
+    from navarch.up.nodes import policy_kubeconfig
     from navarch.up.pieces import node_networking
 
     cluster = up_data_dir(config)
@@ -109,7 +110,11 @@ def join(config: Config, args: argparse.Namespace) -> int:
     joined = enter_lan(Path(cluster["data_dir"]), args.name)
     if joined is not None:  # the settings the cluster's own nodes get, as the user left them
         networking = node_networking(assemble(cluster), [joined.netns])[args.name]
-        config = with_settings(config, {**networking.settings, "agent.port": 10250})
+        settings = {**networking.settings, "agent.port": 10250}
+        if networking.network != "none" and not config["agent.network_policy_kubeconfig"]:
+            path = policy_kubeconfig(cluster, args.name, Path(config["data_dir"]))
+            settings["agent.network_policy_kubeconfig"] = str(path)
+        config = with_settings(config, settings)
     assembly = assemble(config)
     directory = Path(config["data_dir"])
     record_pid(directory)

@@ -44,6 +44,9 @@ AGENT_PORT = 10250  # the kubelet's; every node has a namespace, so a port, of i
 RESTART_SECONDS = 2.0
 STOP_SECONDS = 30.0
 KUBECONFIG = "node.kubeconfig"
+# A viewer's: NetworkPolicy enforcement reads every pod's labels, which the node's own
+# token may not (agent.network_policy_kubeconfig).
+POLICY_KUBECONFIG = "policy.kubeconfig"
 CONFIG_FILE = "agent.yaml"
 LOG_FILE = "agent.log"
 
@@ -64,10 +67,22 @@ def node_kubeconfig(config: Config, node: str, directory: Path) -> Path:
         token = ((users[0] if users else {}).get("user") or {}).get("token")
     if not token:
         token = server.token_file(config).add("node", node)
+    return _write_kubeconfig(config, path, token, f"system:node:{node}")
+
+
+def policy_kubeconfig(config: Config, node: str, directory: Path) -> Path:
+    """The kubeconfig the node's agent enforces NetworkPolicies with: a viewer of the
+    cluster's, one per node, made on first use and kept after."""
+    user = f"navarch-netpol-{node}"
+    token = server.token_file(config).ensure("viewer", user)
+    return _write_kubeconfig(config, directory / POLICY_KUBECONFIG, token, user)
+
+
+def _write_kubeconfig(config: Config, path: Path, token: str, user: str) -> Path:
     # the relay in the node's namespace is on 127.0.0.1, which the certificate names,
     # whatever address the API server advertises to the host
     local = attrs.evolve(config, values={**config.values, "api.advertise_address": "127.0.0.1"})
-    document = server.kubeconfig(local, token, user=f"system:node:{node}")
+    document = server.kubeconfig(local, token, user=user)
     write_atomically(path, yaml.safe_dump(document, sort_keys=False).encode())
     return path
 
@@ -86,6 +101,8 @@ def agent_config(
         "agent.simulate": 0,
         **networking.settings,
     }
+    if networking.network != "none" and not config["agent.network_policy_kubeconfig"]:
+        values["agent.network_policy_kubeconfig"] = str(directory / POLICY_KUBECONFIG)
     return attrs.evolve(config, values=values).nested()
 
 
@@ -164,6 +181,8 @@ async def run_node_agents(
         directory = node_dir(data_dir, node)
         make_private_dir(directory)
         node_kubeconfig(config, node, directory)
+        if networking[node].network != "none":
+            policy_kubeconfig(config, node, directory)
         agent = NodeAgent(node, netns, directory, int(config["api.port"]))
         agents.append(agent)
     try:
