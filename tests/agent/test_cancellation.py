@@ -180,3 +180,58 @@ async def test_nothing_of_a_deleted_pod_is_kept(client, runtime):
 
         await eventually(done, "the pod's worker done")
         assert agent.remembers(pod) == []
+
+
+async def test_a_stop_left_behind_by_a_failed_shorter_stop_is_not_left_unretrieved(client, runtime):
+    """The runtime goes away while a pod stops: the stop with the shortened grace period
+    fails and the sync leaves; the first stop, still running, fails later — its failure
+    must not be left for asyncio to report as never retrieved (seen in CI with docker)."""
+    import gc
+
+    from navarch.runtime import Unavailable
+
+    gate = asyncio.Event()
+    calls: list[float] = []
+
+    async def failing_stop(container_id: str, grace: float) -> None:
+        calls.append(grace)
+        if len(calls) == 1:
+            await gate.wait()  # the first stop hangs until the runtime "dies"
+        raise Unavailable("sim: the runtime went away")
+
+    loop = asyncio.get_running_loop()
+    reported: list[str] = []
+    previous = loop.get_exception_handler()
+    loop.set_exception_handler(lambda _loop, context: reported.append(context["message"]))
+    try:
+        async with running_agent(client, runtime, "stop-left") as agent:
+            body = pod_body("stopping", "stop-left", image="127.0.0.1:5000/web:1")
+            uid = as_dict(await client.pods.create(body))["metadata"]["uid"]
+
+            async def running() -> bool:
+                pod = as_dict(await client.pods.get("stopping", "default"))
+                return (pod.get("status") or {}).get("phase") == "Running"
+
+            await eventually(running, "the pod Running")
+            runtime.stop_container = failing_stop
+            await client.pods.delete("stopping", "default", grace_period_seconds=30)
+
+            async def first_stop() -> bool:
+                return len(calls) >= 1
+
+            await eventually(first_stop, "the first stop under way")
+            await client.pods.delete("stopping", "default", grace_period_seconds=1)
+
+            async def second_stop() -> bool:
+                return len(calls) >= 2
+
+            await eventually(second_stop, "the shortened stop tried (and failed)")
+            gate.set()  # now the first stop fails too
+            for _ in range(20):  # let it finish and its task be dropped
+                await asyncio.sleep(0.05)
+            gc.collect()
+            assert uid in agent.workers  # the pod is not stopped yet: the worker retries
+    finally:
+        gc.collect()
+        loop.set_exception_handler(previous)
+    assert not [m for m in reported if "never retrieved" in m], reported

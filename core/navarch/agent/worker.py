@@ -677,19 +677,27 @@ class PodWorker:
         one place a sync reads the worker's newest copy (``self.pod``), on purpose."""
         grace = deletion_grace(pod) if pod is not None else 0
         stopping = asyncio.create_task(self.stop_all(pod, instances, sandboxes, grace, hooks=True))
-        while not stopping.done():
-            self._wake.clear()
-            woken = asyncio.create_task(self._wake.wait())
-            await asyncio.wait({stopping, woken}, return_when=asyncio.FIRST_COMPLETED)
-            woken.cancel()
-            if stopping.done():
-                break
-            shorter = deletion_grace(self.pod) if self.pod is not None else 0.0
-            if shorter < grace:
-                self.log.bind(grace=shorter, was=grace).info("grace period shortened")
-                grace = shorter
-                await self.stop_all(pod, instances, sandboxes, grace)  # alongside the first
-        await stopping
+        try:
+            while not stopping.done():
+                self._wake.clear()
+                woken = asyncio.create_task(self._wake.wait())
+                await asyncio.wait({stopping, woken}, return_when=asyncio.FIRST_COMPLETED)
+                woken.cancel()
+                if stopping.done():
+                    break
+                shorter = deletion_grace(self.pod) if self.pod is not None else 0.0
+                if shorter < grace:
+                    self.log.bind(grace=shorter, was=grace).info("grace period shortened")
+                    grace = shorter
+                    await self.stop_all(pod, instances, sandboxes, grace)  # beside the first
+            await stopping
+        finally:
+            # Left early (the shortened stop failed: the runtime went away; or this sync
+            # was cancelled): the first stop is not left running, nor its failure
+            # unretrieved — the next sync stops the pod again.
+            if not stopping.done():
+                stopping.cancel()
+            stopping.add_done_callback(_retrieved)
         if pod is not None and self.pod is not None:
             # Kubernetes moves a deleted pod to a terminal phase before it goes, so a pod
             # kept by a finalizer does not read Running forever.
@@ -776,3 +784,9 @@ def _newest(instances: list[ContainerStatus], name: str) -> ContainerStatus | No
 def _duration(seconds: float) -> str:
     minutes, rest = divmod(int(seconds), 60)
     return f"{minutes}m{rest}s" if minutes else f"{rest}s"
+
+
+def _retrieved(task: asyncio.Task[Any]) -> None:
+    """Mark ``task``'s outcome as seen: its failure was already acted on elsewhere."""
+    if not task.cancelled():
+        task.exception()
