@@ -30,7 +30,7 @@ SYSTEM_PACKAGES := etcd-server docker.io containerd runc docker-registry busybox
 help:
 	@echo "make up      run a Navarch cluster on the embedded defaults"
 	@echo "make test    install what the tests need, lint, and run every test"
-	@echo "make bench   run every benchmark: store, API server, scheduler, runtimes, controllers, end to end vs Docker Swarm (tables, targets met or not)"
+	@echo "make bench   run every benchmark: store, API server, scheduler, runtimes, controllers, end to end vs Docker Swarm, networking, cluster DNS (tables, targets met or not)"
 	@echo "             make bench BENCH_ARGS=--quick for a smoke run of each"
 	@echo "make lint    ruff check + format check + mypy (types)"
 	@echo "make format  apply ruff's fixes and formatting"
@@ -86,6 +86,8 @@ bench: sync system-deps
 	$(UV) run --no-sync python bench/controllers.py $(BENCH_ARGS)
 	$(UV) run --no-sync python bench/e2e.py $(BENCH_ARGS)
 	$(UV) run --no-sync python bench/navctl_startup.py $(BENCH_ARGS)
+	$(UV) run --no-sync python bench/network.py $(BENCH_ARGS)
+	$(UV) run --no-sync python bench/cluster_dns.py $(BENCH_ARGS)
 
 # What `navarch up` needs beyond Python: a container runtime and the static busybox its
 # demo image is built from. As root, Debian's containerd and runc are installed when

@@ -1,5 +1,6 @@
 """Networking benchmarks (issue 24), inside network namespaces this process makes —
-nothing in the host's namespace changes.
+nothing in the host's namespace changes: the Service proxy's sync (below) and the pod
+network's data path against a plain veth pair (network_datapath.py).
 
     uv run python bench/network.py [--quick] [--runs N]    (or: make bench)
 
@@ -30,6 +31,7 @@ import statistics
 import time
 from typing import Any
 
+from network_datapath import datapath
 from targets import Target, report
 
 from navarch.proxy.apply import Nft
@@ -153,6 +155,7 @@ def main() -> None:
     runs = 1 if args.quick else args.runs
     netns.sweep()
     targets = asyncio.run(proxy_sync(runs, count, ENDPOINTS))
+    targets += datapath(args.quick)
     report(targets, quick=args.quick)
 
 
