@@ -150,15 +150,18 @@ class Nft:
     prefix: tuple[str, ...] = ()
     binary: str = "nft"
 
-    async def _run(self, argv: Sequence[str], stdin: str = "") -> str:
+    async def _run(self, argv: Sequence[str], stdin: str | None = None) -> str:
+        # no pipe for a command that reads nothing: one that exits before its stdin is
+        # written to (sysctl) closes the pipe, and uvloop's write then raises
+        # RuntimeError, not the BrokenPipeError asyncio's communicate() ignores
         process = await asyncio.create_subprocess_exec(
             *self.prefix,
             *argv,
-            stdin=asyncio.subprocess.PIPE,
+            stdin=asyncio.subprocess.PIPE if stdin is not None else asyncio.subprocess.DEVNULL,
             stdout=asyncio.subprocess.PIPE,
             stderr=asyncio.subprocess.PIPE,
         )
-        out, err = await process.communicate(stdin.encode())
+        out, err = await process.communicate(stdin.encode() if stdin is not None else None)
         if process.returncode != 0:
             raise NftError(
                 f"{' '.join(argv)} failed ({process.returncode}): {err.decode().strip()}"
