@@ -161,7 +161,15 @@ class Nft:
             stdout=asyncio.subprocess.PIPE,
             stderr=asyncio.subprocess.PIPE,
         )
-        out, err = await process.communicate(stdin.encode() if stdin is not None else None)
+        try:
+            out, err = await process.communicate(stdin.encode() if stdin is not None else None)
+        except RuntimeError as exc:
+            # uvloop (MagicStack/uvloop#506): a command that exited before its input
+            # was written makes the write raise RuntimeError: a failure to retry
+            await process.wait()
+            raise NftError(
+                f"{' '.join(argv)} exited ({process.returncode}) before reading its input"
+            ) from exc
         if process.returncode != 0:
             raise NftError(
                 f"{' '.join(argv)} failed ({process.returncode}): {err.decode().strip()}"

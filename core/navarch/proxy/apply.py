@@ -40,6 +40,17 @@ class Nft:
                 process.communicate(script.encode() if script is not None else None),
                 NFT_TIMEOUT_SECONDS,
             )
+        except RuntimeError as exc:
+            # uvloop (MagicStack/uvloop#506): an nft that exited before its script was
+            # written makes the write raise RuntimeError, not the BrokenPipeError
+            # asyncio's communicate() ignores; a refusal to retry, not the agent's end
+            if process.returncode is None:
+                process.kill()
+            await process.wait()
+            raise NftError(
+                f"{' '.join(argv[: len(self.prefix) + 2])}: exited ({process.returncode}) "
+                f"before reading its input ({exc})"
+            ) from exc
         except BaseException:
             if process.returncode is None:
                 process.kill()
