@@ -99,4 +99,4 @@ def test_routes_follow_the_nodes_and_go_when_the_plugin_stops_for_good():
             assert node.ip("route", "show", "proto", "151").stdout.strip() == ""
         finally:
             lan.hub.remove()
-    assert netns.ours() == []
+    assert netns.present([node, other, lan.hub]) == []

@@ -107,7 +107,7 @@ def test_two_pods_on_the_bridge_reach_each_other_and_del_frees_everything(tmp_pa
             _exercise(call, node, a, b, c, tmp_path)
         finally:
             call.close()
-    assert netns.ours() == []
+    assert netns.present([node, a, b, c]) == []
 
 
 def _exercise(call: Driver, node, a, b, c, tmp_path: Path) -> None:

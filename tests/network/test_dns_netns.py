@@ -64,4 +64,4 @@ def test_a_node_answers_another_over_the_lan():
                 server.wait(timeout=10)
         finally:
             joined.hub.remove()
-    assert netns.ours() == []
+    assert netns.present([a, b, joined.hub]) == []

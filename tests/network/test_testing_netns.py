@@ -47,7 +47,7 @@ def test_nodes_on_a_lan_reach_each_other_and_leave_nothing_behind():
             assert "eth0" in a.ip("-o", "link").stdout
         finally:
             joined.hub.remove()
-    assert netns.ours() == []
+    assert netns.present([a, b, joined.hub]) == []
     assert _host_links() == before
 
 
@@ -55,3 +55,10 @@ def test_sweep_keeps_the_namespaces_of_live_makers():
     with netns.namespaces("kept") as (kept,):
         netns.sweep()
         assert kept.name in netns.ours()
+
+
+def test_a_lan_hub_goes_with_the_namespaces_it_joins():
+    with netns.namespaces("c", "d") as (c, d):
+        hub = netns.lan([c, d]).hub
+        assert netns.present([hub]) == [hub.name]
+    assert netns.present([c, d, hub]) == []

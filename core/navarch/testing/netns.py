@@ -28,6 +28,8 @@ import attrs
 RUN_NETNS = Path("/run/netns")
 PREFIX = "nvt-"
 _counter = itertools.count()
+# The hub of each LAN, by the names of the nodes it joins: removed with them.
+_hubs: dict[str, TestNetns] = {}
 
 
 def _ip(*args: str, check: bool = True) -> subprocess.CompletedProcess[str]:
@@ -85,6 +87,9 @@ def namespaces(*labels: str) -> Iterator[list[TestNetns]]:
         yield made
     finally:
         for netns in made:
+            hub = _hubs.pop(netns.name, None)
+            if hub is not None:
+                hub.remove()
             netns.remove()
 
 
@@ -98,7 +103,8 @@ class Lan:
 
 def lan(nodes: Sequence[TestNetns], subnet_prefix: str = "10.250.0") -> Lan:
     """Join ``nodes`` on one bridge (in a namespace of its own): node ``k`` gets
-    ``eth0`` with ``<subnet_prefix>.<k+1>/24``. Removing the hub removes the links."""
+    ``eth0`` with ``<subnet_prefix>.<k+1>/24``. Removing the hub removes the links;
+    :func:`namespaces` removes it with the nodes it joins."""
     hub = create("lan")
     hub.ip("link", "add", "br0", "type", "bridge")
     hub.ip("link", "set", "br0", "up")
@@ -112,6 +118,7 @@ def lan(nodes: Sequence[TestNetns], subnet_prefix: str = "10.250.0") -> Lan:
         node.ip("addr", "add", f"{address}/24", "dev", "eth0")
         node.ip("link", "set", "eth0", "up")
         addresses[node.name] = address
+        _hubs[node.name] = hub
     return Lan(hub, addresses)
 
 
@@ -139,6 +146,11 @@ def sweep() -> list[str]:
         _ip("netns", "delete", entry.name, check=False)
         removed.append(entry.name)
     return removed
+
+
+def present(made: Sequence[TestNetns]) -> list[str]:
+    """Which of ``made`` still exist (a test checks it left none of its own)."""
+    return [netns.name for netns in made if (RUN_NETNS / netns.name).exists()]
 
 
 def ours() -> list[str]:
