@@ -435,8 +435,14 @@ async def test_a_failed_setup_is_an_event_and_retried_with_nothing_left_over(
 
         (event,) = (await eventually(failures, "a FailedCreatePodSandBox Event"))[:1]
         assert "bridge refused for the test" in event.message
-        status = (await _pod(client, "refused"))["status"]
-        assert status["containerStatuses"][0]["state"]["waiting"]["reason"] == "ContainerCreating"
+
+        async def creating() -> dict[str, Any] | None:
+            # the status is written after the Event (the status manager coalesces writes)
+            status = (await _pod(client, "refused"))["status"]
+            waiting = [c["state"].get("waiting", {}) for c in status.get("containerStatuses", [])]
+            return status if waiting and waiting[0].get("reason") == "ContainerCreating" else None
+
+        status = await eventually(creating, "the container waiting in ContainerCreating")
         assert "podIP" not in status
 
         marker.unlink()  # the plugin works again: the retry (with back-off) succeeds

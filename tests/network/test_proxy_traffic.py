@@ -411,6 +411,11 @@ async def test_udp_service_spreads_and_refuses_without_endpoints(api_server, nod
                 await eventually(
                     lambda: _has(nft, f"{kube_dns.spec.cluster_ip} . udp . 53"), "kube-dns"
                 )
+                # its endpoint too: the slice came after the Service, maybe a sync later
+                await eventually(
+                    lambda: _has(nft, f"dnat to {node.node_address}:5353"),
+                    "kube-dns's endpoint on the node",
+                )
                 answers = await loop.run_in_executor(
                     None, node.send, pod1, kube_dns.spec.cluster_ip, 53, 3
                 )
