@@ -27,10 +27,14 @@ from navarch.agent.network import PodNetworkRequest
 from navarch_network_cni.network import CniNetwork
 from navarch_network_cni.options import CniOptions
 
+import uvloop  # the agent's loop, whose pipes behave differently from asyncio's
+from navarch_network_cni.options import DEFAULT_BIN_DIR
+
 data_dir, cidr = sys.argv[1:3]
+bin_dir = sys.argv[3] if len(sys.argv) > 3 else DEFAULT_BIN_DIR
 
 async def call(op, sandbox, netns_path):
-    network = CniNetwork(CniOptions(cluster_cidr=""), data_dir)
+    network = CniNetwork(CniOptions(cluster_cidr="", bin_dir=bin_dir), data_dir)
     request = PodNetworkRequest("default", sandbox, "uid-" + sandbox, sandbox, netns_path,
                                 (), cidr)
     if op == "setup":
@@ -47,14 +51,18 @@ async def call(op, sandbox, netns_path):
 
 for line in sys.stdin:
     op, sandbox, netns_path = (line.rstrip("\\n").split(" ") + ["", ""])[:3]
-    print(json.dumps(asyncio.run(call(op, sandbox, netns_path))), flush=True)
+    try:
+        answer = uvloop.run(call(op, sandbox, netns_path))
+    except Exception as exc:
+        answer = {"error": str(exc)}
+    print(json.dumps(answer), flush=True)
 """
 
 
 class Driver:
-    def __init__(self, node: netns.TestNetns, data_dir: Path):
+    def __init__(self, node: netns.TestNetns, data_dir: Path, bin_dir: str = DEFAULT_BIN_DIR):
         self.process = node.popen(
-            [sys.executable, "-c", _DRIVER, str(data_dir), POD_CIDR],
+            [sys.executable, "-c", _DRIVER, str(data_dir), POD_CIDR, bin_dir],
             stdin=subprocess.PIPE,
             stdout=subprocess.PIPE,
             text=True,
@@ -168,3 +176,41 @@ def test_missing_binaries_make_the_plugin_not_ready_naming_them(tmp_path):
         assert (str(bin_dir / name) in status.message) == (name != "bridge")
     complete = CniNetwork(CniOptions(), str(tmp_path / "state"))
     assert asyncio.run(complete.status()).ready
+
+
+def test_a_failed_add_is_undone_at_once(tmp_path):
+    """portmap, the last of the list, fails (exiting before it reads its configuration,
+    as a plugin may): the address and the veth the bridge plugin made before it are
+    released by the DEL that follows the failed ADD, not left for later."""
+    bin_dir = tmp_path / "bin"
+    bin_dir.mkdir()
+    for plugin in Path(DEFAULT_BIN_DIR).iterdir():
+        (bin_dir / plugin.name).symlink_to(plugin)
+    marker = tmp_path / "refuse"
+    marker.touch()
+    (bin_dir / "portmap").unlink()
+    (bin_dir / "portmap").write_text(
+        "#!/bin/sh\n"
+        f'if [ -e {marker} ] && [ "$CNI_COMMAND" = ADD ]; then\n'
+        '  echo \'{"cniVersion":"1.0.0","code":100,"msg":"portmap refused for the test"}\'\n'
+        "  exit 1\n"
+        "fi\n"
+        f'exec {DEFAULT_BIN_DIR}/portmap "$@"\n'
+    )
+    (bin_dir / "portmap").chmod(0o755)
+    with netns.namespaces("node", "pod-a") as (node, a):
+        call = Driver(node, tmp_path / "state", str(bin_dir))
+        try:
+            for _ in range(3):
+                failed = call("setup", "sandbox-a", a.name)
+                assert isinstance(failed, dict) and "portmap refused" in failed["error"]
+                assert _allocated(tmp_path / "state") == []
+                assert _veths(node) == []
+                assert call("result", "sandbox-a") is None
+            marker.unlink()
+            ip = call("setup", "sandbox-a", a.name)
+            assert isinstance(ip, list) and _allocated(tmp_path / "state") == [ip[0]]
+            call("teardown", "sandbox-a", a.name)
+            assert _allocated(tmp_path / "state") == []
+        finally:
+            call.close()

@@ -70,6 +70,15 @@ async def invoke(invocation: Invocation, config: dict[str, Any], timeout: float)
             process.kill()
         await process.wait()
         raise
+    except (RuntimeError, BrokenPipeError, ConnectionResetError):
+        # The plugin exited before it read its configuration (under uvloop, writing to
+        # the pipe of a process already gone raises RuntimeError: MagicStack/uvloop#506):
+        # its exit status and output say what happened.
+        stdout, stderr = await asyncio.wait_for(_leftovers(process), timeout)
+        if process.returncode == 0:
+            raise CniError(
+                plugin, invocation.command, "exited before reading its configuration"
+            ) from None
     if process.returncode != 0:
         raise CniError(plugin, invocation.command, *_error_of(stdout, stderr, process.returncode))
     if invocation.command != ADD or not stdout.strip():
@@ -81,6 +90,14 @@ async def invoke(invocation: Invocation, config: dict[str, Any], timeout: float)
     if not isinstance(result, dict):
         raise CniError(plugin, invocation.command, "result is not a JSON object")
     return result
+
+
+async def _leftovers(process: asyncio.subprocess.Process) -> tuple[bytes, bytes]:
+    """What a finished process wrote, once it has exited."""
+    stdout = await process.stdout.read() if process.stdout is not None else b""
+    stderr = await process.stderr.read() if process.stderr is not None else b""
+    await process.wait()
+    return stdout, stderr
 
 
 def _error_of(stdout: bytes, stderr: bytes, returncode: int | None) -> tuple[str, int]:

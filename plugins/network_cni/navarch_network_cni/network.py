@@ -211,8 +211,10 @@ class CniNetwork:
             result = await self._add(entry)
             await asyncio.to_thread(self.cache.put, attrs.evolve(entry, result=result))
         except CniError as exc:
+            await self._undo(entry)
             raise NetworkSetupError(str(exc)) from exc
         except TimeoutError as exc:
+            await self._undo(entry)
             raise NetworkSetupError(
                 f"a CNI plugin did not answer within {self.options.timeout:g}s"
             ) from exc
@@ -222,6 +224,18 @@ class CniNetwork:
         if not ips:
             raise NetworkSetupError("the CNI plugins gave the pod no address")
         return PodNetworkResult(ips)
+
+    async def _undo(self, entry: CacheEntry) -> None:
+        """A failed ADD is followed by a DEL of the whole list at once, as the CNI
+        specification asks of a runtime: whatever a plugin made before the failure (an
+        address, a veth) is released now, not when the sandbox goes. A DEL that fails
+        too leaves the cache entry for the garbage collection."""
+        try:
+            await self._delete(entry)
+        except (CniError, TimeoutError) as exc:
+            self.log.bind(sandbox=entry.container_id, error=str(exc)).warning(
+                "could not undo a failed set-up; the garbage collection tries again"
+            )
 
     async def _add(self, entry: CacheEntry) -> dict[str, Any]:
         mappings = entry.config.get("runtimeConfig", {}).get("portMappings") or []
