@@ -63,22 +63,13 @@ async def invoke(invocation: Invocation, config: dict[str, Any], timeout: float)
         raise CniError(plugin, invocation.command, f"cannot run {binary}: {exc}") from exc
     try:
         stdout, stderr = await asyncio.wait_for(
-            process.communicate(json.dumps(config).encode()), timeout
+            _exchange(process, json.dumps(config).encode()), timeout
         )
     except (TimeoutError, asyncio.CancelledError):
         with contextlib.suppress(ProcessLookupError):
             process.kill()
         await process.wait()
         raise
-    except (RuntimeError, BrokenPipeError, ConnectionResetError):
-        # The plugin exited before it read its configuration (under uvloop, writing to
-        # the pipe of a process already gone raises RuntimeError: MagicStack/uvloop#506):
-        # its exit status and output say what happened.
-        stdout, stderr = await asyncio.wait_for(_leftovers(process), timeout)
-        if process.returncode == 0:
-            raise CniError(
-                plugin, invocation.command, "exited before reading its configuration"
-            ) from None
     if process.returncode != 0:
         raise CniError(plugin, invocation.command, *_error_of(stdout, stderr, process.returncode))
     if invocation.command != ADD or not stdout.strip():
@@ -92,10 +83,24 @@ async def invoke(invocation: Invocation, config: dict[str, Any], timeout: float)
     return result
 
 
-async def _leftovers(process: asyncio.subprocess.Process) -> tuple[bytes, bytes]:
-    """What a finished process wrote, once it has exited."""
-    stdout = await process.stdout.read() if process.stdout is not None else b""
-    stderr = await process.stderr.read() if process.stderr is not None else b""
+async def _exchange(process: asyncio.subprocess.Process, data: bytes) -> tuple[bytes, bytes]:
+    """``communicate`` that survives a plugin exiting before it reads its configuration:
+    under uvloop, writing to the pipe of a process already gone raises RuntimeError
+    (MagicStack/uvloop#506) and ``communicate`` would lose the output that says why."""
+
+    async def feed() -> None:
+        assert process.stdin is not None
+        try:
+            process.stdin.write(data)
+            await process.stdin.drain()
+        except (RuntimeError, BrokenPipeError, ConnectionResetError):
+            pass  # its exit status and output tell what happened
+        finally:
+            with contextlib.suppress(RuntimeError, BrokenPipeError, ConnectionResetError):
+                process.stdin.close()
+
+    assert process.stdout is not None and process.stderr is not None
+    _, stdout, stderr = await asyncio.gather(feed(), process.stdout.read(), process.stderr.read())
     await process.wait()
     return stdout, stderr
 
