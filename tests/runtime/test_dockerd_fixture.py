@@ -18,3 +18,39 @@ def test_namespace_is_a_valid_containerd_identifier(name):
     namespace = DockerdProcess(Path("/tmp") / name).namespace
     assert CONTAINERD_IDENTIFIER.match(namespace), namespace
     assert CONTAINERD_IDENTIFIER.match(namespace + "-plugins")
+
+
+async def test_stop_ends_the_shims_a_killed_dockerd_left(tmp_path):
+    """A dockerd and its containerd killed outright leave their shims (and the
+    containers in them) running; the fixture's stop ends them, so nothing of a test
+    outlives it (a shim stuck in runc's init was once found after a CI run)."""
+    import os
+    import signal
+    import tempfile
+
+    from navarch.runtime import SandboxConfig
+    from navarch.testing.containerd import shim_pids
+    from navarch.testing.daemon import require_or_skip
+    from navarch.testing.dockerd import dockerd_problem
+    from navarch_runtime_docker import DockerOptions, DockerRuntime
+
+    require_or_skip(dockerd_problem())
+    directory = Path(tempfile.mkdtemp(prefix="nk", dir="/tmp"))
+    process = DockerdProcess(directory)
+    socket = process.exec_root / "containerd" / "containerd.sock"
+    try:
+        process.start()
+        runtime = DockerRuntime(DockerOptions(socket=process.socket_url))
+        try:
+            await runtime.create_sandbox(SandboxConfig("p", "ns", "uid-shim"))
+        finally:
+            await runtime.close()
+        assert shim_pids(socket), "the sandbox's shim runs"
+        containerd_pid = int((process.exec_root / "containerd" / "containerd.pid").read_text())
+        assert process.process is not None
+        for pid in (process.process.pid, containerd_pid):
+            os.kill(pid, signal.SIGKILL)
+        process.stop()
+        assert shim_pids(socket) == []
+    finally:
+        process.remove()

@@ -137,14 +137,20 @@ class ContainerdProcess(DaemonProcess):
         container's first process ends its pid namespace), then delete the directory
         and the socket's."""
         self.stop()
-        for pid in self.shim_pids():
-            for child in _children(pid):
-                _kill(child)
-            _kill(pid)
+        end_shims(self.socket_path)
         unmount_under((self.root, self.state))
         shutil.rmtree(self.directory, ignore_errors=True)
         if self._socket_dir is not None:
             shutil.rmtree(self._socket_dir, ignore_errors=True)
+
+
+def end_shims(socket_path: Path) -> None:
+    """End the shims still serving the containerd at ``socket_path`` and their
+    containers (killing a container's first process ends its pid namespace)."""
+    for pid in shim_pids(socket_path):
+        for child in _children(pid):
+            _kill(child)
+        _kill(pid)
 
 
 def shim_pids(socket_path: Path, namespace: str | None = None) -> list[int]:
